@@ -1,0 +1,84 @@
+//! What a service can answer besides success. The HTTP layer maps each variant to the dialect of
+//! the surface that called (Authentication API, Management API, hosted pages); the variants say
+//! what happened in domain terms, never how it is spelled on the wire.
+
+use crate::domain::ParseError;
+use crate::password::PolicyViolation;
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A value from outside did not parse into a domain type.
+    #[error("{0}")]
+    Invalid(#[from] ParseError),
+    /// A well-formed request the rules refuse; `code` is Auth0's `errorCode`.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The new password fails the connection's policy.
+    #[error("the password does not satisfy the connection's policy")]
+    PasswordPolicy(PolicyViolation),
+    /// Unknown user or wrong password: deliberately indistinguishable.
+    #[error("wrong email or password")]
+    WrongCredentials,
+    #[error("user is blocked")]
+    UserBlocked,
+    #[error("{0}")]
+    InvalidClient(String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    /// Our fault, not the caller's. The message is logged, never sent.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn user_not_found() -> Self {
+        Self::not_found("inexistent_user", "The user does not exist.")
+    }
+}
+
+impl From<crate::store::StoreError> for ServiceError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Conflict(what) => {
+                Self::conflict("conflict", format!("{what} already exists."))
+            }
+            crate::store::StoreError::Other(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+impl From<crate::random::RandomError> for ServiceError {
+    fn from(e: crate::random::RandomError) -> Self {
+        Self::Unexpected(anyhow::Error::new(e))
+    }
+}

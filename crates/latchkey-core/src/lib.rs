@@ -1,0 +1,16 @@
+//! Latchkey's domain: types parsed at the boundary, the services that hold every rule, and the
+//! storage traits the backends implement. Nothing in this crate knows about HTTP or SQL.
+
+pub mod audit;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod password;
+pub mod random;
+pub mod services;
+pub mod store;
+pub mod time;
+
+pub use error::{ServiceError, ServiceResult};
+pub use services::Services;

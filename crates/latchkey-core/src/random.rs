@@ -1,0 +1,84 @@
+//! Random identifiers and opaque tokens from the OS CSPRNG (aws-lc-rs `SystemRandom`).
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Fills `buf` from the operating system's CSPRNG. The OS generator failing is not recoverable
+/// and never happens on a working Linux host, so we abort the request by bubbling an error.
+pub fn fill(buf: &mut [u8]) -> Result<(), RandomError> {
+    SystemRandom::new().fill(buf).map_err(|_| RandomError)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the operating system's random number generator failed")]
+pub struct RandomError;
+
+/// `n` lowercase hex characters (`n` even), e.g. the 24 hex digits of an `auth0|…` user id.
+pub fn hex(n: usize) -> Result<String, RandomError> {
+    let mut bytes = vec![0u8; n.div_ceil(2)];
+    fill(&mut bytes)?;
+    let mut s: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    s.truncate(n);
+    Ok(s)
+}
+
+/// `n` characters from `[A-Za-z0-9]`, unbiased (rejection sampling).
+pub fn alnum(n: usize) -> Result<String, RandomError> {
+    let mut out = String::with_capacity(n);
+    let mut buf = [0u8; 64];
+    while out.len() < n {
+        fill(&mut buf)?;
+        for b in buf {
+            // 248 = 62 * 4: values at or above it would bias the first characters.
+            if b < 248 && out.len() < n {
+                out.push(char::from(ALNUM[usize::from(b % 62)]));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An opaque bearer token (refresh token, reset ticket…): 256 bits from the CSPRNG, URL-safe.
+/// Only its SHA-256 digest is ever stored.
+pub fn opaque_token() -> Result<SecretString, RandomError> {
+    let mut bytes = [0u8; 32];
+    fill(&mut bytes)?;
+    Ok(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// The at-rest form of an opaque token: hex SHA-256.
+pub fn token_digest(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn identifiers_have_the_requested_shape() {
+        let h = hex(24).unwrap();
+        assert_eq!(h.len(), 24);
+        assert!(h.chars().all(|c| c.is_ascii_hexdigit()));
+        let a = alnum(16).unwrap();
+        assert_eq!(a.len(), 16);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(alnum(32).unwrap(), alnum(32).unwrap());
+    }
+
+    #[test]
+    fn opaque_tokens_carry_256_bits_and_hash_stably() {
+        let t = opaque_token().unwrap();
+        assert_eq!(t.expose_secret().len(), 43);
+        assert_eq!(token_digest("abc").len(), 64);
+        assert_eq!(token_digest("abc"), token_digest("abc"));
+    }
+}

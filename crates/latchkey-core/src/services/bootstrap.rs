@@ -1,0 +1,200 @@
+use crate::domain::{
+    AppType, ClientGrant, ClientId, Connection, ConnectionId, ConnectionOptions, Email, Password,
+    PasswordPolicyLevel, Strategy, TenantSettings,
+};
+use crate::keys::Keys;
+use crate::password::PasswordHasher;
+use crate::random;
+use crate::store::{Admin, BootstrapData, Store};
+use crate::time::Timestamp;
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Map;
+
+pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
+
+/// Every Management API permission Latchkey knows; the bootstrap client holds them all.
+pub const MANAGEMENT_SCOPES: &[&str] = &[
+    "read:users", "update:users", "delete:users", "create:users",
+    "read:users_app_metadata", "update:users_app_metadata", "delete:users_app_metadata", "create:users_app_metadata",
+    "read:user_idp_tokens", "create:user_tickets", "read:current_user", "update:current_user_metadata",
+    "read:clients", "update:clients", "delete:clients", "create:clients",
+    "read:client_keys", "update:client_keys", "read:client_credentials",
+    "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
+    "read:connections", "update:connections", "delete:connections", "create:connections",
+    "read:tenant_settings", "update:tenant_settings",
+    "read:logs", "read:logs_users",
+    "read:email_provider", "create:email_provider", "update:email_provider", "delete:email_provider",
+    "read:email_templates", "create:email_templates", "update:email_templates",
+    "read:refresh_tokens", "delete:refresh_tokens", "read:sessions", "delete:sessions",
+    "read:signing_keys", "create:signing_keys", "update:signing_keys",
+    "read:guardian_factors", "update:guardian_factors", "read:guardian_enrollments", "delete:guardian_enrollments",
+    "create:guardian_enrollment_tickets", "read:user_blocks", "update:user_blocks", "delete:user_blocks",
+    "read:actions", "create:actions", "update:actions", "delete:actions",
+];
+
+/// Values an operator may fix in advance (`LATCHKEY_BOOTSTRAP_*`) instead of having them generated.
+#[derive(Debug, Default, Clone)]
+pub struct BootstrapPresets {
+    pub admin_email: Option<String>,
+    pub admin_password: Option<SecretString>,
+    pub management_client_id: Option<String>,
+    pub management_client_secret: Option<SecretString>,
+    pub default_client_id: Option<String>,
+    pub default_client_secret: Option<SecretString>,
+}
+
+/// What a first start created, to print once and write to `bootstrap.json`.
+pub struct BootstrapOutcome {
+    pub issuer: String,
+    pub management_audience: String,
+    pub management_client_id: String,
+    pub management_client_secret: SecretString,
+    pub default_client_id: String,
+    pub default_client_secret: SecretString,
+    pub connection: String,
+    pub admin_email: String,
+    pub admin_password: SecretString,
+}
+
+impl BootstrapOutcome {
+    /// The `bootstrap.json` document (DESIGN.md §3).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "issuer": self.issuer,
+            "management_api": {
+                "audience": self.management_audience,
+                "client_id": self.management_client_id,
+                "client_secret": self.management_client_secret.expose_secret(),
+            },
+            "default_client": {
+                "client_id": self.default_client_id,
+                "client_secret": self.default_client_secret.expose_secret(),
+            },
+            "connection": self.connection,
+            "admin": {"email": self.admin_email, "password": self.admin_password.expose_secret()},
+        })
+    }
+}
+
+fn secret_or_generate(preset: &Option<SecretString>) -> anyhow::Result<SecretString> {
+    match preset {
+        Some(s) => Ok(s.clone()),
+        None => Ok(SecretString::from(random::alnum(64)?)),
+    }
+}
+
+/// Creates the tenant on an empty store; on a bootstrapped store does nothing and returns None.
+pub async fn bootstrap(
+    store: &dyn Store,
+    hasher: &PasswordHasher,
+    issuer: &str,
+    presets: &BootstrapPresets,
+) -> anyhow::Result<Option<BootstrapOutcome>> {
+    if store.get_tenant().await?.is_some() {
+        return Ok(None);
+    }
+    let management_audience = format!("{issuer}api/v2/");
+
+    let mut default_app = super::Services::blank_client(Some(AppType::RegularWeb))?;
+    default_app.name = "Default App".into();
+    if let Some(id) = &presets.default_client_id {
+        default_app.client_id = ClientId::parse(id).context("LATCHKEY_BOOTSTRAP_DEFAULT_CLIENT_ID")?;
+    }
+    let default_secret = secret_or_generate(&presets.default_client_secret)?;
+    default_app.client_secret = Some(default_secret.clone());
+    default_app.callbacks = vec!["http://localhost:3000/callback".into()];
+    default_app.allowed_logout_urls = vec!["http://localhost:3000".into()];
+    default_app.web_origins = vec!["http://localhost:3000".into()];
+    default_app.allowed_origins = vec!["http://localhost:3000".into()];
+    default_app.grant_types = [
+        "authorization_code",
+        "refresh_token",
+        "password",
+        "http://auth0.com/oauth/grant-type/password-realm",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+
+    let mut management = super::Services::blank_client(Some(AppType::NonInteractive))?;
+    management.name = "Latchkey Management API (bootstrap)".into();
+    management.is_global = true;
+    if let Some(id) = &presets.management_client_id {
+        management.client_id = ClientId::parse(id).context("LATCHKEY_BOOTSTRAP_MANAGEMENT_CLIENT_ID")?;
+    }
+    let management_secret = secret_or_generate(&presets.management_client_secret)?;
+    management.client_secret = Some(management_secret.clone());
+    let grant = ClientGrant {
+        id: format!("cgr_{}", random::alnum(16)?),
+        client_id: management.client_id.clone(),
+        audience: management_audience.clone(),
+        scope: MANAGEMENT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+    };
+
+    let connection = Connection {
+        id: ConnectionId::generate()?,
+        name: DEFAULT_CONNECTION.into(),
+        strategy: Strategy::Database,
+        display_name: None,
+        options: ConnectionOptions {
+            password_policy: Some(PasswordPolicyLevel::Good),
+            brute_force_protection: Some(true),
+            ..ConnectionOptions::default()
+        },
+        enabled_clients: vec![default_app.client_id.clone(), management.client_id.clone()],
+        realms: vec![DEFAULT_CONNECTION.into()],
+        is_domain_connection: false,
+        metadata: Map::new(),
+    };
+
+    let admin_email = Email::parse(presets.admin_email.as_deref().unwrap_or("admin@latchkey.local"))
+        .context("LATCHKEY_BOOTSTRAP_ADMIN_EMAIL")?;
+    let admin_password = match &presets.admin_password {
+        Some(p) => p.clone(),
+        // Four groups of six: strong, and easy to read off a terminal.
+        None => SecretString::from(format!(
+            "{}-{}-{}-{}",
+            random::alnum(6)?,
+            random::alnum(6)?,
+            random::alnum(6)?,
+            random::alnum(6)?
+        )),
+    };
+    let admin_hash = hasher
+        .hash(&Password::parse(admin_password.expose_secret().to_owned()).context("admin password")?)
+        .await?;
+
+    let tenant = TenantSettings {
+        default_directory: Some(DEFAULT_CONNECTION.into()),
+        ..TenantSettings::default()
+    };
+    let data = BootstrapData {
+        tenant,
+        connection,
+        clients: vec![default_app.clone(), management.clone()],
+        grants: vec![grant],
+        admin: Admin {
+            id: format!("adm_{}", random::alnum(16)?),
+            email: admin_email.clone(),
+            password_hash: admin_hash,
+            created_at: Timestamp::now(),
+        },
+        key: Keys::generate()?,
+    };
+    if !store.bootstrap(&data).await? {
+        // Another node bootstrapped the same store first.
+        return Ok(None);
+    }
+    Ok(Some(BootstrapOutcome {
+        issuer: issuer.to_owned(),
+        management_audience,
+        management_client_id: management.client_id.to_string(),
+        management_client_secret: management_secret,
+        default_client_id: default_app.client_id.to_string(),
+        default_client_secret: default_secret,
+        connection: DEFAULT_CONNECTION.into(),
+        admin_email: admin_email.to_string(),
+        admin_password,
+    }))
+}

@@ -1,0 +1,151 @@
+//! Use-cases. Every surface (Authentication API, Management API, hosted pages, dashboard, CLI)
+//! calls these functions, so each rule lives in exactly one place.
+
+mod bootstrap;
+mod clients;
+mod connections;
+mod management_auth;
+mod passwords;
+mod tenant;
+mod tokens;
+mod users;
+
+pub use bootstrap::{BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap};
+pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant};
+pub use connections::{ConnectionPatch, NewConnection};
+pub use management_auth::{ManagementAuthError, ManagementPrincipal};
+pub use passwords::PasswordChangeReason;
+pub use tokens::{ClientAuth, TokenRequest, TokenResponse};
+pub use users::{NewUser, UserPatch};
+
+use crate::audit::{AuditLog, LogEntry, RequestMeta};
+use crate::config::CoreConfig;
+use crate::keys::Keys;
+use crate::password::PasswordHasher;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Who is asking: decides how the action is logged.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A Management API token (client credentials) for this client.
+    Api { client_id: String },
+    /// A console administrator.
+    Admin { email: String },
+    /// The end user, through the Authentication API or a hosted page.
+    EndUser,
+    /// Latchkey itself (bootstrap, CLI).
+    System,
+}
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub meta: RequestMeta,
+}
+
+impl Caller {
+    pub fn system() -> Self {
+        Self {
+            actor: Actor::System,
+            meta: RequestMeta::default(),
+        }
+    }
+    pub fn end_user(meta: RequestMeta) -> Self {
+        Self {
+            actor: Actor::EndUser,
+            meta,
+        }
+    }
+    pub fn api(client_id: &str, meta: RequestMeta) -> Self {
+        Self {
+            actor: Actor::Api {
+                client_id: client_id.to_owned(),
+            },
+            meta,
+        }
+    }
+
+    /// A `sapi` entry for a Management API write, or `None` for other callers.
+    pub(crate) fn api_log(&self, description: &str) -> Option<LogEntry> {
+        match &self.actor {
+            Actor::Api { client_id } => Some(
+                LogEntry::new(crate::audit::codes::SUCCESS_API_OPERATION, &self.meta)
+                    .description(description)
+                    .client(client_id, ""),
+            ),
+            Actor::Admin { email } => Some(
+                LogEntry::new(crate::audit::codes::SUCCESS_API_OPERATION, &self.meta)
+                    .description(description)
+                    .detail("admin", serde_json::Value::String(email.clone())),
+            ),
+            Actor::EndUser | Actor::System => None,
+        }
+    }
+}
+
+pub struct Services {
+    config: CoreConfig,
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    keys: Arc<Keys>,
+    audit: AuditLog,
+}
+
+impl Services {
+    /// Loads the signing keys and starts the log writer. Call after `bootstrap`.
+    pub async fn new(config: CoreConfig, store: Arc<dyn Store>, hasher: PasswordHasher) -> anyhow::Result<Self> {
+        let keys = Arc::new(Keys::load(store.clone()).await?);
+        let audit = AuditLog::start(store.clone());
+        Ok(Self {
+            config,
+            store,
+            hasher,
+            keys,
+            audit,
+        })
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// OpenID Provider metadata, with every URL under the issuer.
+    pub fn discovery_document(&self) -> serde_json::Value {
+        let i = &self.config.issuer;
+        serde_json::json!({
+            "issuer": i,
+            "authorization_endpoint": format!("{i}authorize"),
+            "token_endpoint": format!("{i}oauth/token"),
+            "userinfo_endpoint": format!("{i}userinfo"),
+            "jwks_uri": format!("{i}.well-known/jwks.json"),
+            "revocation_endpoint": format!("{i}oauth/revoke"),
+            "scopes_supported": ["openid", "profile", "offline_access", "name", "given_name", "family_name",
+                                  "nickname", "email", "email_verified", "picture", "created_at", "identities"],
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "response_modes_supported": ["query", "form_post"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "password",
+                                       "http://auth0.com/oauth/grant-type/password-realm", "refresh_token"],
+            "claims_supported": ["aud", "auth_time", "created_at", "email", "email_verified", "exp", "family_name",
+                                  "given_name", "iat", "identities", "iss", "name", "nickname", "picture", "sub"],
+            "request_uri_parameter_supported": false,
+            "request_parameter_supported": false,
+        })
+    }
+}

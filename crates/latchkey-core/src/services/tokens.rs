@@ -1,0 +1,483 @@
+use super::Services;
+use crate::audit::{LogEntry, RequestMeta, codes};
+use crate::domain::{Client, ClientId, Email, GrantType, Password, Scope, User};
+use crate::error::{ServiceError, ServiceResult};
+use crate::random;
+use crate::store::{LoginRecord, RefreshTokenRecord, RefreshUse};
+use crate::time::Timestamp;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+/// How the client identified itself at the token endpoint.
+#[derive(Debug, Default)]
+pub struct ClientAuth {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+}
+
+#[derive(Debug)]
+pub enum TokenRequest {
+    ClientCredentials {
+        audience: Option<String>,
+        scope: Option<Scope>,
+    },
+    Password {
+        grant: GrantType,
+        username: String,
+        password: Password,
+        realm: Option<String>,
+        audience: Option<String>,
+        scope: Option<Scope>,
+    },
+    RefreshToken {
+        refresh_token: SecretString,
+        scope: Option<Scope>,
+    },
+}
+
+impl TokenRequest {
+    fn grant(&self) -> GrantType {
+        match self {
+            Self::ClientCredentials { .. } => GrantType::ClientCredentials,
+            Self::Password { grant, .. } => *grant,
+            Self::RefreshToken { .. } => GrantType::RefreshToken,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<SecretString>,
+    pub scope: String,
+    pub expires_in: i64,
+}
+
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+const DEFAULT_USER_SCOPE: &str = "openid profile email";
+
+fn client_failed() -> ServiceError {
+    ServiceError::InvalidClient("Client authentication failed.".into())
+}
+
+impl Services {
+    /// `POST /oauth/token`: authenticates the client, then runs the grant.
+    pub async fn exchange_token(&self, auth: ClientAuth, request: TokenRequest, meta: &RequestMeta) -> ServiceResult<TokenResponse> {
+        let client_id = auth
+            .client_id
+            .as_deref()
+            .ok_or_else(|| ServiceError::bad_request("invalid_request", "Missing required parameter: client_id"))?;
+        let client = ClientId::parse(client_id)
+            .ok()
+            .map(|id| async move { self.store.get_client(&id).await })
+            .ok_or_else(client_failed)?
+            .await?
+            .ok_or_else(client_failed)?;
+        let grant = request.grant();
+        // Public clients (no secret) may use the user-facing grants without a secret.
+        match &auth.client_secret {
+            Some(secret) => {
+                if !client.secret_matches(secret.expose_secret()) {
+                    return Err(client_failed());
+                }
+            }
+            None if client.is_public() && grant != GrantType::ClientCredentials => {}
+            None => return Err(client_failed()),
+        }
+        if !client.allows_grant(grant) {
+            return Err(ServiceError::UnauthorizedClient(format!(
+                "Grant type '{}' not allowed for the client.",
+                grant.as_str()
+            )));
+        }
+        match request {
+            TokenRequest::ClientCredentials { audience, scope } => {
+                self.client_credentials(&client, audience, scope, meta).await
+            }
+            TokenRequest::Password {
+                username,
+                password,
+                realm,
+                audience,
+                scope,
+                ..
+            } => {
+                self.password_grant(&client, &username, &password, realm, audience, scope, meta)
+                    .await
+            }
+            TokenRequest::RefreshToken { refresh_token, scope } => {
+                self.refresh_grant(&client, &refresh_token, scope, meta).await
+            }
+        }
+    }
+
+    async fn client_credentials(
+        &self,
+        client: &Client,
+        audience: Option<String>,
+        requested: Option<Scope>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<TokenResponse> {
+        let audience = match audience {
+            Some(a) => a,
+            None => self.tenant_settings().await?.default_audience.ok_or_else(|| {
+                ServiceError::AccessDenied(
+                    "No audience parameter was provided, and no default audience has been configured".into(),
+                )
+            })?,
+        };
+        let grant = self
+            .store
+            .find_client_grant(&client.client_id, &audience)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::AccessDenied(format!(
+                    "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"
+                ))
+            })?;
+        let granted = Scope::from_items(grant.scope.iter().cloned());
+        let scope = match requested {
+            Some(r) if !r.is_empty() => r.intersect(&granted),
+            _ => granted,
+        };
+        let now = Timestamp::now().seconds();
+        let lifetime = self.config.access_token_lifetime_secs;
+        let claims = json!({
+            "iss": self.config.issuer,
+            "sub": format!("{}@clients", client.client_id),
+            "aud": audience,
+            "iat": now,
+            "exp": now + lifetime,
+            "scope": scope.to_string(),
+            "gty": "client-credentials",
+            "azp": client.client_id,
+        });
+        let access_token = self.keys.sign(&claims)?;
+        self.audit.record(
+            LogEntry::new(codes::SUCCESS_EXCHANGE_CLIENT_CREDENTIALS, meta)
+                .description("Client Credentials for Access Token")
+                .client(client.client_id.as_str(), &client.name)
+                .detail("audience", Value::String(audience)),
+        );
+        Ok(TokenResponse {
+            access_token,
+            id_token: None,
+            refresh_token: None,
+            scope: scope.to_string(),
+            expires_in: lifetime,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn password_grant(
+        &self,
+        client: &Client,
+        username: &str,
+        password: &Password,
+        realm: Option<String>,
+        audience: Option<String>,
+        requested: Option<Scope>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<TokenResponse> {
+        let tenant = self.tenant_settings().await?;
+        let realm = realm.or(tenant.default_directory.clone()).ok_or_else(|| {
+            ServiceError::bad_request(
+                "invalid_request",
+                "Authorization server not configured with default connection.",
+            )
+        })?;
+        let connection = self
+            .store
+            .find_connection_by_name(&realm)
+            .await?
+            .filter(|c| c.is_database())
+            .ok_or_else(|| ServiceError::bad_request("invalid_request", "the connection was not found"))?;
+        if !connection.is_enabled_for(&client.client_id) {
+            return Err(ServiceError::bad_request("invalid_request", "the connection was disabled"));
+        }
+        let audience = audience.or(tenant.default_audience.clone());
+        if let Some(aud) = &audience
+            && *aud != self.config.management_audience()
+            && *aud != self.config.userinfo_audience()
+        {
+            return Err(ServiceError::AccessDenied(format!("Service not found: {aud}")));
+        }
+
+        let user = if username.contains('@') {
+            match Email::parse(username) {
+                Ok(email) => self.store.find_user_by_email(&connection.name, &email).await?,
+                Err(_) => None,
+            }
+        } else {
+            self.store.find_user_by_username(&connection.name, username).await?
+        };
+        let log_failure = |code: &str, user: Option<&User>, description: &str| {
+            let mut entry = LogEntry::new(code, meta)
+                .description(description)
+                .client(client.client_id.as_str(), &client.name)
+                .connection(&connection.name);
+            entry = match user {
+                Some(u) => entry.user(u.user_id.as_str(), &u.display_name()),
+                None => entry.user("", username),
+            };
+            self.audit.record(entry);
+        };
+        let (user, hash) = match user {
+            Some(u) => match u.password_hash.clone() {
+                Some(h) => (u, h),
+                None => {
+                    self.hasher.verify_decoy(password).await?;
+                    log_failure(codes::FAILED_LOGIN_WRONG_PASSWORD, Some(&u), "Wrong email or password.");
+                    return Err(ServiceError::WrongCredentials);
+                }
+            },
+            None => {
+                // Same work as a real check, so timing does not reveal which emails exist.
+                self.hasher.verify_decoy(password).await?;
+                log_failure(codes::FAILED_LOGIN_INVALID_USER, None, "Wrong email or password.");
+                return Err(ServiceError::WrongCredentials);
+            }
+        };
+        let verification = self.hasher.verify(password, &hash).await?;
+        if !verification.matches {
+            log_failure(codes::FAILED_LOGIN_WRONG_PASSWORD, Some(&user), "Wrong email or password.");
+            return Err(ServiceError::WrongCredentials);
+        }
+        // Checked only after the password, so the blocked state is not revealed to guessers.
+        if user.blocked {
+            log_failure(codes::FAILED_LOGIN, Some(&user), "user is blocked");
+            return Err(ServiceError::UserBlocked);
+        }
+        let upgraded_hash = if verification.needs_rehash {
+            Some(self.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        let now = Timestamp::now();
+        self.store
+            .record_login(&LoginRecord {
+                user_id: user.user_id.clone(),
+                at: now,
+                ip: meta.ip.clone(),
+                upgraded_hash,
+            })
+            .await?;
+        self.audit.record(
+            LogEntry::new(codes::SUCCESS_LOGIN, meta)
+                .description("Successful login")
+                .client(client.client_id.as_str(), &client.name)
+                .user(user.user_id.as_str(), &user.display_name())
+                .connection(&connection.name)
+                .detail("grant_type", Value::String("password".into())),
+        );
+
+        let requested = requested
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| Scope::parse(DEFAULT_USER_SCOPE));
+        let allowed = Scope::from_items(OIDC_SCOPES);
+        let mut scope = requested.intersect(&allowed);
+        if scope.contains("offline_access") && !client.allows_grant(GrantType::RefreshToken) {
+            scope = Scope::from_items(scope.items().iter().filter(|s| *s != "offline_access").cloned());
+        }
+        let mut response = self.user_tokens(client, &user, &scope, audience.as_deref(), "password", now)?;
+        if scope.contains("offline_access") {
+            let family = random::hex(16)?;
+            let expires_at = now.plus_seconds(client.refresh_token_lifetime_secs);
+            response.refresh_token = Some(
+                self.issue_refresh_token(client, &user, &scope, audience.as_deref(), &family, expires_at)
+                    .await?,
+            );
+        }
+        Ok(response)
+    }
+
+    async fn refresh_grant(
+        &self,
+        client: &Client,
+        token: &SecretString,
+        requested: Option<Scope>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<TokenResponse> {
+        let invalid = || ServiceError::InvalidGrant("Unknown or invalid refresh token.".into());
+        let digest = random::token_digest(token.expose_secret());
+        let now = Timestamp::now();
+        let record = match self
+            .store
+            .use_refresh_token(&digest, client.refresh_token_rotation, now)
+            .await?
+        {
+            RefreshUse::Accepted(r) => r,
+            RefreshUse::Reused => {
+                tracing::warn!(client_id = %client.client_id, "rotated refresh token presented again; family revoked");
+                return Err(invalid());
+            }
+            RefreshUse::Unknown => return Err(invalid()),
+        };
+        if record.client_id != client.client_id || record.expires_at < now {
+            return Err(invalid());
+        }
+        let user = self.store.get_user(&record.user_id).await?.ok_or_else(invalid)?;
+        // A password change since the token was issued ends it.
+        if user.blocked || user.credential_epoch != record.credential_epoch {
+            return Err(invalid());
+        }
+        let granted = Scope::parse(&record.scope);
+        let scope = match requested {
+            Some(r) if !r.is_empty() => {
+                if r.items().iter().any(|s| !granted.contains(s)) {
+                    return Err(ServiceError::InvalidScope(
+                        "The requested scope exceeds the scope granted by the resource owner.".into(),
+                    ));
+                }
+                r
+            }
+            _ => granted,
+        };
+        let mut response = self.user_tokens(client, &user, &scope, record.audience.as_deref(), "refresh_token", now)?;
+        if client.refresh_token_rotation {
+            response.refresh_token = Some(
+                self.issue_refresh_token(client, &user, &Scope::parse(&record.scope), record.audience.as_deref(), &record.family, record.expires_at)
+                    .await?,
+            );
+        }
+        self.audit.record(
+            LogEntry::new(codes::SUCCESS_EXCHANGE_REFRESH_TOKEN, meta)
+                .description("Refresh Token for Access Token")
+                .client(client.client_id.as_str(), &client.name)
+                .user(user.user_id.as_str(), &user.display_name()),
+        );
+        Ok(response)
+    }
+
+    async fn issue_refresh_token(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        audience: Option<&str>,
+        family: &str,
+        expires_at: Timestamp,
+    ) -> ServiceResult<SecretString> {
+        let token = random::opaque_token()?;
+        let record = RefreshTokenRecord {
+            id: random::hex(24)?,
+            digest: random::token_digest(token.expose_secret()),
+            family: family.to_owned(),
+            user_id: user.user_id.clone(),
+            client_id: client.client_id.clone(),
+            audience: audience.map(str::to_owned),
+            scope: scope.to_string(),
+            credential_epoch: user.credential_epoch,
+            created_at: Timestamp::now(),
+            expires_at,
+            last_used_at: None,
+            rotated: false,
+        };
+        self.store.insert_refresh_token(&record).await?;
+        Ok(token)
+    }
+
+    /// Access token (and id_token when `openid` was granted) for a user.
+    fn user_tokens(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        audience: Option<&str>,
+        gty: &str,
+        now: Timestamp,
+    ) -> ServiceResult<TokenResponse> {
+        let iat = now.seconds();
+        let lifetime = self.config.access_token_lifetime_secs;
+        let userinfo = self.config.userinfo_audience();
+        let aud = match audience {
+            Some(a) if a != userinfo && scope.contains("openid") => json!([a, userinfo]),
+            Some(a) => json!(a),
+            None => json!(userinfo),
+        };
+        let access = json!({
+            "iss": self.config.issuer,
+            "sub": user.user_id,
+            "aud": aud,
+            "iat": iat,
+            "exp": iat + lifetime,
+            "scope": scope.to_string(),
+            "gty": gty,
+            "azp": client.client_id,
+        });
+        let access_token = self.keys.sign(&access)?;
+        let id_token = if scope.contains("openid") {
+            let mut claims = json!({
+                "iss": self.config.issuer,
+                "sub": user.user_id,
+                "aud": client.client_id,
+                "iat": iat,
+                "exp": iat + client.id_token_lifetime_secs,
+                "auth_time": iat,
+            });
+            if let Value::Object(m) = &mut claims {
+                if scope.contains("profile") {
+                    m.insert("name".into(), json!(user.display_name()));
+                    m.insert("nickname".into(), json!(user.nickname()));
+                    m.insert("updated_at".into(), json!(user.updated_at.to_iso()));
+                    for (k, v) in [
+                        ("picture", &user.profile.picture),
+                        ("given_name", &user.profile.given_name),
+                        ("family_name", &user.profile.family_name),
+                    ] {
+                        if let Some(v) = v {
+                            m.insert(k.into(), json!(v));
+                        }
+                    }
+                }
+                if scope.contains("email")
+                    && let Some(email) = &user.email
+                {
+                    m.insert("email".into(), json!(email));
+                    m.insert("email_verified".into(), json!(user.email_verified));
+                }
+            }
+            Some(self.keys.sign(&claims)?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            id_token,
+            refresh_token: None,
+            scope: scope.to_string(),
+            expires_in: lifetime,
+        })
+    }
+
+    /// `POST /api/v2/users/{id}/revoke-access` and `DELETE /users/{id}/refresh-tokens`.
+    pub async fn revoke_refresh_tokens(&self, user: &crate::domain::UserId, client: Option<&ClientId>) -> ServiceResult<u64> {
+        self.get_user(user).await?;
+        Ok(self.store.revoke_refresh_tokens(user, client).await?)
+    }
+
+    pub async fn list_refresh_tokens(&self, user: &crate::domain::UserId) -> ServiceResult<Vec<RefreshTokenRecord>> {
+        self.get_user(user).await?;
+        Ok(self.store.list_refresh_tokens(user).await?)
+    }
+
+    /// `POST /oauth/revoke`: revokes a refresh token presented by its client. Always succeeds
+    /// from the caller's point of view (RFC 7009), unless the client fails to authenticate.
+    pub async fn revoke_token(&self, auth: ClientAuth, token: &SecretString) -> ServiceResult<()> {
+        let client_id = auth.client_id.as_deref().ok_or_else(client_failed)?;
+        let client = match ClientId::parse(client_id) {
+            Ok(id) => self.store.get_client(&id).await?.ok_or_else(client_failed)?,
+            Err(_) => return Err(client_failed()),
+        };
+        match &auth.client_secret {
+            Some(s) if client.secret_matches(s.expose_secret()) => {}
+            None if client.is_public() => {}
+            _ => return Err(client_failed()),
+        }
+        self.store
+            .revoke_refresh_token_by_digest(&random::token_digest(token.expose_secret()), &client.client_id)
+            .await?;
+        Ok(())
+    }
+}

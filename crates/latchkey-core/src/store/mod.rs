@@ -1,0 +1,239 @@
+//! Storage traits, one per aggregate. The SQL backends implement all of them; services only see
+//! these traits. Operations that must be atomic across aggregates (a password change revokes
+//! tokens and writes its audit entry) are single methods, so a backend runs them in one
+//! transaction and no service ever holds a transaction open across an await of its own.
+
+use crate::audit::LogEntry;
+use crate::domain::{
+    Client, ClientGrant, ClientId, Connection, ConnectionId, Email, PasswordHash, TenantSettings,
+    User, UserId,
+};
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken; the payload names what ("The user", "A connection with that name").
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// `GET /api/v2/users` filters. `email`/`user_id` are exact matches (Lucene `field:"value"`).
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub connection: Option<String>,
+    pub email: Option<String>,
+    pub user_id: Option<String>,
+    /// Case-insensitive substring over email, username and name.
+    pub text: Option<String>,
+    pub blocked: Option<bool>,
+    pub sort: Option<UserSort>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSortField {
+    CreatedAt,
+    UpdatedAt,
+    Email,
+    LastLogin,
+    LoginsCount,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct UserSort {
+    pub field: UserSortField,
+    pub ascending: bool,
+}
+
+/// Everything a password change writes, applied atomically: the new hash and history, the
+/// credential epoch bump (which voids every session, refresh token and ticket issued before),
+/// deletion of the user's refresh tokens, and the audit entry.
+#[derive(Debug)]
+pub struct PasswordChange {
+    pub user_id: UserId,
+    /// The epoch the service read; the update fails with `Ok(false)` if it moved meanwhile.
+    pub expected_epoch: i64,
+    pub new_hash: PasswordHash,
+    pub history: Vec<PasswordHash>,
+    pub at: Timestamp,
+    pub mark_email_verified: bool,
+    pub log: LogEntry,
+}
+
+/// A successful login's bookkeeping: counters, and the re-hashed password when an imported
+/// (bcrypt) or outdated hash was upgraded.
+#[derive(Debug)]
+pub struct LoginRecord {
+    pub user_id: UserId,
+    pub at: Timestamp,
+    pub ip: Option<String>,
+    pub upgraded_hash: Option<PasswordHash>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn insert_user(&self, user: &User, log: Option<&LogEntry>) -> StoreResult<()>;
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;
+    async fn find_user_by_email(&self, connection: &str, email: &Email) -> StoreResult<Option<User>>;
+    async fn find_user_by_username(&self, connection: &str, username: &str) -> StoreResult<Option<User>>;
+    /// Every user with this email, across connections (`GET /users-by-email`).
+    async fn users_by_email(&self, email: &str) -> StoreResult<Vec<User>>;
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<(Vec<User>, u64)>;
+    /// Replaces the profile fields of an existing user (not the password: see
+    /// `apply_password_change`). Returns false when the user is gone.
+    async fn update_user(&self, user: &User, log: Option<&LogEntry>) -> StoreResult<bool>;
+    async fn delete_user(&self, id: &UserId, log: Option<&LogEntry>) -> StoreResult<bool>;
+    async fn record_login(&self, login: &LoginRecord) -> StoreResult<()>;
+    async fn apply_password_change(&self, change: &PasswordChange) -> StoreResult<bool>;
+    async fn count_users(&self) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    async fn get_client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    async fn update_client(&self, client: &Client) -> StoreResult<bool>;
+    /// Deletes the client with its grants and refresh tokens.
+    async fn delete_client(&self, id: &ClientId) -> StoreResult<bool>;
+
+    async fn insert_client_grant(&self, grant: &ClientGrant) -> StoreResult<()>;
+    async fn list_client_grants(&self) -> StoreResult<Vec<ClientGrant>>;
+    async fn get_client_grant(&self, id: &str) -> StoreResult<Option<ClientGrant>>;
+    async fn find_client_grant(&self, client: &ClientId, audience: &str) -> StoreResult<Option<ClientGrant>>;
+    async fn update_client_grant(&self, grant: &ClientGrant) -> StoreResult<bool>;
+    async fn delete_client_grant(&self, id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn insert_connection(&self, connection: &Connection) -> StoreResult<()>;
+    async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<Connection>>;
+    async fn find_connection_by_name(&self, name: &str) -> StoreResult<Option<Connection>>;
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>>;
+    async fn update_connection(&self, connection: &Connection) -> StoreResult<bool>;
+    /// Deletes the connection and every user in it.
+    async fn delete_connection(&self, id: &ConnectionId) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    async fn get_tenant(&self) -> StoreResult<Option<TenantSettings>>;
+    async fn put_tenant(&self, settings: &TenantSettings) -> StoreResult<()>;
+}
+
+/// A refresh token at rest: only the digest of the token is kept.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenRecord {
+    pub id: String,
+    pub digest: String,
+    /// Tokens rotated from one login share a family; reuse of a rotated token revokes it.
+    pub family: String,
+    pub user_id: UserId,
+    pub client_id: ClientId,
+    pub audience: Option<String>,
+    pub scope: String,
+    pub credential_epoch: i64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub rotated: bool,
+}
+
+#[derive(Debug)]
+pub enum RefreshUse {
+    /// The token was live and is now marked rotated (or left live when the client does not rotate).
+    Accepted(RefreshTokenRecord),
+    /// It had already been rotated: the whole family was revoked.
+    Reused,
+    Unknown,
+}
+
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
+    /// Atomically marks a live token as used. Exactly one concurrent caller gets `Accepted`.
+    async fn use_refresh_token(&self, digest: &str, rotate: bool, at: Timestamp) -> StoreResult<RefreshUse>;
+    async fn list_refresh_tokens(&self, user: &UserId) -> StoreResult<Vec<RefreshTokenRecord>>;
+    async fn revoke_refresh_tokens(&self, user: &UserId, client: Option<&ClientId>) -> StoreResult<u64>;
+    async fn revoke_refresh_token_by_digest(&self, digest: &str, client: &ClientId) -> StoreResult<bool>;
+}
+
+/// A signing key at rest. The private half is PKCS#8 DER, base64.
+#[derive(Debug, Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub private_pkcs8: SecretString,
+    pub created_at: Timestamp,
+    pub current: bool,
+    pub revoked: bool,
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Inserts `key` as current and demotes the previous current key, atomically.
+    async fn rotate_in_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+    async fn revoke_signing_key(&self, kid: &str) -> StoreResult<bool>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    pub user_id: Option<String>,
+    pub type_code: Option<String>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[async_trait]
+pub trait LogStore: Send + Sync {
+    async fn append_logs(&self, entries: &[LogEntry]) -> StoreResult<()>;
+    async fn list_logs(&self, query: &LogQuery) -> StoreResult<(Vec<LogEntry>, u64)>;
+}
+
+/// A console administrator: separate from the tenant's end users.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub id: String,
+    pub email: Email,
+    pub password_hash: PasswordHash,
+    pub created_at: Timestamp,
+}
+
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    async fn insert_admin(&self, admin: &Admin) -> StoreResult<()>;
+    async fn find_admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>>;
+    async fn list_admins(&self) -> StoreResult<Vec<Admin>>;
+}
+
+/// What a first start writes, all in one transaction.
+#[derive(Debug)]
+pub struct BootstrapData {
+    pub tenant: TenantSettings,
+    pub connection: Connection,
+    pub clients: Vec<Client>,
+    pub grants: Vec<ClientGrant>,
+    pub admin: Admin,
+    pub key: SigningKeyRecord,
+}
+
+#[async_trait]
+pub trait Store:
+    UserStore + ClientStore + ConnectionStore + TenantStore + RefreshTokenStore + KeyStore + LogStore + AdminStore
+{
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    /// Writes the first-start data unless the tenant exists. Returns whether it wrote.
+    async fn bootstrap(&self, data: &BootstrapData) -> StoreResult<bool>;
+    /// Cheap liveness probe for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+}
