@@ -1,1 +1,105 @@
+//! Latchkey's storage on SQLite (the embedded default) and PostgreSQL (several nodes, one
+//! database). There is one SQL implementation, written against sqlx's `Any` driver with
+//! `$n` placeholders and only INTEGER/TEXT columns, so both backends run the same statements and
+//! cannot drift apart; the few dialect differences are in [`Dialect`]. Each backend has its own
+//! migration directory.
 
+/// The `users` columns in the order `rows::user` reads them; a macro so `concat!` can use it.
+macro_rules! user_columns {
+    () => {
+        "user_id, connection, email, username, email_verified, blocked, password_hash, password_history, \
+         credential_epoch, profile, user_metadata, app_metadata, created_at, updated_at, last_login, last_ip, \
+         last_password_reset, logins_count"
+    };
+}
+
+mod migrate;
+mod rows;
+mod store;
+
+use anyhow::{Context, bail};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::path::Path;
+use std::time::Duration;
+
+pub use store::SqlStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens (creating if needed) the store at `url` and brings its schema up to date.
+/// `sqlite://path/to/file.db` or `postgres://…`.
+pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
+    install_default_drivers();
+    if url.starts_with("sqlite:") {
+        connect_sqlite(url).await
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        connect_postgres(url).await
+    } else {
+        bail!("unsupported database URL scheme (expected sqlite:// or postgres://)")
+    }
+}
+
+/// The SQLite URL for a data directory.
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("latchkey.db").display())
+}
+
+async fn connect_sqlite(url: &str) -> anyhow::Result<SqlStore> {
+    // One writer connection: SQLite has one writer anyway, and a single connection means a
+    // deferred BEGIN can never hit SQLITE_BUSY_SNAPSHOT. Readers run in parallel under WAL.
+    let writer = AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .context("opening the SQLite database")?;
+    migrate::run(&writer, Dialect::Sqlite).await?;
+    let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    let reader = AnyPoolOptions::new()
+        .max_connections(readers as u32)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .context("opening the SQLite database for reading")?;
+    Ok(SqlStore::new(writer, reader, Dialect::Sqlite))
+}
+
+async fn connect_postgres(url: &str) -> anyhow::Result<SqlStore> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(url)
+        .await
+        .context("connecting to PostgreSQL")?;
+    migrate::run(&pool, Dialect::Postgres).await?;
+    Ok(SqlStore::new(pool.clone(), pool, Dialect::Postgres))
+}
+
+/// Pool handle kept public for benchmarks and tests that seed many rows quickly.
+pub fn writer_pool(store: &SqlStore) -> &AnyPool {
+    store.writer()
+}

@@ -196,7 +196,8 @@ pub struct LogQuery {
 #[async_trait]
 pub trait LogStore: Send + Sync {
     async fn append_logs(&self, entries: &[LogEntry]) -> StoreResult<()>;
-    async fn list_logs(&self, query: &LogQuery) -> StoreResult<(Vec<LogEntry>, u64)>;
+    /// Entries newest first, in their Management API representation.
+    async fn list_logs(&self, query: &LogQuery) -> StoreResult<(Vec<serde_json::Value>, u64)>;
 }
 
 /// A console administrator: separate from the tenant's end users.

@@ -1,0 +1,51 @@
+//! A small embedded migration runner: each backend's files are compiled into the binary and
+//! applied in order inside a transaction, recorded in `latchkey_migrations`.
+
+use crate::Dialect;
+use anyhow::Context;
+use sqlx::{AnyPool, Executor};
+
+const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
+    let migrations = match dialect {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => POSTGRES,
+    };
+    let mut conn = pool.acquire().await.context("migration connection")?;
+    if dialect == Dialect::Postgres {
+        // Several nodes may start together against one database: one migrates, the rest wait.
+        conn.execute("SELECT pg_advisory_lock(7426347281)").await.context("migration lock")?;
+    }
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS latchkey_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await
+    .context("creating the migrations table")?;
+    for (version, sql) in migrations {
+        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM latchkey_migrations WHERE version = $1")
+            .bind(*version)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if applied.is_some() {
+            continue;
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("applying migration {version}"))?;
+        sqlx::query("INSERT INTO latchkey_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(latchkey_core::time::Timestamp::now().millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied database migration");
+    }
+    if dialect == Dialect::Postgres {
+        conn.execute("SELECT pg_advisory_unlock(7426347281)").await?;
+    }
+    Ok(())
+}
