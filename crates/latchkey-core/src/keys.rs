@@ -58,8 +58,11 @@ impl Keys {
 
     /// A fresh 2048-bit RSA key, ready to store.
     pub fn generate() -> anyhow::Result<SigningKeyRecord> {
-        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| anyhow!("RSA key generation failed"))?;
-        let der = pair.as_der().map_err(|_| anyhow!("PKCS#8 encoding failed"))?;
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| anyhow!("RSA key generation failed"))?;
+        let der = pair
+            .as_der()
+            .map_err(|_| anyhow!("PKCS#8 encoding failed"))?;
         let (n, e) = components(&pair);
         Ok(SigningKeyRecord {
             kid: thumbprint(&n, &e),
@@ -119,7 +122,12 @@ impl Keys {
         URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut out);
         let mut sig = vec![0u8; key.pair.public_modulus_len()];
         key.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), out.as_bytes(), &mut sig)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                out.as_bytes(),
+                &mut sig,
+            )
             .map_err(|_| anyhow!("RSA signing failed"))?;
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&sig, &mut out);
@@ -130,7 +138,8 @@ impl Keys {
     /// checks (issuer, audience, expiry) belong to the caller, which knows what it expects.
     pub fn verify(&self, token: &str) -> Result<Map<String, Value>, JwtError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(JwtError::Malformed);
         };
@@ -138,7 +147,10 @@ impl Keys {
         if header.get("alg").and_then(Value::as_str) != Some("RS256") {
             return Err(JwtError::Algorithm);
         }
-        let kid = header.get("kid").and_then(Value::as_str).ok_or(JwtError::UnknownKey)?;
+        let kid = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or(JwtError::UnknownKey)?;
         let ring = self.ring();
         let key = ring.verifiers.get(kid).ok_or(JwtError::UnknownKey)?;
         let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
@@ -150,7 +162,9 @@ impl Keys {
 }
 
 fn decode_json(part: &str) -> Result<Map<String, Value>, JwtError> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| JwtError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)
 }
 
@@ -175,7 +189,8 @@ fn build_ring(records: &[SigningKeyRecord]) -> anyhow::Result<KeyRing> {
         let der = STANDARD
             .decode(r.private_pkcs8.expose_secret())
             .context("signing key is not base64")?;
-        let pair = RsaKeyPair::from_pkcs8(&der).map_err(|e| anyhow!("signing key rejected: {e}"))?;
+        let pair =
+            RsaKeyPair::from_pkcs8(&der).map_err(|e| anyhow!("signing key rejected: {e}"))?;
         let public_der = pair
             .public_key()
             .as_der()
@@ -183,7 +198,9 @@ fn build_ring(records: &[SigningKeyRecord]) -> anyhow::Result<KeyRing> {
         let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_der.as_ref())
             .map_err(|_| anyhow!("public key parsing failed"))?;
         let (n, e) = components(&pair);
-        jwks.push(json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": r.kid, "n": n, "e": e}));
+        jwks.push(
+            json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": r.kid, "n": n, "e": e}),
+        );
         verifiers.insert(r.kid.clone(), parsed);
         if r.current {
             current = Some(Arc::new(SigningKey {
@@ -251,7 +268,10 @@ mod tests {
     #[tokio::test]
     async fn tokens_verify_across_rotation_until_their_key_is_revoked() {
         let store = Arc::new(MemKeys::default());
-        store.rotate_in_signing_key(&Keys::generate().unwrap()).await.unwrap();
+        store
+            .rotate_in_signing_key(&Keys::generate().unwrap())
+            .await
+            .unwrap();
         let keys = Keys::load(store.clone()).await.unwrap();
         let first_kid = keys.current_kid().unwrap();
         let token = keys.sign(&json!({"sub": "auth0|1"})).unwrap();
@@ -260,7 +280,10 @@ mod tests {
         let second_kid = keys.rotate().await.unwrap();
         assert_ne!(first_kid, second_kid);
         assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);
-        assert!(keys.verify(&token).is_ok(), "old tokens stay valid after rotation");
+        assert!(
+            keys.verify(&token).is_ok(),
+            "old tokens stay valid after rotation"
+        );
 
         keys.revoke(&first_kid).await.unwrap();
         assert_eq!(keys.verify(&token), Err(JwtError::UnknownKey));
@@ -269,14 +292,21 @@ mod tests {
     #[tokio::test]
     async fn tampered_or_foreign_tokens_are_refused() {
         let store = Arc::new(MemKeys::default());
-        store.rotate_in_signing_key(&Keys::generate().unwrap()).await.unwrap();
+        store
+            .rotate_in_signing_key(&Keys::generate().unwrap())
+            .await
+            .unwrap();
         let keys = Keys::load(store).await.unwrap();
         let token = keys.sign(&json!({"scope": "read:users"})).unwrap();
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged = URL_SAFE_NO_PAD.encode(br#"{"scope":"delete:users"}"#);
         parts[1] = &forged;
         assert_eq!(keys.verify(&parts.join(".")), Err(JwtError::Signature));
-        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), parts[1]);
+        let none_alg = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+            parts[1]
+        );
         assert_eq!(keys.verify(&none_alg), Err(JwtError::Algorithm));
         assert_eq!(keys.verify("a.b"), Err(JwtError::Malformed));
     }

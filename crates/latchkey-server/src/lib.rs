@@ -1,1 +1,8 @@
+//! The `latchkey` server as a library, so tests and benchmarks boot the real application.
 
+pub mod app;
+pub mod config;
+pub mod tls;
+
+pub use app::Application;
+pub use config::Settings;

@@ -1,1 +1,226 @@
-fn main() {}
+//! `latchkey`: serve, check a configuration, rotate signing keys.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use latchkey_server::Application;
+use latchkey_server::config::{Settings, bootstrap_presets};
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A self-hosted identity server that speaks Auth0's APIs"
+)]
+struct Cli {
+    /// TOML configuration file (see config/example.toml).
+    #[arg(long, global = true, env = "LATCHKEY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Signing key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Where the SQLite database, bootstrap.json and TLS files live [default: ./latchkey-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The URL clients use; the issuer is this plus `/`.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Serve https with a generated certificate written to DATA_DIR/tls/cert.pem.
+    #[arg(long)]
+    tls_self_signed: bool,
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file + environment) and print the result.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new signing key current; the old one stays published until revoked.
+    Rotate {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn load(cli_config: Option<&PathBuf>) -> anyhow::Result<(Settings, Vec<(String, String)>)> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (settings, warnings) = Settings::load(cli_config.map(PathBuf::as_path), &env)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok((settings, env))
+}
+
+fn init_tracing(settings: &Settings) {
+    let filter =
+        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(cli.config.as_ref(), args).await,
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            let (settings, _) = load(cli.config.as_ref())?;
+            println!("configuration is valid");
+            println!("  listen:     {}", settings.server.listen);
+            println!("  data_dir:   {}", settings.server.data_dir.display());
+            println!("  database:   {}", redact_url(&settings.database_url()));
+            println!(
+                "  tls:        {}",
+                if settings.tls_enabled() { "on" } else { "off" }
+            );
+            println!(
+                "  argon2id:   m={} KiB, t={}, p={}",
+                settings.passwords.argon2_memory_kib,
+                settings.passwords.argon2_iterations,
+                settings.passwords.argon2_parallelism
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { data_dir },
+        } => {
+            let (mut settings, _) = load(cli.config.as_ref())?;
+            if let Some(d) = data_dir {
+                settings.server.data_dir = d;
+            }
+            let store =
+                std::sync::Arc::new(latchkey_store_sql::connect(&settings.database_url()).await?);
+            let keys = latchkey_core::keys::Keys::load(store).await?;
+            let kid = keys.rotate().await?;
+            println!("new current signing key: {kid}");
+            Ok(())
+        }
+    }
+}
+
+/// Hides the password of a database URL.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(config: Option<&PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
+    let (mut settings, env) = load(config)?;
+    if let Some(l) = args.listen {
+        settings.server.listen = l;
+    }
+    if let Some(d) = args.data_dir {
+        settings.server.data_dir = d;
+    }
+    if let Some(u) = args.public_url {
+        settings.server.public_url = Some(u);
+    }
+    if args.tls_self_signed {
+        settings.server.tls_self_signed = true;
+    }
+    if let (Some(c), Some(k)) = (args.tls_cert, args.tls_key) {
+        settings.server.tls_cert = Some(c);
+        settings.server.tls_key = Some(k);
+    }
+    init_tracing(&settings);
+    let started = std::time::Instant::now();
+    let app = Application::build(&settings, &bootstrap_presets(&env))
+        .await
+        .context("starting latchkey")?;
+    if let Some(b) = app.bootstrap() {
+        // Printed once, on the first start only; the same values are in bootstrap.json (0600).
+        println!(
+            "Latchkey is ready. These credentials are shown once; they are also in {}:",
+            settings.server.data_dir.join("bootstrap.json").display()
+        );
+        println!("  issuer                 {}", b.issuer);
+        println!("  connection             {}", b.connection);
+        println!("  management audience    {}", b.management_audience);
+        println!("  management client_id   {}", b.management_client_id);
+        println!(
+            "  management secret      {}",
+            b.management_client_secret.expose_secret()
+        );
+        println!("  Default App client_id  {}", b.default_client_id);
+        println!(
+            "  Default App secret     {}",
+            b.default_client_secret.expose_secret()
+        );
+        println!(
+            "  admin                  {} / {}",
+            b.admin_email,
+            b.admin_password.expose_secret()
+        );
+    }
+    tracing::info!(
+        address = %app.address(),
+        issuer = app.issuer(),
+        backend = app.services().store().backend(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "latchkey listening"
+    );
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -46,7 +46,10 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlStore> {
 
 /// The SQLite URL for a data directory.
 pub fn sqlite_url(data_dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("latchkey.db").display())
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("latchkey.db").display()
+    )
 }
 
 async fn connect_sqlite(url: &str) -> anyhow::Result<SqlStore> {

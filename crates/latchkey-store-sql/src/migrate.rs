@@ -16,7 +16,9 @@ pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await.context("migration connection")?;
     if dialect == Dialect::Postgres {
         // Several nodes may start together against one database: one migrates, the rest wait.
-        conn.execute("SELECT pg_advisory_lock(7426347281)").await.context("migration lock")?;
+        conn.execute("SELECT pg_advisory_lock(7426347281)")
+            .await
+            .context("migration lock")?;
     }
     conn.execute(
         "CREATE TABLE IF NOT EXISTS latchkey_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
@@ -24,10 +26,11 @@ pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
     .await
     .context("creating the migrations table")?;
     for (version, sql) in migrations {
-        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM latchkey_migrations WHERE version = $1")
-            .bind(*version)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM latchkey_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *conn)
+                .await?;
         if applied.is_some() {
             continue;
         }
@@ -45,7 +48,8 @@ pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
         tracing::info!(version, "applied database migration");
     }
     if dialect == Dialect::Postgres {
-        conn.execute("SELECT pg_advisory_unlock(7426347281)").await?;
+        conn.execute("SELECT pg_advisory_unlock(7426347281)")
+            .await?;
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use latchkey_core::domain::{
-    Client, ClientGrant, ClientId, Connection, ConnectionId, ConnectionOptions, Email, PasswordHash, Profile,
-    Strategy, User, UserId,
+    Client, ClientGrant, ClientId, Connection, ConnectionId, ConnectionOptions, Email,
+    PasswordHash, Profile, Strategy, User, UserId,
 };
 use latchkey_core::store::{Admin, RefreshTokenRecord, SigningKeyRecord};
 use latchkey_core::time::Timestamp;
@@ -20,26 +20,35 @@ fn json_map(s: &str) -> anyhow::Result<Map<String, Value>> {
 }
 
 pub fn user(row: &AnyRow) -> anyhow::Result<User> {
-    let history: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("password_history")?)?;
+    let history: Vec<String> =
+        serde_json::from_str(&row.try_get::<String, _>("password_history")?)?;
     let profile: Profile = serde_json::from_str(&row.try_get::<String, _>("profile")?)?;
     Ok(User {
         user_id: UserId::from_trusted(row.try_get("user_id")?),
         connection: row.try_get("connection")?,
-        email: row.try_get::<Option<String>, _>("email")?.map(Email::from_trusted),
+        email: row
+            .try_get::<Option<String>, _>("email")?
+            .map(Email::from_trusted),
         email_verified: row.try_get::<i64, _>("email_verified")? != 0,
         username: row.try_get("username")?,
         profile,
         user_metadata: json_map(&row.try_get::<String, _>("user_metadata")?)?,
         app_metadata: json_map(&row.try_get::<String, _>("app_metadata")?)?,
         blocked: row.try_get::<i64, _>("blocked")? != 0,
-        password_hash: row.try_get::<Option<String>, _>("password_hash")?.map(PasswordHash::new),
+        password_hash: row
+            .try_get::<Option<String>, _>("password_hash")?
+            .map(PasswordHash::new),
         password_history: history.into_iter().map(PasswordHash::new).collect(),
         credential_epoch: row.try_get("credential_epoch")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-        last_login: row.try_get::<Option<i64>, _>("last_login")?.map(Timestamp::from_millis),
+        last_login: row
+            .try_get::<Option<i64>, _>("last_login")?
+            .map(Timestamp::from_millis),
         last_ip: row.try_get("last_ip")?,
-        last_password_reset: row.try_get::<Option<i64>, _>("last_password_reset")?.map(Timestamp::from_millis),
+        last_password_reset: row
+            .try_get::<Option<i64>, _>("last_password_reset")?
+            .map(Timestamp::from_millis),
         logins_count: row.try_get("logins_count")?,
     })
 }
@@ -91,7 +100,9 @@ pub fn connection(row: &AnyRow) -> anyhow::Result<Connection> {
 
 pub fn client(row: &AnyRow) -> anyhow::Result<Client> {
     let mut c: Client = serde_json::from_str(&row.try_get::<String, _>("data")?)?;
-    c.client_secret = row.try_get::<Option<String>, _>("client_secret")?.map(SecretString::from);
+    c.client_secret = row
+        .try_get::<Option<String>, _>("client_secret")?
+        .map(SecretString::from);
     Ok(c)
 }
 
@@ -119,7 +130,9 @@ pub fn refresh_token(row: &AnyRow) -> anyhow::Result<RefreshTokenRecord> {
         credential_epoch: row.try_get("credential_epoch")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
-        last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp::from_millis),
+        last_used_at: row
+            .try_get::<Option<i64>, _>("last_used_at")?
+            .map(Timestamp::from_millis),
         rotated: row.try_get::<i64, _>("rotated")? != 0,
     })
 }

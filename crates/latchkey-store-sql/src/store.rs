@@ -1,9 +1,11 @@
-use crate::rows::{self, ConnectionData, REFRESH_COLUMNS, USER_COLUMNS};
 use crate::Dialect;
+use crate::rows::{self, ConnectionData, REFRESH_COLUMNS, USER_COLUMNS};
 use anyhow::Context;
 use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
-use latchkey_core::domain::{Client, ClientGrant, ClientId, Connection, ConnectionId, Email, TenantSettings, User, UserId};
+use latchkey_core::domain::{
+    Client, ClientGrant, ClientId, Connection, ConnectionId, Email, TenantSettings, User, UserId,
+};
 use latchkey_core::store::*;
 use latchkey_core::time::Timestamp;
 use secrecy::ExposeSecret;
@@ -50,7 +52,8 @@ fn bind_log<'q>(q: AnyQuery<'q>, log: &LogEntry) -> AnyQuery<'q> {
         .bind(log.to_json().to_string())
 }
 
-const INSERT_LOG: &str = "INSERT INTO logs (log_id, date, type, user_id, data) VALUES ($1, $2, $3, $4, $5)";
+const INSERT_LOG: &str =
+    "INSERT INTO logs (log_id, date, type, user_id, data) VALUES ($1, $2, $3, $4, $5)";
 
 /// A value bound into dynamically built SQL.
 enum Bind {
@@ -70,7 +73,11 @@ fn bind_all<'q>(mut q: AnyQuery<'q>, binds: &[Bind]) -> AnyQuery<'q> {
 
 impl SqlStore {
     pub(crate) fn new(writer: AnyPool, reader: AnyPool, dialect: Dialect) -> Self {
-        Self { writer, reader, dialect }
+        Self {
+            writer,
+            reader,
+            dialect,
+        }
     }
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.writer
@@ -83,13 +90,21 @@ impl SqlStore {
         self.writer.close().await;
     }
 
-    async fn fetch_user(&self, sql: &'static str, a: &str, b: Option<&str>) -> StoreResult<Option<User>> {
+    async fn fetch_user(
+        &self,
+        sql: &'static str,
+        a: &str,
+        b: Option<&str>,
+    ) -> StoreResult<Option<User>> {
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(a.to_owned());
         if let Some(b) = b {
             q = q.bind(b.to_owned());
         }
         let row = q.fetch_optional(&self.reader).await.map_err(other)?;
-        row.as_ref().map(rows::user).transpose().map_err(StoreError::Other)
+        row.as_ref()
+            .map(rows::user)
+            .transpose()
+            .map_err(StoreError::Other)
     }
 }
 
@@ -125,7 +140,10 @@ impl UserStore for SqlStore {
         .await
         .map_err(conflict("The user"))?;
         if let Some(log) = log {
-            bind_log(sqlx::query(INSERT_LOG), log).execute(&mut *tx).await.map_err(other)?;
+            bind_log(sqlx::query(INSERT_LOG), log)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
         }
         tx.commit().await.map_err(other)
     }
@@ -135,20 +153,47 @@ impl UserStore for SqlStore {
         self.fetch_user(SQL, id.as_str(), None).await
     }
 
-    async fn find_user_by_email(&self, connection: &str, email: &Email) -> StoreResult<Option<User>> {
-        const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE connection = $1 AND email = $2");
+    async fn find_user_by_email(
+        &self,
+        connection: &str,
+        email: &Email,
+    ) -> StoreResult<Option<User>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE connection = $1 AND email = $2"
+        );
         self.fetch_user(SQL, connection, Some(email.as_str())).await
     }
 
-    async fn find_user_by_username(&self, connection: &str, username: &str) -> StoreResult<Option<User>> {
-        const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE connection = $1 AND username = $2");
+    async fn find_user_by_username(
+        &self,
+        connection: &str,
+        username: &str,
+    ) -> StoreResult<Option<User>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE connection = $1 AND username = $2"
+        );
         self.fetch_user(SQL, connection, Some(username)).await
     }
 
     async fn users_by_email(&self, email: &str) -> StoreResult<Vec<User>> {
-        const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1 ORDER BY created_at, user_id");
-        let rows = sqlx::query(SQL).bind(email.to_owned()).fetch_all(&self.reader).await.map_err(other)?;
-        rows.iter().map(rows::user).collect::<anyhow::Result<_>>().map_err(StoreError::Other)
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = $1 ORDER BY created_at, user_id"
+        );
+        let rows = sqlx::query(SQL)
+            .bind(email.to_owned())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(other)?;
+        rows.iter()
+            .map(rows::user)
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::Other)
     }
 
     async fn list_users(&self, query: &UserQuery) -> StoreResult<(Vec<User>, u64)> {
@@ -178,7 +223,11 @@ impl UserStore for SqlStore {
                 "(LOWER(COALESCE(email, '')) LIKE ${n} OR LOWER(COALESCE(username, '')) LIKE ${n} OR LOWER(profile) LIKE ${n} OR LOWER(user_id) LIKE ${n})"
             ));
         }
-        let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
         let count_sql = format!("SELECT COUNT(*) AS n FROM users {where_sql}");
         let total: i64 = bind_all(sqlx::query(AssertSqlSafe(count_sql)), &binds)
             .fetch_one(&self.reader)
@@ -196,18 +245,27 @@ impl UserStore for SqlStore {
                     UserSortField::LoginsCount => "logins_count",
                     UserSortField::Name => "profile",
                 };
-                format!("{col} {}, user_id", if s.ascending { "ASC" } else { "DESC" })
+                format!(
+                    "{col} {}, user_id",
+                    if s.ascending { "ASC" } else { "DESC" }
+                )
             }
             None => "created_at, user_id".into(),
         };
         let per_page = i64::from(query.per_page.clamp(1, 100));
         let offset = i64::from(query.page) * per_page;
-        let list_sql = format!("SELECT {USER_COLUMNS} FROM users {where_sql} ORDER BY {order} LIMIT {per_page} OFFSET {offset}");
+        let list_sql = format!(
+            "SELECT {USER_COLUMNS} FROM users {where_sql} ORDER BY {order} LIMIT {per_page} OFFSET {offset}"
+        );
         let rows = bind_all(sqlx::query(AssertSqlSafe(list_sql)), &binds)
             .fetch_all(&self.reader)
             .await
             .map_err(other)?;
-        let users = rows.iter().map(rows::user).collect::<anyhow::Result<_>>().map_err(StoreError::Other)?;
+        let users = rows
+            .iter()
+            .map(rows::user)
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::Other)?;
         Ok((users, u64::try_from(total).unwrap_or(0)))
     }
 
@@ -232,7 +290,10 @@ impl UserStore for SqlStore {
         .rows_affected()
             == 1;
         if done && let Some(log) = log {
-            bind_log(sqlx::query(INSERT_LOG), log).execute(&mut *tx).await.map_err(other)?;
+            bind_log(sqlx::query(INSERT_LOG), log)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
         }
         tx.commit().await.map_err(other)?;
         Ok(done)
@@ -248,7 +309,10 @@ impl UserStore for SqlStore {
             .rows_affected()
             == 1;
         if done && let Some(log) = log {
-            bind_log(sqlx::query(INSERT_LOG), log).execute(&mut *tx).await.map_err(other)?;
+            bind_log(sqlx::query(INSERT_LOG), log)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
         }
         tx.commit().await.map_err(other)?;
         Ok(done)
@@ -297,7 +361,10 @@ impl UserStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(other)?;
-        bind_log(sqlx::query(INSERT_LOG), &c.log).execute(&mut *tx).await.map_err(other)?;
+        bind_log(sqlx::query(INSERT_LOG), &c.log)
+            .execute(&mut *tx)
+            .await
+            .map_err(other)?;
         tx.commit().await.map_err(other)?;
         Ok(true)
     }
@@ -333,14 +400,16 @@ async fn insert_grant_in<'e, E>(exec: E, g: &ClientGrant) -> StoreResult<()>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    sqlx::query("INSERT INTO client_grants (id, client_id, audience, scope) VALUES ($1, $2, $3, $4)")
-        .bind(g.id.clone())
-        .bind(g.client_id.as_str().to_owned())
-        .bind(g.audience.clone())
-        .bind(to_json(&g.scope))
-        .execute(exec)
-        .await
-        .map_err(conflict("A grant for that client and audience"))?;
+    sqlx::query(
+        "INSERT INTO client_grants (id, client_id, audience, scope) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(g.id.clone())
+    .bind(g.client_id.as_str().to_owned())
+    .bind(g.audience.clone())
+    .bind(to_json(&g.scope))
+    .execute(exec)
+    .await
+    .map_err(conflict("A grant for that client and audience"))?;
     Ok(())
 }
 
@@ -387,27 +456,40 @@ impl ClientStore for SqlStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(other)?;
-        row.as_ref().map(rows::client).transpose().map_err(StoreError::Other)
+        row.as_ref()
+            .map(rows::client)
+            .transpose()
+            .map_err(StoreError::Other)
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        let rows = sqlx::query("SELECT client_secret, data FROM clients ORDER BY created_at, client_id")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(other)?;
-        rows.iter().map(rows::client).collect::<anyhow::Result<_>>().map_err(StoreError::Other)
+        let rows =
+            sqlx::query("SELECT client_secret, data FROM clients ORDER BY created_at, client_id")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(other)?;
+        rows.iter()
+            .map(rows::client)
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::Other)
     }
 
     async fn update_client(&self, c: &Client) -> StoreResult<bool> {
-        let n = sqlx::query("UPDATE clients SET name = $1, client_secret = $2, data = $3 WHERE client_id = $4")
-            .bind(c.name.clone())
-            .bind(c.client_secret.as_ref().map(|s| s.expose_secret().to_owned()))
-            .bind(to_json(c))
-            .bind(c.client_id.as_str().to_owned())
-            .execute(&self.writer)
-            .await
-            .map_err(other)?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE clients SET name = $1, client_secret = $2, data = $3 WHERE client_id = $4",
+        )
+        .bind(c.name.clone())
+        .bind(
+            c.client_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+        )
+        .bind(to_json(c))
+        .bind(c.client_id.as_str().to_owned())
+        .execute(&self.writer)
+        .await
+        .map_err(other)?
+        .rows_affected();
         Ok(n == 1)
     }
 
@@ -426,30 +508,45 @@ impl ClientStore for SqlStore {
     }
 
     async fn list_client_grants(&self) -> StoreResult<Vec<ClientGrant>> {
-        let rows = sqlx::query("SELECT id, client_id, audience, scope FROM client_grants ORDER BY id")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(other)?;
-        rows.iter().map(rows::client_grant).collect::<anyhow::Result<_>>().map_err(StoreError::Other)
+        let rows =
+            sqlx::query("SELECT id, client_id, audience, scope FROM client_grants ORDER BY id")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(other)?;
+        rows.iter()
+            .map(rows::client_grant)
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::Other)
     }
 
     async fn get_client_grant(&self, id: &str) -> StoreResult<Option<ClientGrant>> {
-        let row = sqlx::query("SELECT id, client_id, audience, scope FROM client_grants WHERE id = $1")
-            .bind(id.to_owned())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(other)?;
-        row.as_ref().map(rows::client_grant).transpose().map_err(StoreError::Other)
+        let row =
+            sqlx::query("SELECT id, client_id, audience, scope FROM client_grants WHERE id = $1")
+                .bind(id.to_owned())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(other)?;
+        row.as_ref()
+            .map(rows::client_grant)
+            .transpose()
+            .map_err(StoreError::Other)
     }
 
-    async fn find_client_grant(&self, client: &ClientId, audience: &str) -> StoreResult<Option<ClientGrant>> {
+    async fn find_client_grant(
+        &self,
+        client: &ClientId,
+        audience: &str,
+    ) -> StoreResult<Option<ClientGrant>> {
         let row = sqlx::query("SELECT id, client_id, audience, scope FROM client_grants WHERE client_id = $1 AND audience = $2")
             .bind(client.as_str().to_owned())
             .bind(audience.to_owned())
             .fetch_optional(&self.reader)
             .await
             .map_err(other)?;
-        row.as_ref().map(rows::client_grant).transpose().map_err(StoreError::Other)
+        row.as_ref()
+            .map(rows::client_grant)
+            .transpose()
+            .map_err(StoreError::Other)
     }
 
     async fn update_client_grant(&self, g: &ClientGrant) -> StoreResult<bool> {
@@ -486,7 +583,10 @@ impl ConnectionStore for SqlStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(other)?;
-        row.as_ref().map(rows::connection).transpose().map_err(StoreError::Other)
+        row.as_ref()
+            .map(rows::connection)
+            .transpose()
+            .map_err(StoreError::Other)
     }
 
     async fn find_connection_by_name(&self, name: &str) -> StoreResult<Option<Connection>> {
@@ -495,7 +595,10 @@ impl ConnectionStore for SqlStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(other)?;
-        row.as_ref().map(rows::connection).transpose().map_err(StoreError::Other)
+        row.as_ref()
+            .map(rows::connection)
+            .transpose()
+            .map_err(StoreError::Other)
     }
 
     async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
@@ -503,7 +606,10 @@ impl ConnectionStore for SqlStore {
             .fetch_all(&self.reader)
             .await
             .map_err(other)?;
-        rows.iter().map(rows::connection).collect::<anyhow::Result<_>>().map_err(StoreError::Other)
+        rows.iter()
+            .map(rows::connection)
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::Other)
     }
 
     async fn update_connection(&self, c: &Connection) -> StoreResult<bool> {
@@ -589,7 +695,12 @@ impl RefreshTokenStore for SqlStore {
         Ok(())
     }
 
-    async fn use_refresh_token(&self, digest: &str, rotate: bool, at: Timestamp) -> StoreResult<RefreshUse> {
+    async fn use_refresh_token(
+        &self,
+        digest: &str,
+        rotate: bool,
+        at: Timestamp,
+    ) -> StoreResult<RefreshUse> {
         const SQL: &str = concat!(
             "UPDATE refresh_tokens SET rotated = $1, last_used_at = $2 WHERE digest = $3 AND rotated = 0 RETURNING ",
             "id, digest, family, user_id, client_id, audience, scope, credential_epoch, created_at, expires_at, last_used_at, rotated"
@@ -607,11 +718,12 @@ impl RefreshTokenStore for SqlStore {
             tx.commit().await.map_err(other)?;
             return Ok(RefreshUse::Accepted(record));
         }
-        let family: Option<String> = sqlx::query_scalar("SELECT family FROM refresh_tokens WHERE digest = $1")
-            .bind(digest.to_owned())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(other)?;
+        let family: Option<String> =
+            sqlx::query_scalar("SELECT family FROM refresh_tokens WHERE digest = $1")
+                .bind(digest.to_owned())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(other)?;
         let outcome = match family {
             Some(family) => {
                 // A rotated token came back: someone holds a copy. End the whole family.
@@ -629,26 +741,45 @@ impl RefreshTokenStore for SqlStore {
     }
 
     async fn list_refresh_tokens(&self, user: &UserId) -> StoreResult<Vec<RefreshTokenRecord>> {
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE user_id = $1 AND rotated = 0 ORDER BY created_at, id");
+        let sql = format!(
+            "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE user_id = $1 AND rotated = 0 ORDER BY created_at, id"
+        );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(user.as_str().to_owned())
             .fetch_all(&self.reader)
             .await
             .map_err(other)?;
-        rows.iter().map(rows::refresh_token).collect::<anyhow::Result<_>>().map_err(StoreError::Other)
+        rows.iter()
+            .map(rows::refresh_token)
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::Other)
     }
 
-    async fn revoke_refresh_tokens(&self, user: &UserId, client: Option<&ClientId>) -> StoreResult<u64> {
+    async fn revoke_refresh_tokens(
+        &self,
+        user: &UserId,
+        client: Option<&ClientId>,
+    ) -> StoreResult<u64> {
         let q = match client {
-            Some(c) => sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1 AND client_id = $2")
-                .bind(user.as_str().to_owned())
-                .bind(c.as_str().to_owned()),
-            None => sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1").bind(user.as_str().to_owned()),
+            Some(c) => {
+                sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1 AND client_id = $2")
+                    .bind(user.as_str().to_owned())
+                    .bind(c.as_str().to_owned())
+            }
+            None => sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1")
+                .bind(user.as_str().to_owned()),
         };
-        Ok(q.execute(&self.writer).await.map_err(other)?.rows_affected())
+        Ok(q.execute(&self.writer)
+            .await
+            .map_err(other)?
+            .rows_affected())
     }
 
-    async fn revoke_refresh_token_by_digest(&self, digest: &str, client: &ClientId) -> StoreResult<bool> {
+    async fn revoke_refresh_token_by_digest(
+        &self,
+        digest: &str,
+        client: &ClientId,
+    ) -> StoreResult<bool> {
         // Revoking one token revokes its family: the rotated successors came from it.
         let n = sqlx::query(
             "DELETE FROM refresh_tokens WHERE family IN \
@@ -671,7 +802,10 @@ impl KeyStore for SqlStore {
             .fetch_all(&self.reader)
             .await
             .map_err(other)?;
-        rows.iter().map(rows::signing_key).collect::<anyhow::Result<_>>().map_err(StoreError::Other)
+        rows.iter()
+            .map(rows::signing_key)
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::Other)
     }
 
     async fn rotate_in_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
@@ -685,12 +819,13 @@ impl KeyStore for SqlStore {
     }
 
     async fn revoke_signing_key(&self, kid: &str) -> StoreResult<bool> {
-        let n = sqlx::query("UPDATE signing_keys SET revoked = 1 WHERE kid = $1 AND is_current = 0")
-            .bind(kid.to_owned())
-            .execute(&self.writer)
-            .await
-            .map_err(other)?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE signing_keys SET revoked = 1 WHERE kid = $1 AND is_current = 0")
+                .bind(kid.to_owned())
+                .execute(&self.writer)
+                .await
+                .map_err(other)?
+                .rows_affected();
         Ok(n == 1)
     }
 }
@@ -700,7 +835,10 @@ impl LogStore for SqlStore {
     async fn append_logs(&self, entries: &[LogEntry]) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(other)?;
         for e in entries {
-            bind_log(sqlx::query(INSERT_LOG), e).execute(&mut *tx).await.map_err(other)?;
+            bind_log(sqlx::query(INSERT_LOG), e)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
         }
         tx.commit().await.map_err(other)
     }
@@ -716,23 +854,36 @@ impl LogStore for SqlStore {
             binds.push(Bind::Text(t.clone()));
             clauses.push(format!("type = ${}", binds.len()));
         }
-        let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let total: i64 = bind_all(sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM logs {where_sql}"))), &binds)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(other)?
-            .try_get("n")
-            .map_err(other)?;
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let total: i64 = bind_all(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) AS n FROM logs {where_sql}"
+            ))),
+            &binds,
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(other)?
+        .try_get("n")
+        .map_err(other)?;
         let per_page = i64::from(query.per_page.clamp(1, 100));
         let offset = i64::from(query.page) * per_page;
-        let sql = format!("SELECT data FROM logs {where_sql} ORDER BY log_id DESC LIMIT {per_page} OFFSET {offset}");
+        let sql = format!(
+            "SELECT data FROM logs {where_sql} ORDER BY log_id DESC LIMIT {per_page} OFFSET {offset}"
+        );
         let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
             .fetch_all(&self.reader)
             .await
             .map_err(other)?;
         let entries = rows
             .iter()
-            .map(|r| -> anyhow::Result<Value> { Ok(serde_json::from_str(&r.try_get::<String, _>("data")?)?) })
+            .map(|r| -> anyhow::Result<Value> {
+                Ok(serde_json::from_str(&r.try_get::<String, _>("data")?)?)
+            })
             .collect::<anyhow::Result<_>>()
             .map_err(StoreError::Other)?;
         Ok((entries, u64::try_from(total).unwrap_or(0)))
@@ -746,20 +897,29 @@ impl AdminStore for SqlStore {
     }
 
     async fn find_admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>> {
-        let row = sqlx::query("SELECT id, email, password_hash, created_at FROM admins WHERE email = $1")
-            .bind(email.as_str().to_owned())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(other)?;
-        row.as_ref().map(rows::admin).transpose().map_err(StoreError::Other)
+        let row =
+            sqlx::query("SELECT id, email, password_hash, created_at FROM admins WHERE email = $1")
+                .bind(email.as_str().to_owned())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(other)?;
+        row.as_ref()
+            .map(rows::admin)
+            .transpose()
+            .map_err(StoreError::Other)
     }
 
     async fn list_admins(&self) -> StoreResult<Vec<Admin>> {
-        let rows = sqlx::query("SELECT id, email, password_hash, created_at FROM admins ORDER BY created_at, id")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(other)?;
-        rows.iter().map(rows::admin).collect::<anyhow::Result<_>>().map_err(StoreError::Other)
+        let rows = sqlx::query(
+            "SELECT id, email, password_hash, created_at FROM admins ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        rows.iter()
+            .map(rows::admin)
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::Other)
     }
 }
 
@@ -767,14 +927,16 @@ async fn insert_admin_in<'e, E>(exec: E, a: &Admin) -> StoreResult<()>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    sqlx::query("INSERT INTO admins (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(a.id.clone())
-        .bind(a.email.as_str().to_owned())
-        .bind(a.password_hash.as_str().to_owned())
-        .bind(a.created_at.millis())
-        .execute(exec)
-        .await
-        .map_err(conflict("An administrator with that email"))?;
+    sqlx::query(
+        "INSERT INTO admins (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(a.id.clone())
+    .bind(a.email.as_str().to_owned())
+    .bind(a.password_hash.as_str().to_owned())
+    .bind(a.created_at.millis())
+    .execute(exec)
+    .await
+    .map_err(conflict("An administrator with that email"))?;
     Ok(())
 }
 
@@ -790,12 +952,14 @@ impl Store for SqlStore {
     async fn bootstrap(&self, data: &BootstrapData) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await.map_err(other)?;
         // The tenant row is the marker: whoever inserts it first bootstraps.
-        let inserted = sqlx::query("INSERT INTO tenant (id, settings) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-            .bind(to_json(&data.tenant))
-            .execute(&mut *tx)
-            .await
-            .map_err(other)?
-            .rows_affected();
+        let inserted = sqlx::query(
+            "INSERT INTO tenant (id, settings) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(to_json(&data.tenant))
+        .execute(&mut *tx)
+        .await
+        .map_err(other)?
+        .rows_affected();
         if inserted == 0 {
             tx.rollback().await.map_err(other)?;
             return Ok(false);
@@ -814,7 +978,10 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(other)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(other)?;
         Ok(())
     }
 }

@@ -27,7 +27,10 @@ impl Strategy {
         match s {
             "auth0" => Ok(Self::Database),
             other if !other.is_empty() && other.len() <= 64 => Ok(Self::Other(other.to_owned())),
-            _ => Err(ParseError::new("strategy", "must be a non-empty strategy name")),
+            _ => Err(ParseError::new(
+                "strategy",
+                "must be a non-empty strategy name",
+            )),
         }
     }
     pub fn as_str(&self) -> &str {
@@ -70,7 +73,11 @@ pub struct EnableOption {
 /// `options` of a database connection. Unknown keys are kept and returned as they came.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionOptions {
-    #[serde(rename = "passwordPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "passwordPolicy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub password_policy: Option<PasswordPolicyLevel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_complexity_options: Option<ComplexityOptions>,
@@ -104,7 +111,10 @@ impl ConnectionOptions {
         };
         let opts: Self = serde_json::from_value(v)
             .map_err(|e| ParseError::new("options", format!("is invalid: {e}")))?;
-        if let Some(min) = opts.password_complexity_options.as_ref().and_then(|c| c.min_length)
+        if let Some(min) = opts
+            .password_complexity_options
+            .as_ref()
+            .and_then(|c| c.min_length)
             && !(1..=128).contains(&min)
         {
             return Err(ParseError::new(
@@ -115,7 +125,10 @@ impl ConnectionOptions {
         if let Some(h) = &opts.password_history
             && h.size > 24
         {
-            return Err(ParseError::new("options.password_history.size", "must be between 0 and 24"));
+            return Err(ParseError::new(
+                "options.password_history.size",
+                "must be between 0 and 24",
+            ));
         }
         if let Some(d) = &opts.password_dictionary {
             if d.dictionary.len() > 200 {
@@ -185,7 +198,9 @@ impl Connection {
             && bytes.len() <= 128
             && bytes[0].is_ascii_alphanumeric()
             && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
             && !name.contains("--");
         if ok {
             Ok(())

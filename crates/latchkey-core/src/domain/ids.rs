@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(id.bare().len(), 24);
         assert!(UserId::parse("").is_err());
         assert!(UserId::parse("auth0|\u{0}").is_err());
-        assert_eq!(UserId::parse("google-oauth2|1").unwrap().provider(), "google-oauth2");
+        assert_eq!(
+            UserId::parse("google-oauth2|1").unwrap().provider(),
+            "google-oauth2"
+        );
     }
 
     #[test]

@@ -4,9 +4,9 @@ mod client;
 mod connection;
 mod email;
 mod ids;
+mod render;
 mod scope;
 mod tenant;
-mod render;
 mod user;
 
 pub use client::{AppType, Client, ClientGrant, GrantType, TokenEndpointAuthMethod};

@@ -30,7 +30,10 @@ impl User {
                 ("phone_number", self.profile.phone_number.clone()),
                 ("last_ip", self.last_ip.clone()),
                 ("last_login", self.last_login.map(|t| t.to_iso())),
-                ("last_password_reset", self.last_password_reset.map(|t| t.to_iso())),
+                (
+                    "last_password_reset",
+                    self.last_password_reset.map(|t| t.to_iso()),
+                ),
             ];
             for (k, val) in optional {
                 if let Some(s) = val {
@@ -38,7 +41,10 @@ impl User {
                 }
             }
             if self.profile.phone_number.is_some() {
-                m.insert("phone_verified".into(), Value::Bool(self.profile.phone_verified));
+                m.insert(
+                    "phone_verified".into(),
+                    Value::Bool(self.profile.phone_verified),
+                );
             }
         }
         v
@@ -48,8 +54,20 @@ impl User {
 /// Auth0 gives users without a picture a generated avatar URL; we use a data-free placeholder
 /// under the same key so clients that expect a string get one.
 fn default_picture(user: &User) -> String {
-    let initials: String = user.nickname().chars().take(2).collect::<String>().to_lowercase();
-    format!("https://cdn.auth0.com/avatars/{}.png", if initials.is_empty() { "xx".into() } else { initials })
+    let initials: String = user
+        .nickname()
+        .chars()
+        .take(2)
+        .collect::<String>()
+        .to_lowercase();
+    format!(
+        "https://cdn.auth0.com/avatars/{}.png",
+        if initials.is_empty() {
+            "xx".into()
+        } else {
+            initials
+        }
+    )
 }
 
 impl Client {

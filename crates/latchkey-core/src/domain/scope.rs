@@ -31,7 +31,13 @@ impl Scope {
     }
     /// The tokens of `self` that `allowed` also holds, in `self`'s order.
     pub fn intersect(&self, allowed: &Scope) -> Scope {
-        Scope(self.0.iter().filter(|s| allowed.contains(s)).cloned().collect())
+        Scope(
+            self.0
+                .iter()
+                .filter(|s| allowed.contains(s))
+                .cloned()
+                .collect(),
+        )
     }
 }
 

@@ -255,7 +255,10 @@ fn render(r: &RuleReport) -> String {
     out
 }
 
-fn class_items(password: Option<&str>, classes: &[(&'static str, &'static str)]) -> Vec<RuleReport> {
+fn class_items(
+    password: Option<&str>,
+    classes: &[(&'static str, &'static str)],
+) -> Vec<RuleReport> {
     classes
         .iter()
         .map(|(code, message)| RuleReport {
@@ -297,7 +300,11 @@ fn report(rule: &Rule, password: Option<&str>) -> RuleReport {
         Rule::ShouldContain => {
             let items = class_items(
                 password,
-                &[("lowerCase", LOWER), ("upperCase", UPPER), ("numbers", NUMBERS)],
+                &[
+                    ("lowerCase", LOWER),
+                    ("upperCase", UPPER),
+                    ("numbers", NUMBERS),
+                ],
             );
             let verified = password.is_some() && items.iter().all(|i| i.verified);
             RuleReport {
@@ -372,15 +379,33 @@ mod tests {
         assert!(low.evaluate("abcde", &PersonalInfo::default()).is_err());
         assert!(low.evaluate("abcdef", &PersonalInfo::default()).is_ok());
         let fair = policy(json!({"passwordPolicy": "fair"}));
-        assert!(fair.evaluate("abcdefgh1", &PersonalInfo::default()).is_err());
+        assert!(
+            fair.evaluate("abcdefgh1", &PersonalInfo::default())
+                .is_err()
+        );
         assert!(fair.evaluate("abcdefgH1", &PersonalInfo::default()).is_ok());
         let good = policy(json!({"passwordPolicy": "good"}));
-        assert!(good.evaluate("abcdefgh!", &PersonalInfo::default()).is_err());
+        assert!(
+            good.evaluate("abcdefgh!", &PersonalInfo::default())
+                .is_err()
+        );
         assert!(good.evaluate("abcdefg!1", &PersonalInfo::default()).is_ok());
         let excellent = policy(json!({"passwordPolicy": "excellent"}));
-        assert!(excellent.evaluate("aaab-Cd-1234", &PersonalInfo::default()).is_err());
-        assert!(excellent.evaluate("aab-Cd-1234", &PersonalInfo::default()).is_ok());
-        assert!(excellent.evaluate("ab-Cd-123", &PersonalInfo::default()).is_err());
+        assert!(
+            excellent
+                .evaluate("aaab-Cd-1234", &PersonalInfo::default())
+                .is_err()
+        );
+        assert!(
+            excellent
+                .evaluate("aab-Cd-1234", &PersonalInfo::default())
+                .is_ok()
+        );
+        assert!(
+            excellent
+                .evaluate("ab-Cd-123", &PersonalInfo::default())
+                .is_err()
+        );
     }
 
     #[test]
@@ -409,7 +434,9 @@ mod tests {
 
     #[test]
     fn min_length_supersedes_the_level_and_counts_utf16_units() {
-        let p = policy(json!({"passwordPolicy": "low", "password_complexity_options": {"min_length": 3}}));
+        let p = policy(
+            json!({"passwordPolicy": "low", "password_complexity_options": {"min_length": 3}}),
+        );
         assert!(p.evaluate("abc", &PersonalInfo::default()).is_ok());
         // One astral character is two UTF-16 code units.
         assert!(p.evaluate("a😀", &PersonalInfo::default()).is_ok());
@@ -422,10 +449,21 @@ mod tests {
             "password_dictionary": {"enable": true, "dictionary": ["Latchkey2026"]},
             "password_no_personal_info": {"enable": true}}));
         let none = PersonalInfo::default();
-        assert_eq!(p.evaluate("Password", &none).unwrap_err().name, PolicyErrorName::Dictionary);
-        assert_eq!(p.evaluate("latchkey2026", &none).unwrap_err().name, PolicyErrorName::Dictionary);
-        let info = PersonalInfo { values: vec!["jdoe".into()] };
-        assert_eq!(p.evaluate("x-JDoe-99", &info).unwrap_err().name, PolicyErrorName::NoUserInfo);
+        assert_eq!(
+            p.evaluate("Password", &none).unwrap_err().name,
+            PolicyErrorName::Dictionary
+        );
+        assert_eq!(
+            p.evaluate("latchkey2026", &none).unwrap_err().name,
+            PolicyErrorName::Dictionary
+        );
+        let info = PersonalInfo {
+            values: vec!["jdoe".into()],
+        };
+        assert_eq!(
+            p.evaluate("x-JDoe-99", &info).unwrap_err().name,
+            PolicyErrorName::NoUserInfo
+        );
         assert!(p.evaluate("x-other-99", &info).is_ok());
         // Off by default.
         assert!(policy(json!({})).evaluate("password", &none).is_ok());

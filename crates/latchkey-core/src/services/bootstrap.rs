@@ -15,22 +15,63 @@ pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
 
 /// Every Management API permission Latchkey knows; the bootstrap client holds them all.
 pub const MANAGEMENT_SCOPES: &[&str] = &[
-    "read:users", "update:users", "delete:users", "create:users",
-    "read:users_app_metadata", "update:users_app_metadata", "delete:users_app_metadata", "create:users_app_metadata",
-    "read:user_idp_tokens", "create:user_tickets", "read:current_user", "update:current_user_metadata",
-    "read:clients", "update:clients", "delete:clients", "create:clients",
-    "read:client_keys", "update:client_keys", "read:client_credentials",
-    "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
-    "read:connections", "update:connections", "delete:connections", "create:connections",
-    "read:tenant_settings", "update:tenant_settings",
-    "read:logs", "read:logs_users",
-    "read:email_provider", "create:email_provider", "update:email_provider", "delete:email_provider",
-    "read:email_templates", "create:email_templates", "update:email_templates",
-    "read:refresh_tokens", "delete:refresh_tokens", "read:sessions", "delete:sessions",
-    "read:signing_keys", "create:signing_keys", "update:signing_keys",
-    "read:guardian_factors", "update:guardian_factors", "read:guardian_enrollments", "delete:guardian_enrollments",
-    "create:guardian_enrollment_tickets", "read:user_blocks", "update:user_blocks", "delete:user_blocks",
-    "read:actions", "create:actions", "update:actions", "delete:actions",
+    "read:users",
+    "update:users",
+    "delete:users",
+    "create:users",
+    "read:users_app_metadata",
+    "update:users_app_metadata",
+    "delete:users_app_metadata",
+    "create:users_app_metadata",
+    "read:user_idp_tokens",
+    "create:user_tickets",
+    "read:current_user",
+    "update:current_user_metadata",
+    "read:clients",
+    "update:clients",
+    "delete:clients",
+    "create:clients",
+    "read:client_keys",
+    "update:client_keys",
+    "read:client_credentials",
+    "read:client_grants",
+    "create:client_grants",
+    "update:client_grants",
+    "delete:client_grants",
+    "read:connections",
+    "update:connections",
+    "delete:connections",
+    "create:connections",
+    "read:tenant_settings",
+    "update:tenant_settings",
+    "read:logs",
+    "read:logs_users",
+    "read:email_provider",
+    "create:email_provider",
+    "update:email_provider",
+    "delete:email_provider",
+    "read:email_templates",
+    "create:email_templates",
+    "update:email_templates",
+    "read:refresh_tokens",
+    "delete:refresh_tokens",
+    "read:sessions",
+    "delete:sessions",
+    "read:signing_keys",
+    "create:signing_keys",
+    "update:signing_keys",
+    "read:guardian_factors",
+    "update:guardian_factors",
+    "read:guardian_enrollments",
+    "delete:guardian_enrollments",
+    "create:guardian_enrollment_tickets",
+    "read:user_blocks",
+    "update:user_blocks",
+    "delete:user_blocks",
+    "read:actions",
+    "create:actions",
+    "update:actions",
+    "delete:actions",
 ];
 
 /// Values an operator may fix in advance (`LATCHKEY_BOOTSTRAP_*`) instead of having them generated.
@@ -99,7 +140,8 @@ pub async fn bootstrap(
     let mut default_app = super::Services::blank_client(Some(AppType::RegularWeb))?;
     default_app.name = "Default App".into();
     if let Some(id) = &presets.default_client_id {
-        default_app.client_id = ClientId::parse(id).context("LATCHKEY_BOOTSTRAP_DEFAULT_CLIENT_ID")?;
+        default_app.client_id =
+            ClientId::parse(id).context("LATCHKEY_BOOTSTRAP_DEFAULT_CLIENT_ID")?;
     }
     let default_secret = secret_or_generate(&presets.default_client_secret)?;
     default_app.client_secret = Some(default_secret.clone());
@@ -121,7 +163,8 @@ pub async fn bootstrap(
     management.name = "Latchkey Management API (bootstrap)".into();
     management.is_global = true;
     if let Some(id) = &presets.management_client_id {
-        management.client_id = ClientId::parse(id).context("LATCHKEY_BOOTSTRAP_MANAGEMENT_CLIENT_ID")?;
+        management.client_id =
+            ClientId::parse(id).context("LATCHKEY_BOOTSTRAP_MANAGEMENT_CLIENT_ID")?;
     }
     let management_secret = secret_or_generate(&presets.management_client_secret)?;
     management.client_secret = Some(management_secret.clone());
@@ -148,8 +191,13 @@ pub async fn bootstrap(
         metadata: Map::new(),
     };
 
-    let admin_email = Email::parse(presets.admin_email.as_deref().unwrap_or("admin@latchkey.local"))
-        .context("LATCHKEY_BOOTSTRAP_ADMIN_EMAIL")?;
+    let admin_email = Email::parse(
+        presets
+            .admin_email
+            .as_deref()
+            .unwrap_or("admin@latchkey.local"),
+    )
+    .context("LATCHKEY_BOOTSTRAP_ADMIN_EMAIL")?;
     let admin_password = match &presets.admin_password {
         Some(p) => p.clone(),
         // Four groups of six: strong, and easy to read off a terminal.
@@ -162,7 +210,10 @@ pub async fn bootstrap(
         )),
     };
     let admin_hash = hasher
-        .hash(&Password::parse(admin_password.expose_secret().to_owned()).context("admin password")?)
+        .hash(
+            &Password::parse(admin_password.expose_secret().to_owned())
+                .context("admin password")?,
+        )
         .await?;
 
     let tenant = TenantSettings {

@@ -46,7 +46,9 @@ pub struct ClientGrantPatch {
 fn default_grants(app: Option<AppType>) -> Vec<String> {
     let g: &[&str] = match app {
         Some(AppType::NonInteractive) => &["client_credentials"],
-        Some(AppType::Spa | AppType::Native) => &["authorization_code", "implicit", "refresh_token"],
+        Some(AppType::Spa | AppType::Native) => {
+            &["authorization_code", "implicit", "refresh_token"]
+        }
         Some(AppType::RegularWeb) | None => &[
             "authorization_code",
             "implicit",
@@ -73,9 +75,13 @@ fn check_urls(field: &'static str, urls: &[String]) -> Result<(), ParseError> {
     for u in urls {
         // Auth0 allows `*` wildcards in subdomains; the rest must be an absolute URL.
         let probe = u.replace("*.", "wildcard.");
-        let parsed = url::Url::parse(&probe).map_err(|_| ParseError::new(field, format!("contains an invalid URL: {u}")))?;
+        let parsed = url::Url::parse(&probe)
+            .map_err(|_| ParseError::new(field, format!("contains an invalid URL: {u}")))?;
         if parsed.cannot_be_a_base() {
-            return Err(ParseError::new(field, format!("contains an invalid URL: {u}")));
+            return Err(ParseError::new(
+                field,
+                format!("contains an invalid URL: {u}"),
+            ));
         }
     }
     Ok(())
@@ -85,13 +91,19 @@ fn apply(client: &mut Client, patch: ClientPatch) -> Result<(), ParseError> {
     if let Some(name) = patch.name {
         let name = name.trim().to_owned();
         if name.is_empty() || name.contains(['<', '>']) || name.chars().count() > 100 {
-            return Err(ParseError::new("name", "must be 1 to 100 characters without < or >"));
+            return Err(ParseError::new(
+                "name",
+                "must be 1 to 100 characters without < or >",
+            ));
         }
         client.name = name;
     }
     if let Some(d) = patch.description {
         if d.chars().count() > 140 {
-            return Err(ParseError::new("description", "must be at most 140 characters"));
+            return Err(ParseError::new(
+                "description",
+                "must be at most 140 characters",
+            ));
         }
         client.description = d;
     }
@@ -106,9 +118,17 @@ fn apply(client: &mut Client, patch: ClientPatch) -> Result<(), ParseError> {
     }
     for (field, slot, value) in [
         ("callbacks", &mut client.callbacks, patch.callbacks),
-        ("allowed_origins", &mut client.allowed_origins, patch.allowed_origins),
+        (
+            "allowed_origins",
+            &mut client.allowed_origins,
+            patch.allowed_origins,
+        ),
         ("web_origins", &mut client.web_origins, patch.web_origins),
-        ("allowed_logout_urls", &mut client.allowed_logout_urls, patch.allowed_logout_urls),
+        (
+            "allowed_logout_urls",
+            &mut client.allowed_logout_urls,
+            patch.allowed_logout_urls,
+        ),
     ] {
         if let Some(urls) = value {
             check_urls(field, &urls)?;
@@ -117,7 +137,10 @@ fn apply(client: &mut Client, patch: ClientPatch) -> Result<(), ParseError> {
     }
     if let Some(g) = patch.grant_types {
         if let Some(bad) = g.iter().find(|g| !KNOWN_GRANTS.contains(&g.as_str())) {
-            return Err(ParseError::new("grant_types", format!("contains an unknown grant type: {bad}")));
+            return Err(ParseError::new(
+                "grant_types",
+                format!("contains an unknown grant type: {bad}"),
+            ));
         }
         client.grant_types = g;
     }
@@ -126,7 +149,10 @@ fn apply(client: &mut Client, patch: ClientPatch) -> Result<(), ParseError> {
     }
     if let Some(l) = patch.id_token_lifetime_secs {
         if !(1..=2_592_000).contains(&l) {
-            return Err(ParseError::new("jwt_configuration.lifetime_in_seconds", "must be between 1 and 2592000"));
+            return Err(ParseError::new(
+                "jwt_configuration.lifetime_in_seconds",
+                "must be between 1 and 2592000",
+            ));
         }
         client.id_token_lifetime_secs = l;
     }
@@ -144,7 +170,10 @@ fn apply(client: &mut Client, patch: ClientPatch) -> Result<(), ParseError> {
     }
     if let Some(l) = patch.refresh_token_lifetime_secs {
         if !(60..=31_557_600).contains(&l) {
-            return Err(ParseError::new("refresh_token.token_lifetime", "must be between 60 and 31557600"));
+            return Err(ParseError::new(
+                "refresh_token.token_lifetime",
+                "must be between 60 and 31557600",
+            ));
         }
         client.refresh_token_lifetime_secs = l;
     }
@@ -198,28 +227,38 @@ impl Services {
         apply(&mut client, fields)?;
         self.store.insert_client(&client).await?;
         if let Some(log) = caller.api_log("Create a client") {
-            self.audit.record(log.client(client.client_id.as_str(), &client.name));
+            self.audit
+                .record(log.client(client.client_id.as_str(), &client.name));
         }
         Ok(client)
     }
 
     pub async fn get_client(&self, id: &str) -> ServiceResult<Client> {
         let id = ClientId::parse(id).map_err(|_| client_not_found())?;
-        self.store.get_client(&id).await?.ok_or_else(client_not_found)
+        self.store
+            .get_client(&id)
+            .await?
+            .ok_or_else(client_not_found)
     }
 
     pub async fn list_clients(&self) -> ServiceResult<Vec<Client>> {
         Ok(self.store.list_clients().await?)
     }
 
-    pub async fn update_client(&self, id: &str, patch: ClientPatch, caller: &Caller) -> ServiceResult<Client> {
+    pub async fn update_client(
+        &self,
+        id: &str,
+        patch: ClientPatch,
+        caller: &Caller,
+    ) -> ServiceResult<Client> {
         let mut client = self.get_client(id).await?;
         apply(&mut client, patch)?;
         if !self.store.update_client(&client).await? {
             return Err(client_not_found());
         }
         if let Some(log) = caller.api_log("Update a client") {
-            self.audit.record(log.client(client.client_id.as_str(), &client.name));
+            self.audit
+                .record(log.client(client.client_id.as_str(), &client.name));
         }
         Ok(client)
     }
@@ -231,7 +270,8 @@ impl Services {
             return Err(client_not_found());
         }
         if let Some(log) = caller.api_log("Rotate a client secret") {
-            self.audit.record(log.client(client.client_id.as_str(), &client.name));
+            self.audit
+                .record(log.client(client.client_id.as_str(), &client.name));
         }
         Ok(client)
     }
@@ -250,19 +290,32 @@ impl Services {
             return Err(client_not_found());
         }
         if let Some(log) = caller.api_log("Delete a client") {
-            self.audit.record(log.client(client.client_id.as_str(), &client.name));
+            self.audit
+                .record(log.client(client.client_id.as_str(), &client.name));
         }
         Ok(())
     }
 
-    pub async fn create_client_grant(&self, new: NewClientGrant, caller: &Caller) -> ServiceResult<ClientGrant> {
+    pub async fn create_client_grant(
+        &self,
+        new: NewClientGrant,
+        caller: &Caller,
+    ) -> ServiceResult<ClientGrant> {
         let client = self.get_client(&new.client_id).await?;
         let audience = new.audience.trim().to_owned();
         if audience.is_empty() || audience.len() > 600 {
             return Err(ParseError::new("audience", "must be 1 to 600 characters").into());
         }
-        if self.store.find_client_grant(&client.client_id, &audience).await?.is_some() {
-            return Err(ServiceError::conflict("client_grant_conflict", "A resource server with the same identifier is already granted to this client."));
+        if self
+            .store
+            .find_client_grant(&client.client_id, &audience)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::conflict(
+                "client_grant_conflict",
+                "A resource server with the same identifier is already granted to this client.",
+            ));
         }
         let grant = ClientGrant {
             id: format!("cgr_{}", random::alnum(16)?),
@@ -281,9 +334,23 @@ impl Services {
         Ok(self.store.list_client_grants().await?)
     }
 
-    pub async fn update_client_grant(&self, id: &str, patch: ClientGrantPatch, caller: &Caller) -> ServiceResult<ClientGrant> {
-        let not_found = || ServiceError::not_found("inexistent_client_grant", "The client grant does not exist.");
-        let mut grant = self.store.get_client_grant(id).await?.ok_or_else(not_found)?;
+    pub async fn update_client_grant(
+        &self,
+        id: &str,
+        patch: ClientGrantPatch,
+        caller: &Caller,
+    ) -> ServiceResult<ClientGrant> {
+        let not_found = || {
+            ServiceError::not_found(
+                "inexistent_client_grant",
+                "The client grant does not exist.",
+            )
+        };
+        let mut grant = self
+            .store
+            .get_client_grant(id)
+            .await?
+            .ok_or_else(not_found)?;
         if let Some(scope) = patch.scope {
             grant.scope = scope;
         }
@@ -298,7 +365,10 @@ impl Services {
 
     pub async fn delete_client_grant(&self, id: &str, caller: &Caller) -> ServiceResult<()> {
         if !self.store.delete_client_grant(id).await? {
-            return Err(ServiceError::not_found("inexistent_client_grant", "The client grant does not exist."));
+            return Err(ServiceError::not_found(
+                "inexistent_client_grant",
+                "The client grant does not exist.",
+            ));
         }
         if let Some(log) = caller.api_log("Delete client grant") {
             self.audit.record(log);

@@ -36,7 +36,10 @@ impl Services {
         for id in ids {
             let parsed = ClientId::parse(&id)?;
             if self.store.get_client(&parsed).await?.is_none() {
-                return Err(ServiceError::bad_request("invalid_body", format!("The client {id} does not exist")));
+                return Err(ServiceError::bad_request(
+                    "invalid_body",
+                    format!("The client {id} does not exist"),
+                ));
             }
             if !out.contains(&parsed) {
                 out.push(parsed);
@@ -45,12 +48,24 @@ impl Services {
         Ok(out)
     }
 
-    pub async fn create_connection(&self, new: NewConnection, caller: &Caller) -> ServiceResult<Connection> {
+    pub async fn create_connection(
+        &self,
+        new: NewConnection,
+        caller: &Caller,
+    ) -> ServiceResult<Connection> {
         Connection::validate_name(&new.name)?;
         let strategy = Strategy::parse(&new.strategy)?;
         let options = ConnectionOptions::from_json(new.options)?;
-        if self.store.find_connection_by_name(&new.name).await?.is_some() {
-            return Err(ServiceError::conflict("connection_conflict", "A connection with the same name already exists"));
+        if self
+            .store
+            .find_connection_by_name(&new.name)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::conflict(
+                "connection_conflict",
+                "A connection with the same name already exists",
+            ));
         }
         let connection = Connection {
             id: ConnectionId::generate()?,
@@ -63,12 +78,16 @@ impl Services {
             is_domain_connection: new.is_domain_connection,
             metadata: new.metadata,
         };
-        self.store.insert_connection(&connection).await.map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => {
-                ServiceError::conflict("connection_conflict", "A connection with the same name already exists")
-            }
-            other => other.into(),
-        })?;
+        self.store
+            .insert_connection(&connection)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(_) => ServiceError::conflict(
+                    "connection_conflict",
+                    "A connection with the same name already exists",
+                ),
+                other => other.into(),
+            })?;
         if let Some(log) = caller.api_log("Create a connection") {
             self.audit.record(log.connection(&connection.name));
         }
@@ -84,7 +103,12 @@ impl Services {
         Ok(self.store.list_connections().await?)
     }
 
-    pub async fn update_connection(&self, id: &str, patch: ConnectionPatch, caller: &Caller) -> ServiceResult<Connection> {
+    pub async fn update_connection(
+        &self,
+        id: &str,
+        patch: ConnectionPatch,
+        caller: &Caller,
+    ) -> ServiceResult<Connection> {
         let mut c = self.get_connection(id).await?;
         if let Some(d) = patch.display_name {
             c.display_name = d;

@@ -36,12 +36,18 @@ pub enum ManagementAuthError {
 impl Services {
     /// Verifies a Management API access token: our signature, our issuer, the `api/v2/`
     /// audience, not expired (60 s leeway for clock skew between nodes).
-    pub fn authenticate_management(&self, token: &str) -> Result<ManagementPrincipal, ManagementAuthError> {
+    pub fn authenticate_management(
+        &self,
+        token: &str,
+    ) -> Result<ManagementPrincipal, ManagementAuthError> {
         let claims = self.keys().verify(token).map_err(|e| match e {
             JwtError::Signature => ManagementAuthError::BadSignature,
             _ => ManagementAuthError::Invalid,
         })?;
-        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if iss != self.config().issuer {
             return Err(ManagementAuthError::BadIssuer(iss.to_owned()));
         }
@@ -54,19 +60,39 @@ impl Services {
         if !aud_ok {
             let shown = match claims.get("aud") {
                 Some(Value::String(a)) => a.clone(),
-                Some(Value::Array(l)) => l.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                Some(Value::Array(l)) => l
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 _ => String::new(),
             };
             return Err(ManagementAuthError::BadAudience(shown));
         }
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or(ManagementAuthError::Invalid)?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(ManagementAuthError::Invalid)?;
         if exp + 60 < Timestamp::now().seconds() {
             return Err(ManagementAuthError::Expired);
         }
         Ok(ManagementPrincipal {
-            client_id: claims.get("azp").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            subject: claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            scopes: Scope::parse(claims.get("scope").and_then(Value::as_str).unwrap_or_default()),
+            client_id: claims
+                .get("azp")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            subject: claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            scopes: Scope::parse(
+                claims
+                    .get("scope")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
         })
     }
 }

@@ -10,7 +10,9 @@ mod tenant;
 mod tokens;
 mod users;
 
-pub use bootstrap::{BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap};
+pub use bootstrap::{
+    BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap,
+};
 pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant};
 pub use connections::{ConnectionPatch, NewConnection};
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
@@ -94,7 +96,11 @@ pub struct Services {
 
 impl Services {
     /// Loads the signing keys and starts the log writer. Call after `bootstrap`.
-    pub async fn new(config: CoreConfig, store: Arc<dyn Store>, hasher: PasswordHasher) -> anyhow::Result<Self> {
+    pub async fn new(
+        config: CoreConfig,
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+    ) -> anyhow::Result<Self> {
         let keys = Arc::new(Keys::load(store.clone()).await?);
         let audit = AuditLog::start(store.clone());
         Ok(Self {

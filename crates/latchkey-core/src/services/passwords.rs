@@ -29,7 +29,12 @@ impl PasswordChangeReason {
 
 impl Services {
     /// Policy and history checks, without writing anything.
-    pub(crate) async fn check_new_password(&self, user: &User, connection: &Connection, password: &Password) -> ServiceResult<()> {
+    pub(crate) async fn check_new_password(
+        &self,
+        user: &User,
+        connection: &Connection,
+        password: &Password,
+    ) -> ServiceResult<()> {
         let policy = PasswordPolicy::from_options(&connection.options);
         policy
             .evaluate(password.expose(), &PersonalInfo::of_user(user))
@@ -37,7 +42,12 @@ impl Services {
         let depth = policy.history_depth();
         if depth > 0 {
             let mut previous: Vec<_> = user.password_hash.iter().cloned().collect();
-            previous.extend(user.password_history.iter().take(depth.saturating_sub(1)).cloned());
+            previous.extend(
+                user.password_history
+                    .iter()
+                    .take(depth.saturating_sub(1))
+                    .cloned(),
+            );
             if self.hasher.matches_any(password, &previous).await? {
                 return Err(ServiceError::PasswordPolicy(policy.history_violation()));
             }
@@ -65,7 +75,8 @@ impl Services {
                     "Cannot update password for non-database user.",
                 ));
             }
-            self.check_new_password(&user, &connection, &password).await?;
+            self.check_new_password(&user, &connection, &password)
+                .await?;
             let new_hash = self.hasher.hash(&password).await?;
             let depth = PasswordPolicy::from_options(&connection.options).history_depth();
             let mut history = Vec::new();
@@ -87,7 +98,12 @@ impl Services {
                 new_hash,
                 history,
                 at: Timestamp::now(),
-                mark_email_verified: matches!(reason, PasswordChangeReason::ResetTicket { mark_email_verified: true }),
+                mark_email_verified: matches!(
+                    reason,
+                    PasswordChangeReason::ResetTicket {
+                        mark_email_verified: true
+                    }
+                ),
                 log,
             };
             if self.store.apply_password_change(&change).await? {

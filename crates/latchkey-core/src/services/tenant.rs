@@ -15,18 +15,28 @@ impl Services {
 
     /// Merges `patch` into the settings: top-level keys replace, `flags` merge key by key,
     /// `null` removes an optional setting.
-    pub async fn update_tenant_settings(&self, patch: Map<String, Value>, caller: &Caller) -> ServiceResult<TenantSettings> {
+    pub async fn update_tenant_settings(
+        &self,
+        patch: Map<String, Value>,
+        caller: &Caller,
+    ) -> ServiceResult<TenantSettings> {
         let current = self.tenant_settings().await?;
         let mut merged = serde_json::to_value(&current).context("serialise tenant settings")?;
         if let Value::Object(obj) = &mut merged {
             for (k, v) in patch {
                 match (k.as_str(), v) {
                     ("flags", Value::Object(flags)) => {
-                        let entry = obj.entry("flags").or_insert_with(|| Value::Object(Map::new()));
+                        let entry = obj
+                            .entry("flags")
+                            .or_insert_with(|| Value::Object(Map::new()));
                         if let Value::Object(existing) = entry {
                             for (fk, fv) in flags {
                                 if !fv.is_boolean() {
-                                    return Err(ParseError::new("flags", format!("{fk} must be a boolean")).into());
+                                    return Err(ParseError::new(
+                                        "flags",
+                                        format!("{fk} must be a boolean"),
+                                    )
+                                    .into());
                                 }
                                 existing.insert(fk, fv);
                             }
@@ -46,7 +56,11 @@ impl Services {
         if let Some(dir) = &settings.default_directory {
             let conn = self.store.find_connection_by_name(dir).await?;
             if !conn.is_some_and(|c| c.is_database()) {
-                return Err(ParseError::new("default_directory", "must name an existing database connection").into());
+                return Err(ParseError::new(
+                    "default_directory",
+                    "must name an existing database connection",
+                )
+                .into());
             }
         }
         self.store.put_tenant(&settings).await?;

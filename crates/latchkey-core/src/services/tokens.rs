@@ -63,11 +63,15 @@ fn client_failed() -> ServiceError {
 
 impl Services {
     /// `POST /oauth/token`: authenticates the client, then runs the grant.
-    pub async fn exchange_token(&self, auth: ClientAuth, request: TokenRequest, meta: &RequestMeta) -> ServiceResult<TokenResponse> {
-        let client_id = auth
-            .client_id
-            .as_deref()
-            .ok_or_else(|| ServiceError::bad_request("invalid_request", "Missing required parameter: client_id"))?;
+    pub async fn exchange_token(
+        &self,
+        auth: ClientAuth,
+        request: TokenRequest,
+        meta: &RequestMeta,
+    ) -> ServiceResult<TokenResponse> {
+        let client_id = auth.client_id.as_deref().ok_or_else(|| {
+            ServiceError::bad_request("invalid_request", "Missing required parameter: client_id")
+        })?;
         let client = ClientId::parse(client_id)
             .ok()
             .map(|id| async move { self.store.get_client(&id).await })
@@ -93,7 +97,8 @@ impl Services {
         }
         match request {
             TokenRequest::ClientCredentials { audience, scope } => {
-                self.client_credentials(&client, audience, scope, meta).await
+                self.client_credentials(&client, audience, scope, meta)
+                    .await
             }
             TokenRequest::Password {
                 username,
@@ -106,8 +111,12 @@ impl Services {
                 self.password_grant(&client, &username, &password, realm, audience, scope, meta)
                     .await
             }
-            TokenRequest::RefreshToken { refresh_token, scope } => {
-                self.refresh_grant(&client, &refresh_token, scope, meta).await
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => {
+                self.refresh_grant(&client, &refresh_token, scope, meta)
+                    .await
             }
         }
     }
@@ -192,25 +201,38 @@ impl Services {
             .find_connection_by_name(&realm)
             .await?
             .filter(|c| c.is_database())
-            .ok_or_else(|| ServiceError::bad_request("invalid_request", "the connection was not found"))?;
+            .ok_or_else(|| {
+                ServiceError::bad_request("invalid_request", "the connection was not found")
+            })?;
         if !connection.is_enabled_for(&client.client_id) {
-            return Err(ServiceError::bad_request("invalid_request", "the connection was disabled"));
+            return Err(ServiceError::bad_request(
+                "invalid_request",
+                "the connection was disabled",
+            ));
         }
         let audience = audience.or(tenant.default_audience.clone());
         if let Some(aud) = &audience
             && *aud != self.config.management_audience()
             && *aud != self.config.userinfo_audience()
         {
-            return Err(ServiceError::AccessDenied(format!("Service not found: {aud}")));
+            return Err(ServiceError::AccessDenied(format!(
+                "Service not found: {aud}"
+            )));
         }
 
         let user = if username.contains('@') {
             match Email::parse(username) {
-                Ok(email) => self.store.find_user_by_email(&connection.name, &email).await?,
+                Ok(email) => {
+                    self.store
+                        .find_user_by_email(&connection.name, &email)
+                        .await?
+                }
                 Err(_) => None,
             }
         } else {
-            self.store.find_user_by_username(&connection.name, username).await?
+            self.store
+                .find_user_by_username(&connection.name, username)
+                .await?
         };
         let log_failure = |code: &str, user: Option<&User>, description: &str| {
             let mut entry = LogEntry::new(code, meta)
@@ -228,20 +250,32 @@ impl Services {
                 Some(h) => (u, h),
                 None => {
                     self.hasher.verify_decoy(password).await?;
-                    log_failure(codes::FAILED_LOGIN_WRONG_PASSWORD, Some(&u), "Wrong email or password.");
+                    log_failure(
+                        codes::FAILED_LOGIN_WRONG_PASSWORD,
+                        Some(&u),
+                        "Wrong email or password.",
+                    );
                     return Err(ServiceError::WrongCredentials);
                 }
             },
             None => {
                 // Same work as a real check, so timing does not reveal which emails exist.
                 self.hasher.verify_decoy(password).await?;
-                log_failure(codes::FAILED_LOGIN_INVALID_USER, None, "Wrong email or password.");
+                log_failure(
+                    codes::FAILED_LOGIN_INVALID_USER,
+                    None,
+                    "Wrong email or password.",
+                );
                 return Err(ServiceError::WrongCredentials);
             }
         };
         let verification = self.hasher.verify(password, &hash).await?;
         if !verification.matches {
-            log_failure(codes::FAILED_LOGIN_WRONG_PASSWORD, Some(&user), "Wrong email or password.");
+            log_failure(
+                codes::FAILED_LOGIN_WRONG_PASSWORD,
+                Some(&user),
+                "Wrong email or password.",
+            );
             return Err(ServiceError::WrongCredentials);
         }
         // Checked only after the password, so the blocked state is not revealed to guessers.
@@ -278,15 +312,29 @@ impl Services {
         let allowed = Scope::from_items(OIDC_SCOPES);
         let mut scope = requested.intersect(&allowed);
         if scope.contains("offline_access") && !client.allows_grant(GrantType::RefreshToken) {
-            scope = Scope::from_items(scope.items().iter().filter(|s| *s != "offline_access").cloned());
+            scope = Scope::from_items(
+                scope
+                    .items()
+                    .iter()
+                    .filter(|s| *s != "offline_access")
+                    .cloned(),
+            );
         }
-        let mut response = self.user_tokens(client, &user, &scope, audience.as_deref(), "password", now)?;
+        let mut response =
+            self.user_tokens(client, &user, &scope, audience.as_deref(), "password", now)?;
         if scope.contains("offline_access") {
             let family = random::hex(16)?;
             let expires_at = now.plus_seconds(client.refresh_token_lifetime_secs);
             response.refresh_token = Some(
-                self.issue_refresh_token(client, &user, &scope, audience.as_deref(), &family, expires_at)
-                    .await?,
+                self.issue_refresh_token(
+                    client,
+                    &user,
+                    &scope,
+                    audience.as_deref(),
+                    &family,
+                    expires_at,
+                )
+                .await?,
             );
         }
         Ok(response)
@@ -317,7 +365,11 @@ impl Services {
         if record.client_id != client.client_id || record.expires_at < now {
             return Err(invalid());
         }
-        let user = self.store.get_user(&record.user_id).await?.ok_or_else(invalid)?;
+        let user = self
+            .store
+            .get_user(&record.user_id)
+            .await?
+            .ok_or_else(invalid)?;
         // A password change since the token was issued ends it.
         if user.blocked || user.credential_epoch != record.credential_epoch {
             return Err(invalid());
@@ -327,18 +379,33 @@ impl Services {
             Some(r) if !r.is_empty() => {
                 if r.items().iter().any(|s| !granted.contains(s)) {
                     return Err(ServiceError::InvalidScope(
-                        "The requested scope exceeds the scope granted by the resource owner.".into(),
+                        "The requested scope exceeds the scope granted by the resource owner."
+                            .into(),
                     ));
                 }
                 r
             }
             _ => granted,
         };
-        let mut response = self.user_tokens(client, &user, &scope, record.audience.as_deref(), "refresh_token", now)?;
+        let mut response = self.user_tokens(
+            client,
+            &user,
+            &scope,
+            record.audience.as_deref(),
+            "refresh_token",
+            now,
+        )?;
         if client.refresh_token_rotation {
             response.refresh_token = Some(
-                self.issue_refresh_token(client, &user, &Scope::parse(&record.scope), record.audience.as_deref(), &record.family, record.expires_at)
-                    .await?,
+                self.issue_refresh_token(
+                    client,
+                    &user,
+                    &Scope::parse(&record.scope),
+                    record.audience.as_deref(),
+                    &record.family,
+                    record.expires_at,
+                )
+                .await?,
             );
         }
         self.audit.record(
@@ -452,12 +519,19 @@ impl Services {
     }
 
     /// `POST /api/v2/users/{id}/revoke-access` and `DELETE /users/{id}/refresh-tokens`.
-    pub async fn revoke_refresh_tokens(&self, user: &crate::domain::UserId, client: Option<&ClientId>) -> ServiceResult<u64> {
+    pub async fn revoke_refresh_tokens(
+        &self,
+        user: &crate::domain::UserId,
+        client: Option<&ClientId>,
+    ) -> ServiceResult<u64> {
         self.get_user(user).await?;
         Ok(self.store.revoke_refresh_tokens(user, client).await?)
     }
 
-    pub async fn list_refresh_tokens(&self, user: &crate::domain::UserId) -> ServiceResult<Vec<RefreshTokenRecord>> {
+    pub async fn list_refresh_tokens(
+        &self,
+        user: &crate::domain::UserId,
+    ) -> ServiceResult<Vec<RefreshTokenRecord>> {
         self.get_user(user).await?;
         Ok(self.store.list_refresh_tokens(user).await?)
     }
@@ -467,7 +541,11 @@ impl Services {
     pub async fn revoke_token(&self, auth: ClientAuth, token: &SecretString) -> ServiceResult<()> {
         let client_id = auth.client_id.as_deref().ok_or_else(client_failed)?;
         let client = match ClientId::parse(client_id) {
-            Ok(id) => self.store.get_client(&id).await?.ok_or_else(client_failed)?,
+            Ok(id) => self
+                .store
+                .get_client(&id)
+                .await?
+                .ok_or_else(client_failed)?,
             Err(_) => return Err(client_failed()),
         };
         match &auth.client_secret {
@@ -476,7 +554,10 @@ impl Services {
             _ => return Err(client_failed()),
         }
         self.store
-            .revoke_refresh_token_by_digest(&random::token_digest(token.expose_secret()), &client.client_id)
+            .revoke_refresh_token_by_digest(
+                &random::token_digest(token.expose_secret()),
+                &client.client_id,
+            )
             .await?;
         Ok(())
     }

@@ -47,11 +47,15 @@ pub struct UserPatch {
 pub fn parse_username(s: &str) -> Result<String, ParseError> {
     let s = s.trim();
     let ok = (1..=128).contains(&s.chars().count())
-        && s.chars().all(|c| c.is_alphanumeric() || "_+-.!#$'^`~@".contains(c));
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || "_+-.!#$'^`~@".contains(c));
     if ok {
         Ok(s.to_owned())
     } else {
-        Err(ParseError::new("username", "must be 1 to 128 letters, digits or _+-.!#$'^`~@"))
+        Err(ParseError::new(
+            "username",
+            "must be 1 to 128 letters, digits or _+-.!#$'^`~@",
+        ))
     }
 }
 
@@ -79,11 +83,16 @@ impl Services {
         self.store
             .find_connection_by_name(name)
             .await?
-            .ok_or_else(|| ServiceError::bad_request("inexistent_connection", "The connection does not exist."))
+            .ok_or_else(|| {
+                ServiceError::bad_request("inexistent_connection", "The connection does not exist.")
+            })
     }
 
     pub async fn get_user(&self, id: &UserId) -> ServiceResult<User> {
-        self.store.get_user(id).await?.ok_or_else(ServiceError::user_not_found)
+        self.store
+            .get_user(id)
+            .await?
+            .ok_or_else(ServiceError::user_not_found)
     }
 
     pub async fn list_users(&self, query: &UserQuery) -> ServiceResult<(Vec<User>, u64)> {
@@ -125,7 +134,9 @@ impl Services {
         check_metadata(&new.user_metadata, "user_metadata")?;
         check_metadata(&new.app_metadata, "app_metadata")?;
         let user_id = match new.user_id {
-            Some(custom) => UserId::parse(&format!("auth0|{}", custom.trim_start_matches("auth0|")))?,
+            Some(custom) => {
+                UserId::parse(&format!("auth0|{}", custom.trim_start_matches("auth0|")))?
+            }
             None => UserId::new_database()?,
         };
         let now = Timestamp::now();
@@ -177,11 +188,19 @@ impl Services {
         Ok(user)
     }
 
-    pub async fn update_user(&self, id: &UserId, patch: UserPatch, caller: &Caller) -> ServiceResult<User> {
+    pub async fn update_user(
+        &self,
+        id: &UserId,
+        patch: UserPatch,
+        caller: &Caller,
+    ) -> ServiceResult<User> {
         let mut user = self.get_user(id).await?;
         let both = |a: bool, b: bool, what: &str| -> ServiceResult<()> {
             if a && b {
-                Err(ServiceError::bad_request("invalid_body", format!("Cannot update {what} simultaneously.")))
+                Err(ServiceError::bad_request(
+                    "invalid_body",
+                    format!("Cannot update {what} simultaneously."),
+                ))
             } else {
                 Ok(())
             }
@@ -204,7 +223,9 @@ impl Services {
                     .store
                     .find_connection_by_name(name)
                     .await?
-                    .ok_or_else(|| ServiceError::bad_request("invalid_body", "Connection does not exist."))?;
+                    .ok_or_else(|| {
+                        ServiceError::bad_request("invalid_body", "Connection does not exist.")
+                    })?;
                 if c.name != user.connection {
                     return Err(ServiceError::bad_request(
                         "invalid_body",
@@ -216,7 +237,13 @@ impl Services {
             None => self.connection_named(&user.connection).await?,
         };
         if (has_pw || has_email || has_user) && !connection.is_database() {
-            let what = if has_pw { "password" } else if has_email { "email" } else { "username" };
+            let what = if has_pw {
+                "password"
+            } else if has_email {
+                "email"
+            } else {
+                "username"
+            };
             return Err(ServiceError::bad_request(
                 "operation_not_supported",
                 format!("Cannot update {what} for non-database user."),
@@ -276,20 +303,23 @@ impl Services {
         // The password goes through the one function every path uses; the policy is checked
         // before any other field is written so a refused password changes nothing.
         if let Some(password) = &patch.password {
-            self.check_new_password(&user, &connection, password).await?;
+            self.check_new_password(&user, &connection, password)
+                .await?;
         }
         user.updated_at = Timestamp::now();
-        let log = caller
-            .api_log("Update a User")
-            .map(|l| l.user(user.user_id.as_str(), &user.display_name()).connection(&user.connection));
+        let log = caller.api_log("Update a User").map(|l| {
+            l.user(user.user_id.as_str(), &user.display_name())
+                .connection(&user.connection)
+        });
         let updated = self
             .store
             .update_user(&user, log.as_ref())
             .await
             .map_err(|e| match e {
-                crate::store::StoreError::Conflict(_) => {
-                    ServiceError::conflict("auth0_idp_error", "The specified new email already exists")
-                }
+                crate::store::StoreError::Conflict(_) => ServiceError::conflict(
+                    "auth0_idp_error",
+                    "The specified new email already exists",
+                ),
                 other => other.into(),
             })?;
         if !updated {
@@ -302,7 +332,9 @@ impl Services {
     }
 
     pub async fn delete_user(&self, id: &UserId, caller: &Caller) -> ServiceResult<()> {
-        let log = caller.api_log("Delete a User").map(|l| l.user(id.as_str(), ""));
+        let log = caller
+            .api_log("Delete a User")
+            .map(|l| l.user(id.as_str(), ""));
         if self.store.delete_user(id, log.as_ref()).await? {
             Ok(())
         } else {
@@ -317,10 +349,15 @@ mod tests {
 
     #[test]
     fn metadata_merges_at_the_first_level_and_null_removes() {
-        let mut m: Map<String, Value> = serde_json::from_str(r#"{"a":1,"b":{"x":1},"c":3}"#).unwrap_or_default();
-        let patch: Map<String, Value> = serde_json::from_str(r#"{"b":{"y":2},"c":null,"d":4}"#).unwrap_or_default();
+        let mut m: Map<String, Value> =
+            serde_json::from_str(r#"{"a":1,"b":{"x":1},"c":3}"#).unwrap_or_default();
+        let patch: Map<String, Value> =
+            serde_json::from_str(r#"{"b":{"y":2},"c":null,"d":4}"#).unwrap_or_default();
         merge_metadata(&mut m, patch);
-        assert_eq!(Value::Object(m), serde_json::json!({"a":1,"b":{"y":2},"d":4}));
+        assert_eq!(
+            Value::Object(m),
+            serde_json::json!({"a":1,"b":{"y":2},"d":4})
+        );
     }
 
     #[test]

@@ -82,8 +82,16 @@ pub struct LoginRecord {
 pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &User, log: Option<&LogEntry>) -> StoreResult<()>;
     async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;
-    async fn find_user_by_email(&self, connection: &str, email: &Email) -> StoreResult<Option<User>>;
-    async fn find_user_by_username(&self, connection: &str, username: &str) -> StoreResult<Option<User>>;
+    async fn find_user_by_email(
+        &self,
+        connection: &str,
+        email: &Email,
+    ) -> StoreResult<Option<User>>;
+    async fn find_user_by_username(
+        &self,
+        connection: &str,
+        username: &str,
+    ) -> StoreResult<Option<User>>;
     /// Every user with this email, across connections (`GET /users-by-email`).
     async fn users_by_email(&self, email: &str) -> StoreResult<Vec<User>>;
     async fn list_users(&self, query: &UserQuery) -> StoreResult<(Vec<User>, u64)>;
@@ -108,7 +116,11 @@ pub trait ClientStore: Send + Sync {
     async fn insert_client_grant(&self, grant: &ClientGrant) -> StoreResult<()>;
     async fn list_client_grants(&self) -> StoreResult<Vec<ClientGrant>>;
     async fn get_client_grant(&self, id: &str) -> StoreResult<Option<ClientGrant>>;
-    async fn find_client_grant(&self, client: &ClientId, audience: &str) -> StoreResult<Option<ClientGrant>>;
+    async fn find_client_grant(
+        &self,
+        client: &ClientId,
+        audience: &str,
+    ) -> StoreResult<Option<ClientGrant>>;
     async fn update_client_grant(&self, grant: &ClientGrant) -> StoreResult<bool>;
     async fn delete_client_grant(&self, id: &str) -> StoreResult<bool>;
 }
@@ -161,10 +173,23 @@ pub enum RefreshUse {
 pub trait RefreshTokenStore: Send + Sync {
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// Atomically marks a live token as used. Exactly one concurrent caller gets `Accepted`.
-    async fn use_refresh_token(&self, digest: &str, rotate: bool, at: Timestamp) -> StoreResult<RefreshUse>;
+    async fn use_refresh_token(
+        &self,
+        digest: &str,
+        rotate: bool,
+        at: Timestamp,
+    ) -> StoreResult<RefreshUse>;
     async fn list_refresh_tokens(&self, user: &UserId) -> StoreResult<Vec<RefreshTokenRecord>>;
-    async fn revoke_refresh_tokens(&self, user: &UserId, client: Option<&ClientId>) -> StoreResult<u64>;
-    async fn revoke_refresh_token_by_digest(&self, digest: &str, client: &ClientId) -> StoreResult<bool>;
+    async fn revoke_refresh_tokens(
+        &self,
+        user: &UserId,
+        client: Option<&ClientId>,
+    ) -> StoreResult<u64>;
+    async fn revoke_refresh_token_by_digest(
+        &self,
+        digest: &str,
+        client: &ClientId,
+    ) -> StoreResult<bool>;
 }
 
 /// A signing key at rest. The private half is PKCS#8 DER, base64.
@@ -229,7 +254,14 @@ pub struct BootstrapData {
 
 #[async_trait]
 pub trait Store:
-    UserStore + ClientStore + ConnectionStore + TenantStore + RefreshTokenStore + KeyStore + LogStore + AdminStore
+    UserStore
+    + ClientStore
+    + ConnectionStore
+    + TenantStore
+    + RefreshTokenStore
+    + KeyStore
+    + LogStore
+    + AdminStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

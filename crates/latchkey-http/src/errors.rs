@@ -1,0 +1,190 @@
+//! The HTTP error dialects, as separate types: `OAuthError` for the Authentication API
+//! (`{"error","error_description"}`) and `ApiError` for the Management API
+//! (`{"statusCode","error","message","errorCode"}`). Internal error text never reaches a body.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::ServiceError;
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl OAuthError {
+    pub fn new(status: StatusCode, error: &str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: json!({"error": error, "error_description": description.into()}),
+        }
+    }
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+}
+
+impl From<ServiceError> for OAuthError {
+    fn from(e: ServiceError) -> Self {
+        use StatusCode as S;
+        match e {
+            ServiceError::Invalid(p) => Self::invalid_request(p.to_string()),
+            ServiceError::BadRequest { code, message } => Self::new(S::BAD_REQUEST, code, message),
+            ServiceError::NotFound { message, .. } => Self::new(S::NOT_FOUND, "not_found", message),
+            ServiceError::Conflict { code, message } => Self::new(S::CONFLICT, code, message),
+            ServiceError::PasswordPolicy(v) => Self {
+                status: S::BAD_REQUEST,
+                body: json!({
+                    "name": v.name.as_str(),
+                    "message": v.name.message(),
+                    "code": "invalid_password",
+                    "description": v.description(),
+                    "policy": v.policy_text,
+                    "statusCode": 400,
+                }),
+            },
+            ServiceError::WrongCredentials => {
+                Self::new(S::FORBIDDEN, "invalid_grant", "Wrong email or password.")
+            }
+            ServiceError::UserBlocked => {
+                Self::new(S::UNAUTHORIZED, "unauthorized", "user is blocked")
+            }
+            ServiceError::InvalidClient(m) => Self::new(S::UNAUTHORIZED, "invalid_client", m),
+            ServiceError::UnauthorizedClient(m) => {
+                Self::new(S::FORBIDDEN, "unauthorized_client", m)
+            }
+            ServiceError::AccessDenied(m) => Self::new(S::FORBIDDEN, "access_denied", m),
+            ServiceError::InvalidGrant(m) => Self::new(S::FORBIDDEN, "invalid_grant", m),
+            ServiceError::InvalidScope(m) => Self::new(S::FORBIDDEN, "invalid_scope", m),
+            ServiceError::Unexpected(e) => {
+                tracing::error!(error = ?e, "unexpected error");
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "Internal server error",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(self.body)).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"latchkey\""),
+            );
+        }
+        res
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub error_code: Option<String>,
+    pub attributes: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>, error_code: Option<&str>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            error_code: error_code.map(str::to_owned),
+            attributes: None,
+        }
+    }
+    pub fn bad_body(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("Payload validation error: '{detail}'."),
+            Some("invalid_body"),
+        )
+    }
+    pub fn bad_query(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("Query validation error: '{detail}'."),
+            Some("invalid_query_string"),
+        )
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not Found", None)
+    }
+    pub fn unauthorized(message: &str) -> Self {
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, message, None);
+        if message != "Missing authentication" {
+            e.attributes = Some(json!({"error": message}));
+        }
+        e
+    }
+    pub fn insufficient_scope(expected: &[&str]) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Insufficient scope, expected any of: {}",
+                expected.join(",")
+            ),
+            Some("insufficient_scope"),
+        )
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        use StatusCode as S;
+        match e {
+            ServiceError::Invalid(p) => Self::bad_body(p),
+            ServiceError::BadRequest { code, message } => {
+                Self::new(S::BAD_REQUEST, message, Some(code))
+            }
+            ServiceError::NotFound { code, message } => {
+                Self::new(S::NOT_FOUND, message, Some(code))
+            }
+            ServiceError::Conflict { code, message } => Self::new(S::CONFLICT, message, Some(code)),
+            ServiceError::PasswordPolicy(v) => Self::new(
+                S::BAD_REQUEST,
+                format!("{}: {}", v.name.as_str(), v.name.message()),
+                None,
+            ),
+            ServiceError::WrongCredentials
+            | ServiceError::UserBlocked
+            | ServiceError::InvalidClient(_)
+            | ServiceError::UnauthorizedClient(_)
+            | ServiceError::AccessDenied(_)
+            | ServiceError::InvalidGrant(_)
+            | ServiceError::InvalidScope(_) => {
+                Self::new(S::FORBIDDEN, e.to_string(), Some("access_denied"))
+            }
+            ServiceError::Unexpected(e) => {
+                tracing::error!(error = ?e, "unexpected error");
+                Self::new(S::INTERNAL_SERVER_ERROR, "Internal Server Error", None)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let reason = self.status.canonical_reason().unwrap_or("Error");
+        let mut body =
+            json!({"statusCode": self.status.as_u16(), "error": reason, "message": self.message});
+        if let Value::Object(m) = &mut body {
+            if let Some(code) = self.error_code {
+                m.insert("errorCode".into(), Value::String(code));
+            }
+            if let Some(a) = self.attributes {
+                m.insert("attributes".into(), a);
+            }
+        }
+        (self.status, Json(body)).into_response()
+    }
+}

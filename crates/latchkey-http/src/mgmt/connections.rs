@@ -1,0 +1,204 @@
+use super::{Principal, page_params, parse_bool, slice_page};
+use crate::AppState;
+use crate::errors::ApiError;
+use crate::extract::ApiJson;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use latchkey_core::services::{ConnectionPatch, NewConnection};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/connections", get(list).post(create))
+        .route(
+            "/connections/{id}",
+            get(get_one).patch(update).delete(delete),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+    include_totals: Option<String>,
+    from: Option<String>,
+    take: Option<String>,
+    strategy: Option<String>,
+    name: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:connections"])?;
+    let mut all = state.services.list_connections().await?;
+    if let Some(s) = q.strategy.as_deref().filter(|s| !s.is_empty()) {
+        all.retain(|c| c.strategy.as_str() == s);
+    }
+    if let Some(n) = q.name.as_deref().filter(|s| !s.is_empty()) {
+        all.retain(|c| c.name == n);
+    }
+    let total = all.len();
+    // Checkpoint pagination (`from`/`take`), which node and python SDKs use by default.
+    if q.take.is_some() || q.from.is_some() {
+        let take = match q.take.as_deref() {
+            None | Some("") => 50,
+            Some(t) => t
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| ApiError::bad_query("take must be between 1 and 100"))?,
+        };
+        let start = match q.from.as_deref() {
+            None | Some("") => 0,
+            Some(f) => f
+                .parse::<usize>()
+                .map_err(|_| ApiError::bad_query("from is not a valid checkpoint"))?,
+        };
+        let items: Vec<Value> = all
+            .iter()
+            .skip(start)
+            .take(take)
+            .map(|c| c.to_auth0_json())
+            .collect();
+        let mut body = json!({"connections": items});
+        if start + take < total
+            && let Some(m) = body.as_object_mut()
+        {
+            m.insert("next".into(), json!((start + take).to_string()));
+        }
+        return Ok(Json(body));
+    }
+    let (page, per_page) = page_params(q.page.as_deref(), q.per_page.as_deref())?;
+    let include_totals =
+        parse_bool("include_totals", q.include_totals.as_deref())?.unwrap_or(false);
+    let items: Vec<Value> = slice_page(all, page, per_page)
+        .iter()
+        .map(|c| c.to_auth0_json())
+        .collect();
+    Ok(Json(if include_totals {
+        json!({"total": total, "start": page * per_page, "limit": per_page, "connections": items})
+    } else {
+        Value::Array(items)
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    strategy: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    options: Value,
+    #[serde(default)]
+    enabled_clients: Vec<String>,
+    realms: Option<Vec<String>>,
+    #[serde(default)]
+    is_domain_connection: bool,
+    #[serde(default)]
+    show_as_button: bool,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiJson(b): ApiJson<CreateBody>,
+) -> Result<Response, ApiError> {
+    p.require(&["create:connections"])?;
+    let _ = b.show_as_button; // Meaningful only for enterprise connections on the login page.
+    let c = state
+        .services
+        .create_connection(
+            NewConnection {
+                name: b.name,
+                strategy: b.strategy,
+                display_name: b.display_name,
+                options: b.options,
+                enabled_clients: b.enabled_clients,
+                realms: b.realms,
+                is_domain_connection: b.is_domain_connection,
+                metadata: b.metadata,
+            },
+            &p.caller(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(c.to_auth0_json())).into_response())
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:connections"])?;
+    Ok(Json(
+        state.services.get_connection(&id).await?.to_auth0_json(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default, with = "double_option")]
+    display_name: Option<Option<String>>,
+    options: Option<Value>,
+    enabled_clients: Option<Vec<String>>,
+    realms: Option<Vec<String>>,
+    is_domain_connection: Option<bool>,
+    show_as_button: Option<bool>,
+    metadata: Option<Map<String, Value>>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+async fn update(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["update:connections"])?;
+    let _ = b.show_as_button;
+    let c = state
+        .services
+        .update_connection(
+            &id,
+            ConnectionPatch {
+                display_name: b.display_name,
+                options: b.options,
+                enabled_clients: b.enabled_clients,
+                realms: b.realms,
+                is_domain_connection: b.is_domain_connection,
+                metadata: b.metadata,
+            },
+            &p.caller(),
+        )
+        .await?;
+    Ok(Json(c.to_auth0_json()))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&["delete:connections"])?;
+    state.services.delete_connection(&id, &p.caller()).await?;
+    Ok(StatusCode::ACCEPTED)
+}

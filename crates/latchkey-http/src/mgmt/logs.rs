@@ -1,0 +1,68 @@
+use super::{Principal, page_params, paged, parse_bool};
+use crate::AppState;
+use crate::errors::ApiError;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use latchkey_core::store::LogQuery;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/logs", get(list))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+    include_totals: Option<String>,
+    q: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:logs", "read:logs_users"])?;
+    let (page, per_page) = page_params(q.page.as_deref(), q.per_page.as_deref())?;
+    let include_totals =
+        parse_bool("include_totals", q.include_totals.as_deref())?.unwrap_or(false);
+    let mut query = LogQuery {
+        page,
+        per_page,
+        ..LogQuery::default()
+    };
+    // `q` supports the two filters operators use most: `type:scp` and `user_id:"auth0|…"`.
+    for term in
+        q.q.as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter(|t| *t != "AND")
+    {
+        match term.split_once(':') {
+            Some(("type", v)) => query.type_code = Some(v.trim_matches('"').to_owned()),
+            Some(("user_id", v)) => query.user_id = Some(v.trim_matches('"').to_owned()),
+            _ => {
+                return Err(ApiError::bad_query(format!(
+                    "unsupported log query term: {term}"
+                )));
+            }
+        }
+    }
+    let (entries, total) = state
+        .services
+        .store()
+        .list_logs(&query)
+        .await
+        .map_err(latchkey_core::ServiceError::from)?;
+    Ok(Json(paged(
+        "logs",
+        entries,
+        page,
+        per_page,
+        total,
+        include_totals,
+    )))
+}

@@ -1,0 +1,158 @@
+//! Management API v2 (`/api/v2/*`): Bearer JWT from client credentials, per-route scopes,
+//! Auth0's error shape and pagination forms.
+
+mod clients;
+mod connections;
+mod logs;
+mod tenant;
+mod users;
+
+use crate::AppState;
+use crate::errors::ApiError;
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use latchkey_core::services::{Caller, ManagementPrincipal};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(users::router())
+        .merge(connections::router())
+        .merge(clients::router())
+        .merge(tenant::router())
+        .merge(logs::router())
+        .fallback(|| async { ApiError::not_found() })
+}
+
+/// An authenticated Management API caller.
+pub struct Principal(
+    pub ManagementPrincipal,
+    pub latchkey_core::audit::RequestMeta,
+);
+
+impl Principal {
+    /// Refuses with 403 unless the token holds one of `scopes`.
+    pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
+        if self.0.has_any(scopes) {
+            Ok(())
+        } else {
+            Err(ApiError::insufficient_scope(scopes))
+        }
+    }
+    pub fn caller(&self) -> Caller {
+        Caller::api(&self.0.client_id, self.1.clone())
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("Missing authentication"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("Bad HTTP authentication header format"))?;
+        let principal = state
+            .services
+            .authenticate_management(token)
+            .map_err(|e| ApiError::unauthorized(&e.to_string()))?;
+        let crate::extract::Meta(meta) = crate::extract::Meta::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        Ok(Self(principal, meta))
+    }
+}
+
+/// `fields` / `include_fields`: which properties of each object to return.
+#[derive(Debug, Deserialize, Default)]
+pub struct FieldsQuery {
+    pub fields: Option<String>,
+    pub include_fields: Option<String>,
+}
+
+impl FieldsQuery {
+    pub fn apply(&self, v: Value) -> Result<Value, ApiError> {
+        let Some(fields) = self.fields.as_deref().filter(|f| !f.is_empty()) else {
+            return Ok(v);
+        };
+        let include = parse_bool("include_fields", self.include_fields.as_deref())?.unwrap_or(true);
+        let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
+        Ok(match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .filter(|(k, _)| wanted.contains(&k.as_str()) == include)
+                    .collect::<Map<String, Value>>(),
+            ),
+            other => other,
+        })
+    }
+}
+
+pub fn parse_bool(name: &str, v: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match v {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::bad_query(format!("{name} must be true or false"))),
+    }
+}
+
+/// Auth0's `page`/`per_page` pagination (`per_page` ≤ 100, default 50).
+pub fn page_params(page: Option<&str>, per_page: Option<&str>) -> Result<(u32, u32), ApiError> {
+    let page = match page {
+        None | Some("") => 0,
+        Some(p) => p
+            .parse::<u32>()
+            .map_err(|_| ApiError::bad_query("page must be a non-negative integer"))?,
+    };
+    let per_page = match per_page {
+        None | Some("") => 50,
+        Some(p) => match p.parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_query(
+                    "per_page must be an integer between 1 and 100",
+                ));
+            }
+        },
+    };
+    Ok((page, per_page))
+}
+
+/// A list in Auth0's two forms: the bare array, or `{start, limit, length, total, <key>: […]}`.
+pub fn paged(
+    key: &str,
+    items: Vec<Value>,
+    page: u32,
+    per_page: u32,
+    total: u64,
+    include_totals: bool,
+) -> Value {
+    if include_totals {
+        json!({"start": page * per_page, "limit": per_page, "length": items.len(), "total": total, key: items})
+    } else {
+        Value::Array(items)
+    }
+}
+
+/// Slices an in-memory list for `page`/`per_page` (small collections: clients, connections).
+pub fn slice_page<T>(items: Vec<T>, page: u32, per_page: u32) -> Vec<T> {
+    items
+        .into_iter()
+        .skip((page as usize).saturating_mul(per_page as usize))
+        .take(per_page as usize)
+        .collect()
+}

@@ -1,0 +1,178 @@
+//! `/oauth/*` and `/.well-known/*`: tokens, revocation, discovery, keys.
+
+use crate::AppState;
+use crate::errors::OAuthError;
+use crate::extract::{Meta, OAuthParams};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use latchkey_core::domain::{GrantType, Password, Scope};
+use latchkey_core::services::{ClientAuth, TokenRequest};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route("/oauth/revoke", post(revoke))
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
+    Json(state.services.discovery_document())
+}
+
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        Json(state.services.keys().jwks()),
+    )
+}
+
+/// Client credentials from `Authorization: Basic` (client_secret_basic) or the body
+/// (client_secret_post). Presenting both, differently, is an error (RFC 6749 §2.3).
+fn client_auth(headers: &HeaderMap, params: &OAuthParams) -> Result<ClientAuth, OAuthError> {
+    let body_id = params.get("client_id")?;
+    let body_secret = params.get("client_secret")?;
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
+    if let Some(encoded) = basic {
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                OAuthError::new(
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "Malformed Basic credentials.",
+                )
+            })?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+            OAuthError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Malformed Basic credentials.",
+            )
+        })?;
+        let id = urlencoding_decode(id);
+        let secret = urlencoding_decode(secret);
+        if body_id.as_ref().is_some_and(|b| *b != id) || body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "Client credentials were presented in more than one way.",
+            ));
+        }
+        return Ok(ClientAuth {
+            client_id: Some(id),
+            client_secret: Some(SecretString::from(secret)),
+        });
+    }
+    Ok(ClientAuth {
+        client_id: body_id,
+        client_secret: body_secret.map(SecretString::from),
+    })
+}
+
+/// Basic credentials are form-urlencoded before base64 (RFC 6749 §2.3.1).
+fn urlencoding_decode(s: &str) -> String {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+        .ok()
+        .and_then(|mut v| v.pop())
+        .map_or_else(|| s.to_owned(), |(_, v)| v)
+}
+
+async fn token(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    params: OAuthParams,
+) -> Result<Response, OAuthError> {
+    let auth = client_auth(&headers, &params)?;
+    let grant_name = params.require("grant_type")?;
+    let grant = GrantType::parse(&grant_name).ok_or_else(|| {
+        OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("Unsupported grant type: {grant_name}"),
+        )
+    })?;
+    let scope = params.get("scope")?.map(|s| Scope::parse(&s));
+    let request = match grant {
+        GrantType::ClientCredentials => TokenRequest::ClientCredentials {
+            audience: params.get("audience")?,
+            scope,
+        },
+        GrantType::Password | GrantType::PasswordRealm => {
+            let password = Password::parse(params.require("password")?)
+                .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+            let realm = params.get("realm")?;
+            if grant == GrantType::PasswordRealm && realm.is_none() {
+                // auth0-python sends realm: null with this grant: fall back to the default directory.
+                tracing::debug!("password-realm grant without realm; using the default directory");
+            }
+            TokenRequest::Password {
+                grant,
+                username: params.require("username")?,
+                password,
+                realm,
+                audience: params.get("audience")?,
+                scope,
+            }
+        }
+        GrantType::RefreshToken => TokenRequest::RefreshToken {
+            refresh_token: SecretString::from(params.require("refresh_token")?),
+            scope,
+        },
+        // Codes are minted only by `/authorize`; until a login has issued one, none is valid.
+        GrantType::AuthorizationCode => {
+            params.require("code")?;
+            return Err(OAuthError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "invalid_grant",
+                "Invalid authorization code",
+            ));
+        }
+    };
+    let tokens = state.services.exchange_token(auth, request, &meta).await?;
+    let mut body = json!({
+        "access_token": tokens.access_token,
+        "scope": tokens.scope,
+        "expires_in": tokens.expires_in,
+        "token_type": "Bearer",
+    });
+    if let Some(m) = body.as_object_mut() {
+        if let Some(id) = tokens.id_token {
+            m.insert("id_token".into(), json!(id));
+        }
+        if let Some(rt) = tokens.refresh_token {
+            m.insert("refresh_token".into(), json!(rt.expose_secret()));
+        }
+    }
+    let mut res = Json(body).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(res)
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: OAuthParams,
+) -> Result<Response, OAuthError> {
+    let auth = client_auth(&headers, &params)?;
+    let token = SecretString::from(params.require("token")?);
+    state.services.revoke_token(auth, &token).await?;
+    Ok(axum::http::StatusCode::OK.into_response())
+}

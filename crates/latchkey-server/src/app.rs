@@ -1,0 +1,128 @@
+//! Start-up as a value: `Application::build` opens the store, bootstraps it, binds the port and
+//! returns; `run_until_stopped` serves. Tests call the same code with port 0.
+
+use crate::config::Settings;
+use anyhow::Context;
+use latchkey_core::Services;
+use latchkey_core::config::CoreConfig;
+use latchkey_core::password::PasswordHasher;
+use latchkey_core::services::{BootstrapOutcome, BootstrapPresets};
+use latchkey_core::store::Store;
+use latchkey_http::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub struct Application {
+    listener: std::net::TcpListener,
+    address: SocketAddr,
+    issuer: String,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    services: Arc<Services>,
+    bootstrap: Option<BootstrapOutcome>,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings, presets: &BootstrapPresets) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.server.data_dir).with_context(|| {
+            format!(
+                "creating the data directory {}",
+                settings.server.data_dir.display()
+            )
+        })?;
+        let listener = std::net::TcpListener::bind(settings.listen_addr()?)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let issuer = settings.issuer(address);
+
+        let store: Arc<dyn Store> =
+            Arc::new(latchkey_store_sql::connect(&settings.database_url()).await?);
+        let concurrency = match settings.passwords.hashing_concurrency {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let hasher = PasswordHasher::new(settings.argon2(), concurrency)?;
+        let bootstrap =
+            latchkey_core::services::bootstrap(store.as_ref(), &hasher, &issuer, presets).await?;
+        if let Some(b) = &bootstrap {
+            let path = settings.server.data_dir.join("bootstrap.json");
+            let text = serde_json::to_string_pretty(&b.to_json())?;
+            crate::tls::write_private(&path, text.as_bytes())?;
+        }
+        let core = CoreConfig {
+            issuer: issuer.clone(),
+            argon2: settings.argon2(),
+            hashing_concurrency: concurrency,
+            access_token_lifetime_secs: settings.tokens.access_token_lifetime_secs,
+        };
+        let services = Arc::new(Services::new(core, store, hasher).await?);
+        let tls = if settings.server.tls_self_signed {
+            Some(crate::tls::self_signed(
+                &settings.server.data_dir,
+                &address.ip().to_string(),
+            )?)
+        } else {
+            settings
+                .server
+                .tls_cert
+                .clone()
+                .zip(settings.server.tls_key.clone())
+        };
+        Ok(Self {
+            listener,
+            address,
+            issuer,
+            tls,
+            services,
+            bootstrap,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+    /// What this start created, if it was the first start on the store.
+    pub fn bootstrap(&self) -> Option<&BootstrapOutcome> {
+        self.bootstrap.as_ref()
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = latchkey_http::router(AppState {
+            services: self.services.clone(),
+        });
+        let make = router.into_make_service_with_connect_info::<SocketAddr>();
+        match self.tls {
+            Some((cert, key)) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                    .await
+                    .context("loading the TLS certificate and key")?;
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    shutdown.await;
+                    stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                });
+                axum_server::from_tcp_rustls(self.listener, config)?
+                    .handle(handle)
+                    .serve(make)
+                    .await?;
+            }
+            None => {
+                let listener = tokio::net::TcpListener::from_std(self.listener)?;
+                axum::serve(listener, make)
+                    .with_graceful_shutdown(shutdown)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

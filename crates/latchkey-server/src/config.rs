@@ -1,0 +1,333 @@
+//! Settings: defaults, then a TOML file (`--config`), then `LATCHKEY_SECTION__KEY` environment
+//! variables, then command-line flags. `DATABASE_URL` and `LATCHKEY_BOOTSTRAP_*` are honoured as
+//! in DESIGN.md. Every secret may also come from a file named by `…_FILE`.
+
+use anyhow::{Context, bail};
+use latchkey_core::password::Argon2Settings;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub version: u32,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub passwords: PasswordSettings,
+    pub tokens: TokenSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub public_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_self_signed: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `postgres://…` or `sqlite://…`; empty means SQLite in the data directory.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSettings {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Hashes computed at once; 0 = one per core.
+    pub hashing_concurrency: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    pub access_token_lifetime_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// An `EnvFilter` directive, e.g. `info,latchkey=debug`.
+    pub level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            passwords: PasswordSettings::default(),
+            tokens: TokenSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./latchkey-data"),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+        }
+    }
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        let a = Argon2Settings::default();
+        Self {
+            argon2_memory_kib: a.memory_kib,
+            argon2_iterations: a.iterations,
+            argon2_parallelism: a.parallelism,
+            hashing_concurrency: 0,
+        }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime_secs: 86_400,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "pretty".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults ← file ← environment. Unknown `LATCHKEY_*` variables are reported, not ignored.
+    pub fn load(
+        file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> anyhow::Result<(Self, Vec<String>)> {
+        let mut doc = toml::Table::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            doc = text
+                .parse::<toml::Table>()
+                .with_context(|| format!("parsing {}", path.display()))?;
+        }
+        let mut warnings = Vec::new();
+        for (key, value) in env {
+            let (name, value) = match key.strip_suffix("_FILE") {
+                Some(base) if base.starts_with("LATCHKEY_") || base == "DATABASE_URL" => {
+                    let v =
+                        std::fs::read_to_string(value).with_context(|| format!("reading {key}"))?;
+                    (base.to_owned(), v.trim().to_owned())
+                }
+                _ => (key.clone(), value.clone()),
+            };
+            if name == "DATABASE_URL" {
+                set(&mut doc, "database", "url", &value);
+                continue;
+            }
+            let Some(rest) = name.strip_prefix("LATCHKEY_") else {
+                continue;
+            };
+            if rest.starts_with("BOOTSTRAP_")
+                || rest == "SMTP_URL"
+                || rest.starts_with("TEST_")
+                || rest == "PYTHON"
+                || rest == "NODE_SDK_DIR"
+            {
+                continue;
+            }
+            match rest.split_once("__") {
+                Some((section, field)) => set(
+                    &mut doc,
+                    &section.to_lowercase(),
+                    &field.to_lowercase(),
+                    &value,
+                ),
+                None => warnings.push(format!("ignoring unknown environment variable {name}")),
+            }
+        }
+        let settings: Self = toml::Value::Table(doc)
+            .try_into()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok((settings, warnings))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.version != 1 {
+            bail!(
+                "unsupported configuration version {} (expected 1)",
+                self.version
+            );
+        }
+        self.argon2().params().context("passwords")?;
+        if self.server.tls_self_signed
+            && (self.server.tls_cert.is_some() || self.server.tls_key.is_some())
+        {
+            bail!("choose either tls_self_signed or tls_cert/tls_key, not both");
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            bail!("tls_cert and tls_key go together");
+        }
+        if !(60..=2_592_000).contains(&self.tokens.access_token_lifetime_secs) {
+            bail!("tokens.access_token_lifetime_secs must be between 60 and 2592000");
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            bail!("log.format must be pretty or json");
+        }
+        self.listen_addr()?;
+        if let Some(url) = &self.server.public_url {
+            let parsed = url::Url::parse(url).context("server.public_url")?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
+                bail!("server.public_url must be an http(s) URL without a query");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<std::net::SocketAddr> {
+        self.server
+            .listen
+            .parse()
+            .context("server.listen must be HOST:PORT")
+    }
+
+    pub fn tls_enabled(&self) -> bool {
+        self.server.tls_self_signed || self.server.tls_cert.is_some()
+    }
+
+    pub fn argon2(&self) -> Argon2Settings {
+        Argon2Settings {
+            memory_kib: self.passwords.argon2_memory_kib,
+            iterations: self.passwords.argon2_iterations,
+            parallelism: self.passwords.argon2_parallelism,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&self.server.data_dir))
+    }
+
+    /// The issuer: the public URL with exactly one trailing `/`.
+    pub fn issuer(&self, bound: std::net::SocketAddr) -> String {
+        let base = match &self.server.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.tls_enabled() { "https" } else { "http" };
+                format!("{scheme}://{bound}")
+            }
+        };
+        format!("{base}/")
+    }
+}
+
+fn set(doc: &mut toml::Table, section: &str, field: &str, raw: &str) {
+    let value = if let Ok(b) = raw.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else if let Ok(i) = raw.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else {
+        toml::Value::String(raw.to_owned())
+    };
+    let entry = doc
+        .entry(section.to_owned())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(t) = entry {
+        t.insert(field.to_owned(), value);
+    }
+}
+
+/// `LATCHKEY_BOOTSTRAP_*` presets for the first start.
+pub fn bootstrap_presets(env: &[(String, String)]) -> latchkey_core::services::BootstrapPresets {
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let secret = |k: &str| get(k).map(SecretString::from);
+    latchkey_core::services::BootstrapPresets {
+        admin_email: get("LATCHKEY_BOOTSTRAP_ADMIN_EMAIL"),
+        admin_password: secret("LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD"),
+        management_client_id: get("LATCHKEY_BOOTSTRAP_MANAGEMENT_CLIENT_ID"),
+        management_client_secret: secret("LATCHKEY_BOOTSTRAP_MANAGEMENT_CLIENT_SECRET"),
+        default_client_id: get("LATCHKEY_BOOTSTRAP_DEFAULT_CLIENT_ID"),
+        default_client_secret: secret("LATCHKEY_BOOTSTRAP_DEFAULT_CLIENT_SECRET"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults_and_unknown_variables_are_reported() {
+        let env = vec![
+            (
+                "LATCHKEY_SERVER__LISTEN".to_owned(),
+                "127.0.0.1:9999".to_owned(),
+            ),
+            (
+                "LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB".to_owned(),
+                "1024".to_owned(),
+            ),
+            ("LATCHKEY_TYPO".to_owned(), "x".to_owned()),
+            ("DATABASE_URL".to_owned(), "postgres://db/x".to_owned()),
+        ];
+        let (s, warnings) = Settings::load(None, &env).unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:9999");
+        assert_eq!(s.passwords.argon2_memory_kib, 1024);
+        assert_eq!(s.database_url(), "postgres://db/x");
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        for (k, v) in [
+            ("LATCHKEY_SERVER__LISTEN", "nowhere"),
+            ("LATCHKEY_LOG__FORMAT", "xml"),
+            ("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", "1"),
+            ("LATCHKEY_SERVER__NO_SUCH_KEY", "1"),
+        ] {
+            assert!(
+                Settings::load(None, &[(k.to_owned(), v.to_owned())]).is_err(),
+                "{k}={v}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_issuer_ends_with_one_slash() {
+        let (mut s, _) = Settings::load(None, &[]).unwrap();
+        s.server.public_url = Some("https://id.example.com//".into());
+        assert_eq!(
+            s.issuer("127.0.0.1:1".parse().unwrap()),
+            "https://id.example.com/"
+        );
+    }
+}
