@@ -44,12 +44,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .as_deref()
             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
         let parsed = if is_form {
-            serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| ApiError::bad_body(e))
+            serde_urlencoded::from_bytes::<T>(&bytes).map_err(ApiError::bad_body)
         } else {
             if bytes.is_empty() {
                 return Err(ApiError::bad_body("Request body is empty"));
             }
-            serde_json::from_slice::<T>(&bytes).map_err(|e| ApiError::bad_body(e))
+            serde_json::from_slice::<T>(&bytes).map_err(ApiError::bad_body)
         }?;
         Ok(Self(parsed))
     }

@@ -716,7 +716,7 @@ impl RefreshTokenStore for SqlStore {
         if let Some(row) = row {
             let record = rows::refresh_token(&row).map_err(StoreError::Other)?;
             tx.commit().await.map_err(other)?;
-            return Ok(RefreshUse::Accepted(record));
+            return Ok(RefreshUse::Accepted(Box::new(record)));
         }
         let family: Option<String> =
             sqlx::query_scalar("SELECT family FROM refresh_tokens WHERE digest = $1")

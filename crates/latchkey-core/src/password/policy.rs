@@ -209,7 +209,7 @@ impl PasswordPolicy {
         }
         if let Some(custom) = &self.dictionary {
             let lower = password.to_lowercase();
-            if common_passwords().contains(lower.as_str()) || custom.iter().any(|w| *w == lower) {
+            if common_passwords().contains(lower.as_str()) || custom.contains(&lower) {
                 return Err(self.violation(PolicyErrorName::Dictionary, reports));
             }
         }

@@ -250,11 +250,11 @@ impl Services {
             ));
         }
 
-        if let Some(email) = patch.email {
-            if user.email.as_ref() != Some(&email) {
-                user.email = Some(email);
-                user.email_verified = false;
-            }
+        if let Some(email) = patch.email
+            && user.email.as_ref() != Some(&email)
+        {
+            user.email = Some(email);
+            user.email_verified = false;
         }
         if let Some(v) = patch.email_verified {
             user.email_verified = v;

@@ -163,7 +163,7 @@ pub struct RefreshTokenRecord {
 #[derive(Debug)]
 pub enum RefreshUse {
     /// The token was live and is now marked rotated (or left live when the client does not rotate).
-    Accepted(RefreshTokenRecord),
+    Accepted(Box<RefreshTokenRecord>),
     /// It had already been rotated: the whole family was revoked.
     Reused,
     Unknown,

@@ -1,0 +1,240 @@
+//! `spawn_app()`: the real application on a real port, over a fresh SQLite file or a fresh
+//! PostgreSQL database (`LATCHKEY_TEST_BACKEND=postgres`), with cheap argon2 costs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use latchkey_server::{Application, Settings};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}_{n}_{nanos}", std::process::id())
+}
+
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("latchkey-test-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn backend_is_postgres() -> bool {
+    std::env::var("LATCHKEY_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A fresh PostgreSQL database for one test.
+pub async fn fresh_postgres() -> String {
+    let base = std::env::var("LATCHKEY_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = unique("lk_").to_lowercase();
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    format!("{base}/{name}")
+}
+
+pub fn settings(data_dir: &std::path::Path, database_url: Option<String>) -> Settings {
+    let env = vec![
+        (
+            "LATCHKEY_SERVER__LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
+        (
+            "LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB".to_owned(),
+            "256".to_owned(),
+        ),
+        (
+            "LATCHKEY_PASSWORDS__ARGON2_ITERATIONS".to_owned(),
+            "1".to_owned(),
+        ),
+    ];
+    let (mut s, _) = Settings::load(None, &env).unwrap();
+    s.server.data_dir = data_dir.to_owned();
+    s.database.url = database_url;
+    s
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub bootstrap: Value,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let data_dir = temp_dir();
+    let database_url = if backend_is_postgres() {
+        Some(fresh_postgres().await)
+    } else {
+        None
+    };
+    start(data_dir, database_url, None).await
+}
+
+/// Starts on `listen` (a restart keeps its address, hence its issuer) or on a free port.
+pub async fn start(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    listen: Option<String>,
+) -> TestApp {
+    let mut settings = settings(&data_dir, database_url.clone());
+    if let Some(l) = listen {
+        settings.server.listen = l;
+    }
+    let app = Application::build(&settings, &Default::default())
+        .await
+        .expect("build app");
+    let base = format!("http://{}", app.address());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        app.run_until_stopped(async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    let bootstrap: Value =
+        serde_json::from_str(&std::fs::read_to_string(data_dir.join("bootstrap.json")).unwrap())
+            .unwrap();
+    TestApp {
+        base,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        bootstrap,
+        data_dir,
+        database_url,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+    pub fn issuer(&self) -> String {
+        format!("{}/", self.base)
+    }
+    pub fn mgmt_client(&self) -> (String, String) {
+        let m = &self.bootstrap["management_api"];
+        (
+            m["client_id"].as_str().unwrap().into(),
+            m["client_secret"].as_str().unwrap().into(),
+        )
+    }
+    pub fn app_client(&self) -> (String, String) {
+        let m = &self.bootstrap["default_client"];
+        (
+            m["client_id"].as_str().unwrap().into(),
+            m["client_secret"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Stops the server and waits until the port is released.
+    pub async fn stop(mut self) -> (PathBuf, Option<String>, Value) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        (
+            self.data_dir.clone(),
+            self.database_url.clone(),
+            self.bootstrap.clone(),
+        )
+    }
+
+    pub async fn token(&self, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn mgmt_token(&self) -> String {
+        let (id, secret) = self.mgmt_client();
+        let res = self
+            .token(
+                json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret,
+                          "audience": format!("{}api/v2/", self.issuer())}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let token = self.mgmt_token().await;
+        self.api_with(&token, method, path, body).await
+    }
+
+    pub async fn api_with(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(&format!("/api/v2{path}")))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn create_user(&self, email: &str, password: &str) -> Value {
+        let (status, body) = self
+            .api(reqwest::Method::POST, "/users",
+                 Some(json!({"connection": "Username-Password-Authentication", "email": email, "password": password})))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    pub async fn login(&self, username: &str, password: &str, scope: &str) -> reqwest::Response {
+        let (id, secret) = self.app_client();
+        self.token(json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm", "client_id": id,
+                          "client_secret": secret, "username": username, "password": password,
+                          "realm": "Username-Password-Authentication", "scope": scope}))
+            .await
+    }
+}
+
+/// Percent-encodes a user id for a path, as the SDKs do.
+pub fn encode_id(id: &str) -> String {
+    id.replace('|', "%7C")
+}

@@ -1,0 +1,6 @@
+//! One integration-test binary: real server, real port, real store (SQLite or PostgreSQL).
+
+mod helpers;
+mod management;
+mod sdk;
+mod tokens;
