@@ -35,6 +35,19 @@ impl Application {
         let address = listener.local_addr()?;
         let issuer = settings.issuer(address);
 
+        // TLS material first: once bootstrap.json exists, clients may connect.
+        let tls = if settings.server.tls_self_signed {
+            Some(crate::tls::self_signed(
+                &settings.server.data_dir,
+                &address.ip().to_string(),
+            )?)
+        } else {
+            settings
+                .server
+                .tls_cert
+                .clone()
+                .zip(settings.server.tls_key.clone())
+        };
         let store: Arc<dyn Store> =
             Arc::new(latchkey_store_sql::connect(&settings.database_url()).await?);
         let concurrency = match settings.passwords.hashing_concurrency {
@@ -56,18 +69,6 @@ impl Application {
             access_token_lifetime_secs: settings.tokens.access_token_lifetime_secs,
         };
         let services = Arc::new(Services::new(core, store, hasher).await?);
-        let tls = if settings.server.tls_self_signed {
-            Some(crate::tls::self_signed(
-                &settings.server.data_dir,
-                &address.ip().to_string(),
-            )?)
-        } else {
-            settings
-                .server
-                .tls_cert
-                .clone()
-                .zip(settings.server.tls_key.clone())
-        };
         Ok(Self {
             listener,
             address,
