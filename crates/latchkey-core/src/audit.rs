@@ -12,23 +12,14 @@ use tokio::sync::mpsc;
 /// Auth0 log type codes used here.
 pub mod codes {
     pub const SUCCESS_LOGIN: &str = "s";
+    pub const FAILED_LOGIN: &str = "f";
     pub const FAILED_LOGIN_WRONG_PASSWORD: &str = "fp";
     pub const FAILED_LOGIN_INVALID_USER: &str = "fu";
-    pub const FAILED_LOGIN: &str = "f";
-    pub const SUCCESS_CHANGE_PASSWORD: &str = "scp";
-    pub const FAILED_CHANGE_PASSWORD: &str = "fcp";
-    pub const SUCCESS_CHANGE_PASSWORD_REQUEST: &str = "scpr";
-    pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
-    pub const SUCCESS_API_OPERATION: &str = "sapi";
     pub const SUCCESS_SIGNUP: &str = "ss";
-    pub const FAILED_SIGNUP: &str = "fs";
+    pub const SUCCESS_CHANGE_PASSWORD: &str = "scp";
+    pub const SUCCESS_API_OPERATION: &str = "sapi";
     pub const SUCCESS_EXCHANGE_CLIENT_CREDENTIALS: &str = "seccft";
-    pub const FAILED_EXCHANGE_CLIENT_CREDENTIALS: &str = "feccft";
-    pub const SUCCESS_EXCHANGE_PASSWORD: &str = "sepft";
     pub const SUCCESS_EXCHANGE_REFRESH_TOKEN: &str = "sertft";
-    pub const FAILED_EXCHANGE_REFRESH_TOKEN: &str = "fertft";
-    pub const SUCCESS_DELETE_USER: &str = "sdu";
-    pub const BLOCKED_USER_LOGIN: &str = "fu";
 }
 
 /// Where a request came from, for the log. Filled by the HTTP layer; services never parse it.

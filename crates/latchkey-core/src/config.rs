@@ -1,14 +1,9 @@
 //! Settings the services need, resolved by the binary from file, environment and flags.
 
-use crate::password::Argon2Settings;
-
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
     /// Public URL with a trailing `/`, e.g. `https://id.example.com/`.
     pub issuer: String,
-    pub argon2: Argon2Settings,
-    /// How many hashes may run at once (defaults to the number of cores).
-    pub hashing_concurrency: usize,
     /// Lifetime of access tokens issued to users and of Management API tokens.
     pub access_token_lifetime_secs: i64,
 }

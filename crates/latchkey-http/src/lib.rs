@@ -65,7 +65,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    match state.services.store().ping().await {
+    match state.services.check_ready().await {
         Ok(()) => (
             axum::http::StatusCode::OK,
             Json(serde_json::json!({"status": "ok"})),

@@ -115,11 +115,8 @@ async fn token(
         GrantType::Password | GrantType::PasswordRealm => {
             let password = Password::parse(params.require("password")?)
                 .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+            // A missing realm (auth0-python sends `"realm": null`) means the default directory.
             let realm = params.get("realm")?;
-            if grant == GrantType::PasswordRealm && realm.is_none() {
-                // auth0-python sends realm: null with this grant: fall back to the default directory.
-                tracing::debug!("password-realm grant without realm; using the default directory");
-            }
             TokenRequest::Password {
                 grant,
                 username: params.require("username")?,
@@ -145,14 +142,14 @@ async fn token(
     };
     let tokens = state.services.exchange_token(auth, request, &meta).await?;
     let mut body = json!({
-        "access_token": tokens.access_token,
+        "access_token": tokens.access_token.expose_secret(),
         "scope": tokens.scope,
         "expires_in": tokens.expires_in,
         "token_type": "Bearer",
     });
     if let Some(m) = body.as_object_mut() {
         if let Some(id) = tokens.id_token {
-            m.insert("id_token".into(), json!(id));
+            m.insert("id_token".into(), json!(id.expose_secret()));
         }
         if let Some(rt) = tokens.refresh_token {
             m.insert("refresh_token".into(), json!(rt.expose_secret()));

@@ -64,8 +64,6 @@ impl Application {
         }
         let core = CoreConfig {
             issuer: issuer.clone(),
-            argon2: settings.argon2(),
-            hashing_concurrency: concurrency,
             access_token_lifetime_secs: settings.tokens.access_token_lifetime_secs,
         };
         let services = Arc::new(Services::new(core, store, hasher).await?);

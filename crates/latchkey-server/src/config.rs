@@ -30,11 +30,31 @@ pub struct ServerSettings {
     pub tls_self_signed: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `postgres://…` or `sqlite://…`; empty means SQLite in the data directory.
     pub url: Option<String>,
+}
+
+/// The URL may carry a database password: `Debug` shows it redacted.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .finish()
+    }
+}
+
+/// A database URL with its password replaced, for printing.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -319,6 +339,18 @@ mod tests {
                 "{k}={v}"
             );
         }
+    }
+
+    #[test]
+    fn database_passwords_never_reach_debug_output() {
+        let env = vec![(
+            "DATABASE_URL".to_owned(),
+            "postgres://app:s3cret-pw@db:5432/lk".to_owned(),
+        )];
+        let (s, _) = Settings::load(None, &env).unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("s3cret-pw"), "{printed}");
+        assert!(printed.contains("REDACTED"));
     }
 
     #[test]

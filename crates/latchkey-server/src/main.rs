@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use latchkey_server::Application;
-use latchkey_server::config::{Settings, bootstrap_presets};
+use latchkey_server::config::{Settings, bootstrap_presets, redact_url};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
@@ -137,17 +137,6 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Hides the password of a database URL.
-fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("REDACTED"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
-
 async fn serve(config: Option<&PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
     let (mut settings, env) = load(config)?;
     if let Some(l) = args.listen {
@@ -199,7 +188,7 @@ async fn serve(config: Option<&PathBuf>, args: ServeArgs) -> anyhow::Result<()> 
     tracing::info!(
         address = %app.address(),
         issuer = app.issuer(),
-        backend = app.services().store().backend(),
+        backend = app.services().backend(),
         startup_ms = started.elapsed().as_millis() as u64,
         "latchkey listening"
     );

@@ -5,7 +5,7 @@ use latchkey_core::domain::{
     Client, ClientGrant, ClientId, Connection, ConnectionId, ConnectionOptions, Email,
     PasswordHash, Profile, Strategy, User, UserId,
 };
-use latchkey_core::store::{Admin, RefreshTokenRecord, SigningKeyRecord};
+use latchkey_core::store::{RefreshTokenRecord, SigningKeyRecord};
 use latchkey_core::time::Timestamp;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -115,9 +115,6 @@ pub fn client_grant(row: &AnyRow) -> anyhow::Result<ClientGrant> {
     })
 }
 
-pub const REFRESH_COLUMNS: &str = "id, digest, family, user_id, client_id, audience, scope, credential_epoch, \
-     created_at, expires_at, last_used_at, rotated";
-
 pub fn refresh_token(row: &AnyRow) -> anyhow::Result<RefreshTokenRecord> {
     Ok(RefreshTokenRecord {
         id: row.try_get("id")?,
@@ -144,14 +141,5 @@ pub fn signing_key(row: &AnyRow) -> anyhow::Result<SigningKeyRecord> {
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         current: row.try_get::<i64, _>("is_current")? != 0,
         revoked: row.try_get::<i64, _>("revoked")? != 0,
-    })
-}
-
-pub fn admin(row: &AnyRow) -> anyhow::Result<Admin> {
-    Ok(Admin {
-        id: row.try_get("id")?,
-        email: Email::from_trusted(row.try_get("email")?),
-        password_hash: PasswordHash::new(row.try_get("password_hash")?),
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
     })
 }

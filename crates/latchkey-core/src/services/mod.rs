@@ -4,8 +4,10 @@
 mod bootstrap;
 mod clients;
 mod connections;
+mod logs;
 mod management_auth;
 mod passwords;
+mod signing_keys;
 mod tenant;
 mod tokens;
 mod users;
@@ -22,6 +24,7 @@ pub use users::{NewUser, UserPatch};
 
 use crate::audit::{AuditLog, LogEntry, RequestMeta};
 use crate::config::CoreConfig;
+use crate::error::ServiceResult;
 use crate::keys::Keys;
 use crate::password::PasswordHasher;
 use crate::store::Store;
@@ -118,14 +121,14 @@ impl Services {
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// "sqlite" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
     }
-    pub fn hasher(&self) -> &PasswordHasher {
-        &self.hasher
-    }
-    pub fn audit(&self) -> &AuditLog {
-        &self.audit
+
+    /// Whether the store answers: the readiness probe.
+    pub async fn check_ready(&self) -> ServiceResult<()> {
+        Ok(self.store.ping().await?)
     }
 
     /// OpenID Provider metadata, with every URL under the issuer.

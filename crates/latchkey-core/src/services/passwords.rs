@@ -29,7 +29,7 @@ impl PasswordChangeReason {
 
 impl Services {
     /// Policy and history checks, without writing anything.
-    pub(crate) async fn check_new_password(
+    async fn check_new_password(
         &self,
         user: &User,
         connection: &Connection,

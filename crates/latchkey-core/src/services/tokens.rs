@@ -45,10 +45,11 @@ impl TokenRequest {
     }
 }
 
+/// Issued tokens. Bearer credentials all: `Debug` never shows them.
 #[derive(Debug)]
 pub struct TokenResponse {
-    pub access_token: String,
-    pub id_token: Option<String>,
+    pub access_token: SecretString,
+    pub id_token: Option<SecretString>,
     pub refresh_token: Option<SecretString>,
     pub scope: String,
     pub expires_in: i64,
@@ -69,26 +70,11 @@ impl Services {
         request: TokenRequest,
         meta: &RequestMeta,
     ) -> ServiceResult<TokenResponse> {
-        let client_id = auth.client_id.as_deref().ok_or_else(|| {
-            ServiceError::bad_request("invalid_request", "Missing required parameter: client_id")
-        })?;
-        let client = ClientId::parse(client_id)
-            .ok()
-            .map(|id| async move { self.store.get_client(&id).await })
-            .ok_or_else(client_failed)?
-            .await?
-            .ok_or_else(client_failed)?;
         let grant = request.grant();
         // Public clients (no secret) may use the user-facing grants without a secret.
-        match &auth.client_secret {
-            Some(secret) => {
-                if !client.secret_matches(secret.expose_secret()) {
-                    return Err(client_failed());
-                }
-            }
-            None if client.is_public() && grant != GrantType::ClientCredentials => {}
-            None => return Err(client_failed()),
-        }
+        let client = self
+            .authenticate_client(&auth, grant != GrantType::ClientCredentials)
+            .await?;
         if !client.allows_grant(grant) {
             return Err(ServiceError::UnauthorizedClient(format!(
                 "Grant type '{}' not allowed for the client.",
@@ -162,7 +148,7 @@ impl Services {
             "gty": "client-credentials",
             "azp": client.client_id,
         });
-        let access_token = self.keys.sign(&claims)?;
+        let access_token = SecretString::from(self.keys.sign(&claims)?);
         self.audit.record(
             LogEntry::new(codes::SUCCESS_EXCHANGE_CLIENT_CREDENTIALS, meta)
                 .description("Client Credentials for Access Token")
@@ -473,7 +459,7 @@ impl Services {
             "gty": gty,
             "azp": client.client_id,
         });
-        let access_token = self.keys.sign(&access)?;
+        let access_token = SecretString::from(self.keys.sign(&access)?);
         let id_token = if scope.contains("openid") {
             let mut claims = json!({
                 "iss": self.config.issuer,
@@ -505,7 +491,7 @@ impl Services {
                     m.insert("email_verified".into(), json!(user.email_verified));
                 }
             }
-            Some(self.keys.sign(&claims)?)
+            Some(SecretString::from(self.keys.sign(&claims)?))
         } else {
             None
         };
@@ -539,20 +525,7 @@ impl Services {
     /// `POST /oauth/revoke`: revokes a refresh token presented by its client. Always succeeds
     /// from the caller's point of view (RFC 7009), unless the client fails to authenticate.
     pub async fn revoke_token(&self, auth: ClientAuth, token: &SecretString) -> ServiceResult<()> {
-        let client_id = auth.client_id.as_deref().ok_or_else(client_failed)?;
-        let client = match ClientId::parse(client_id) {
-            Ok(id) => self
-                .store
-                .get_client(&id)
-                .await?
-                .ok_or_else(client_failed)?,
-            Err(_) => return Err(client_failed()),
-        };
-        match &auth.client_secret {
-            Some(s) if client.secret_matches(s.expose_secret()) => {}
-            None if client.is_public() => {}
-            _ => return Err(client_failed()),
-        }
+        let client = self.authenticate_client(&auth, true).await?;
         self.store
             .revoke_refresh_token_by_digest(
                 &random::token_digest(token.expose_secret()),
@@ -560,5 +533,30 @@ impl Services {
             )
             .await?;
         Ok(())
+    }
+
+    /// The client presenting `auth`: a confidential client must prove its secret; a public
+    /// client may go without one where `public_allowed`. Every failure looks the same.
+    async fn authenticate_client(
+        &self,
+        auth: &ClientAuth,
+        public_allowed: bool,
+    ) -> ServiceResult<Client> {
+        let client_id = auth.client_id.as_deref().ok_or_else(|| {
+            ServiceError::bad_request("invalid_request", "Missing required parameter: client_id")
+        })?;
+        let Ok(id) = ClientId::parse(client_id) else {
+            return Err(client_failed());
+        };
+        let client = self
+            .store
+            .get_client(&id)
+            .await?
+            .ok_or_else(client_failed)?;
+        match &auth.client_secret {
+            Some(secret) if client.secret_matches(secret.expose_secret()) => Ok(client),
+            None if public_allowed && client.is_public() => Ok(client),
+            _ => Err(client_failed()),
+        }
     }
 }

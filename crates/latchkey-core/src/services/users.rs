@@ -43,6 +43,46 @@ pub struct UserPatch {
     pub app_metadata: Option<Map<String, Value>>,
 }
 
+impl UserPatch {
+    /// True when nothing besides the password (and the `connection` that names it) is set.
+    fn is_empty(&self) -> bool {
+        let Self {
+            connection: _,
+            password: _,
+            email,
+            email_verified,
+            username,
+            blocked,
+            name,
+            nickname,
+            given_name,
+            family_name,
+            picture,
+            phone_number,
+            phone_verified,
+            user_metadata,
+            app_metadata,
+        } = self;
+        email.is_none()
+            && email_verified.is_none()
+            && username.is_none()
+            && blocked.is_none()
+            && [
+                name,
+                nickname,
+                given_name,
+                family_name,
+                picture,
+                phone_number,
+            ]
+            .iter()
+            .all(|f| f.is_none())
+            && phone_verified.is_none()
+            && user_metadata.is_none()
+            && app_metadata.is_none()
+    }
+}
+
 /// Validates a username the way Auth0 does for database connections.
 pub fn parse_username(s: &str) -> Result<String, ParseError> {
     let s = s.trim();
@@ -191,7 +231,7 @@ impl Services {
     pub async fn update_user(
         &self,
         id: &UserId,
-        patch: UserPatch,
+        mut patch: UserPatch,
         caller: &Caller,
     ) -> ServiceResult<User> {
         let mut user = self.get_user(id).await?;
@@ -250,6 +290,20 @@ impl Services {
             ));
         }
 
+        // The password first, through the one function every path uses: if the policy refuses
+        // it, nothing at all has been written. (Auth0 forbids combining a password with the
+        // email or username, the only fields whose write could still fail afterwards.)
+        if let Some(password) = patch.password.take() {
+            let reason = match &caller.actor {
+                super::Actor::Admin { .. } => PasswordChangeReason::Dashboard,
+                _ => PasswordChangeReason::ManagementApi,
+            };
+            user = self.set_password(id, password, reason, caller).await?;
+            if patch.is_empty() {
+                return Ok(user);
+            }
+        }
+
         if let Some(email) = patch.email
             && user.email.as_ref() != Some(&email)
         {
@@ -296,16 +350,6 @@ impl Services {
             check_metadata(&user.app_metadata, "app_metadata")?;
         }
 
-        let reason = match &caller.actor {
-            super::Actor::Admin { .. } => PasswordChangeReason::Dashboard,
-            _ => PasswordChangeReason::ManagementApi,
-        };
-        // The password goes through the one function every path uses; the policy is checked
-        // before any other field is written so a refused password changes nothing.
-        if let Some(password) = &patch.password {
-            self.check_new_password(&user, &connection, password)
-                .await?;
-        }
         user.updated_at = Timestamp::now();
         let log = caller.api_log("Update a User").map(|l| {
             l.user(user.user_id.as_str(), &user.display_name())
@@ -325,10 +369,7 @@ impl Services {
         if !updated {
             return Err(ServiceError::user_not_found());
         }
-        match patch.password {
-            Some(password) => self.set_password(id, password, reason, caller).await,
-            None => self.get_user(id).await,
-        }
+        Ok(user)
     }
 
     pub async fn delete_user(&self, id: &UserId, caller: &Caller) -> ServiceResult<()> {

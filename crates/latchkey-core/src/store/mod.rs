@@ -44,7 +44,6 @@ pub enum UserSortField {
     Email,
     LastLogin,
     LoginsCount,
-    Name,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,7 +100,6 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, id: &UserId, log: Option<&LogEntry>) -> StoreResult<bool>;
     async fn record_login(&self, login: &LoginRecord) -> StoreResult<()>;
     async fn apply_password_change(&self, change: &PasswordChange) -> StoreResult<bool>;
-    async fn count_users(&self) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -237,8 +235,6 @@ pub struct Admin {
 #[async_trait]
 pub trait AdminStore: Send + Sync {
     async fn insert_admin(&self, admin: &Admin) -> StoreResult<()>;
-    async fn find_admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>>;
-    async fn list_admins(&self) -> StoreResult<Vec<Admin>>;
 }
 
 /// What a first start writes, all in one transaction.

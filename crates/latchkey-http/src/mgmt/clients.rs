@@ -1,4 +1,4 @@
-use super::{Principal, page_params, paged, parse_bool, slice_page};
+use super::{PageQuery, Principal, parse_bool};
 use crate::AppState;
 use crate::errors::ApiError;
 use crate::extract::ApiJson;
@@ -26,9 +26,8 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-    include_totals: Option<String>,
+    #[serde(flatten)]
+    paging: PageQuery,
     app_type: Option<String>,
     is_first_party: Option<String>,
 }
@@ -48,9 +47,7 @@ async fn list(
         "read:client_credentials",
         "read:client_summary",
     ])?;
-    let (page, per_page) = page_params(q.page.as_deref(), q.per_page.as_deref())?;
-    let include_totals =
-        parse_bool("include_totals", q.include_totals.as_deref())?.unwrap_or(false);
+    let paging = q.paging.paging()?;
     let first_party = parse_bool("is_first_party", q.is_first_party.as_deref())?;
     let mut all = state.services.list_clients().await?;
     if let Some(types) = q.app_type.as_deref().filter(|s| !s.is_empty()) {
@@ -67,18 +64,12 @@ async fn list(
     }
     let total = all.len() as u64;
     let secrets = sees_secrets(&p);
-    let items = slice_page(all, page, per_page)
+    let items = paging
+        .slice(all)
         .iter()
         .map(|c| c.to_auth0_json(secrets))
         .collect();
-    Ok(Json(paged(
-        "clients",
-        items,
-        page,
-        per_page,
-        total,
-        include_totals,
-    )))
+    Ok(Json(paging.wrap("clients", items, total)))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -116,23 +107,14 @@ struct ClientBody {
     grant_types: Option<Vec<String>>,
     token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
     jwt_configuration: Option<JwtConfiguration>,
-    #[serde(default, with = "opt_opt")]
+    #[serde(default, with = "super::nullable")]
     initiate_login_uri: Option<Option<String>>,
-    #[serde(default, with = "opt_opt")]
+    #[serde(default, with = "super::nullable")]
     logo_uri: Option<Option<String>>,
     client_metadata: Option<Map<String, Value>>,
     refresh_token: Option<RefreshTokenConfig>,
     sso: Option<bool>,
     cross_origin_auth: Option<bool>,
-}
-
-mod opt_opt {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-        d: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
-    }
 }
 
 impl TryFrom<ClientBody> for ClientPatch {

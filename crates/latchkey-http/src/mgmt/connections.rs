@@ -1,4 +1,4 @@
-use super::{Principal, page_params, parse_bool, slice_page};
+use super::{PageQuery, Principal};
 use crate::AppState;
 use crate::errors::ApiError;
 use crate::extract::ApiJson;
@@ -22,9 +22,8 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-    include_totals: Option<String>,
+    #[serde(flatten)]
+    paging: PageQuery,
     from: Option<String>,
     take: Option<String>,
     strategy: Option<String>,
@@ -75,18 +74,13 @@ async fn list(
         }
         return Ok(Json(body));
     }
-    let (page, per_page) = page_params(q.page.as_deref(), q.per_page.as_deref())?;
-    let include_totals =
-        parse_bool("include_totals", q.include_totals.as_deref())?.unwrap_or(false);
-    let items: Vec<Value> = slice_page(all, page, per_page)
+    let paging = q.paging.paging()?;
+    let items = paging
+        .slice(all)
         .iter()
         .map(|c| c.to_auth0_json())
         .collect();
-    Ok(Json(if include_totals {
-        json!({"total": total, "start": page * per_page, "limit": per_page, "connections": items})
-    } else {
-        Value::Array(items)
-    }))
+    Ok(Json(paging.wrap("connections", items, total as u64)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,7 +142,7 @@ async fn get_one(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "super::nullable")]
     display_name: Option<Option<String>>,
     options: Option<Value>,
     enabled_clients: Option<Vec<String>>,
@@ -156,15 +150,6 @@ struct PatchBody {
     is_domain_connection: Option<bool>,
     show_as_button: Option<bool>,
     metadata: Option<Map<String, Value>>,
-}
-
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-        d: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
-    }
 }
 
 async fn update(

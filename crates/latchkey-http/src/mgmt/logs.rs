@@ -1,4 +1,4 @@
-use super::{Principal, page_params, paged, parse_bool};
+use super::{PageQuery, Principal};
 use crate::AppState;
 use crate::errors::ApiError;
 use axum::extract::{Query, State};
@@ -14,9 +14,8 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-    include_totals: Option<String>,
+    #[serde(flatten)]
+    paging: PageQuery,
     q: Option<String>,
 }
 
@@ -26,12 +25,10 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:logs", "read:logs_users"])?;
-    let (page, per_page) = page_params(q.page.as_deref(), q.per_page.as_deref())?;
-    let include_totals =
-        parse_bool("include_totals", q.include_totals.as_deref())?.unwrap_or(false);
+    let paging = q.paging.paging()?;
     let mut query = LogQuery {
-        page,
-        per_page,
+        page: paging.page,
+        per_page: paging.per_page,
         ..LogQuery::default()
     };
     // `q` supports the two filters operators use most: `type:scp` and `user_id:"auth0|…"`.
@@ -51,18 +48,6 @@ async fn list(
             }
         }
     }
-    let (entries, total) = state
-        .services
-        .store()
-        .list_logs(&query)
-        .await
-        .map_err(latchkey_core::ServiceError::from)?;
-    Ok(Json(paged(
-        "logs",
-        entries,
-        page,
-        per_page,
-        total,
-        include_totals,
-    )))
+    let (entries, total) = state.services.list_logs(&query).await?;
+    Ok(Json(paging.wrap("logs", entries, total)))
 }

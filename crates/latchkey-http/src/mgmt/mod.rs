@@ -110,49 +110,79 @@ pub fn parse_bool(name: &str, v: Option<&str>) -> Result<Option<bool>, ApiError>
     }
 }
 
-/// Auth0's `page`/`per_page` pagination (`per_page` ≤ 100, default 50).
-pub fn page_params(page: Option<&str>, per_page: Option<&str>) -> Result<(u32, u32), ApiError> {
-    let page = match page {
-        None | Some("") => 0,
-        Some(p) => p
-            .parse::<u32>()
-            .map_err(|_| ApiError::bad_query("page must be a non-negative integer"))?,
-    };
-    let per_page = match per_page {
-        None | Some("") => 50,
-        Some(p) => match p.parse::<u32>() {
-            Ok(n) if (1..=100).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_query(
-                    "per_page must be an integer between 1 and 100",
-                ));
-            }
-        },
-    };
-    Ok((page, per_page))
+/// Auth0's `page` / `per_page` / `include_totals` query parameters.
+#[derive(Debug, Deserialize, Default)]
+pub struct PageQuery {
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+    pub include_totals: Option<String>,
 }
 
-/// A list in Auth0's two forms: the bare array, or `{start, limit, length, total, <key>: […]}`.
-pub fn paged(
-    key: &str,
-    items: Vec<Value>,
-    page: u32,
-    per_page: u32,
-    total: u64,
-    include_totals: bool,
-) -> Value {
-    if include_totals {
-        json!({"start": page * per_page, "limit": per_page, "length": items.len(), "total": total, key: items})
-    } else {
-        Value::Array(items)
+/// Parsed paging: `per_page` is 1 to 100 (default 50).
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub page: u32,
+    pub per_page: u32,
+    pub include_totals: bool,
+}
+
+impl PageQuery {
+    pub fn paging(&self) -> Result<Paging, ApiError> {
+        let page = match self.page.as_deref() {
+            None | Some("") => 0,
+            Some(p) => p
+                .parse::<u32>()
+                .map_err(|_| ApiError::bad_query("page must be a non-negative integer"))?,
+        };
+        let per_page = match self.per_page.as_deref() {
+            None | Some("") => 50,
+            Some(p) => match p.parse::<u32>() {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    return Err(ApiError::bad_query(
+                        "per_page must be an integer between 1 and 100",
+                    ));
+                }
+            },
+        };
+        let include_totals =
+            parse_bool("include_totals", self.include_totals.as_deref())?.unwrap_or(false);
+        Ok(Paging {
+            page,
+            per_page,
+            include_totals,
+        })
     }
 }
 
-/// Slices an in-memory list for `page`/`per_page` (small collections: clients, connections).
-pub fn slice_page<T>(items: Vec<T>, page: u32, per_page: u32) -> Vec<T> {
-    items
-        .into_iter()
-        .skip((page as usize).saturating_mul(per_page as usize))
-        .take(per_page as usize)
-        .collect()
+impl Paging {
+    /// A list in Auth0's two forms: the bare array, or `{start, limit, length, total, <key>: […]}`.
+    pub fn wrap(&self, key: &str, items: Vec<Value>, total: u64) -> Value {
+        if self.include_totals {
+            json!({"start": self.page * self.per_page, "limit": self.per_page, "length": items.len(),
+                   "total": total, key: items})
+        } else {
+            Value::Array(items)
+        }
+    }
+
+    /// This page of an in-memory list (small collections: clients, connections).
+    pub fn slice<T>(&self, items: Vec<T>) -> Vec<T> {
+        items
+            .into_iter()
+            .skip((self.page as usize).saturating_mul(self.per_page as usize))
+            .take(self.per_page as usize)
+            .collect()
+    }
+}
+
+/// `#[serde(default, with = "nullable")]` on an `Option<Option<T>>`: absent stays `None`,
+/// `null` becomes `Some(None)` (clear the field), a value becomes `Some(Some(v))`.
+pub mod nullable {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
 }

@@ -2,8 +2,8 @@ use super::Principal;
 use crate::AppState;
 use crate::errors::ApiError;
 use crate::extract::ApiJson;
-use axum::extract::State;
-use axum::routing::{get, post};
+use axum::extract::{Path, State};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
@@ -12,6 +12,7 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/settings", get(get_settings).patch(patch_settings))
         .route("/keys/signing", get(list_keys))
         .route("/keys/signing/rotate", post(rotate_key))
+        .route("/keys/signing/{kid}/revoke", put(revoke_key))
 }
 
 async fn get_settings(
@@ -36,38 +37,35 @@ async fn patch_settings(
     Ok(Json(serde_json::to_value(s).unwrap_or_else(|_| json!({}))))
 }
 
+fn key_json(k: &latchkey_core::store::SigningKeyRecord) -> Value {
+    json!({
+        "kid": k.kid,
+        "current": k.current,
+        "previous": !k.current && !k.revoked,
+        "next": false,
+        "revoked": k.revoked,
+        "current_since": k.created_at.to_iso(),
+    })
+}
+
 async fn list_keys(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["read:signing_keys"])?;
-    let current = state.services.keys().current_kid();
-    let keys = state
-        .services
-        .store()
-        .list_signing_keys()
-        .await
-        .map_err(latchkey_core::ServiceError::from)?;
-    let items: Vec<Value> = keys
-        .iter()
-        .map(|k| {
-            json!({
-                "kid": k.kid,
-                "current": Some(&k.kid) == current.as_ref(),
-                "revoked": k.revoked,
-                "next": false,
-                "previous": !k.current && !k.revoked,
-                "current_since": k.created_at.to_iso(),
-            })
-        })
-        .collect();
-    Ok(Json(Value::Array(items)))
+    let keys = state.services.list_signing_keys().await?;
+    Ok(Json(Value::Array(keys.iter().map(key_json).collect())))
 }
 
 async fn rotate_key(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["create:signing_keys", "update:signing_keys"])?;
-    let kid = state
-        .services
-        .keys()
-        .rotate()
-        .await
-        .map_err(latchkey_core::ServiceError::from)?;
+    let kid = state.services.rotate_signing_key(&p.caller()).await?;
     Ok(Json(json!({"kid": kid})))
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(kid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["update:signing_keys"])?;
+    let key = state.services.revoke_signing_key(&kid, &p.caller()).await?;
+    Ok(Json(key_json(&key)))
 }

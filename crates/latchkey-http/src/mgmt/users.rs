@@ -1,4 +1,4 @@
-use super::{FieldsQuery, Principal, page_params, paged, parse_bool};
+use super::{FieldsQuery, PageQuery, Principal, parse_bool};
 use crate::AppState;
 use crate::errors::ApiError;
 use crate::extract::ApiJson;
@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use latchkey_core::domain::{ClientId, Email, Password, Profile, UserId};
 use latchkey_core::services::{NewUser, UserPatch};
-use latchkey_core::store::{LogQuery, UserQuery, UserSort, UserSortField};
+use latchkey_core::store::{UserQuery, UserSort, UserSortField};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -38,30 +38,14 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-    include_totals: Option<String>,
+    #[serde(flatten)]
+    paging: PageQuery,
     q: Option<String>,
     sort: Option<String>,
     connection: Option<String>,
     search_engine: Option<String>,
     #[serde(flatten)]
-    fields: FieldsQueryFlat,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct FieldsQueryFlat {
-    fields: Option<String>,
-    include_fields: Option<String>,
-}
-
-impl FieldsQueryFlat {
-    fn query(&self) -> FieldsQuery {
-        FieldsQuery {
-            fields: self.fields.clone(),
-            include_fields: self.include_fields.clone(),
-        }
-    }
+    fields: FieldsQuery,
 }
 
 /// The subset of Auth0's Lucene syntax that matters for lookups: `field:value` and
@@ -120,7 +104,6 @@ fn parse_sort(s: &str) -> Result<UserSort, ApiError> {
         "email" => UserSortField::Email,
         "last_login" => UserSortField::LastLogin,
         "logins_count" => UserSortField::LoginsCount,
-        "name" => UserSortField::Name,
         other => return Err(ApiError::bad_query(format!("cannot sort by {other}"))),
     };
     let ascending = match dir {
@@ -137,9 +120,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:users", "read:user_idp_tokens"])?;
-    let (page, per_page) = page_params(q.page.as_deref(), q.per_page.as_deref())?;
-    let include_totals =
-        parse_bool("include_totals", q.include_totals.as_deref())?.unwrap_or(false);
+    let paging = q.paging.paging()?;
     if let Some(engine) = q.search_engine.as_deref()
         && !matches!(engine, "v1" | "v2" | "v3")
     {
@@ -147,8 +128,8 @@ async fn list(
     }
     let mut query = UserQuery {
         connection: q.connection.clone(),
-        page,
-        per_page,
+        page: paging.page,
+        per_page: paging.per_page,
         ..UserQuery::default()
     };
     if let Some(text) = q.q.as_deref() {
@@ -158,19 +139,12 @@ async fn list(
         query.sort = Some(parse_sort(s)?);
     }
     let (users, total) = state.services.list_users(&query).await?;
-    let fields = q.fields.query();
+    let fields = &q.fields;
     let items = users
         .iter()
         .map(|u| fields.apply(u.to_auth0_json()))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(paged(
-        "users",
-        items,
-        page,
-        per_page,
-        total,
-        include_totals,
-    )))
+    Ok(Json(paging.wrap("users", items, total)))
 }
 
 async fn get_one(
@@ -188,7 +162,7 @@ async fn get_one(
 struct ByEmailQuery {
     email: Option<String>,
     #[serde(flatten)]
-    fields: FieldsQueryFlat,
+    fields: FieldsQuery,
 }
 
 async fn by_email(
@@ -203,7 +177,7 @@ async fn by_email(
         .filter(|e| !e.is_empty())
         .ok_or_else(|| ApiError::bad_query("Missing required property: email"))?;
     let users = state.services.users_by_email(email).await?;
-    let fields = q.fields.query();
+    let fields = &q.fields;
     let items = users
         .iter()
         .map(|u| fields.apply(u.to_auth0_json()))
@@ -342,49 +316,47 @@ fn optional_object(
 }
 
 fn parse_user_patch(mut m: Map<String, Value>) -> Result<UserPatch, ApiError> {
-    {
-        let password = match m.remove("password") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(Password::parse(s).map_err(ApiError::bad_body)?),
-            Some(_) => return Err(ApiError::bad_body("password must be a string")),
-        };
-        let email = required_string(&mut m, "email")?
-            .map(|e| Email::parse(&e))
-            .transpose()
-            .map_err(ApiError::bad_body)?;
-        let patch = UserPatch {
-            connection: required_string(&mut m, "connection")?,
-            email,
-            email_verified: optional_bool(&mut m, "email_verified")?,
-            username: required_string(&mut m, "username")?,
-            password,
-            blocked: optional_bool(&mut m, "blocked")?,
-            name: optional_string(&mut m, "name")?,
-            nickname: optional_string(&mut m, "nickname")?,
-            given_name: optional_string(&mut m, "given_name")?,
-            family_name: optional_string(&mut m, "family_name")?,
-            picture: optional_string(&mut m, "picture")?,
-            phone_number: optional_string(&mut m, "phone_number")?,
-            phone_verified: optional_bool(&mut m, "phone_verified")?,
-            user_metadata: optional_object(&mut m, "user_metadata")?,
-            app_metadata: optional_object(&mut m, "app_metadata")?,
-        };
-        // Accepted by Auth0 and meaningful only with mail or SMS delivery.
-        for ignored in [
-            "verify_email",
-            "verify_phone_number",
-            "verify_password",
-            "client_id",
-        ] {
-            m.remove(ignored);
-        }
-        if let Some(k) = m.keys().next() {
-            return Err(ApiError::bad_body(format!(
-                "Additional properties not allowed: {k}"
-            )));
-        }
-        Ok(patch)
+    let password = match m.remove("password") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(Password::parse(s).map_err(ApiError::bad_body)?),
+        Some(_) => return Err(ApiError::bad_body("password must be a string")),
+    };
+    let email = required_string(&mut m, "email")?
+        .map(|e| Email::parse(&e))
+        .transpose()
+        .map_err(ApiError::bad_body)?;
+    let patch = UserPatch {
+        connection: required_string(&mut m, "connection")?,
+        email,
+        email_verified: optional_bool(&mut m, "email_verified")?,
+        username: required_string(&mut m, "username")?,
+        password,
+        blocked: optional_bool(&mut m, "blocked")?,
+        name: optional_string(&mut m, "name")?,
+        nickname: optional_string(&mut m, "nickname")?,
+        given_name: optional_string(&mut m, "given_name")?,
+        family_name: optional_string(&mut m, "family_name")?,
+        picture: optional_string(&mut m, "picture")?,
+        phone_number: optional_string(&mut m, "phone_number")?,
+        phone_verified: optional_bool(&mut m, "phone_verified")?,
+        user_metadata: optional_object(&mut m, "user_metadata")?,
+        app_metadata: optional_object(&mut m, "app_metadata")?,
+    };
+    // Accepted by Auth0 and meaningful only with mail or SMS delivery.
+    for ignored in [
+        "verify_email",
+        "verify_phone_number",
+        "verify_password",
+        "client_id",
+    ] {
+        m.remove(ignored);
     }
+    if let Some(k) = m.keys().next() {
+        return Err(ApiError::bad_body(format!(
+            "Additional properties not allowed: {k}"
+        )));
+    }
+    Ok(patch)
 }
 
 async fn update(
@@ -496,44 +468,19 @@ async fn revoke_access(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Debug, Deserialize)]
-struct LogsQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-    include_totals: Option<String>,
-}
-
 async fn user_logs(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<LogsQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:logs", "read:logs_users"])?;
-    let (page, per_page) = page_params(q.page.as_deref(), q.per_page.as_deref())?;
-    let include_totals =
-        parse_bool("include_totals", q.include_totals.as_deref())?.unwrap_or(false);
-    let user = state.services.get_user(&user_id(&id)?).await?;
-    let query = LogQuery {
-        user_id: Some(user.user_id.to_string()),
-        type_code: None,
-        page,
-        per_page,
-    };
+    let paging = q.paging()?;
     let (entries, total) = state
         .services
-        .store()
-        .list_logs(&query)
-        .await
-        .map_err(latchkey_core::ServiceError::from)?;
-    Ok(Json(paged(
-        "logs",
-        entries,
-        page,
-        per_page,
-        total,
-        include_totals,
-    )))
+        .user_logs(&user_id(&id)?, paging.page, paging.per_page)
+        .await?;
+    Ok(Json(paging.wrap("logs", entries, total)))
 }
 
 #[cfg(test)]

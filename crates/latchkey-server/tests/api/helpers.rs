@@ -6,7 +6,9 @@
 use latchkey_server::{Application, Settings};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -237,4 +239,80 @@ impl TestApp {
 /// Percent-encodes a user id for a path, as the SDKs do.
 pub fn encode_id(id: &str) -> String {
     id.replace('|', "%7C")
+}
+
+/// The real `latchkey` binary, as an operator runs it. Its stderr (the log) is kept in
+/// `data_dir/stderr.log`.
+pub struct Server {
+    child: tokio::process::Child,
+    pub data_dir: PathBuf,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn bootstrap(&self) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.data_dir.join("bootstrap.json")).unwrap(),
+        )
+        .unwrap()
+    }
+    /// Stops the process (SIGKILL) and returns everything it logged.
+    pub async fn stop_and_read_log(mut self) -> String {
+        let _ = self.child.kill().await;
+        std::fs::read_to_string(self.data_dir.join("stderr.log")).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub async fn start_binary(tls: bool, env: &[(&str, &str)]) -> Server {
+    let data_dir = temp_dir();
+    let port = free_port();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(&data_dir);
+    if tls {
+        cmd.arg("--tls-self-signed");
+    }
+    cmd.env("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", "1024")
+        .env("LATCHKEY_PASSWORDS__ARGON2_ITERATIONS", "1")
+        .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(data_dir.join("stderr.log")).unwrap())
+        .kill_on_drop(true);
+    if backend_is_postgres() {
+        cmd.env("DATABASE_URL", fresh_postgres().await);
+    }
+    let child = cmd.spawn().expect("start latchkey");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !(data_dir.join("bootstrap.json").exists()
+        && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "latchkey did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server {
+        child,
+        data_dir,
+        port,
+    }
 }

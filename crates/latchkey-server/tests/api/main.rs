@@ -3,4 +3,5 @@
 mod helpers;
 mod management;
 mod sdk;
+mod secrets;
 mod tokens;

@@ -4,7 +4,6 @@
 
 use crate::helpers::*;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 fn repo_root() -> PathBuf {
@@ -12,65 +11,6 @@ fn repo_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap()
-}
-
-struct Server {
-    child: tokio::process::Child,
-    data_dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_binary(tls: bool) -> Server {
-    let data_dir = temp_dir();
-    let port = free_port();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(&data_dir);
-    if tls {
-        cmd.arg("--tls-self-signed");
-    }
-    cmd.env("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", "1024")
-        .env("LATCHKEY_PASSWORDS__ARGON2_ITERATIONS", "1")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    if backend_is_postgres() {
-        cmd.env("DATABASE_URL", fresh_postgres().await);
-    }
-    let child = cmd.spawn().expect("start latchkey");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !(data_dir.join("bootstrap.json").exists()
-        && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "latchkey did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server {
-        child,
-        data_dir,
-        port,
-    }
 }
 
 async fn run(mut cmd: tokio::process::Command, what: &str) {
@@ -95,7 +35,7 @@ async fn the_official_python_sdk_manages_users_and_logs_in() {
         std::path::Path::new(&python).exists(),
         "auth0-python is not installed: run scripts/test (it creates .venv), or set LATCHKEY_PYTHON"
     );
-    let server = start_binary(false).await;
+    let server = start_binary(false, &[]).await;
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg(repo_root().join("tests-sdk/python/management_flow.py"))
         .env(
@@ -114,7 +54,7 @@ async fn the_official_node_sdk_manages_users_over_tls() {
         dir.join("node_modules/auth0").exists(),
         "npm auth0 is not installed: run scripts/test (it runs npm ci in tests-sdk/node)"
     );
-    let server = start_binary(true).await;
+    let server = start_binary(true, &[]).await;
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(dir.join("management_flow.mjs"))
         .env("LATCHKEY_DOMAIN", format!("127.0.0.1:{}", server.port))

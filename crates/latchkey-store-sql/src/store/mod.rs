@@ -1,0 +1,244 @@
+//! `SqlStore`: the storage traits over one writer pool and one reader pool (the same pool on
+//! PostgreSQL). One file per aggregate; the helpers here are the only place that runs a query.
+
+mod clients;
+mod connections;
+mod keys;
+mod logs;
+mod refresh_tokens;
+mod tenant;
+mod users;
+
+use crate::Dialect;
+use async_trait::async_trait;
+use latchkey_core::audit::LogEntry;
+use latchkey_core::store::{Admin, AdminStore, BootstrapData, Store, StoreError, StoreResult};
+use sqlx::any::{Any, AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
+
+#[derive(Clone)]
+pub struct SqlStore {
+    writer: AnyPool,
+    reader: AnyPool,
+    dialect: Dialect,
+}
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+type RowMapper<T> = fn(&AnyRow) -> anyhow::Result<T>;
+
+/// Maps a unique-key violation to `StoreError::Conflict(what)`, anything else to `Other`.
+fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Other(anyhow::Error::new(e)),
+    }
+}
+
+fn other(e: impl Into<anyhow::Error>) -> StoreError {
+    StoreError::Other(e.into())
+}
+
+fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+/// The row `q` returns, if any, mapped to a domain value.
+async fn fetch_opt<'e, T>(
+    q: AnyQuery<'_>,
+    exec: impl Executor<'e, Database = Any>,
+    map: RowMapper<T>,
+) -> StoreResult<Option<T>> {
+    let row = q.fetch_optional(exec).await.map_err(other)?;
+    row.as_ref().map(map).transpose().map_err(StoreError::Other)
+}
+
+/// Every row `q` returns, mapped to domain values.
+async fn fetch_all<'e, T>(
+    q: AnyQuery<'_>,
+    exec: impl Executor<'e, Database = Any>,
+    map: RowMapper<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = q.fetch_all(exec).await.map_err(other)?;
+    rows.iter()
+        .map(map)
+        .collect::<anyhow::Result<_>>()
+        .map_err(StoreError::Other)
+}
+
+/// Runs a write; returns how many rows it touched.
+async fn execute<'e>(q: AnyQuery<'_>, exec: impl Executor<'e, Database = Any>) -> StoreResult<u64> {
+    Ok(q.execute(exec).await.map_err(other)?.rows_affected())
+}
+
+/// Writes a tenant log entry (inside the caller's transaction when given one).
+async fn insert_log<'e>(
+    exec: impl Executor<'e, Database = Any>,
+    log: &LogEntry,
+) -> StoreResult<()> {
+    let q = sqlx::query(
+        "INSERT INTO logs (log_id, date, type, user_id, data) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(log.log_id.clone())
+    .bind(log.date.millis())
+    .bind(log.type_code.clone())
+    .bind(log.user_id.clone())
+    .bind(log.to_json().to_string());
+    execute(q, exec).await.map(drop)
+}
+
+/// A value bound into dynamically built SQL.
+#[derive(Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A `WHERE` clause built from optional filters, numbering its placeholders in order.
+#[derive(Default)]
+struct Filter {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Filter {
+    /// Adds a condition; `condition` receives the placeholder (`$n`) of `value`.
+    fn and(&mut self, value: Bind, condition: impl FnOnce(&str) -> String) {
+        self.binds.push(value);
+        let placeholder = format!("${}", self.binds.len());
+        self.clauses.push(condition(&placeholder));
+    }
+    fn eq(&mut self, column: &str, value: Bind) {
+        self.and(value, |p| format!("{column} = {p}"));
+    }
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+    fn query(&self, sql: String) -> AnyQuery<'static> {
+        self.binds
+            .iter()
+            .fold(sqlx::query(AssertSqlSafe(sql)), |q, b| match b {
+                Bind::Text(s) => q.bind(s.clone()),
+                Bind::Int(i) => q.bind(*i),
+            })
+    }
+}
+
+/// One page of `SELECT columns FROM table <filter> ORDER BY order`, and the total count.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_page<T>(
+    pool: &AnyPool,
+    table: &str,
+    columns: &str,
+    filter: &Filter,
+    order: &str,
+    page: u32,
+    per_page: u32,
+    map: RowMapper<T>,
+) -> StoreResult<(Vec<T>, u64)> {
+    let where_sql = filter.sql();
+    let total: i64 = filter
+        .query(format!("SELECT COUNT(*) AS n FROM {table} {where_sql}"))
+        .fetch_one(pool)
+        .await
+        .map_err(other)?
+        .try_get("n")
+        .map_err(other)?;
+    let per_page = i64::from(per_page.clamp(1, 100));
+    let offset = i64::from(page) * per_page;
+    let sql = format!(
+        "SELECT {columns} FROM {table} {where_sql} ORDER BY {order} LIMIT {per_page} OFFSET {offset}"
+    );
+    let items = fetch_all(filter.query(sql), pool, map).await?;
+    Ok((items, u64::try_from(total).unwrap_or(0)))
+}
+
+impl SqlStore {
+    pub(crate) fn new(writer: AnyPool, reader: AnyPool, dialect: Dialect) -> Self {
+        Self {
+            writer,
+            reader,
+            dialect,
+        }
+    }
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+async fn insert_admin<'e>(exec: impl Executor<'e, Database = Any>, a: &Admin) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO admins (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(a.id.clone())
+    .bind(a.email.as_str().to_owned())
+    .bind(a.password_hash.as_str().to_owned())
+    .bind(a.created_at.millis())
+    .execute(exec)
+    .await
+    .map_err(conflict("An administrator with that email"))?;
+    Ok(())
+}
+
+#[async_trait]
+impl AdminStore for SqlStore {
+    async fn insert_admin(&self, a: &Admin) -> StoreResult<()> {
+        insert_admin(&self.writer, a).await
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    async fn bootstrap(&self, data: &BootstrapData) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        // The tenant row is the marker: whoever inserts it first bootstraps.
+        let inserted = execute(
+            sqlx::query(
+                "INSERT INTO tenant (id, settings) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(to_json(&data.tenant)),
+            &mut *tx,
+        )
+        .await?;
+        if inserted == 0 {
+            tx.rollback().await.map_err(other)?;
+            return Ok(false);
+        }
+        for c in &data.clients {
+            clients::insert_client(&mut *tx, c).await?;
+        }
+        for g in &data.grants {
+            clients::insert_grant(&mut *tx, g).await?;
+        }
+        connections::insert_connection(&mut *tx, &data.connection).await?;
+        insert_admin(&mut *tx, &data.admin).await?;
+        keys::insert_key(&mut *tx, &data.key).await?;
+        tx.commit().await.map_err(other)?;
+        Ok(true)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        execute(sqlx::query("SELECT 1"), &self.reader)
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,24 @@
+use super::{SqlStore, execute, other, to_json};
+use anyhow::Context;
+use async_trait::async_trait;
+use latchkey_core::domain::TenantSettings;
+use latchkey_core::store::{StoreError, StoreResult, TenantStore};
+
+#[async_trait]
+impl TenantStore for SqlStore {
+    async fn get_tenant(&self) -> StoreResult<Option<TenantSettings>> {
+        let s: Option<String> = sqlx::query_scalar("SELECT settings FROM tenant WHERE id = 1")
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(other)?;
+        s.map(|s| serde_json::from_str(&s).context("stored tenant settings"))
+            .transpose()
+            .map_err(StoreError::Other)
+    }
+
+    async fn put_tenant(&self, settings: &TenantSettings) -> StoreResult<()> {
+        let q = sqlx::query("INSERT INTO tenant (id, settings) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET settings = excluded.settings")
+            .bind(to_json(settings));
+        execute(q, &self.writer).await.map(drop)
+    }
+}
