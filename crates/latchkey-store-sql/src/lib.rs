@@ -1,8 +1,8 @@
 //! Latchkey's storage on SQLite (the embedded default) and PostgreSQL (several nodes, one
 //! database). There is one SQL implementation, written against sqlx's `Any` driver with
-//! `$n` placeholders and only INTEGER/TEXT columns, so both backends run the same statements and
+//! `$n` placeholders and only BIGINT/TEXT columns, so both backends run the same statements and
 //! cannot drift apart; the few dialect differences are in [`Dialect`]. Each backend has its own
-//! migration directory.
+//! migration list (`migrate.rs`), which shares files while the schema is dialect-neutral.
 
 /// The `users` columns in the order `rows::user` reads them; a macro so `concat!` can use it.
 macro_rules! user_columns {

@@ -1,12 +1,15 @@
-//! A small embedded migration runner: each backend's files are compiled into the binary and
-//! applied in order inside a transaction, recorded in `latchkey_migrations`.
+//! A small embedded migration runner: the files are compiled into the binary and applied in
+//! order inside a transaction, recorded in `latchkey_migrations`. Each backend has its own list;
+//! while the schema stays dialect-neutral both lists name the same files, and a migration that
+//! needs dialect-specific SQL gets one file per backend under the same version.
 
 use crate::Dialect;
 use anyhow::Context;
 use sqlx::{AnyPool, Executor};
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const INIT: &str = include_str!("../migrations/0001_init.sql");
+const SQLITE: &[(i64, &str)] = &[(1, INIT)];
+const POSTGRES: &[(i64, &str)] = &[(1, INIT)];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
     let migrations = match dialect {

@@ -32,6 +32,15 @@ struct ListQuery {
     is_first_party: Option<String>,
 }
 
+/// Any of these lets a caller read clients; the secret itself is shown only to holders of
+/// `read:client_keys` or `read:client_credentials` (see `sees_secrets`).
+const READ_CLIENTS: &[&str] = &[
+    "read:clients",
+    "read:client_keys",
+    "read:client_credentials",
+    "read:client_summary",
+];
+
 fn sees_secrets(p: &Principal) -> bool {
     p.0.has_any(&["read:client_keys", "read:client_credentials"])
 }
@@ -41,12 +50,7 @@ async fn list(
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    p.require(&[
-        "read:clients",
-        "read:client_keys",
-        "read:client_credentials",
-        "read:client_summary",
-    ])?;
+    p.require(READ_CLIENTS)?;
     let paging = q.paging.paging()?;
     let first_party = parse_bool("is_first_party", q.is_first_party.as_deref())?;
     let mut all = state.services.list_clients().await?;
@@ -195,12 +199,7 @@ async fn get_one(
     p: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    p.require(&[
-        "read:clients",
-        "read:client_keys",
-        "read:client_credentials",
-        "read:client_summary",
-    ])?;
+    p.require(READ_CLIENTS)?;
     let secrets = sees_secrets(&p);
     Ok(Json(
         state.services.get_client(&id).await?.to_auth0_json(secrets),

@@ -164,6 +164,18 @@ impl TestApp {
         )
     }
 
+    /// `GET path` (no credentials), parsed as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn token(&self, body: Value) -> reqwest::Response {
         self.http
             .post(self.url("/oauth/token"))
@@ -234,6 +246,18 @@ impl TestApp {
                           "realm": "Username-Password-Authentication", "scope": scope}))
             .await
     }
+}
+
+/// The decoded JSON of a compact JWT's header (0) or payload (1).
+pub fn jwt_part(jwt: &str, index: usize) -> Value {
+    use base64::Engine as _;
+    let part = jwt.split('.').nth(index).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 /// Percent-encodes a user id for a path, as the SDKs do.

@@ -386,15 +386,7 @@ async fn state_survives_a_restart_and_bootstrap_runs_once() {
     let user = app
         .create_user("persist@example.com", "Correct-Horse-1")
         .await;
-    let kid_before: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let kid_before: Value = app.get_json("/.well-known/jwks.json").await;
     let address = app.base.trim_start_matches("http://").to_owned();
     let (dir, db, bootstrap) = app.stop().await;
     let bootstrap_file = std::fs::read_to_string(dir.join("bootstrap.json")).unwrap();
@@ -405,15 +397,7 @@ async fn state_survives_a_restart_and_bootstrap_runs_once() {
         std::fs::read_to_string(dir.join("bootstrap.json")).unwrap(),
         bootstrap_file
     );
-    let kid_after: Value = again
-        .http
-        .get(again.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let kid_after: Value = again.get_json("/.well-known/jwks.json").await;
     assert_eq!(kid_before, kid_after);
     // Credentials from the first start still work, and so does the user.
     assert_eq!(
@@ -450,27 +434,34 @@ async fn signing_keys_rotate_and_old_tokens_stay_valid() {
         .api_with(&old, Method::POST, "/keys/signing/rotate", None)
         .await;
     assert_eq!(s, 200);
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     assert_eq!(app.api_with(&old, Method::GET, "/users", None).await.0, 200);
     let new = app.mgmt_token().await;
-    let header: Value = {
-        use base64::Engine as _;
-        let h = new.split('.').next().unwrap();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(h)
-                .unwrap(),
+    assert_eq!(jwt_part(&new, 0)["kid"], rotated["kid"]);
+
+    // Revoking the old key ends the tokens it signed; the current key cannot be revoked.
+    let old_kid = jwt_part(&old, 0)["kid"].as_str().unwrap().to_owned();
+    let (s, revoked) = app
+        .api_with(
+            &new,
+            Method::PUT,
+            &format!("/keys/signing/{old_kid}/revoke"),
+            None,
         )
-        .unwrap()
-    };
-    assert_eq!(header["kid"], rotated["kid"]);
+        .await;
+    assert_eq!((s, &revoked["revoked"]), (200, &json!(true)));
+    assert_eq!(app.api_with(&old, Method::GET, "/users", None).await.0, 401);
+    let new_kid = rotated["kid"].as_str().unwrap();
+    let (s, _) = app
+        .api_with(
+            &new,
+            Method::PUT,
+            &format!("/keys/signing/{new_kid}/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
+    let jwks = app.get_json("/.well-known/jwks.json").await;
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
 }

@@ -1,38 +1,15 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::helpers::*;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
 
 #[tokio::test]
 async fn discovery_and_jwks_describe_the_issuer_and_its_keys() {
     let app = spawn_app().await;
-    let d: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d: Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(d["issuer"], app.issuer());
     assert_eq!(d["token_endpoint"], format!("{}oauth/token", app.issuer()));
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["alg"], "RS256");
@@ -43,15 +20,7 @@ async fn discovery_and_jwks_describe_the_issuer_and_its_keys() {
 async fn client_credentials_tokens_verify_with_an_independent_jwt_library() {
     let app = spawn_app().await;
     let token = app.mgmt_token().await;
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let key = &jwks["keys"][0];
     let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
         key["n"].as_str().unwrap(),
@@ -198,7 +167,7 @@ async fn password_grant_issues_tokens_and_refuses_wrong_passwords_alike() {
     assert_eq!(ok.status(), 200);
     let tokens: Value = ok.json().await.unwrap();
     assert_eq!(tokens["token_type"], "Bearer");
-    let id_claims = claims(tokens["id_token"].as_str().unwrap());
+    let id_claims = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
     assert_eq!(id_claims["sub"], user["user_id"]);
     assert_eq!(id_claims["aud"], app.app_client().0);
     assert_eq!(id_claims["email"], "jane.doe@example.com");

@@ -1,6 +1,7 @@
--- Latchkey schema v1 (SQLite). Timestamps are milliseconds since the Unix epoch; flags are 0/1.
+-- Latchkey schema v1, shared by SQLite and PostgreSQL: only BIGINT and TEXT columns, timestamps in
+-- milliseconds since the Unix epoch, flags as 0/1, JSON as TEXT.
 CREATE TABLE tenant (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
+    id BIGINT PRIMARY KEY CHECK (id = 1),
     settings TEXT NOT NULL
 );
 CREATE TABLE connections (
