@@ -157,12 +157,6 @@ impl ConnectionOptions {
     pub fn requires_username(&self) -> bool {
         self.requires_username.unwrap_or(false)
     }
-    pub fn signup_disabled(&self) -> bool {
-        self.disable_signup.unwrap_or(false)
-    }
-    pub fn brute_force_protection(&self) -> bool {
-        self.brute_force_protection.unwrap_or(true)
-    }
     pub fn history_depth(&self) -> usize {
         match &self.password_history {
             Some(h) if h.enable => h.size as usize,
