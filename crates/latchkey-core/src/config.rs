@@ -6,6 +6,9 @@ pub struct CoreConfig {
     pub issuer: String,
     /// Lifetime of access tokens issued to users and of Management API tokens.
     pub access_token_lifetime_secs: i64,
+    /// How long other nodes' configuration changes may take to be seen here (see
+    /// `services::config_cache`).
+    pub config_cache_ttl: std::time::Duration,
 }
 
 impl CoreConfig {

@@ -45,6 +45,7 @@ pub enum JwtError {
 pub struct Keys {
     store: Arc<dyn KeyStore>,
     ring: RwLock<Arc<KeyRing>>,
+    last_reload: std::sync::Mutex<std::time::Instant>,
 }
 
 impl Keys {
@@ -53,6 +54,7 @@ impl Keys {
         Ok(Self {
             store,
             ring: RwLock::new(Arc::new(ring)),
+            last_reload: std::sync::Mutex::new(std::time::Instant::now()),
         })
     }
 
@@ -76,10 +78,29 @@ impl Keys {
     /// Re-reads the keys from the store (after a rotation on this or another node).
     pub async fn reload(&self) -> anyhow::Result<()> {
         let ring = build_ring(&self.store.list_signing_keys().await?)?;
+        if let Ok(mut at) = self.last_reload.lock() {
+            *at = std::time::Instant::now();
+        }
         if let Ok(mut guard) = self.ring.write() {
             *guard = Arc::new(ring);
         }
         Ok(())
+    }
+
+    /// Reloads unless that happened less than `min_interval` ago; returns whether it did.
+    /// Called when a token names a key this node has not seen (rotated on another node).
+    pub async fn reload_if_older_than(
+        &self,
+        min_interval: std::time::Duration,
+    ) -> anyhow::Result<bool> {
+        let stale = self
+            .last_reload
+            .lock()
+            .map_or(true, |at| at.elapsed() >= min_interval);
+        if stale {
+            self.reload().await?;
+        }
+        Ok(stale)
     }
 
     /// Makes a new key current; the previous one stays in the JWKS so live tokens still verify.

@@ -65,6 +65,7 @@ impl Application {
         let core = CoreConfig {
             issuer: issuer.clone(),
             access_token_lifetime_secs: settings.tokens.access_token_lifetime_secs,
+            config_cache_ttl: std::time::Duration::from_secs(settings.server.config_cache_secs),
         };
         let services = Arc::new(Services::new(core, store, hasher).await?);
         Ok(Self {

@@ -28,6 +28,9 @@ pub struct ServerSettings {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_self_signed: bool,
+    /// Seconds a node may serve clients, grants, connections and tenant settings from memory
+    /// before re-reading them; a change made on another node is seen within this time.
+    pub config_cache_secs: u64,
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -104,6 +107,7 @@ impl Default for ServerSettings {
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
+            config_cache_secs: 5,
         }
     }
 }
@@ -211,6 +215,9 @@ impl Settings {
         }
         if !(60..=2_592_000).contains(&self.tokens.access_token_lifetime_secs) {
             bail!("tokens.access_token_lifetime_secs must be between 60 and 2592000");
+        }
+        if self.server.config_cache_secs > 300 {
+            bail!("server.config_cache_secs must be at most 300");
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             bail!("log.format must be pretty or json");

@@ -256,6 +256,7 @@ impl Services {
         if !self.store.update_client(&client).await? {
             return Err(client_not_found());
         }
+        self.cache.forget_client(client.client_id.as_str());
         if let Some(log) = caller.api_log("Update a client") {
             self.audit
                 .record(log.client(client.client_id.as_str(), &client.name));
@@ -269,6 +270,7 @@ impl Services {
         if !self.store.update_client(&client).await? {
             return Err(client_not_found());
         }
+        self.cache.forget_client(client.client_id.as_str());
         if let Some(log) = caller.api_log("Rotate a client secret") {
             self.audit
                 .record(log.client(client.client_id.as_str(), &client.name));
@@ -289,6 +291,7 @@ impl Services {
         if !self.store.delete_client(&client.client_id).await? {
             return Err(client_not_found());
         }
+        self.cache.forget_client(client.client_id.as_str());
         if let Some(log) = caller.api_log("Delete a client") {
             self.audit
                 .record(log.client(client.client_id.as_str(), &client.name));
@@ -357,6 +360,7 @@ impl Services {
         if !self.store.update_client_grant(&grant).await? {
             return Err(not_found());
         }
+        self.cache.forget_grants();
         if let Some(log) = caller.api_log("Update client grant") {
             self.audit.record(log);
         }
@@ -370,6 +374,7 @@ impl Services {
                 "The client grant does not exist.",
             ));
         }
+        self.cache.forget_grants();
         if let Some(log) = caller.api_log("Delete client grant") {
             self.audit.record(log);
         }

@@ -134,6 +134,7 @@ impl Services {
         if !self.store.update_connection(&c).await? {
             return Err(not_found());
         }
+        self.cache.forget_connection(&c.name);
         if let Some(log) = caller.api_log("Update a connection") {
             self.audit.record(log.connection(&c.name));
         }
@@ -145,6 +146,7 @@ impl Services {
         if !self.store.delete_connection(&c.id).await? {
             return Err(not_found());
         }
+        self.cache.forget_connection(&c.name);
         if let Some(log) = caller.api_log("Delete a connection") {
             self.audit.record(log.connection(&c.name));
         }

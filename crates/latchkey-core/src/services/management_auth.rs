@@ -36,11 +36,22 @@ pub enum ManagementAuthError {
 impl Services {
     /// Verifies a Management API access token: our signature, our issuer, the `api/v2/`
     /// audience, not expired (60 s leeway for clock skew between nodes).
-    pub fn authenticate_management(
+    pub async fn authenticate_management(
         &self,
         token: &str,
     ) -> Result<ManagementPrincipal, ManagementAuthError> {
-        let claims = self.keys().verify(token).map_err(|e| match e {
+        let mut verified = self.keys().verify(token);
+        // A key this node has not seen may have been rotated in by another node.
+        if verified == Err(JwtError::UnknownKey)
+            && self
+                .keys()
+                .reload_if_older_than(std::time::Duration::from_secs(1))
+                .await
+                .unwrap_or(false)
+        {
+            verified = self.keys().verify(token);
+        }
+        let claims = verified.map_err(|e| match e {
             JwtError::Signature => ManagementAuthError::BadSignature,
             _ => ManagementAuthError::Invalid,
         })?;

@@ -3,6 +3,7 @@
 
 mod bootstrap;
 mod clients;
+mod config_cache;
 mod connections;
 mod logs;
 mod management_auth;
@@ -95,6 +96,7 @@ pub struct Services {
     hasher: PasswordHasher,
     keys: Arc<Keys>,
     audit: AuditLog,
+    cache: config_cache::ConfigCache,
 }
 
 impl Services {
@@ -105,13 +107,26 @@ impl Services {
         hasher: PasswordHasher,
     ) -> anyhow::Result<Self> {
         let keys = Arc::new(Keys::load(store.clone()).await?);
+        // Other nodes may rotate keys: pick up their changes every minute.
+        let weak = Arc::downgrade(&keys);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                let Some(keys) = weak.upgrade() else { break };
+                if let Err(e) = keys.reload().await {
+                    tracing::warn!(error = %e, "could not refresh signing keys");
+                }
+            }
+        });
         let audit = AuditLog::start(store.clone());
+        let cache = config_cache::ConfigCache::new(config.config_cache_ttl);
         Ok(Self {
             config,
             store,
             hasher,
             keys,
             audit,
+            cache,
         })
     }
 

@@ -13,6 +13,16 @@ impl Services {
             .context("tenant settings are missing: the store was not bootstrapped")?)
     }
 
+    /// Tenant settings for the request paths, through the configuration cache.
+    pub(crate) async fn active_tenant(&self) -> ServiceResult<TenantSettings> {
+        if let Some(t) = self.cache.tenant() {
+            return Ok(t);
+        }
+        let t = self.tenant_settings().await?;
+        self.cache.keep_tenant(&t);
+        Ok(t)
+    }
+
     /// Merges `patch` into the settings: top-level keys replace, `flags` merge key by key,
     /// `null` removes an optional setting.
     pub async fn update_tenant_settings(
@@ -64,6 +74,7 @@ impl Services {
             }
         }
         self.store.put_tenant(&settings).await?;
+        self.cache.forget_tenant();
         if let Some(log) = caller.api_log("Update tenant settings") {
             self.audit.record(log);
         }

@@ -116,16 +116,13 @@ impl Services {
     ) -> ServiceResult<TokenResponse> {
         let audience = match audience {
             Some(a) => a,
-            None => self.tenant_settings().await?.default_audience.ok_or_else(|| {
+            None => self.active_tenant().await?.default_audience.ok_or_else(|| {
                 ServiceError::AccessDenied(
                     "No audience parameter was provided, and no default audience has been configured".into(),
                 )
             })?,
         };
-        let grant = self
-            .store
-            .find_client_grant(&client.client_id, &audience)
-            .await?
+        let grant = self.active_grant(&client.client_id, &audience).await?
             .ok_or_else(|| {
                 ServiceError::AccessDenied(format!(
                     "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"
@@ -175,7 +172,7 @@ impl Services {
         requested: Option<Scope>,
         meta: &RequestMeta,
     ) -> ServiceResult<TokenResponse> {
-        let tenant = self.tenant_settings().await?;
+        let tenant = self.active_tenant().await?;
         let realm = realm.or(tenant.default_directory.clone()).ok_or_else(|| {
             ServiceError::bad_request(
                 "invalid_request",
@@ -183,8 +180,7 @@ impl Services {
             )
         })?;
         let connection = self
-            .store
-            .find_connection_by_name(&realm)
+            .find_connection(&realm)
             .await?
             .filter(|c| c.is_database())
             .ok_or_else(|| {
@@ -548,11 +544,7 @@ impl Services {
         let Ok(id) = ClientId::parse(client_id) else {
             return Err(client_failed());
         };
-        let client = self
-            .store
-            .get_client(&id)
-            .await?
-            .ok_or_else(client_failed)?;
+        let client = self.active_client(&id).await?.ok_or_else(client_failed)?;
         match &auth.client_secret {
             Some(secret) if client.secret_matches(secret.expose_secret()) => Ok(client),
             None if public_allowed && client.is_public() => Ok(client),

@@ -120,12 +120,9 @@ fn check_metadata(m: &Map<String, Value>, field: &'static str) -> Result<(), Par
 
 impl Services {
     pub(crate) async fn connection_named(&self, name: &str) -> ServiceResult<Connection> {
-        self.store
-            .find_connection_by_name(name)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::bad_request("inexistent_connection", "The connection does not exist.")
-            })
+        self.find_connection(name).await?.ok_or_else(|| {
+            ServiceError::bad_request("inexistent_connection", "The connection does not exist.")
+        })
     }
 
     pub async fn get_user(&self, id: &UserId) -> ServiceResult<User> {
@@ -259,13 +256,9 @@ impl Services {
 
         let connection = match &patch.connection {
             Some(name) => {
-                let c = self
-                    .store
-                    .find_connection_by_name(name)
-                    .await?
-                    .ok_or_else(|| {
-                        ServiceError::bad_request("invalid_body", "Connection does not exist.")
-                    })?;
+                let c = self.find_connection(name).await?.ok_or_else(|| {
+                    ServiceError::bad_request("invalid_body", "Connection does not exist.")
+                })?;
                 if c.name != user.connection {
                     return Err(ServiceError::bad_request(
                         "invalid_body",

@@ -68,6 +68,7 @@ impl FromRequestParts<AppState> for Principal {
         let principal = state
             .services
             .authenticate_management(token)
+            .await
             .map_err(|e| ApiError::unauthorized(&e.to_string()))?;
         let crate::extract::Meta(meta) = crate::extract::Meta::from_request_parts(parts, state)
             .await

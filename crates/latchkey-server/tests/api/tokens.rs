@@ -277,3 +277,85 @@ async fn bcrypt_hashes_from_an_auth0_export_verify_and_are_upgraded() {
         200
     );
 }
+
+#[tokio::test]
+async fn configuration_changes_take_effect_at_once_despite_the_cache() {
+    let app = spawn_app().await;
+    app.create_user("cache@example.com", "Correct-Horse-1")
+        .await;
+    // Warm the cache: a login reads the client, the connection and the tenant settings.
+    assert_eq!(
+        app.login("cache@example.com", "Correct-Horse-1", "openid")
+            .await
+            .status(),
+        200
+    );
+    let (id, secret) = app.mgmt_client();
+    // One Management API token for the whole test: its client's secret is rotated below.
+    let token = app.mgmt_token().await;
+    let audience = format!("{}api/v2/", app.issuer());
+    let cc = |secret: String| {
+        app.token(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "audience": audience}))
+    };
+    assert_eq!(cc(secret.clone()).await.status(), 200);
+
+    // A rotated secret: the old one fails on the very next request.
+    let (s, rotated) = app
+        .api_with(
+            &token,
+            reqwest::Method::POST,
+            &format!("/clients/{id}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(cc(secret).await.status(), 401);
+    assert_eq!(
+        cc(rotated["client_secret"].as_str().unwrap().to_owned())
+            .await
+            .status(),
+        200
+    );
+
+    // A connection disabled for the app refuses its logins at once.
+    let (_, conns) = app
+        .api_with(
+            &token,
+            reqwest::Method::GET,
+            "/connections?name=Username-Password-Authentication",
+            None,
+        )
+        .await;
+    let conn_id = conns[0]["id"].as_str().unwrap().to_owned();
+    let (s, _) = app
+        .api_with(
+            &token,
+            reqwest::Method::PATCH,
+            &format!("/connections/{conn_id}"),
+            Some(json!({"enabled_clients": [id]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let refused = app
+        .login("cache@example.com", "Correct-Horse-1", "openid")
+        .await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error_description"],
+        "the connection was disabled"
+    );
+
+    // Tenant settings too: a default audience set now applies to the next request.
+    let (s, _) = app
+        .api_with(
+            &token,
+            reqwest::Method::PATCH,
+            "/tenants/settings",
+            Some(json!({"default_audience": audience})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let secret_now = rotated["client_secret"].as_str().unwrap();
+    let no_audience = app.token(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret_now})).await;
+    assert_eq!(no_audience.status(), 200);
+}

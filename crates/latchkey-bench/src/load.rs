@@ -1,0 +1,146 @@
+//! A bounded closed-loop load generator on loopback: `concurrency` workers each send the same
+//! request back to back for a fixed time.
+
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// What the server did across every window of one scenario.
+#[derive(Default)]
+pub struct Stats {
+    latencies: Vec<Duration>,
+    pub errors: u64,
+}
+
+impl Stats {
+    pub fn ok(&self) -> u64 {
+        self.latencies.len() as u64
+    }
+    fn percentile_ms(&self, q: f64) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        match sorted.len() {
+            0 => 0.0,
+            n => sorted[(((n - 1) as f64) * q).round() as usize].as_secs_f64() * 1000.0,
+        }
+    }
+    pub fn p50_ms(&self) -> f64 {
+        self.percentile_ms(0.50)
+    }
+    pub fn p99_ms(&self) -> f64 {
+        self.percentile_ms(0.99)
+    }
+    pub fn to_json(&self, seconds: f64) -> Value {
+        json!({"per_sec": self.ok() as f64 / seconds, "ok": self.ok(), "errors": self.errors,
+               "p50_ms": self.p50_ms(), "p99_ms": self.p99_ms()})
+    }
+}
+
+/// One keep-alive connection sending the same pre-built request back to back. A full-featured
+/// client (reqwest) spends CPU the server then lacks on a 2-core machine; this one writes bytes
+/// and reads `Content-Length` bodies, which is all the benchmark needs.
+async fn worker(addr: SocketAddr, request: Arc<Vec<u8>>, until: Instant) -> (Vec<Duration>, u64) {
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    'connect: while Instant::now() < until {
+        let Ok(mut stream) = TcpStream::connect(addr).await else {
+            errors += 1;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        while Instant::now() < until {
+            let t0 = Instant::now();
+            if stream.write_all(&request).await.is_err() {
+                errors += 1;
+                continue 'connect;
+            }
+            match read_response(&mut stream, &mut buf).await {
+                Some(status) if (200..300).contains(&status) => latencies.push(t0.elapsed()),
+                Some(_) => errors += 1,
+                None => {
+                    errors += 1;
+                    continue 'connect;
+                }
+            }
+        }
+        break;
+    }
+    (latencies, errors)
+}
+
+/// Reads one response; returns its status, or `None` if the connection broke.
+async fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> Option<u16> {
+    let mut filled = 0;
+    loop {
+        let n = stream.read(&mut buf[filled..]).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        filled += n;
+        let head = &buf[..filled];
+        let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+            if filled == buf.len() {
+                return None;
+            }
+            continue;
+        };
+        let text = std::str::from_utf8(&head[..end]).ok()?;
+        let status: u16 = text.get(9..12)?.parse().ok()?;
+        let length: usize = text
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        let total = end + 4 + length;
+        if total > buf.len() {
+            return None;
+        }
+        while filled < total {
+            let n = stream.read(&mut buf[filled..]).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            filled += n;
+        }
+        return Some(status);
+    }
+}
+
+/// `POST path` with a JSON body, as bytes ready to write.
+pub fn json_post(addr: SocketAddr, path: &str, body: &Value) -> Arc<Vec<u8>> {
+    let body = body.to_string();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    Arc::new([head.into_bytes(), body.into_bytes()].concat())
+}
+
+/// One window of load; adds what it saw to `stats`. Returns the window's wall time.
+pub async fn window(
+    addr: SocketAddr,
+    request: &Arc<Vec<u8>>,
+    concurrency: usize,
+    duration: Duration,
+    stats: &mut Stats,
+) -> Duration {
+    let start = Instant::now();
+    let until = start + duration;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| tokio::spawn(worker(addr, request.clone(), until)))
+        .collect();
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            stats.latencies.extend(l);
+            stats.errors += e;
+        }
+    }
+    start.elapsed()
+}

@@ -1,0 +1,230 @@
+//! `cargo run --release -p latchkey-bench`: throughput of the real server on loopback, each
+//! number next to the physical limit it is bounded by, measured in the same run on the same
+//! machine: raw argon2id hashes/s (logins) and raw RS256 signatures/s (client-credentials
+//! tokens). Not a test: it asserts nothing, it reports.
+//!
+//! Limit and server are measured in alternating windows (limit, server, limit, server, …) and
+//! compared as totals, so drift in the machine's speed during the run (shared virtual CPUs,
+//! thermal limits) affects both sides alike instead of skewing the ratio.
+
+mod load;
+mod raw;
+
+use anyhow::Context;
+use clap::Parser;
+use latchkey_core::keys::RawSigner;
+use latchkey_server::{Application, Settings};
+use load::Stats;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Latchkey benchmarks against the physical limits measured in the same run")]
+struct Args {
+    /// Seconds per measurement window.
+    #[arg(long, default_value_t = 2)]
+    seconds: u64,
+    /// Alternating limit/server window pairs per scenario (after one warm-up pair).
+    #[arg(long, default_value_t = 4)]
+    rounds: u32,
+    /// Concurrent client connections for the HTTP scenarios.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Run against PostgreSQL at this URL instead of a fresh SQLite file.
+    #[arg(long, env = "LATCHKEY_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+/// A scenario's totals: the limit's operations and the server's answers over equal time.
+struct Comparison {
+    raw_per_sec: f64,
+    server_per_sec: f64,
+    server: Stats,
+    server_seconds: f64,
+}
+
+impl Comparison {
+    fn ratio(&self) -> f64 {
+        self.server_per_sec / self.raw_per_sec
+    }
+}
+
+/// Alternates `raw` windows with HTTP windows of `body` against `url`.
+async fn compare(
+    args: &Args,
+    addr: std::net::SocketAddr,
+    request: std::sync::Arc<Vec<u8>>,
+    raw: impl Fn(Duration) -> anyhow::Result<u64> + Send + Sync + Clone + 'static,
+) -> anyhow::Result<Comparison> {
+    let window = Duration::from_secs(args.seconds.max(1));
+    let run_raw = |d: Duration| {
+        let raw = raw.clone();
+        async move { tokio::task::spawn_blocking(move || raw(d)).await? }
+    };
+    // Warm-up pair, discarded.
+    run_raw(Duration::from_secs(1)).await?;
+    load::window(
+        addr,
+        &request,
+        args.concurrency,
+        Duration::from_secs(1),
+        &mut Stats::default(),
+    )
+    .await;
+
+    let (mut raw_ops, mut raw_secs, mut server_secs) = (0u64, 0f64, 0f64);
+    let mut server = Stats::default();
+    for _ in 0..args.rounds.max(1) {
+        let started = std::time::Instant::now();
+        raw_ops += run_raw(window).await?;
+        raw_secs += started.elapsed().as_secs_f64();
+        server_secs += load::window(addr, &request, args.concurrency, window, &mut server)
+            .await
+            .as_secs_f64();
+    }
+    Ok(Comparison {
+        raw_per_sec: raw_ops as f64 / raw_secs,
+        server_per_sec: server.ok() as f64 / server_secs,
+        server,
+        server_seconds: server_secs,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let data_dir = std::env::temp_dir().join(format!("latchkey-bench-{}", std::process::id()));
+    let mut env = vec![(
+        "LATCHKEY_SERVER__LISTEN".to_owned(),
+        "127.0.0.1:0".to_owned(),
+    )];
+    if let Some(url) = &args.database_url {
+        env.push(("DATABASE_URL".to_owned(), url.clone()));
+    }
+    let (mut settings, _) = Settings::load(None, &env)?;
+    settings.server.data_dir = data_dir.clone();
+    let argon2 = settings.argon2();
+    let app = Application::build(&settings, &Default::default()).await?;
+    let addr = app.address();
+    let base = format!("http://{addr}");
+    let backend = app.services().backend();
+    let bootstrap: Value =
+        serde_json::from_str(&std::fs::read_to_string(data_dir.join("bootstrap.json"))?)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    println!(
+        "latchkey bench: {cores} cores, backend {backend}, {} connections, {} rounds of {}s limit + {}s server per scenario",
+        args.concurrency, args.rounds, args.seconds, args.seconds
+    );
+    println!(
+        "argon2id m={} KiB t={} p={} (the server's configured costs), RS256 with 2048-bit keys\n",
+        argon2.memory_kib, argon2.iterations, argon2.parallelism
+    );
+
+    // Setup calls go through reqwest; the measured load uses the lean client in `load`.
+    let client = reqwest::Client::new();
+    let token_url = format!("{base}/oauth/token");
+    let cc_body = json!({"grant_type": "client_credentials",
+        "client_id": bootstrap["management_api"]["client_id"], "client_secret": bootstrap["management_api"]["client_secret"],
+        "audience": format!("{base}/api/v2/")});
+    let mgmt: Value = client
+        .post(&token_url)
+        .json(&cc_body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mgmt_token = mgmt["access_token"]
+        .as_str()
+        .context("management token")?
+        .to_owned();
+    let (email, password) = ("bench@example.com", "Bench-Passw0rd!");
+    let created = client
+        .post(format!("{base}/api/v2/users"))
+        .bearer_auth(&mgmt_token)
+        .json(&json!({"connection": "Username-Password-Authentication", "email": email, "password": password}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        created.status().as_u16() == 201,
+        "creating the bench user: {}",
+        created.status()
+    );
+    let login_body = json!({"grant_type": "password", "username": email, "password": password, "scope": "openid",
+        "client_id": bootstrap["default_client"]["client_id"], "client_secret": bootstrap["default_client"]["client_secret"]});
+
+    let logins = compare(
+        &args,
+        addr,
+        load::json_post(addr, "/oauth/token", &login_body),
+        move |d| raw::argon2_hashes(argon2, cores, d),
+    )
+    .await?;
+    let signer = std::sync::Arc::new(RawSigner::new()?);
+    let tokens = compare(
+        &args,
+        addr,
+        load::json_post(addr, "/oauth/token", &cc_body),
+        move |d| raw::rs256_signatures(&signer, cores, d),
+    )
+    .await?;
+
+    println!(
+        "{:<36} {:>11} {:>9} {:>9} {:>7}",
+        "measurement", "per second", "p50 ms", "p99 ms", "errors"
+    );
+    for (limit, server, c) in [
+        (
+            "raw argon2id hashes (all cores)",
+            "password-grant logins (HTTP)",
+            &logins,
+        ),
+        (
+            "raw RS256 signatures (all cores)",
+            "client-credentials tokens (HTTP)",
+            &tokens,
+        ),
+    ] {
+        println!("{limit:<36} {:>11.1}", c.raw_per_sec);
+        println!(
+            "{server:<36} {:>11.1} {:>9.2} {:>9.2} {:>7}",
+            c.server_per_sec,
+            c.server.p50_ms(),
+            c.server.p99_ms(),
+            c.server.errors
+        );
+    }
+    println!(
+        "\nlogins / raw argon2id        = {:>5.1}%  (target ≥ 90%)",
+        logins.ratio() * 100.0
+    );
+    println!(
+        "cc tokens / raw RS256        = {:>5.1}%  (target ≥ 80%)",
+        tokens.ratio() * 100.0
+    );
+
+    if let Some(path) = &args.json {
+        let doc = json!({
+            "cores": cores, "backend": backend, "window_seconds": args.seconds, "rounds": args.rounds,
+            "concurrency": args.concurrency,
+            "argon2": {"memory_kib": argon2.memory_kib, "iterations": argon2.iterations, "parallelism": argon2.parallelism},
+            "raw_argon2id_per_sec": logins.raw_per_sec, "raw_rs256_per_sec": tokens.raw_per_sec,
+            "logins": logins.server.to_json(logins.server_seconds),
+            "client_credentials": tokens.server.to_json(tokens.server_seconds),
+            "login_ratio": logins.ratio(), "client_credentials_ratio": tokens.ratio(),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    let _ = stop.send(());
+    server.await??;
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(())
+}

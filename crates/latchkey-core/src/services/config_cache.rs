@@ -1,0 +1,183 @@
+//! A short-lived in-memory copy of the read-mostly configuration that every token request
+//! consults (clients, client grants, connections, tenant settings). Without it each token costs
+//! two or three store round trips, which on SQLite are thread hops that cost more CPU than the
+//! RSA signature itself.
+//!
+//! Consistency: a write made through this node's services forgets the entry at once; other
+//! nodes sharing the database see it within the TTL (`server.config_cache_secs`, 0 disables).
+
+use super::Services;
+use crate::domain::{Client, ClientGrant, ClientId, Connection, TenantSettings};
+use crate::error::ServiceResult;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Entries beyond this are not kept: the cache is for configuration, not an attack surface.
+const MAX_ENTRIES: usize = 10_000;
+
+struct TtlMap<K, V> {
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+    fn get(&self, key: &K, ttl: Duration) -> Option<V> {
+        let map = self.entries.lock().ok()?;
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, v)| v.clone())
+    }
+    fn put(&self, key: K, value: V) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(key, (Instant::now(), value));
+        }
+    }
+    fn forget_where(&self, pred: impl Fn(&K) -> bool) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.retain(|k, _| !pred(k));
+        }
+    }
+}
+
+pub(crate) struct ConfigCache {
+    ttl: Duration,
+    clients: TtlMap<String, Client>,
+    grants: TtlMap<(String, String), ClientGrant>,
+    connections: TtlMap<String, Connection>,
+    tenant: TtlMap<(), TenantSettings>,
+}
+
+impl ConfigCache {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            clients: TtlMap::new(),
+            grants: TtlMap::new(),
+            connections: TtlMap::new(),
+            tenant: TtlMap::new(),
+        }
+    }
+    fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    pub(crate) fn client(&self, id: &str) -> Option<Client> {
+        self.clients.get(&id.to_owned(), self.ttl)
+    }
+    pub(crate) fn keep_client(&self, c: &Client) {
+        if self.enabled() {
+            self.clients.put(c.client_id.to_string(), c.clone());
+        }
+    }
+    /// Forgets a client and every grant it holds.
+    pub(crate) fn forget_client(&self, id: &str) {
+        self.clients.forget_where(|k| k == id);
+        self.grants.forget_where(|(c, _)| c == id);
+    }
+
+    pub(crate) fn grant(&self, client: &str, audience: &str) -> Option<ClientGrant> {
+        self.grants
+            .get(&(client.to_owned(), audience.to_owned()), self.ttl)
+    }
+    pub(crate) fn keep_grant(&self, g: &ClientGrant) {
+        if self.enabled() {
+            self.grants
+                .put((g.client_id.to_string(), g.audience.clone()), g.clone());
+        }
+    }
+    pub(crate) fn forget_grants(&self) {
+        self.grants.forget_where(|_| true);
+    }
+
+    pub(crate) fn connection(&self, name: &str) -> Option<Connection> {
+        self.connections.get(&name.to_owned(), self.ttl)
+    }
+    pub(crate) fn keep_connection(&self, c: &Connection) {
+        if self.enabled() {
+            self.connections.put(c.name.clone(), c.clone());
+        }
+    }
+    pub(crate) fn forget_connection(&self, name: &str) {
+        self.connections.forget_where(|k| k == name);
+    }
+
+    pub(crate) fn tenant(&self) -> Option<TenantSettings> {
+        self.tenant.get(&(), self.ttl)
+    }
+    pub(crate) fn keep_tenant(&self, t: &TenantSettings) {
+        if self.enabled() {
+            self.tenant.put((), t.clone());
+        }
+    }
+    pub(crate) fn forget_tenant(&self) {
+        self.tenant.forget_where(|_| true);
+    }
+}
+
+/// Cached reads for the hot paths (token endpoint, password changes). Management reads go to
+/// the store so administrators always see what is stored.
+impl Services {
+    pub(crate) async fn active_client(&self, id: &ClientId) -> ServiceResult<Option<Client>> {
+        if let Some(c) = self.cache.client(id.as_str()) {
+            return Ok(Some(c));
+        }
+        let found = self.store.get_client(id).await?;
+        if let Some(c) = &found {
+            self.cache.keep_client(c);
+        }
+        Ok(found)
+    }
+
+    pub(crate) async fn active_grant(
+        &self,
+        client: &ClientId,
+        audience: &str,
+    ) -> ServiceResult<Option<ClientGrant>> {
+        if let Some(g) = self.cache.grant(client.as_str(), audience) {
+            return Ok(Some(g));
+        }
+        let found = self.store.find_client_grant(client, audience).await?;
+        if let Some(g) = &found {
+            self.cache.keep_grant(g);
+        }
+        Ok(found)
+    }
+
+    pub(crate) async fn find_connection(&self, name: &str) -> ServiceResult<Option<Connection>> {
+        if let Some(c) = self.cache.connection(name) {
+            return Ok(Some(c));
+        }
+        let found = self.store.find_connection_by_name(name).await?;
+        if let Some(c) = &found {
+            self.cache.keep_connection(c);
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_a_zero_ttl_disables_the_cache() {
+        let map: TtlMap<u8, u8> = TtlMap::new();
+        map.put(1, 10);
+        assert_eq!(map.get(&1, Duration::from_secs(60)), Some(10));
+        assert_eq!(map.get(&1, Duration::ZERO), None);
+        map.forget_where(|k| *k == 1);
+        assert_eq!(map.get(&1, Duration::from_secs(60)), None);
+        let off = ConfigCache::new(Duration::ZERO);
+        off.keep_tenant(&TenantSettings::default());
+        assert!(off.tenant().is_none());
+    }
+}
