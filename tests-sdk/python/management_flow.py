@@ -8,6 +8,7 @@ SDK entry points used (auth0-python 6.8.0):
 - auth0.authentication.GetToken(domain, client_id, client_secret=..., protocol="http"):
   .client_credentials(audience), .login(...) (password-realm grant), .refresh_token(rt).
   Errors raise auth0.authentication.exceptions.Auth0Error(.status_code, .error_code, .message).
+- auth0.authentication.Database(domain, client_id, protocol="http").signup(...): public sign-up.
 - auth0.management.Auth0(base_url="http://host:port/api/v2", token=...): the Fern-generated
   client. The friendlier auth0.management.ManagementClient(domain=...) hard-codes
   base_url=f"https://{domain}/api/v2", so it cannot reach an http server.
@@ -19,7 +20,7 @@ import sys
 import uuid
 from urllib.parse import urlparse
 
-from auth0.authentication import GetToken
+from auth0.authentication import Database, GetToken
 from auth0.authentication.exceptions import Auth0Error
 from auth0.management import Auth0
 from auth0.management.core.api_error import ApiError
@@ -65,6 +66,10 @@ def expect_api_error(call, status, what):
         check(e.status_code == status, f"{what}: expected {status}, got {e.status_code} body={e.body!r}")
         return e
     raise Failure(f"{what}: expected HTTP {status}, but the call succeeded")
+
+
+def login_as(app, username, password, connection):
+    return app.login(username=username, password=password, realm=connection, scope=LOGIN_SCOPE)
 
 
 def main():
@@ -157,6 +162,20 @@ def main():
     e = expect_api_error(lambda: mgmt.users.get(user_id), 404, "get after delete")
     check((e.body or {}).get("errorCode") == "inexistent_user", f"404 body={e.body!r}")
     ok("get after delete gives 404 inexistent_user")
+
+    # 8. Public sign-up through the Authentication API, then a login with that password.
+    db = Database(domain, app_cfg["client_id"], protocol=protocol)
+    signup_email = f"sdk-signup-{uuid.uuid4().hex[:12]}@example.com"
+    created = db.signup(email=signup_email, password=INITIAL_PASSWORD, connection=connection,
+                        given_name="Signed", user_metadata={"source": "sdk"})
+    check(created.get("email") == signup_email and len(created.get("_id", "")) == 24, f"signup returned {created!r}")
+    check(login_as(app, signup_email, INITIAL_PASSWORD, connection).get("access_token"), "login after signup")
+    ok("signed up with Database.signup and logged in")
+    e = expect_auth_error(
+        lambda: db.signup(email=signup_email, password=INITIAL_PASSWORD, connection=connection),
+        400, "invalid_signup", "second signup with the same email",
+    )
+    ok("second signup refused without revealing the account (400 invalid_signup)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,21 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::ServiceError;
+use latchkey_core::password::PolicyViolation;
 use serde_json::{Value, json};
+
+/// Auth0's body for a password the connection's policy refuses (Authentication API: sign-up,
+/// reset page). Lock, auth0-js and Auth0.Android read `name`, `code` and `description.rules`.
+fn policy_error_body(v: &PolicyViolation) -> Value {
+    json!({
+        "name": v.name.as_str(),
+        "message": v.name.message(),
+        "code": "invalid_password",
+        "description": v.description(),
+        "policy": v.policy_text,
+        "statusCode": 400,
+    })
+}
 
 #[derive(Debug)]
 pub struct OAuthError {
@@ -36,14 +50,7 @@ impl From<ServiceError> for OAuthError {
             ServiceError::Conflict { code, message } => Self::new(S::CONFLICT, code, message),
             ServiceError::PasswordPolicy(v) => Self {
                 status: S::BAD_REQUEST,
-                body: json!({
-                    "name": v.name.as_str(),
-                    "message": v.name.message(),
-                    "code": "invalid_password",
-                    "description": v.description(),
-                    "policy": v.policy_text,
-                    "statusCode": 400,
-                }),
+                body: policy_error_body(&v),
             },
             ServiceError::WrongCredentials => {
                 Self::new(S::FORBIDDEN, "invalid_grant", "Wrong email or password.")
@@ -186,5 +193,76 @@ impl IntoResponse for ApiError {
             }
         }
         (self.status, Json(body)).into_response()
+    }
+}
+
+/// The `/dbconnections/*` dialect: `{"name","code","description","statusCode"}`.
+#[derive(Debug)]
+pub struct DbConnError {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl DbConnError {
+    pub fn new(status: StatusCode, code: &str, description: impl Into<String>) -> Self {
+        let name = match status {
+            StatusCode::BAD_REQUEST => "BadRequestError",
+            StatusCode::UNAUTHORIZED => "UnauthorizedError",
+            StatusCode::FORBIDDEN => "ForbiddenError",
+            StatusCode::NOT_FOUND => "NotFoundError",
+            StatusCode::TOO_MANY_REQUESTS => "TooManyRequestsError",
+            StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLargeError",
+            _ => "InternalServerError",
+        };
+        Self {
+            status,
+            body: json!({"name": name, "code": code, "description": description.into(), "statusCode": status.as_u16()}),
+        }
+    }
+}
+
+impl From<crate::extract::ParamError> for DbConnError {
+    fn from(e: crate::extract::ParamError) -> Self {
+        Self::new(e.status, "invalid_body", e.message)
+    }
+}
+
+impl From<ServiceError> for DbConnError {
+    fn from(e: ServiceError) -> Self {
+        use StatusCode as S;
+        match e {
+            ServiceError::Invalid(p) => Self::new(S::BAD_REQUEST, "invalid_body", p.to_string()),
+            ServiceError::BadRequest { code, message } => Self::new(S::BAD_REQUEST, code, message),
+            ServiceError::NotFound { code, message } => Self::new(S::NOT_FOUND, code, message),
+            ServiceError::Conflict { code, message } => Self::new(S::BAD_REQUEST, code, message),
+            ServiceError::PasswordPolicy(v) => Self {
+                status: S::BAD_REQUEST,
+                body: policy_error_body(&v),
+            },
+            ServiceError::UnauthorizedClient(m) | ServiceError::AccessDenied(m) => {
+                Self::new(S::FORBIDDEN, "unauthorized", m)
+            }
+            ServiceError::InvalidClient(m) => Self::new(S::UNAUTHORIZED, "invalid_client", m),
+            ServiceError::WrongCredentials
+            | ServiceError::UserBlocked
+            | ServiceError::InvalidGrant(_)
+            | ServiceError::InvalidScope(_) => {
+                Self::new(S::BAD_REQUEST, "invalid_request", e.to_string())
+            }
+            ServiceError::Unexpected(e) => {
+                tracing::error!(error = ?e, "unexpected error");
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "Internal server error",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for DbConnError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
     }
 }

@@ -1,14 +1,16 @@
 //! Extractors that turn malformed input into the right dialect's 4xx instead of axum's
 //! plain-text rejections.
 
-use crate::errors::{ApiError, OAuthError};
+use crate::errors::{ApiError, DbConnError, OAuthError};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use latchkey_core::audit::RequestMeta;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 
 /// Largest body any endpoint accepts.
@@ -55,71 +57,102 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Parameters of `/oauth/token` and `/oauth/revoke`, from a JSON or form body. JSON `null`
-/// means absent, because auth0-python sends `"realm": null` and friends.
-pub struct OAuthParams(pub Map<String, Value>);
+/// A client mistake in a parameter body, in words fit for the wire; each dialect wraps it.
+#[derive(Debug)]
+pub struct ParamError {
+    pub status: StatusCode,
+    pub message: String,
+}
 
-impl OAuthParams {
+impl ParamError {
+    fn bad(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ParamError> for OAuthError {
+    fn from(e: ParamError) -> Self {
+        OAuthError::new(e.status, "invalid_request", e.message)
+    }
+}
+
+/// Parameters from a JSON or form body, as the Authentication API takes them (`/oauth/*`,
+/// `/dbconnections/*`). JSON `null` means absent, because auth0-python sends `"realm": null` and
+/// friends. `E` is the error dialect of the surface.
+pub struct Params<E>(pub Map<String, Value>, PhantomData<E>);
+
+/// `/oauth/*` parameters: errors in the OAuth dialect.
+pub type OAuthParams = Params<OAuthError>;
+/// `/dbconnections/*` parameters: errors in the `/dbconnections` dialect.
+pub type DbParams = Params<DbConnError>;
+
+impl<E: From<ParamError>> Params<E> {
     /// A non-empty string parameter, or `None`. A non-string value is a client error.
-    pub fn get(&self, key: &str) -> Result<Option<String>, OAuthError> {
+    pub fn get(&self, key: &str) -> Result<Option<String>, E> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(OAuthError::invalid_request(format!(
-                "Parameter {key} must be a string"
-            ))),
+            Some(_) => Err(ParamError::bad(format!("Parameter {key} must be a string")).into()),
         }
     }
-    pub fn require(&self, key: &str) -> Result<String, OAuthError> {
-        self.get(key)?.ok_or_else(|| {
-            OAuthError::invalid_request(format!("Missing required parameter: {key}"))
-        })
+    pub fn require(&self, key: &str) -> Result<String, E> {
+        self.get(key)?
+            .ok_or_else(|| ParamError::bad(format!("Missing required parameter: {key}")).into())
+    }
+    /// An object parameter (JSON bodies only), or an empty object when absent.
+    pub fn object(&self, key: &str) -> Result<Map<String, Value>, E> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(Map::new()),
+            Some(Value::Object(m)) => Ok(m.clone()),
+            Some(_) => Err(ParamError::bad(format!("Parameter {key} must be an object")).into()),
+        }
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for OAuthParams {
-    type Rejection = OAuthError;
+async fn read_params(req: Request) -> Result<Map<String, Value>, ParamError> {
+    let (ct, bytes) = read_body(req).await.map_err(|status| ParamError {
+        status,
+        message: too_large(),
+    })?;
+    let ct = ct.unwrap_or_default();
+    if ct.starts_with("application/json") {
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(ParamError::bad("The request body must be a JSON object")),
+            Err(_) => Err(ParamError::bad("The request body is not valid JSON")),
+        }
+    } else if ct.starts_with("application/x-www-form-urlencoded")
+        || (ct.is_empty() && !bytes.is_empty())
+    {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| ParamError::bad("The request body is not valid form data"))?;
+        let mut m = Map::new();
+        for (k, v) in pairs {
+            if m.contains_key(&k) {
+                return Err(ParamError::bad(format!("Parameter {k} is repeated")));
+            }
+            m.insert(k, Value::String(v));
+        }
+        Ok(m)
+    } else if bytes.is_empty() {
+        Ok(Map::new())
+    } else {
+        Err(ParamError::bad(
+            "Content-Type must be application/json or application/x-www-form-urlencoded",
+        ))
+    }
+}
+
+impl<S: Send + Sync, E: From<ParamError> + IntoResponse> FromRequest<S> for Params<E> {
+    type Rejection = E;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let (ct, bytes) = read_body(req)
-            .await
-            .map_err(|s| OAuthError::new(s, "invalid_request", too_large()))?;
-        let ct = ct.unwrap_or_default();
-        if ct.starts_with("application/json") {
-            let v: Value = serde_json::from_slice(&bytes)
-                .map_err(|_| OAuthError::invalid_request("The request body is not valid JSON"))?;
-            match v {
-                Value::Object(m) => Ok(Self(m)),
-                _ => Err(OAuthError::invalid_request(
-                    "The request body must be a JSON object",
-                )),
-            }
-        } else if ct.starts_with("application/x-www-form-urlencoded")
-            || (ct.is_empty() && !bytes.is_empty())
-        {
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-                    OAuthError::invalid_request("The request body is not valid form data")
-                })?;
-            let mut m = Map::new();
-            for (k, v) in pairs {
-                if m.contains_key(&k) {
-                    return Err(OAuthError::invalid_request(format!(
-                        "Parameter {k} is repeated"
-                    )));
-                }
-                m.insert(k, Value::String(v));
-            }
-            Ok(Self(m))
-        } else if bytes.is_empty() {
-            Ok(Self(Map::new()))
-        } else {
-            Err(OAuthError::invalid_request(
-                "Content-Type must be application/json or application/x-www-form-urlencoded",
-            ))
-        }
+        Ok(Self(read_params(req).await?, PhantomData))
     }
 }
 

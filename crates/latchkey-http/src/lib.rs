@@ -1,6 +1,7 @@
 //! Latchkey's HTTP surfaces. Handlers parse input into domain types, call one service function,
 //! and map the result to the wire; no rule lives here.
 
+mod dbconnections;
 pub mod errors;
 pub mod extract;
 mod mgmt;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     let api = mgmt::router();
     Router::new()
         .merge(oauth::router())
+        .merge(dbconnections::router())
         .nest("/api/v2", api)
         .route("/health", get(health))
         .fallback(|| async { errors::ApiError::not_found() })

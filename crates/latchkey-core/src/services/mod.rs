@@ -9,6 +9,7 @@ mod logs;
 mod management_auth;
 mod passwords;
 mod signing_keys;
+mod signup;
 mod tenant;
 mod tokens;
 mod users;

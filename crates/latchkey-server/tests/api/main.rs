@@ -1,5 +1,6 @@
 //! One integration-test binary: real server, real port, real store (SQLite or PostgreSQL).
 
+mod dbconnections;
 mod helpers;
 mod management;
 mod sdk;
