@@ -1,6 +1,7 @@
 //! Latchkey's HTTP surfaces. Handlers parse input into domain types, call one service function,
 //! and map the result to the wire; no rule lives here.
 
+mod cors;
 mod dbconnections;
 pub mod errors;
 pub mod extract;
@@ -28,11 +29,19 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application. Layers, outermost first: request id, tracing (method and matched
 /// path only: query strings on `/oauth/*` carry secrets), security headers, then the routers.
 pub fn router(state: AppState) -> Router {
-    let api = mgmt::router();
-    Router::new()
+    // Authentication API endpoints browsers call, with per-client CORS.
+    let authentication = Router::new()
         .merge(oauth::router())
         .merge(dbconnections::router())
-        .nest("/api/v2", api)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::for_clients,
+        ));
+    let metadata = oauth::metadata_router().layer(axum::middleware::from_fn(cors::public));
+    Router::new()
+        .merge(authentication)
+        .merge(metadata)
+        .nest("/api/v2", mgmt::router())
         .route("/health", get(health))
         .fallback(|| async { errors::ApiError::not_found() })
         .with_state(state)

@@ -15,10 +15,16 @@ use latchkey_core::services::{ClientAuth, TokenRequest};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
+/// Token and revocation: called by browsers from client origins (see `cors`).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
+}
+
+/// Discovery and keys: public metadata.
+pub fn metadata_router() -> Router<AppState> {
+    Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks.json", get(jwks))
 }

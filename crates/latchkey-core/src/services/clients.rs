@@ -226,6 +226,7 @@ impl Services {
         let mut client = Self::blank_client(fields.app_type)?;
         apply(&mut client, fields)?;
         self.store.insert_client(&client).await?;
+        self.cache.forget_client(client.client_id.as_str());
         if let Some(log) = caller.api_log("Create a client") {
             self.audit
                 .record(log.client(client.client_id.as_str(), &client.name));

@@ -54,6 +54,7 @@ pub(crate) struct ConfigCache {
     grants: TtlMap<(String, String), ClientGrant>,
     connections: TtlMap<String, Connection>,
     tenant: TtlMap<(), TenantSettings>,
+    origins: TtlMap<(), Vec<String>>,
 }
 
 impl ConfigCache {
@@ -64,6 +65,7 @@ impl ConfigCache {
             grants: TtlMap::new(),
             connections: TtlMap::new(),
             tenant: TtlMap::new(),
+            origins: TtlMap::new(),
         }
     }
     fn enabled(&self) -> bool {
@@ -78,10 +80,20 @@ impl ConfigCache {
             self.clients.put(c.client_id.to_string(), c.clone());
         }
     }
-    /// Forgets a client and every grant it holds.
+    /// Forgets a client, every grant it holds, and the origins every client allows.
     pub(crate) fn forget_client(&self, id: &str) {
         self.clients.forget_where(|k| k == id);
         self.grants.forget_where(|(c, _)| c == id);
+        self.origins.forget_where(|_| true);
+    }
+
+    pub(crate) fn origins(&self) -> Option<Vec<String>> {
+        self.origins.get(&(), self.ttl)
+    }
+    pub(crate) fn keep_origins(&self, o: &[String]) {
+        if self.enabled() {
+            self.origins.put((), o.to_vec());
+        }
     }
 
     pub(crate) fn grant(&self, client: &str, audience: &str) -> Option<ClientGrant> {

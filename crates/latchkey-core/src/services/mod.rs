@@ -7,6 +7,7 @@ mod config_cache;
 mod connections;
 mod logs;
 mod management_auth;
+mod origins;
 mod passwords;
 mod signing_keys;
 mod signup;

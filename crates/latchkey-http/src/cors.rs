@@ -1,0 +1,67 @@
+//! CORS for the Authentication API endpoints browser SDKs call (auth0-js, Lock, SPA SDKs):
+//! `/oauth/token`, `/oauth/revoke`, `/dbconnections/*`. An origin is allowed when some client
+//! lists it in `allowed_origins` or `web_origins`. Discovery and JWKS are public to any origin.
+
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+const ALLOWED_HEADERS: &str = "Content-Type, Authorization, Auth0-Client, X-Request-Language";
+const EXPOSED_HEADERS: &str = "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset";
+
+fn set_cors(headers: &mut HeaderMap, origin: HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED_HEADERS),
+    );
+}
+
+/// Middleware for the credentialed endpoints: preflights from unknown origins are refused;
+/// answers to known origins carry the CORS headers, others none (the browser then hides them).
+pub async fn for_clients(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let allowed = match origin.as_ref().and_then(|o| o.to_str().ok()) {
+        Some(o) => state.services.is_allowed_origin(o).await.unwrap_or(false),
+        None => false,
+    };
+    if req.method() == Method::OPTIONS {
+        let Some(origin) = origin.filter(|_| allowed) else {
+            return StatusCode::FORBIDDEN.into_response();
+        };
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        let h = res.headers_mut();
+        set_cors(h, origin);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOWED_HEADERS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        return res;
+    }
+    let mut res = next.run(req).await;
+    if let Some(origin) = origin.filter(|_| allowed) {
+        set_cors(res.headers_mut(), origin);
+    }
+    res
+}
+
+/// Middleware for public metadata (discovery, JWKS): readable from any origin.
+pub async fn public(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res
+}
