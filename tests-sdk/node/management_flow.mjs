@@ -148,6 +148,21 @@ async function main() {
   const gone = await expectError(mgmt.users.get(userId), ManagementError, 404, "get after delete");
   check(gone.body?.errorCode === "inexistent_user", `404 body=${show(gone.body)}`);
   ok("get after delete gives 404 inexistent_user");
+
+  // 7. The change-password mail template: create, read, update, and a broken one refused.
+  await mgmt.emailTemplates.create({
+    template: "reset_email", syntax: "liquid", enabled: true, from: "Shop <no-reply@shop.example>",
+    subject: "Reset your password", body: "<a href=\"{{ url }}\">Reset</a> for {{ user.email }}",
+  });
+  const tpl = await mgmt.emailTemplates.get("reset_email");
+  check(tpl.template === "reset_email" && tpl.urlLifetimeInSeconds === 432000, `emailTemplates.get=${show(tpl)}`);
+  const patched = await mgmt.emailTemplates.update("reset_email", { urlLifetimeInSeconds: 600, subject: "Reset now" });
+  check(patched.urlLifetimeInSeconds === 600 && patched.subject === "Reset now", `emailTemplates.update=${show(patched)}`);
+  const broken = await expectError(
+    mgmt.emailTemplates.update("reset_email", { body: "{% if url %}unclosed" }), ManagementError, 400, "broken template",
+  );
+  check(String(broken.body?.message).startsWith("Error in template body"), `broken template body=${show(broken.body)}`);
+  ok("email template created, read, updated; a broken one refused (400)");
 }
 
 try {

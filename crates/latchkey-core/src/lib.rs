@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod mail;
 pub mod password;
 pub mod random;
 pub mod services;

@@ -67,7 +67,15 @@ impl Application {
             access_token_lifetime_secs: settings.tokens.access_token_lifetime_secs,
             config_cache_ttl: std::time::Duration::from_secs(settings.server.config_cache_secs),
         };
-        let services = Arc::new(Services::new(core, store, hasher).await?);
+        let services = Arc::new(
+            Services::new(
+                core,
+                store,
+                hasher,
+                Arc::new(latchkey_mail::LiquidEngine::new()?),
+            )
+            .await?,
+        );
         Ok(Self {
             listener,
             address,

@@ -8,8 +8,9 @@ use anyhow::Context;
 use sqlx::{AnyPool, Executor};
 
 const INIT: &str = include_str!("../migrations/0001_init.sql");
-const SQLITE: &[(i64, &str)] = &[(1, INIT)];
-const POSTGRES: &[(i64, &str)] = &[(1, INIT)];
+const EMAIL_TEMPLATES: &str = include_str!("../migrations/0002_email_templates.sql");
+const SQLITE: &[(i64, &str)] = &[(1, INIT), (2, EMAIL_TEMPLATES)];
+const POSTGRES: &[(i64, &str)] = &[(1, INIT), (2, EMAIL_TEMPLATES)];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
     let migrations = match dialect {

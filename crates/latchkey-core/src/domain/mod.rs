@@ -3,6 +3,7 @@
 mod client;
 mod connection;
 mod email;
+mod email_template;
 mod ids;
 mod render;
 mod scope;
@@ -12,6 +13,7 @@ mod user;
 pub use client::{AppType, Client, ClientGrant, GrantType, TokenEndpointAuthMethod};
 pub use connection::{Connection, ConnectionOptions, PasswordPolicyLevel, Strategy};
 pub use email::Email;
+pub use email_template::{EmailTemplate, EmailTemplateName};
 pub use ids::{ClientId, ConnectionId, ParseError, UserId};
 pub use scope::Scope;
 pub use tenant::{TenantFlags, TenantSettings};

@@ -5,6 +5,7 @@ mod bootstrap;
 mod clients;
 mod config_cache;
 mod connections;
+mod email_templates;
 mod logs;
 mod management_auth;
 mod origins;
@@ -20,6 +21,7 @@ pub use bootstrap::{
 };
 pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant};
 pub use connections::{ConnectionPatch, NewConnection};
+pub use email_templates::EmailTemplatePatch;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
 pub use passwords::PasswordChangeReason;
 pub use tokens::{ClientAuth, TokenRequest, TokenResponse};
@@ -99,6 +101,7 @@ pub struct Services {
     keys: Arc<Keys>,
     audit: AuditLog,
     cache: config_cache::ConfigCache,
+    templates: Arc<dyn crate::mail::TemplateEngine>,
 }
 
 impl Services {
@@ -107,6 +110,7 @@ impl Services {
         config: CoreConfig,
         store: Arc<dyn Store>,
         hasher: PasswordHasher,
+        templates: Arc<dyn crate::mail::TemplateEngine>,
     ) -> anyhow::Result<Self> {
         let keys = Arc::new(Keys::load(store.clone()).await?);
         // Other nodes may rotate keys: pick up their changes every minute.
@@ -129,6 +133,7 @@ impl Services {
             keys,
             audit,
             cache,
+            templates,
         })
     }
 

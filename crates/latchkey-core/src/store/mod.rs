@@ -5,8 +5,8 @@
 
 use crate::audit::LogEntry;
 use crate::domain::{
-    Client, ClientGrant, ClientId, Connection, ConnectionId, Email, PasswordHash, TenantSettings,
-    User, UserId,
+    Client, ClientGrant, ClientId, Connection, ConnectionId, Email, EmailTemplate,
+    EmailTemplateName, PasswordHash, TenantSettings, User, UserId,
 };
 use crate::time::Timestamp;
 use async_trait::async_trait;
@@ -223,6 +223,18 @@ pub trait LogStore: Send + Sync {
     async fn list_logs(&self, query: &LogQuery) -> StoreResult<(Vec<serde_json::Value>, u64)>;
 }
 
+#[async_trait]
+pub trait EmailTemplateStore: Send + Sync {
+    async fn get_email_template(
+        &self,
+        name: EmailTemplateName,
+    ) -> StoreResult<Option<EmailTemplate>>;
+    /// Inserts a template that does not exist yet (`Conflict` otherwise).
+    async fn insert_email_template(&self, template: &EmailTemplate) -> StoreResult<()>;
+    /// Inserts or replaces.
+    async fn put_email_template(&self, template: &EmailTemplate) -> StoreResult<()>;
+}
+
 /// A console administrator: separate from the tenant's end users.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -258,6 +270,7 @@ pub trait Store:
     + KeyStore
     + LogStore
     + AdminStore
+    + EmailTemplateStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

@@ -3,6 +3,7 @@
 
 mod clients;
 mod connections;
+mod email_templates;
 mod logs;
 mod tenant;
 mod users;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(users::router())
         .merge(connections::router())
+        .merge(email_templates::router())
         .merge(clients::router())
         .merge(tenant::router())
         .merge(logs::router())

@@ -2,6 +2,7 @@
 
 mod cors;
 mod dbconnections;
+mod email_templates;
 mod helpers;
 mod management;
 mod sdk;

@@ -3,6 +3,7 @@
 
 mod clients;
 mod connections;
+mod email_templates;
 mod keys;
 mod logs;
 mod refresh_tokens;
