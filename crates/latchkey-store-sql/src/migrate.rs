@@ -9,8 +9,9 @@ use sqlx::{AnyPool, Executor};
 
 const INIT: &str = include_str!("../migrations/0001_init.sql");
 const EMAIL_TEMPLATES: &str = include_str!("../migrations/0002_email_templates.sql");
-const SQLITE: &[(i64, &str)] = &[(1, INIT), (2, EMAIL_TEMPLATES)];
-const POSTGRES: &[(i64, &str)] = &[(1, INIT), (2, EMAIL_TEMPLATES)];
+const EMAIL_PROVIDER: &str = include_str!("../migrations/0003_email_provider.sql");
+const SQLITE: &[(i64, &str)] = &[(1, INIT), (2, EMAIL_TEMPLATES), (3, EMAIL_PROVIDER)];
+const POSTGRES: &[(i64, &str)] = &[(1, INIT), (2, EMAIL_TEMPLATES), (3, EMAIL_PROVIDER)];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
     let migrations = match dialect {

@@ -3,6 +3,7 @@
 mod client;
 mod connection;
 mod email;
+mod email_provider;
 mod email_template;
 mod ids;
 mod render;
@@ -13,6 +14,7 @@ mod user;
 pub use client::{AppType, Client, ClientGrant, GrantType, TokenEndpointAuthMethod};
 pub use connection::{Connection, ConnectionOptions, PasswordPolicyLevel, Strategy};
 pub use email::Email;
+pub use email_provider::EmailProvider;
 pub use email_template::{EmailTemplate, EmailTemplateName};
 pub use ids::{ClientId, ConnectionId, ParseError, UserId};
 pub use scope::Scope;

@@ -5,6 +5,7 @@ mod bootstrap;
 mod clients;
 mod config_cache;
 mod connections;
+mod email_provider;
 mod email_templates;
 mod logs;
 mod management_auth;
@@ -21,6 +22,7 @@ pub use bootstrap::{
 };
 pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant};
 pub use connections::{ConnectionPatch, NewConnection};
+pub use email_provider::EmailProviderPatch;
 pub use email_templates::EmailTemplatePatch;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
 pub use passwords::PasswordChangeReason;

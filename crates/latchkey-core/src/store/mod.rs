@@ -5,7 +5,7 @@
 
 use crate::audit::LogEntry;
 use crate::domain::{
-    Client, ClientGrant, ClientId, Connection, ConnectionId, Email, EmailTemplate,
+    Client, ClientGrant, ClientId, Connection, ConnectionId, Email, EmailProvider, EmailTemplate,
     EmailTemplateName, PasswordHash, TenantSettings, User, UserId,
 };
 use crate::time::Timestamp;
@@ -235,6 +235,15 @@ pub trait EmailTemplateStore: Send + Sync {
     async fn put_email_template(&self, template: &EmailTemplate) -> StoreResult<()>;
 }
 
+#[async_trait]
+pub trait EmailProviderStore: Send + Sync {
+    async fn get_email_provider(&self) -> StoreResult<Option<EmailProvider>>;
+    /// Inserts the provider unless one is configured (`Conflict` then).
+    async fn insert_email_provider(&self, provider: &EmailProvider) -> StoreResult<()>;
+    async fn update_email_provider(&self, provider: &EmailProvider) -> StoreResult<bool>;
+    async fn delete_email_provider(&self) -> StoreResult<bool>;
+}
+
 /// A console administrator: separate from the tenant's end users.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -271,6 +280,7 @@ pub trait Store:
     + LogStore
     + AdminStore
     + EmailTemplateStore
+    + EmailProviderStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

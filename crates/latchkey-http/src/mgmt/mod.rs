@@ -3,6 +3,7 @@
 
 mod clients;
 mod connections;
+mod email_provider;
 mod email_templates;
 mod logs;
 mod tenant;
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(connections::router())
         .merge(email_templates::router())
+        .merge(email_provider::router())
         .merge(clients::router())
         .merge(tenant::router())
         .merge(logs::router())

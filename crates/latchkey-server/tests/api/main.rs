@@ -2,6 +2,7 @@
 
 mod cors;
 mod dbconnections;
+mod email_provider;
 mod email_templates;
 mod helpers;
 mod management;

@@ -72,6 +72,14 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
+    let provider = http
+        .post(format!("{base}/api/v2/emails/provider"))
+        .bearer_auth(mgmt_token)
+        .json(&json!({"name": "smtp", "credentials": {"smtp_host": "smtp.example", "smtp_port": 587, "smtp_pass": "Smtp-Relay-Secret"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(provider.status(), 201);
     // A malformed body that carries a password must not be echoed into the log either.
     post(
         "/oauth/token",
@@ -87,6 +95,7 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
     );
     let secrets = [
         "First-Secret-Pw1",
+        "Smtp-Relay-Secret",
         "Wrong-Guess-Pw9",
         "Second-Secret-Pw2",
         "Third-Secret-Pw3",

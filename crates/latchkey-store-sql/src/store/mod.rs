@@ -3,6 +3,7 @@
 
 mod clients;
 mod connections;
+mod email_provider;
 mod email_templates;
 mod keys;
 mod logs;
