@@ -129,7 +129,7 @@ impl Keys {
     }
 
     /// Signs `claims` as a compact RS256 JWS with the current key.
-    pub fn sign(&self, claims: &Value) -> anyhow::Result<String> {
+    pub fn sign<C: serde::Serialize>(&self, claims: &C) -> anyhow::Result<String> {
         let ring = self.ring();
         let key = ring.current.as_ref().context("no current signing key")?;
         let header = json!({"alg": "RS256", "typ": "JWT", "kid": key.kid});

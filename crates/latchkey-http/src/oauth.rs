@@ -13,7 +13,6 @@ use base64::engine::general_purpose::STANDARD;
 use latchkey_core::domain::{GrantType, Password, Scope};
 use latchkey_core::services::{ClientAuth, TokenRequest};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
 
 /// Token and revocation: called by browsers from client origins (see `cors`).
 pub fn router() -> Router<AppState> {
@@ -97,6 +96,19 @@ fn urlencoding_decode(s: &str) -> String {
         .map_or_else(|| s.to_owned(), |(_, v)| v)
 }
 
+/// The `/oauth/token` success body.
+#[derive(serde::Serialize)]
+struct TokenBody<'a> {
+    access_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    scope: &'a str,
+    expires_in: i64,
+    token_type: &'static str,
+}
+
 async fn token(
     State(state): State<AppState>,
     Meta(meta): Meta,
@@ -147,20 +159,14 @@ async fn token(
         }
     };
     let tokens = state.services.exchange_token(auth, request, &meta).await?;
-    let mut body = json!({
-        "access_token": tokens.access_token.expose_secret(),
-        "scope": tokens.scope,
-        "expires_in": tokens.expires_in,
-        "token_type": "Bearer",
-    });
-    if let Some(m) = body.as_object_mut() {
-        if let Some(id) = tokens.id_token {
-            m.insert("id_token".into(), json!(id.expose_secret()));
-        }
-        if let Some(rt) = tokens.refresh_token {
-            m.insert("refresh_token".into(), json!(rt.expose_secret()));
-        }
-    }
+    let body = TokenBody {
+        access_token: tokens.access_token.expose_secret(),
+        id_token: tokens.id_token.as_ref().map(|t| t.expose_secret()),
+        refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose_secret()),
+        scope: &tokens.scope,
+        expires_in: tokens.expires_in,
+        token_type: "Bearer",
+    };
     let mut res = Json(body).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

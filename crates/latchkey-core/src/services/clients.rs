@@ -183,6 +183,11 @@ fn apply(client: &mut Client, patch: ClientPatch) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// Grant scopes are stored trimmed and without duplicates, so a token can carry them as stored.
+fn normalized(scope: Vec<String>) -> Vec<String> {
+    crate::domain::Scope::from_items(scope).items().to_vec()
+}
+
 fn client_not_found() -> ServiceError {
     ServiceError::not_found("inexistent_client", "The client does not exist")
 }
@@ -325,7 +330,7 @@ impl Services {
             id: format!("cgr_{}", random::alnum(16)?),
             client_id: client.client_id,
             audience,
-            scope: new.scope,
+            scope: normalized(new.scope),
         };
         self.store.insert_client_grant(&grant).await?;
         if let Some(log) = caller.api_log("Create client grant") {
@@ -356,7 +361,7 @@ impl Services {
             .await?
             .ok_or_else(not_found)?;
         if let Some(scope) = patch.scope {
-            grant.scope = scope;
+            grant.scope = normalized(scope);
         }
         if !self.store.update_client_grant(&grant).await? {
             return Err(not_found());

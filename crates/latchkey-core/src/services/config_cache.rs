@@ -11,7 +11,7 @@ use crate::domain::{Client, ClientGrant, ClientId, Connection, TenantSettings};
 use crate::error::ServiceResult;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Entries beyond this are not kept: the cache is for configuration, not an attack surface.
@@ -50,8 +50,8 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
 
 pub(crate) struct ConfigCache {
     ttl: Duration,
-    clients: TtlMap<String, Client>,
-    grants: TtlMap<(String, String), ClientGrant>,
+    clients: TtlMap<String, Arc<Client>>,
+    grants: TtlMap<(String, String), Arc<ClientGrant>>,
     connections: TtlMap<String, Connection>,
     tenant: TtlMap<(), TenantSettings>,
     origins: TtlMap<(), Vec<String>>,
@@ -72,10 +72,10 @@ impl ConfigCache {
         !self.ttl.is_zero()
     }
 
-    pub(crate) fn client(&self, id: &str) -> Option<Client> {
+    pub(crate) fn client(&self, id: &str) -> Option<Arc<Client>> {
         self.clients.get(&id.to_owned(), self.ttl)
     }
-    pub(crate) fn keep_client(&self, c: &Client) {
+    pub(crate) fn keep_client(&self, c: &Arc<Client>) {
         if self.enabled() {
             self.clients.put(c.client_id.to_string(), c.clone());
         }
@@ -96,11 +96,11 @@ impl ConfigCache {
         }
     }
 
-    pub(crate) fn grant(&self, client: &str, audience: &str) -> Option<ClientGrant> {
+    pub(crate) fn grant(&self, client: &str, audience: &str) -> Option<Arc<ClientGrant>> {
         self.grants
             .get(&(client.to_owned(), audience.to_owned()), self.ttl)
     }
-    pub(crate) fn keep_grant(&self, g: &ClientGrant) {
+    pub(crate) fn keep_grant(&self, g: &Arc<ClientGrant>) {
         if self.enabled() {
             self.grants
                 .put((g.client_id.to_string(), g.audience.clone()), g.clone());
@@ -138,11 +138,11 @@ impl ConfigCache {
 /// Cached reads for the hot paths (token endpoint, password changes). Management reads go to
 /// the store so administrators always see what is stored.
 impl Services {
-    pub(crate) async fn active_client(&self, id: &ClientId) -> ServiceResult<Option<Client>> {
+    pub(crate) async fn active_client(&self, id: &ClientId) -> ServiceResult<Option<Arc<Client>>> {
         if let Some(c) = self.cache.client(id.as_str()) {
             return Ok(Some(c));
         }
-        let found = self.store.get_client(id).await?;
+        let found = self.store.get_client(id).await?.map(Arc::new);
         if let Some(c) = &found {
             self.cache.keep_client(c);
         }
@@ -153,11 +153,15 @@ impl Services {
         &self,
         client: &ClientId,
         audience: &str,
-    ) -> ServiceResult<Option<ClientGrant>> {
+    ) -> ServiceResult<Option<Arc<ClientGrant>>> {
         if let Some(g) = self.cache.grant(client.as_str(), audience) {
             return Ok(Some(g));
         }
-        let found = self.store.find_client_grant(client, audience).await?;
+        let found = self
+            .store
+            .find_client_grant(client, audience)
+            .await?
+            .map(Arc::new);
         if let Some(g) = &found {
             self.cache.keep_grant(g);
         }

@@ -55,6 +55,19 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
+/// The claims of a client-credentials access token, serialized without an intermediate map.
+#[derive(serde::Serialize)]
+struct MachineClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    scope: &'a str,
+    gty: &'static str,
+    azp: &'a str,
+}
+
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 const DEFAULT_USER_SCOPE: &str = "openid profile email";
 
@@ -128,23 +141,27 @@ impl Services {
                     "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"
                 ))
             })?;
-        let granted = Scope::from_items(grant.scope.iter().cloned());
+        // Without a requested scope the token carries the grant's scope as stored; only an
+        // explicit request needs the set intersection.
         let scope = match requested {
-            Some(r) if !r.is_empty() => r.intersect(&granted),
-            _ => granted,
+            Some(r) if !r.is_empty() => r
+                .intersect(&Scope::from_items(grant.scope.iter().cloned()))
+                .to_string(),
+            _ => grant.scope.join(" "),
         };
         let now = Timestamp::now().seconds();
         let lifetime = self.config.access_token_lifetime_secs;
-        let claims = json!({
-            "iss": self.config.issuer,
-            "sub": format!("{}@clients", client.client_id),
-            "aud": audience,
-            "iat": now,
-            "exp": now + lifetime,
-            "scope": scope.to_string(),
-            "gty": "client-credentials",
-            "azp": client.client_id,
-        });
+        let subject = format!("{}@clients", client.client_id);
+        let claims = MachineClaims {
+            iss: &self.config.issuer,
+            sub: &subject,
+            aud: &audience,
+            iat: now,
+            exp: now + lifetime,
+            scope: &scope,
+            gty: "client-credentials",
+            azp: client.client_id.as_str(),
+        };
         let access_token = SecretString::from(self.keys.sign(&claims)?);
         self.audit.record(
             LogEntry::new(codes::SUCCESS_EXCHANGE_CLIENT_CREDENTIALS, meta)
@@ -156,7 +173,7 @@ impl Services {
             access_token,
             id_token: None,
             refresh_token: None,
-            scope: scope.to_string(),
+            scope,
             expires_in: lifetime,
         })
     }
@@ -537,7 +554,7 @@ impl Services {
         &self,
         auth: &ClientAuth,
         public_allowed: bool,
-    ) -> ServiceResult<Client> {
+    ) -> ServiceResult<std::sync::Arc<Client>> {
         let client_id = auth.client_id.as_deref().ok_or_else(|| {
             ServiceError::bad_request("invalid_request", "Missing required parameter: client_id")
         })?;
