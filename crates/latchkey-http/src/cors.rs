@@ -25,7 +25,14 @@ fn set_cors(headers: &mut HeaderMap, origin: HeaderValue) {
 pub async fn for_clients(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let allowed = match origin.as_ref().and_then(|o| o.to_str().ok()) {
-        Some(o) => state.services.is_allowed_origin(o).await.unwrap_or(false),
+        Some(o) => match state.services.is_allowed_origin(o).await {
+            Ok(allowed) => allowed,
+            Err(e) => {
+                // Deny, but say why: a store outage must not look like a misconfigured origin.
+                tracing::error!(error = %e, "could not check the CORS origin; denying");
+                false
+            }
+        },
         None => false,
     };
     if req.method() == Method::OPTIONS {
