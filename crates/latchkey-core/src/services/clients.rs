@@ -232,10 +232,11 @@ impl Services {
         apply(&mut client, fields)?;
         self.store.insert_client(&client).await?;
         self.cache.forget_client(client.client_id.as_str());
-        if let Some(log) = caller.api_log("Create a client") {
-            self.audit
-                .record(log.client(client.client_id.as_str(), &client.name));
-        }
+        self.record(
+            caller
+                .api_log("Create a client")
+                .map(|log| log.client(client.client_id.as_str(), &client.name)),
+        );
         Ok(client)
     }
 
@@ -263,10 +264,11 @@ impl Services {
             return Err(client_not_found());
         }
         self.cache.forget_client(client.client_id.as_str());
-        if let Some(log) = caller.api_log("Update a client") {
-            self.audit
-                .record(log.client(client.client_id.as_str(), &client.name));
-        }
+        self.record(
+            caller
+                .api_log("Update a client")
+                .map(|log| log.client(client.client_id.as_str(), &client.name)),
+        );
         Ok(client)
     }
 
@@ -277,10 +279,11 @@ impl Services {
             return Err(client_not_found());
         }
         self.cache.forget_client(client.client_id.as_str());
-        if let Some(log) = caller.api_log("Rotate a client secret") {
-            self.audit
-                .record(log.client(client.client_id.as_str(), &client.name));
-        }
+        self.record(
+            caller
+                .api_log("Rotate a client secret")
+                .map(|log| log.client(client.client_id.as_str(), &client.name)),
+        );
         Ok(client)
     }
 
@@ -298,10 +301,11 @@ impl Services {
             return Err(client_not_found());
         }
         self.cache.forget_client(client.client_id.as_str());
-        if let Some(log) = caller.api_log("Delete a client") {
-            self.audit
-                .record(log.client(client.client_id.as_str(), &client.name));
-        }
+        self.record(
+            caller
+                .api_log("Delete a client")
+                .map(|log| log.client(client.client_id.as_str(), &client.name)),
+        );
         Ok(())
     }
 
@@ -333,9 +337,7 @@ impl Services {
             scope: normalized(new.scope),
         };
         self.store.insert_client_grant(&grant).await?;
-        if let Some(log) = caller.api_log("Create client grant") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Create client grant"));
         Ok(grant)
     }
 
@@ -367,9 +369,7 @@ impl Services {
             return Err(not_found());
         }
         self.cache.forget_grants();
-        if let Some(log) = caller.api_log("Update client grant") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Update client grant"));
         Ok(grant)
     }
 
@@ -381,9 +381,7 @@ impl Services {
             ));
         }
         self.cache.forget_grants();
-        if let Some(log) = caller.api_log("Delete client grant") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Delete client grant"));
         Ok(())
     }
 }

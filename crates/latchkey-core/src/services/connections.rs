@@ -88,9 +88,11 @@ impl Services {
                 ),
                 other => other.into(),
             })?;
-        if let Some(log) = caller.api_log("Create a connection") {
-            self.audit.record(log.connection(&connection.name));
-        }
+        self.record(
+            caller
+                .api_log("Create a connection")
+                .map(|log| log.connection(&connection.name)),
+        );
         Ok(connection)
     }
 
@@ -135,9 +137,11 @@ impl Services {
             return Err(not_found());
         }
         self.cache.forget_connection(&c.name);
-        if let Some(log) = caller.api_log("Update a connection") {
-            self.audit.record(log.connection(&c.name));
-        }
+        self.record(
+            caller
+                .api_log("Update a connection")
+                .map(|log| log.connection(&c.name)),
+        );
         Ok(c)
     }
 
@@ -147,9 +151,11 @@ impl Services {
             return Err(not_found());
         }
         self.cache.forget_connection(&c.name);
-        if let Some(log) = caller.api_log("Delete a connection") {
-            self.audit.record(log.connection(&c.name));
-        }
+        self.record(
+            caller
+                .api_log("Delete a connection")
+                .map(|log| log.connection(&c.name)),
+        );
         Ok(())
     }
 }

@@ -110,9 +110,7 @@ impl Services {
                 ),
                 other => other.into(),
             })?;
-        if let Some(log) = caller.api_log("Configure the email provider") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Configure the email provider"));
         Ok(provider)
     }
 
@@ -126,9 +124,7 @@ impl Services {
         if !self.store.update_email_provider(&provider).await? {
             return Err(not_configured());
         }
-        if let Some(log) = caller.api_log("Update the email provider") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Update the email provider"));
         Ok(provider)
     }
 
@@ -136,9 +132,7 @@ impl Services {
         if !self.store.delete_email_provider().await? {
             return Err(not_configured());
         }
-        if let Some(log) = caller.api_log("Delete the email provider") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Delete the email provider"));
         Ok(())
     }
 }

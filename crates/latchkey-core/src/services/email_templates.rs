@@ -146,9 +146,7 @@ impl Services {
                 ),
                 other => other.into(),
             })?;
-        if let Some(log) = caller.api_log("Create an email template") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Create an email template"));
         Ok(t)
     }
 
@@ -161,9 +159,7 @@ impl Services {
         let t = Self::complete(name, fields)?;
         self.validate_template(&t)?;
         self.store.put_email_template(&t).await?;
-        if let Some(log) = caller.api_log("Set an email template") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Set an email template"));
         Ok(t)
     }
 
@@ -182,9 +178,7 @@ impl Services {
         Self::apply(&mut t, patch);
         self.validate_template(&t)?;
         self.store.put_email_template(&t).await?;
-        if let Some(log) = caller.api_log("Update an email template") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Update an email template"));
         Ok(t)
     }
 }

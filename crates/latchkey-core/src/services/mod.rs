@@ -145,6 +145,13 @@ impl Services {
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
+    /// Queues a tenant log entry, if the caller's kind of action is logged (see `Caller::api_log`).
+    pub(crate) fn record(&self, entry: Option<LogEntry>) {
+        if let Some(e) = entry {
+            self.audit.record(e);
+        }
+    }
+
     /// "sqlite" or "postgres".
     pub fn backend(&self) -> &'static str {
         self.store.backend()

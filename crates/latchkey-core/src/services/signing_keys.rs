@@ -11,10 +11,11 @@ impl Services {
     /// is revoked. Returns the new key id.
     pub async fn rotate_signing_key(&self, caller: &Caller) -> ServiceResult<String> {
         let kid = self.keys.rotate().await?;
-        if let Some(log) = caller.api_log("Rotate the signing key") {
-            self.audit
-                .record(log.detail("kid", serde_json::Value::String(kid.clone())));
-        }
+        self.record(
+            caller
+                .api_log("Rotate the signing key")
+                .map(|log| log.detail("kid", serde_json::Value::String(kid.clone()))),
+        );
         Ok(kid)
     }
 
@@ -40,10 +41,11 @@ impl Services {
             ));
         }
         self.keys.revoke(kid).await?;
-        if let Some(log) = caller.api_log("Revoke a signing key") {
-            self.audit
-                .record(log.detail("kid", serde_json::Value::String(kid.to_owned())));
-        }
+        self.record(
+            caller
+                .api_log("Revoke a signing key")
+                .map(|log| log.detail("kid", serde_json::Value::String(kid.to_owned()))),
+        );
         Ok(SigningKeyRecord {
             revoked: true,
             ..key

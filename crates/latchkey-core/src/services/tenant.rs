@@ -75,9 +75,7 @@ impl Services {
         }
         self.store.put_tenant(&settings).await?;
         self.cache.forget_tenant();
-        if let Some(log) = caller.api_log("Update tenant settings") {
-            self.audit.record(log);
-        }
+        self.record(caller.api_log("Update tenant settings"));
         Ok(settings)
     }
 }
