@@ -17,6 +17,9 @@ pub mod codes {
     pub const FAILED_LOGIN_INVALID_USER: &str = "fu";
     pub const SUCCESS_SIGNUP: &str = "ss";
     pub const SUCCESS_CHANGE_PASSWORD: &str = "scp";
+    pub const FAILED_CHANGE_PASSWORD: &str = "fcp";
+    pub const SUCCESS_CHANGE_PASSWORD_REQUEST: &str = "scpr";
+    pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
     pub const SUCCESS_API_OPERATION: &str = "sapi";
     pub const SUCCESS_EXCHANGE_CLIENT_CREDENTIALS: &str = "seccft";
     pub const SUCCESS_EXCHANGE_REFRESH_TOKEN: &str = "sertft";

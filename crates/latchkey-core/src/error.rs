@@ -37,6 +37,9 @@ pub enum ServiceError {
     InvalidGrant(String),
     #[error("{0}")]
     InvalidScope(String),
+    /// A rate limit refused the request.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Our fault, not the caller's. The message is logged, never sent.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

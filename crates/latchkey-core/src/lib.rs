@@ -9,8 +9,10 @@ pub mod keys;
 pub mod mail;
 pub mod password;
 pub mod random;
+pub mod ratelimit;
 pub mod services;
 pub mod store;
+pub mod tenant_keys;
 pub mod time;
 
 pub use error::{ServiceError, ServiceResult};

@@ -12,3 +12,78 @@ pub trait TemplateEngine: Send + Sync {
     fn check(&self, source: &str) -> Result<(), TemplateError>;
     fn render(&self, source: &str, variables: &Value) -> Result<String, TemplateError>;
 }
+
+/// A mail waiting in the outbox, as the outbox holds it: what happened, not the rendered message.
+/// Links are minted at delivery, so the outbox never holds a usable token (only tickets' digests
+/// are ever stored), and a template edited meanwhile is the one used.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MailJob {
+    /// `POST /dbconnections/change_password`: find the user, mint a ticket, mail the link. The
+    /// lookup happens here, behind the outbox, so the request answers alike for every address.
+    PasswordResetRequest {
+        connection: String,
+        email: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+        /// Flow v1: the argon2 hash of the password chosen in the request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pending_hash: Option<String>,
+    },
+    /// The notice a user gets after their password changed.
+    PasswordChanged {
+        user_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+}
+
+/// A rendered message. Transports add the plain-text part and the headers.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub html: String,
+}
+
+/// An SMTP relay as the Management API configures it.
+#[derive(Debug, Clone)]
+pub struct SmtpRelay {
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<secrecy::SecretString>,
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone)]
+pub enum MailRoute {
+    /// `LATCHKEY_SMTP_URL`: `smtp://[user:pass@]host[:port][?tls=required]` or `smtps://…`.
+    SmtpUrl(secrecy::SecretString),
+    /// The provider set with `POST /api/v2/emails/provider`.
+    Smtp(SmtpRelay),
+    /// The development default: one `.eml` file per message in this directory.
+    Directory(std::path::PathBuf),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Worth retrying: connection refused, timeouts, 4xx replies.
+    #[error("temporary delivery failure: {0}")]
+    Transient(String),
+    /// Retrying cannot help: malformed address, 5xx replies.
+    #[error("permanent delivery failure: {0}")]
+    Permanent(String),
+}
+
+/// Delivers rendered messages; implemented by `latchkey-mail` (lettre), so the core does not
+/// carry an SMTP client.
+#[async_trait::async_trait]
+pub trait MailTransport: Send + Sync {
+    /// Returns a short description of where the message went, for the log.
+    async fn send(&self, route: &MailRoute, mail: &OutgoingMail) -> Result<String, MailError>;
+}

@@ -26,6 +26,12 @@ impl Timestamp {
     pub const fn plus_seconds(self, s: i64) -> Self {
         Self(self.0.saturating_add(s.saturating_mul(1000)))
     }
+    pub fn plus(self, d: std::time::Duration) -> Self {
+        Self(
+            self.0
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
+    }
     /// `2024-05-01T12:00:00.000Z`, the form every Auth0 date takes.
     pub fn to_iso(self) -> String {
         let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)

@@ -4,15 +4,99 @@ use crate::AppState;
 use crate::errors::DbConnError;
 use crate::extract::{DbParams, Meta};
 use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use latchkey_core::ServiceError;
 use latchkey_core::domain::{Email, Password, Profile};
-use latchkey_core::services::{Caller, NewUser};
+use latchkey_core::ratelimit::RateDecision;
+use latchkey_core::services::{Caller, NewUser, PasswordResetRequest};
 use serde_json::{Map, Value, json};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/dbconnections/signup", post(signup))
+    Router::new()
+        .route("/dbconnections/signup", post(signup))
+        .route("/dbconnections/change_password", post(change_password))
+}
+
+/// The success body every SDK reads as text (spec §2): unquoted, `text/html`.
+const RESET_MAIL_SENT: &str = "We've just sent you an email to reset your password.";
+
+/// `X-RateLimit-Limit/-Remaining/-Reset` (epoch seconds), on every answer of a limited endpoint.
+pub(crate) fn rate_limit_headers(rate: &RateDecision) -> [(HeaderName, HeaderValue); 3] {
+    [
+        (
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderValue::from(rate.limit),
+        ),
+        (
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderValue::from(rate.remaining),
+        ),
+        (
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderValue::from(rate.reset_epoch_secs),
+        ),
+    ]
+}
+
+/// "Forgot password": `client_id`, `email` (or `username`), `connection`; `password` only with
+/// flow v1. The same answer, in the same time, whether or not the address is registered.
+async fn change_password(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    params: DbParams,
+) -> Response {
+    let parsed = (|| -> Result<PasswordResetRequest, DbConnError> {
+        let email = match params.get("email")? {
+            Some(e) => e,
+            None => params.get("username")?.ok_or_else(|| {
+                DbConnError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "Missing required property: email",
+                )
+            })?,
+        };
+        Ok(PasswordResetRequest {
+            client_id: params.get("client_id")?,
+            connection: params.require("connection")?,
+            email: Email::parse(email.trim()).map_err(ServiceError::from)?,
+            password: params
+                .get("password")?
+                .map(Password::parse)
+                .transpose()
+                .map_err(ServiceError::from)?,
+        })
+    })();
+    let request = match parsed {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let answer = state
+        .services
+        .request_password_reset(request, &Caller::end_user(meta))
+        .await;
+    let headers = rate_limit_headers(&answer.rate);
+    match answer.result {
+        Ok(()) => (
+            headers,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            RESET_MAIL_SENT,
+        )
+            .into_response(),
+        Err(ServiceError::BadRequest { code, message }) if code == "invalid_request" => {
+            // Auth0's legacy answer to `password` without flow v1 is OAuth-shaped; carry both.
+            let mut e = DbConnError::new(StatusCode::BAD_REQUEST, code, message.clone());
+            if let Value::Object(b) = &mut e.body {
+                b.insert("error".into(), json!(code));
+                b.insert("error_description".into(), json!(message));
+            }
+            (headers, e).into_response()
+        }
+        Err(e) => (headers, DbConnError::from(e)).into_response(),
+    }
 }
 
 /// Sign-up: `client_id`, `email`, `password`, `connection` (required), `username`, profile

@@ -65,6 +65,9 @@ impl From<ServiceError> for OAuthError {
             ServiceError::AccessDenied(m) => Self::new(S::FORBIDDEN, "access_denied", m),
             ServiceError::InvalidGrant(m) => Self::new(S::FORBIDDEN, "invalid_grant", m),
             ServiceError::InvalidScope(m) => Self::new(S::FORBIDDEN, "invalid_scope", m),
+            ServiceError::TooManyRequests(m) => {
+                Self::new(S::TOO_MANY_REQUESTS, "too_many_requests", m)
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -171,6 +174,9 @@ impl From<ServiceError> for ApiError {
             | ServiceError::InvalidScope(_) => {
                 Self::new(S::FORBIDDEN, e.to_string(), Some("access_denied"))
             }
+            ServiceError::TooManyRequests(m) => {
+                Self::new(S::TOO_MANY_REQUESTS, m, Some("too_many_requests"))
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "Internal Server Error", None)
@@ -248,6 +254,16 @@ impl From<ServiceError> for DbConnError {
             | ServiceError::InvalidGrant(_)
             | ServiceError::InvalidScope(_) => {
                 Self::new(S::BAD_REQUEST, "invalid_request", e.to_string())
+            }
+            ServiceError::TooManyRequests(m) => {
+                // Lock and auth0-js read `code`; the Authentication API's generic 429 body has
+                // `error`: carry both.
+                let mut e = Self::new(S::TOO_MANY_REQUESTS, "too_many_requests", m.clone());
+                if let Value::Object(b) = &mut e.body {
+                    b.insert("error".into(), json!("too_many_requests"));
+                    b.insert("error_description".into(), json!(m));
+                }
+                e
             }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");

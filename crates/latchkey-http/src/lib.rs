@@ -7,6 +7,7 @@ pub mod errors;
 pub mod extract;
 mod mgmt;
 mod oauth;
+mod pages;
 
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::response::IntoResponse;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(authentication)
         .merge(metadata)
         .nest("/api/v2", mgmt::router())
+        .merge(pages::router())
         .route("/health", get(health))
         .fallback(|| async { errors::ApiError::not_found() })
         .with_state(state)

@@ -4,11 +4,13 @@
 use crate::config::Settings;
 use anyhow::Context;
 use latchkey_core::Services;
-use latchkey_core::config::CoreConfig;
 use latchkey_core::password::PasswordHasher;
+use latchkey_core::ratelimit::{MemoryRateLimiter, RateLimiter};
+use latchkey_core::services::Infrastructure;
 use latchkey_core::services::{BootstrapOutcome, BootstrapPresets};
 use latchkey_core::store::Store;
 use latchkey_http::AppState;
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -62,20 +64,22 @@ impl Application {
             let text = serde_json::to_string_pretty(&b.to_json())?;
             crate::tls::write_private(&path, text.as_bytes())?;
         }
-        let core = CoreConfig {
-            issuer: issuer.clone(),
-            access_token_lifetime_secs: settings.tokens.access_token_lifetime_secs,
-            config_cache_ttl: std::time::Duration::from_secs(settings.server.config_cache_secs),
+        let rate_limiter: Arc<dyn RateLimiter> = match &settings.rate_limits.redis_url {
+            Some(url) => Arc::new(
+                latchkey_ratelimit::RedisRateLimiter::connect(url.expose_secret(), "latchkey:rl:")
+                    .await
+                    .context("connecting to Redis (REDIS_URL)")?,
+            ),
+            None => Arc::new(MemoryRateLimiter::default()),
         };
-        let services = Arc::new(
-            Services::new(
-                core,
-                store,
-                hasher,
-                Arc::new(latchkey_mail::LiquidEngine::new()?),
-            )
-            .await?,
-        );
+        let infrastructure = Infrastructure {
+            store,
+            hasher,
+            templates: Arc::new(latchkey_mail::LiquidEngine::new()?),
+            mail: Arc::new(latchkey_mail::LettreTransport::new()),
+            rate_limiter,
+        };
+        let services = Arc::new(Services::new(settings.core(&issuer), infrastructure).await?);
         Ok(Self {
             listener,
             address,
@@ -107,6 +111,9 @@ impl Application {
         let router = latchkey_http::router(AppState {
             services: self.services.clone(),
         });
+        // Delivery runs beside serving; a mail cut off by the stop goes out after its lease.
+        let worker = tokio::spawn(self.services.clone().run_mail_worker());
+        let _stop_worker = AbortOnDrop(worker);
         let make = router.into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
             Some((cert, key)) => {
@@ -132,5 +139,13 @@ impl Application {
             }
         }
         Ok(())
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -17,6 +17,65 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     pub tokens: TokenSettings,
     pub log: LogSettings,
+    pub mail: MailSettings,
+    pub rate_limits: RateLimitSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// `LATCHKEY_SMTP_URL`: `smtp://user:pass@host:587?tls=required`, `smtps://…`. Wins over the
+    /// provider set through the Management API; without either, mail goes to `DATA/outbox/`.
+    pub smtp_url: Option<SecretString>,
+    /// Sender when neither the template nor the provider names one.
+    pub default_from: Option<String>,
+    /// Seconds a node holds a mail it is delivering; a crashed node's mail goes out after this.
+    pub lease_secs: u64,
+    /// First retry delay in seconds; doubles per attempt, at most an hour.
+    pub retry_base_secs: u64,
+    pub max_attempts: u32,
+    /// Mails delivered at once by this node.
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// `REDIS_URL`: share the buckets between nodes; without it they live in this process.
+    pub redis_url: Option<SecretString>,
+    /// `POST /dbconnections/change_password` per (email, IP): Auth0's 1 per minute, burst 10.
+    pub change_password_per_minute: u32,
+    pub change_password_burst: u32,
+    /// Across all addresses, per IP.
+    pub change_password_ip_per_minute: u32,
+    pub change_password_ip_burst: u32,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            default_from: None,
+            lease_secs: 60,
+            retry_base_secs: 5,
+            max_attempts: 10,
+            concurrency: 8,
+        }
+    }
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            redis_url: None,
+            change_password_per_minute: 1,
+            change_password_burst: 10,
+            change_password_ip_per_minute: 60,
+            change_password_ip_burst: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +153,8 @@ impl Default for Settings {
             passwords: PasswordSettings::default(),
             tokens: TokenSettings::default(),
             log: LogSettings::default(),
+            mail: MailSettings::default(),
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }
@@ -158,22 +219,36 @@ impl Settings {
         let mut warnings = Vec::new();
         for (key, value) in env {
             let (name, value) = match key.strip_suffix("_FILE") {
-                Some(base) if base.starts_with("LATCHKEY_") || base == "DATABASE_URL" => {
+                Some(base)
+                    if base.starts_with("LATCHKEY_")
+                        || base == "DATABASE_URL"
+                        || base == "REDIS_URL" =>
+                {
                     let v =
                         std::fs::read_to_string(value).with_context(|| format!("reading {key}"))?;
                     (base.to_owned(), v.trim().to_owned())
                 }
                 _ => (key.clone(), value.clone()),
             };
-            if name == "DATABASE_URL" {
-                set(&mut doc, "database", "url", &value);
-                continue;
+            match name.as_str() {
+                "DATABASE_URL" => {
+                    set(&mut doc, "database", "url", &value);
+                    continue;
+                }
+                "LATCHKEY_SMTP_URL" => {
+                    set(&mut doc, "mail", "smtp_url", &value);
+                    continue;
+                }
+                "REDIS_URL" => {
+                    set(&mut doc, "rate_limits", "redis_url", &value);
+                    continue;
+                }
+                _ => {}
             }
             let Some(rest) = name.strip_prefix("LATCHKEY_") else {
                 continue;
             };
             if rest.starts_with("BOOTSTRAP_")
-                || rest == "SMTP_URL"
                 || rest.starts_with("TEST_")
                 || rest == "PYTHON"
                 || rest == "NODE_SDK_DIR"
@@ -222,6 +297,25 @@ impl Settings {
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             bail!("log.format must be pretty or json");
         }
+        let m = &self.mail;
+        if m.lease_secs == 0 || m.max_attempts == 0 || m.concurrency == 0 || m.concurrency > 256 {
+            bail!(
+                "mail.lease_secs and mail.max_attempts must be positive, mail.concurrency 1 to 256"
+            );
+        }
+        let r = &self.rate_limits;
+        if [
+            r.change_password_per_minute,
+            r.change_password_burst,
+            r.change_password_ip_per_minute,
+            r.change_password_ip_burst,
+        ]
+        .contains(&0)
+        {
+            bail!(
+                "rate_limits values must be positive (set rate_limits.enabled = false to turn them off)"
+            );
+        }
         self.listen_addr()?;
         if let Some(url) = &self.server.public_url {
             let parsed = url::Url::parse(url).context("server.public_url")?;
@@ -257,6 +351,47 @@ impl Settings {
             .clone()
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&self.server.data_dir))
+    }
+
+    pub fn core(&self, issuer: &str) -> latchkey_core::config::CoreConfig {
+        use latchkey_core::config::{CoreConfig, MailConfig, RateLimitConfig};
+        use latchkey_core::ratelimit::RateRule;
+        use std::time::Duration;
+        let host = url::Url::parse(issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err())
+            .unwrap_or_else(|| "localhost.localdomain".into());
+        let r = &self.rate_limits;
+        CoreConfig {
+            issuer: issuer.to_owned(),
+            access_token_lifetime_secs: self.tokens.access_token_lifetime_secs,
+            config_cache_ttl: Duration::from_secs(self.server.config_cache_secs),
+            mail: MailConfig {
+                smtp_url: self.mail.smtp_url.clone(),
+                outbox_dir: self.server.data_dir.join("outbox"),
+                lease: Duration::from_secs(self.mail.lease_secs),
+                retry_base: Duration::from_secs(self.mail.retry_base_secs),
+                max_attempts: self.mail.max_attempts,
+                concurrency: self.mail.concurrency,
+                default_from: self
+                    .mail
+                    .default_from
+                    .clone()
+                    .unwrap_or_else(|| format!("Latchkey <no-reply@{host}>")),
+            },
+            rate_limits: RateLimitConfig {
+                enabled: r.enabled,
+                change_password_per_email: RateRule::per_minute(
+                    r.change_password_per_minute,
+                    r.change_password_burst,
+                ),
+                change_password_per_ip: RateRule::per_minute(
+                    r.change_password_ip_per_minute,
+                    r.change_password_ip_burst,
+                ),
+            },
+        }
     }
 
     /// The issuer: the public URL with exactly one trailing `/`.

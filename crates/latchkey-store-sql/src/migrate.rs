@@ -10,8 +10,19 @@ use sqlx::{AnyPool, Executor};
 const INIT: &str = include_str!("../migrations/0001_init.sql");
 const EMAIL_TEMPLATES: &str = include_str!("../migrations/0002_email_templates.sql");
 const EMAIL_PROVIDER: &str = include_str!("../migrations/0003_email_provider.sql");
-const SQLITE: &[(i64, &str)] = &[(1, INIT), (2, EMAIL_TEMPLATES), (3, EMAIL_PROVIDER)];
-const POSTGRES: &[(i64, &str)] = &[(1, INIT), (2, EMAIL_TEMPLATES), (3, EMAIL_PROVIDER)];
+const PASSWORD_RESET: &str = include_str!("../migrations/0004_password_reset.sql");
+const SQLITE: &[(i64, &str)] = &[
+    (1, INIT),
+    (2, EMAIL_TEMPLATES),
+    (3, EMAIL_PROVIDER),
+    (4, PASSWORD_RESET),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, INIT),
+    (2, EMAIL_TEMPLATES),
+    (3, EMAIL_PROVIDER),
+    (4, PASSWORD_RESET),
+];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
     let migrations = match dialect {

@@ -143,3 +143,27 @@ pub fn signing_key(row: &AnyRow) -> anyhow::Result<SigningKeyRecord> {
         revoked: row.try_get::<i64, _>("revoked")? != 0,
     })
 }
+
+pub fn password_ticket(row: &AnyRow) -> anyhow::Result<latchkey_core::store::PasswordTicket> {
+    let kind: String = row.try_get("kind")?;
+    Ok(latchkey_core::store::PasswordTicket {
+        id: row.try_get("id")?,
+        digest: row.try_get("digest")?,
+        user_id: UserId::from_trusted(row.try_get("user_id")?),
+        credential_epoch: row.try_get("credential_epoch")?,
+        kind: latchkey_core::store::TicketKind::parse(&kind)
+            .with_context(|| format!("unknown ticket kind {kind}"))?,
+        client_id: row.try_get("client_id")?,
+        result_url: row.try_get("result_url")?,
+        include_email: row.try_get::<i64, _>("include_email")? != 0,
+        mark_email_verified: row.try_get::<i64, _>("mark_email_verified")? != 0,
+        pending_hash: row
+            .try_get::<Option<String>, _>("pending_hash")?
+            .map(PasswordHash::new),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        used_at: row
+            .try_get::<Option<i64>, _>("used_at")?
+            .map(Timestamp::from_millis),
+    })
+}

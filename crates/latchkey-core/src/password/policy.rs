@@ -241,6 +241,13 @@ impl PasswordPolicy {
     }
 }
 
+impl RuleReport {
+    /// The rule as a sentence, its `%d`/`%s` filled in.
+    pub fn text(&self) -> String {
+        render(self)
+    }
+}
+
 fn render(r: &RuleReport) -> String {
     let mut out = r.message.clone();
     for v in r.format.iter().flatten() {

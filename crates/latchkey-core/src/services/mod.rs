@@ -8,9 +8,12 @@ mod connections;
 mod email_provider;
 mod email_templates;
 mod logs;
+mod mail_defaults;
 mod management_auth;
 mod origins;
+mod outbox;
 mod passwords;
+mod reset;
 mod signing_keys;
 mod signup;
 mod tenant;
@@ -24,8 +27,14 @@ pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant};
 pub use connections::{ConnectionPatch, NewConnection};
 pub use email_provider::EmailProviderPatch;
 pub use email_templates::EmailTemplatePatch;
+pub use mail_defaults::default_template;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
+pub use outbox::escape_html;
 pub use passwords::PasswordChangeReason;
+pub use reset::{
+    Branding, NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
+    TicketState,
+};
 pub use tokens::{ClientAuth, TokenRequest, TokenResponse};
 pub use users::{NewUser, UserPatch};
 
@@ -96,6 +105,15 @@ impl Caller {
     }
 }
 
+/// The infrastructure the services run on, chosen by the binary.
+pub struct Infrastructure {
+    pub store: Arc<dyn Store>,
+    pub hasher: PasswordHasher,
+    pub templates: Arc<dyn crate::mail::TemplateEngine>,
+    pub mail: Arc<dyn crate::mail::MailTransport>,
+    pub rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
+}
+
 pub struct Services {
     config: CoreConfig,
     store: Arc<dyn Store>,
@@ -104,16 +122,24 @@ pub struct Services {
     audit: AuditLog,
     cache: config_cache::ConfigCache,
     templates: Arc<dyn crate::mail::TemplateEngine>,
+    mail: Arc<dyn crate::mail::MailTransport>,
+    mail_intake: outbox::MailIntake,
+    mail_wake: Arc<tokio::sync::Notify>,
+    rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
+    tenant_keys: crate::tenant_keys::TenantKeys,
 }
 
 impl Services {
-    /// Loads the signing keys and starts the log writer. Call after `bootstrap`.
-    pub async fn new(
-        config: CoreConfig,
-        store: Arc<dyn Store>,
-        hasher: PasswordHasher,
-        templates: Arc<dyn crate::mail::TemplateEngine>,
-    ) -> anyhow::Result<Self> {
+    /// Loads the signing keys and the tenant's MAC keys, and starts the log writer and the mail
+    /// intake. Call after `bootstrap`; spawn `run_mail_worker` to deliver mail.
+    pub async fn new(config: CoreConfig, infra: Infrastructure) -> anyhow::Result<Self> {
+        let Infrastructure {
+            store,
+            hasher,
+            templates,
+            mail,
+            rate_limiter,
+        } = infra;
         let keys = Arc::new(Keys::load(store.clone()).await?);
         // Other nodes may rotate keys: pick up their changes every minute.
         let weak = Arc::downgrade(&keys);
@@ -128,6 +154,9 @@ impl Services {
         });
         let audit = AuditLog::start(store.clone());
         let cache = config_cache::ConfigCache::new(config.config_cache_ttl);
+        let tenant_keys = crate::tenant_keys::TenantKeys::load(store.as_ref()).await?;
+        let mail_wake = Arc::new(tokio::sync::Notify::new());
+        let mail_intake = outbox::MailIntake::start(store.clone(), mail_wake.clone());
         Ok(Self {
             config,
             store,
@@ -136,6 +165,11 @@ impl Services {
             audit,
             cache,
             templates,
+            mail,
+            mail_intake,
+            mail_wake,
+            rate_limiter,
+            tenant_keys,
         })
     }
 

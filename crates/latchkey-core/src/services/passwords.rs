@@ -1,9 +1,10 @@
 use super::{Caller, Services};
 use crate::audit::{LogEntry, codes};
-use crate::domain::{Connection, Password, User, UserId};
+use crate::domain::{Connection, Password, PasswordHash, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::mail::MailJob;
 use crate::password::{PasswordPolicy, PersonalInfo};
-use crate::store::PasswordChange;
+use crate::store::{PasswordChange, PasswordChangeOutcome, PasswordTicket, QueuedMail};
 use crate::time::Timestamp;
 
 /// Why a password is being set. Decides the log text and, later, whether a notice mail goes out
@@ -57,7 +58,8 @@ impl Services {
 
     /// The one way a password changes, whatever the path: policy and history, hash, store,
     /// `last_password_reset`, credential epoch bump (every refresh token, session and pending
-    /// ticket issued before dies in the same transaction), and the `scp` log entry.
+    /// ticket issued before dies in the same transaction), the `scp` log entry and, for the
+    /// user's own changes, the `password_changed` notice queued in the same transaction.
     pub async fn set_password(
         &self,
         id: &UserId,
@@ -65,9 +67,26 @@ impl Services {
         reason: PasswordChangeReason,
         caller: &Caller,
     ) -> ServiceResult<User> {
+        self.change_password(id, NewPassword::Chosen(&password), reason, None, caller)
+            .await
+    }
+
+    /// `set_password` for every source of a new password; with `ticket`, the ticket is consumed
+    /// in the same transaction and a ticket already used (or voided) refuses the change.
+    pub(crate) async fn change_password(
+        &self,
+        id: &UserId,
+        password: NewPassword<'_>,
+        reason: PasswordChangeReason,
+        ticket: Option<&PasswordTicket>,
+        caller: &Caller,
+    ) -> ServiceResult<User> {
         // The epoch guard makes two concurrent changes serialise; the loser re-reads and retries.
         for _ in 0..3 {
             let user = self.get_user(id).await?;
+            if ticket.is_some_and(|t| t.credential_epoch != user.credential_epoch) {
+                return Err(ticket_unusable());
+            }
             let connection = self.connection_named(&user.connection).await?;
             if !connection.is_database() {
                 return Err(ServiceError::bad_request(
@@ -75,9 +94,23 @@ impl Services {
                     "Cannot update password for non-database user.",
                 ));
             }
-            self.check_new_password(&user, &connection, &password)
-                .await?;
-            let new_hash = self.hasher.hash(&password).await?;
+            let new_hash = match &password {
+                NewPassword::Chosen(p) => {
+                    if let Err(e) = self.check_new_password(&user, &connection, p).await {
+                        if ticket.is_some() {
+                            self.record(Some(
+                                LogEntry::new(codes::FAILED_CHANGE_PASSWORD, &caller.meta)
+                                    .description("The new password does not satisfy the policy")
+                                    .user(user.user_id.as_str(), &user.display_name())
+                                    .connection(&user.connection),
+                            ));
+                        }
+                        return Err(e);
+                    }
+                    self.hasher.hash(p).await?
+                }
+                NewPassword::Hashed(h) => h.clone(),
+            };
             let depth = PasswordPolicy::from_options(&connection.options).history_depth();
             let mut history = Vec::new();
             if depth > 0 {
@@ -92,6 +125,23 @@ impl Services {
             if let super::Actor::Api { client_id } = &caller.actor {
                 log = log.client(client_id, "");
             }
+            // Auth0 tells the user nothing when an administrator sets the password.
+            let notice = match reason {
+                PasswordChangeReason::ResetTicket { .. } | PasswordChangeReason::SelfService
+                    if user.email.is_some() =>
+                {
+                    Some(QueuedMail {
+                        id: format!("mail_{}", crate::random::alnum(20)?),
+                        job: MailJob::PasswordChanged {
+                            user_id: user.user_id.as_str().to_owned(),
+                            client_id: ticket.and_then(|t| t.client_id.clone()),
+                        },
+                        at: Timestamp::now(),
+                    })
+                }
+                _ => None,
+            };
+            let queued_notice = notice.is_some();
             let change = PasswordChange {
                 user_id: user.user_id.clone(),
                 expected_epoch: user.credential_epoch,
@@ -105,9 +155,21 @@ impl Services {
                     }
                 ),
                 log,
+                ticket_digest: ticket.map(|t| t.digest.clone()),
+                notice,
             };
-            if self.store.apply_password_change(&change).await? {
-                return self.get_user(id).await;
+            match self.store.apply_password_change(&change).await? {
+                PasswordChangeOutcome::Applied => {
+                    if queued_notice {
+                        self.wake_mail_worker();
+                    }
+                    return self.get_user(id).await;
+                }
+                PasswordChangeOutcome::TicketUnusable => return Err(ticket_unusable()),
+                PasswordChangeOutcome::EpochMoved if ticket.is_some() => {
+                    return Err(ticket_unusable());
+                }
+                PasswordChangeOutcome::EpochMoved => {}
             }
         }
         Err(ServiceError::conflict(
@@ -115,4 +177,19 @@ impl Services {
             "The password was changed concurrently; try again.",
         ))
     }
+}
+
+/// Where the new password comes from.
+pub(crate) enum NewPassword<'a> {
+    /// Typed now: checked against the policy and history, then hashed.
+    Chosen(&'a Password),
+    /// Flow v1: chosen (and checked) when the mail was requested, confirmed by the link.
+    Hashed(PasswordHash),
+}
+
+pub(crate) fn ticket_unusable() -> ServiceError {
+    ServiceError::bad_request(
+        "invalid_ticket",
+        "This link was already used or is no longer valid.",
+    )
 }

@@ -8,6 +8,7 @@ use crate::domain::{
     Client, ClientGrant, ClientId, Connection, ConnectionId, Email, EmailProvider, EmailTemplate,
     EmailTemplateName, PasswordHash, TenantSettings, User, UserId,
 };
+use crate::mail::MailJob;
 use crate::time::Timestamp;
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -65,6 +66,20 @@ pub struct PasswordChange {
     pub at: Timestamp,
     pub mark_email_verified: bool,
     pub log: LogEntry,
+    /// The ticket that authorised the change (digest): consumed in the same transaction, and the
+    /// change is refused if another request consumed it first.
+    pub ticket_digest: Option<String>,
+    /// A notice for the user, queued in the same transaction.
+    pub notice: Option<QueuedMail>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChangeOutcome {
+    Applied,
+    /// The user's credential epoch moved (another change won); re-read and retry.
+    EpochMoved,
+    /// The ticket was used, expired or voided meanwhile.
+    TicketUnusable,
 }
 
 /// A successful login's bookkeeping: counters, and the re-hashed password when an imported
@@ -99,7 +114,10 @@ pub trait UserStore: Send + Sync {
     async fn update_user(&self, user: &User, log: Option<&LogEntry>) -> StoreResult<bool>;
     async fn delete_user(&self, id: &UserId, log: Option<&LogEntry>) -> StoreResult<bool>;
     async fn record_login(&self, login: &LoginRecord) -> StoreResult<()>;
-    async fn apply_password_change(&self, change: &PasswordChange) -> StoreResult<bool>;
+    async fn apply_password_change(
+        &self,
+        change: &PasswordChange,
+    ) -> StoreResult<PasswordChangeOutcome>;
 }
 
 #[async_trait]
@@ -244,6 +262,122 @@ pub trait EmailProviderStore: Send + Sync {
     async fn delete_email_provider(&self) -> StoreResult<bool>;
 }
 
+/// What a password ticket lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketKind {
+    /// Choose a new password (the mailed reset link, Management API tickets).
+    Reset,
+    /// Flow v1: confirm the password chosen when the mail was requested.
+    ConfirmPending,
+}
+
+impl TicketKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reset => "reset",
+            Self::ConfirmPending => "confirm_pending",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reset" => Some(Self::Reset),
+            "confirm_pending" => Some(Self::ConfirmPending),
+            _ => None,
+        }
+    }
+}
+
+/// A password ticket at rest: only the token's SHA-256 digest is kept.
+#[derive(Debug, Clone)]
+pub struct PasswordTicket {
+    pub id: String,
+    pub digest: String,
+    pub user_id: UserId,
+    /// The user's credential epoch at issue; any password change moves it and voids the ticket.
+    pub credential_epoch: i64,
+    pub kind: TicketKind,
+    pub client_id: Option<String>,
+    pub result_url: Option<String>,
+    pub include_email: bool,
+    pub mark_email_verified: bool,
+    pub pending_hash: Option<PasswordHash>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait TicketStore: Send + Sync {
+    /// Stores the ticket and deletes the user's unused older ones: only the latest link works.
+    async fn insert_ticket(
+        &self,
+        ticket: &PasswordTicket,
+        log: Option<&LogEntry>,
+    ) -> StoreResult<()>;
+    async fn find_ticket(&self, digest: &str) -> StoreResult<Option<PasswordTicket>>;
+}
+
+/// A mail to queue: the outbox row's id, and what to send.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: String,
+    pub job: MailJob,
+    pub at: Timestamp,
+}
+
+/// A queued mail a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub struct LeasedMail {
+    pub id: String,
+    /// `Err` holds the text of a row this version cannot read.
+    pub job: Result<MailJob, String>,
+    /// Including this one.
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum MailDisposition {
+    Sent,
+    /// Nothing to send (unknown address, user gone): done, with the reason.
+    Dropped(String),
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
+    Failed(String),
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Appends mails in one transaction (the request intake batches many requests into one).
+    async fn enqueue_mail(&self, mails: &[QueuedMail]) -> StoreResult<()>;
+    /// Leases up to `limit` due mails until `lease_until`. Concurrent workers (other nodes on
+    /// PostgreSQL) never get the same row while its lease runs.
+    async fn lease_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<LeasedMail>>;
+    async fn settle_mail(
+        &self,
+        id: &str,
+        disposition: &MailDisposition,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Deletes settled mails older than `before`; returns how many.
+    async fn prune_mail(&self, before: Timestamp) -> StoreResult<u64>;
+    /// Counts of rows by status (for readiness and the dashboard).
+    async fn mail_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The tenant's secret called `name`, created from `candidate` if it does not exist yet.
+    /// Every node gets the same value.
+    async fn tenant_secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
+}
+
 /// A console administrator: separate from the tenant's end users.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -281,6 +415,9 @@ pub trait Store:
     + AdminStore
     + EmailTemplateStore
     + EmailProviderStore
+    + TicketStore
+    + OutboxStore
+    + SecretStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

@@ -7,6 +7,7 @@ mod email_provider;
 mod email_templates;
 mod logs;
 mod tenant;
+mod tickets;
 mod users;
 
 use crate::AppState;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(clients::router())
         .merge(tenant::router())
         .merge(logs::router())
+        .merge(tickets::router())
         .fallback(|| async { ApiError::not_found() })
 }
 

@@ -79,13 +79,18 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A fresh app whose settings `configure` adjusts first (SMTP URL, rate limits…).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = temp_dir();
     let database_url = if backend_is_postgres() {
         Some(fresh_postgres().await)
     } else {
         None
     };
-    start(data_dir, database_url, None).await
+    start_with(data_dir, database_url, None, configure).await
 }
 
 /// Starts on `listen` (a restart keeps its address, hence its issuer) or on a free port.
@@ -94,10 +99,20 @@ pub async fn start(
     database_url: Option<String>,
     listen: Option<String>,
 ) -> TestApp {
+    start_with(data_dir, database_url, listen, |_| {}).await
+}
+
+pub async fn start_with(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    listen: Option<String>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = settings(&data_dir, database_url.clone());
     if let Some(l) = listen {
         settings.server.listen = l;
     }
+    configure(&mut settings);
     let app = Application::build(&settings, &Default::default())
         .await
         .expect("build app");
@@ -271,6 +286,7 @@ pub struct Server {
     child: tokio::process::Child,
     pub data_dir: PathBuf,
     pub port: u16,
+    pub database_url: Option<String>,
 }
 
 impl Server {
@@ -279,6 +295,13 @@ impl Server {
             &std::fs::read_to_string(self.data_dir.join("bootstrap.json")).unwrap(),
         )
         .unwrap()
+    }
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    /// `kill -9`: no shutdown code runs.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
     }
     /// Stops the process (SIGKILL) and returns everything it logged.
     pub async fn stop_and_read_log(mut self) -> String {
@@ -293,7 +316,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -302,8 +325,23 @@ fn free_port() -> u16 {
 }
 
 pub async fn start_binary(tls: bool, env: &[(&str, &str)]) -> Server {
-    let data_dir = temp_dir();
-    let port = free_port();
+    let database_url = if backend_is_postgres() {
+        Some(fresh_postgres().await)
+    } else {
+        None
+    };
+    launch_binary(temp_dir(), free_port(), database_url, tls, env).await
+}
+
+/// Runs the binary on `data_dir` (and `database_url`, if PostgreSQL): a restart passes the
+/// same values again.
+pub async fn launch_binary(
+    data_dir: PathBuf,
+    port: u16,
+    database_url: Option<String>,
+    tls: bool,
+    env: &[(&str, &str)],
+) -> Server {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
     cmd.arg("serve")
         .arg("--listen")
@@ -313,15 +351,20 @@ pub async fn start_binary(tls: bool, env: &[(&str, &str)]) -> Server {
     if tls {
         cmd.arg("--tls-self-signed");
     }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("stderr.log"))
+        .unwrap();
     cmd.env("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", "1024")
         .env("LATCHKEY_PASSWORDS__ARGON2_ITERATIONS", "1")
         .env_remove("DATABASE_URL")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(data_dir.join("stderr.log")).unwrap())
+        .stderr(log)
         .kill_on_drop(true);
-    if backend_is_postgres() {
-        cmd.env("DATABASE_URL", fresh_postgres().await);
+    if let Some(url) = &database_url {
+        cmd.env("DATABASE_URL", url);
     }
     let child = cmd.spawn().expect("start latchkey");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -338,5 +381,34 @@ pub async fn start_binary(tls: bool, env: &[(&str, &str)]) -> Server {
         child,
         data_dir,
         port,
+        database_url,
     }
+}
+
+/// Every text value of every row of `tables`, straight from the store: for at-rest checks.
+pub async fn dump_tables(app: &TestApp, tables: &[&str]) -> String {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let url = app
+        .database_url
+        .clone()
+        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let mut out = String::new();
+    for table in tables {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        for row in rows {
+            for i in 0..row.len() {
+                if let Ok(Some(v)) = row.try_get::<Option<String>, _>(i) {
+                    out.push_str(&v);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    pool.close().await;
+    out
 }

@@ -1,6 +1,6 @@
 //! Security invariant 7: no password, secret or token in any log line, even at `trace`.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use crate::helpers::*;
 use serde_json::{Value, json};
@@ -72,6 +72,56 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
+    // Password reset: the mailed link (development outbox), a Management API ticket, the page.
+    let reset = post(
+        "/dbconnections/change_password",
+        json!({"client_id": app_id, "email": "quiet@example.com", "connection": "Username-Password-Authentication"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reset.status(), 200);
+    let mail_ticket = wait_for_outbox_ticket(&server.data_dir).await;
+    let ticket: Value = http
+        .post(format!("{base}/api/v2/tickets/password-change"))
+        .bearer_auth(mgmt_token)
+        .json(&json!({"user_id": user["user_id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ticket_url = ticket["ticket"].as_str().unwrap().to_owned();
+    let page = http.get(&ticket_url).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let at = html.find(r#"name="_csrf" value=""#).unwrap() + 20;
+    let csrf = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let ticket_token = ticket_url
+        .split("ticket=")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('#')
+        .to_owned();
+    let redeemed = http
+        .post(format!("{base}/lo/reset"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("ticket", &ticket_token),
+            ("newPassword", "Fourth-Secret-Pw4"),
+            ("confirmNewPassword", "Fourth-Secret-Pw4"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeemed.status(), 200);
     let provider = http
         .post(format!("{base}/api/v2/emails/provider"))
         .bearer_auth(mgmt_token)
@@ -99,6 +149,10 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
         "Wrong-Guess-Pw9",
         "Second-Secret-Pw2",
         "Third-Secret-Pw3",
+        "Fourth-Secret-Pw4",
+        &mail_ticket,
+        &ticket_token,
+        &csrf,
         mgmt_secret,
         app_secret,
         b["admin"]["password"].as_str().unwrap(),
@@ -116,4 +170,25 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
             secret.len()
         );
     }
+}
+
+/// The reset token in the first mail the development transport wrote.
+async fn wait_for_outbox_ticket(data_dir: &std::path::Path) -> String {
+    let dir = data_dir.join("outbox");
+    for _ in 0..200 {
+        let mail = std::fs::read_dir(&dir).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        });
+        if let Some(entry) = mail {
+            let text = crate::smtp_sink::decode_quoted_printable(
+                &std::fs::read_to_string(entry.path()).unwrap(),
+            );
+            let at = text.find("ticket=").unwrap() + 7;
+            return text[at..at + 43].to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no mail in {}", dir.display());
 }

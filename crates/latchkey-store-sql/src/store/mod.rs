@@ -7,8 +7,11 @@ mod email_provider;
 mod email_templates;
 mod keys;
 mod logs;
+mod outbox;
 mod refresh_tokens;
+mod secrets;
 mod tenant;
+mod tickets;
 mod users;
 
 use crate::Dialect;

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
 use latchkey_core::domain::{Email, User, UserId};
 use latchkey_core::store::{
-    LoginRecord, PasswordChange, StoreResult, UserQuery, UserSortField, UserStore,
+    LoginRecord, PasswordChange, PasswordChangeOutcome, StoreResult, UserQuery, UserSortField,
+    UserStore,
 };
 use latchkey_core::time::Timestamp;
 
@@ -210,8 +211,26 @@ impl UserStore for SqlStore {
         execute(q, &self.writer).await.map(drop)
     }
 
-    async fn apply_password_change(&self, c: &PasswordChange) -> StoreResult<bool> {
+    async fn apply_password_change(
+        &self,
+        c: &PasswordChange,
+    ) -> StoreResult<PasswordChangeOutcome> {
         let mut tx = self.writer.begin().await.map_err(other)?;
+        if let Some(digest) = &c.ticket_digest {
+            // The one atomic conditional update that makes a ticket single-use: of concurrent
+            // redemptions exactly one sees a row here.
+            let q = sqlx::query(
+                "UPDATE password_tickets SET used_at = $1 WHERE digest = $2 AND used_at IS NULL \
+                 AND expires_at > $1 AND credential_epoch = $3",
+            )
+            .bind(c.at.millis())
+            .bind(digest.clone())
+            .bind(c.expected_epoch);
+            if execute(q, &mut *tx).await? != 1 {
+                tx.rollback().await.map_err(other)?;
+                return Ok(PasswordChangeOutcome::TicketUnusable);
+            }
+        }
         let q = sqlx::query(
             "UPDATE users SET password_hash = $1, password_history = $2, credential_epoch = credential_epoch + 1, \
              last_password_reset = $3, updated_at = $3, \
@@ -226,7 +245,7 @@ impl UserStore for SqlStore {
         .bind(c.expected_epoch);
         if execute(q, &mut *tx).await? != 1 {
             tx.rollback().await.map_err(other)?;
-            return Ok(false);
+            return Ok(PasswordChangeOutcome::EpochMoved);
         }
         execute(
             sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1")
@@ -234,8 +253,18 @@ impl UserStore for SqlStore {
             &mut *tx,
         )
         .await?;
+        // Pending links die with the old password (their epoch no longer matches either).
+        execute(
+            sqlx::query("DELETE FROM password_tickets WHERE user_id = $1 AND used_at IS NULL")
+                .bind(c.user_id.as_str().to_owned()),
+            &mut *tx,
+        )
+        .await?;
+        if let Some(notice) = &c.notice {
+            super::outbox::insert_mail(&mut *tx, std::slice::from_ref(notice)).await?;
+        }
         insert_log(&mut *tx, &c.log).await?;
         tx.commit().await.map_err(other)?;
-        Ok(true)
+        Ok(PasswordChangeOutcome::Applied)
     }
 }

@@ -1,0 +1,60 @@
+//! The tenant's own MAC keys, created once in the store and shared by every node: CSRF tokens on
+//! hosted forms, and the keyed hashes that name rate-limit buckets (so a bucket key reveals no
+//! address, and Redis never holds one).
+
+use crate::store::SecretStore;
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub struct TenantKeys {
+    csrf: hmac::Key,
+    buckets: hmac::Key,
+}
+
+impl TenantKeys {
+    pub async fn load(store: &dyn SecretStore) -> anyhow::Result<Self> {
+        let mut keys = Vec::new();
+        for name in ["csrf", "rate_buckets"] {
+            let mut candidate = [0u8; 32];
+            crate::random::fill(&mut candidate)?;
+            let stored = store
+                .tenant_secret(name, &URL_SAFE_NO_PAD.encode(candidate))
+                .await?;
+            let bytes = URL_SAFE_NO_PAD.decode(stored.as_bytes())?;
+            keys.push(hmac::Key::new(hmac::HMAC_SHA256, &bytes));
+        }
+        let buckets = keys.pop().ok_or_else(|| anyhow::anyhow!("missing key"))?;
+        let csrf = keys.pop().ok_or_else(|| anyhow::anyhow!("missing key"))?;
+        Ok(Self { csrf, buckets })
+    }
+
+    /// A bucket name for these parts (e.g. a normalised email and an IP).
+    pub fn bucket(&self, kind: &str, parts: &[&str]) -> String {
+        let mut ctx = hmac::Context::with_key(&self.buckets);
+        for p in parts {
+            ctx.update(p.as_bytes());
+            ctx.update(&[0]);
+        }
+        let tag = ctx.sign();
+        format!(
+            "{kind}:{}",
+            URL_SAFE_NO_PAD.encode(tag.as_ref().get(..18).unwrap_or_default())
+        )
+    }
+
+    /// The form token for a browser holding cookie `nonce`, valid for one form (`purpose`, e.g.
+    /// a ticket digest): a signed double-submit token.
+    pub fn csrf_token(&self, nonce: &str, purpose: &str) -> String {
+        let tag = hmac::sign(&self.csrf, format!("{nonce}\0{purpose}").as_bytes());
+        URL_SAFE_NO_PAD.encode(tag.as_ref())
+    }
+
+    pub fn csrf_valid(&self, nonce: &str, purpose: &str, token: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(token.as_bytes()) else {
+            return false;
+        };
+        !nonce.is_empty()
+            && hmac::verify(&self.csrf, format!("{nonce}\0{purpose}").as_bytes(), &tag).is_ok()
+    }
+}

@@ -1,0 +1,102 @@
+use super::Principal;
+use crate::AppState;
+use crate::errors::ApiError;
+use crate::extract::ApiJson;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use latchkey_core::ServiceError;
+use latchkey_core::domain::{ConnectionId, Email, UserId};
+use latchkey_core::services::NewPasswordTicket;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tickets/password-change", post(create_password_change))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Identity {
+    user_id: String,
+    provider: String,
+    connection_id: Option<String>,
+}
+
+/// OAS `ChangePasswordTicketRequestContent` (additionalProperties: false). The SDKs send
+/// `null` for arguments they were not given, so every field is nullable.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketBody {
+    result_url: Option<String>,
+    user_id: Option<String>,
+    client_id: Option<String>,
+    organization_id: Option<String>,
+    connection_id: Option<String>,
+    email: Option<String>,
+    ttl_sec: Option<i64>,
+    mark_email_as_verified: Option<bool>,
+    #[serde(rename = "includeEmailInRedirect")]
+    include_email_in_redirect: Option<bool>,
+    identity: Option<Identity>,
+}
+
+async fn create_password_change(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiJson(body): ApiJson<TicketBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    p.require(&["create:user_tickets"])?;
+    if body.organization_id.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The organization does not exist",
+            Some("invalid_body"),
+        ));
+    }
+    let user_id = body
+        .user_id
+        .as_deref()
+        .map(UserId::parse)
+        .transpose()
+        .map_err(ServiceError::from)?;
+    if let Some(identity) = &body.identity {
+        let matches = user_id.as_ref().is_some_and(|u| {
+            identity.provider == u.provider()
+                && (identity.user_id == u.bare() || identity.user_id == u.as_str())
+        });
+        if !matches || identity.connection_id.as_deref().is_some_and(str::is_empty) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "The user exists, but does not contain the given identity.",
+                Some("invalid_body"),
+            ));
+        }
+    }
+    let request = NewPasswordTicket {
+        user_id,
+        connection_id: body
+            .connection_id
+            .as_deref()
+            .map(ConnectionId::parse)
+            .transpose()
+            .map_err(ServiceError::from)?,
+        email: body
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .map_err(ServiceError::from)?,
+        client_id: body.client_id,
+        result_url: body.result_url,
+        ttl_sec: body.ttl_sec,
+        mark_email_as_verified: body.mark_email_as_verified.unwrap_or(false),
+        include_email_in_redirect: body.include_email_in_redirect.unwrap_or(false),
+    };
+    let ticket = state
+        .services
+        .create_password_ticket(request, &p.caller())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"ticket": ticket}))))
+}

@@ -1,0 +1,123 @@
+//! Hosted pages (Auth0's Classic `/lo/*`): server-rendered HTML that works without JavaScript.
+//! Every page sends a strict CSP, no-store, no-referrer (links carry tickets), and every form a
+//! signed double-submit CSRF token (`lk_csrf` cookie + hidden field bound to the form).
+
+mod reset;
+
+use crate::AppState;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use latchkey_core::services::{Branding, escape_html};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(reset::router())
+        .route("/lo/style.css", get(stylesheet))
+}
+
+const STYLE: &str = include_str!("style.css");
+pub(crate) const CSRF_COOKIE: &str = "lk_csrf";
+
+async fn stylesheet(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let primary = state
+        .services
+        .branding()
+        .await
+        .map_or_else(|_| "#635bff".to_owned(), |b| b.primary_color);
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        format!(":root{{--primary:{primary}}}\n{STYLE}"),
+    )
+        .into_response()
+}
+
+/// Escapes text for HTML.
+pub(crate) fn e(s: &str) -> String {
+    escape_html(s)
+}
+
+/// A complete page around `body`, with the tenant's branding.
+pub(crate) fn page(
+    status: StatusCode,
+    branding: &Branding,
+    title: &str,
+    body: &str,
+    form_targets: &[String],
+    cookie: Option<String>,
+) -> Response {
+    let logo = branding
+        .logo_url
+        .as_deref()
+        .map_or(String::new(), |u| format!(r#"<img src="{}" alt="">"#, e(u)));
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>{title} · {name}</title><link rel="stylesheet" href="/lo/style.css"></head>
+<body><main><header>{logo}<p>{name}</p></header>
+{body}
+</main></body></html>"#,
+        title = e(title),
+        name = e(&branding.name),
+    );
+    // form-action must also allow where a successful form redirects (Chromium checks redirects).
+    let mut targets = vec!["'self'".to_owned()];
+    targets.extend(form_targets.iter().cloned());
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+        targets.join(" ")
+    );
+    let mut res = (status, html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// The browser's CSRF nonce, and the `Set-Cookie` that issues one when it has none.
+pub(crate) fn csrf_nonce(headers: &HeaderMap, secure: bool) -> (String, Option<String>) {
+    if let Some(n) = read_cookie(headers, CSRF_COOKIE).filter(|n| n.len() == 32) {
+        return (n, None);
+    }
+    let nonce = latchkey_core::random::alnum(32).unwrap_or_default();
+    let cookie = format!(
+        "{CSRF_COOKIE}={nonce}; Path=/lo; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    );
+    (nonce, Some(cookie))
+}
+
+pub(crate) fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The origin of an absolute URL, for CSP `form-action`.
+pub(crate) fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let origin = u.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}

@@ -1,0 +1,451 @@
+//! The reset page at the ticket URL (`GET /lo/reset?ticket=…`, which consumes nothing), its form
+//! (`POST /lo/reset` with Auth0's field names `_csrf, ticket, newPassword, confirmNewPassword`),
+//! and "send me a new link" (`POST /lo/forgot`) for expired or used links.
+
+use super::{CSRF_COOKIE, csrf_nonce, e, origin_of, page, read_cookie};
+use crate::AppState;
+use crate::dbconnections::rate_limit_headers;
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use latchkey_core::ServiceError;
+use latchkey_core::domain::{Email, Password};
+use latchkey_core::password::RuleReport;
+use latchkey_core::random::token_digest;
+use latchkey_core::services::{
+    Branding, Caller, DEFAULT_CONNECTION, OpenTicket, PasswordResetRequest, TicketState,
+};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/lo/reset", get(show).post(submit))
+        .route("/lo/forgot", post(forgot))
+}
+
+const FORGOT_PURPOSE: &str = "forgot";
+
+fn reset_purpose(digest: &str) -> String {
+    format!("reset:{digest}")
+}
+
+#[derive(Deserialize)]
+struct TicketQuery {
+    ticket: Option<String>,
+}
+
+/// What went wrong with the last submission, shown next to the field it concerns.
+#[derive(Default)]
+struct FormErrors {
+    banner: Option<String>,
+    new_password: Option<String>,
+    confirm: Option<String>,
+    /// The rules as the last attempt met them.
+    rules: Option<Vec<RuleReport>>,
+}
+
+struct Ctx {
+    state: AppState,
+    branding: Branding,
+    nonce: String,
+    cookie: Option<String>,
+}
+
+impl Ctx {
+    async fn new(state: AppState, headers: &HeaderMap) -> Result<Self, Response> {
+        let branding = state.services.branding().await.map_err(|err| {
+            tracing::error!(error = ?err, "loading the tenant's branding");
+            error_page()
+        })?;
+        let secure = state.services.config().issuer.starts_with("https://");
+        let (nonce, cookie) = csrf_nonce(headers, secure);
+        Ok(Self {
+            state,
+            branding,
+            nonce,
+            cookie,
+        })
+    }
+
+    fn page(&self, status: StatusCode, title: &str, body: &str, targets: &[String]) -> Response {
+        page(
+            status,
+            &self.branding,
+            title,
+            body,
+            targets,
+            self.cookie.clone(),
+        )
+    }
+
+    fn reset_form(
+        &self,
+        token: &str,
+        t: &OpenTicket,
+        errors: FormErrors,
+        status: StatusCode,
+    ) -> Response {
+        let csrf = self
+            .state
+            .services
+            .csrf_token(&self.nonce, &reset_purpose(&t.digest));
+        let targets: Vec<String> = t
+            .result_url
+            .as_deref()
+            .and_then(origin_of)
+            .into_iter()
+            .collect();
+        let banner = errors.banner.as_deref().map_or(String::new(), |b| {
+            format!(r#"<div class="alert error" role="alert">{}</div>"#, e(b))
+        });
+        let hidden = format!(
+            r#"<input type="hidden" name="_csrf" value="{}"><input type="hidden" name="ticket" value="{}">"#,
+            e(&csrf),
+            e(token)
+        );
+        let who = t
+            .email
+            .as_deref()
+            .map_or(String::new(), |m| format!(" for <strong>{}</strong>", e(m)));
+        if t.kind == latchkey_core::store::TicketKind::ConfirmPending {
+            let body = format!(
+                r#"<h1>Confirm your new password</h1>
+<p class="lead">You asked to change the password{who}. Confirm to make the new password active.</p>
+{banner}<form method="post" action="/lo/reset">{hidden}<button type="submit">Confirm password change</button></form>"#
+            );
+            return self.page(status, "Confirm your new password", &body, &targets);
+        }
+        let rules = errors.rules.as_ref().unwrap_or(&t.rules);
+        let checked = errors.rules.is_some();
+        let rule_items: String = rules
+            .iter()
+            .map(|r| {
+                let class = if !checked {
+                    ""
+                } else if r.verified {
+                    "ok"
+                } else {
+                    "bad"
+                };
+                let mark = if !checked {
+                    ""
+                } else if r.verified {
+                    "<span class=\"sr-only\">Met: </span>"
+                } else {
+                    "<span class=\"sr-only\">Not met: </span>"
+                };
+                let items: String = r
+                    .items
+                    .iter()
+                    .flatten()
+                    .map(|i| format!("<li>{}</li>", e(&i.text())))
+                    .collect();
+                let sub = if items.is_empty() {
+                    String::new()
+                } else {
+                    format!("<ul>{items}</ul>")
+                };
+                format!(r#"<li class="{class}">{mark}{}{sub}</li>"#, e(&r.text()))
+            })
+            .collect();
+        let field_error = |id: &str, msg: &Option<String>| {
+            msg.as_deref().map_or(String::new(), |m| {
+                format!(r#"<p id="{id}" class="field-error">{}</p>"#, e(m))
+            })
+        };
+        let invalid = |m: &Option<String>| if m.is_some() { "true" } else { "false" };
+        let body = format!(
+            r#"<h1>Change your password</h1>
+<p class="lead">Choose a new password{who}.</p>
+{banner}<form method="post" action="/lo/reset" novalidate>{hidden}
+<label for="newPassword">New password</label>
+<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-invalid="{ni}" aria-describedby="newPassword-error rules">
+{nerr}<p id="rules-title" class="sr-only">Your password must meet these rules:</p>
+<ul id="rules" class="rules" aria-labelledby="rules-title">{rule_items}</ul>
+<label for="confirmNewPassword">Confirm new password</label>
+<input id="confirmNewPassword" name="confirmNewPassword" type="password" autocomplete="new-password" required aria-invalid="{ci}" aria-describedby="confirmNewPassword-error">
+{cerr}<button type="submit">Reset password</button>
+</form>"#,
+            ni = invalid(&errors.new_password),
+            ci = invalid(&errors.confirm),
+            nerr = field_error("newPassword-error", &errors.new_password),
+            cerr = field_error("confirmNewPassword-error", &errors.confirm),
+        );
+        self.page(status, "Change your password", &body, &targets)
+    }
+
+    /// Expired, used or unknown link: say so, and offer a new mail.
+    fn dead_link(&self, expired: bool, connection: Option<&str>, status: StatusCode) -> Response {
+        let csrf = self.state.services.csrf_token(&self.nonce, FORGOT_PURPOSE);
+        let (title, text) = if expired {
+            (
+                "This link has expired",
+                "Links to reset a password work for a limited time.",
+            )
+        } else {
+            (
+                "This link can no longer be used",
+                "It was already used, or a newer link was sent since.",
+            )
+        };
+        let body = format!(
+            r#"<h1>{title}</h1>
+<p class="lead">{text} Enter your email address and we will send you a new link.</p>
+{form}"#,
+            form = forgot_form(&csrf, connection.unwrap_or(DEFAULT_CONNECTION), None),
+        );
+        self.page(status, title, &body, &[])
+    }
+}
+
+fn forgot_form(csrf: &str, connection: &str, error: Option<&str>) -> String {
+    let err = error.map_or(String::new(), |m| {
+        format!(r#"<p id="email-error" class="field-error">{}</p>"#, e(m))
+    });
+    format!(
+        r#"<form method="post" action="/lo/forgot" novalidate><input type="hidden" name="_csrf" value="{}"><input type="hidden" name="connection" value="{}">
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="email" required aria-invalid="{}" aria-describedby="email-error">
+{err}<button type="submit">Send me a new link</button></form>"#,
+        e(csrf),
+        e(connection),
+        if error.is_some() { "true" } else { "false" },
+    )
+}
+
+fn error_page() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "Something went wrong on our side. Please try again in a moment.",
+    )
+        .into_response()
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TicketQuery>,
+) -> Response {
+    let ctx = match Ctx::new(state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let token = q.ticket.unwrap_or_default();
+    match ctx.state.services.open_password_ticket(&token).await {
+        Ok(TicketState::Open(t)) => {
+            ctx.reset_form(&token, &t, FormErrors::default(), StatusCode::OK)
+        }
+        Ok(TicketState::Expired {
+            redirect: Some(url),
+            ..
+        }) => Redirect::to(&url).into_response(),
+        Ok(TicketState::Expired { connection, .. }) => {
+            ctx.dead_link(true, connection.as_deref(), StatusCode::GONE)
+        }
+        Ok(TicketState::Invalid { connection }) => {
+            ctx.dead_link(false, connection.as_deref(), StatusCode::NOT_FOUND)
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, "opening a password ticket");
+            error_page()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    ticket: String,
+    #[serde(rename = "newPassword")]
+    new_password: Option<String>,
+    #[serde(rename = "confirmNewPassword")]
+    confirm_new_password: Option<String>,
+}
+
+fn csrf_refused(ctx: &Ctx) -> Response {
+    ctx.page(
+        StatusCode::FORBIDDEN,
+        "Please try again",
+        r#"<h1>Please try again</h1><p class="lead">This form expired or was opened in another browser. Open the link from your email again.</p>"#,
+        &[],
+    )
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Meta(meta): crate::extract::Meta,
+    Form(form): Form<ResetForm>,
+) -> Response {
+    let ctx = match Ctx::new(state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let services = ctx.state.services.clone();
+    let cookie_nonce = read_cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    if !services.csrf_valid(
+        &cookie_nonce,
+        &reset_purpose(&token_digest(&form.ticket)),
+        &form.csrf,
+    ) {
+        return csrf_refused(&ctx);
+    }
+    let open = match services.open_password_ticket(&form.ticket).await {
+        Ok(TicketState::Open(t)) => t,
+        Ok(TicketState::Expired {
+            redirect: Some(url),
+            ..
+        }) => return Redirect::to(&url).into_response(),
+        Ok(TicketState::Expired { connection, .. }) => {
+            return ctx.dead_link(true, connection.as_deref(), StatusCode::GONE);
+        }
+        Ok(TicketState::Invalid { connection }) => {
+            return ctx.dead_link(false, connection.as_deref(), StatusCode::NOT_FOUND);
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, "opening a password ticket");
+            return error_page();
+        }
+    };
+    let bad =
+        |errors: FormErrors| ctx.reset_form(&form.ticket, &open, errors, StatusCode::BAD_REQUEST);
+    let password = if open.kind == latchkey_core::store::TicketKind::Reset {
+        let new = form.new_password.clone().unwrap_or_default();
+        if new.is_empty() {
+            return bad(FormErrors {
+                new_password: Some("Enter a new password.".into()),
+                ..FormErrors::default()
+            });
+        }
+        if form.confirm_new_password.as_deref() != Some(new.as_str()) {
+            return bad(FormErrors {
+                confirm: Some("The passwords do not match.".into()),
+                ..FormErrors::default()
+            });
+        }
+        match Password::parse(new) {
+            Ok(p) => Some(p),
+            Err(err) => {
+                return bad(FormErrors {
+                    new_password: Some(err.to_string()),
+                    ..FormErrors::default()
+                });
+            }
+        }
+    } else {
+        None
+    };
+    match services
+        .redeem_password_ticket(&form.ticket, password, &Caller::end_user(meta))
+        .await
+    {
+        Ok(done) => {
+            if let Some(url) = done.redirect {
+                return Redirect::to(&url).into_response();
+            }
+            let button = done.back_to_app.as_deref().map_or_else(
+                || r#"<p class="muted">You can close this window and sign in with your new password.</p>"#.to_owned(),
+                |u| format!(r#"<a class="button" href="{}">Back to the application</a>"#, e(u)),
+            );
+            let body = format!(
+                r#"<h1>Password changed</h1><div class="alert ok" role="status">Your password was changed, and every session was signed out.</div>{button}"#
+            );
+            ctx.page(StatusCode::OK, "Password changed", &body, &[])
+        }
+        Err(ServiceError::PasswordPolicy(v)) => bad(FormErrors {
+            new_password: Some(v.name.message().to_owned()),
+            rules: Some(v.rules.clone()),
+            ..FormErrors::default()
+        }),
+        Err(ServiceError::Invalid(p)) => bad(FormErrors {
+            new_password: Some(p.to_string()),
+            ..FormErrors::default()
+        }),
+        Err(ServiceError::BadRequest {
+            code: "invalid_ticket",
+            ..
+        }) => ctx.dead_link(false, Some(&open.connection), StatusCode::BAD_REQUEST),
+        Err(ServiceError::BadRequest { message, .. } | ServiceError::Conflict { message, .. }) => {
+            bad(FormErrors {
+                banner: Some(message),
+                ..FormErrors::default()
+            })
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, "redeeming a password ticket");
+            error_page()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    connection: String,
+}
+
+async fn forgot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Meta(meta): crate::extract::Meta,
+    Form(form): Form<ForgotForm>,
+) -> Response {
+    let ctx = match Ctx::new(state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let services = ctx.state.services.clone();
+    let cookie_nonce = read_cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    if !services.csrf_valid(&cookie_nonce, FORGOT_PURPOSE, &form.csrf) {
+        return csrf_refused(&ctx);
+    }
+    let again = |status: StatusCode, error: &str| {
+        let csrf = services.csrf_token(&ctx.nonce, FORGOT_PURPOSE);
+        let body = format!(
+            r#"<h1>Reset your password</h1><p class="lead">Enter your email address and we will send you a link.</p>{}"#,
+            forgot_form(&csrf, &form.connection, Some(error))
+        );
+        ctx.page(status, "Reset your password", &body, &[])
+    };
+    let email = match Email::parse(form.email.trim()) {
+        Ok(m) => m,
+        Err(_) => return again(StatusCode::BAD_REQUEST, "Enter a valid email address."),
+    };
+    let request = PasswordResetRequest {
+        client_id: None,
+        connection: form.connection.clone(),
+        email,
+        password: None,
+    };
+    let answer = services
+        .request_password_reset(request, &Caller::end_user(meta))
+        .await;
+    let headers = rate_limit_headers(&answer.rate);
+    let response = match answer.result {
+        Ok(()) => ctx.page(
+            StatusCode::OK,
+            "Check your email",
+            r#"<h1>Check your email</h1><div class="alert ok" role="status">We've just sent you an email to reset your password.</div><p class="muted">The mail can take a minute to arrive. Check your spam folder too.</p>"#,
+            &[],
+        ),
+        Err(ServiceError::TooManyRequests(_)) => again(StatusCode::TOO_MANY_REQUESTS, "Too many requests. Please wait a minute and try again."),
+        Err(ServiceError::BadRequest { message, .. }) => again(StatusCode::BAD_REQUEST, &message),
+        Err(err) => {
+            tracing::error!(error = ?err, "requesting a password reset from the hosted page");
+            error_page()
+        }
+    };
+    (headers, response).into_response()
+}

@@ -1,0 +1,268 @@
+//! Mail delivery: the outbox survives an SMTP outage and a `kill -9`, the development transport
+//! writes `.eml` files, the Management API provider is used, and the rate limits on
+//! `change_password` answer with Auth0's headers — per node, or shared through Redis.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::helpers::{TestApp, free_port, launch_binary, spawn_app_with, start_with, temp_dir};
+use crate::reset::{CONNECTION, request_reset};
+use crate::smtp_sink::{SmtpSink, decode_quoted_printable};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[tokio::test]
+async fn mail_waits_out_an_smtp_outage() {
+    let port = free_port();
+    let app = spawn_app_with(move |s| {
+        s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
+        s.mail.retry_base_secs = 1;
+    })
+    .await;
+    app.create_user("patient@example.com", "Old-Password-1")
+        .await;
+    assert_eq!(
+        request_reset(&app, "patient@example.com").await.status(),
+        200
+    );
+    // The relay is down: the first attempts fail and are retried with backoff.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sink = SmtpSink::start_on(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails[0].to, vec!["patient@example.com".to_owned()]);
+}
+
+async fn mgmt_token(base: &str, bootstrap: &Value) -> String {
+    let m = &bootstrap["management_api"];
+    let res: Value = reqwest::Client::new()
+        .post(format!("{base}/oauth/token"))
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": m["client_id"],
+                      "client_secret": m["client_secret"], "audience": format!("{base}/api/v2/")}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    res["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_server_killed_before_delivery_still_delivers_once_after_restart() {
+    let smtp_port = free_port();
+    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+    let env = [
+        ("LATCHKEY_SMTP_URL", smtp_url.as_str()),
+        ("LATCHKEY_MAIL__RETRY_BASE_SECS", "1"),
+        ("LATCHKEY_MAIL__LEASE_SECS", "2"),
+    ];
+    let database_url = if crate::helpers::backend_is_postgres() {
+        Some(crate::helpers::fresh_postgres().await)
+    } else {
+        None
+    };
+    let (data_dir, port) = (temp_dir(), free_port());
+    let server = launch_binary(data_dir.clone(), port, database_url.clone(), false, &env).await;
+    let base = server.base();
+    let bootstrap = server.bootstrap();
+    let http = reqwest::Client::new();
+    let token = mgmt_token(&base, &bootstrap).await;
+    let created = http
+        .post(format!("{base}/api/v2/users"))
+        .bearer_auth(&token)
+        .json(&json!({"connection": CONNECTION, "email": "durable@example.com", "password": "Old-Password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let res = http
+        .post(format!("{base}/dbconnections/change_password"))
+        .json(&json!({"client_id": bootstrap["default_client"]["client_id"], "email": "durable@example.com", "connection": CONNECTION}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // kill -9 right after the answer: the mail is only in the outbox.
+    server.kill().await;
+
+    let sink = SmtpSink::start_on(format!("127.0.0.1:{smtp_port}").parse().unwrap()).await;
+    let restarted = launch_binary(data_dir, port, database_url, false, &env).await;
+    let mails = sink.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(mails[0].to, vec!["durable@example.com".to_owned()]);
+    // Exactly once: nothing else arrives after the lease and retry windows pass.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(sink.mails().len(), 1);
+    // And the link in it works on the restarted server.
+    let ticket = mails[0].ticket();
+    let page = http
+        .get(format!("{}/lo/reset?ticket={ticket}", restarted.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+}
+
+#[tokio::test]
+async fn without_smtp_mail_is_written_to_the_outbox_directory() {
+    let app = spawn_app_with(|_| {}).await;
+    let (status, _) = app
+        .api(
+            Method::POST,
+            "/users",
+            Some(json!({"connection": CONNECTION, "email": "dev@example.com", "password": "Old-Password-1",
+                        "name": "<script>alert(1)</script>"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(request_reset(&app, "dev@example.com").await.status(), 200);
+    let dir = app.data_dir.join("outbox");
+    let mut eml = None;
+    for _ in 0..200 {
+        eml = std::fs::read_dir(&dir)
+            .ok()
+            .and_then(|mut d| d.find_map(Result::ok))
+            .map(|e| e.path());
+        if eml.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let raw = std::fs::read_to_string(eml.expect("an .eml file")).unwrap();
+    assert!(raw.contains("To: dev@example.com"));
+    assert!(raw.contains("multipart/alternative"));
+    assert!(raw.contains("Content-Type: text/plain") && raw.contains("Content-Type: text/html"));
+    let decoded = decode_quoted_printable(&raw);
+    assert!(decoded.contains(&format!("{}lo/reset?ticket=", app.issuer())));
+    // The user's name is HTML-escaped in the HTML part (and plain in the text part).
+    let mail = crate::smtp_sink::ReceivedMail {
+        from: String::new(),
+        to: Vec::new(),
+        data: raw,
+    };
+    let html = mail.part("text/html").unwrap();
+    assert!(
+        html.contains("Hello &lt;script&gt;alert(1)&lt;/script&gt;,"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"));
+    assert!(
+        mail.part("text/plain")
+            .unwrap()
+            .contains("Hello <script>alert(1)</script>,")
+    );
+}
+
+#[tokio::test]
+async fn the_management_api_provider_delivers_and_templates_apply() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(|_| {}).await;
+    let (status, body) = app
+        .api(
+            Method::POST,
+            "/emails/provider",
+            Some(json!({"name": "smtp", "enabled": true, "default_from_address": "no-reply@shop.example",
+                        "credentials": {"smtp_host": "127.0.0.1", "smtp_port": sink.addr.port()}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .api(
+            Method::POST,
+            "/email-templates",
+            Some(json!({"template": "reset_email", "enabled": true, "syntax": "liquid", "from": "Support <help@shop.example>",
+                        "subject": "Reset for {{ user.email }}",
+                        "body": "<p>Hi {{ user.name }} from {{ application.name }}: <a href=\"{{ url }}\">reset</a></p>",
+                        "urlLifetimeInSeconds": 600})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.create_user("shopper@example.com", "Old-Password-1")
+        .await;
+    request_reset(&app, "shopper@example.com").await;
+    let mail = &sink.wait_for(1, Duration::from_secs(10)).await[0];
+    assert_eq!(
+        mail.header("Subject").unwrap(),
+        "Reset for shopper@example.com"
+    );
+    assert_eq!(mail.header("From").unwrap(), "Support <help@shop.example>");
+    assert!(mail.part("text/html").unwrap().contains("from Default App"));
+    assert!(mail.part("text/plain").unwrap().contains("reset ("));
+}
+
+fn rate_headers(res: &reqwest::Response) -> (u32, u32, u64) {
+    let h = |n: &str| res.headers()[n].to_str().unwrap().parse::<u64>().unwrap();
+    (
+        h("x-ratelimit-limit") as u32,
+        h("x-ratelimit-remaining") as u32,
+        h("x-ratelimit-reset"),
+    )
+}
+
+async fn assert_budget(app: &TestApp, email: &str, expect_remaining: &[u32]) {
+    for expected in expect_remaining {
+        let res = request_reset(app, email).await;
+        assert_eq!(res.status(), 200);
+        let (limit, remaining, _) = rate_headers(&res);
+        assert_eq!((limit, remaining), (10, *expected));
+    }
+}
+
+#[tokio::test]
+async fn change_password_is_limited_per_address_and_ip_with_auth0_headers() {
+    let app = spawn_app_with(|_| {}).await;
+    app.create_user("limited@example.com", "Old-Password-1")
+        .await;
+    for email in ["limited@example.com", "Unknown@Example.com"] {
+        assert_budget(&app, email, &[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]).await;
+        let res = request_reset(&app, email).await;
+        assert_eq!(res.status(), 429);
+        let (limit, remaining, reset) = rate_headers(&res);
+        assert_eq!((limit, remaining), (10, 0));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(
+            reset > now + 500 && reset <= now + 601,
+            "reset={reset} now={now}"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "too_many_requests");
+        assert_eq!(body["code"], "too_many_requests");
+    }
+    // The bucket is the normalised address: another spelling shares it.
+    assert_eq!(
+        request_reset(&app, "unknown@example.com").await.status(),
+        429
+    );
+    // Other addresses keep their own budget.
+    assert_eq!(request_reset(&app, "other@example.com").await.status(), 200);
+}
+
+#[tokio::test]
+async fn nodes_share_one_budget_through_redis() {
+    let redis = |s: &mut latchkey_server::Settings| {
+        s.rate_limits.redis_url = Some("redis://127.0.0.1:6379".to_owned().into());
+    };
+    let first = spawn_app_with(redis).await;
+    // A second node on the same store (same tenant, same bucket keys).
+    let second = start_with(
+        first.data_dir.clone(),
+        first.database_url.clone(),
+        None,
+        redis,
+    )
+    .await;
+    assert_budget(&first, "shared@example.com", &[9, 8, 7, 6, 5]).await;
+    assert_budget(&second, "shared@example.com", &[4, 3, 2, 1, 0]).await;
+    assert_eq!(
+        request_reset(&first, "shared@example.com").await.status(),
+        429
+    );
+    assert_eq!(
+        request_reset(&second, "shared@example.com").await.status(),
+        429
+    );
+}

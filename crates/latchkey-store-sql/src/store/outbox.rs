@@ -1,0 +1,139 @@
+use super::{SqlStore, execute, other};
+use crate::Dialect;
+use async_trait::async_trait;
+use latchkey_core::store::{LeasedMail, MailDisposition, OutboxStore, QueuedMail, StoreResult};
+use latchkey_core::time::Timestamp;
+use sqlx::{Any, Executor, Row};
+
+/// Inserts `mails` with one statement (the caller's transaction, or the pool).
+pub(super) async fn insert_mail<'e>(
+    exec: impl Executor<'e, Database = Any>,
+    mails: &[QueuedMail],
+) -> StoreResult<()> {
+    if mails.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO mail_outbox (id, job, status, next_attempt_at, created_at, updated_at) VALUES ",
+    );
+    for i in 0..mails.len() {
+        let b = i * 3;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, 'pending', ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 3,
+            b + 3
+        ));
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for m in mails {
+        let job = serde_json::to_string(&m.job).map_err(other)?;
+        q = q.bind(m.id.clone()).bind(job).bind(m.at.millis());
+    }
+    execute(q, exec).await.map(drop)
+}
+
+// SQLite and PostgreSQL both cap bind parameters; 3 per mail keeps a batch well under.
+const MAX_BATCH: usize = 1000;
+
+#[async_trait]
+impl OutboxStore for SqlStore {
+    async fn enqueue_mail(&self, mails: &[QueuedMail]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        for chunk in mails.chunks(MAX_BATCH) {
+            insert_mail(&mut *tx, chunk).await?;
+        }
+        tx.commit().await.map_err(other)
+    }
+
+    async fn lease_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<LeasedMail>> {
+        // PostgreSQL: SKIP LOCKED lets several nodes lease disjoint rows without waiting on each
+        // other. SQLite has one writer, so the plain conditional update is already exclusive.
+        let lock = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE id IN (SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+             AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3{lock}) \
+             RETURNING id, job, attempts"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(lease_until.millis())
+            .bind(now.millis())
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(other)?;
+        rows.iter()
+            .map(|row| {
+                let text: String = row.try_get("job").map_err(other)?;
+                Ok(LeasedMail {
+                    id: row.try_get("id").map_err(other)?,
+                    job: serde_json::from_str(&text).map_err(|e| format!("{e}: {text}")),
+                    attempts: row.try_get("attempts").map_err(other)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn settle_mail(
+        &self,
+        id: &str,
+        disposition: &MailDisposition,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let (status, next, error) = match disposition {
+            MailDisposition::Sent => ("sent", at, None),
+            MailDisposition::Dropped(reason) => ("dropped", at, Some(reason.clone())),
+            MailDisposition::Retry { at: next, error } => ("pending", *next, Some(error.clone())),
+            MailDisposition::Failed(error) => ("failed", at, Some(error.clone())),
+        };
+        let q = sqlx::query(
+            "UPDATE mail_outbox SET status = $1, next_attempt_at = $2, last_error = $3, locked_until = 0, \
+             updated_at = $4 WHERE id = $5",
+        )
+        .bind(status)
+        .bind(next.millis())
+        .bind(error)
+        .bind(at.millis())
+        .bind(id.to_owned());
+        execute(q, &self.writer).await.map(drop)
+    }
+
+    async fn prune_mail(&self, before: Timestamp) -> StoreResult<u64> {
+        let q =
+            sqlx::query("DELETE FROM mail_outbox WHERE status <> 'pending' AND updated_at < $1")
+                .bind(before.millis());
+        execute(q, &self.writer).await
+    }
+
+    async fn mail_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM mail_outbox GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("n").map_err(other)?;
+                Ok((
+                    r.try_get("status").map_err(other)?,
+                    u64::try_from(n).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+}
