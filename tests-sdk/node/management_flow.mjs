@@ -100,6 +100,17 @@ async function main() {
   }
   ok("logged in with initial password (access, id and refresh tokens; id_token verified by SDK)");
 
+  // 3b. "Forgot password" (TextApiResponse: the unquoted text) and a ticket.
+  const sent = await auth.database.changePassword({ email, connection });
+  check(sent.data === "We've just sent you an email to reset your password.", `changePassword data=${show(sent.data)}`);
+  check(sent.headers.get("x-ratelimit-limit") === "10", `changePassword headers lack X-RateLimit-Limit`);
+  const ticket = await mgmt.tickets.changePassword({ user_id: userId, includeEmailInRedirect: true, ttl_sec: 0 });
+  check(
+    ticket.ticket.startsWith(`https://${domain}/lo/reset?ticket=`) && ticket.ticket.endsWith("#"),
+    `tickets.changePassword=${show(ticket)}`,
+  );
+  ok("database.changePassword answers Auth0's text; tickets.changePassword returns the reset URL");
+
   // 4. Change the password through the Management API.
   const updated = await mgmt.users.update(userId, { password: CHANGED_PASSWORD, connection });
   check(updated.user_id === userId, `users.update returned ${show(updated)}`);

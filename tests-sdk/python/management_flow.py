@@ -8,7 +8,9 @@ SDK entry points used (auth0-python 6.8.0):
 - auth0.authentication.GetToken(domain, client_id, client_secret=..., protocol="http"):
   .client_credentials(audience), .login(...) (password-realm grant), .refresh_token(rt).
   Errors raise auth0.authentication.exceptions.Auth0Error(.status_code, .error_code, .message).
-- auth0.authentication.Database(domain, client_id, protocol="http").signup(...): public sign-up.
+- auth0.authentication.Database(domain, client_id, protocol="http"): .signup(...) (public sign-up)
+  and .change_password(email, connection) ("forgot password"; the SDK drops `password`).
+- Auth0(...).tickets.change_password(...): POST /api/v2/tickets/password-change.
 - auth0.management.Auth0(base_url="http://host:port/api/v2", token=...): the Fern-generated
   client. The friendlier auth0.management.ManagementClient(domain=...) hard-codes
   base_url=f"https://{domain}/api/v2", so it cannot reach an http server.
@@ -156,15 +158,36 @@ def main():
     check("PasswordStrengthError" in str((e.body or {}).get("message")), f"weak password body={e.body!r}")
     ok("weak password refused (400 PasswordStrengthError)")
 
-    # 7. Delete, then the user is gone.
+    # 7. "Forgot password" through the Authentication API: the same text for any address.
+    db = Database(domain, app_cfg["client_id"], protocol=protocol)
+    sent = db.change_password(email=email, connection=connection, password="ignored-by-the-sdk")
+    check(sent == "We've just sent you an email to reset your password.", f"change_password returned {sent!r}")
+    unknown = db.change_password(email=f"nobody-{uuid.uuid4().hex[:12]}@example.com", connection=connection)
+    check(unknown == sent, f"unknown address answered {unknown!r}")
+    ok("Database.change_password answers Auth0's text, for known and unknown addresses")
+
+    # 8. A password-change ticket through the Management API.
+    ticket = mgmt.tickets.change_password(
+        user_id=user_id, result_url="https://app.example.com/done", ttl_sec=0,
+        mark_email_as_verified=True, include_email_in_redirect=True,
+    )
+    check(
+        ticket.ticket.startswith(f"{base_url}/lo/reset?ticket=") and ticket.ticket.endswith("#"),
+        f"tickets.change_password returned {ticket!r}",
+    )
+    e = expect_api_error(
+        lambda: mgmt.tickets.change_password(user_id="auth0|000000000000000000000000"), 404, "ticket for nobody"
+    )
+    ok("tickets.change_password returns the reset URL; unknown users get 404")
+
+    # 9. Delete, then the user is gone.
     mgmt.users.delete(user_id)
     ok("deleted user")
     e = expect_api_error(lambda: mgmt.users.get(user_id), 404, "get after delete")
     check((e.body or {}).get("errorCode") == "inexistent_user", f"404 body={e.body!r}")
     ok("get after delete gives 404 inexistent_user")
 
-    # 8. Public sign-up through the Authentication API, then a login with that password.
-    db = Database(domain, app_cfg["client_id"], protocol=protocol)
+    # 10. Public sign-up through the Authentication API, then a login with that password.
     signup_email = f"sdk-signup-{uuid.uuid4().hex[:12]}@example.com"
     created = db.signup(email=signup_email, password=INITIAL_PASSWORD, connection=connection,
                         given_name="Signed", user_metadata={"source": "sdk"})

@@ -1,5 +1,5 @@
-//! A bounded closed-loop load generator on loopback: `concurrency` workers each send the same
-//! request back to back for a fixed time.
+//! A bounded closed-loop load generator on loopback: `concurrency` workers send pre-built
+//! requests back to back for a fixed time, each cycling through the request list.
 
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -39,13 +39,23 @@ impl Stats {
     }
 }
 
-/// One keep-alive connection sending the same pre-built request back to back. A full-featured
-/// client (reqwest) spends CPU the server then lacks on a 2-core machine; this one writes bytes
-/// and reads `Content-Length` bodies, which is all the benchmark needs.
-async fn worker(addr: SocketAddr, request: Arc<Vec<u8>>, until: Instant) -> (Vec<Duration>, u64) {
+/// Pre-built HTTP requests; worker `i` sends `i`, `i + concurrency`, … round the list.
+pub type Requests = Arc<Vec<Vec<u8>>>;
+
+/// One keep-alive connection sending pre-built requests back to back. A full-featured client
+/// (reqwest) spends CPU the server then lacks on a 2-core machine; this one writes bytes and
+/// reads `Content-Length` bodies, which is all the benchmark needs.
+async fn worker(
+    addr: SocketAddr,
+    requests: Requests,
+    first: usize,
+    step: usize,
+    until: Instant,
+) -> (Vec<Duration>, u64) {
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut next = first;
     'connect: while Instant::now() < until {
         let Ok(mut stream) = TcpStream::connect(addr).await else {
             errors += 1;
@@ -53,8 +63,12 @@ async fn worker(addr: SocketAddr, request: Arc<Vec<u8>>, until: Instant) -> (Vec
         };
         let _ = stream.set_nodelay(true);
         while Instant::now() < until {
+            let Some(request) = requests.get(next % requests.len().max(1)) else {
+                break 'connect;
+            };
+            next += step;
             let t0 = Instant::now();
-            if stream.write_all(&request).await.is_err() {
+            if stream.write_all(request).await.is_err() {
                 errors += 1;
                 continue 'connect;
             }
@@ -114,19 +128,31 @@ async fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> Option<u16> {
 }
 
 /// `POST path` with a JSON body, as bytes ready to write.
-pub fn json_post(addr: SocketAddr, path: &str, body: &Value) -> Arc<Vec<u8>> {
-    let body = body.to_string();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    Arc::new([head.into_bytes(), body.into_bytes()].concat())
+pub fn json_post(addr: SocketAddr, path: &str, body: &Value) -> Requests {
+    json_posts(addr, path, std::slice::from_ref(body))
+}
+
+/// One `POST path` per body.
+pub fn json_posts(addr: SocketAddr, path: &str, bodies: &[Value]) -> Requests {
+    Arc::new(
+        bodies
+            .iter()
+            .map(|body| {
+                let body = body.to_string();
+                let head = format!(
+                    "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                [head.into_bytes(), body.into_bytes()].concat()
+            })
+            .collect(),
+    )
 }
 
 /// One window of load; adds what it saw to `stats`. Returns the window's wall time.
 pub async fn window(
     addr: SocketAddr,
-    request: &Arc<Vec<u8>>,
+    requests: &Requests,
     concurrency: usize,
     duration: Duration,
     stats: &mut Stats,
@@ -134,7 +160,7 @@ pub async fn window(
     let start = Instant::now();
     let until = start + duration;
     let tasks: Vec<_> = (0..concurrency)
-        .map(|_| tokio::spawn(worker(addr, request.clone(), until)))
+        .map(|i| tokio::spawn(worker(addr, requests.clone(), i, concurrency.max(1), until)))
         .collect();
     for t in tasks {
         if let Ok((l, e)) = t.await {

@@ -1,7 +1,8 @@
 //! `cargo run --release -p latchkey-bench`: throughput of the real server on loopback, each
 //! number next to the physical limit it is bounded by, measured in the same run on the same
 //! machine: raw argon2id hashes/s (logins) and raw RS256 signatures/s (client-credentials
-//! tokens). Not a test: it asserts nothing, it reports.
+//! tokens); then `change_password` requests/s and p99 at growing user counts, and the mails/s
+//! the outbox delivers to a loopback SMTP server. Not a test: it asserts nothing, it reports.
 //!
 //! Limit and server are measured in alternating windows (limit, server, limit, server, …) and
 //! compared as totals, so drift in the machine's speed during the run (shared virtual CPUs,
@@ -9,6 +10,7 @@
 
 mod load;
 mod raw;
+mod reset;
 
 use anyhow::Context;
 use clap::Parser;
@@ -33,6 +35,12 @@ struct Args {
     /// Run against PostgreSQL at this URL instead of a fresh SQLite file.
     #[arg(long, env = "LATCHKEY_BENCH_DATABASE_URL")]
     database_url: Option<String>,
+    /// User counts for the change_password scenario (users are added between runs).
+    #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
+    reset_users: Vec<u64>,
+    /// Scenarios to run: logins, tokens, reset.
+    #[arg(long, value_delimiter = ',', default_value = "logins,tokens,reset")]
+    scenarios: Vec<String>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -56,7 +64,7 @@ impl Comparison {
 async fn compare(
     args: &Args,
     addr: std::net::SocketAddr,
-    request: std::sync::Arc<Vec<u8>>,
+    request: load::Requests,
     raw: impl Fn(Duration) -> anyhow::Result<u64> + Send + Sync + Clone + 'static,
 ) -> anyhow::Result<Comparison> {
     let window = Duration::from_secs(args.seconds.max(1));
@@ -108,6 +116,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let (mut settings, _) = Settings::load(None, &env)?;
     settings.server.data_dir = data_dir.clone();
+    // change_password: mail to a loopback SMTP server; budgets far above the load, so the
+    // limiter's work is measured but never refuses.
+    let sink = reset::CountingSink::start().await?;
+    settings.mail.smtp_url = Some(format!("smtp://{}", sink.addr).into());
+    settings.rate_limits.change_password_per_minute = 100_000_000;
+    settings.rate_limits.change_password_burst = 100_000_000;
+    settings.rate_limits.change_password_ip_per_minute = 100_000_000;
+    settings.rate_limits.change_password_ip_burst = 100_000_000;
+    let database_url = settings.database_url();
     let argon2 = settings.argon2();
     let app = Application::build(&settings, &Default::default()).await?;
     let addr = app.address();
@@ -116,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
     let bootstrap: Value =
         serde_json::from_str(&std::fs::read_to_string(data_dir.join("bootstrap.json"))?)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let services = app.services().clone();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
@@ -161,66 +179,128 @@ async fn main() -> anyhow::Result<()> {
     let login_body = json!({"grant_type": "password", "username": email, "password": password, "scope": "openid",
         "client_id": bootstrap["default_client"]["client_id"], "client_secret": bootstrap["default_client"]["client_secret"]});
 
-    let logins = compare(
-        &args,
-        addr,
-        load::json_post(addr, "/oauth/token", &login_body),
-        move |d| raw::argon2_hashes(argon2, cores, d),
-    )
-    .await?;
-    let signer = std::sync::Arc::new(RawSigner::new()?);
-    let tokens = compare(
-        &args,
-        addr,
-        load::json_post(addr, "/oauth/token", &cc_body),
-        move |d| raw::rs256_signatures(&signer, cores, d),
-    )
-    .await?;
-
+    let wants = |name: &str| args.scenarios.iter().any(|s| s == name);
+    let mut doc = json!({
+        "cores": cores, "backend": backend, "window_seconds": args.seconds, "rounds": args.rounds,
+        "concurrency": args.concurrency,
+        "argon2": {"memory_kib": argon2.memory_kib, "iterations": argon2.iterations, "parallelism": argon2.parallelism},
+    });
     println!(
         "{:<36} {:>11} {:>9} {:>9} {:>7}",
         "measurement", "per second", "p50 ms", "p99 ms", "errors"
     );
-    for (limit, server, c) in [
-        (
-            "raw argon2id hashes (all cores)",
-            "password-grant logins (HTTP)",
-            &logins,
-        ),
-        (
-            "raw RS256 signatures (all cores)",
-            "client-credentials tokens (HTTP)",
-            &tokens,
-        ),
-    ] {
-        println!("{limit:<36} {:>11.1}", c.raw_per_sec);
+    let row = |name: &str, per_sec: f64, stats: &Stats| {
         println!(
-            "{server:<36} {:>11.1} {:>9.2} {:>9.2} {:>7}",
-            c.server_per_sec,
-            c.server.p50_ms(),
-            c.server.p99_ms(),
-            c.server.errors
+            "{name:<36} {per_sec:>11.1} {:>9.2} {:>9.2} {:>7}",
+            stats.p50_ms(),
+            stats.p99_ms(),
+            stats.errors
         );
+    };
+    if wants("logins") {
+        let logins = compare(
+            &args,
+            addr,
+            load::json_post(addr, "/oauth/token", &login_body),
+            move |d| raw::argon2_hashes(argon2, cores, d),
+        )
+        .await?;
+        println!(
+            "{:<36} {:>11.1}",
+            "raw argon2id hashes (all cores)", logins.raw_per_sec
+        );
+        row(
+            "password-grant logins (HTTP)",
+            logins.server_per_sec,
+            &logins.server,
+        );
+        println!(
+            "  logins / raw argon2id       = {:>5.1}%  (target ≥ 90%)",
+            logins.ratio() * 100.0
+        );
+        doc["raw_argon2id_per_sec"] = json!(logins.raw_per_sec);
+        doc["logins"] = logins.server.to_json(logins.server_seconds);
+        doc["login_ratio"] = json!(logins.ratio());
     }
-    println!(
-        "\nlogins / raw argon2id        = {:>5.1}%  (target ≥ 90%)",
-        logins.ratio() * 100.0
-    );
-    println!(
-        "cc tokens / raw RS256        = {:>5.1}%  (target ≥ 80%)",
-        tokens.ratio() * 100.0
-    );
+    if wants("tokens") {
+        let signer = std::sync::Arc::new(RawSigner::new()?);
+        let tokens = compare(
+            &args,
+            addr,
+            load::json_post(addr, "/oauth/token", &cc_body),
+            move |d| raw::rs256_signatures(&signer, cores, d),
+        )
+        .await?;
+        println!(
+            "{:<36} {:>11.1}",
+            "raw RS256 signatures (all cores)", tokens.raw_per_sec
+        );
+        row(
+            "client-credentials tokens (HTTP)",
+            tokens.server_per_sec,
+            &tokens.server,
+        );
+        println!(
+            "  cc tokens / raw RS256       = {:>5.1}%  (target ≥ 80%)",
+            tokens.ratio() * 100.0
+        );
+        doc["raw_rs256_per_sec"] = json!(tokens.raw_per_sec);
+        doc["client_credentials"] = tokens.server.to_json(tokens.server_seconds);
+        doc["client_credentials_ratio"] = json!(tokens.ratio());
+    }
+    if wants("reset") {
+        let mut runs = Vec::new();
+        let mut seeded = 0;
+        let mut users = args.reset_users.clone();
+        users.sort_unstable();
+        for n in users {
+            let took = reset::seed_users(&database_url, seeded, n).await?;
+            if n > seeded {
+                println!(
+                    "  (seeded users {seeded}..{n} in {:.1}s)",
+                    took.as_secs_f64()
+                );
+            }
+            seeded = seeded.max(n);
+            let requests = load::json_posts(
+                addr,
+                "/dbconnections/change_password",
+                &reset::bodies(&bootstrap["default_client"]["client_id"], n),
+            );
+            let run = reset::run(
+                &services,
+                addr,
+                &requests,
+                &reset::LoadPlan {
+                    concurrency: args.concurrency,
+                    windows: args.rounds,
+                    window: Duration::from_secs(args.seconds.max(1)),
+                },
+                &sink,
+                n,
+            )
+            .await?;
+            row(
+                &format!("change_password, {n} users (HTTP)"),
+                run.stats.ok() as f64 / run.seconds,
+                &run.stats,
+            );
+            println!(
+                "{:<36} {:>11.1}   ({} mails, queue drained {:.1}s after the first request)",
+                format!("  mails delivered to SMTP, {n} users"),
+                run.mails as f64 / run.mail_seconds,
+                run.mails,
+                run.mail_seconds
+            );
+            runs.push(run.to_json());
+        }
+        println!(
+            "  change_password target: ≥ 5,000 requests/s, p99 < 20 ms, flat from 1k to 1M users"
+        );
+        doc["change_password"] = Value::Array(runs);
+    }
 
     if let Some(path) = &args.json {
-        let doc = json!({
-            "cores": cores, "backend": backend, "window_seconds": args.seconds, "rounds": args.rounds,
-            "concurrency": args.concurrency,
-            "argon2": {"memory_kib": argon2.memory_kib, "iterations": argon2.iterations, "parallelism": argon2.parallelism},
-            "raw_argon2id_per_sec": logins.raw_per_sec, "raw_rs256_per_sec": tokens.raw_per_sec,
-            "logins": logins.server.to_json(logins.server_seconds),
-            "client_credentials": tokens.server.to_json(tokens.server_seconds),
-            "login_ratio": logins.ratio(), "client_credentials_ratio": tokens.ratio(),
-        });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
     let _ = stop.send(());

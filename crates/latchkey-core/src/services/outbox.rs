@@ -418,6 +418,12 @@ impl Services {
         })
     }
 
+    /// Outbox rows by status (`pending`, `sent`, `dropped`, `failed`): for operators and the
+    /// benchmark, which waits for the queue to drain.
+    pub async fn mail_queue(&self) -> ServiceResult<Vec<(String, u64)>> {
+        Ok(self.store.mail_counts().await?)
+    }
+
     /// Wakes this node's worker (after a commit that queued mail outside the intake).
     pub(crate) fn wake_mail_worker(&self) {
         self.mail_wake.notify_one();

@@ -161,14 +161,24 @@ impl Ctx {
 <p class="lead">Choose a new password{who}.</p>
 {banner}<form method="post" action="/lo/reset" novalidate>{hidden}
 <label for="newPassword">New password</label>
-<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-invalid="{ni}" aria-describedby="newPassword-error rules">
+<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-invalid="{ni}" aria-describedby="{nd}rules">
 {nerr}<p id="rules-title" class="sr-only">Your password must meet these rules:</p>
 <ul id="rules" class="rules" aria-labelledby="rules-title">{rule_items}</ul>
 <label for="confirmNewPassword">Confirm new password</label>
-<input id="confirmNewPassword" name="confirmNewPassword" type="password" autocomplete="new-password" required aria-invalid="{ci}" aria-describedby="confirmNewPassword-error">
+<input id="confirmNewPassword" name="confirmNewPassword" type="password" autocomplete="new-password" required aria-invalid="{ci}"{cd}>
 {cerr}<button type="submit">Reset password</button>
 </form>"#,
             ni = invalid(&errors.new_password),
+            nd = if errors.new_password.is_some() {
+                "newPassword-error "
+            } else {
+                ""
+            },
+            cd = if errors.confirm.is_some() {
+                r#" aria-describedby="confirmNewPassword-error""#
+            } else {
+                ""
+            },
             ci = invalid(&errors.confirm),
             nerr = field_error("newPassword-error", &errors.new_password),
             cerr = field_error("confirmNewPassword-error", &errors.confirm),
@@ -207,11 +217,16 @@ fn forgot_form(csrf: &str, connection: &str, error: Option<&str>) -> String {
     format!(
         r#"<form method="post" action="/lo/forgot" novalidate><input type="hidden" name="_csrf" value="{}"><input type="hidden" name="connection" value="{}">
 <label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="email" required aria-invalid="{}" aria-describedby="email-error">
+<input id="email" name="email" type="email" autocomplete="email" required aria-invalid="{}"{}>
 {err}<button type="submit">Send me a new link</button></form>"#,
         e(csrf),
         e(connection),
         if error.is_some() { "true" } else { "false" },
+        if error.is_some() {
+            r#" aria-describedby="email-error""#
+        } else {
+            ""
+        },
     )
 }
 

@@ -131,7 +131,14 @@ async fn the_whole_journey_from_request_to_new_password() {
     assert!(html.contains(&link));
     let ticket = mail.ticket();
 
-    // Opening the link (twice, like a mail scanner and then the user) consumes nothing.
+    // Opening the link (HEAD and GET, like a mail scanner, then the user) consumes nothing.
+    let head = app
+        .http
+        .head(app.url(&format!("/lo/reset?ticket={ticket}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
     let scanner = open_page(&app, &ticket).await;
     assert_eq!(scanner.status, 200);
     let visit = open_page(&app, &ticket).await;
@@ -734,4 +741,43 @@ async fn change_password_refuses_bad_input_clearly() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn a_dead_link_page_sends_a_new_link() {
+    let (app, sink) = app_with_sink().await;
+    app.create_user("again@example.com", "Old-Password-1").await;
+    let dead = open_page(&app, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
+    assert_eq!(dead.status, 404);
+    assert!(dead.html.contains("This link can no longer be used"));
+    let res = app
+        .http
+        .post(app.url("/lo/forgot"))
+        .header("cookie", dead.cookie.clone().unwrap())
+        .form(&[
+            ("_csrf", dead.csrf.clone().unwrap().as_str()),
+            ("email", "again@example.com"),
+            ("connection", CONNECTION),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("x-ratelimit-remaining"));
+    assert!(res.text().await.unwrap().contains(MAIL_SENT));
+    let mail = reset_mail_for(&sink, 1, "again@example.com").await;
+    assert_eq!(open_page(&app, &mail.ticket()).await.status, 200);
+    // Without the cookie the form is refused.
+    let res = app
+        .http
+        .post(app.url("/lo/forgot"))
+        .form(&[
+            ("_csrf", dead.csrf.clone().unwrap().as_str()),
+            ("email", "again@example.com"),
+            ("connection", CONNECTION),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
 }
