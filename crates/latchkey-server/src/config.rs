@@ -252,6 +252,7 @@ impl Settings {
                 || rest.starts_with("TEST_")
                 || rest == "PYTHON"
                 || rest == "NODE_SDK_DIR"
+                || rest == "CHROMIUM"
             {
                 continue;
             }

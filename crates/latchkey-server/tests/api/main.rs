@@ -1,5 +1,6 @@
 //! One integration-test binary: real server, real port, real store (SQLite or PostgreSQL).
 
+mod browser;
 mod cors;
 mod dbconnections;
 mod email_provider;

@@ -6,14 +6,14 @@ use crate::helpers::*;
 use std::path::PathBuf;
 use std::time::Duration;
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
         .unwrap()
 }
 
-async fn run(mut cmd: tokio::process::Command, what: &str) {
+pub(crate) async fn run(mut cmd: tokio::process::Command, what: &str) {
     let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
         .expect("SDK script timed out")

@@ -1,0 +1,62 @@
+//! The official `auth0-js` browser SDK, unchanged, in real headless Chromium against the real
+//! `latchkey` binary: a cross-origin page calls `WebAuth.changePassword` (CORS).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::helpers::*;
+use crate::sdk::{repo_root, run};
+use std::time::Duration;
+
+/// `.eml` files the server has written to `DATA/outbox/` (no SMTP configured).
+fn outbox_mails(server: &Server) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(server.data_dir.join("outbox")) else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
+    let dir = repo_root().join("tests-sdk/browser");
+    assert!(
+        dir.join("node_modules/auth0-js").exists(),
+        "npm auth0-js is not installed: run scripts/test (it runs npm ci in tests-sdk/browser)"
+    );
+    let chromium =
+        std::env::var("LATCHKEY_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "Chromium not found at {chromium}: run scripts/test (it installs the Debian chromium \
+         package), or set LATCHKEY_CHROMIUM"
+    );
+    let server = start_binary(true, &[]).await;
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(dir.join("change_password.mjs"))
+        .env(
+            "LATCHKEY_BASE_URL",
+            format!("https://127.0.0.1:{}", server.port),
+        )
+        .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"))
+        .env("NODE_EXTRA_CA_CERTS", server.data_dir.join("tls/cert.pem"))
+        .env("CHROMIUM", &chromium)
+        .kill_on_drop(true);
+    run(cmd, "auth0-js changePassword in Chromium").await;
+
+    // The allowed page's request sent exactly one mail; the refused one none.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while outbox_mails(&server).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reset mail in the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mails = outbox_mails(&server);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(mails[0].contains("To: browser@example.com"), "{}", mails[0]);
+}
