@@ -69,6 +69,23 @@ impl Ctx {
         })
     }
 
+    /// A form submission: refused with a 403 page unless its CSRF token matches the browser's
+    /// cookie for this form.
+    async fn for_post(
+        state: AppState,
+        headers: &HeaderMap,
+        purpose: &str,
+        csrf: &str,
+    ) -> Result<Self, Response> {
+        let ctx = Self::new(state, headers).await?;
+        let cookie_nonce = read_cookie(headers, CSRF_COOKIE).unwrap_or_default();
+        if ctx.state.services.csrf_valid(&cookie_nonce, purpose, csrf) {
+            Ok(ctx)
+        } else {
+            Err(csrf_refused(&ctx))
+        }
+    }
+
     fn page(&self, status: StatusCode, title: &str, body: &str, targets: &[String]) -> Response {
         page(
             status,
@@ -300,19 +317,12 @@ async fn submit(
     crate::extract::Meta(meta): crate::extract::Meta,
     Form(form): Form<ResetForm>,
 ) -> Response {
-    let ctx = match Ctx::new(state, &headers).await {
+    let purpose = reset_purpose(&token_digest(&form.ticket));
+    let ctx = match Ctx::for_post(state, &headers, &purpose, &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let services = ctx.state.services.clone();
-    let cookie_nonce = read_cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    if !services.csrf_valid(
-        &cookie_nonce,
-        &reset_purpose(&token_digest(&form.ticket)),
-        &form.csrf,
-    ) {
-        return csrf_refused(&ctx);
-    }
     let open = match services.open_password_ticket(&form.ticket).await {
         Ok(TicketState::Open(t)) => t,
         Ok(TicketState::Expired {
@@ -417,15 +427,11 @@ async fn forgot(
     crate::extract::Meta(meta): crate::extract::Meta,
     Form(form): Form<ForgotForm>,
 ) -> Response {
-    let ctx = match Ctx::new(state, &headers).await {
+    let ctx = match Ctx::for_post(state, &headers, FORGOT_PURPOSE, &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let services = ctx.state.services.clone();
-    let cookie_nonce = read_cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    if !services.csrf_valid(&cookie_nonce, FORGOT_PURPOSE, &form.csrf) {
-        return csrf_refused(&ctx);
-    }
     let again = |status: StatusCode, error: &str| {
         let csrf = services.csrf_token(&ctx.nonce, FORGOT_PURPOSE);
         let body = format!(

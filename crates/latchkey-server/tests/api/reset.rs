@@ -89,6 +89,18 @@ pub async fn submit(
         .unwrap()
 }
 
+/// `POST /api/v2/tickets/password-change`: the token in the ticket URL (checked for its form).
+pub async fn ticket_token(app: &TestApp, body: Value) -> String {
+    let (status, answer) = app
+        .api(Method::POST, "/tickets/password-change", Some(body))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let url = answer["ticket"].as_str().unwrap();
+    let prefix = format!("{}lo/reset?ticket=", app.issuer());
+    assert!(url.starts_with(&prefix) && url.ends_with('#'), "{url}");
+    url[prefix.len()..url.len() - 1].to_owned()
+}
+
 async fn reset_mail_for(sink: &SmtpSink, n: usize, to: &str) -> ReceivedMail {
     let mails = sink.wait_for(n, Duration::from_secs(10)).await;
     let mail = mails[n - 1].clone();
@@ -318,21 +330,7 @@ async fn only_the_latest_link_works_and_tokens_are_stored_hashed() {
 async fn a_hundred_concurrent_redemptions_of_one_link_succeed_once() {
     let (app, _sink) = app_with_sink().await;
     let user = app.create_user("race@example.com", "Old-Password-1").await;
-    let (status, body) = app
-        .api(
-            Method::POST,
-            "/tickets/password-change",
-            Some(json!({"user_id": user["user_id"]})),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let url = body["ticket"].as_str().unwrap();
-    let ticket = url
-        .split("ticket=")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('#')
-        .to_owned();
+    let ticket = ticket_token(&app, json!({"user_id": user["user_id"]})).await;
     let visit = open_page(&app, &ticket).await;
     let mut tasks = Vec::new();
     for i in 0..100 {
@@ -378,23 +376,8 @@ async fn a_hundred_concurrent_redemptions_of_one_link_succeed_once() {
 async fn tickets_redirect_to_result_url_and_expire() {
     let (app, _sink) = app_with_sink().await;
     let user = app.create_user("tia@example.com", "Old-Password-1").await;
-    let (status, body) = app
-        .api(
-            Method::POST,
-            "/tickets/password-change",
-            Some(json!({"user_id": user["user_id"], "result_url": "https://app.example.com/done",
-                        "includeEmailInRedirect": true, "mark_email_as_verified": true, "ttl_sec": 0})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let url = body["ticket"].as_str().unwrap();
-    assert!(url.starts_with(&format!("{}lo/reset?ticket=", app.issuer())) && url.ends_with('#'));
-    let ticket = url
-        .split("ticket=")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('#')
-        .to_owned();
+    let ticket = ticket_token(&app, json!({"user_id": user["user_id"], "result_url": "https://app.example.com/done",
+                        "includeEmailInRedirect": true, "mark_email_as_verified": true, "ttl_sec": 0})).await;
     let visit = open_page(&app, &ticket).await;
     assert_eq!(visit.status, 200);
     let res = submit(&app, &visit, &ticket, "New-Password-2", "New-Password-2").await;
@@ -417,18 +400,7 @@ async fn tickets_redirect_to_result_url_and_expire() {
     assert_eq!(fresh["email_verified"], true);
 
     // A one-second ticket expires: its page says so, and result_url hears "Access expired".
-    let (_, body) = app
-        .api(Method::POST, "/tickets/password-change",
-             Some(json!({"user_id": user["user_id"], "ttl_sec": 1, "result_url": "https://app.example.com/done"})))
-        .await;
-    let ticket = body["ticket"]
-        .as_str()
-        .unwrap()
-        .split("ticket=")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('#')
-        .to_owned();
+    let ticket = ticket_token(&app, json!({"user_id": user["user_id"], "ttl_sec": 1, "result_url": "https://app.example.com/done"})).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let res = app
         .http
@@ -441,21 +413,7 @@ async fn tickets_redirect_to_result_url_and_expire() {
         res.headers()["location"].to_str().unwrap(),
         "https://app.example.com/done?email=tia%40example.com&message=Access%20expired&success=false"
     );
-    let (_, body) = app
-        .api(
-            Method::POST,
-            "/tickets/password-change",
-            Some(json!({"user_id": user["user_id"], "ttl_sec": 1})),
-        )
-        .await;
-    let ticket = body["ticket"]
-        .as_str()
-        .unwrap()
-        .split("ticket=")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('#')
-        .to_owned();
+    let ticket = ticket_token(&app, json!({"user_id": user["user_id"], "ttl_sec": 1})).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let expired = open_page(&app, &ticket).await;
     assert_eq!(expired.status, 410);
@@ -616,21 +574,7 @@ async fn flow_v1_holds_the_password_until_the_link_confirms_it() {
 async fn forms_refuse_a_missing_or_foreign_csrf_token() {
     let (app, _sink) = app_with_sink().await;
     let user = app.create_user("csrf@example.com", "Old-Password-1").await;
-    let (_, body) = app
-        .api(
-            Method::POST,
-            "/tickets/password-change",
-            Some(json!({"user_id": user["user_id"]})),
-        )
-        .await;
-    let ticket = body["ticket"]
-        .as_str()
-        .unwrap()
-        .split("ticket=")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('#')
-        .to_owned();
+    let ticket = ticket_token(&app, json!({"user_id": user["user_id"]})).await;
     let visit = open_page(&app, &ticket).await;
     let other_browser = open_page(&app, &ticket).await;
     let post = |cookie: Option<String>, csrf: String| {
