@@ -127,23 +127,6 @@ async fn session(socket: tokio::net::TcpStream, counter: Arc<AtomicU64>) -> std:
     }
 }
 
-pub struct ResetRun {
-    pub users: u64,
-    pub stats: Stats,
-    pub seconds: f64,
-    pub mails: u64,
-    pub mail_seconds: f64,
-}
-
-impl ResetRun {
-    pub fn to_json(&self) -> Value {
-        json!({"users": self.users, "requests": self.stats.to_json(self.seconds),
-               "mails_delivered": self.mails, "mails_per_sec": self.mails as f64 / self.mail_seconds})
-    }
-}
-
-/// Load windows of change_password, then waits for the outbox to drain (mails counted at the
-/// sink from the first request to the last delivery).
 /// How much load: `windows` windows of `window`, `concurrency` connections.
 pub struct LoadPlan {
     pub concurrency: usize,
@@ -151,16 +134,8 @@ pub struct LoadPlan {
     pub window: Duration,
 }
 
-pub async fn run(
-    services: &latchkey_core::Services,
-    addr: SocketAddr,
-    requests: &load::Requests,
-    plan: &LoadPlan,
-    sink: &CountingSink,
-    users: u64,
-) -> anyhow::Result<ResetRun> {
-    let mails_before = sink.received.load(Ordering::Relaxed);
-    let started = Instant::now();
+/// Load windows of change_password; the stats and the seconds they took.
+pub async fn intake(addr: SocketAddr, requests: &load::Requests, plan: &LoadPlan) -> (Stats, f64) {
     let mut stats = Stats::default();
     let mut seconds = 0.0;
     for _ in 0..plan.windows.max(1) {
@@ -168,8 +143,18 @@ pub async fn run(
             .await
             .as_secs_f64();
     }
-    // Drain: until nothing is pending (at most ten minutes).
-    let deadline = Instant::now() + Duration::from_secs(600);
+    (stats, seconds)
+}
+
+/// Waits until nothing is pending in the outbox (at most ten minutes); the mails the sink
+/// received meanwhile and the seconds it took.
+pub async fn drain(
+    services: &latchkey_core::Services,
+    sink: &CountingSink,
+) -> anyhow::Result<(u64, f64)> {
+    let before = sink.received.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
     loop {
         let counts = services.mail_queue().await?;
         let pending = counts
@@ -179,13 +164,35 @@ pub async fn run(
         if pending == 0 || Instant::now() > deadline {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(ResetRun {
-        users,
-        stats,
-        seconds,
-        mails: sink.received.load(Ordering::Relaxed) - mails_before,
-        mail_seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok((
+        sink.received.load(Ordering::Relaxed) - before,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// A second node on the same store that only delivers mail (the serving node has delivery
+/// off), started once requests are queued, so intake and delivery are measured apart.
+pub struct DeliveryNode {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl DeliveryNode {
+    pub async fn start(settings: &latchkey_server::Settings) -> anyhow::Result<Self> {
+        let mut settings = settings.clone();
+        settings.mail.deliver = true;
+        settings.server.listen = "127.0.0.1:0".into();
+        let app = latchkey_server::Application::build(&settings, &Default::default()).await?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { stop, task })
+    }
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await?
+    }
 }

@@ -333,3 +333,36 @@ impl MailTransport for LettreTransport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn tls_of(url: &str) -> Tls {
+        url_endpoint(url).map(|e| e.tls).unwrap()
+    }
+
+    #[test]
+    fn smtp_urls_choose_tls_safely() {
+        let e = url_endpoint("smtp://mailer%40shop:p%40ss@smtp.example.com:2525").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("smtp.example.com", 2525));
+        let (user, pass) = e.credentials.unwrap();
+        assert_eq!(
+            (user.as_str(), pass.expose_secret()),
+            ("mailer@shop", "p@ss")
+        );
+        assert_eq!(tls_of("smtp://smtp.example.com"), Tls::StartTlsRequired);
+        assert_eq!(url_endpoint("smtp://smtp.example.com").unwrap().port, 587);
+        assert_eq!(tls_of("smtps://smtp.example.com"), Tls::Implicit);
+        assert_eq!(tls_of("smtp://127.0.0.1:2525"), Tls::StartTlsOpportunistic);
+        assert_eq!(tls_of("smtp://relay.lan?tls=none"), Tls::None);
+        assert!(url_endpoint("smtp://relay.lan?tls=maybe").is_err());
+        assert!(url_endpoint("http://relay.lan").is_err());
+        // Errors never repeat the URL (it holds the password).
+        let Err(MailError::Permanent(msg)) = url_endpoint("ftp://u:secret@h") else {
+            unreachable!()
+        };
+        assert!(!msg.contains("secret"));
+    }
+}

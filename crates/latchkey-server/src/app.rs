@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub struct Application {
+    deliver_mail: bool,
     listener: std::net::TcpListener,
     address: SocketAddr,
     issuer: String,
@@ -81,6 +82,7 @@ impl Application {
         };
         let services = Arc::new(Services::new(settings.core(&issuer), infrastructure).await?);
         Ok(Self {
+            deliver_mail: settings.mail.deliver,
             listener,
             address,
             issuer,
@@ -112,8 +114,9 @@ impl Application {
             services: self.services.clone(),
         });
         // Delivery runs beside serving; a mail cut off by the stop goes out after its lease.
-        let worker = tokio::spawn(self.services.clone().run_mail_worker());
-        let _stop_worker = AbortOnDrop(worker);
+        let _stop_worker = self
+            .deliver_mail
+            .then(|| AbortOnDrop(tokio::spawn(self.services.clone().run_mail_worker())));
         let make = router.into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
             Some((cert, key)) => {

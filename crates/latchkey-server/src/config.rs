@@ -36,6 +36,9 @@ pub struct MailSettings {
     pub max_attempts: u32,
     /// Mails delivered at once by this node.
     pub concurrency: usize,
+    /// Whether this node delivers mail. In a cluster, nodes that only take requests can leave
+    /// delivery to others (the queue is shared through the database).
+    pub deliver: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +64,7 @@ impl Default for MailSettings {
             retry_base_secs: 5,
             max_attempts: 10,
             concurrency: 8,
+            deliver: true,
         }
     }
 }

@@ -7,7 +7,10 @@
 //! nodes sharing the database see it within the TTL (`server.config_cache_secs`, 0 disables).
 
 use super::Services;
-use crate::domain::{Client, ClientGrant, ClientId, Connection, TenantSettings};
+use crate::domain::{
+    Client, ClientGrant, ClientId, Connection, EmailProvider, EmailTemplate, EmailTemplateName,
+    TenantSettings,
+};
 use crate::error::ServiceResult;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -55,6 +58,9 @@ pub(crate) struct ConfigCache {
     connections: TtlMap<String, Connection>,
     tenant: TtlMap<(), TenantSettings>,
     origins: TtlMap<(), Vec<String>>,
+    /// Stored templates (`None`: not customised) and the provider, read for every mail.
+    templates: TtlMap<EmailTemplateName, Option<EmailTemplate>>,
+    provider: TtlMap<(), Option<EmailProvider>>,
 }
 
 impl ConfigCache {
@@ -66,6 +72,8 @@ impl ConfigCache {
             connections: TtlMap::new(),
             tenant: TtlMap::new(),
             origins: TtlMap::new(),
+            templates: TtlMap::new(),
+            provider: TtlMap::new(),
         }
     }
     fn enabled(&self) -> bool {
@@ -133,6 +141,13 @@ impl ConfigCache {
     pub(crate) fn forget_tenant(&self) {
         self.tenant.forget_where(|_| true);
     }
+
+    pub(crate) fn forget_template(&self, name: EmailTemplateName) {
+        self.templates.forget_where(|k| *k == name);
+    }
+    pub(crate) fn forget_provider(&self) {
+        self.provider.forget_where(|_| true);
+    }
 }
 
 /// Cached reads for the hot paths (token endpoint, password changes). Management reads go to
@@ -164,6 +179,32 @@ impl Services {
             .map(Arc::new);
         if let Some(g) = &found {
             self.cache.keep_grant(g);
+        }
+        Ok(found)
+    }
+
+    /// The stored template called `name`, if an administrator saved one.
+    pub(crate) async fn stored_template(
+        &self,
+        name: EmailTemplateName,
+    ) -> ServiceResult<Option<EmailTemplate>> {
+        if let Some(t) = self.cache.templates.get(&name, self.cache.ttl) {
+            return Ok(t);
+        }
+        let found = self.store.get_email_template(name).await?;
+        if self.cache.enabled() {
+            self.cache.templates.put(name, found.clone());
+        }
+        Ok(found)
+    }
+
+    pub(crate) async fn active_email_provider(&self) -> ServiceResult<Option<EmailProvider>> {
+        if let Some(p) = self.cache.provider.get(&(), self.cache.ttl) {
+            return Ok(p);
+        }
+        let found = self.store.get_email_provider().await?;
+        if self.cache.enabled() {
+            self.cache.provider.put((), found.clone());
         }
         Ok(found)
     }

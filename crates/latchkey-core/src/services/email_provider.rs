@@ -110,6 +110,7 @@ impl Services {
                 ),
                 other => other.into(),
             })?;
+        self.cache.forget_provider();
         self.record(caller.api_log("Configure the email provider"));
         Ok(provider)
     }
@@ -121,7 +122,9 @@ impl Services {
     ) -> ServiceResult<EmailProvider> {
         let mut provider = self.email_provider().await?;
         apply(&mut provider, patch)?;
-        if !self.store.update_email_provider(&provider).await? {
+        let updated = self.store.update_email_provider(&provider).await?;
+        self.cache.forget_provider();
+        if !updated {
             return Err(not_configured());
         }
         self.record(caller.api_log("Update the email provider"));
@@ -129,7 +132,9 @@ impl Services {
     }
 
     pub async fn delete_email_provider(&self, caller: &Caller) -> ServiceResult<()> {
-        if !self.store.delete_email_provider().await? {
+        let deleted = self.store.delete_email_provider().await?;
+        self.cache.forget_provider();
+        if !deleted {
             return Err(not_configured());
         }
         self.record(caller.api_log("Delete the email provider"));

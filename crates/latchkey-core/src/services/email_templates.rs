@@ -139,6 +139,7 @@ impl Services {
         self.store
             .insert_email_template(&t)
             .await
+            .inspect(|()| self.cache.forget_template(t.template))
             .map_err(|e| match e {
                 StoreError::Conflict(_) => ServiceError::conflict(
                     "email_template_conflict",
@@ -159,6 +160,7 @@ impl Services {
         let t = Self::complete(name, fields)?;
         self.validate_template(&t)?;
         self.store.put_email_template(&t).await?;
+        self.cache.forget_template(t.template);
         self.record(caller.api_log("Set an email template"));
         Ok(t)
     }
@@ -178,6 +180,7 @@ impl Services {
         Self::apply(&mut t, patch);
         self.validate_template(&t)?;
         self.store.put_email_template(&t).await?;
+        self.cache.forget_template(t.template);
         self.record(caller.api_log("Update an email template"));
         Ok(t)
     }

@@ -231,7 +231,7 @@ impl Services {
 
     /// The stored template, or the built-in one; `None` when the administrator disabled it.
     async fn template_for(&self, name: EmailTemplateName) -> ServiceResult<Option<EmailTemplate>> {
-        let t = match self.store.get_email_template(name).await? {
+        let t = match self.stored_template(name).await? {
             Some(t) => t,
             None => super::mail_defaults::default_template(name)
                 .ok_or_else(|| anyhow::anyhow!("no template for {}", name.as_str()))?,
@@ -338,7 +338,7 @@ impl Services {
             Some(id) => self.active_client(&id).await?,
             None => None,
         };
-        let provider = self.store.get_email_provider().await?.filter(|p| p.enabled);
+        let provider = self.active_email_provider().await?.filter(|p| p.enabled);
         let e = escape_html;
         let friendly = if tenant.friendly_name.is_empty() {
             "Latchkey".to_owned()
