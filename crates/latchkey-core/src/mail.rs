@@ -16,7 +16,7 @@ pub trait TemplateEngine: Send + Sync {
 /// A mail waiting in the outbox, as the outbox holds it: what happened, not the rendered message.
 /// Links are minted at delivery, so the outbox never holds a usable token (only tickets' digests
 /// are ever stored), and a template edited meanwhile is the one used.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MailJob {
     /// `POST /dbconnections/change_password`: find the user, mint a ticket, mail the link. The
@@ -38,6 +38,25 @@ pub enum MailJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+}
+
+/// Names the job and its addressee; never the flow-v1 password hash.
+impl std::fmt::Debug for MailJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PasswordResetRequest {
+                connection, email, ..
+            } => f
+                .debug_struct("PasswordResetRequest")
+                .field("connection", connection)
+                .field("email", email)
+                .finish_non_exhaustive(),
+            Self::PasswordChanged { user_id, .. } => f
+                .debug_struct("PasswordChanged")
+                .field("user_id", user_id)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// A rendered message. Transports add the plain-text part and the headers.

@@ -141,8 +141,8 @@ impl Services {
                 Ok(a) => a,
                 Err(e) => Attempt::Failed(MailError::Transient(e.to_string())),
             },
-            Err(text) => Attempt::Dropped {
-                reason: format!("unreadable outbox row: {text}"),
+            Err(error) => Attempt::Dropped {
+                reason: format!("unreadable outbox row: {error}"),
                 log: None,
             },
         };

@@ -59,7 +59,7 @@ pub struct UserSort {
 #[derive(Debug)]
 pub struct PasswordChange {
     pub user_id: UserId,
-    /// The epoch the service read; the update fails with `Ok(false)` if it moved meanwhile.
+    /// The epoch the service read; the change is refused (`EpochMoved`) if it moved meanwhile.
     pub expected_epoch: i64,
     pub new_hash: PasswordHash,
     pub history: Vec<PasswordHash>,
@@ -329,7 +329,7 @@ pub struct QueuedMail {
 #[derive(Debug, Clone)]
 pub struct LeasedMail {
     pub id: String,
-    /// `Err` holds the text of a row this version cannot read.
+    /// `Err` says why this version cannot read the row.
     pub job: Result<MailJob, String>,
     /// Including this one.
     pub attempts: i64,

@@ -81,7 +81,8 @@ impl OutboxStore for SqlStore {
                 let text: String = row.try_get("job").map_err(other)?;
                 Ok(LeasedMail {
                     id: row.try_get("id").map_err(other)?,
-                    job: serde_json::from_str(&text).map_err(|e| format!("{e}: {text}")),
+                    // The error, not the row: a flow-v1 row holds a password hash.
+                    job: serde_json::from_str(&text).map_err(|e| e.to_string()),
                     attempts: row.try_get("attempts").map_err(other)?,
                 })
             })
