@@ -136,35 +136,26 @@ impl Ctx {
         }
         let rules = errors.rules.as_ref().unwrap_or(&t.rules);
         let checked = errors.rules.is_some();
+        // Once a password was tried, each rule (and each character class) says whether it was
+        // met, in colour and in words for screen readers.
+        let rule_line = |r: &RuleReport, sub: &str| {
+            let (class, mark) = match (checked, r.verified) {
+                (false, _) => ("", ""),
+                (true, true) => ("ok", r#"<span class="sr-only">Met: </span>"#),
+                (true, false) => ("bad", r#"<span class="sr-only">Not met: </span>"#),
+            };
+            format!(r#"<li class="{class}">{mark}{}{sub}</li>"#, e(&r.text()))
+        };
         let rule_items: String = rules
             .iter()
             .map(|r| {
-                let class = if !checked {
-                    ""
-                } else if r.verified {
-                    "ok"
-                } else {
-                    "bad"
-                };
-                let mark = if !checked {
-                    ""
-                } else if r.verified {
-                    "<span class=\"sr-only\">Met: </span>"
-                } else {
-                    "<span class=\"sr-only\">Not met: </span>"
-                };
-                let items: String = r
-                    .items
-                    .iter()
-                    .flatten()
-                    .map(|i| format!("<li>{}</li>", e(&i.text())))
-                    .collect();
+                let items: String = r.items.iter().flatten().map(|i| rule_line(i, "")).collect();
                 let sub = if items.is_empty() {
                     String::new()
                 } else {
                     format!("<ul>{items}</ul>")
                 };
-                format!(r#"<li class="{class}">{mark}{}{sub}</li>"#, e(&r.text()))
+                rule_line(r, &sub)
             })
             .collect();
         let field_error = |id: &str, msg: &Option<String>| {
