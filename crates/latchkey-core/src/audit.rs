@@ -20,6 +20,7 @@ pub mod codes {
     pub const FAILED_CHANGE_PASSWORD: &str = "fcp";
     pub const SUCCESS_CHANGE_PASSWORD_REQUEST: &str = "scpr";
     pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
+    pub const FAILED_MFA: &str = "gd_auth_failed";
     pub const SUCCESS_API_OPERATION: &str = "sapi";
     pub const SUCCESS_EXCHANGE_CLIENT_CREDENTIALS: &str = "seccft";
     pub const SUCCESS_EXCHANGE_REFRESH_TOKEN: &str = "sertft";

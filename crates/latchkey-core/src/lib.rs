@@ -14,6 +14,7 @@ pub mod services;
 pub mod store;
 pub mod tenant_keys;
 pub mod time;
+pub mod totp;
 
 pub use error::{ServiceError, ServiceResult};
 pub use services::Services;

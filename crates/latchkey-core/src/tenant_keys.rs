@@ -50,6 +50,38 @@ impl TenantKeys {
         URL_SAFE_NO_PAD.encode(tag.as_ref())
     }
 
+    /// A proof, valid until `expires_epoch_secs`, that the holder did `what` (e.g. passed the
+    /// second factor for one reset ticket): `expiry.tag`.
+    pub fn proof(&self, what: &str, expires_epoch_secs: i64) -> String {
+        let tag = hmac::sign(
+            &self.csrf,
+            format!("proof\0{what}\0{expires_epoch_secs}").as_bytes(),
+        );
+        format!(
+            "{expires_epoch_secs}.{}",
+            URL_SAFE_NO_PAD.encode(tag.as_ref())
+        )
+    }
+
+    pub fn proof_valid(&self, what: &str, proof: &str, now_epoch_secs: i64) -> bool {
+        let Some((expiry, tag)) = proof.split_once('.') else {
+            return false;
+        };
+        let (Ok(expiry), Ok(tag)) = (
+            expiry.parse::<i64>(),
+            URL_SAFE_NO_PAD.decode(tag.as_bytes()),
+        ) else {
+            return false;
+        };
+        expiry > now_epoch_secs
+            && hmac::verify(
+                &self.csrf,
+                format!("proof\0{what}\0{expiry}").as_bytes(),
+                &tag,
+            )
+            .is_ok()
+    }
+
     pub fn csrf_valid(&self, nonce: &str, purpose: &str, token: &str) -> bool {
         let Ok(tag) = URL_SAFE_NO_PAD.decode(token.as_bytes()) else {
             return false;

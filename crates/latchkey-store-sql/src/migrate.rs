@@ -11,17 +11,20 @@ const INIT: &str = include_str!("../migrations/0001_init.sql");
 const EMAIL_TEMPLATES: &str = include_str!("../migrations/0002_email_templates.sql");
 const EMAIL_PROVIDER: &str = include_str!("../migrations/0003_email_provider.sql");
 const PASSWORD_RESET: &str = include_str!("../migrations/0004_password_reset.sql");
+const AUTHENTICATORS: &str = include_str!("../migrations/0005_authenticators.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
     (3, EMAIL_PROVIDER),
     (4, PASSWORD_RESET),
+    (5, AUTHENTICATORS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
     (3, EMAIL_PROVIDER),
     (4, PASSWORD_RESET),
+    (5, AUTHENTICATORS),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

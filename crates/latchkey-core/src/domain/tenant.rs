@@ -17,6 +17,10 @@ pub struct TenantFlags {
     pub enable_client_connections: bool,
     #[serde(default)]
     pub remove_alg_from_jwks: bool,
+    /// Latchkey's own: by default a user with a second factor must pass it before a reset link
+    /// shows the new-password form; this turns that off.
+    #[serde(default)]
+    pub skip_mfa_on_password_reset: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -34,6 +38,7 @@ impl Default for TenantFlags {
             disable_clickjack_protection_headers: false,
             enable_client_connections: true,
             remove_alg_from_jwks: false,
+            skip_mfa_on_password_reset: false,
             extra: Map::new(),
         }
     }

@@ -10,6 +10,7 @@ mod email_templates;
 mod logs;
 mod mail_defaults;
 mod management_auth;
+mod mfa;
 mod origins;
 mod outbox;
 mod passwords;
@@ -29,6 +30,7 @@ pub use email_provider::EmailProviderPatch;
 pub use email_templates::EmailTemplatePatch;
 pub use mail_defaults::default_template;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
+pub use mfa::NewAuthenticationMethod;
 pub use outbox::escape_html;
 pub use passwords::PasswordChangeReason;
 pub use reset::{

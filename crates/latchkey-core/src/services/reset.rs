@@ -81,6 +81,9 @@ pub struct OpenTicket {
     pub digest: String,
     /// Where success redirects (the page's CSP must allow it as a form target).
     pub result_url: Option<String>,
+    /// The user has a second factor and this browser has not passed it for this ticket yet:
+    /// the page shows the challenge instead of the form.
+    pub needs_second_factor: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -371,7 +374,12 @@ impl Services {
     }
 
     /// What a ticket link shows. Consumes nothing: mail scanners may open links freely.
-    pub async fn open_password_ticket(&self, token: &str) -> ServiceResult<TicketState> {
+    /// `second_factor` is the proof `pass_reset_second_factor` gave this browser, if any.
+    pub async fn open_password_ticket(
+        &self,
+        token: &str,
+        second_factor: Option<&str>,
+    ) -> ServiceResult<TicketState> {
         let Some((ticket, user)) = self.find_ticket(token).await? else {
             return Ok(TicketState::Invalid { connection: None });
         };
@@ -402,6 +410,8 @@ impl Services {
             });
         }
         let connection = self.connection_named(&user.connection).await?;
+        let needs_second_factor = self.reset_needs_second_factor(&user).await?
+            && !self.second_factor_proven(&ticket.digest, second_factor);
         Ok(TicketState::Open(OpenTicket {
             kind: ticket.kind,
             email: user.email.as_ref().map(|e| e.as_str().to_owned()),
@@ -409,7 +419,61 @@ impl Services {
             rules: PasswordPolicy::from_options(&connection.options).describe(),
             digest: ticket.digest,
             result_url: ticket.result_url,
+            needs_second_factor,
         }))
+    }
+
+    fn second_factor_proven(&self, digest: &str, proof: Option<&str>) -> bool {
+        proof.is_some_and(|p| {
+            self.tenant_keys.proof_valid(
+                &format!("reset-mfa\0{digest}"),
+                p,
+                Timestamp::now().seconds(),
+            )
+        })
+    }
+
+    /// The second factor before a reset: a TOTP code of the ticket's user. Returns a proof for
+    /// this ticket, valid ten minutes, that the page keeps in a cookie. Attempts are limited
+    /// per ticket (5 a minute), so six digits cannot be guessed.
+    pub async fn pass_reset_second_factor(
+        &self,
+        token: &str,
+        code: &str,
+        caller: &Caller,
+    ) -> ServiceResult<String> {
+        let Some((ticket, user)) = self.find_ticket(token).await? else {
+            return Err(ticket_unusable());
+        };
+        if ticket.used_at.is_some()
+            || ticket.expires_at <= Timestamp::now()
+            || ticket.credential_epoch != user.credential_epoch
+        {
+            return Err(ticket_unusable());
+        }
+        let bucket = self.tenant_keys.bucket("reset-mfa", &[&ticket.digest]);
+        let rule = crate::ratelimit::RateRule::per_minute(5, 5);
+        if !self.rate_limiter.check(&bucket, rule).await.allowed {
+            return Err(ServiceError::TooManyRequests(
+                "Too many attempts. Wait a minute and try again.".into(),
+            ));
+        }
+        if !self.verify_second_factor(&user, code).await? {
+            self.record(Some(
+                crate::audit::LogEntry::new(crate::audit::codes::FAILED_MFA, &caller.meta)
+                    .description("Wrong second-factor code before a password reset")
+                    .user(user.user_id.as_str(), &user.display_name())
+                    .connection(&user.connection),
+            ));
+            return Err(ServiceError::bad_request(
+                "invalid_otp",
+                "That code is not valid. Enter the current code from your authenticator app.",
+            ));
+        }
+        let expires = Timestamp::now().seconds() + 600;
+        Ok(self
+            .tenant_keys
+            .proof(&format!("reset-mfa\0{}", ticket.digest), expires))
     }
 
     async fn find_ticket(&self, token: &str) -> ServiceResult<Option<(PasswordTicket, User)>> {
@@ -438,6 +502,7 @@ impl Services {
         &self,
         token: &str,
         new_password: Option<Password>,
+        second_factor: Option<&str>,
         caller: &Caller,
     ) -> ServiceResult<ResetDone> {
         let Some((ticket, user)) = self.find_ticket(token).await? else {
@@ -445,6 +510,12 @@ impl Services {
         };
         if ticket.used_at.is_some() || ticket.expires_at <= Timestamp::now() {
             return Err(ticket_unusable());
+        }
+        // Enforced here, not only by the page: a POST straight to the form is refused too.
+        if self.reset_needs_second_factor(&user).await?
+            && !self.second_factor_proven(&ticket.digest, second_factor)
+        {
+            return Err(super::mfa::second_factor_required());
         }
         let reason = PasswordChangeReason::ResetTicket {
             mark_email_verified: ticket.mark_email_verified,

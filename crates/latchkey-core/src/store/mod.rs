@@ -378,6 +378,49 @@ pub trait SecretStore: Send + Sync {
     async fn tenant_secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
 }
 
+/// A second factor of a user's.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub id: String,
+    pub user_id: UserId,
+    /// `totp` (the only kind so far).
+    pub kind: String,
+    pub name: Option<String>,
+    /// The TOTP key, base32 as authenticator apps take it.
+    pub secret: SecretString,
+    pub confirmed: bool,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+pub trait AuthenticatorStore: Send + Sync {
+    async fn insert_authenticator(
+        &self,
+        authenticator: &Authenticator,
+        log: Option<&LogEntry>,
+    ) -> StoreResult<()>;
+    async fn list_authenticators(&self, user: &UserId) -> StoreResult<Vec<Authenticator>>;
+    /// Deletes every second factor of the user; returns how many.
+    async fn delete_authenticators(
+        &self,
+        user: &UserId,
+        log: Option<&LogEntry>,
+    ) -> StoreResult<u64>;
+    /// Records that a code of time step `step` was used, unless that step or a later one
+    /// already was: false means a replay.
+    async fn use_totp_step(&self, id: &str, step: i64) -> StoreResult<bool>;
+}
+
 /// A console administrator: separate from the tenant's end users.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -418,6 +461,7 @@ pub trait Store:
     + TicketStore
     + OutboxStore
     + SecretStore
+    + AuthenticatorStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

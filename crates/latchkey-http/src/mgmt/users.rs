@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/logs", get(user_logs))
 }
 
-fn user_id(raw: &str) -> Result<UserId, ApiError> {
+pub(super) fn user_id(raw: &str) -> Result<UserId, ApiError> {
     UserId::parse(raw).map_err(|_| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -22,10 +22,13 @@ use serde::Deserialize;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/lo/reset", get(show).post(submit))
+        .route("/lo/reset/mfa", post(second_factor))
         .route("/lo/forgot", post(forgot))
 }
 
 const FORGOT_PURPOSE: &str = "forgot";
+/// Holds the proof that this browser passed the second factor for one ticket.
+const MFA_COOKIE: &str = "lk_reset_mfa";
 
 fn reset_purpose(digest: &str) -> String {
     format!("reset:{digest}")
@@ -115,7 +118,10 @@ impl Ctx {
             .into_iter()
             .collect();
         let banner = errors.banner.as_deref().map_or(String::new(), |b| {
-            format!(r#"<div class="alert error" role="alert">{}</div>"#, e(b))
+            format!(
+                r#"<div id="form-error" class="alert error" role="alert">{}</div>"#,
+                e(b)
+            )
         });
         let hidden = format!(
             r#"<input type="hidden" name="_csrf" value="{}"><input type="hidden" name="ticket" value="{}">"#,
@@ -126,6 +132,28 @@ impl Ctx {
             .email
             .as_deref()
             .map_or(String::new(), |m| format!(" for <strong>{}</strong>", e(m)));
+        if t.needs_second_factor {
+            // The second factor comes before any form that changes the password.
+            let body = format!(
+                r#"<h1>Verify it's you</h1>
+<p class="lead">Enter the 6-digit code from your authenticator app to continue{who}.</p>
+{banner}<form method="post" action="/lo/reset/mfa" novalidate>{hidden}
+<label for="code">Authentication code</label>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required aria-invalid="{invalid}"{described}>
+<button type="submit">Continue</button></form>"#,
+                invalid = if errors.banner.is_some() {
+                    "true"
+                } else {
+                    "false"
+                },
+                described = if errors.banner.is_some() {
+                    r#" aria-describedby="form-error""#
+                } else {
+                    ""
+                },
+            );
+            return self.page(status, "Verify it's you", &body, &targets);
+        }
         if t.kind == latchkey_core::store::TicketKind::ConfirmPending {
             let body = format!(
                 r#"<h1>Confirm your new password</h1>
@@ -260,7 +288,13 @@ async fn show(
         Err(r) => return r,
     };
     let token = q.ticket.unwrap_or_default();
-    match ctx.state.services.open_password_ticket(&token).await {
+    let proof = read_cookie(&headers, MFA_COOKIE);
+    match ctx
+        .state
+        .services
+        .open_password_ticket(&token, proof.as_deref())
+        .await
+    {
         Ok(TicketState::Open(t)) => {
             ctx.reset_form(&token, &t, FormErrors::default(), StatusCode::OK)
         }
@@ -314,7 +348,11 @@ async fn submit(
         Err(r) => return r,
     };
     let services = ctx.state.services.clone();
-    let open = match services.open_password_ticket(&form.ticket).await {
+    let proof = read_cookie(&headers, MFA_COOKIE);
+    let open = match services
+        .open_password_ticket(&form.ticket, proof.as_deref())
+        .await
+    {
         Ok(TicketState::Open(t)) => t,
         Ok(TicketState::Expired {
             redirect: Some(url),
@@ -333,6 +371,17 @@ async fn submit(
     };
     let bad =
         |errors: FormErrors| ctx.reset_form(&form.ticket, &open, errors, StatusCode::BAD_REQUEST);
+    if open.needs_second_factor {
+        return ctx.reset_form(
+            &form.ticket,
+            &open,
+            FormErrors {
+                banner: Some("Verify with your authenticator app first.".into()),
+                ..FormErrors::default()
+            },
+            StatusCode::FORBIDDEN,
+        );
+    }
     let password = if open.kind == latchkey_core::store::TicketKind::Reset {
         let new = form.new_password.clone().unwrap_or_default();
         if new.is_empty() {
@@ -360,7 +409,12 @@ async fn submit(
         None
     };
     match services
-        .redeem_password_ticket(&form.ticket, password, &Caller::end_user(meta))
+        .redeem_password_ticket(
+            &form.ticket,
+            password,
+            proof.as_deref(),
+            &Caller::end_user(meta),
+        )
         .await
     {
         Ok(done) => {
@@ -397,6 +451,76 @@ async fn submit(
         }
         Err(err) => {
             tracing::error!(error = ?err, "redeeming a password ticket");
+            error_page()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SecondFactorForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    ticket: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// The TOTP challenge before a reset: on success a proof cookie for this ticket, and back to
+/// the link, which now shows the form.
+async fn second_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Meta(meta): crate::extract::Meta,
+    Form(form): Form<SecondFactorForm>,
+) -> Response {
+    let purpose = reset_purpose(&token_digest(&form.ticket));
+    let ctx = match Ctx::for_post(state, &headers, &purpose, &form.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let services = ctx.state.services.clone();
+    let (status, message) = match services
+        .pass_reset_second_factor(&form.ticket, &form.code, &Caller::end_user(meta))
+        .await
+    {
+        Ok(proof) => {
+            let secure = services.config().issuer.starts_with("https://");
+            let cookie = format!(
+                "{MFA_COOKIE}={proof}; Path=/lo; HttpOnly; SameSite=Strict; Max-Age=600{}",
+                if secure { "; Secure" } else { "" }
+            );
+            let target = format!("/lo/reset?ticket={}", form.ticket);
+            let mut res = Redirect::to(&target).into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            return res;
+        }
+        Err(ServiceError::BadRequest {
+            code: "invalid_ticket",
+            ..
+        }) => return ctx.dead_link(false, None, StatusCode::BAD_REQUEST),
+        Err(ServiceError::BadRequest { message, .. }) => (StatusCode::BAD_REQUEST, message),
+        Err(ServiceError::TooManyRequests(message)) => (StatusCode::TOO_MANY_REQUESTS, message),
+        Err(err) => {
+            tracing::error!(error = ?err, "checking a second factor before a reset");
+            return error_page();
+        }
+    };
+    match services.open_password_ticket(&form.ticket, None).await {
+        Ok(TicketState::Open(t)) => ctx.reset_form(
+            &form.ticket,
+            &t,
+            FormErrors {
+                banner: Some(message),
+                ..FormErrors::default()
+            },
+            status,
+        ),
+        Ok(_) => ctx.dead_link(false, None, StatusCode::BAD_REQUEST),
+        Err(err) => {
+            tracing::error!(error = ?err, "opening a password ticket");
             error_page()
         }
     }

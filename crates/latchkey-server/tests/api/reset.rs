@@ -725,3 +725,140 @@ async fn a_dead_link_page_sends_a_new_link() {
         .unwrap();
     assert_eq!(res.status(), 403);
 }
+
+/// The current TOTP code for a base32 key.
+fn totp_now(base32: &str) -> String {
+    let key = latchkey_core::totp::decode_base32(base32).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    format!("{:06}", latchkey_core::totp::code_at(&key, now / 30))
+}
+
+#[tokio::test]
+async fn a_second_factor_comes_before_the_new_password_form() {
+    const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let (app, _sink) = app_with_sink().await;
+    let user = app.create_user("mfa@example.com", "Old-Password-1").await;
+    let id = crate::helpers::encode_id(user["user_id"].as_str().unwrap());
+    let (status, method) = app
+        .api(
+            Method::POST,
+            &format!("/users/{id}/authentication-methods"),
+            Some(json!({"type": "totp", "totp_secret": SECRET, "name": "Phone"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{method}");
+    assert!(!method.to_string().contains(SECRET));
+    let (_, enrollments) = app
+        .api(Method::GET, &format!("/users/{id}/enrollments"), None)
+        .await;
+    assert_eq!(enrollments[0]["status"], "confirmed");
+
+    let ticket = ticket_token(&app, json!({"user_id": user["user_id"]})).await;
+    let visit = open_page(&app, &ticket).await;
+    assert_eq!(visit.status, 200);
+    assert!(visit.html.contains("Verify it's you") && !visit.html.contains("newPassword"));
+    // Posting the password form straight away is refused, and nothing changes.
+    let res = submit(&app, &visit, &ticket, "New-Password-2", "New-Password-2").await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        app.login("mfa@example.com", "Old-Password-1", "openid")
+            .await
+            .status(),
+        200
+    );
+
+    let challenge = |code: String| {
+        app.http
+            .post(app.url("/lo/reset/mfa"))
+            .header("cookie", visit.cookie.clone().unwrap())
+            .form(&[
+                ("_csrf", visit.csrf.clone().unwrap()),
+                ("ticket", ticket.clone()),
+                ("code", code),
+            ])
+            .send()
+    };
+    let right = totp_now(SECRET);
+    let wrong = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    let res = challenge(wrong.to_owned()).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("That code is not valid"));
+    let res = challenge(right.clone()).await.unwrap();
+    assert_eq!(res.status(), 303);
+    let proof = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(proof.starts_with("lk_reset_mfa="));
+    // A code is single use: the same one again is refused.
+    assert_eq!(challenge(right).await.unwrap().status(), 400);
+
+    // With the proof, the form appears and the reset succeeds.
+    let cookies = format!("{}; {proof}", visit.cookie.clone().unwrap());
+    let page = app
+        .http
+        .get(app.url(&format!("/lo/reset?ticket={ticket}")))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"id="newPassword""#));
+    let res = app
+        .http
+        .post(app.url("/lo/reset"))
+        .header("cookie", &cookies)
+        .form(&[
+            ("_csrf", visit.csrf.clone().unwrap().as_str()),
+            ("ticket", ticket.as_str()),
+            ("newPassword", "New-Password-2"),
+            ("confirmNewPassword", "New-Password-2"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.login("mfa@example.com", "New-Password-2", "openid")
+            .await
+            .status(),
+        200
+    );
+
+    // Another ticket's page does not accept this ticket's proof.
+    let other = ticket_token(&app, json!({"user_id": user["user_id"]})).await;
+    let page = app
+        .http
+        .get(app.url(&format!("/lo/reset?ticket={other}")))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Verify it's you"));
+    // Once the authenticators are reset, links go straight to the form.
+    let (status, _) = app
+        .api(Method::DELETE, &format!("/users/{id}/authenticators"), None)
+        .await;
+    assert_eq!(status, 204);
+    assert!(
+        open_page(&app, &other)
+            .await
+            .html
+            .contains(r#"id="newPassword""#)
+    );
+}

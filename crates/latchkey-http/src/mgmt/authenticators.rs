@@ -1,0 +1,100 @@
+//! A user's second factors: `/users/{id}/authentication-methods` (list, add a TOTP key),
+//! `/users/{id}/enrollments` (Guardian's view) and `DELETE /users/{id}/authenticators`.
+
+use super::Principal;
+use super::users::user_id;
+use crate::AppState;
+use crate::errors::ApiError;
+use crate::extract::ApiJson;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use latchkey_core::services::NewAuthenticationMethod;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/users/{id}/authentication-methods",
+            get(list_methods).post(add_method),
+        )
+        .route("/users/{id}/enrollments", get(enrollments))
+        .route("/users/{id}/authenticators", delete(delete_all))
+}
+
+async fn list_methods(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:authentication_methods", "read:users"])?;
+    let methods = state
+        .services
+        .authentication_methods(&user_id(&id)?)
+        .await?;
+    Ok(Json(Value::Array(
+        methods.iter().map(|m| m.to_auth0_json()).collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MethodBody {
+    #[serde(rename = "type")]
+    kind: String,
+    name: Option<String>,
+    totp_secret: Option<SecretString>,
+}
+
+async fn add_method(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MethodBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    p.require(&["create:authentication_methods", "update:users"])?;
+    let totp_secret = body
+        .totp_secret
+        .ok_or_else(|| ApiError::bad_body("totp_secret is required for type totp"))?;
+    let method = NewAuthenticationMethod {
+        kind: body.kind,
+        name: body.name,
+        totp_secret,
+    };
+    let created = state
+        .services
+        .add_authentication_method(&user_id(&id)?, method, &p.caller())
+        .await?;
+    Ok((StatusCode::CREATED, Json(created.to_auth0_json())))
+}
+
+async fn enrollments(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:users"])?;
+    let methods = state
+        .services
+        .authentication_methods(&user_id(&id)?)
+        .await?;
+    Ok(Json(Value::Array(
+        methods.iter().map(|m| m.to_enrollment_json()).collect(),
+    )))
+}
+
+async fn delete_all(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&["delete:guardian_enrollments", "update:users"])?;
+    state
+        .services
+        .delete_authenticators(&user_id(&id)?, &p.caller())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
