@@ -24,6 +24,8 @@ pub mod codes {
     pub const SUCCESS_API_OPERATION: &str = "sapi";
     pub const SUCCESS_EXCHANGE_CLIENT_CREDENTIALS: &str = "seccft";
     pub const SUCCESS_EXCHANGE_REFRESH_TOKEN: &str = "sertft";
+    pub const SUCCESS_EXCHANGE_AUTHORIZATION_CODE: &str = "seacft";
+    pub const SUCCESS_LOGOUT: &str = "slo";
 }
 
 /// Where a request came from, for the log. Filled by the HTTP layer; services never parse it.

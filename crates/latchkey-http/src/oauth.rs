@@ -19,6 +19,35 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
+        .route("/userinfo", get(userinfo).post(userinfo))
+}
+
+/// `GET|POST /userinfo` with `Authorization: Bearer <access token>`.
+async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let claims = match token {
+        Some(t) => state.services.userinfo(t).await,
+        None => Err(latchkey_core::ServiceError::InvalidClient(
+            "Unauthorized".into(),
+        )),
+    };
+    match claims {
+        Ok(c) => Json(c).into_response(),
+        Err(latchkey_core::ServiceError::InvalidClient(_)) => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+            "Unauthorized",
+        )
+            .into_response(),
+        Err(e) => OAuthError::from(e).into_response(),
+    }
 }
 
 /// Discovery and keys: public metadata.
@@ -148,15 +177,11 @@ async fn token(
             refresh_token: SecretString::from(params.require("refresh_token")?),
             scope,
         },
-        // Codes are minted only by `/authorize`; until a login has issued one, none is valid.
-        GrantType::AuthorizationCode => {
-            params.require("code")?;
-            return Err(OAuthError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "invalid_grant",
-                "Invalid authorization code",
-            ));
-        }
+        GrantType::AuthorizationCode => TokenRequest::AuthorizationCode {
+            code: SecretString::from(params.require("code")?),
+            redirect_uri: params.get("redirect_uri")?,
+            code_verifier: params.get("code_verifier")?.map(SecretString::from),
+        },
     };
     let tokens = state.services.exchange_token(auth, request, &meta).await?;
     let body = TokenBody {

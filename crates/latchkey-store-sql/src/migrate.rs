@@ -12,12 +12,14 @@ const EMAIL_TEMPLATES: &str = include_str!("../migrations/0002_email_templates.s
 const EMAIL_PROVIDER: &str = include_str!("../migrations/0003_email_provider.sql");
 const PASSWORD_RESET: &str = include_str!("../migrations/0004_password_reset.sql");
 const AUTHENTICATORS: &str = include_str!("../migrations/0005_authenticators.sql");
+const SESSIONS: &str = include_str!("../migrations/0006_sessions.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
     (3, EMAIL_PROVIDER),
     (4, PASSWORD_RESET),
     (5, AUTHENTICATORS),
+    (6, SESSIONS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -25,6 +27,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (3, EMAIL_PROVIDER),
     (4, PASSWORD_RESET),
     (5, AUTHENTICATORS),
+    (6, SESSIONS),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Use-cases. Every surface (Authentication API, Management API, hosted pages, dashboard, CLI)
 //! calls these functions, so each rule lives in exactly one place.
 
+mod authorize;
 mod bootstrap;
 mod clients;
 mod config_cache;
@@ -21,6 +22,9 @@ mod tenant;
 mod tokens;
 mod users;
 
+pub use authorize::{
+    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, NewSession, ResponseMode,
+};
 pub use bootstrap::{
     BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap,
 };

@@ -33,6 +33,20 @@ pub enum TokenRequest {
         refresh_token: SecretString,
         scope: Option<Scope>,
     },
+    AuthorizationCode {
+        code: SecretString,
+        redirect_uri: Option<String>,
+        code_verifier: Option<SecretString>,
+    },
+}
+
+/// What an interactive login adds to the id_token.
+#[derive(Debug, Default)]
+pub(crate) struct LoginContext {
+    pub nonce: Option<String>,
+    pub auth_time: Option<Timestamp>,
+    pub amr: Vec<String>,
+    pub sid: Option<String>,
 }
 
 impl TokenRequest {
@@ -41,6 +55,7 @@ impl TokenRequest {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::Password { grant, .. } => *grant,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
         }
     }
 }
@@ -68,7 +83,7 @@ struct MachineClaims<'a> {
     azp: &'a str,
 }
 
-const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub(crate) const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 const DEFAULT_USER_SCOPE: &str = "openid profile email";
 
 fn client_failed() -> ServiceError {
@@ -116,6 +131,20 @@ impl Services {
             } => {
                 self.refresh_grant(&client, &refresh_token, scope, meta)
                     .await
+            }
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                self.authorization_code_grant(
+                    &client,
+                    &code,
+                    redirect_uri.as_deref(),
+                    code_verifier.as_ref(),
+                    meta,
+                )
+                .await
             }
         }
     }
@@ -219,92 +248,17 @@ impl Services {
             )));
         }
 
-        let user = if username.contains('@') {
-            match Email::parse(username) {
-                Ok(email) => {
-                    self.store
-                        .find_user_by_email(&connection.name, &email)
-                        .await?
-                }
-                Err(_) => None,
-            }
-        } else {
-            self.store
-                .find_user_by_username(&connection.name, username)
-                .await?
-        };
-        let log_failure = |code: &str, user: Option<&User>, description: &str| {
-            let mut entry = LogEntry::new(code, meta)
-                .description(description)
-                .client(client.client_id.as_str(), &client.name)
-                .connection(&connection.name);
-            entry = match user {
-                Some(u) => entry.user(u.user_id.as_str(), &u.display_name()),
-                None => entry.user("", username),
-            };
-            self.audit.record(entry);
-        };
-        let (user, hash) = match user {
-            Some(u) => match u.password_hash.clone() {
-                Some(h) => (u, h),
-                None => {
-                    self.hasher.verify_decoy(password).await?;
-                    log_failure(
-                        codes::FAILED_LOGIN_WRONG_PASSWORD,
-                        Some(&u),
-                        "Wrong email or password.",
-                    );
-                    return Err(ServiceError::WrongCredentials);
-                }
-            },
-            None => {
-                // Same work as a real check, so timing does not reveal which emails exist.
-                self.hasher.verify_decoy(password).await?;
-                log_failure(
-                    codes::FAILED_LOGIN_INVALID_USER,
-                    None,
-                    "Wrong email or password.",
-                );
-                return Err(ServiceError::WrongCredentials);
-            }
-        };
-        let verification = self.hasher.verify(password, &hash).await?;
-        if !verification.matches {
-            log_failure(
-                codes::FAILED_LOGIN_WRONG_PASSWORD,
-                Some(&user),
-                "Wrong email or password.",
-            );
-            return Err(ServiceError::WrongCredentials);
-        }
-        // Checked only after the password, so the blocked state is not revealed to guessers.
-        if user.blocked {
-            log_failure(codes::FAILED_LOGIN, Some(&user), "user is blocked");
-            return Err(ServiceError::UserBlocked);
-        }
-        let upgraded_hash = if verification.needs_rehash {
-            Some(self.hasher.hash(password).await?)
-        } else {
-            None
-        };
-        let now = Timestamp::now();
-        self.store
-            .record_login(&LoginRecord {
-                user_id: user.user_id.clone(),
-                at: now,
-                ip: meta.ip.clone(),
-                upgraded_hash,
-            })
+        let user = self
+            .authenticate_user(
+                client,
+                &connection.name,
+                username,
+                password,
+                "password",
+                meta,
+            )
             .await?;
-        self.audit.record(
-            LogEntry::new(codes::SUCCESS_LOGIN, meta)
-                .description("Successful login")
-                .client(client.client_id.as_str(), &client.name)
-                .user(user.user_id.as_str(), &user.display_name())
-                .connection(&connection.name)
-                .detail("grant_type", Value::String("password".into())),
-        );
-
+        let now = Timestamp::now();
         let requested = requested
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| Scope::parse(DEFAULT_USER_SCOPE));
@@ -319,8 +273,15 @@ impl Services {
                     .cloned(),
             );
         }
-        let mut response =
-            self.user_tokens(client, &user, &scope, audience.as_deref(), "password", now)?;
+        let mut response = self.user_tokens(
+            client,
+            &user,
+            &scope,
+            audience.as_deref(),
+            "password",
+            now,
+            &LoginContext::default(),
+        )?;
         if scope.contains("offline_access") {
             let family = random::hex(16)?;
             let expires_at = now.plus_seconds(client.refresh_token_lifetime_secs);
@@ -393,6 +354,7 @@ impl Services {
             record.audience.as_deref(),
             "refresh_token",
             now,
+            &LoginContext::default(),
         )?;
         if client.refresh_token_rotation {
             response.refresh_token = Some(
@@ -444,7 +406,193 @@ impl Services {
         Ok(token)
     }
 
+    /// Checks a username (or email) and password on a database connection for `client`: the
+    /// one credential check behind the password grants and the hosted login form. Unknown users
+    /// cost a decoy verification; the blocked state is told only after a correct password.
+    /// Logs `s`/`f`/`fu`/`fp` and records the login.
+    pub(crate) async fn authenticate_user(
+        &self,
+        client: &Client,
+        connection: &str,
+        username: &str,
+        password: &Password,
+        method: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<User> {
+        let user = if username.contains('@') {
+            match Email::parse(username) {
+                Ok(email) => self.store.find_user_by_email(connection, &email).await?,
+                Err(_) => None,
+            }
+        } else {
+            self.store
+                .find_user_by_username(connection, username)
+                .await?
+        };
+        let log_failure = |code: &str, user: Option<&User>, description: &str| {
+            let mut entry = LogEntry::new(code, meta)
+                .description(description)
+                .client(client.client_id.as_str(), &client.name)
+                .connection(connection);
+            entry = match user {
+                Some(u) => entry.user(u.user_id.as_str(), &u.display_name()),
+                None => entry.user("", username),
+            };
+            self.audit.record(entry);
+        };
+        let (user, hash) = match user {
+            Some(u) => match u.password_hash.clone() {
+                Some(h) => (u, h),
+                None => {
+                    self.hasher.verify_decoy(password).await?;
+                    log_failure(
+                        codes::FAILED_LOGIN_WRONG_PASSWORD,
+                        Some(&u),
+                        "Wrong email or password.",
+                    );
+                    return Err(ServiceError::WrongCredentials);
+                }
+            },
+            None => {
+                // Same work as a real check, so timing does not reveal which emails exist.
+                self.hasher.verify_decoy(password).await?;
+                log_failure(
+                    codes::FAILED_LOGIN_INVALID_USER,
+                    None,
+                    "Wrong email or password.",
+                );
+                return Err(ServiceError::WrongCredentials);
+            }
+        };
+        let verification = self.hasher.verify(password, &hash).await?;
+        if !verification.matches {
+            log_failure(
+                codes::FAILED_LOGIN_WRONG_PASSWORD,
+                Some(&user),
+                "Wrong email or password.",
+            );
+            return Err(ServiceError::WrongCredentials);
+        }
+        // Checked only after the password, so the blocked state is not revealed to guessers.
+        if user.blocked {
+            log_failure(codes::FAILED_LOGIN, Some(&user), "user is blocked");
+            return Err(ServiceError::UserBlocked);
+        }
+        let upgraded_hash = if verification.needs_rehash {
+            Some(self.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        let now = Timestamp::now();
+        self.store
+            .record_login(&LoginRecord {
+                user_id: user.user_id.clone(),
+                at: now,
+                ip: meta.ip.clone(),
+                upgraded_hash,
+            })
+            .await?;
+        self.audit.record(
+            LogEntry::new(codes::SUCCESS_LOGIN, meta)
+                .description("Successful login")
+                .client(client.client_id.as_str(), &client.name)
+                .user(user.user_id.as_str(), &user.display_name())
+                .connection(connection)
+                .detail("grant_type", Value::String(method.into())),
+        );
+        Ok(user)
+    }
+
+    /// `authorization_code`: the single-use code from `/authorize`, for the client and redirect
+    /// URI it was issued to, with the PKCE verifier when a challenge was sent.
+    async fn authorization_code_grant(
+        &self,
+        client: &Client,
+        code: &SecretString,
+        redirect_uri: Option<&str>,
+        verifier: Option<&SecretString>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<TokenResponse> {
+        let invalid = || ServiceError::InvalidGrant("Invalid authorization code".into());
+        let now = Timestamp::now();
+        let record = self
+            .store
+            .use_code(&random::token_digest(code.expose_secret()), now)
+            .await?
+            .ok_or_else(invalid)?;
+        if record.client_id != client.client_id.as_str() {
+            return Err(invalid());
+        }
+        if redirect_uri.is_some_and(|r| r != record.redirect_uri) {
+            return Err(ServiceError::InvalidGrant(
+                "The redirect_uri does not match the one of the authorization request".into(),
+            ));
+        }
+        if let Some(challenge) = &record.code_challenge {
+            let ok = verifier.is_some_and(|v| {
+                use base64::Engine as _;
+                use sha2::Digest as _;
+                let digest = sha2::Sha256::digest(v.expose_secret().as_bytes());
+                let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+                subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into()
+            });
+            if !ok {
+                return Err(ServiceError::InvalidGrant(
+                    "Failed to verify code verifier".into(),
+                ));
+            }
+        }
+        let user = self
+            .store
+            .get_user(&record.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        // A password change since the login ends what the login started.
+        if user.blocked || user.credential_epoch != record.credential_epoch {
+            return Err(invalid());
+        }
+        let scope = Scope::parse(&record.scope);
+        let login = LoginContext {
+            nonce: record.nonce.clone(),
+            auth_time: Some(record.auth_time),
+            amr: record.amr.clone(),
+            sid: record.session_id.clone(),
+        };
+        let mut response = self.user_tokens(
+            client,
+            &user,
+            &scope,
+            record.audience.as_deref(),
+            "authorization_code",
+            now,
+            &login,
+        )?;
+        if scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
+            let family = random::hex(16)?;
+            let expires_at = now.plus_seconds(client.refresh_token_lifetime_secs);
+            response.refresh_token = Some(
+                self.issue_refresh_token(
+                    client,
+                    &user,
+                    &scope,
+                    record.audience.as_deref(),
+                    &family,
+                    expires_at,
+                )
+                .await?,
+            );
+        }
+        self.audit.record(
+            LogEntry::new(codes::SUCCESS_EXCHANGE_AUTHORIZATION_CODE, meta)
+                .description("Authorization Code for Access Token")
+                .client(client.client_id.as_str(), &client.name)
+                .user(user.user_id.as_str(), &user.display_name()),
+        );
+        Ok(response)
+    }
+
     /// Access token (and id_token when `openid` was granted) for a user.
+    #[allow(clippy::too_many_arguments)]
     fn user_tokens(
         &self,
         client: &Client,
@@ -453,6 +601,7 @@ impl Services {
         audience: Option<&str>,
         gty: &str,
         now: Timestamp,
+        login: &LoginContext,
     ) -> ServiceResult<TokenResponse> {
         let iat = now.seconds();
         let lifetime = self.config.access_token_lifetime_secs;
@@ -480,9 +629,18 @@ impl Services {
                 "aud": client.client_id,
                 "iat": iat,
                 "exp": iat + client.id_token_lifetime_secs,
-                "auth_time": iat,
+                "auth_time": login.auth_time.map_or(iat, Timestamp::seconds),
             });
             if let Value::Object(m) = &mut claims {
+                if let Some(n) = &login.nonce {
+                    m.insert("nonce".into(), json!(n));
+                }
+                if !login.amr.is_empty() {
+                    m.insert("amr".into(), json!(login.amr));
+                }
+                if let Some(sid) = &login.sid {
+                    m.insert("sid".into(), json!(sid));
+                }
                 if scope.contains("profile") {
                     m.insert("name".into(), json!(user.display_name()));
                     m.insert("nickname".into(), json!(user.nickname()));

@@ -421,6 +421,58 @@ pub trait AuthenticatorStore: Send + Sync {
     async fn use_totp_step(&self, id: &str, step: i64) -> StoreResult<bool>;
 }
 
+/// A hosted-login session at rest: the cookie's token is kept only as its digest.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub digest: String,
+    pub user_id: UserId,
+    pub credential_epoch: i64,
+    pub auth_time: Timestamp,
+    /// Authentication methods used (`pwd`, `mfa`).
+    pub amr: Vec<String>,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An authorization code at rest (digest only); single use, short-lived.
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
+    pub digest: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub session_id: Option<String>,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    pub auth_time: Timestamp,
+    pub amr: Vec<String>,
+    pub credential_epoch: i64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn find_session(&self, digest: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()>;
+    async fn delete_session(&self, id: &str) -> StoreResult<bool>;
+    async fn list_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>>;
+    async fn delete_sessions(&self, user: &UserId) -> StoreResult<u64>;
+    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// Marks the code used and returns it, if it was unused and unexpired: exactly one of
+    /// concurrent exchanges gets it.
+    async fn use_code(&self, digest: &str, at: Timestamp)
+    -> StoreResult<Option<AuthorizationCode>>;
+}
+
 /// A console administrator: separate from the tenant's end users.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -462,6 +514,7 @@ pub trait Store:
     + OutboxStore
     + SecretStore
     + AuthenticatorStore
+    + SessionStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

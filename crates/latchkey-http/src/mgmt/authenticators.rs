@@ -1,5 +1,6 @@
-//! A user's second factors: `/users/{id}/authentication-methods` (list, add a TOTP key),
-//! `/users/{id}/enrollments` (Guardian's view) and `DELETE /users/{id}/authenticators`.
+//! What a user signs in with: second factors (`/users/{id}/authentication-methods`, add a
+//! TOTP key; `/users/{id}/enrollments`, Guardian's view; `DELETE /users/{id}/authenticators`)
+//! and hosted-login sessions (`GET/DELETE /users/{id}/sessions`).
 
 use super::Principal;
 use super::users::user_id;
@@ -23,6 +24,32 @@ pub fn router() -> Router<AppState> {
         )
         .route("/users/{id}/enrollments", get(enrollments))
         .route("/users/{id}/authenticators", delete(delete_all))
+        .route("/users/{id}/sessions", get(sessions).delete(end_sessions))
+}
+
+async fn sessions(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:sessions", "read:users"])?;
+    let list = state.services.user_sessions(&user_id(&id)?).await?;
+    Ok(Json(serde_json::json!({
+        "sessions": list.iter().map(|s| s.to_auth0_json()).collect::<Vec<_>>()
+    })))
+}
+
+async fn end_sessions(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&["delete:sessions", "update:users"])?;
+    state
+        .services
+        .revoke_user_sessions(&user_id(&id)?, &p.caller())
+        .await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 async fn list_methods(

@@ -2,6 +2,7 @@
 //! Every page sends a strict CSP, no-store, no-referrer (links carry tickets), and every form a
 //! signed double-submit CSRF token (`lk_csrf` cookie + hidden field bound to the form).
 
+mod login;
 mod reset;
 
 use crate::AppState;
@@ -14,6 +15,7 @@ use latchkey_core::services::{Branding, escape_html};
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(reset::router())
+        .merge(login::router())
         .route("/lo/style.css", get(stylesheet))
 }
 
@@ -120,4 +122,86 @@ pub(crate) fn origin_of(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
     let origin = u.origin();
     origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// What every hosted page handler starts with: the tenant's branding and the browser's CSRF
+/// nonce (issuing one when it has none).
+pub(crate) struct Ctx {
+    pub(crate) state: AppState,
+    pub(crate) branding: Branding,
+    pub(crate) nonce: String,
+    pub(crate) cookie: Option<String>,
+}
+
+impl Ctx {
+    pub(crate) async fn new(state: AppState, headers: &HeaderMap) -> Result<Self, Response> {
+        let branding = state.services.branding().await.map_err(|err| {
+            tracing::error!(error = ?err, "loading the tenant's branding");
+            error_page()
+        })?;
+        let secure = state.services.config().issuer.starts_with("https://");
+        let (nonce, cookie) = csrf_nonce(headers, secure);
+        Ok(Self {
+            state,
+            branding,
+            nonce,
+            cookie,
+        })
+    }
+
+    /// A form submission: refused with a 403 page unless its CSRF token matches the browser's
+    /// cookie for this form.
+    pub(crate) async fn for_post(
+        state: AppState,
+        headers: &HeaderMap,
+        purpose: &str,
+        csrf: &str,
+    ) -> Result<Self, Response> {
+        let ctx = Self::new(state, headers).await?;
+        let cookie_nonce = read_cookie(headers, CSRF_COOKIE).unwrap_or_default();
+        if ctx.state.services.csrf_valid(&cookie_nonce, purpose, csrf) {
+            Ok(ctx)
+        } else {
+            Err(csrf_refused(&ctx))
+        }
+    }
+
+    pub(crate) fn page(
+        &self,
+        status: StatusCode,
+        title: &str,
+        body: &str,
+        targets: &[String],
+    ) -> Response {
+        page(
+            status,
+            &self.branding,
+            title,
+            body,
+            targets,
+            self.cookie.clone(),
+        )
+    }
+}
+
+/// The answer when something on our side failed (already logged by the caller).
+pub(crate) fn error_page() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "Something went wrong on our side. Please try again in a moment.",
+    )
+        .into_response()
+}
+
+pub(crate) fn csrf_refused(ctx: &Ctx) -> Response {
+    ctx.page(
+        StatusCode::FORBIDDEN,
+        "Please try again",
+        r#"<h1>Please try again</h1><p class="lead">This form expired or was opened in another browser. Go back and try again.</p>"#,
+        &[],
+    )
 }

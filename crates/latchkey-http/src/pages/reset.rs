@@ -2,7 +2,7 @@
 //! (`POST /lo/reset` with Auth0's field names `_csrf, ticket, newPassword, confirmNewPassword`),
 //! and "send me a new link" (`POST /lo/forgot`) for expired or used links.
 
-use super::{CSRF_COOKIE, csrf_nonce, e, origin_of, page, read_cookie};
+use super::{Ctx, e, error_page, origin_of, read_cookie};
 use crate::AppState;
 use crate::dbconnections::rate_limit_headers;
 use axum::Router;
@@ -15,7 +15,7 @@ use latchkey_core::domain::{Email, Password};
 use latchkey_core::password::RuleReport;
 use latchkey_core::random::token_digest;
 use latchkey_core::services::{
-    Branding, Caller, DEFAULT_CONNECTION, OpenTicket, PasswordResetRequest, TicketState,
+    Caller, DEFAULT_CONNECTION, OpenTicket, PasswordResetRequest, TicketState,
 };
 use serde::Deserialize;
 
@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/lo/reset", get(show).post(submit))
         .route("/lo/reset/mfa", post(second_factor))
-        .route("/lo/forgot", post(forgot))
+        .route("/lo/forgot", get(forgot_page).post(forgot))
 }
 
 const FORGOT_PURPOSE: &str = "forgot";
@@ -49,57 +49,7 @@ struct FormErrors {
     rules: Option<Vec<RuleReport>>,
 }
 
-struct Ctx {
-    state: AppState,
-    branding: Branding,
-    nonce: String,
-    cookie: Option<String>,
-}
-
 impl Ctx {
-    async fn new(state: AppState, headers: &HeaderMap) -> Result<Self, Response> {
-        let branding = state.services.branding().await.map_err(|err| {
-            tracing::error!(error = ?err, "loading the tenant's branding");
-            error_page()
-        })?;
-        let secure = state.services.config().issuer.starts_with("https://");
-        let (nonce, cookie) = csrf_nonce(headers, secure);
-        Ok(Self {
-            state,
-            branding,
-            nonce,
-            cookie,
-        })
-    }
-
-    /// A form submission: refused with a 403 page unless its CSRF token matches the browser's
-    /// cookie for this form.
-    async fn for_post(
-        state: AppState,
-        headers: &HeaderMap,
-        purpose: &str,
-        csrf: &str,
-    ) -> Result<Self, Response> {
-        let ctx = Self::new(state, headers).await?;
-        let cookie_nonce = read_cookie(headers, CSRF_COOKIE).unwrap_or_default();
-        if ctx.state.services.csrf_valid(&cookie_nonce, purpose, csrf) {
-            Ok(ctx)
-        } else {
-            Err(csrf_refused(&ctx))
-        }
-    }
-
-    fn page(&self, status: StatusCode, title: &str, body: &str, targets: &[String]) -> Response {
-        page(
-            status,
-            &self.branding,
-            title,
-            body,
-            targets,
-            self.cookie.clone(),
-        )
-    }
-
     fn reset_form(
         &self,
         token: &str,
@@ -266,18 +216,6 @@ fn forgot_form(csrf: &str, connection: &str, error: Option<&str>) -> String {
     )
 }
 
-fn error_page() -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        "Something went wrong on our side. Please try again in a moment.",
-    )
-        .into_response()
-}
-
 async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -325,15 +263,6 @@ struct ResetForm {
     new_password: Option<String>,
     #[serde(rename = "confirmNewPassword")]
     confirm_new_password: Option<String>,
-}
-
-fn csrf_refused(ctx: &Ctx) -> Response {
-    ctx.page(
-        StatusCode::FORBIDDEN,
-        "Please try again",
-        r#"<h1>Please try again</h1><p class="lead">This form expired or was opened in another browser. Open the link from your email again.</p>"#,
-        &[],
-    )
 }
 
 async fn submit(
@@ -524,6 +453,30 @@ async fn second_factor(
             error_page()
         }
     }
+}
+
+#[derive(Deserialize)]
+struct ForgotQuery {
+    connection: Option<String>,
+}
+
+/// "Forgot password?" from the login page: the email form.
+async fn forgot_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ForgotQuery>,
+) -> Response {
+    let ctx = match Ctx::new(state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let csrf = ctx.state.services.csrf_token(&ctx.nonce, FORGOT_PURPOSE);
+    let connection = q.connection.as_deref().unwrap_or(DEFAULT_CONNECTION);
+    let body = format!(
+        r#"<h1>Reset your password</h1><p class="lead">Enter your email address and we will send you a link to choose a new password.</p>{}"#,
+        forgot_form(&csrf, connection, None)
+    );
+    ctx.page(StatusCode::OK, "Reset your password", &body, &[])
 }
 
 #[derive(Deserialize)]

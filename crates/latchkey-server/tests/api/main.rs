@@ -6,6 +6,7 @@ mod dbconnections;
 mod email_provider;
 mod email_templates;
 mod helpers;
+mod login;
 mod mail_delivery;
 mod management;
 mod reset;

@@ -11,6 +11,7 @@ mod logs;
 mod outbox;
 mod refresh_tokens;
 mod secrets;
+mod sessions;
 mod tenant;
 mod tickets;
 mod users;

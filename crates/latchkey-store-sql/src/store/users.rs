@@ -253,6 +253,13 @@ impl UserStore for SqlStore {
             &mut *tx,
         )
         .await?;
+        // Sessions end with the old password (DESIGN invariant 9).
+        execute(
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(c.user_id.as_str().to_owned()),
+            &mut *tx,
+        )
+        .await?;
         // Pending links die with the old password (their epoch no longer matches either).
         execute(
             sqlx::query("DELETE FROM password_tickets WHERE user_id = $1 AND used_at IS NULL")

@@ -1,0 +1,572 @@
+//! OpenID Connect authorization: `GET /authorize` (validation, single sign-on), the hosted login
+//! form, sessions and authorization codes, `/userinfo` and logout. The code exchange is in
+//! tokens.rs. The validated request travels through the login form sealed with a tenant key,
+//! so no server-side state exists before the user has logged in.
+
+use super::tokens::OIDC_SCOPES;
+use super::{Caller, Services};
+use crate::domain::{Client, ClientId, Password, Scope, UserId};
+use crate::error::{ServiceError, ServiceResult};
+use crate::store::{AuthorizationCode, SessionRecord};
+use crate::time::Timestamp;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Codes live one minute, as Auth0's.
+const CODE_TTL_SECS: i64 = 60;
+/// A login form may be submitted for an hour after `/authorize`.
+const TRANSACTION_TTL_SECS: i64 = 3600;
+
+/// `GET /authorize`'s parameters, as received.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthorizeRequest {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub response_mode: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub audience: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub login_hint: Option<String>,
+    pub screen_hint: Option<String>,
+    pub connection: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// The answer to the client's callback: a code, or an error, with `state`.
+#[derive(Debug, Clone)]
+pub struct AuthorizationResponse {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub params: Vec<(String, String)>,
+}
+
+impl AuthorizationResponse {
+    /// The callback URL with the parameters in its query (response_mode=query).
+    pub fn location(&self) -> String {
+        match url::Url::parse(&self.redirect_uri) {
+            Ok(mut u) => {
+                u.query_pairs_mut().extend_pairs(self.params.iter());
+                u.to_string()
+            }
+            Err(_) => self.redirect_uri.clone(),
+        }
+    }
+}
+
+/// What the hosted login form needs.
+#[derive(Debug, Clone)]
+pub struct LoginForm {
+    /// The sealed authorization request, returned with the form.
+    pub transaction: String,
+    pub login_hint: Option<String>,
+    pub client_name: String,
+    pub connection: String,
+}
+
+#[derive(Debug)]
+pub enum AuthorizeOutcome {
+    Respond(AuthorizationResponse),
+    Login(LoginForm),
+    /// The client or callback cannot be trusted: show the error, redirect nowhere.
+    Refuse(String),
+}
+
+/// A new session: the cookie value and how long it lives.
+#[derive(Debug)]
+pub struct NewSession {
+    pub token: SecretString,
+    pub max_age_secs: i64,
+}
+
+/// The validated request, sealed into the login form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Transaction {
+    client_id: String,
+    redirect_uri: String,
+    mode: ResponseMode,
+    scope: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    audience: Option<String>,
+    connection: String,
+    code_challenge: Option<String>,
+    max_age: Option<i64>,
+    login_hint: Option<String>,
+    expires: i64,
+}
+
+impl Transaction {
+    fn respond(&self, params: Vec<(String, String)>) -> AuthorizationResponse {
+        let mut params = params;
+        if let Some(s) = &self.state {
+            params.push(("state".into(), s.clone()));
+        }
+        AuthorizationResponse {
+            redirect_uri: self.redirect_uri.clone(),
+            mode: self.mode,
+            params,
+        }
+    }
+    fn error(&self, error: &str, description: &str) -> AuthorizationResponse {
+        self.respond(vec![
+            ("error".into(), error.into()),
+            ("error_description".into(), description.into()),
+        ])
+    }
+}
+
+impl Services {
+    /// `GET /authorize`. Errors about the client or the callback are shown, never redirected;
+    /// every later error goes back to the callback with `state`.
+    pub async fn authorize(
+        &self,
+        req: AuthorizeRequest,
+        session_token: Option<&str>,
+    ) -> ServiceResult<AuthorizeOutcome> {
+        let client = match req.client_id.as_deref().map(ClientId::parse) {
+            Some(Ok(id)) => self.active_client(&id).await?,
+            _ => None,
+        };
+        let Some(client) = client else {
+            return Ok(AuthorizeOutcome::Refuse("Unknown client.".into()));
+        };
+        let redirect_uri = match (&req.redirect_uri, client.callbacks.as_slice()) {
+            (Some(r), callbacks) if callbacks.iter().any(|c| c == r) => r.clone(),
+            (None, [only]) => only.clone(),
+            (Some(_), _) => {
+                return Ok(AuthorizeOutcome::Refuse(
+                    "The redirect_uri is not in the application's list of allowed callback URLs."
+                        .into(),
+                ));
+            }
+            (None, _) => {
+                return Ok(AuthorizeOutcome::Refuse(
+                    "Missing required parameter: redirect_uri".into(),
+                ));
+            }
+        };
+        let mode = match req.response_mode.as_deref() {
+            None | Some("query") => ResponseMode::Query,
+            Some("form_post") => ResponseMode::FormPost,
+            Some(_) => ResponseMode::Query,
+        };
+        let mut tx = Transaction {
+            client_id: client.client_id.as_str().to_owned(),
+            redirect_uri,
+            mode,
+            scope: String::new(),
+            state: req.state.clone(),
+            nonce: req.nonce.clone(),
+            audience: None,
+            connection: String::new(),
+            code_challenge: None,
+            max_age: None,
+            login_hint: req.login_hint.clone(),
+            expires: Timestamp::now().seconds() + TRANSACTION_TTL_SECS,
+        };
+        match self.validate_authorize(&req, &client, &mut tx).await? {
+            Ok(()) => {}
+            Err((error, description)) => {
+                return Ok(AuthorizeOutcome::Respond(tx.error(error, &description)));
+            }
+        }
+        let prompt = req.prompt.as_deref().unwrap_or_default();
+        if prompt != "login"
+            && let Some(session) = self.live_session(session_token).await?
+        {
+            // max_age=0 always asks again (J4: re-authenticate before a password change).
+            let fresh_enough = tx.max_age.is_none_or(|max| {
+                max > 0 && Timestamp::now().seconds() - session.auth_time.seconds() <= max
+            });
+            if fresh_enough {
+                let response = self.issue_code(&tx, &session).await?;
+                return Ok(AuthorizeOutcome::Respond(response));
+            }
+        }
+        if prompt == "none" {
+            return Ok(AuthorizeOutcome::Respond(
+                tx.error("login_required", "Login required"),
+            ));
+        }
+        Ok(AuthorizeOutcome::Login(LoginForm {
+            transaction: self.seal(&tx)?,
+            login_hint: tx.login_hint.clone(),
+            client_name: client.name.clone(),
+            connection: tx.connection.clone(),
+        }))
+    }
+
+    /// Fills `tx` from the request, or names the OAuth error to send back.
+    async fn validate_authorize(
+        &self,
+        req: &AuthorizeRequest,
+        client: &Client,
+        tx: &mut Transaction,
+    ) -> ServiceResult<Result<(), (&'static str, String)>> {
+        if req.response_type.as_deref() != Some("code") {
+            return Ok(Err((
+                "unsupported_response_type",
+                "Only response_type=code is supported.".into(),
+            )));
+        }
+        if !matches!(
+            req.response_mode.as_deref(),
+            None | Some("query" | "form_post")
+        ) {
+            return Ok(Err((
+                "invalid_request",
+                "response_mode must be query or form_post".into(),
+            )));
+        }
+        if !client.allows_grant(crate::domain::GrantType::AuthorizationCode) {
+            return Ok(Err((
+                "unauthorized_client",
+                "The client may not use the authorization code flow.".into(),
+            )));
+        }
+        match (&req.code_challenge, req.code_challenge_method.as_deref()) {
+            (Some(c), None | Some("S256")) if c.len() >= 43 && c.len() <= 128 => {
+                tx.code_challenge = Some(c.clone());
+            }
+            (Some(_), Some("S256") | None) => {
+                return Ok(Err(("invalid_request", "Invalid code_challenge".into())));
+            }
+            (Some(_), Some(_)) => {
+                return Ok(Err((
+                    "invalid_request",
+                    "Only code_challenge_method=S256 is supported.".into(),
+                )));
+            }
+            (None, _) if client.is_public() => {
+                return Ok(Err((
+                    "invalid_request",
+                    "Public clients must use PKCE (code_challenge with S256).".into(),
+                )));
+            }
+            (None, _) => {}
+        }
+        let requested = Scope::parse(req.scope.as_deref().unwrap_or("openid"));
+        let mut scope = requested.intersect(&Scope::from_items(OIDC_SCOPES));
+        if !scope.contains("openid") {
+            scope = Scope::from_items(
+                std::iter::once("openid".to_owned()).chain(scope.items().iter().cloned()),
+            );
+        }
+        tx.scope = scope.to_string();
+        if let Some(aud) = &req.audience
+            && *aud != self.config.management_audience()
+            && *aud != self.config.userinfo_audience()
+        {
+            return Ok(Err(("access_denied", format!("Service not found: {aud}"))));
+        }
+        tx.audience = req.audience.clone();
+        let tenant = self.active_tenant().await?;
+        let name = req
+            .connection
+            .clone()
+            .or(tenant.default_directory.clone())
+            .unwrap_or_else(|| super::DEFAULT_CONNECTION.to_owned());
+        let connection = self
+            .find_connection(&name)
+            .await?
+            .filter(|c| c.is_database());
+        match connection {
+            Some(c) if c.is_enabled_for(&client.client_id) => tx.connection = c.name,
+            _ => {
+                return Ok(Err((
+                    "invalid_request",
+                    "The connection does not exist or is not enabled for this client.".into(),
+                )));
+            }
+        }
+        match req.prompt.as_deref() {
+            None | Some("login" | "none" | "consent" | "select_account") => {}
+            Some(_) => return Ok(Err(("invalid_request", "Unsupported prompt value".into()))),
+        }
+        tx.max_age = match req.max_age.as_deref().map(str::parse::<i64>) {
+            None => None,
+            Some(Ok(v)) if v >= 0 => Some(v),
+            Some(_) => {
+                return Ok(Err((
+                    "invalid_request",
+                    "max_age must be a number of seconds".into(),
+                )));
+            }
+        };
+        Ok(Ok(()))
+    }
+
+    /// The hosted login form's submission: checks the password, opens a session and answers
+    /// the authorization request with a code.
+    pub async fn login_with_password(
+        &self,
+        transaction: &str,
+        username: &str,
+        password: &Password,
+        caller: &Caller,
+    ) -> ServiceResult<(NewSession, AuthorizationResponse)> {
+        let tx = self.unseal(transaction)?;
+        let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
+        let client = self
+            .active_client(&id)
+            .await?
+            .ok_or_else(|| ServiceError::bad_request("invalid_request", "Unknown client."))?;
+        let user = self
+            .authenticate_user(
+                &client,
+                &tx.connection,
+                username.trim(),
+                password,
+                "pwd",
+                &caller.meta,
+            )
+            .await?;
+        let now = Timestamp::now();
+        let token = crate::random::opaque_token()?;
+        let lifetime_secs = (self.active_tenant().await?.session_lifetime * 3600.0) as i64;
+        let session = SessionRecord {
+            id: crate::random::alnum(24)?,
+            digest: crate::random::token_digest(token.expose_secret()),
+            user_id: user.user_id.clone(),
+            credential_epoch: user.credential_epoch,
+            auth_time: now,
+            amr: vec!["pwd".into()],
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.plus_seconds(lifetime_secs.max(60)),
+            ip: caller.meta.ip.clone(),
+            user_agent: caller.meta.user_agent.clone(),
+        };
+        self.store.insert_session(&session).await?;
+        let response = self.issue_code(&tx, &session).await?;
+        Ok((
+            NewSession {
+                token,
+                max_age_secs: lifetime_secs.max(60),
+            },
+            response,
+        ))
+    }
+
+    /// The login form's context again (after a failed attempt), if the transaction is valid.
+    pub async fn login_form(&self, transaction: &str) -> ServiceResult<LoginForm> {
+        let tx = self.unseal(transaction)?;
+        let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
+        let client = self
+            .active_client(&id)
+            .await?
+            .ok_or_else(|| ServiceError::bad_request("invalid_request", "Unknown client."))?;
+        Ok(LoginForm {
+            transaction: transaction.to_owned(),
+            login_hint: tx.login_hint.clone(),
+            client_name: client.name.clone(),
+            connection: tx.connection.clone(),
+        })
+    }
+
+    async fn issue_code(
+        &self,
+        tx: &Transaction,
+        session: &SessionRecord,
+    ) -> ServiceResult<AuthorizationResponse> {
+        let code = crate::random::opaque_token()?;
+        let now = Timestamp::now();
+        self.store
+            .insert_code(&AuthorizationCode {
+                digest: crate::random::token_digest(code.expose_secret()),
+                client_id: tx.client_id.clone(),
+                user_id: session.user_id.clone(),
+                session_id: Some(session.id.clone()),
+                redirect_uri: tx.redirect_uri.clone(),
+                scope: tx.scope.clone(),
+                audience: tx.audience.clone(),
+                nonce: tx.nonce.clone(),
+                code_challenge: tx.code_challenge.clone(),
+                auth_time: session.auth_time,
+                amr: session.amr.clone(),
+                credential_epoch: session.credential_epoch,
+                created_at: now,
+                expires_at: now.plus_seconds(CODE_TTL_SECS),
+            })
+            .await?;
+        Ok(tx.respond(vec![("code".into(), code.expose_secret().to_owned())]))
+    }
+
+    /// The session behind a cookie, if it is live: unexpired, and issued under the user's
+    /// current credential epoch (a password change ends every session).
+    async fn live_session(&self, token: Option<&str>) -> ServiceResult<Option<SessionRecord>> {
+        let Some(token) = token.filter(|t| t.len() == 43) else {
+            return Ok(None);
+        };
+        let Some(session) = self
+            .store
+            .find_session(&crate::random::token_digest(token))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let now = Timestamp::now();
+        let user = self.store.get_user(&session.user_id).await?;
+        let valid = session.expires_at > now
+            && user.is_some_and(|u| !u.blocked && u.credential_epoch == session.credential_epoch);
+        if !valid {
+            self.store.delete_session(&session.id).await?;
+            return Ok(None);
+        }
+        self.store.touch_session(&session.id, now).await?;
+        Ok(Some(session))
+    }
+
+    /// `GET /v2/logout`: ends the session; returns where to send the browser, if `return_to`
+    /// is one of the client's (or the tenant's) allowed logout URLs.
+    pub async fn logout(
+        &self,
+        session_token: Option<&str>,
+        client_id: Option<&str>,
+        return_to: Option<&str>,
+        caller: &Caller,
+    ) -> ServiceResult<Option<String>> {
+        if let Some(token) = session_token
+            && let Some(session) = self
+                .store
+                .find_session(&crate::random::token_digest(token))
+                .await?
+        {
+            self.store.delete_session(&session.id).await?;
+            self.record(Some(
+                crate::audit::LogEntry::new(crate::audit::codes::SUCCESS_LOGOUT, &caller.meta)
+                    .description("User successfully logged out")
+                    .user(session.user_id.as_str(), ""),
+            ));
+        }
+        let Some(target) = return_to else {
+            return Ok(None);
+        };
+        let client = match client_id.map(ClientId::parse) {
+            Some(Ok(id)) => self.active_client(&id).await?,
+            _ => None,
+        };
+        let allowed = match &client {
+            Some(c) => c.allowed_logout_urls.iter().any(|u| u == target),
+            None => false,
+        } || self
+            .active_tenant()
+            .await?
+            .allowed_logout_urls
+            .iter()
+            .any(|u| u == target);
+        Ok(allowed.then(|| target.to_owned()))
+    }
+
+    /// `GET /userinfo`: the claims the access token's scope allows.
+    pub async fn userinfo(&self, access_token: &str) -> ServiceResult<Value> {
+        let denied = || ServiceError::InvalidClient("Unauthorized".into());
+        let claims = Value::Object(self.keys.verify(access_token).map_err(|_| denied())?);
+        let audience_ok = match &claims["aud"] {
+            Value::String(a) => *a == self.config.userinfo_audience(),
+            Value::Array(list) => list
+                .iter()
+                .any(|a| a.as_str() == Some(&self.config.userinfo_audience())),
+            _ => false,
+        };
+        let expired = claims["exp"]
+            .as_i64()
+            .is_none_or(|e| e <= Timestamp::now().seconds());
+        if !audience_ok || expired || claims["iss"].as_str() != Some(&self.config.issuer) {
+            return Err(denied());
+        }
+        let sub = claims["sub"].as_str().ok_or_else(denied)?;
+        let user = self
+            .store
+            .get_user(&UserId::from_trusted(sub.to_owned()))
+            .await?
+            .ok_or_else(denied)?;
+        let scope = Scope::parse(claims["scope"].as_str().unwrap_or_default());
+        let mut out = json!({"sub": user.user_id});
+        if let Value::Object(m) = &mut out {
+            if scope.contains("profile") {
+                m.insert("name".into(), json!(user.display_name()));
+                m.insert("nickname".into(), json!(user.nickname()));
+                m.insert("updated_at".into(), json!(user.updated_at.to_iso()));
+                if let Some(p) = &user.profile.picture {
+                    m.insert("picture".into(), json!(p));
+                }
+            }
+            if scope.contains("email")
+                && let Some(e) = &user.email
+            {
+                m.insert("email".into(), json!(e));
+                m.insert("email_verified".into(), json!(user.email_verified));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /api/v2/users/{id}/sessions`.
+    pub async fn user_sessions(&self, user: &UserId) -> ServiceResult<Vec<SessionRecord>> {
+        self.get_user(user).await?;
+        Ok(self.store.list_sessions(user).await?)
+    }
+
+    /// `DELETE /api/v2/users/{id}/sessions`.
+    pub async fn revoke_user_sessions(&self, user: &UserId, caller: &Caller) -> ServiceResult<u64> {
+        self.get_user(user).await?;
+        let n = self.store.delete_sessions(user).await?;
+        self.record(caller.api_log("Delete all sessions of a user"));
+        Ok(n)
+    }
+
+    fn seal(&self, tx: &Transaction) -> ServiceResult<String> {
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(tx).map_err(anyhow::Error::from)?);
+        let proof = self
+            .tenant_keys
+            .proof(&format!("authorize\0{body}"), tx.expires);
+        Ok(format!("{body}.{proof}"))
+    }
+
+    fn unseal(&self, sealed: &str) -> ServiceResult<Transaction> {
+        let expired = || {
+            ServiceError::bad_request(
+                "invalid_transaction",
+                "This login page expired. Go back to the application and try again.",
+            )
+        };
+        let (body, proof) = sealed.split_once('.').ok_or_else(expired)?;
+        if !self.tenant_keys.proof_valid(
+            &format!("authorize\0{body}"),
+            proof,
+            Timestamp::now().seconds(),
+        ) {
+            return Err(expired());
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| expired())?;
+        serde_json::from_slice(&bytes).map_err(|_| expired())
+    }
+}
+
+impl SessionRecord {
+    /// Auth0's session representation.
+    pub fn to_auth0_json(&self) -> Value {
+        json!({"id": self.id, "user_id": self.user_id,
+               "created_at": self.created_at.to_iso(), "updated_at": self.last_seen_at.to_iso(),
+               "authenticated_at": self.auth_time.to_iso(), "expires_at": self.expires_at.to_iso(),
+               "last_interacted_at": self.last_seen_at.to_iso(),
+               "authentication": {"methods": self.amr.iter().map(|m| json!({"name": m, "timestamp": self.auth_time.to_iso()})).collect::<Vec<_>>()},
+               "device": {"last_ip": self.ip, "last_user_agent": self.user_agent}})
+    }
+}

@@ -1,0 +1,256 @@
+//! The hosted login: `GET /authorize` (answers at once when a session is live, else the login
+//! page), `POST /u/login` (the form), and `GET /v2/logout`.
+
+use super::{Ctx, e, error_page, read_cookie};
+use crate::AppState;
+use crate::extract::Meta;
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use latchkey_core::ServiceError;
+use latchkey_core::domain::Password;
+use latchkey_core::services::{
+    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, Caller, LoginForm, ResponseMode,
+};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/authorize", get(authorize))
+        .route("/u/login", post(login))
+        .route("/v2/logout", get(logout))
+}
+
+const SESSION_COOKIE: &str = "lk_session";
+const LOGIN_PURPOSE: &str = "login";
+
+/// The callback answer: a 302 with the parameters in the query, or (form_post) a page whose
+/// form carries them to the callback.
+fn respond(ctx: &Ctx, answer: &AuthorizationResponse, session_cookie: Option<String>) -> Response {
+    let mut res = match answer.mode {
+        ResponseMode::Query => Redirect::to(&answer.location()).into_response(),
+        ResponseMode::FormPost => {
+            let fields: String = answer
+                .params
+                .iter()
+                .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, e(k), e(v)))
+                .collect();
+            let body = format!(
+                r#"<h1>Signing you in…</h1><form method="post" action="{}">{fields}<button type="submit">Continue to the application</button></form>"#,
+                e(&answer.redirect_uri)
+            );
+            let target = super::origin_of(&answer.redirect_uri)
+                .into_iter()
+                .collect::<Vec<_>>();
+            ctx.page(StatusCode::OK, "Signing you in", &body, &target)
+        }
+    };
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = session_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+fn login_page(ctx: &Ctx, form: &LoginForm, error: Option<&str>, status: StatusCode) -> Response {
+    let csrf = ctx.state.services.csrf_token(&ctx.nonce, LOGIN_PURPOSE);
+    let banner = error.map_or(String::new(), |m| {
+        format!(
+            r#"<div id="form-error" class="alert error" role="alert">{}</div>"#,
+            e(m)
+        )
+    });
+    let described = if error.is_some() {
+        r#" aria-describedby="form-error""#
+    } else {
+        ""
+    };
+    let body = format!(
+        r#"<h1>Log in</h1>
+<p class="lead">to continue to {client}</p>
+{banner}<form method="post" action="/u/login" novalidate>
+<input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="state" value="{tx}">
+<label for="username">Email address</label>
+<input id="username" name="username" type="email" autocomplete="username" required value="{hint}"{described}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Continue</button>
+</form>
+<p class="muted"><a href="/lo/forgot?connection={connection}">Forgot password?</a></p>"#,
+        client = e(&form.client_name),
+        csrf = e(&csrf),
+        tx = e(&form.transaction),
+        hint = e(form.login_hint.as_deref().unwrap_or_default()),
+        connection = e(&form.connection),
+    );
+    ctx.page(status, "Log in", &body, &[])
+}
+
+async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(req): Query<AuthorizeRequest>,
+) -> Response {
+    let ctx = match Ctx::new(state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let session = read_cookie(&headers, SESSION_COOKIE);
+    match ctx.state.services.authorize(req, session.as_deref()).await {
+        Ok(AuthorizeOutcome::Respond(answer)) => respond(&ctx, &answer, None),
+        Ok(AuthorizeOutcome::Login(form)) => login_page(&ctx, &form, None, StatusCode::OK),
+        Ok(AuthorizeOutcome::Refuse(message)) => ctx.page(
+            StatusCode::BAD_REQUEST,
+            "Something is wrong with this link",
+            &format!(
+                r#"<h1>Something is wrong with this link</h1><div class="alert error" role="alert">{}</div><p class="muted">Go back to the application and try again.</p>"#,
+                e(&message)
+            ),
+            &[],
+        ),
+        Err(err) => {
+            tracing::error!(error = ?err, "authorize");
+            error_page()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginFields {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Form(fields): Form<LoginFields>,
+) -> Response {
+    let ctx = match Ctx::for_post(state, &headers, LOGIN_PURPOSE, &fields.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let services = ctx.state.services.clone();
+    let form = match services.login_form(&fields.state).await {
+        Ok(f) => f,
+        Err(ServiceError::BadRequest { message, .. }) => {
+            return ctx.page(
+                StatusCode::BAD_REQUEST,
+                "This page expired",
+                &format!(
+                    r#"<h1>This page expired</h1><div class="alert error" role="alert">{}</div>"#,
+                    e(&message)
+                ),
+                &[],
+            );
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, "login form");
+            return error_page();
+        }
+    };
+    let again = |message: &str, status| {
+        let form = LoginForm {
+            login_hint: Some(fields.username.clone()),
+            ..form.clone()
+        };
+        login_page(&ctx, &form, Some(message), status)
+    };
+    let Ok(password) = Password::parse(fields.password.clone()) else {
+        return again(
+            "Enter your email address and password.",
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    match services
+        .login_with_password(
+            &fields.state,
+            &fields.username,
+            &password,
+            &Caller::end_user(meta),
+        )
+        .await
+    {
+        Ok((session, answer)) => {
+            let secure = services.config().issuer.starts_with("https://");
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+                secrecy::ExposeSecret::expose_secret(&session.token),
+                session.max_age_secs,
+                if secure { "; Secure" } else { "" }
+            );
+            respond(&ctx, &answer, Some(cookie))
+        }
+        Err(ServiceError::WrongCredentials) => {
+            again("Wrong email or password.", StatusCode::BAD_REQUEST)
+        }
+        Err(ServiceError::UserBlocked) => again(
+            "Your account is blocked. Contact the application's support.",
+            StatusCode::FORBIDDEN,
+        ),
+        Err(ServiceError::BadRequest { message, .. }) => again(&message, StatusCode::BAD_REQUEST),
+        Err(err) => {
+            tracing::error!(error = ?err, "login");
+
+            error_page()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LogoutQuery {
+    client_id: Option<String>,
+    #[serde(rename = "returnTo")]
+    return_to: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Query(q): Query<LogoutQuery>,
+) -> Response {
+    let ctx = match Ctx::new(state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let session = read_cookie(&headers, SESSION_COOKIE);
+    let target = ctx
+        .state
+        .services
+        .logout(
+            session.as_deref(),
+            q.client_id.as_deref(),
+            q.return_to.as_deref(),
+            &Caller::end_user(meta),
+        )
+        .await;
+    let mut res = match target {
+        Ok(Some(url)) => Redirect::to(&url).into_response(),
+        Ok(None) => ctx.page(
+            StatusCode::OK,
+            "Logged out",
+            r#"<h1>You are logged out</h1><p class="lead">You can close this window.</p>"#,
+            &[],
+        ),
+        Err(err) => {
+            tracing::error!(error = ?err, "logout");
+            return error_page();
+        }
+    };
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}

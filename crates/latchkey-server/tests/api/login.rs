@@ -1,0 +1,402 @@
+//! The hosted login and the OIDC code flow over real HTTP: `/authorize` → login form →
+//! code → `/oauth/token` (PKCE) → `/userinfo`; single sign-on, `prompt`, `max_age`, logout,
+//! sessions ended by a password change, and "Forgot password?" from the login page.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::helpers::{TestApp, encode_id, jwt_part};
+use crate::reset::{CONNECTION, app_with_sink, open_page, submit};
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use std::time::Duration;
+
+const CALLBACK: &str = "http://localhost:3000/callback";
+const VERIFIER: &str = "a-pkce-verifier-that-is-long-enough-to-be-valid-0123456789";
+
+fn challenge() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(VERIFIER.as_bytes()))
+}
+
+fn authorize_url(app: &TestApp, extra: &str) -> String {
+    let (client_id, _) = app.app_client();
+    app.url(&format!(
+        "/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20profile%20email%20offline_access&state=st4te&nonce=n0nce&code_challenge={}&code_challenge_method=S256{extra}",
+        urlencode(CALLBACK),
+        challenge()
+    ))
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A browser: keeps the cookies it is given (one jar per test).
+struct Browser {
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Default::default(),
+        }
+    }
+    fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn keep(&mut self, res: &reqwest::Response) {
+        for c in res.headers().get_all("set-cookie") {
+            let pair = c.to_str().unwrap().split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+    async fn get(&mut self, url: &str) -> (u16, String, Option<String>) {
+        let res = self
+            .http
+            .get(url)
+            .header("cookie", self.header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, res.text().await.unwrap(), location)
+    }
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+        let res = self
+            .http
+            .post(url)
+            .header("cookie", self.header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, res.text().await.unwrap(), location)
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[at..at + html[at..].find('"').unwrap()].replace("&amp;", "&")
+}
+
+/// Submits the login page's form; returns the answer.
+async fn log_in(
+    b: &mut Browser,
+    app: &TestApp,
+    page: &str,
+    email: &str,
+    password: &str,
+) -> (u16, String, Option<String>) {
+    let csrf = hidden(page, "_csrf");
+    let tx = hidden(page, "state");
+    b.post(
+        &app.url("/u/login"),
+        &[
+            ("_csrf", &csrf),
+            ("state", &tx),
+            ("username", email),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
+fn code_of(location: &str) -> String {
+    let url = url::Url::parse(location).unwrap();
+    assert!(location.starts_with(CALLBACK), "{location}");
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q.get("state").map(String::as_str), Some("st4te"));
+    q.get("code")
+        .unwrap_or_else(|| panic!("no code in {location}"))
+        .clone()
+}
+
+async fn exchange(app: &TestApp, code: &str, verifier: &str) -> reqwest::Response {
+    let (id, secret) = app.app_client();
+    app.token(
+        json!({"grant_type": "authorization_code", "client_id": id, "client_secret": secret,
+                      "code": code, "redirect_uri": CALLBACK, "code_verifier": verifier}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_code_flow_logs_in_and_single_sign_on_skips_the_form() {
+    let (app, _sink) = app_with_sink().await;
+    let user = app.create_user("ola@example.com", "Old-Password-1").await;
+    let mut b = Browser::new();
+
+    let (status, page, _) = b
+        .get(&authorize_url(&app, "&login_hint=ola%40example.com"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Log in")
+            && page.contains(r#"value="ola@example.com""#)
+            && page.contains("Forgot password?")
+    );
+    let (status, again, _) =
+        log_in(&mut b, &app, &page, "ola@example.com", "Wrong-Password-9").await;
+    assert_eq!(status, 400);
+    assert!(again.contains("Wrong email or password."));
+    let (status, _, location) =
+        log_in(&mut b, &app, &again, "ola@example.com", "Old-Password-1").await;
+    assert_eq!(status, 303);
+    assert!(b.cookies.contains_key("lk_session"));
+    let code = code_of(&location.unwrap());
+
+    // A wrong verifier fails, and burns the code (single use).
+    assert_eq!(
+        exchange(
+            &app,
+            &code,
+            "not-the-verifier-not-the-verifier-not-the-verifier"
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(exchange(&app, &code, VERIFIER).await.status(), 403);
+
+    // SSO: the next /authorize answers at once.
+    let (status, _, location) = b.get(&authorize_url(&app, "")).await;
+    assert_eq!(status, 303);
+    let code = code_of(&location.unwrap());
+    let res = exchange(&app, &code, VERIFIER).await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id_token["nonce"], "n0nce");
+    assert_eq!(id_token["amr"], json!(["pwd"]));
+    assert_eq!(id_token["sub"], user["user_id"]);
+    assert!(id_token["sid"].is_string() && id_token["auth_time"].is_i64());
+    assert!(tokens["refresh_token"].is_string());
+    // The same code again: refused.
+    assert_eq!(exchange(&app, &code, VERIFIER).await.status(), 403);
+    let info: Value = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], user["user_id"]);
+    assert_eq!(info["email"], "ola@example.com");
+    assert_eq!(
+        app.http
+            .get(app.url("/userinfo"))
+            .bearer_auth("nope")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // prompt=login and max_age=0 show the form despite the session.
+    let (status, page, _) = b.get(&authorize_url(&app, "&prompt=login")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"name="password""#));
+    assert_eq!(b.get(&authorize_url(&app, "&max_age=0")).await.0, 200);
+
+    // The Management API sees the session and can end it.
+    let id = encode_id(user["user_id"].as_str().unwrap());
+    let (_, sessions) = app
+        .api(Method::GET, &format!("/users/{id}/sessions"), None)
+        .await;
+    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);
+
+    // A password change ends the session: /authorize shows the form again.
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            &format!("/users/{id}"),
+            Some(json!({"password": "New-Password-2", "connection": CONNECTION})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(b.get(&authorize_url(&app, "")).await.0, 200);
+    let (_, sessions) = app
+        .api(Method::GET, &format!("/users/{id}/sessions"), None)
+        .await;
+    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn authorize_refuses_bad_requests_safely() {
+    let (app, _sink) = app_with_sink().await;
+    let mut b = Browser::new();
+    let (client_id, _) = app.app_client();
+    // Unknown client or callback: an error page, never a redirect.
+    let (status, page, location) = b.get(&app.url(&format!(
+        "/authorize?response_type=code&client_id={client_id}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&state=s"))).await;
+    assert_eq!((status, location), (400, None));
+    assert!(page.contains("allowed callback URLs"));
+    let (status, _, location) = b
+        .get(&app.url("/authorize?response_type=code&client_id=nope"))
+        .await;
+    assert_eq!((status, location), (400, None));
+    // Known callback: errors go back to it with state.
+    let (status, _, location) = b.get(&authorize_url(&app, "&prompt=none")).await;
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    assert!(
+        location.contains("error=login_required") && location.contains("state=st4te"),
+        "{location}"
+    );
+    let (_, _, location) = b
+        .get(&app.url(&format!(
+            "/authorize?response_type=token&client_id={client_id}&redirect_uri={}&state=st4te",
+            urlencode(CALLBACK)
+        )))
+        .await;
+    assert!(
+        location
+            .unwrap()
+            .contains("error=unsupported_response_type")
+    );
+    let plain = app.url(&format!(
+        "/authorize?response_type=code&client_id={client_id}&redirect_uri={}&state=st4te&code_challenge={}&code_challenge_method=plain",
+        urlencode(CALLBACK),
+        challenge()
+    ));
+    let (_, _, location) = b.get(&plain).await;
+    assert!(location.unwrap().contains("error=invalid_request"));
+    // A forged or stale login form is refused.
+    let (status, page, _) = b.get(&authorize_url(&app, "")).await;
+    assert_eq!(status, 200);
+    let csrf = hidden(&page, "_csrf");
+    let (status, _, _) = b
+        .post(
+            &app.url("/u/login"),
+            &[
+                ("_csrf", &csrf),
+                ("state", "forged.123.abc"),
+                ("username", "a@example.com"),
+                ("password", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = b
+        .post(
+            &app.url("/u/login"),
+            &[
+                ("_csrf", "forged"),
+                ("state", &hidden(&page, "state")),
+                ("username", "a@example.com"),
+                ("password", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_redirects_only_to_allowed_urls() {
+    let (app, _sink) = app_with_sink().await;
+    app.create_user("lou@example.com", "Old-Password-1").await;
+    let mut b = Browser::new();
+    let (_, page, _) = b.get(&authorize_url(&app, "")).await;
+    log_in(&mut b, &app, &page, "lou@example.com", "Old-Password-1").await;
+    let (client_id, _) = app.app_client();
+    let (status, _, location) = b
+        .get(&app.url(&format!(
+            "/v2/logout?client_id={client_id}&returnTo=https%3A%2F%2Fevil.example"
+        )))
+        .await;
+    assert_eq!((status, location), (200, None));
+    assert!(!b.cookies.contains_key("lk_session"));
+    // Logged out: the form again. Then with an allowed returnTo, a redirect.
+    let (_, page, _) = b.get(&authorize_url(&app, "")).await;
+    assert!(page.contains(r#"name="password""#));
+    log_in(&mut b, &app, &page, "lou@example.com", "Old-Password-1").await;
+    let (status, _, location) = b
+        .get(&app.url(&format!(
+            "/v2/logout?client_id={client_id}&returnTo=http%3A%2F%2Flocalhost%3A3000"
+        )))
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("http://localhost:3000"))
+    );
+}
+
+#[tokio::test]
+async fn forgot_password_from_the_login_page_then_log_in_with_the_new_password() {
+    let (app, sink) = app_with_sink().await;
+    app.create_user("j1@example.com", "Old-Password-1").await;
+    let mut b = Browser::new();
+    let (_, login, _) = b.get(&authorize_url(&app, "")).await;
+    let at = login.find("/lo/forgot?connection=").unwrap();
+    let link = &login[at..at + login[at..].find('"').unwrap()];
+    let (status, forgot, _) = b.get(&app.url(link)).await;
+    assert_eq!(status, 200);
+    let (status, sent, _) = b
+        .post(
+            &app.url("/lo/forgot"),
+            &[
+                ("_csrf", &hidden(&forgot, "_csrf")),
+                ("connection", &hidden(&forgot, "connection")),
+                ("email", "j1@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(sent.contains("We've just sent you an email to reset your password."));
+    let mail = &sink.wait_for(1, Duration::from_secs(10)).await[0];
+    let ticket = mail.ticket();
+    let visit = open_page(&app, &ticket).await;
+    assert_eq!(
+        submit(&app, &visit, &ticket, "New-Password-2", "New-Password-2")
+            .await
+            .status(),
+        200
+    );
+    // Back to the app: the new password logs in and the code exchanges.
+    let (_, page, _) = b.get(&authorize_url(&app, "")).await;
+    let (status, _, location) =
+        log_in(&mut b, &app, &page, "j1@example.com", "New-Password-2").await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        exchange(&app, &code_of(&location.unwrap()), VERIFIER)
+            .await
+            .status(),
+        200
+    );
+}
