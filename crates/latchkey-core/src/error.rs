@@ -37,6 +37,11 @@ pub enum ServiceError {
     InvalidGrant(String),
     #[error("{0}")]
     InvalidScope(String),
+    /// Brute-force protection: this user is blocked from this IP.
+    #[error(
+        "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it."
+    )]
+    TooManyAttempts,
     /// A rate limit refused the request.
     #[error("{0}")]
     TooManyRequests(String),

@@ -32,6 +32,13 @@ pub enum MailJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pending_hash: Option<String>,
     },
+    /// Brute-force protection blocked the user from `ip`: a notice with a reset link (a
+    /// successful reset lifts the block).
+    AccountBlocked {
+        user_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+    },
     /// The notice a user gets after their password changed.
     PasswordChanged {
         user_id: String,
@@ -50,6 +57,10 @@ impl std::fmt::Debug for MailJob {
                 .debug_struct("PasswordResetRequest")
                 .field("connection", connection)
                 .field("email", email)
+                .finish_non_exhaustive(),
+            Self::AccountBlocked { user_id, .. } => f
+                .debug_struct("AccountBlocked")
+                .field("user_id", user_id)
                 .finish_non_exhaustive(),
             Self::PasswordChanged { user_id, .. } => f
                 .debug_struct("PasswordChanged")

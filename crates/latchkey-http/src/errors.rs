@@ -68,6 +68,9 @@ impl From<ServiceError> for OAuthError {
             ServiceError::TooManyRequests(m) => {
                 Self::new(S::TOO_MANY_REQUESTS, "too_many_requests", m)
             }
+            ServiceError::TooManyAttempts => {
+                Self::new(S::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -177,6 +180,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooManyRequests(m) => {
                 Self::new(S::TOO_MANY_REQUESTS, m, Some("too_many_requests"))
             }
+            ServiceError::TooManyAttempts => Self::new(
+                S::TOO_MANY_REQUESTS,
+                e.to_string(),
+                Some("too_many_attempts"),
+            ),
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "Internal Server Error", None)
@@ -254,6 +262,9 @@ impl From<ServiceError> for DbConnError {
             | ServiceError::InvalidGrant(_)
             | ServiceError::InvalidScope(_) => {
                 Self::new(S::BAD_REQUEST, "invalid_request", e.to_string())
+            }
+            ServiceError::TooManyAttempts => {
+                Self::new(S::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
             }
             ServiceError::TooManyRequests(m) => {
                 // Lock and auth0-js read `code`; the Authentication API's generic 429 body has

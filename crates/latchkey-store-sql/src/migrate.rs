@@ -13,6 +13,7 @@ const EMAIL_PROVIDER: &str = include_str!("../migrations/0003_email_provider.sql
 const PASSWORD_RESET: &str = include_str!("../migrations/0004_password_reset.sql");
 const AUTHENTICATORS: &str = include_str!("../migrations/0005_authenticators.sql");
 const SESSIONS: &str = include_str!("../migrations/0006_sessions.sql");
+const LOGIN_FAILURES: &str = include_str!("../migrations/0007_login_failures.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -20,6 +21,7 @@ const SQLITE: &[(i64, &str)] = &[
     (4, PASSWORD_RESET),
     (5, AUTHENTICATORS),
     (6, SESSIONS),
+    (7, LOGIN_FAILURES),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -28,6 +30,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (4, PASSWORD_RESET),
     (5, AUTHENTICATORS),
     (6, SESSIONS),
+    (7, LOGIN_FAILURES),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

@@ -38,6 +38,15 @@ pub fn default_template(name: EmailTemplateName) -> Option<EmailTemplate> {
 <p>The password of your {{ application.name }} account ({{ user.email }}) was just changed, and every session was signed out.</p>
 <p>If you did not do this, reset your password now and contact us.</p>"#,
         ),
+        EmailTemplateName::BlockedAccount => (
+            "Your {{ friendly_name }} account was blocked",
+            r#"<p>Hello {{ user.name }},</p>
+<p>We blocked sign-in to your account ({{ user.email }}) from {{ ip }} after too many failed attempts.</p>
+<p>If this was you, reset your password to unblock it:</p>
+<p><a href="{{ url }}" style="display:inline-block;background:#635bff;color:#ffffff;padding:12px 20px;border-radius:6px;text-decoration:none">Reset password and unblock</a></p>
+<p style="font-size:13px;color:#57606a">Or paste this address into your browser: {{ url }}</p>
+<p>If it was not you, someone may be guessing your password; resetting it is the safe choice.</p>"#,
+        ),
         EmailTemplateName::VerifyEmail => (
             "Verify your {{ friendly_name }} email address",
             r#"<p>Hello {{ user.name }},</p>

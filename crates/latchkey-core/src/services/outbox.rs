@@ -83,6 +83,13 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// What a mail's variables carry besides the user and the tenant.
+struct Rendering<'a> {
+    url: Option<&'a str>,
+    ip: Option<&'a str>,
+    client_id: Option<&'a str>,
+}
+
 /// What one delivery attempt ended with.
 enum Attempt {
     Sent {
@@ -203,6 +210,42 @@ impl Services {
                 )
                 .await
             }
+            MailJob::AccountBlocked { user_id, ip } => {
+                let Ok(user) = self.get_user(&UserId::from_trusted(user_id.clone())).await else {
+                    return Ok(Attempt::Dropped {
+                        reason: "the user no longer exists".into(),
+                        log: None,
+                    });
+                };
+                let Some(template) = self.template_for(EmailTemplateName::BlockedAccount).await?
+                else {
+                    return Ok(Attempt::Dropped {
+                        reason: "the blocked_account template is disabled".into(),
+                        log: None,
+                    });
+                };
+                let spec = TicketSpec {
+                    kind: TicketKind::Reset,
+                    client_id: None,
+                    result_url: template.result_url.clone(),
+                    include_email: template.include_email_in_redirect,
+                    mark_email_verified: true,
+                    pending_hash: None,
+                    ttl_secs: template.url_lifetime_secs,
+                };
+                let url = self.issue_ticket(&user, spec, None).await?;
+                let mail = Rendering {
+                    url: Some(&url),
+                    ip: ip.as_deref(),
+                    client_id: None,
+                };
+                self.send_templated(&template, &user, &mail)
+                    .await
+                    .map(|r| match r {
+                        Ok(()) => Attempt::Sent { log: None },
+                        Err(e) => Attempt::Failed(e),
+                    })
+            }
             MailJob::PasswordChanged { user_id, client_id } => {
                 let Ok(user) = self.get_user(&UserId::from_trusted(user_id.clone())).await else {
                     return Ok(Attempt::Dropped {
@@ -219,7 +262,12 @@ impl Services {
                         log: None,
                     });
                 };
-                self.send_templated(&template, &user, client_id.as_deref(), None)
+                let mail = Rendering {
+                    url: None,
+                    ip: None,
+                    client_id: client_id.as_deref(),
+                };
+                self.send_templated(&template, &user, &mail)
                     .await
                     .map(|r| match r {
                         Ok(()) => Attempt::Sent { log: None },
@@ -301,7 +349,15 @@ impl Services {
         let url = self.issue_ticket(&user, spec, None).await?;
         Ok(
             match self
-                .send_templated(&template, &user, client_id, Some(&url))
+                .send_templated(
+                    &template,
+                    &user,
+                    &Rendering {
+                        url: Some(&url),
+                        ip: None,
+                        client_id,
+                    },
+                )
                 .await?
             {
                 Ok(()) => {
@@ -325,9 +381,9 @@ impl Services {
         &self,
         template: &EmailTemplate,
         user: &User,
-        client_id: Option<&str>,
-        url: Option<&str>,
+        mail: &Rendering<'_>,
     ) -> ServiceResult<Result<(), MailError>> {
+        let (url, client_id) = (mail.url, mail.client_id);
         let Some(to) = user.email.as_ref() else {
             return Ok(Err(MailError::Permanent(
                 "the user has no email address".into(),
@@ -373,6 +429,7 @@ impl Services {
                 "friendly_name": t(&friendly),
                 "support_email": tenant.support_email.as_deref().map(&t),
                 "support_url": tenant.support_url.as_deref().map(&t),
+                "ip": t(mail.ip.unwrap_or("an unknown address")),
             })
         };
         let render = |source: &str, escape: bool| {

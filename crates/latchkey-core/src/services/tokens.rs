@@ -83,6 +83,9 @@ struct MachineClaims<'a> {
     azp: &'a str,
 }
 
+/// Consecutive failed logins from one IP that block it for the user (Auth0's default).
+const BRUTE_FORCE_THRESHOLD: i64 = 10;
+
 pub(crate) const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 const DEFAULT_USER_SCOPE: &str = "openid profile email";
 
@@ -464,6 +467,18 @@ impl Services {
                 return Err(ServiceError::WrongCredentials);
             }
         };
+        // Brute-force protection: a (user, IP) pair blocked after consecutive failures is
+        // refused even with the right password, after the same hashing work.
+        let ip = meta.ip.clone().unwrap_or_default();
+        if self.store.login_blocked(&user.user_id, &ip).await? {
+            self.hasher.verify_decoy(password).await?;
+            log_failure(
+                codes::BLOCKED_BY_ATTEMPTS,
+                Some(&user),
+                "Blocked account: too many consecutive failed logins from this IP",
+            );
+            return Err(ServiceError::TooManyAttempts);
+        }
         let verification = self.hasher.verify(password, &hash).await?;
         if !verification.matches {
             log_failure(
@@ -471,6 +486,24 @@ impl Services {
                 Some(&user),
                 "Wrong email or password.",
             );
+            let count = self
+                .store
+                .record_login_failure(&user.user_id, &ip, Timestamp::now(), BRUTE_FORCE_THRESHOLD)
+                .await?;
+            if count.newly_blocked {
+                log_failure(
+                    codes::BLOCKED_BY_ATTEMPTS,
+                    Some(&user),
+                    "Account blocked for this IP after 10 consecutive failed logins",
+                );
+                // The mail carries a reset link: a successful reset lifts the block.
+                self.mail_intake
+                    .enqueue(crate::mail::MailJob::AccountBlocked {
+                        user_id: user.user_id.as_str().to_owned(),
+                        ip: meta.ip.clone(),
+                    })
+                    .await?;
+            }
             return Err(ServiceError::WrongCredentials);
         }
         // Checked only after the password, so the blocked state is not revealed to guessers.

@@ -473,6 +473,37 @@ pub trait SessionStore: Send + Sync {
     -> StoreResult<Option<AuthorizationCode>>;
 }
 
+/// What a failed login did to the (user, IP) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    pub failures: i64,
+    /// This failure reached the threshold: the pair is blocked from now on.
+    pub newly_blocked: bool,
+}
+
+/// A blocked (user, IP) pair.
+#[derive(Debug, Clone)]
+pub struct LoginBlock {
+    pub ip: String,
+    pub blocked_at: Timestamp,
+}
+
+#[async_trait]
+pub trait LoginGuardStore: Send + Sync {
+    async fn login_blocked(&self, user: &UserId, ip: &str) -> StoreResult<bool>;
+    /// Counts one more consecutive failure; blocks the pair at `threshold`.
+    async fn record_login_failure(
+        &self,
+        user: &UserId,
+        ip: &str,
+        at: Timestamp,
+        threshold: i64,
+    ) -> StoreResult<FailureCount>;
+    async fn login_blocks(&self, user: &UserId) -> StoreResult<Vec<LoginBlock>>;
+    /// Lifts every block and forgets every count for the user.
+    async fn clear_login_failures(&self, user: &UserId) -> StoreResult<u64>;
+}
+
 /// A console administrator: separate from the tenant's end users.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -515,6 +546,7 @@ pub trait Store:
     + SecretStore
     + AuthenticatorStore
     + SessionStore
+    + LoginGuardStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

@@ -1,6 +1,7 @@
 //! What a user signs in with: second factors (`/users/{id}/authentication-methods`, add a
 //! TOTP key; `/users/{id}/enrollments`, Guardian's view; `DELETE /users/{id}/authenticators`)
-//! and hosted-login sessions (`GET/DELETE /users/{id}/sessions`).
+//! hosted-login sessions (`GET/DELETE /users/{id}/sessions`) and brute-force blocks
+//! (`GET/DELETE /user-blocks/{id}`).
 
 use super::Principal;
 use super::users::user_id;
@@ -25,6 +26,29 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/enrollments", get(enrollments))
         .route("/users/{id}/authenticators", delete(delete_all))
         .route("/users/{id}/sessions", get(sessions).delete(end_sessions))
+        .route("/user-blocks/{id}", get(blocks).delete(unblock))
+}
+
+async fn blocks(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:users"])?;
+    Ok(Json(state.services.user_blocks(&user_id(&id)?).await?))
+}
+
+async fn unblock(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&["update:users"])?;
+    state
+        .services
+        .unblock_user(&user_id(&id)?, &p.caller())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn sessions(

@@ -194,6 +194,10 @@ async fn login(
         Err(ServiceError::WrongCredentials) => {
             again("Wrong email or password.", StatusCode::BAD_REQUEST)
         }
+        Err(ServiceError::TooManyAttempts) => again(
+            "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.",
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
         Err(ServiceError::UserBlocked) => again(
             "Your account is blocked. Contact the application's support.",
             StatusCode::FORBIDDEN,

@@ -1,6 +1,7 @@
 //! One integration-test binary: real server, real port, real store (SQLite or PostgreSQL).
 
 mod browser;
+mod brute_force;
 mod cors;
 mod dbconnections;
 mod email_provider;

@@ -7,6 +7,7 @@ mod connections;
 mod email_provider;
 mod email_templates;
 mod keys;
+mod login_failures;
 mod logs;
 mod outbox;
 mod refresh_tokens;

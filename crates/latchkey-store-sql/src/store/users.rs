@@ -208,6 +208,13 @@ impl UserStore for SqlStore {
         .bind(l.ip.clone())
         .bind(l.upgraded_hash.as_ref().map(|h| h.as_str().to_owned()))
         .bind(l.user_id.as_str().to_owned());
+        execute(q, &self.writer).await?;
+        // A success ends the run of consecutive failures from this address.
+        let q = sqlx::query(
+            "DELETE FROM login_failures WHERE user_id = $1 AND ip = $2 AND blocked_at IS NULL",
+        )
+        .bind(l.user_id.as_str().to_owned())
+        .bind(l.ip.clone().unwrap_or_default());
         execute(q, &self.writer).await.map(drop)
     }
 
@@ -249,6 +256,13 @@ impl UserStore for SqlStore {
         }
         execute(
             sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1")
+                .bind(c.user_id.as_str().to_owned()),
+            &mut *tx,
+        )
+        .await?;
+        // A successful password change lifts brute-force blocks (Auth0 semantics).
+        execute(
+            sqlx::query("DELETE FROM login_failures WHERE user_id = $1")
                 .bind(c.user_id.as_str().to_owned()),
             &mut *tx,
         )
