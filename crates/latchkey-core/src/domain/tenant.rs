@@ -44,6 +44,23 @@ impl Default for TenantFlags {
     }
 }
 
+/// Which second factors are on, and when they are required.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MfaPolicy {
+    #[serde(default)]
+    pub otp_enabled: bool,
+    /// Guardian policies: `all-applications` makes every login use a second factor (users
+    /// without one enrol at their next login).
+    #[serde(default)]
+    pub policies: Vec<String>,
+}
+
+impl MfaPolicy {
+    pub fn required(&self) -> bool {
+        self.otp_enabled && self.policies.iter().any(|p| p == "all-applications")
+    }
+}
+
 /// `GET/PATCH /api/v2/tenants/settings`. Unknown settings are kept so clients can round-trip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantSettings {
@@ -72,6 +89,9 @@ pub struct TenantSettings {
     pub idle_session_lifetime: f64,
     #[serde(default)]
     pub flags: TenantFlags,
+    /// MFA as `PUT /api/v2/guardian/factors/otp` and `/guardian/policies` set it.
+    #[serde(default)]
+    pub mfa: MfaPolicy,
     #[serde(default)]
     pub enabled_locales: Vec<String>,
     #[serde(flatten)]
@@ -100,6 +120,7 @@ impl Default for TenantSettings {
             idle_session_lifetime: default_idle_session_lifetime(),
             flags: TenantFlags::default(),
             enabled_locales: vec!["en".into()],
+            mfa: MfaPolicy::default(),
             extra: Map::new(),
         }
     }

@@ -76,6 +76,8 @@ pub struct LoginForm {
     pub login_hint: Option<String>,
     pub client_name: String,
     pub connection: String,
+    /// The callback: a successful login redirects there, so the page's CSP must allow it.
+    pub redirect_uri: String,
 }
 
 #[derive(Debug)]
@@ -208,6 +210,7 @@ impl Services {
             login_hint: tx.login_hint.clone(),
             client_name: client.name.clone(),
             connection: tx.connection.clone(),
+            redirect_uri: tx.redirect_uri.clone(),
         }))
     }
 
@@ -376,6 +379,7 @@ impl Services {
             login_hint: tx.login_hint.clone(),
             client_name: client.name.clone(),
             connection: tx.connection.clone(),
+            redirect_uri: tx.redirect_uri.clone(),
         })
     }
 

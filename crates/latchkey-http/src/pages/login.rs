@@ -86,7 +86,8 @@ fn login_page(ctx: &Ctx, form: &LoginForm, error: Option<&str>, status: StatusCo
         hint = e(form.login_hint.as_deref().unwrap_or_default()),
         connection = e(&form.connection),
     );
-    ctx.page(status, "Log in", &body, &[])
+    let targets: Vec<String> = super::origin_of(&form.redirect_uri).into_iter().collect();
+    ctx.page(status, "Log in", &body, &targets)
 }
 
 async fn authorize(

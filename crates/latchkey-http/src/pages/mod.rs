@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .merge(reset::router())
         .merge(login::router())
         .route("/lo/style.css", get(stylesheet))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
 const STYLE: &str = include_str!("style.css");
@@ -100,7 +101,7 @@ pub(crate) fn csrf_nonce(headers: &HeaderMap, secure: bool) -> (String, Option<S
     }
     let nonce = latchkey_core::random::alnum(32).unwrap_or_default();
     let cookie = format!(
-        "{CSRF_COOKIE}={nonce}; Path=/lo; HttpOnly; SameSite=Strict{}",
+        "{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict{}",
         if secure { "; Secure" } else { "" }
     );
     (nonce, Some(cookie))

@@ -146,7 +146,7 @@ impl Ctx {
             r#"<h1>Change your password</h1>
 <p class="lead">Choose a new password{who}.</p>
 {banner}<form method="post" action="/lo/reset" novalidate>{hidden}
-<label for="newPassword">New password</label>
+{username}<label for="newPassword">New password</label>
 <input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-invalid="{ni}" aria-describedby="{nd}rules">
 {nerr}<p id="rules-title" class="sr-only">Your password must meet these rules:</p>
 <ul id="rules" class="rules" aria-labelledby="rules-title">{rule_items}</ul>
@@ -154,6 +154,11 @@ impl Ctx {
 <input id="confirmNewPassword" name="confirmNewPassword" type="password" autocomplete="new-password" required aria-invalid="{ci}"{cd}>
 {cerr}<button type="submit">Reset password</button>
 </form>"#,
+            // Lets password managers file the new password under the right account.
+            username = t.email.as_deref().map_or(String::new(), |m| format!(
+                r#"<input type="email" name="username" value="{}" autocomplete="username" hidden>"#,
+                e(m)
+            )),
             ni = invalid(&errors.new_password),
             nd = if errors.new_password.is_some() {
                 "newPassword-error "

@@ -60,3 +60,81 @@ async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert!(mails[0].contains("To: browser@example.com"), "{}", mails[0]);
 }
+
+/// Journey J1 in headless Chromium, with npm `openid-client` as the application: authorization
+/// URL → login page → "Forgot password?" → reset link from the outbox mail → new password →
+/// the old password is refused, the new one logs in → code exchange and ID token checks →
+/// userinfo → single sign-on → `prompt=login` → logout. Full-page screenshots of each page go
+/// to `target/latchkey-test/screenshots/<backend>/`.
+#[tokio::test]
+async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
+    let dir = repo_root().join("tests-sdk/browser");
+    assert!(
+        dir.join("node_modules/openid-client").exists()
+            && dir.join("node_modules/playwright-core").exists(),
+        "npm openid-client/playwright-core are not installed: run scripts/test (it runs npm ci \
+         in tests-sdk/browser)"
+    );
+    let chromium =
+        std::env::var("LATCHKEY_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "Chromium not found at {chromium}: run scripts/test (it installs the Debian chromium \
+         package), or set LATCHKEY_CHROMIUM"
+    );
+    let backend = std::env::var("LATCHKEY_TEST_BACKEND").unwrap_or_else(|_| "sqlite".to_owned());
+    let shots = repo_root()
+        .join("target/latchkey-test/screenshots")
+        .join(&backend);
+    // Only this run's pictures.
+    let _ = std::fs::remove_dir_all(&shots);
+    let server = start_binary(true, &[]).await;
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(dir.join("login_journey.mjs"))
+        .env(
+            "LATCHKEY_BASE_URL",
+            format!("https://127.0.0.1:{}", server.port),
+        )
+        .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"))
+        .env("LATCHKEY_DATA_DIR", &server.data_dir)
+        .env("LATCHKEY_SCREENSHOTS", &shots)
+        .env("NODE_EXTRA_CA_CERTS", server.data_dir.join("tls/cert.pem"))
+        .env("CHROMIUM", &chromium)
+        .kill_on_drop(true);
+    run(cmd, "J1 login journey in Chromium with openid-client").await;
+
+    // Exactly one reset mail and the "password changed" notice, and a picture of every page.
+    let mails = outbox_mails(&server);
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    assert!(mails.iter().all(|m| m.contains("To: journey@example.com")));
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.contains("Subject: Reset your"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        mails.iter().filter(|m| m.contains("was changed")).count(),
+        1
+    );
+    for name in [
+        "login",
+        "forgot-form",
+        "forgot-sent",
+        "reset-form",
+        "reset-done",
+        "login-error",
+        "logged-out",
+    ] {
+        let found = std::fs::read_dir(&shots)
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with(&format!("-{name}.png"))
+            });
+        assert!(found, "no screenshot of {name} in {}", shots.display());
+    }
+}

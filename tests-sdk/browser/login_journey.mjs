@@ -1,0 +1,481 @@
+// Journey J1 in real headless Chromium against a live Latchkey server, with an independent
+// OpenID Connect client (npm openid-client 6.x) on the application's side:
+//
+//   authorization URL (PKCE S256 + state + nonce, built by openid-client from discovery)
+//   → login page → "Forgot password?" → email → reset link from the outbox mail → new password
+//   → "Password changed" → fresh authorization URL → the old password is refused → the new
+//   password logs in → code at the callback → openid-client exchanges it (state, PKCE, nonce,
+//   ID token signature checked against the JWKS) → userinfo → single sign-on (no form) →
+//   prompt=login shows the form → /v2/logout back to the application → the form again.
+//
+// Env: LATCHKEY_BASE_URL (https://127.0.0.1:PORT), LATCHKEY_BOOTSTRAP (path to bootstrap.json),
+// LATCHKEY_DATA_DIR (the server's data dir: with no SMTP configured it writes mail to
+// DATA_DIR/outbox/*.eml), LATCHKEY_SCREENSHOTS (directory for full-page PNGs, created),
+// CHROMIUM (default /usr/bin/chromium). NODE_EXTRA_CA_CERTS must name the server's self-signed
+// certificate: node's fetch (openid-client, Management API) then trusts it. Chromium ignores
+// certificate errors (ignoreHTTPSErrors).
+//
+// The application is a small local HTTP server on a free port (its /callback and / record the
+// URL the browser was sent to); the script adds its callback and origin to the default client's
+// callbacks and allowed logout URLs. (The bootstrap's http://localhost:3000 is not used:
+// Playwright's page/context.route() is never called for the target of a redirect, and the
+// callback is always reached by one, so that address would have to be really served; a fixed
+// port would clash between concurrent runs.)
+//
+// Exit 0 = pass; otherwise a "FAIL: ..." line on stderr and a non-zero exit.
+import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import * as oidc from "openid-client";
+import { chromium } from "playwright-core";
+
+const EMAIL = "journey@example.com";
+const OLD_PASSWORD = "Old-Journey-Password-1";
+const NEW_PASSWORD = "New-Journey-Password-2";
+const SCOPE = "openid profile email";
+const STEP_TIMEOUT_MS = 15_000;
+const MAIL_TIMEOUT_MS = 15_000;
+
+class Failure extends Error {}
+let lastOk = "(none)";
+let app = null;
+
+function check(cond, what) {
+  if (!cond) throw new Failure(what);
+}
+function ok(step) {
+  lastOk = step;
+  console.log(`ok - ${step}`);
+}
+const show = (v) => JSON.stringify(v);
+
+const APP_PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>The application</title></head>
+<body><h1>The application</h1><p>The browser is back at the application.</p></body></html>`;
+
+// The application: answers every path with APP_PAGE and records the URLs. Resolves with
+// {server, origin, hits}.
+function startApp() {
+  const hits = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (url.pathname === "/favicon.ico") {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    hits.push(`${origin}${req.url}`);
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(APP_PAGE);
+  });
+  let origin;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      origin = `http://127.0.0.1:${server.address().port}`;
+      resolve({ server, origin, hits });
+    });
+  });
+}
+
+async function api(base, method, path, token, body) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      "Content-Type": "application/json",
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json };
+}
+
+// Quoted-printable → text: soft line breaks go, =XX becomes the byte.
+function decodeQuotedPrintable(s) {
+  const joined = s.replace(/=\r?\n/g, "");
+  const bytes = [];
+  for (let i = 0; i < joined.length; i++) {
+    const hex = joined.slice(i + 1, i + 3);
+    if (joined[i] === "=" && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(joined[i], "utf8"));
+    }
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+function outboxFiles(outbox) {
+  let names;
+  try {
+    names = readdirSync(outbox);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith(".eml"))
+    .map((n) => {
+      const path = join(outbox, n);
+      return { path, mtime: statSync(path).mtimeMs };
+    });
+}
+
+// Waits for a mail not among `seen` (paths) and returns {path, link} of the newest one that
+// holds a reset link.
+async function waitForResetMail(outbox, seen) {
+  const deadline = Date.now() + MAIL_TIMEOUT_MS;
+  for (;;) {
+    const fresh = outboxFiles(outbox)
+      .filter((f) => !seen.has(f.path))
+      .sort((a, b) => b.mtime - a.mtime);
+    for (const f of fresh) {
+      const text = decodeQuotedPrintable(readFileSync(f.path, "utf8"));
+      const m = text.match(/https?:\/\/[^\s"'<>]*\/lo\/reset\?ticket=[A-Za-z0-9_-]{43}/);
+      if (m) return { path: f.path, text, link: m[0] };
+    }
+    check(Date.now() < deadline, `no new mail with a reset link in ${outbox} after ${MAIL_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function main() {
+  const baseUrl = (process.env.LATCHKEY_BASE_URL || "").replace(/\/+$/, "");
+  check(/^https:\/\/[^/]+$/.test(baseUrl), `LATCHKEY_BASE_URL must be https://host:port, got ${show(baseUrl)}`);
+  check(process.env.LATCHKEY_BOOTSTRAP, "LATCHKEY_BOOTSTRAP is not set");
+  check(process.env.LATCHKEY_DATA_DIR, "LATCHKEY_DATA_DIR is not set");
+  check(process.env.LATCHKEY_SCREENSHOTS, "LATCHKEY_SCREENSHOTS is not set");
+  const boot = JSON.parse(readFileSync(process.env.LATCHKEY_BOOTSTRAP, "utf8"));
+  const outbox = join(process.env.LATCHKEY_DATA_DIR, "outbox");
+  const shotDir = process.env.LATCHKEY_SCREENSHOTS;
+  mkdirSync(shotDir, { recursive: true });
+  const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+  const connection = boot.connection || "Username-Password-Authentication";
+  const clientId = boot.default_client.client_id;
+  const clientSecret = boot.default_client.client_secret;
+  const issuer = `${baseUrl}/`;
+
+  // 1. Management API: a token, the user, and the callback on the default client.
+  const tok = await api(baseUrl, "POST", "/oauth/token", null, {
+    grant_type: "client_credentials",
+    client_id: boot.management_api.client_id,
+    client_secret: boot.management_api.client_secret,
+    audience: boot.management_api.audience || `${issuer}api/v2/`,
+  });
+  check(tok.status === 200 && tok.body.access_token, `client_credentials token: ${tok.status} ${show(tok.body)}`);
+  const token = tok.body.access_token;
+  ok("got a Management API token");
+
+  const user = await api(baseUrl, "POST", "/api/v2/users", token, { connection, email: EMAIL, password: OLD_PASSWORD });
+  check(user.status === 201 && user.body.user_id, `create user: ${user.status} ${show(user.body)}`);
+  const userId = user.body.user_id;
+  ok(`created user ${userId} <${EMAIL}>`);
+
+  app = await startApp();
+  const APP_ORIGIN = app.origin;
+  const CALLBACK = `${APP_ORIGIN}/callback`;
+  const clientPath = `/api/v2/clients/${encodeURIComponent(clientId)}`;
+  const client = await api(baseUrl, "GET", clientPath, token);
+  check(client.status === 200, `get client: ${client.status} ${show(client.body)}`);
+  const list = (v) => (Array.isArray(v) ? v : []);
+  const patched = await api(baseUrl, "PATCH", clientPath, token, {
+    callbacks: [...list(client.body.callbacks), CALLBACK],
+    allowed_logout_urls: [...list(client.body.allowed_logout_urls), APP_ORIGIN],
+  });
+  check(patched.status === 200, `patch client: ${patched.status} ${show(patched.body)}`);
+  check(
+    list(patched.body.callbacks).includes(CALLBACK) && list(patched.body.allowed_logout_urls).includes(APP_ORIGIN),
+    `client after PATCH: callbacks ${show(patched.body.callbacks)}, allowed_logout_urls ${show(patched.body.allowed_logout_urls)}`,
+  );
+  ok(`the application runs at ${APP_ORIGIN}; default client ${clientId} allows ${CALLBACK} and logout to ${APP_ORIGIN}`);
+
+  // 2. The independent OIDC client: discovery, with ID token signatures checked against the JWKS.
+  let config;
+  try {
+    config = await oidc.discovery(new URL(issuer), clientId, clientSecret, oidc.ClientSecretPost(clientSecret), {
+      execute: [oidc.enableNonRepudiationChecks],
+    });
+  } catch (e) {
+    throw new Failure(`openid-client discovery of ${issuer}: ${e?.code ?? e?.name}: ${e?.message}`);
+  }
+  const meta = config.serverMetadata();
+  check(meta.issuer === issuer, `discovery issuer ${show(meta.issuer)}, want ${show(issuer)}`);
+  check(meta.jwks_uri && meta.authorization_endpoint && meta.token_endpoint && meta.userinfo_endpoint, `discovery document lacks endpoints: ${show(meta)}`);
+  check((meta.code_challenge_methods_supported ?? ["S256"]).includes("S256"), `S256 not supported: ${show(meta.code_challenge_methods_supported)}`);
+  ok(`openid-client discovery: issuer ${meta.issuer}, jwks_uri ${meta.jwks_uri}`);
+
+  // A fresh authorization request: new state, nonce and PKCE verifier every time.
+  async function authRequest(extra = {}) {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: CALLBACK,
+      scope: SCOPE,
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      ...extra,
+    });
+    check(url.href.startsWith(meta.authorization_endpoint), `authorization URL ${url.href} is not on ${meta.authorization_endpoint}`);
+    return { url: url.href, verifier, state, nonce };
+  }
+
+  // The code exchange and every check openid-client does (state, iss, PKCE, nonce, signature).
+  async function exchange(req, callbackUrl) {
+    try {
+      return await oidc.authorizationCodeGrant(config, new URL(callbackUrl), {
+        pkceCodeVerifier: req.verifier,
+        expectedState: req.state,
+        expectedNonce: req.nonce,
+        idTokenExpected: true,
+      });
+    } catch (e) {
+      const cause = e?.cause ? ` (cause: ${show(e.cause?.body ?? e.cause?.message ?? e.cause)})` : "";
+      throw new Failure(`openid-client code exchange: ${e?.code ?? e?.name}: ${e?.message}${cause}`);
+    }
+  }
+
+  // 3. Chromium.
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const shots = [];
+  try {
+    ok(`launched ${executablePath} (Chromium ${browser.version()}, headless)`);
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+    const appHits = app.hits;
+    const page = await context.newPage();
+    const pageErrors = [];
+    const consoleErrors = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push(m.text());
+    });
+    // What the browser said lately (CSP refusals, failed loads), for failure messages.
+    const recentConsole = () => show(consoleErrors.slice(-3));
+
+    const heading = async () => (await page.locator("h1").first().textContent({ timeout: 1000 }).catch(() => null))?.trim() ?? null;
+    // Every check runs on a loaded page (goto waits for "load"; clicks go through clickAndLoad),
+    // so a wrong page fails fast instead of after the step timeout.
+    async function expectHeading(text, where) {
+      try {
+        await page.locator("h1", { hasText: text }).first().waitFor({ state: "visible", timeout: 3000 });
+      } catch {
+        const jar = (await context.cookies()).map((c) => `${c.name} (Path=${c.path})`);
+        throw new Failure(
+          `${where}: want a page headed ${show(text)}, got ${show(await heading())} at ${page.url()}; ` +
+            `the browser holds the cookies ${show(jar)}; console errors: ${recentConsole()}`,
+        );
+      }
+    }
+    async function screenshot(name) {
+      const path = join(shotDir, `${String(shots.length + 1).padStart(2, "0")}-${name}.png`);
+      await page.screenshot({ path, fullPage: true });
+      shots.push(path);
+    }
+    async function loginFormShown(where) {
+      await expectHeading("Log in", where);
+      const n = await page.locator("#username").count() + (await page.locator("#password").count());
+      check(n === 2, `${where}: the login page has no #username/#password at ${page.url()}`);
+      check(page.url().startsWith(`${baseUrl}/`), `${where}: the login page is not on ${baseUrl}: ${page.url()}`);
+    }
+    // Clicks and waits for the next document to load (a form's answer, or where it redirects).
+    async function clickAndLoad(locator) {
+      const loaded = page.waitForEvent("load").catch((e) => e);
+      await locator.click();
+      const outcome = await loaded;
+      if (outcome instanceof Error) {
+        throw new Failure(
+          `no page loaded after clicking ${locator}: still at ${page.url()} (${show(await heading())}); ` +
+            `console errors: ${recentConsole()}`,
+        );
+      }
+    }
+    const submitButton = () => page.locator('form button[type="submit"]').first();
+    async function submitLogin(password) {
+      await page.fill("#username", EMAIL);
+      await page.fill("#password", password);
+      await clickAndLoad(submitButton());
+    }
+    async function waitForCallback(where) {
+      try {
+        await page.waitForURL((u) => u.origin === APP_ORIGIN, { timeout: 3000 });
+      } catch {
+        throw new Failure(
+          `${where}: the browser never reached ${CALLBACK}; it is at ${page.url()} (${show(await heading())}); ` +
+            `console errors: ${recentConsole()}`,
+        );
+      }
+      const url = page.url();
+      check(url.startsWith(`${CALLBACK}?`), `${where}: sent to ${url}, want ${CALLBACK}`);
+      return url;
+    }
+
+    // 4. The authorization URL shows the login page.
+    const first = await authRequest();
+    const shown = await page.goto(first.url);
+    check(shown?.status() === 200, `GET ${first.url}: ${shown?.status()}`);
+    await loginFormShown("first /authorize");
+    check(await page.getByRole("link", { name: "Forgot password?" }).count() === 1, "the login page has no \"Forgot password?\" link");
+    await screenshot("login");
+    ok(`/authorize shows the login page (${await page.title()})`);
+
+    // 5. "Forgot password?" → the email form → "sent".
+    await clickAndLoad(page.getByRole("link", { name: "Forgot password?" }));
+    await expectHeading("Reset your password", "after \"Forgot password?\"");
+    check(new URL(page.url()).pathname === "/lo/forgot", `"Forgot password?" led to ${page.url()}`);
+    check(new URL(page.url()).searchParams.get("connection") === connection, `forgot page connection: ${page.url()}`);
+    await screenshot("forgot-form");
+    ok(`"Forgot password?" opens ${page.url()}`);
+
+    const seen = new Set(outboxFiles(outbox).map((f) => f.path));
+    await page.fill("#email", EMAIL);
+    await clickAndLoad(submitButton());
+    await expectHeading("Check your email", "after submitting the forgot form");
+    const sentText = await page.locator("[role=status]").first().textContent();
+    check(sentText?.includes("We've just sent you an email to reset your password."), `forgot answer: ${show(sentText)}`);
+    await screenshot("forgot-sent");
+    ok(`forgot form: ${show(sentText.trim())}`);
+
+    // 6. The link in the mail → the reset form → "Password changed".
+    const mail = await waitForResetMail(outbox, seen);
+    check(mail.text.includes(`To: ${EMAIL}`), `the reset mail ${mail.path} is not to ${EMAIL}`);
+    ok(`reset mail ${mail.path}: ${mail.link.replace(/ticket=.*/, "ticket=…")}`);
+
+    const resetPage = await page.goto(mail.link);
+    check(resetPage?.status() === 200, `GET reset link: ${resetPage?.status()}`);
+    await expectHeading("Change your password", "the reset link");
+    await screenshot("reset-form");
+    ok("the reset link shows the new-password form");
+
+    await page.fill("#newPassword", NEW_PASSWORD);
+    await page.fill("#confirmNewPassword", NEW_PASSWORD);
+    await clickAndLoad(submitButton());
+    await expectHeading("Password changed", "after submitting the new password");
+    await screenshot("reset-done");
+    ok(`new password set: ${show((await page.locator("[role=status]").first().textContent())?.trim())}`);
+
+    // 7. A fresh authorization URL: the old password is refused, the new one logs in.
+    const second = await authRequest();
+    await page.goto(second.url);
+    await loginFormShown("/authorize after the reset");
+    await submitLogin(OLD_PASSWORD);
+    await expectHeading("Log in", "after the old password");
+    const error = (await page.locator("#form-error").first().textContent().catch(() => null))?.trim();
+    check(error === "Wrong email or password.", `old password: want "Wrong email or password.", got ${show(error)} at ${page.url()}`);
+    check(!appHits.some((u) => u.includes(`state=${second.state}`)), "the old password reached the callback");
+    await screenshot("login-error");
+    ok(`the old password is refused: ${show(error)}`);
+
+    await submitLogin(NEW_PASSWORD);
+    const callback = await waitForCallback("login with the new password");
+    const params = new URL(callback).searchParams;
+    check(params.get("code") && params.get("state") === second.state, `callback ${callback}: want a code and state ${second.state}`);
+    ok("the new password logs in: the callback got a code and the state");
+
+    // 8. openid-client exchanges the code and checks the ID token; userinfo.
+    const tokens = await exchange(second, callback);
+    const claims = tokens.claims();
+    check(claims, "no ID token in the token response");
+    check(claims.sub === userId, `id_token sub ${show(claims.sub)}, want ${show(userId)}`);
+    check(claims.nonce === second.nonce, `id_token nonce ${show(claims.nonce)}, want ${show(second.nonce)}`);
+    check(Array.isArray(claims.amr) && claims.amr.includes("pwd"), `id_token amr ${show(claims.amr)}, want it to contain "pwd"`);
+    check(claims.iss === issuer && (claims.aud === clientId || claims.aud?.includes?.(clientId)), `id_token iss/aud: ${show({ iss: claims.iss, aud: claims.aud })}`);
+    const jwks = oidc.getJwksCache(config);
+    check(jwks?.jwks?.keys?.length > 0, "openid-client did not fetch the JWKS (ID token signature not checked)");
+    const kid = JSON.parse(Buffer.from(tokens.id_token.split(".")[0], "base64url").toString()).kid;
+    ok(`openid-client exchanged the code: ID token signature checked against the JWKS (kid ${kid}), sub ${claims.sub}, nonce ok, amr ${show(claims.amr)}`);
+
+    let info;
+    try {
+      info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    } catch (e) {
+      throw new Failure(`openid-client userinfo: ${e?.code ?? e?.name}: ${e?.message}`);
+    }
+    check(info.email === EMAIL, `userinfo email ${show(info.email)}, want ${show(EMAIL)}`);
+    ok(`userinfo: sub ${info.sub}, email ${info.email}`);
+
+    // 9. Single sign-on: the next authorization request is answered at once.
+    const third = await authRequest();
+    const loginPosts = [];
+    const onRequest = (r) => {
+      if (r.method() === "POST" && r.url().startsWith(`${baseUrl}/u/login`)) loginPosts.push(r.url());
+    };
+    page.on("request", onRequest);
+    const sso = await page.goto(third.url);
+    page.off("request", onRequest);
+    check(new URL(page.url()).origin === APP_ORIGIN, `SSO: /authorize showed ${page.url()} (${show(await heading())}), want the callback`);
+    const hop = sso?.request().redirectedFrom();
+    check(hop && hop.url() === third.url && !hop.redirectedFrom(), `SSO: want one redirect from /authorize, got ${show(hop?.url())}`);
+    check(loginPosts.length === 0, `SSO: the login form was posted: ${show(loginPosts)}`);
+    const ssoTokens = await exchange(third, page.url());
+    check(ssoTokens.claims()?.sub === userId && ssoTokens.claims()?.nonce === third.nonce, `SSO ID token: ${show(ssoTokens.claims())}`);
+    ok("SSO: /authorize answered at once with a code (no login form), and openid-client exchanged it");
+
+    // 10. prompt=login shows the form despite the session.
+    const forced = await authRequest({ prompt: "login" });
+    await page.goto(forced.url);
+    await loginFormShown("prompt=login");
+    ok("prompt=login shows the login form despite the session");
+
+    // 11. Logout: back to the allowed URL; the session cookie is gone; the form again.
+    const logoutUrl = `${baseUrl}/v2/logout?client_id=${encodeURIComponent(clientId)}&returnTo=${encodeURIComponent(APP_ORIGIN)}`;
+    const out = await page.goto(logoutUrl);
+    check(new URL(page.url()).origin === APP_ORIGIN, `logout went to ${page.url()}, want ${APP_ORIGIN}`);
+    check(out?.request().redirectedFrom()?.url() === logoutUrl, `logout: no redirect from ${logoutUrl}`);
+    const cookies = await context.cookies(baseUrl);
+    check(!cookies.some((c) => c.name === "lk_session"), `lk_session is still set after logout: ${show(cookies.map((c) => c.name))}`);
+    ok(`/v2/logout redirected to ${page.url()} and cleared the session cookie`);
+
+    // The server's own page for a logout without returnTo (the session is already gone).
+    await page.goto(`${baseUrl}/v2/logout?client_id=${encodeURIComponent(clientId)}`);
+    await expectHeading("You are logged out", "/v2/logout without returnTo");
+    await screenshot("logged-out");
+    ok("/v2/logout without returnTo shows \"You are logged out\"");
+
+    const fourth = await authRequest();
+    await page.goto(fourth.url);
+    await loginFormShown("/authorize after logout");
+    ok("after logout /authorize shows the login form again");
+
+    check(pageErrors.length === 0, `JavaScript errors on the pages: ${show(pageErrors)}`);
+    await context.close();
+  } finally {
+    await browser.close();
+    for (const s of shots) console.log(`screenshot ${s}`);
+  }
+}
+
+try {
+  await main();
+  console.log("browser login journey: all steps passed");
+} catch (e) {
+  const detail = e instanceof Failure ? e.message : `${e?.name}: ${e?.message}${e?.cause ? ` (cause: ${e.cause.code ?? e.cause.message})` : ""}`;
+  console.error(`FAIL: ${detail} (last passed step: ${lastOk})`);
+  process.exitCode = e instanceof Failure ? 1 : 2;
+} finally {
+  app?.server.closeAllConnections();
+  app?.server.close();
+}
