@@ -22,6 +22,7 @@ pub mod codes {
     pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
     pub const FAILED_MFA: &str = "gd_auth_failed";
     pub const BLOCKED_BY_ATTEMPTS: &str = "limit_wc";
+    pub const MFA_ENROLLED: &str = "gd_enrollment_complete";
     pub const SUCCESS_API_OPERATION: &str = "sapi";
     pub const SUCCESS_EXCHANGE_CLIENT_CREDENTIALS: &str = "seccft";
     pub const SUCCESS_EXCHANGE_REFRESH_TOKEN: &str = "sertft";

@@ -24,6 +24,25 @@ pub fn decode_base32(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Encodes RFC 4648 base32 without padding (how authenticator apps take keys).
+pub fn encode_base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let (mut buffer, mut bits) = (0u64, 0u32);
+    for b in bytes {
+        buffer = (buffer << 8) | u64::from(*b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
 /// The code for time step `step` (HOTP with the step as counter).
 pub fn code_at(key: &[u8], step: i64) -> u32 {
     let tag = hmac::sign(
@@ -73,5 +92,6 @@ mod tests {
             key.to_vec()
         );
         assert!(decode_base32("not base32!").is_none());
+        assert_eq!(encode_base32(key), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
     }
 }

@@ -88,6 +88,38 @@ pub enum AuthorizeOutcome {
     Refuse(String),
 }
 
+/// Where a login stands after the password.
+#[derive(Debug)]
+pub enum LoginStep {
+    /// Logged in: the session cookie and the answer to the callback. `recovery_code` is shown
+    /// once, right after a new enrolment.
+    Done {
+        session: NewSession,
+        response: AuthorizationResponse,
+        recovery_code: Option<SecretString>,
+    },
+    /// The user has a second factor: ask for a code (`pending` goes back with it).
+    SecondFactor { pending: String },
+    /// The tenant requires MFA and the user has none: enrol this TOTP key first.
+    Enroll {
+        pending: String,
+        secret: SecretString,
+        otpauth_uri: SecretString,
+    },
+}
+
+/// A login between the password and the second factor, sealed into the challenge form. An
+/// enrolment carries the new key, which the user is shown anyway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingLogin {
+    tx: Transaction,
+    user_id: String,
+    auth_time: i64,
+    enroll_secret: Option<String>,
+    enroll_uri: Option<String>,
+    expires: i64,
+}
+
 /// A new session: the cookie value and how long it lives.
 #[derive(Debug)]
 pub struct NewSession {
@@ -314,15 +346,16 @@ impl Services {
         Ok(Ok(()))
     }
 
-    /// The hosted login form's submission: checks the password, opens a session and answers
-    /// the authorization request with a code.
+    /// The hosted login form's submission: checks the password, then either asks for the
+    /// second factor (enrolling one first when the tenant requires MFA) or opens the session
+    /// and answers the authorization request with a code.
     pub async fn login_with_password(
         &self,
         transaction: &str,
         username: &str,
         password: &Password,
         caller: &Caller,
-    ) -> ServiceResult<(NewSession, AuthorizationResponse)> {
+    ) -> ServiceResult<LoginStep> {
         let tx = self.unseal(transaction)?;
         let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
         let client = self
@@ -340,30 +373,151 @@ impl Services {
             )
             .await?;
         let now = Timestamp::now();
+        let policy = self.active_tenant().await?.mfa;
+        let enrolled = self
+            .store
+            .list_authenticators(&user.user_id)
+            .await?
+            .iter()
+            .any(|a| a.confirmed && a.kind == "totp");
+        let mut pending = PendingLogin {
+            tx,
+            user_id: user.user_id.as_str().to_owned(),
+            auth_time: now.millis(),
+            enroll_secret: None,
+            enroll_uri: None,
+            expires: now.seconds() + 300,
+        };
+        if enrolled && policy.otp_enabled {
+            return Ok(LoginStep::SecondFactor {
+                pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+            });
+        }
+        if policy.required() {
+            let mut key = [0u8; 20];
+            crate::random::fill(&mut key)?;
+            let secret = crate::totp::encode_base32(&key);
+            let label = user.email.as_ref().map_or_else(
+                || user.user_id.as_str().to_owned(),
+                |e| e.as_str().to_owned(),
+            );
+            let issuer = self.branding().await?.name;
+            let uri = format!(
+                "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits=6&period=30",
+                url_component(&issuer),
+                url_component(&label),
+                url_component(&issuer)
+            );
+            pending.enroll_secret = Some(secret.clone());
+            pending.enroll_uri = Some(uri.clone());
+            return Ok(LoginStep::Enroll {
+                pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+                secret: SecretString::from(secret),
+                otpauth_uri: SecretString::from(uri),
+            });
+        }
+        self.finish_login(&pending, vec!["pwd".into()], None, caller)
+            .await
+    }
+
+    /// The challenge (or enrolment) a pending login shows again after a wrong code.
+    pub fn login_challenge(&self, pending: &str) -> ServiceResult<LoginStep> {
+        let sealed = pending.to_owned();
+        let pending: PendingLogin = self.unseal_value("login-mfa", pending)?;
+        Ok(match (pending.enroll_secret, pending.enroll_uri) {
+            (Some(secret), Some(uri)) => LoginStep::Enroll {
+                pending: sealed,
+                secret: SecretString::from(secret),
+                otpauth_uri: SecretString::from(uri),
+            },
+            _ => LoginStep::SecondFactor { pending: sealed },
+        })
+    }
+
+    /// The second factor of a login (or the first code of a new enrolment).
+    pub async fn login_second_factor(
+        &self,
+        pending: &str,
+        code: &str,
+        caller: &Caller,
+    ) -> ServiceResult<LoginStep> {
+        let pending: PendingLogin = self.unseal_value("login-mfa", pending)?;
+        let user = self
+            .get_user(&UserId::from_trusted(pending.user_id.clone()))
+            .await?;
+        let bucket = self.tenant_keys.bucket("login-mfa", &[&pending.user_id]);
+        let rule = crate::ratelimit::RateRule::per_minute(5, 10);
+        if !self.rate_limiter.check(&bucket, rule).await.allowed {
+            return Err(ServiceError::TooManyRequests(
+                "Too many attempts. Wait a minute and try again.".into(),
+            ));
+        }
+        let wrong = || {
+            ServiceError::bad_request(
+                "invalid_otp",
+                "That code is not valid. Enter the current code from your authenticator app.",
+            )
+        };
+        let recovery = match &pending.enroll_secret {
+            Some(secret) => {
+                let key = crate::totp::decode_base32(secret).ok_or_else(wrong)?;
+                let step = crate::totp::matching_step(&key, code, Timestamp::now().seconds())
+                    .ok_or_else(wrong)?;
+                Some(self.enroll_totp(&user, secret, step, caller).await?)
+            }
+            None => {
+                if !self.verify_second_factor(&user, code).await? {
+                    self.record(Some(
+                        crate::audit::LogEntry::new(crate::audit::codes::FAILED_MFA, &caller.meta)
+                            .description("Wrong second-factor code at login")
+                            .user(user.user_id.as_str(), &user.display_name()),
+                    ));
+                    return Err(wrong());
+                }
+                None
+            }
+        };
+        self.finish_login(&pending, vec!["pwd".into(), "mfa".into()], recovery, caller)
+            .await
+    }
+
+    async fn finish_login(
+        &self,
+        pending: &PendingLogin,
+        amr: Vec<String>,
+        recovery_code: Option<SecretString>,
+        caller: &Caller,
+    ) -> ServiceResult<LoginStep> {
+        let user = self
+            .get_user(&UserId::from_trusted(pending.user_id.clone()))
+            .await?;
+        let now = Timestamp::now();
         let token = crate::random::opaque_token()?;
-        let lifetime_secs = (self.active_tenant().await?.session_lifetime * 3600.0) as i64;
+        let lifetime_secs =
+            ((self.active_tenant().await?.session_lifetime * 3600.0) as i64).max(60);
         let session = SessionRecord {
             id: crate::random::alnum(24)?,
             digest: crate::random::token_digest(token.expose_secret()),
             user_id: user.user_id.clone(),
             credential_epoch: user.credential_epoch,
-            auth_time: now,
-            amr: vec!["pwd".into()],
+            auth_time: Timestamp::from_millis(pending.auth_time),
+            amr,
             created_at: now,
             last_seen_at: now,
-            expires_at: now.plus_seconds(lifetime_secs.max(60)),
+            expires_at: now.plus_seconds(lifetime_secs),
             ip: caller.meta.ip.clone(),
             user_agent: caller.meta.user_agent.clone(),
         };
         self.store.insert_session(&session).await?;
-        let response = self.issue_code(&tx, &session).await?;
-        Ok((
-            NewSession {
+        let response = self.issue_code(&pending.tx, &session).await?;
+        Ok(LoginStep::Done {
+            session: NewSession {
                 token,
-                max_age_secs: lifetime_secs.max(60),
+                max_age_secs: lifetime_secs,
             },
             response,
-        ))
+            recovery_code,
+        })
     }
 
     /// The login form's context again (after a failed attempt), if the transaction is valid.
@@ -536,14 +690,33 @@ impl Services {
     }
 
     fn seal(&self, tx: &Transaction) -> ServiceResult<String> {
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(tx).map_err(anyhow::Error::from)?);
-        let proof = self
-            .tenant_keys
-            .proof(&format!("authorize\0{body}"), tx.expires);
-        Ok(format!("{body}.{proof}"))
+        self.seal_value("authorize", tx, tx.expires)
     }
 
     fn unseal(&self, sealed: &str) -> ServiceResult<Transaction> {
+        self.unseal_value("authorize", sealed)
+    }
+
+    /// `value` as `base64(json).proof`, MAC'd for `purpose` until `expires` (epoch seconds):
+    /// state that travels through a form instead of the database.
+    fn seal_value<T: Serialize>(
+        &self,
+        purpose: &str,
+        value: &T,
+        expires: i64,
+    ) -> ServiceResult<String> {
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).map_err(anyhow::Error::from)?);
+        let proof = self
+            .tenant_keys
+            .proof(&format!("{purpose}\0{body}"), expires);
+        Ok(format!("{body}.{proof}"))
+    }
+
+    fn unseal_value<T: serde::de::DeserializeOwned>(
+        &self,
+        purpose: &str,
+        sealed: &str,
+    ) -> ServiceResult<T> {
         let expired = || {
             ServiceError::bad_request(
                 "invalid_transaction",
@@ -552,7 +725,7 @@ impl Services {
         };
         let (body, proof) = sealed.split_once('.').ok_or_else(expired)?;
         if !self.tenant_keys.proof_valid(
-            &format!("authorize\0{body}"),
+            &format!("{purpose}\0{body}"),
             proof,
             Timestamp::now().seconds(),
         ) {
@@ -561,6 +734,12 @@ impl Services {
         let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| expired())?;
         serde_json::from_slice(&bytes).map_err(|_| expired())
     }
+}
+
+fn url_component(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 impl SessionRecord {

@@ -105,6 +105,54 @@ impl Services {
         Ok(())
     }
 
+    /// Stores a TOTP key the user just proved to hold, and a recovery code (returned once,
+    /// stored as a digest) for when the phone is lost.
+    pub(crate) async fn enroll_totp(
+        &self,
+        user: &User,
+        secret: &str,
+        used_step: i64,
+        caller: &Caller,
+    ) -> ServiceResult<SecretString> {
+        let now = Timestamp::now();
+        let totp_id = format!("totp|dev_{}", crate::random::alnum(16)?);
+        let log = crate::audit::LogEntry::new(crate::audit::codes::MFA_ENROLLED, &caller.meta)
+            .description("Authenticator app enrolled at login")
+            .user(user.user_id.as_str(), &user.display_name());
+        self.store
+            .insert_authenticator(
+                &Authenticator {
+                    id: totp_id.clone(),
+                    user_id: user.user_id.clone(),
+                    kind: "totp".into(),
+                    name: Some("Authenticator app".into()),
+                    secret: SecretString::from(secret.to_owned()),
+                    confirmed: true,
+                    created_at: now,
+                },
+                Some(&log),
+            )
+            .await?;
+        // The code that confirmed the key is spent like any other.
+        self.store.use_totp_step(&totp_id, used_step).await?;
+        let code = crate::random::alnum(24)?.to_uppercase();
+        self.store
+            .insert_authenticator(
+                &Authenticator {
+                    id: format!("recovery-code|dev_{}", crate::random::alnum(16)?),
+                    user_id: user.user_id.clone(),
+                    kind: "recovery-code".into(),
+                    name: None,
+                    secret: SecretString::from(crate::random::token_digest(&code)),
+                    confirmed: true,
+                    created_at: now,
+                },
+                None,
+            )
+            .await?;
+        Ok(SecretString::from(code))
+    }
+
     /// Whether a reset link must pass a second factor before the new-password form.
     pub(crate) async fn reset_needs_second_factor(&self, user: &User) -> ServiceResult<bool> {
         if self.active_tenant().await?.flags.skip_mfa_on_password_reset {
@@ -118,14 +166,35 @@ impl Services {
             .any(|a| a.confirmed))
     }
 
-    /// Checks a TOTP code against the user's authenticators; each step is usable once.
+    /// Checks a TOTP code (each step usable once) or a recovery code against the user's
+    /// factors.
     pub(crate) async fn verify_second_factor(
         &self,
         user: &User,
         code: &str,
     ) -> ServiceResult<bool> {
         let now = Timestamp::now().seconds();
-        for a in self.store.list_authenticators(&user.user_id).await? {
+        let authenticators = self.store.list_authenticators(&user.user_id).await?;
+        // A recovery code is usable once: using it deletes every factor, so the user enrols
+        // again.
+        let normalized = code.trim().replace([' ', '-'], "").to_uppercase();
+        if normalized.len() == 24 {
+            let digest = crate::random::token_digest(&normalized);
+            let matches = authenticators.iter().any(|a| {
+                a.kind == "recovery-code"
+                    && bool::from(subtle::ConstantTimeEq::ct_eq(
+                        a.secret.expose_secret().as_bytes(),
+                        digest.as_bytes(),
+                    ))
+            });
+            if matches {
+                self.store
+                    .delete_authenticators(&user.user_id, None)
+                    .await?;
+            }
+            return Ok(matches);
+        }
+        for a in authenticators {
             if !a.confirmed || a.kind != "totp" {
                 continue;
             }
@@ -172,5 +241,89 @@ impl Services {
                 .map(|l| l.user(user.user_id.as_str(), &user.display_name())),
         );
         Ok(())
+    }
+}
+
+/// The factors Guardian knows; Latchkey implements `otp` (with `recovery-code`).
+const GUARDIAN_FACTORS: [&str; 8] = [
+    "sms",
+    "push-notification",
+    "otp",
+    "email",
+    "duo",
+    "webauthn-roaming",
+    "webauthn-platform",
+    "recovery-code",
+];
+
+impl Services {
+    /// `GET /api/v2/guardian/factors`.
+    pub async fn guardian_factors(&self) -> ServiceResult<Value> {
+        let policy = self.tenant_settings().await?.mfa;
+        Ok(Value::Array(
+            GUARDIAN_FACTORS
+                .iter()
+                .map(|name| {
+                    let enabled = matches!(*name, "otp" | "recovery-code") && policy.otp_enabled;
+                    json!({"name": name, "enabled": enabled, "trial_expired": false})
+                })
+                .collect(),
+        ))
+    }
+
+    /// `PUT /api/v2/guardian/factors/{name}`: only `otp` (and `recovery-code`, which follows
+    /// it) can be turned on here.
+    pub async fn set_guardian_factor(
+        &self,
+        name: &str,
+        enabled: bool,
+        caller: &Caller,
+    ) -> ServiceResult<bool> {
+        if !GUARDIAN_FACTORS.contains(&name) {
+            return Err(ServiceError::not_found(
+                "inexistent_factor",
+                "Factor not found",
+            ));
+        }
+        if !matches!(name, "otp" | "recovery-code") {
+            if enabled {
+                return Err(ServiceError::bad_request(
+                    "unsupported_factor",
+                    format!("Latchkey does not offer the {name} factor; use otp"),
+                ));
+            }
+            return Ok(false);
+        }
+        let mut settings = self.tenant_settings().await?;
+        settings.mfa.otp_enabled = enabled;
+        self.store.put_tenant(&settings).await?;
+        self.cache.forget_tenant();
+        self.record(caller.api_log("Update a Guardian factor"));
+        Ok(enabled)
+    }
+
+    pub async fn mfa_policies(&self) -> ServiceResult<Vec<String>> {
+        Ok(self.tenant_settings().await?.mfa.policies)
+    }
+
+    /// `PUT /api/v2/guardian/policies`: `["all-applications"]` makes MFA required at every
+    /// login (users without a factor enrol), `[]` leaves it to the users who enrolled.
+    pub async fn set_mfa_policies(
+        &self,
+        policies: Vec<String>,
+        caller: &Caller,
+    ) -> ServiceResult<Vec<String>> {
+        if let Some(bad) = policies
+            .iter()
+            .find(|p| !matches!(p.as_str(), "all-applications" | "confidence-score"))
+        {
+            return Err(ParseError::new("policies", format!("{bad} is not a policy")).into());
+        }
+        let mut settings = self.tenant_settings().await?;
+        settings.mfa.policies = policies.clone();
+        self.store.put_tenant(&settings).await?;
+        self.cache.forget_tenant();
+        self.record(caller.api_log("Set the MFA policies"));
+        Ok(policies)
     }
 }

@@ -23,7 +23,8 @@ mod tokens;
 mod users;
 
 pub use authorize::{
-    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, NewSession, ResponseMode,
+    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
+    ResponseMode,
 };
 pub use bootstrap::{
     BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap,

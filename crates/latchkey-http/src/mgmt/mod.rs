@@ -6,6 +6,7 @@ mod clients;
 mod connections;
 mod email_provider;
 mod email_templates;
+mod guardian;
 mod logs;
 mod tenant;
 mod tickets;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(clients::router())
         .merge(tenant::router())
         .merge(logs::router())
+        .merge(guardian::router())
         .merge(tickets::router())
         .fallback(|| async { ApiError::not_found() })
 }

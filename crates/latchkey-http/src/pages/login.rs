@@ -12,14 +12,17 @@ use axum::routing::{get, post};
 use latchkey_core::ServiceError;
 use latchkey_core::domain::Password;
 use latchkey_core::services::{
-    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, Caller, LoginForm, ResponseMode,
+    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, Caller, LoginForm, LoginStep,
+    ResponseMode,
 };
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/authorize", get(authorize))
         .route("/u/login", post(login))
+        .route("/u/mfa", post(second_factor))
         .route("/v2/logout", get(logout))
 }
 
@@ -182,16 +185,7 @@ async fn login(
         )
         .await
     {
-        Ok((session, answer)) => {
-            let secure = services.config().issuer.starts_with("https://");
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-                secrecy::ExposeSecret::expose_secret(&session.token),
-                session.max_age_secs,
-                if secure { "; Secure" } else { "" }
-            );
-            respond(&ctx, &answer, Some(cookie))
-        }
+        Ok(step) => after_login(&ctx, step, None, StatusCode::OK),
         Err(ServiceError::WrongCredentials) => {
             again("Wrong email or password.", StatusCode::BAD_REQUEST)
         }
@@ -207,6 +201,190 @@ async fn login(
         Err(err) => {
             tracing::error!(error = ?err, "login");
 
+            error_page()
+        }
+    }
+}
+
+const MFA_PURPOSE: &str = "login-mfa";
+
+/// Where a login goes next: the callback (with the session cookie), or the second factor.
+fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCode) -> Response {
+    match step {
+        LoginStep::Done {
+            session,
+            response,
+            recovery_code,
+        } => {
+            let secure = ctx.state.services.config().issuer.starts_with("https://");
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+                session.token.expose_secret(),
+                session.max_age_secs,
+                if secure { "; Secure" } else { "" }
+            );
+            match recovery_code {
+                None => respond(ctx, &response, Some(cookie)),
+                Some(code) => recovery_page(ctx, &response, code.expose_secret(), cookie),
+            }
+        }
+        LoginStep::SecondFactor { pending } => {
+            let body = format!(
+                r#"<h1>Verify it's you</h1>
+<p class="lead">Enter the 6-digit code from your authenticator app, or a recovery code.</p>
+{}"#,
+                code_form(ctx, &pending, error)
+            );
+            ctx.page(status, "Verify it's you", &body, &[])
+        }
+        LoginStep::Enroll {
+            pending,
+            secret,
+            otpauth_uri,
+        } => {
+            let qr = qrcode::QrCode::new(otpauth_uri.expose_secret().as_bytes())
+                .map(|q| {
+                    q.render::<qrcode::render::svg::Color<'_>>()
+                        .min_dimensions(200, 200)
+                        .build()
+                })
+                .unwrap_or_default();
+            use base64::Engine as _;
+            let data = base64::engine::general_purpose::STANDARD.encode(qr);
+            let grouped: Vec<String> = secret
+                .expose_secret()
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            let body = format!(
+                r#"<h1>Secure your account</h1>
+<p class="lead">Scan this code with an authenticator app (Google Authenticator, 1Password, Authy…), then enter the 6-digit code it shows.</p>
+<p class="qr"><img src="data:image/svg+xml;base64,{data}" width="200" height="200" alt="QR code for your authenticator app"></p>
+<p class="muted">Can't scan it? Enter this key: <code>{key}</code></p>
+{form}"#,
+                key = e(&grouped.join(" ")),
+                form = code_form(ctx, &pending, error)
+            );
+            ctx.page(status, "Secure your account", &body, &[])
+        }
+    }
+}
+
+fn code_form(ctx: &Ctx, pending: &str, error: Option<&str>) -> String {
+    let csrf = ctx.state.services.csrf_token(&ctx.nonce, MFA_PURPOSE);
+    let banner = error.map_or(String::new(), |m| {
+        format!(
+            r#"<div id="form-error" class="alert error" role="alert">{}</div>"#,
+            e(m)
+        )
+    });
+    let described = if error.is_some() {
+        r#" aria-invalid="true" aria-describedby="form-error""#
+    } else {
+        ""
+    };
+    format!(
+        r#"{banner}<form method="post" action="/u/mfa" novalidate>
+<input type="hidden" name="_csrf" value="{}"><input type="hidden" name="pending" value="{}">
+<label for="code">Code</label>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required{described}>
+<button type="submit">Continue</button></form>"#,
+        e(&csrf),
+        e(pending)
+    )
+}
+
+/// After a new enrolment: the recovery code, shown once, then on to the application.
+fn recovery_page(
+    ctx: &Ctx,
+    answer: &AuthorizationResponse,
+    code: &str,
+    cookie: String,
+) -> Response {
+    let onward = match answer.mode {
+        ResponseMode::Query => format!(
+            r#"<a class="button" href="{}">I saved it, continue</a>"#,
+            e(&answer.location())
+        ),
+        ResponseMode::FormPost => {
+            let fields: String = answer
+                .params
+                .iter()
+                .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, e(k), e(v)))
+                .collect();
+            format!(
+                r#"<form method="post" action="{}">{fields}<button type="submit">I saved it, continue</button></form>"#,
+                e(&answer.redirect_uri)
+            )
+        }
+    };
+    let body = format!(
+        r#"<h1>Save your recovery code</h1>
+<p class="lead">If you lose your phone, this code lets you sign in once. It is shown only now.</p>
+<p class="recovery"><code id="recovery-code">{}</code></p>
+{onward}"#,
+        e(code)
+    );
+    let targets: Vec<String> = super::origin_of(&answer.redirect_uri).into_iter().collect();
+    let mut res = ctx.page(StatusCode::OK, "Save your recovery code", &body, &targets);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[derive(Deserialize)]
+struct SecondFactorFields {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    pending: String,
+    #[serde(default)]
+    code: String,
+}
+
+async fn second_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Form(fields): Form<SecondFactorFields>,
+) -> Response {
+    let ctx = match Ctx::for_post(state, &headers, MFA_PURPOSE, &fields.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let services = ctx.state.services.clone();
+    let outcome = services
+        .login_second_factor(&fields.pending, &fields.code, &Caller::end_user(meta))
+        .await;
+    let (message, status) = match outcome {
+        Ok(step) => return after_login(&ctx, step, None, StatusCode::OK),
+        Err(ServiceError::TooManyRequests(m)) => (m, StatusCode::TOO_MANY_REQUESTS),
+        Err(ServiceError::BadRequest {
+            code: "invalid_otp",
+            message,
+        }) => (message, StatusCode::BAD_REQUEST),
+        Err(ServiceError::BadRequest { message, .. }) => {
+            return ctx.page(
+                StatusCode::BAD_REQUEST,
+                "This page expired",
+                &format!(
+                    r#"<h1>This page expired</h1><div class="alert error" role="alert">{}</div>"#,
+                    e(&message)
+                ),
+                &[],
+            );
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, "second factor at login");
+            return error_page();
+        }
+    };
+    match services.login_challenge(&fields.pending) {
+        Ok(step) => after_login(&ctx, step, Some(&message), status),
+        Err(err) => {
+            tracing::error!(error = ?err, "second factor at login");
             error_page()
         }
     }

@@ -400,3 +400,147 @@ async fn forgot_password_from_the_login_page_then_log_in_with_the_new_password()
         200
     );
 }
+
+fn totp_now(base32: &str) -> String {
+    let key = latchkey_core::totp::decode_base32(base32).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    format!("{:06}", latchkey_core::totp::code_at(&key, now / 30))
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let at = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {html}"))
+        + start.len();
+    &html[at..at + html[at..].find(end).unwrap()]
+}
+
+#[tokio::test]
+async fn mfa_policy_enrols_at_login_then_challenges_with_a_recovery_code_fallback() {
+    let (app, _sink) = app_with_sink().await;
+    let user = app.create_user("two@example.com", "Old-Password-1").await;
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/guardian/factors/otp",
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!({"enabled": true})));
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/guardian/policies",
+            Some(json!(["all-applications"])),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!(["all-applications"])));
+    let (_, factors) = app.api(Method::GET, "/guardian/factors", None).await;
+    assert!(
+        factors
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "otp" && f["enabled"] == true)
+    );
+    let (status, _) = app
+        .api(
+            Method::PUT,
+            "/guardian/factors/sms",
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // First login: enrolment (QR code and key), a wrong code, then the right one.
+    let mut b = Browser::new();
+    let (_, page, _) = b.get(&authorize_url(&app, "")).await;
+    let (status, enrol, _) = log_in(&mut b, &app, &page, "two@example.com", "Old-Password-1").await;
+    assert_eq!(status, 200);
+    assert!(enrol.contains("Secure your account") && enrol.contains("data:image/svg+xml;base64,"));
+    assert!(
+        !b.cookies.contains_key("lk_session"),
+        "no session before the second factor"
+    );
+    let key = between(&enrol, "<code>", "</code>").replace(' ', "");
+    let pending = hidden(&enrol, "pending");
+    let csrf = hidden(&enrol, "_csrf");
+    let (status, again, _) = b
+        .post(
+            &app.url("/u/mfa"),
+            &[("_csrf", &csrf), ("pending", &pending), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(again.contains("That code is not valid") && again.contains("Secure your account"));
+    let code = totp_now(&key);
+    let (status, saved, _) = b
+        .post(
+            &app.url("/u/mfa"),
+            &[("_csrf", &csrf), ("pending", &pending), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let recovery = between(&saved, r#"<code id="recovery-code">"#, "</code>").to_owned();
+    assert_eq!(recovery.len(), 24);
+    let onward = between(&saved, r#"<a class="button" href=""#, "\"").replace("&amp;", "&");
+    let tokens: Value = exchange(&app, &code_of(&onward), VERIFIER)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwt_part(tokens["id_token"].as_str().unwrap(), 1)["amr"],
+        json!(["pwd", "mfa"])
+    );
+    let id = encode_id(user["user_id"].as_str().unwrap());
+    let (_, enrollments) = app
+        .api(Method::GET, &format!("/users/{id}/enrollments"), None)
+        .await;
+    assert!(
+        enrollments
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["status"] == "confirmed")
+    );
+
+    // A new browser: the password, then the challenge. The enrolment's code is spent; the
+    // recovery code works once.
+    let mut other = Browser::new();
+    let (_, page, _) = other.get(&authorize_url(&app, "")).await;
+    let (status, challenge, _) =
+        log_in(&mut other, &app, &page, "two@example.com", "Old-Password-1").await;
+    assert_eq!(status, 200);
+    assert!(challenge.contains("Verify it's you"));
+    let pending = hidden(&challenge, "pending");
+    let csrf = hidden(&challenge, "_csrf");
+    let (status, _, _) = other
+        .post(
+            &app.url("/u/mfa"),
+            &[("_csrf", &csrf), ("pending", &pending), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, 400, "a spent code is refused");
+    let (status, _, location) = other
+        .post(
+            &app.url("/u/mfa"),
+            &[("_csrf", &csrf), ("pending", &pending), ("code", &recovery)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        exchange(&app, &code_of(&location.unwrap()), VERIFIER)
+            .await
+            .status(),
+        200
+    );
+    // The recovery code reset the factors: the next login enrols again.
+    let mut third = Browser::new();
+    let (_, page, _) = third.get(&authorize_url(&app, "")).await;
+    let (_, next, _) = log_in(&mut third, &app, &page, "two@example.com", "Old-Password-1").await;
+    assert!(next.contains("Secure your account"));
+}
