@@ -261,7 +261,8 @@ fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCo
                 r#"<h1>Secure your account</h1>
 <p class="lead">Scan this code with an authenticator app (Google Authenticator, 1Password, Authy…), then enter the 6-digit code it shows.</p>
 <p class="qr"><img src="data:image/svg+xml;base64,{data}" width="200" height="200" alt="QR code for your authenticator app"></p>
-<p class="muted">Can't scan it? Enter this key: <code>{key}</code></p>
+<p class="muted">Can't scan it? Enter this key instead:</p>
+<p class="key"><code>{key}</code></p>
 {form}"#,
                 key = e(&grouped.join(" ")),
                 form = code_form(ctx, &pending, error)
