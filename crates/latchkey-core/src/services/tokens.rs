@@ -286,18 +286,9 @@ impl Services {
             &LoginContext::default(),
         )?;
         if scope.contains("offline_access") {
-            let family = random::hex(16)?;
-            let expires_at = now.plus_seconds(client.refresh_token_lifetime_secs);
             response.refresh_token = Some(
-                self.issue_refresh_token(
-                    client,
-                    &user,
-                    &scope,
-                    audience.as_deref(),
-                    &family,
-                    expires_at,
-                )
-                .await?,
+                self.new_refresh_family(client, &user, &scope, audience.as_deref(), now)
+                    .await?,
             );
         }
         Ok(response)
@@ -379,6 +370,21 @@ impl Services {
                 .user(user.user_id.as_str(), &user.display_name()),
         );
         Ok(response)
+    }
+
+    /// The first refresh token of a new family (a login), living the client's lifetime.
+    async fn new_refresh_family(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        audience: Option<&str>,
+        now: Timestamp,
+    ) -> ServiceResult<SecretString> {
+        let family = random::hex(16)?;
+        let expires_at = now.plus_seconds(client.refresh_token_lifetime_secs);
+        self.issue_refresh_token(client, user, scope, audience, &family, expires_at)
+            .await
     }
 
     async fn issue_refresh_token(
@@ -601,18 +607,9 @@ impl Services {
             &login,
         )?;
         if scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
-            let family = random::hex(16)?;
-            let expires_at = now.plus_seconds(client.refresh_token_lifetime_secs);
             response.refresh_token = Some(
-                self.issue_refresh_token(
-                    client,
-                    &user,
-                    &scope,
-                    record.audience.as_deref(),
-                    &family,
-                    expires_at,
-                )
-                .await?,
+                self.new_refresh_family(client, &user, &scope, record.audience.as_deref(), now)
+                    .await?,
             );
         }
         self.audit.record(

@@ -147,17 +147,7 @@ async fn login(
     let services = ctx.state.services.clone();
     let form = match services.login_form(&fields.state).await {
         Ok(f) => f,
-        Err(ServiceError::BadRequest { message, .. }) => {
-            return ctx.page(
-                StatusCode::BAD_REQUEST,
-                "This page expired",
-                &format!(
-                    r#"<h1>This page expired</h1><div class="alert error" role="alert">{}</div>"#,
-                    e(&message)
-                ),
-                &[],
-            );
-        }
+        Err(ServiceError::BadRequest { message, .. }) => return expired_page(&ctx, &message),
         Err(err) => {
             tracing::error!(error = ?err, "login form");
             return error_page();
@@ -207,6 +197,19 @@ async fn login(
 }
 
 const MFA_PURPOSE: &str = "login-mfa";
+
+/// A login form (or its second step) that outlived its sealed state.
+fn expired_page(ctx: &Ctx, message: &str) -> Response {
+    ctx.page(
+        StatusCode::BAD_REQUEST,
+        "This page expired",
+        &format!(
+            r#"<h1>This page expired</h1><div class="alert error" role="alert">{}</div>"#,
+            e(message)
+        ),
+        &[],
+    )
+}
 
 /// Where a login goes next: the callback (with the session cookie), or the second factor.
 fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCode) -> Response {
@@ -366,17 +369,7 @@ async fn second_factor(
             code: "invalid_otp",
             message,
         }) => (message, StatusCode::BAD_REQUEST),
-        Err(ServiceError::BadRequest { message, .. }) => {
-            return ctx.page(
-                StatusCode::BAD_REQUEST,
-                "This page expired",
-                &format!(
-                    r#"<h1>This page expired</h1><div class="alert error" role="alert">{}</div>"#,
-                    e(&message)
-                ),
-                &[],
-            );
-        }
+        Err(ServiceError::BadRequest { message, .. }) => return expired_page(&ctx, &message),
         Err(err) => {
             tracing::error!(error = ?err, "second factor at login");
             return error_page();
