@@ -71,6 +71,12 @@ impl From<ServiceError> for OAuthError {
             ServiceError::TooManyAttempts => {
                 Self::new(S::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
             }
+            ServiceError::MfaRequired { mfa_token } => Self {
+                status: S::FORBIDDEN,
+                body: json!({"error": "mfa_required",
+                             "error_description": "Multifactor authentication required",
+                             "mfa_token": mfa_token}),
+            },
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -185,6 +191,9 @@ impl From<ServiceError> for ApiError {
                 e.to_string(),
                 Some("too_many_attempts"),
             ),
+            ServiceError::MfaRequired { .. } => {
+                Self::new(S::FORBIDDEN, e.to_string(), Some("mfa_required"))
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "Internal Server Error", None)
@@ -265,6 +274,9 @@ impl From<ServiceError> for DbConnError {
             }
             ServiceError::TooManyAttempts => {
                 Self::new(S::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
+            }
+            ServiceError::MfaRequired { .. } => {
+                Self::new(S::FORBIDDEN, "mfa_required", e.to_string())
             }
             ServiceError::TooManyRequests(m) => {
                 // Lock and auth0-js read `code`; the Authentication API's generic 429 body has

@@ -177,6 +177,16 @@ async fn token(
             refresh_token: SecretString::from(params.require("refresh_token")?),
             scope,
         },
+        GrantType::MfaOtp => TokenRequest::Mfa {
+            grant,
+            mfa_token: params.require("mfa_token")?,
+            code: SecretString::from(params.require("otp")?),
+        },
+        GrantType::MfaRecoveryCode => TokenRequest::Mfa {
+            grant,
+            mfa_token: params.require("mfa_token")?,
+            code: SecretString::from(params.require("recovery_code")?),
+        },
         GrantType::AuthorizationCode => TokenRequest::AuthorizationCode {
             code: SecretString::from(params.require("code")?),
             redirect_uri: params.get("redirect_uri")?,

@@ -30,6 +30,8 @@ pub enum GrantType {
     Password,
     PasswordRealm,
     RefreshToken,
+    MfaOtp,
+    MfaRecoveryCode,
 }
 
 impl GrantType {
@@ -40,6 +42,8 @@ impl GrantType {
             "password" => Self::Password,
             "http://auth0.com/oauth/grant-type/password-realm" => Self::PasswordRealm,
             "refresh_token" => Self::RefreshToken,
+            "http://auth0.com/oauth/grant-type/mfa-otp" => Self::MfaOtp,
+            "http://auth0.com/oauth/grant-type/mfa-recovery-code" => Self::MfaRecoveryCode,
             _ => return None,
         })
     }
@@ -50,6 +54,8 @@ impl GrantType {
             Self::Password => "password",
             Self::PasswordRealm => "http://auth0.com/oauth/grant-type/password-realm",
             Self::RefreshToken => "refresh_token",
+            Self::MfaOtp => "http://auth0.com/oauth/grant-type/mfa-otp",
+            Self::MfaRecoveryCode => "http://auth0.com/oauth/grant-type/mfa-recovery-code",
         }
     }
 }

@@ -699,7 +699,7 @@ impl Services {
 
     /// `value` as `base64(json).proof`, MAC'd for `purpose` until `expires` (epoch seconds):
     /// state that travels through a form instead of the database.
-    fn seal_value<T: Serialize>(
+    pub(crate) fn seal_value<T: Serialize>(
         &self,
         purpose: &str,
         value: &T,
@@ -712,7 +712,7 @@ impl Services {
         Ok(format!("{body}.{proof}"))
     }
 
-    fn unseal_value<T: serde::de::DeserializeOwned>(
+    pub(crate) fn unseal_value<T: serde::de::DeserializeOwned>(
         &self,
         purpose: &str,
         sealed: &str,

@@ -163,6 +163,8 @@ pub async fn bootstrap(
         "refresh_token",
         "password",
         "http://auth0.com/oauth/grant-type/password-realm",
+        "http://auth0.com/oauth/grant-type/mfa-otp",
+        "http://auth0.com/oauth/grant-type/mfa-recovery-code",
     ]
     .iter()
     .map(|s| (*s).to_owned())

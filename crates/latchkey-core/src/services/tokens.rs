@@ -38,6 +38,23 @@ pub enum TokenRequest {
         redirect_uri: Option<String>,
         code_verifier: Option<SecretString>,
     },
+    /// The second step after `mfa_required`: a TOTP code or a recovery code.
+    Mfa {
+        grant: GrantType,
+        mfa_token: String,
+        code: SecretString,
+    },
+}
+
+/// A password login waiting for its second factor, sealed into `mfa_token`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct PendingMfa {
+    client_id: String,
+    user_id: String,
+    scope: String,
+    audience: Option<String>,
+    auth_time: i64,
+    expires: i64,
 }
 
 /// What an interactive login adds to the id_token.
@@ -56,6 +73,7 @@ impl TokenRequest {
             Self::Password { grant, .. } => *grant,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::Mfa { grant, .. } => *grant,
         }
     }
 }
@@ -135,6 +153,9 @@ impl Services {
                 self.refresh_grant(&client, &refresh_token, scope, meta)
                     .await
             }
+            TokenRequest::Mfa {
+                mfa_token, code, ..
+            } => self.mfa_grant(&client, &mfa_token, &code, meta).await,
             TokenRequest::AuthorizationCode {
                 code,
                 redirect_uri,
@@ -275,6 +296,28 @@ impl Services {
                     .filter(|s| *s != "offline_access")
                     .cloned(),
             );
+        }
+        // A user with a second factor (when the tenant has OTP on) must pass it: Auth0's
+        // `mfa_required` with a token for the `mfa-otp` grant.
+        if self.active_tenant().await?.mfa.otp_enabled
+            && self
+                .store
+                .list_authenticators(&user.user_id)
+                .await?
+                .iter()
+                .any(|a| a.confirmed && a.kind == "totp")
+        {
+            let pending = PendingMfa {
+                client_id: client.client_id.as_str().to_owned(),
+                user_id: user.user_id.as_str().to_owned(),
+                scope: scope.to_string(),
+                audience: audience.clone(),
+                auth_time: now.millis(),
+                expires: now.seconds() + 600,
+            };
+            return Err(ServiceError::MfaRequired {
+                mfa_token: self.seal_value("mfa-token", &pending, pending.expires)?,
+            });
         }
         let mut response = self.user_tokens(
             client,
@@ -618,6 +661,72 @@ impl Services {
                 .client(client.client_id.as_str(), &client.name)
                 .user(user.user_id.as_str(), &user.display_name()),
         );
+        Ok(response)
+    }
+
+    /// `mfa-otp` / `mfa-recovery-code`: the second factor of a password login.
+    async fn mfa_grant(
+        &self,
+        client: &Client,
+        mfa_token: &str,
+        code: &SecretString,
+        meta: &RequestMeta,
+    ) -> ServiceResult<TokenResponse> {
+        let invalid = || ServiceError::InvalidGrant("Malformed mfa_token".into());
+        let pending: PendingMfa = self
+            .unseal_value("mfa-token", mfa_token)
+            .map_err(|_| invalid())?;
+        if pending.client_id != client.client_id.as_str() {
+            return Err(invalid());
+        }
+        let user = self
+            .store
+            .get_user(&crate::domain::UserId::from_trusted(
+                pending.user_id.clone(),
+            ))
+            .await?
+            .ok_or_else(invalid)?;
+        let bucket = self.tenant_keys.bucket("login-mfa", &[&pending.user_id]);
+        let rule = crate::ratelimit::RateRule::per_minute(5, 10);
+        if !self.rate_limiter.check(&bucket, rule).await.allowed {
+            return Err(ServiceError::TooManyRequests(
+                "Too many attempts. Wait a minute and try again.".into(),
+            ));
+        }
+        if !self
+            .verify_second_factor(&user, code.expose_secret())
+            .await?
+        {
+            self.audit.record(
+                LogEntry::new(codes::FAILED_MFA, meta)
+                    .description("Wrong second-factor code")
+                    .client(client.client_id.as_str(), &client.name)
+                    .user(user.user_id.as_str(), &user.display_name()),
+            );
+            return Err(ServiceError::InvalidGrant("Invalid otp_code.".into()));
+        }
+        let now = Timestamp::now();
+        let scope = Scope::parse(&pending.scope);
+        let login = LoginContext {
+            auth_time: Some(Timestamp::from_millis(pending.auth_time)),
+            amr: vec!["pwd".into(), "mfa".into()],
+            ..LoginContext::default()
+        };
+        let mut response = self.user_tokens(
+            client,
+            &user,
+            &scope,
+            pending.audience.as_deref(),
+            "mfa",
+            now,
+            &login,
+        )?;
+        if scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
+            response.refresh_token = Some(
+                self.new_refresh_family(client, &user, &scope, pending.audience.as_deref(), now)
+                    .await?,
+            );
+        }
         Ok(response)
     }
 

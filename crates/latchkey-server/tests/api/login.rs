@@ -544,3 +544,67 @@ async fn mfa_policy_enrols_at_login_then_challenges_with_a_recovery_code_fallbac
     let (_, next, _) = log_in(&mut third, &app, &page, "two@example.com", "Old-Password-1").await;
     assert!(next.contains("Secure your account"));
 }
+
+#[tokio::test]
+async fn password_grants_answer_mfa_required_then_accept_the_otp_grant() {
+    const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let (app, _sink) = app_with_sink().await;
+    let user = app.create_user("grant@example.com", "Old-Password-1").await;
+    let id = encode_id(user["user_id"].as_str().unwrap());
+    app.api(
+        Method::POST,
+        &format!("/users/{id}/authentication-methods"),
+        Some(json!({"type": "totp", "totp_secret": SECRET})),
+    )
+    .await;
+    // With the OTP factor off, the authenticator does not change password grants.
+    assert_eq!(
+        app.login("grant@example.com", "Old-Password-1", "openid")
+            .await
+            .status(),
+        200
+    );
+    app.api(
+        Method::PUT,
+        "/guardian/factors/otp",
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    let res = app
+        .login(
+            "grant@example.com",
+            "Old-Password-1",
+            "openid offline_access",
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "mfa_required");
+    let mfa_token = body["mfa_token"].as_str().unwrap().to_owned();
+    let (client_id, secret) = app.app_client();
+    let otp = |code: String| {
+        app.token(json!({"grant_type": "http://auth0.com/oauth/grant-type/mfa-otp", "client_id": client_id,
+                          "client_secret": secret, "mfa_token": mfa_token, "otp": code}))
+    };
+    let right = totp_now(SECRET);
+    let wrong = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    let res = otp(wrong.to_owned()).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    let res = otp(right).await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    assert_eq!(
+        jwt_part(tokens["id_token"].as_str().unwrap(), 1)["amr"],
+        json!(["pwd", "mfa"])
+    );
+    assert!(tokens["refresh_token"].is_string());
+    // A forged token is refused.
+    let res = app.token(json!({"grant_type": "http://auth0.com/oauth/grant-type/mfa-otp", "client_id": client_id,
+                                "client_secret": secret, "mfa_token": "x.y.z", "otp": "123456"})).await;
+    assert_eq!(res.status(), 403);
+}
