@@ -78,6 +78,12 @@ pub struct LoginForm {
     pub connection: String,
     /// The callback: a successful login redirects there, so the page's CSP must allow it.
     pub redirect_uri: String,
+    /// Whether the connection takes public sign-ups (the page links to the sign-up form).
+    pub signup_allowed: bool,
+    /// `screen_hint=signup`: open on the sign-up form.
+    pub show_signup: bool,
+    /// The connection's password rules, for the sign-up form.
+    pub rules: Vec<crate::password::RuleReport>,
 }
 
 #[derive(Debug)]
@@ -237,13 +243,9 @@ impl Services {
                 tx.error("login_required", "Login required"),
             ));
         }
-        Ok(AuthorizeOutcome::Login(LoginForm {
-            transaction: self.seal(&tx)?,
-            login_hint: tx.login_hint.clone(),
-            client_name: client.name.clone(),
-            connection: tx.connection.clone(),
-            redirect_uri: tx.redirect_uri.clone(),
-        }))
+        let mut form = self.login_form(&self.seal(&tx)?).await?;
+        form.show_signup = req.screen_hint.as_deref() == Some("signup") && form.signup_allowed;
+        Ok(AuthorizeOutcome::Login(form))
     }
 
     /// Fills `tx` from the request, or names the OAuth error to send back.
@@ -528,13 +530,44 @@ impl Services {
             .active_client(&id)
             .await?
             .ok_or_else(|| ServiceError::bad_request("invalid_request", "Unknown client."))?;
+        let connection = self.connection_named(&tx.connection).await?;
         Ok(LoginForm {
             transaction: transaction.to_owned(),
             login_hint: tx.login_hint.clone(),
             client_name: client.name.clone(),
             connection: tx.connection.clone(),
             redirect_uri: tx.redirect_uri.clone(),
+            signup_allowed: !connection.options.disable_signup.unwrap_or(false),
+            show_signup: false,
+            rules: crate::password::PasswordPolicy::from_options(&connection.options).describe(),
         })
+    }
+
+    /// The hosted sign-up form: creates the user through `signup` (the same rules as
+    /// `/dbconnections/signup`), then logs in as the login form does (MFA enrolment included).
+    pub async fn signup_with_password(
+        &self,
+        transaction: &str,
+        email: crate::domain::Email,
+        password: Password,
+        caller: &Caller,
+    ) -> ServiceResult<LoginStep> {
+        let tx = self.unseal(transaction)?;
+        let new = super::NewUser {
+            connection: tx.connection.clone(),
+            email: Some(email.clone()),
+            email_verified: false,
+            username: None,
+            password: Some(Password::parse(password.expose().to_owned())?),
+            user_id: None,
+            profile: crate::domain::Profile::default(),
+            user_metadata: serde_json::Map::new(),
+            app_metadata: serde_json::Map::new(),
+            blocked: false,
+        };
+        self.signup(&tx.client_id, new, caller).await?;
+        self.login_with_password(transaction, email.as_str(), &password, caller)
+            .await
     }
 
     async fn issue_code(

@@ -23,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/authorize", get(authorize))
         .route("/u/login", post(login))
         .route("/u/mfa", post(second_factor))
+        .route("/u/signup", get(signup_page_route).post(signup))
+        .route("/u/login/again", get(login_again))
         .route("/v2/logout", get(logout))
 }
 
@@ -82,15 +84,188 @@ fn login_page(ctx: &Ctx, form: &LoginForm, error: Option<&str>, status: StatusCo
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Continue</button>
 </form>
-<p class="muted"><a href="/lo/forgot?connection={connection}">Forgot password?</a></p>"#,
+<p class="muted"><a href="/lo/forgot?connection={connection}">Forgot password?</a>{signup}</p>"#,
         client = e(&form.client_name),
         csrf = e(&csrf),
         tx = e(&form.transaction),
         hint = e(form.login_hint.as_deref().unwrap_or_default()),
         connection = e(&form.connection),
+        signup = if form.signup_allowed {
+            format!(
+                r#" · <a href="/u/signup?state={}">Sign up</a>"#,
+                e(&url_component(&form.transaction))
+            )
+        } else {
+            String::new()
+        },
     );
     let targets: Vec<String> = super::origin_of(&form.redirect_uri).into_iter().collect();
     ctx.page(status, "Log in", &body, &targets)
+}
+
+fn url_component(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+const SIGNUP_PURPOSE: &str = "signup";
+
+fn signup_page(
+    ctx: &Ctx,
+    form: &LoginForm,
+    email: &str,
+    error: Option<&str>,
+    rules: Option<&[latchkey_core::password::RuleReport]>,
+    status: StatusCode,
+) -> Response {
+    let csrf = ctx.state.services.csrf_token(&ctx.nonce, SIGNUP_PURPOSE);
+    let banner = error.map_or(String::new(), |m| {
+        format!(
+            r#"<div id="form-error" class="alert error" role="alert">{}</div>"#,
+            e(m)
+        )
+    });
+    let described = if error.is_some() {
+        r#" aria-describedby="form-error rules""#
+    } else {
+        r#" aria-describedby="rules""#
+    };
+    let checked = rules.is_some();
+    let rule_items: String = rules
+        .unwrap_or(&form.rules)
+        .iter()
+        .map(|r| {
+            let class = match (checked, r.verified) {
+                (false, _) => "",
+                (true, true) => "ok",
+                (true, false) => "bad",
+            };
+            format!(r#"<li class="{class}">{}</li>"#, e(&r.text()))
+        })
+        .collect();
+    let body = format!(
+        r#"<h1>Sign up</h1>
+<p class="lead">to continue to {client}</p>
+{banner}<form method="post" action="/u/signup" novalidate>
+<input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="state" value="{tx}">
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="email" required value="{email}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required{described}>
+<ul id="rules" class="rules">{rule_items}</ul>
+<button type="submit">Sign up</button>
+</form>
+<p class="muted">Already have an account? <a href="/u/login/again?state={back}">Log in</a></p>"#,
+        client = e(&form.client_name),
+        csrf = e(&csrf),
+        tx = e(&form.transaction),
+        email = e(email),
+        back = e(&url_component(&form.transaction)),
+    );
+    let targets: Vec<String> = super::origin_of(&form.redirect_uri).into_iter().collect();
+    ctx.page(status, "Sign up", &body, &targets)
+}
+
+#[derive(Deserialize)]
+struct StateQuery {
+    #[serde(default)]
+    state: String,
+}
+
+async fn signup_page_or_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StateQuery>,
+    signup: bool,
+) -> Response {
+    let ctx = match Ctx::new(state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match ctx.state.services.login_form(&q.state).await {
+        Ok(form) if signup && form.signup_allowed => {
+            signup_page(&ctx, &form, "", None, None, StatusCode::OK)
+        }
+        Ok(form) => login_page(&ctx, &form, None, StatusCode::OK),
+        Err(ServiceError::BadRequest { message, .. }) => expired_page(&ctx, &message),
+        Err(err) => {
+            tracing::error!(error = ?err, "sign-up form");
+            error_page()
+        }
+    }
+}
+
+async fn signup_page_route(
+    state: State<AppState>,
+    headers: HeaderMap,
+    q: Query<StateQuery>,
+) -> Response {
+    signup_page_or_login(state, headers, q, true).await
+}
+
+async fn login_again(state: State<AppState>, headers: HeaderMap, q: Query<StateQuery>) -> Response {
+    signup_page_or_login(state, headers, q, false).await
+}
+
+#[derive(Deserialize)]
+struct SignupFields {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Form(fields): Form<SignupFields>,
+) -> Response {
+    let ctx = match Ctx::for_post(state, &headers, SIGNUP_PURPOSE, &fields.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let services = ctx.state.services.clone();
+    let form = match services.login_form(&fields.state).await {
+        Ok(f) => f,
+        Err(ServiceError::BadRequest { message, .. }) => return expired_page(&ctx, &message),
+        Err(err) => {
+            tracing::error!(error = ?err, "sign-up form");
+            return error_page();
+        }
+    };
+    let again = |message: &str, rules: Option<&[latchkey_core::password::RuleReport]>| {
+        signup_page(
+            &ctx,
+            &form,
+            &fields.email,
+            Some(message),
+            rules,
+            StatusCode::BAD_REQUEST,
+        )
+    };
+    let Ok(email) = latchkey_core::domain::Email::parse(fields.email.trim()) else {
+        return again("Enter a valid email address.", None);
+    };
+    let Ok(password) = Password::parse(fields.password.clone()) else {
+        return again("Choose a password.", None);
+    };
+    match services
+        .signup_with_password(&fields.state, email, password, &Caller::end_user(meta))
+        .await
+    {
+        Ok(step) => after_login(&ctx, step, None, StatusCode::OK),
+        Err(ServiceError::PasswordPolicy(v)) => again(v.name.message(), Some(&v.rules)),
+        // Auth0 does not tell strangers which addresses are registered.
+        Err(ServiceError::BadRequest { message, .. }) => again(&message, None),
+        Err(err) => {
+            tracing::error!(error = ?err, "sign-up");
+            error_page()
+        }
+    }
 }
 
 async fn authorize(
@@ -105,6 +280,9 @@ async fn authorize(
     let session = read_cookie(&headers, SESSION_COOKIE);
     match ctx.state.services.authorize(req, session.as_deref()).await {
         Ok(AuthorizeOutcome::Respond(answer)) => respond(&ctx, &answer, None),
+        Ok(AuthorizeOutcome::Login(form)) if form.show_signup => {
+            signup_page(&ctx, &form, "", None, None, StatusCode::OK)
+        }
         Ok(AuthorizeOutcome::Login(form)) => login_page(&ctx, &form, None, StatusCode::OK),
         Ok(AuthorizeOutcome::Refuse(message)) => ctx.page(
             StatusCode::BAD_REQUEST,

@@ -608,3 +608,44 @@ async fn password_grants_answer_mfa_required_then_accept_the_otp_grant() {
                                 "client_secret": secret, "mfa_token": "x.y.z", "otp": "123456"})).await;
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test]
+async fn the_hosted_sign_up_form_creates_the_user_and_logs_in() {
+    let (app, _sink) = app_with_sink().await;
+    let mut b = Browser::new();
+    let (_, login, _) = b.get(&authorize_url(&app, "")).await;
+    assert!(login.contains(">Sign up</a>"));
+    let (status, page, _) = b.get(&authorize_url(&app, "&screen_hint=signup")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<h1>Sign up</h1>") && page.contains("At least 8 characters in length"));
+    let csrf = hidden(&page, "_csrf");
+    let state = hidden(&page, "state");
+    let url = app.url("/u/signup");
+    let fields = |email: &'static str, password: &'static str| {
+        [
+            ("_csrf", csrf.clone()),
+            ("state", state.clone()),
+            ("email", email.to_owned()),
+            ("password", password.to_owned()),
+        ]
+    };
+    let f = fields("new@example.com", "weak");
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, weak, _) = b.post(&url, &pairs).await;
+    assert_eq!(status, 400);
+    assert!(weak.contains("Password is too weak") && weak.contains(r#"class="bad""#));
+    let f = fields("new@example.com", "Good-Password-1");
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, location) = b.post(&url, &pairs).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        exchange(&app, &code_of(&location.unwrap()), VERIFIER)
+            .await
+            .status(),
+        200
+    );
+    // The same address again is refused without saying it exists.
+    let (status, again, _) = b.post(&url, &pairs).await;
+    assert_eq!(status, 400);
+    assert!(again.contains("Invalid sign up"));
+}
