@@ -22,10 +22,23 @@
 // callback is always reached by one, so that address would have to be really served; a fixed
 // port would clash between concurrent runs.)
 //
+// Accessibility: every page that gets a screenshot is also kept as it stood (URL and DOM,
+// page.content()). After the journey, a separate browser context with bypassCSP replays each one
+// at its own URL (page.route answers the document from the snapshot; the stylesheet and other
+// GETs come from the live server, anything else is aborted), injects npm axe-core
+// (node_modules/axe-core/axe.min.js, page.addScriptTag) and runs the WCAG 2.0/2.1 A and AA
+// rules. Any "serious" or "critical" violation fails the script; every violation is printed as
+// an "a11y: <page>: ..." line. Why a replay and not a second walk through the pages: the forgot
+// and reset forms send mail, spend the one-time reset ticket and change the password, so the
+// same states cannot be reached twice (and the Rust test counts the mails). Why not run axe in
+// the journey's own context: the pages' CSP (default-src 'none') refuses the injected script,
+// and the journey must keep running under the real CSP.
+//
 // Exit 0 = pass; otherwise a "FAIL: ..." line on stderr and a non-zero exit.
 import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:http";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as oidc from "openid-client";
 import { chromium } from "playwright-core";
 
@@ -35,6 +48,9 @@ const NEW_PASSWORD = "New-Journey-Password-2";
 const SCOPE = "openid profile email";
 const STEP_TIMEOUT_MS = 15_000;
 const MAIL_TIMEOUT_MS = 15_000;
+const AXE_PATH = join(dirname(fileURLToPath(import.meta.url)), "node_modules/axe-core/axe.min.js");
+const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+const AXE_FAILING = new Set(["serious", "critical"]);
 
 class Failure extends Error {}
 let lastOk = "(none)";
@@ -260,6 +276,8 @@ async function main() {
     ],
   });
   const shots = [];
+  // {name, url, html} of every page that got a screenshot, for the accessibility pass.
+  const snapshots = [];
   try {
     ok(`launched ${executablePath} (Chromium ${browser.version()}, headless)`);
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
@@ -294,6 +312,7 @@ async function main() {
       const path = join(shotDir, `${String(shots.length + 1).padStart(2, "0")}-${name}.png`);
       await page.screenshot({ path, fullPage: true });
       shots.push(path);
+      snapshots.push({ name, url: page.url(), html: await page.content() });
     }
     async function loginFormShown(where) {
       await expectHeading("Log in", where);
@@ -462,10 +481,87 @@ async function main() {
 
     check(pageErrors.length === 0, `JavaScript errors on the pages: ${show(pageErrors)}`);
     await context.close();
+
+    // 12. Accessibility (axe-core) of every page that got a screenshot.
+    await checkAccessibility(browser, snapshots);
   } finally {
     await browser.close();
     for (const s of shots) console.log(`screenshot ${s}`);
   }
+}
+
+// The axe-core pass over the snapshots, in its own context (bypassCSP, so that the injected
+// axe script runs; the journey's context never had it). Prints every violation, then fails if
+// any is serious or critical.
+async function checkAccessibility(browser, snapshots) {
+  check(snapshots.length > 0, "accessibility: no page snapshots to check");
+  const axeSource = readFileSync(AXE_PATH, "utf8");
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+  const failing = [];
+  const started = Date.now();
+  let axeVersion = null;
+  try {
+    for (const snap of snapshots) {
+      const page = await context.newPage();
+      const failedLoads = [];
+      page.on("requestfailed", (r) => {
+        if (r.url() !== snap.url) failedLoads.push(`${r.url()}: ${r.failure()?.errorText}`);
+      });
+      // The document from the snapshot; its stylesheet (and any other GET) from the server;
+      // nothing that could change the server's state.
+      await page.route("**/*", (route) => {
+        const req = route.request();
+        if (req.isNavigationRequest() && req.frame() === page.mainFrame()) {
+          if (req.url() === snap.url) {
+            return route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: snap.html });
+          }
+          return route.abort();
+        }
+        return req.method() === "GET" ? route.continue() : route.abort();
+      });
+      const res = await page.goto(snap.url, { waitUntil: "load" });
+      check(res?.status() === 200, `accessibility: replaying ${snap.name} at ${snap.url}: ${res?.status()}`);
+      // The replay must look like the journey's page: its stylesheet really applied.
+      const styled = await page.evaluate(() => [...document.styleSheets].some((s) => s.cssRules.length > 0));
+      check(styled, `accessibility: ${snap.name}: no stylesheet applied in the replay (failed loads: ${show(failedLoads)})`);
+      await page.addScriptTag({ content: axeSource });
+      axeVersion ??= await page.evaluate(() => globalThis.axe?.version ?? null);
+      check(axeVersion, `accessibility: ${snap.name}: axe-core did not load (addScriptTag from ${AXE_PATH})`);
+      const violations = await page.evaluate(async (tags) => {
+        const r = await globalThis.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+        return r.violations.map((v) => ({
+          id: v.id,
+          impact: v.impact,
+          help: v.help,
+          helpUrl: v.helpUrl,
+          nodes: v.nodes.length,
+          target: v.nodes[0]?.target ?? [],
+          summary: v.nodes[0]?.failureSummary ?? "",
+        }));
+      }, AXE_TAGS);
+      await page.close();
+      let minor = 0;
+      for (const v of violations) {
+        const target = v.target.map((t) => (Array.isArray(t) ? t.join(" >> ") : t)).join(" ");
+        const summary = v.summary.replace(/\s+/g, " ").trim();
+        console.log(
+          `a11y: ${snap.name}: ${v.impact} ${v.id}: ${v.help} — first target ${show(target)}` +
+            `${v.nodes > 1 ? ` (+${v.nodes - 1} more)` : ""}; ${summary} (${v.helpUrl})`,
+        );
+        if (AXE_FAILING.has(v.impact)) failing.push(`${snap.name}: ${v.impact} ${v.id} at ${target}`);
+        else minor++;
+      }
+      const serious = violations.length - minor;
+      if (serious === 0) ok(`a11y ${snap.name}: no serious violations (${minor} minor)`);
+      else console.log(`not ok - a11y ${snap.name}: ${serious} serious/critical violation(s) (${minor} minor)`);
+    }
+  } finally {
+    await context.close();
+  }
+  console.log(`a11y: ${snapshots.length} pages checked with axe-core ${axeVersion} (${AXE_TAGS.join(", ")}) in ${Date.now() - started} ms`);
+  check(failing.length === 0, `accessibility: ${failing.length} serious/critical axe-core violation(s): ${failing.join("; ")}`);
 }
 
 try {

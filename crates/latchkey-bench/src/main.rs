@@ -38,8 +38,12 @@ struct Args {
     /// User counts for the change_password scenario (users are added between runs).
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     reset_users: Vec<u64>,
-    /// Scenarios to run: logins, tokens, reset.
-    #[arg(long, value_delimiter = ',', default_value = "logins,tokens,reset")]
+    /// Scenarios to run: logins, hosted, tokens, reset.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "logins,hosted,tokens,reset"
+    )]
     scenarios: Vec<String>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
@@ -224,6 +228,59 @@ async fn main() -> anyhow::Result<()> {
         doc["raw_argon2id_per_sec"] = json!(logins.raw_per_sec);
         doc["logins"] = logins.server.to_json(logins.server_seconds);
         doc["login_ratio"] = json!(logins.ratio());
+    }
+    if wants("hosted") {
+        // The hosted login form: one browser's page (cookie, CSRF token, sealed request),
+        // submitted again and again with the right password; each answer is a 303 with a code.
+        let authorize = format!(
+            "{base}/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&scope=openid&state=bench",
+            bootstrap["default_client"]["client_id"]
+                .as_str()
+                .unwrap_or_default()
+        );
+        let page = client.get(&authorize).send().await?;
+        let cookie = page
+            .headers()
+            .get("set-cookie")
+            .and_then(|c| c.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned)
+            .context("the login page set no CSRF cookie")?;
+        let html = page.text().await?;
+        let field = |name: &str| -> anyhow::Result<String> {
+            let marker = format!(r#"name="{name}" value=""#);
+            let at = html.find(&marker).context("login form field")? + marker.len();
+            let end = html[at..].find('"').context("login form field")?;
+            Ok(html[at..at + end].replace("&amp;", "&"))
+        };
+        let body = serde_urlencoded::to_string([
+            ("_csrf", field("_csrf")?),
+            ("state", field("state")?),
+            ("username", email.to_owned()),
+            ("password", password.to_owned()),
+        ])?;
+        let hosted = compare(
+            &args,
+            addr,
+            load::form_post(addr, "/u/login", &body, &[("Cookie", &cookie)]),
+            move |d| raw::argon2_hashes(argon2, cores, d),
+        )
+        .await?;
+        println!(
+            "{:<36} {:>11.1}",
+            "raw argon2id hashes (all cores)", hosted.raw_per_sec
+        );
+        row(
+            "hosted login form (HTTP)",
+            hosted.server_per_sec,
+            &hosted.server,
+        );
+        println!(
+            "  hosted logins / raw argon2id = {:>5.1}%",
+            hosted.ratio() * 100.0
+        );
+        doc["hosted_logins"] = hosted.server.to_json(hosted.server_seconds);
+        doc["hosted_login_ratio"] = json!(hosted.ratio());
     }
     if wants("tokens") {
         let signer = std::sync::Arc::new(RawSigner::new()?);

@@ -1,5 +1,7 @@
-//! The official `auth0-js` browser SDK, unchanged, in real headless Chromium against the real
-//! `latchkey` binary: a cross-origin page calls `WebAuth.changePassword` (CORS).
+//! Real headless Chromium against the real `latchkey` binary: the official `auth0-js` calls
+//! `WebAuth.changePassword` from a cross-origin page (CORS), and journey J1 runs with npm
+//! `openid-client` as the application, every page checked with axe-core (WCAG 2.1 A/AA, no
+//! serious or critical violation).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -65,13 +67,15 @@ async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
 /// URL → login page → "Forgot password?" → reset link from the outbox mail → new password →
 /// the old password is refused, the new one logs in → code exchange and ID token checks →
 /// userinfo → single sign-on → `prompt=login` → logout. Full-page screenshots of each page go
-/// to `target/latchkey-test/screenshots/<backend>/`.
+/// to `target/latchkey-test/screenshots/<backend>/`; afterwards each page is checked with
+/// axe-core (replayed from its saved HTML, so the journey itself runs under the real CSP).
 #[tokio::test]
 async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
     let dir = repo_root().join("tests-sdk/browser");
     assert!(
         dir.join("node_modules/openid-client").exists()
-            && dir.join("node_modules/playwright-core").exists(),
+            && dir.join("node_modules/playwright-core").exists()
+            && dir.join("node_modules/axe-core").exists(),
         "npm openid-client/playwright-core are not installed: run scripts/test (it runs npm ci \
          in tests-sdk/browser)"
     );
