@@ -519,7 +519,8 @@ impl Services {
         // Brute-force protection: a (user, IP) pair blocked after consecutive failures is
         // refused even with the right password, after the same hashing work.
         let ip = meta.ip.clone().unwrap_or_default();
-        if self.store.login_blocked(&user.user_id, &ip).await? {
+        let earlier_failures = self.store.login_failures(&user.user_id, &ip).await?;
+        if earlier_failures.is_some_and(|(_, blocked)| blocked) {
             self.hasher.verify_decoy(password).await?;
             log_failure(
                 codes::BLOCKED_BY_ATTEMPTS,
@@ -572,6 +573,7 @@ impl Services {
                 at: now,
                 ip: meta.ip.clone(),
                 upgraded_hash,
+                clear_failures: earlier_failures.is_some(),
             })
             .await?;
         self.audit.record(

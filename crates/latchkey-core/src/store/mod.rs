@@ -90,6 +90,8 @@ pub struct LoginRecord {
     pub at: Timestamp,
     pub ip: Option<String>,
     pub upgraded_hash: Option<PasswordHash>,
+    /// Earlier failures from this IP to forget (most logins have none: no write then).
+    pub clear_failures: bool,
 }
 
 #[async_trait]
@@ -490,7 +492,8 @@ pub struct LoginBlock {
 
 #[async_trait]
 pub trait LoginGuardStore: Send + Sync {
-    async fn login_blocked(&self, user: &UserId, ip: &str) -> StoreResult<bool>;
+    /// Consecutive failures recorded for the pair, and whether it is blocked.
+    async fn login_failures(&self, user: &UserId, ip: &str) -> StoreResult<Option<(i64, bool)>>;
     /// Counts one more consecutive failure; blocks the pair at `threshold`.
     async fn record_login_failure(
         &self,

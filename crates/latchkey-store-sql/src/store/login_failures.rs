@@ -7,16 +7,21 @@ use sqlx::Row;
 
 #[async_trait]
 impl LoginGuardStore for SqlStore {
-    async fn login_blocked(&self, user: &UserId, ip: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM login_failures WHERE user_id = $1 AND ip = $2 AND blocked_at IS NOT NULL",
+    async fn login_failures(&self, user: &UserId, ip: &str) -> StoreResult<Option<(i64, bool)>> {
+        let row = sqlx::query(
+            "SELECT failures, blocked_at FROM login_failures WHERE user_id = $1 AND ip = $2",
         )
         .bind(user.as_str().to_owned())
         .bind(ip.to_owned())
         .fetch_optional(&self.reader)
         .await
         .map_err(other)?;
-        Ok(found.is_some())
+        row.map(|r| -> StoreResult<(i64, bool)> {
+            let failures: i64 = r.try_get("failures").map_err(other)?;
+            let blocked: Option<i64> = r.try_get("blocked_at").map_err(other)?;
+            Ok((failures, blocked.is_some()))
+        })
+        .transpose()
     }
 
     async fn record_login_failure(
