@@ -266,3 +266,45 @@ async fn nodes_share_one_budget_through_redis() {
         429
     );
 }
+
+#[tokio::test]
+async fn two_nodes_share_the_outbox_and_each_mail_goes_out_once() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let configure = move |s: &mut latchkey_server::Settings| {
+        s.mail.smtp_url = Some(url.clone().into());
+        s.mail.concurrency = 2;
+        s.rate_limits.enabled = false;
+    };
+    let first = spawn_app_with(configure.clone()).await;
+    let second = start_with(
+        first.data_dir.clone(),
+        first.database_url.clone(),
+        None,
+        configure,
+    )
+    .await;
+    for i in 0..12 {
+        first
+            .create_user(&format!("node{i}@example.com"), "Old-Password-1")
+            .await;
+    }
+    // Requests land on both nodes; both workers lease from the one queue.
+    for i in 0..12 {
+        let node = if i % 2 == 0 { &first } else { &second };
+        assert_eq!(
+            request_reset(node, &format!("node{i}@example.com"))
+                .await
+                .status(),
+            200
+        );
+    }
+    sink.wait_for(12, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut recipients: Vec<String> = sink.mails().iter().map(|m| m.to[0].clone()).collect();
+    recipients.sort();
+    let mut unique = recipients.clone();
+    unique.dedup();
+    assert_eq!(recipients.len(), 12, "{recipients:?}");
+    assert_eq!(unique.len(), 12, "a mail went out twice: {recipients:?}");
+}
