@@ -38,6 +38,8 @@ pub struct AuthorizeRequest {
     pub connection: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+    /// The page language the application asks for (the pages read it; the service does not).
+    pub ui_locales: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -75,7 +75,7 @@ fn login_page(ctx: &Ctx, form: &LoginForm, error: Option<&str>, status: StatusCo
     };
     let body = format!(
         r#"<h1>Log in</h1>
-<p class="lead">to continue to {client}</p>
+<p class="lead">to continue to <strong>{client}</strong></p>
 {banner}<form method="post" action="/u/login" novalidate>
 <input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="state" value="{tx}">
 <label for="username">Email address</label>
@@ -144,7 +144,7 @@ fn signup_page(
         .collect();
     let body = format!(
         r#"<h1>Sign up</h1>
-<p class="lead">to continue to {client}</p>
+<p class="lead">to continue to <strong>{client}</strong></p>
 {banner}<form method="post" action="/u/signup" novalidate>
 <input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="state" value="{tx}">
 <label for="email">Email address</label>
@@ -273,17 +273,39 @@ async fn authorize(
     headers: HeaderMap,
     Query(req): Query<AuthorizeRequest>,
 ) -> Response {
-    let ctx = match Ctx::new(state, &headers).await {
+    let mut ctx = match Ctx::new(state, &headers).await {
         Ok(c) => c,
         Err(r) => return r,
     };
+    // `ui_locales` picks the pages' language, remembered for the rest of the visit.
+    let chosen = req
+        .ui_locales
+        .as_deref()
+        .and_then(super::i18n::Lang::from_list);
+    if let Some(lang) = chosen {
+        ctx.lang = lang;
+    }
     let session = read_cookie(&headers, SESSION_COOKIE);
-    match ctx.state.services.authorize(req, session.as_deref()).await {
-        Ok(AuthorizeOutcome::Respond(answer)) => respond(&ctx, &answer, None),
+    let mut res = authorize_answer(&ctx, req, session.as_deref()).await;
+    if let Some(lang) = chosen
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+            super::i18n::LANG_COOKIE,
+            lang.code()
+        ))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn authorize_answer(ctx: &Ctx, req: AuthorizeRequest, session: Option<&str>) -> Response {
+    match ctx.state.services.authorize(req, session).await {
+        Ok(AuthorizeOutcome::Respond(answer)) => respond(ctx, &answer, None),
         Ok(AuthorizeOutcome::Login(form)) if form.show_signup => {
-            signup_page(&ctx, &form, "", None, None, StatusCode::OK)
+            signup_page(ctx, &form, "", None, None, StatusCode::OK)
         }
-        Ok(AuthorizeOutcome::Login(form)) => login_page(&ctx, &form, None, StatusCode::OK),
+        Ok(AuthorizeOutcome::Login(form)) => login_page(ctx, &form, None, StatusCode::OK),
         Ok(AuthorizeOutcome::Refuse(message)) => ctx.page(
             StatusCode::BAD_REQUEST,
             "Something is wrong with this link",

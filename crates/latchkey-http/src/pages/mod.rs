@@ -2,6 +2,7 @@
 //! Every page sends a strict CSP, no-store, no-referrer (links carry tickets), and every form a
 //! signed double-submit CSRF token (`lk_csrf` cookie + hidden field bound to the form).
 
+mod i18n;
 mod login;
 mod reset;
 
@@ -47,6 +48,7 @@ pub(crate) fn e(s: &str) -> String {
 /// A complete page around `body`, with the tenant's branding.
 pub(crate) fn page(
     status: StatusCode,
+    lang: i18n::Lang,
     branding: &Branding,
     title: &str,
     body: &str,
@@ -59,13 +61,15 @@ pub(crate) fn page(
         .map_or(String::new(), |u| format!(r#"<img src="{}" alt="">"#, e(u)));
     let html = format!(
         r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>{title} · {name}</title><link rel="stylesheet" href="/lo/style.css"></head>
 <body><main><header>{logo}<p>{name}</p></header>
 {body}
 </main></body></html>"#,
-        title = e(title),
+        lang = lang.code(),
+        title = e(&lang.tr(title)),
         name = e(&branding.name),
+        body = i18n::translate_html(lang, body),
     );
     // form-action must also allow where a successful form redirects (Chromium checks redirects).
     let mut targets = vec!["'self'".to_owned()];
@@ -132,6 +136,7 @@ pub(crate) struct Ctx {
     pub(crate) branding: Branding,
     pub(crate) nonce: String,
     pub(crate) cookie: Option<String>,
+    pub(crate) lang: i18n::Lang,
 }
 
 impl Ctx {
@@ -147,6 +152,7 @@ impl Ctx {
             branding,
             nonce,
             cookie,
+            lang: i18n::Lang::detect(headers),
         })
     }
 
@@ -176,6 +182,7 @@ impl Ctx {
     ) -> Response {
         page(
             status,
+            self.lang,
             &self.branding,
             title,
             body,

@@ -193,7 +193,7 @@ impl Ctx {
         };
         let body = format!(
             r#"<h1>{title}</h1>
-<p class="lead">{text} Enter your email address and we will send you a new link.</p>
+<p class="lead"><span>{text}</span> <span>Enter your email address and we will send you a new link.</span></p>
 {form}"#,
             form = forgot_form(&csrf, connection.unwrap_or(DEFAULT_CONNECTION), None),
         );

@@ -649,3 +649,37 @@ async fn the_hosted_sign_up_form_creates_the_user_and_logs_in() {
     assert_eq!(status, 400);
     assert!(again.contains("Invalid sign up"));
 }
+
+#[tokio::test]
+async fn pages_speak_french_when_asked() {
+    let (app, _sink) = app_with_sink().await;
+    let user = app.create_user("fr@example.com", "Old-Password-1").await;
+    let mut b = Browser::new();
+    let (status, page, _) = b.get(&authorize_url(&app, "&ui_locales=fr-FR")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<html lang="fr">"#), "{page}");
+    assert!(page.contains("<h1>Connexion</h1>") && page.contains("Mot de passe oublié ?"));
+    assert_eq!(b.cookies.get("lk_lang").map(String::as_str), Some("fr"));
+    // The choice is remembered: the error after a wrong password is in French too.
+    let (status, again, _) =
+        log_in(&mut b, &app, &page, "fr@example.com", "Wrong-Password-9").await;
+    assert_eq!(status, 400);
+    assert!(again.contains("Adresse e-mail ou mot de passe incorrect."));
+    // Accept-Language alone is enough on the reset page; English stays the default.
+    let ticket = crate::reset::ticket_token(&app, json!({"user_id": user["user_id"]})).await;
+    let french = app
+        .http
+        .get(app.url(&format!("/lo/reset?ticket={ticket}")))
+        .header("accept-language", "fr-CA,fr;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        french.contains("Changez votre mot de passe") && french.contains("Au moins 8 caractères")
+    );
+    let english = open_page(&app, &ticket).await;
+    assert!(english.html.contains("Change your password") && english.html.contains(r#"lang="en""#));
+}
