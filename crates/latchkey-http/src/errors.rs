@@ -75,7 +75,7 @@ impl From<ServiceError> for OAuthError {
                 status: S::FORBIDDEN,
                 body: json!({"error": "mfa_required",
                              "error_description": "Multifactor authentication required",
-                             "mfa_token": mfa_token}),
+                             "mfa_token": secrecy::ExposeSecret::expose_secret(&mfa_token)}),
             },
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");

@@ -3,6 +3,7 @@
 //! tokens.rs. The validated request travels through the login form sealed with a tenant key,
 //! so no server-side state exists before the user has logged in.
 
+use super::mfa::SecondFactorNeed;
 use super::tokens::OIDC_SCOPES;
 use super::{Caller, Services};
 use crate::domain::{Client, ClientId, Password, Scope, UserId};
@@ -49,12 +50,22 @@ pub enum ResponseMode {
     FormPost,
 }
 
-/// The answer to the client's callback: a code, or an error, with `state`.
-#[derive(Debug, Clone)]
+/// The answer to the client's callback: a code, or an error, with `state`. `Debug` leaves the
+/// parameters out: one of them is the code.
+#[derive(Clone)]
 pub struct AuthorizationResponse {
     pub redirect_uri: String,
     pub mode: ResponseMode,
     pub params: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for AuthorizationResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationResponse")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthorizationResponse {
@@ -96,8 +107,8 @@ pub enum AuthorizeOutcome {
     Refuse(String),
 }
 
-/// Where a login stands after the password.
-#[derive(Debug)]
+/// Where a login stands after the password. Every field is a credential or carries one (the
+/// sealed `pending` holds a new TOTP key), so `Debug` names the step only.
 pub enum LoginStep {
     /// Logged in: the session cookie and the answer to the callback. `recovery_code` is shown
     /// once, right after a new enrolment.
@@ -116,9 +127,20 @@ pub enum LoginStep {
     },
 }
 
+impl std::fmt::Debug for LoginStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Done { .. } => "LoginStep::Done",
+            Self::SecondFactor { .. } => "LoginStep::SecondFactor",
+            Self::Enroll { .. } => "LoginStep::Enroll",
+        })
+    }
+}
+
 /// A login between the password and the second factor, sealed into the challenge form. An
 /// enrolment carries the new key, which the user is shown anyway.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// No Debug: it may hold the new TOTP key.
+#[derive(Clone, Serialize, Deserialize)]
 struct PendingLogin {
     tx: Transaction,
     user_id: String,
@@ -377,13 +399,7 @@ impl Services {
             )
             .await?;
         let now = Timestamp::now();
-        let policy = self.active_tenant().await?.mfa;
-        let enrolled = self
-            .store
-            .list_authenticators(&user.user_id)
-            .await?
-            .iter()
-            .any(|a| a.confirmed && a.kind == "totp");
+        let need = self.second_factor_need(&user).await?;
         let mut pending = PendingLogin {
             tx,
             user_id: user.user_id.as_str().to_owned(),
@@ -392,12 +408,12 @@ impl Services {
             enroll_uri: None,
             expires: now.seconds() + 300,
         };
-        if enrolled && policy.otp_enabled {
+        if need == SecondFactorNeed::Challenge {
             return Ok(LoginStep::SecondFactor {
                 pending: self.seal_value("login-mfa", &pending, pending.expires)?,
             });
         }
-        if policy.required() {
+        if need == SecondFactorNeed::Enroll {
             let mut key = [0u8; 20];
             crate::random::fill(&mut key)?;
             let secret = crate::totp::encode_base32(&key);

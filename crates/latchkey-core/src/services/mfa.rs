@@ -153,17 +153,39 @@ impl Services {
         Ok(SecretString::from(code))
     }
 
-    /// Whether a reset link must pass a second factor before the new-password form.
-    pub(crate) async fn reset_needs_second_factor(&self, user: &User) -> ServiceResult<bool> {
-        if self.active_tenant().await?.flags.skip_mfa_on_password_reset {
-            return Ok(false);
-        }
+    /// Whether the user has a confirmed authenticator app (recovery codes alone do not count).
+    async fn has_second_factor(&self, user: &User) -> ServiceResult<bool> {
         Ok(self
             .store
             .list_authenticators(&user.user_id)
             .await?
             .iter()
-            .any(|a| a.confirmed))
+            .any(|a| a.confirmed && a.kind == "totp"))
+    }
+
+    /// What a login needs after a correct password: the one rule for the hosted form and the
+    /// password grants, so neither path can skip a factor the other demands.
+    pub(crate) async fn second_factor_need(&self, user: &User) -> ServiceResult<SecondFactorNeed> {
+        let policy = self.active_tenant().await?.mfa;
+        if !policy.otp_enabled {
+            return Ok(SecondFactorNeed::None);
+        }
+        Ok(if self.has_second_factor(user).await? {
+            SecondFactorNeed::Challenge
+        } else if policy.required() {
+            SecondFactorNeed::Enroll
+        } else {
+            SecondFactorNeed::None
+        })
+    }
+
+    /// Whether a reset link must pass a second factor before the new-password form: whenever
+    /// the user has one (DESIGN J1), unless the tenant turned that off.
+    pub(crate) async fn reset_needs_second_factor(&self, user: &User) -> ServiceResult<bool> {
+        if self.active_tenant().await?.flags.skip_mfa_on_password_reset {
+            return Ok(false);
+        }
+        self.has_second_factor(user).await
     }
 
     /// Checks a TOTP code (each step usable once) or a recovery code against the user's
@@ -208,6 +230,15 @@ impl Services {
         }
         Ok(false)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecondFactorNeed {
+    None,
+    /// The user has an authenticator: ask for a code.
+    Challenge,
+    /// The tenant requires MFA and the user has none: enrol first.
+    Enroll,
 }
 
 /// The service error for a reset that skipped its second factor.

@@ -297,16 +297,10 @@ impl Services {
                     .cloned(),
             );
         }
-        // A user with a second factor (when the tenant has OTP on) must pass it: Auth0's
-        // `mfa_required` with a token for the `mfa-otp` grant.
-        if self.active_tenant().await?.mfa.otp_enabled
-            && self
-                .store
-                .list_authenticators(&user.user_id)
-                .await?
-                .iter()
-                .any(|a| a.confirmed && a.kind == "totp")
-        {
+        // The same rule as the hosted form: Auth0's `mfa_required` with a token for the
+        // `mfa-otp` grant. A user the policy requires to enrol is refused the same way rather
+        // than let through (enrolment happens on the hosted login; there is no /mfa/associate).
+        if self.second_factor_need(&user).await? != super::mfa::SecondFactorNeed::None {
             let pending = PendingMfa {
                 client_id: client.client_id.as_str().to_owned(),
                 user_id: user.user_id.as_str().to_owned(),
@@ -316,7 +310,11 @@ impl Services {
                 expires: now.seconds() + 600,
             };
             return Err(ServiceError::MfaRequired {
-                mfa_token: self.seal_value("mfa-token", &pending, pending.expires)?,
+                mfa_token: SecretString::from(self.seal_value(
+                    "mfa-token",
+                    &pending,
+                    pending.expires,
+                )?),
             });
         }
         let mut response = self.user_tokens(

@@ -138,6 +138,104 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
     .await
     .unwrap();
 
+    // Hosted login: the session cookie and the authorization code; then MFA: the TOTP key and
+    // the mfa_token a password grant answers with.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = no_redirects
+        .get(format!(
+            "{base}/authorize?response_type=code&client_id={app_id}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&scope=openid&state=s"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let field = |name: &str| {
+        let marker = format!(r#"name="{name}" value=""#);
+        let at = html.find(&marker).unwrap() + marker.len();
+        html[at..at + html[at..].find('"').unwrap()].replace("&amp;", "&")
+    };
+    let logged_in = no_redirects
+        .post(format!("{base}/u/login"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("_csrf", field("_csrf")),
+            ("state", field("state")),
+            ("username", "quiet@example.com".into()),
+            ("password", "Fourth-Secret-Pw4".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), 303);
+    let session = logged_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("lk_session="))
+        .unwrap();
+    let session = session
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("lk_session=")
+        .to_owned();
+    let location = logged_in.headers()["location"].to_str().unwrap().to_owned();
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let exchanged: Value = post(
+        "/oauth/token",
+        json!({"grant_type": "authorization_code", "client_id": app_id, "client_secret": app_secret,
+               "code": code, "redirect_uri": "http://localhost:3000/callback"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(exchanged["access_token"].is_string(), "{exchanged}");
+    const TOTP_KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let added = http
+        .post(format!(
+            "{base}/api/v2/users/{}/authentication-methods",
+            encode_id(user["user_id"].as_str().unwrap())
+        ))
+        .bearer_auth(mgmt_token)
+        .json(&json!({"type": "totp", "totp_secret": TOTP_KEY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    http.put(format!("{base}/api/v2/guardian/factors/otp"))
+        .bearer_auth(mgmt_token)
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    let challenged: Value = login("Fourth-Secret-Pw4")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mfa_token = challenged["mfa_token"].as_str().unwrap().to_owned();
+
     let log = server.stop_and_read_log().await;
     assert!(
         log.contains("latchkey listening"),
@@ -153,6 +251,11 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
         &mail_ticket,
         &ticket_token,
         &csrf,
+        &session,
+        &code,
+        &mfa_token,
+        TOTP_KEY,
+        exchanged["access_token"].as_str().unwrap(),
         mgmt_secret,
         app_secret,
         b["admin"]["password"].as_str().unwrap(),
