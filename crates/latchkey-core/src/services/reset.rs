@@ -65,8 +65,6 @@ pub struct Branding {
     pub logo_url: Option<String>,
     /// `#rrggbb`.
     pub primary_color: String,
-    pub support_email: Option<String>,
-    pub support_url: Option<String>,
 }
 
 /// What the reset page shows for a usable ticket.
@@ -368,8 +366,6 @@ impl Services {
             },
             logo_url: t.picture_url.clone().filter(|u| http_url(u)),
             primary_color: color,
-            support_email: t.support_email.clone(),
-            support_url: t.support_url.clone().filter(|u| http_url(u)),
         })
     }
 

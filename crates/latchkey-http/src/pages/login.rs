@@ -181,16 +181,12 @@ async fn signup_page_or_login(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match ctx.state.services.login_form(&q.state).await {
+    match login_form(&ctx, &q.state).await {
         Ok(form) if signup && form.signup_allowed => {
             signup_page(&ctx, &form, "", None, None, StatusCode::OK)
         }
         Ok(form) => login_page(&ctx, &form, None, StatusCode::OK),
-        Err(ServiceError::BadRequest { message, .. }) => expired_page(&ctx, &message),
-        Err(err) => {
-            tracing::error!(error = ?err, "sign-up form");
-            error_page()
-        }
+        Err(page) => page,
     }
 }
 
@@ -229,13 +225,9 @@ async fn signup(
         Err(r) => return r,
     };
     let services = ctx.state.services.clone();
-    let form = match services.login_form(&fields.state).await {
+    let form = match login_form(&ctx, &fields.state).await {
         Ok(f) => f,
-        Err(ServiceError::BadRequest { message, .. }) => return expired_page(&ctx, &message),
-        Err(err) => {
-            tracing::error!(error = ?err, "sign-up form");
-            return error_page();
-        }
+        Err(r) => return r,
     };
     let again = |message: &str, rules: Option<&[latchkey_core::password::RuleReport]>| {
         signup_page(
@@ -345,13 +337,9 @@ async fn login(
         Err(r) => return r,
     };
     let services = ctx.state.services.clone();
-    let form = match services.login_form(&fields.state).await {
+    let form = match login_form(&ctx, &fields.state).await {
         Ok(f) => f,
-        Err(ServiceError::BadRequest { message, .. }) => return expired_page(&ctx, &message),
-        Err(err) => {
-            tracing::error!(error = ?err, "login form");
-            return error_page();
-        }
+        Err(r) => return r,
     };
     let again = |message: &str, status| {
         let form = LoginForm {
@@ -397,6 +385,18 @@ async fn login(
 }
 
 const MFA_PURPOSE: &str = "login-mfa";
+
+/// The login form's context from its sealed state, or the page that says it expired.
+async fn login_form(ctx: &Ctx, transaction: &str) -> Result<LoginForm, Response> {
+    match ctx.state.services.login_form(transaction).await {
+        Ok(f) => Ok(f),
+        Err(ServiceError::BadRequest { message, .. }) => Err(expired_page(ctx, &message)),
+        Err(err) => {
+            tracing::error!(error = ?err, "login form");
+            Err(error_page())
+        }
+    }
+}
 
 /// A login form (or its second step) that outlived its sealed state.
 fn expired_page(ctx: &Ctx, message: &str) -> Response {

@@ -232,28 +232,32 @@ async fn show(
     };
     let token = q.ticket.unwrap_or_default();
     let proof = read_cookie(&headers, MFA_COOKIE);
-    match ctx
-        .state
-        .services
-        .open_password_ticket(&token, proof.as_deref())
-        .await
-    {
-        Ok(TicketState::Open(t)) => {
-            ctx.reset_form(&token, &t, FormErrors::default(), StatusCode::OK)
-        }
-        Ok(TicketState::Expired {
-            redirect: Some(url),
-            ..
-        }) => Redirect::to(&url).into_response(),
-        Ok(TicketState::Expired { connection, .. }) => {
-            ctx.dead_link(true, connection.as_deref(), StatusCode::GONE)
-        }
-        Ok(TicketState::Invalid { connection }) => {
-            ctx.dead_link(false, connection.as_deref(), StatusCode::NOT_FOUND)
-        }
-        Err(err) => {
-            tracing::error!(error = ?err, "opening a password ticket");
-            error_page()
+    match ctx.open_ticket(&token, proof.as_deref()).await {
+        Ok(t) => ctx.reset_form(&token, &t, FormErrors::default(), StatusCode::OK),
+        Err(page) => page,
+    }
+}
+
+impl Ctx {
+    /// The ticket behind a link, or the page for a link that cannot be used (expired: a new
+    /// mail, or Auth0's `result_url` answer; used or unknown: a new mail).
+    async fn open_ticket(&self, token: &str, proof: Option<&str>) -> Result<OpenTicket, Response> {
+        match self.state.services.open_password_ticket(token, proof).await {
+            Ok(TicketState::Open(t)) => Ok(t),
+            Ok(TicketState::Expired {
+                redirect: Some(url),
+                ..
+            }) => Err(Redirect::to(&url).into_response()),
+            Ok(TicketState::Expired { connection, .. }) => {
+                Err(self.dead_link(true, connection.as_deref(), StatusCode::GONE))
+            }
+            Ok(TicketState::Invalid { connection }) => {
+                Err(self.dead_link(false, connection.as_deref(), StatusCode::NOT_FOUND))
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, "opening a password ticket");
+                Err(error_page())
+            }
         }
     }
 }
@@ -283,25 +287,9 @@ async fn submit(
     };
     let services = ctx.state.services.clone();
     let proof = read_cookie(&headers, MFA_COOKIE);
-    let open = match services
-        .open_password_ticket(&form.ticket, proof.as_deref())
-        .await
-    {
-        Ok(TicketState::Open(t)) => t,
-        Ok(TicketState::Expired {
-            redirect: Some(url),
-            ..
-        }) => return Redirect::to(&url).into_response(),
-        Ok(TicketState::Expired { connection, .. }) => {
-            return ctx.dead_link(true, connection.as_deref(), StatusCode::GONE);
-        }
-        Ok(TicketState::Invalid { connection }) => {
-            return ctx.dead_link(false, connection.as_deref(), StatusCode::NOT_FOUND);
-        }
-        Err(err) => {
-            tracing::error!(error = ?err, "opening a password ticket");
-            return error_page();
-        }
+    let open = match ctx.open_ticket(&form.ticket, proof.as_deref()).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     let bad =
         |errors: FormErrors| ctx.reset_form(&form.ticket, &open, errors, StatusCode::BAD_REQUEST);
@@ -442,8 +430,8 @@ async fn second_factor(
             return error_page();
         }
     };
-    match services.open_password_ticket(&form.ticket, None).await {
-        Ok(TicketState::Open(t)) => ctx.reset_form(
+    match ctx.open_ticket(&form.ticket, None).await {
+        Ok(t) => ctx.reset_form(
             &form.ticket,
             &t,
             FormErrors {
@@ -452,11 +440,7 @@ async fn second_factor(
             },
             status,
         ),
-        Ok(_) => ctx.dead_link(false, None, StatusCode::BAD_REQUEST),
-        Err(err) => {
-            tracing::error!(error = ?err, "opening a password ticket");
-            error_page()
-        }
+        Err(page) => page,
     }
 }
 

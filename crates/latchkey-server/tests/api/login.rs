@@ -447,7 +447,9 @@ async fn mfa_policy_enrols_at_login_then_challenges_with_a_recovery_code_fallbac
             .any(|f| f["name"] == "otp" && f["enabled"] == true)
     );
     // The password grant obeys the same policy: no tokens for a user who has not enrolled yet.
-    let res = app.login("two@example.com", "Old-Password-1", "openid").await;
+    let res = app
+        .login("two@example.com", "Old-Password-1", "openid")
+        .await;
     assert_eq!(res.status(), 403);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "mfa_required");
     let (status, _) = app
