@@ -22,23 +22,14 @@ import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { chromium } from "playwright-core";
+import { api, check, ok, run, show } from "./common.mjs";
 
 const EMAIL = "browser@example.com";
 const PASSWORD = "Browser-Password-1";
 const EXPECTED = "We've just sent you an email to reset your password.";
 const CALL_TIMEOUT_MS = 20_000;
 
-class Failure extends Error {}
-let lastOk = "(none)";
 
-function check(cond, what) {
-  if (!cond) throw new Failure(what);
-}
-function ok(step) {
-  lastOk = step;
-  console.log(`ok - ${step}`);
-}
-const show = (v) => JSON.stringify(v);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bundle = readFileSync(join(here, "node_modules/auth0-js/dist/auth0.min.js"));
@@ -74,24 +65,6 @@ function startSite() {
   });
 }
 
-async function api(base, method, path, token, body) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      "Content-Type": "application/json",
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json };
-}
 
 // Opens the site's page in a fresh context and runs changePassword there. Returns what the SDK
 // callback got, plus the console lines, failed requests and the change_password response seen.
@@ -243,11 +216,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-  console.log("browser change password: all steps passed");
-} catch (e) {
-  const detail = e instanceof Failure ? e.message : `${e?.name}: ${e?.message}${e?.cause ? ` (cause: ${e.cause.code ?? e.cause.message})` : ""}`;
-  console.error(`FAIL: ${detail} (last passed step: ${lastOk})`);
-  process.exitCode = e instanceof Failure ? 1 : 2;
-}
+await run("browser change password", main);

@@ -41,6 +41,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as oidc from "openid-client";
 import { chromium } from "playwright-core";
+import { Failure, api, check, ok, run, show } from "./common.mjs";
 
 const EMAIL = "journey@example.com";
 const OLD_PASSWORD = "Old-Journey-Password-1";
@@ -52,18 +53,8 @@ const AXE_PATH = join(dirname(fileURLToPath(import.meta.url)), "node_modules/axe
 const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 const AXE_FAILING = new Set(["serious", "critical"]);
 
-class Failure extends Error {}
-let lastOk = "(none)";
 let app = null;
 
-function check(cond, what) {
-  if (!cond) throw new Failure(what);
-}
-function ok(step) {
-  lastOk = step;
-  console.log(`ok - ${step}`);
-}
-const show = (v) => JSON.stringify(v);
 
 const APP_PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>The application</title></head>
@@ -94,24 +85,6 @@ function startApp() {
   });
 }
 
-async function api(base, method, path, token, body) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      "Content-Type": "application/json",
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json };
-}
 
 // Quoted-printable → text: soft line breaks go, =XX becomes the byte.
 function decodeQuotedPrintable(s) {
@@ -564,14 +537,7 @@ async function checkAccessibility(browser, snapshots) {
   check(failing.length === 0, `accessibility: ${failing.length} serious/critical axe-core violation(s): ${failing.join("; ")}`);
 }
 
-try {
-  await main();
-  console.log("browser login journey: all steps passed");
-} catch (e) {
-  const detail = e instanceof Failure ? e.message : `${e?.name}: ${e?.message}${e?.cause ? ` (cause: ${e.cause.code ?? e.cause.message})` : ""}`;
-  console.error(`FAIL: ${detail} (last passed step: ${lastOk})`);
-  process.exitCode = e instanceof Failure ? 1 : 2;
-} finally {
+await run("browser login journey", main, () => {
   app?.server.closeAllConnections();
   app?.server.close();
-}
+});
