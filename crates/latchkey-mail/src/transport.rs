@@ -314,8 +314,21 @@ async fn write_eml(dir: &Path, mail: &OutgoingMail, bytes: &[u8]) -> Result<Stri
     let stamp = latchkey_core::time::Timestamp::now().millis();
     let path = dir.join(format!("{stamp}-{}.eml", mail.id));
     let partial = dir.join(format!(".{stamp}-{}.eml.part", mail.id));
-    // Written aside, then renamed: a reader never sees half a message.
-    tokio::fs::write(&partial, bytes).await.map_err(io)?;
+    // Written aside, then renamed: a reader never sees half a message. Owner-only, like
+    // bootstrap.json: the file holds a live reset link.
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .await
+        .map_err(io)?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, bytes)
+        .await
+        .map_err(io)?;
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(io)?;
     tokio::fs::rename(&partial, &path).await.map_err(io)?;
     Ok(path.display().to_string())
 }

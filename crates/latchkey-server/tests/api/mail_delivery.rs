@@ -129,7 +129,14 @@ async fn without_smtp_mail_is_written_to_the_outbox_directory() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let raw = std::fs::read_to_string(eml.expect("an .eml file")).unwrap();
+    let eml = eml.expect("an .eml file");
+    // It holds a live reset link: readable by the server's user only.
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&eml).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let raw = std::fs::read_to_string(eml).unwrap();
     assert!(raw.contains("To: dev@example.com"));
     assert!(raw.contains("multipart/alternative"));
     assert!(raw.contains("Content-Type: text/plain") && raw.contains("Content-Type: text/html"));
