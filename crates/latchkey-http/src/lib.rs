@@ -9,6 +9,8 @@ mod mgmt;
 mod oauth;
 mod pages;
 
+pub use pages::PageTheme;
+
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -23,6 +25,8 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub services: Arc<Services>,
+    /// The tenant's own hosted-page layout, if `server.pages_dir` names one.
+    pub theme: Arc<pages::PageTheme>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -9,7 +9,7 @@ use latchkey_core::ratelimit::{MemoryRateLimiter, RateLimiter};
 use latchkey_core::services::Infrastructure;
 use latchkey_core::services::{BootstrapOutcome, BootstrapPresets};
 use latchkey_core::store::Store;
-use latchkey_http::AppState;
+use latchkey_http::{AppState, PageTheme};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ pub struct Application {
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     services: Arc<Services>,
     bootstrap: Option<BootstrapOutcome>,
+    theme: Arc<PageTheme>,
 }
 
 impl Application {
@@ -73,10 +74,16 @@ impl Application {
             ),
             None => Arc::new(MemoryRateLimiter::default()),
         };
+        let templates = Arc::new(latchkey_mail::LiquidEngine::new()?);
+        let theme = match &settings.server.pages_dir {
+            Some(dir) => PageTheme::load(dir, templates.clone())
+                .map_err(|e| anyhow::anyhow!("server.pages_dir: {e}"))?,
+            None => PageTheme::built_in(),
+        };
         let infrastructure = Infrastructure {
             store,
             hasher,
-            templates: Arc::new(latchkey_mail::LiquidEngine::new()?),
+            templates,
             mail: Arc::new(latchkey_mail::LettreTransport::new()),
             rate_limiter,
         };
@@ -89,6 +96,7 @@ impl Application {
             tls,
             services,
             bootstrap,
+            theme: Arc::new(theme),
         })
     }
 
@@ -112,6 +120,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let router = latchkey_http::router(AppState {
             services: self.services.clone(),
+            theme: self.theme.clone(),
         });
         // Delivery runs beside serving; a mail cut off by the stop goes out after its lease.
         let _stop_worker = self

@@ -94,6 +94,9 @@ pub struct ServerSettings {
     /// Seconds a node may serve clients, grants, connections and tenant settings from memory
     /// before re-reading them; a change made on another node is seen within this time.
     pub config_cache_secs: u64,
+    /// A directory with the tenant's own hosted-page layout: `page.liquid` (Auth0's page
+    /// template syntax) and/or `custom.css`.
+    pub pages_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -173,6 +176,7 @@ impl Default for ServerSettings {
             tls_key: None,
             tls_self_signed: false,
             config_cache_secs: 5,
+            pages_dir: None,
         }
     }
 }

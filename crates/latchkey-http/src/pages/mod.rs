@@ -5,6 +5,9 @@
 mod i18n;
 mod login;
 mod reset;
+mod theme;
+
+pub use theme::PageTheme;
 
 use crate::AppState;
 use axum::Router;
@@ -18,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .merge(reset::router())
         .merge(login::router())
         .route("/lo/style.css", get(stylesheet))
+        .route("/lo/custom.css", get(custom_stylesheet))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
@@ -40,14 +44,33 @@ async fn stylesheet(axum::extract::State(state): axum::extract::State<AppState>)
         .into_response()
 }
 
+async fn custom_stylesheet(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Response {
+    match state.theme.custom_css() {
+        Some(css) => (
+            [
+                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=60"),
+            ],
+            css.to_owned(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// Escapes text for HTML.
 pub(crate) fn e(s: &str) -> String {
     escape_html(s)
 }
 
-/// A complete page around `body`, with the tenant's branding.
+/// A complete page around `body`, with the tenant's branding, in the tenant's own layout when
+/// it has one (`theme.rs`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn page(
     status: StatusCode,
+    theme: &PageTheme,
     lang: i18n::Lang,
     branding: &Branding,
     title: &str,
@@ -59,18 +82,39 @@ pub(crate) fn page(
         .logo_url
         .as_deref()
         .map_or(String::new(), |u| format!(r#"<img src="{}" alt="">"#, e(u)));
-    let html = format!(
-        r#"<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>{title} · {name}</title><link rel="stylesheet" href="/lo/style.css"></head>
-<body><main><header>{logo}<p>{name}</p></header>
-{body}
-</main></body></html>"#,
-        lang = lang.code(),
-        title = e(&lang.tr(title)),
+    let title = lang.tr(title);
+    let custom_css = if theme.custom_css().is_some() {
+        r#"<link rel="stylesheet" href="/lo/custom.css">"#
+    } else {
+        ""
+    };
+    let head = format!(
+        r#"<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>{title} · {name}</title><link rel="stylesheet" href="/lo/style.css">{custom_css}"#,
+        title = e(&title),
+        name = e(&branding.name),
+    );
+    let widget = format!(
+        "<main><header>{logo}<p>{name}</p></header>\n{body}\n</main>",
         name = e(&branding.name),
         body = i18n::translate_html(lang, body),
     );
+    let html = theme
+        .render(&theme::LayoutParts {
+            head: &head,
+            widget: &widget,
+            locale: lang.code(),
+            title: &title,
+            tenant_name: &branding.name,
+            logo_url: branding.logo_url.as_deref(),
+            primary_color: &branding.primary_color,
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "<!doctype html>\n<html lang=\"{lang}\"><head>{head}</head>\n<body>{widget}</body></html>",
+                lang = lang.code()
+            )
+        });
     // form-action must also allow where a successful form redirects (Chromium checks redirects).
     let mut targets = vec!["'self'".to_owned()];
     targets.extend(form_targets.iter().cloned());
@@ -182,6 +226,7 @@ impl Ctx {
     ) -> Response {
         page(
             status,
+            &self.state.theme,
             self.lang,
             &self.branding,
             title,

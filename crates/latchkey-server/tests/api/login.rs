@@ -689,3 +689,62 @@ async fn pages_speak_french_when_asked() {
     let english = open_page(&app, &ticket).await;
     assert!(english.html.contains("Change your password") && english.html.contains(r#"lang="en""#));
 }
+
+#[tokio::test]
+async fn a_tenant_page_template_wraps_every_hosted_page() {
+    let theme = crate::helpers::temp_dir();
+    std::fs::create_dir_all(&theme).unwrap();
+    // Auth0's page-template syntax, as a team would bring it.
+    std::fs::write(
+        theme.join("page.liquid"),
+        r#"<!DOCTYPE html><html lang="{{ locale }}"><head>{%- auth0:head -%}</head>
+<body class="acme"><div id="acme-banner">{{ tenant.friendly_name }} · {{ prompt.screen.name }}</div>{%- auth0:widget -%}</body></html>"#,
+    )
+    .unwrap();
+    std::fs::write(theme.join("custom.css"), "body.acme{background:#102030}").unwrap();
+    let dir = theme.clone();
+    let app = crate::helpers::spawn_app_with(move |s| s.server.pages_dir = Some(dir)).await;
+    app.create_user("themed@example.com", "Old-Password-1")
+        .await;
+    let mut b = Browser::new();
+    let (status, page, _) = b.get(&authorize_url(&app, "")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(r#"<body class="acme"><div id="acme-banner">"#),
+        "{page}"
+    );
+    assert!(page.contains("· Log in</div>"), "{page}");
+    assert!(page.contains(r#"<link rel="stylesheet" href="/lo/custom.css">"#));
+    // The widget is the real form: logging in through the themed page works.
+    let (status, _, location) =
+        log_in(&mut b, &app, &page, "themed@example.com", "Old-Password-1").await;
+    assert_eq!(status, 303, "{location:?}");
+    let css = app
+        .http
+        .get(app.url("/lo/custom.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.text().await.unwrap(), "body.acme{background:#102030}");
+
+    // A template without the widget, or one that does not parse, stops the start with the reason.
+    for (source, reason) in [
+        ("<html>{%- auth0:head -%}</html>", "auth0:widget"),
+        (
+            "{%- auth0:head -%}{%- auth0:widget -%}{% if %}",
+            "page.liquid",
+        ),
+    ] {
+        let bad = crate::helpers::temp_dir();
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(bad.join("page.liquid"), source).unwrap();
+        let mut settings = crate::helpers::settings(&crate::helpers::temp_dir(), None);
+        settings.server.pages_dir = Some(bad);
+        let err = latchkey_server::Application::build(&settings, &Default::default())
+            .await
+            .err()
+            .expect("a bad page template must stop the start");
+        assert!(format!("{err:#}").contains(reason), "{err:#}");
+    }
+}
