@@ -133,6 +133,8 @@ struct TokenBody<'a> {
     id_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
     scope: &'a str,
     expires_in: i64,
     token_type: &'static str,
@@ -198,6 +200,7 @@ async fn token(
         access_token: tokens.access_token.expose_secret(),
         id_token: tokens.id_token.as_ref().map(|t| t.expose_secret()),
         refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose_secret()),
+        recovery_code: tokens.recovery_code.as_ref().map(|t| t.expose_secret()),
         scope: &tokens.scope,
         expires_in: tokens.expires_in,
         token_type: "Bearer",

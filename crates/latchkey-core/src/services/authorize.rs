@@ -486,7 +486,10 @@ impl Services {
                 Some(self.enroll_totp(&user, secret, step, caller).await?)
             }
             None => {
-                if !self.verify_second_factor(&user, code).await? {
+                let check = self
+                    .verify_second_factor(&user, code, super::mfa::SecondFactorKind::Any)
+                    .await?;
+                if !check.passed() {
                     self.record(Some(
                         crate::audit::LogEntry::new(crate::audit::codes::FAILED_MFA, &caller.meta)
                             .description("Wrong second-factor code at login")
@@ -494,7 +497,8 @@ impl Services {
                     ));
                     return Err(wrong());
                 }
-                None
+                // A used recovery code was replaced: the new one is shown like an enrolment's.
+                check.into_new_recovery_code()
             }
         };
         self.finish_login(&pending, vec!["pwd".into(), "mfa".into()], recovery, caller)

@@ -135,22 +135,9 @@ impl Services {
             .await?;
         // The code that confirmed the key is spent like any other.
         self.store.use_totp_step(&totp_id, used_step).await?;
-        let code = crate::random::alnum(24)?.to_uppercase();
-        self.store
-            .insert_authenticator(
-                &Authenticator {
-                    id: format!("recovery-code|dev_{}", crate::random::alnum(16)?),
-                    user_id: user.user_id.clone(),
-                    kind: "recovery-code".into(),
-                    name: None,
-                    secret: SecretString::from(crate::random::token_digest(&code)),
-                    confirmed: true,
-                    created_at: now,
-                },
-                None,
-            )
-            .await?;
-        Ok(SecretString::from(code))
+        let (record, code) = new_recovery_code(user)?;
+        self.store.insert_authenticator(&record, None).await?;
+        Ok(code)
     }
 
     /// Whether the user has a confirmed authenticator app (recovery codes alone do not count).
@@ -189,32 +176,41 @@ impl Services {
     }
 
     /// Checks a TOTP code (each step usable once) or a recovery code against the user's
-    /// factors.
+    /// factors. A recovery code works once: it is replaced by a new one (Auth0's behaviour),
+    /// which the caller must show the user.
     pub(crate) async fn verify_second_factor(
         &self,
         user: &User,
         code: &str,
-    ) -> ServiceResult<bool> {
+        accept: SecondFactorKind,
+    ) -> ServiceResult<SecondFactorCheck> {
         let now = Timestamp::now().seconds();
         let authenticators = self.store.list_authenticators(&user.user_id).await?;
-        // A recovery code is usable once: using it deletes every factor, so the user enrols
-        // again.
         let normalized = code.trim().replace([' ', '-'], "").to_uppercase();
-        if normalized.len() == 24 {
+        if accept != SecondFactorKind::Otp && normalized.len() == RECOVERY_CODE_LEN {
             let digest = crate::random::token_digest(&normalized);
-            let matches = authenticators.iter().any(|a| {
+            let used = authenticators.iter().find(|a| {
                 a.kind == "recovery-code"
                     && bool::from(subtle::ConstantTimeEq::ct_eq(
                         a.secret.expose_secret().as_bytes(),
                         digest.as_bytes(),
                     ))
             });
-            if matches {
-                self.store
-                    .delete_authenticators(&user.user_id, None)
-                    .await?;
-            }
-            return Ok(matches);
+            let Some(used) = used else {
+                return Ok(SecondFactorCheck::Refused);
+            };
+            let (record, new_code) = new_recovery_code(user)?;
+            // Two requests racing with one code: only the one that deletes it passes.
+            return Ok(
+                if self.store.replace_authenticator(&used.id, &record).await? {
+                    SecondFactorCheck::Recovered { new_code }
+                } else {
+                    SecondFactorCheck::Refused
+                },
+            );
+        }
+        if accept == SecondFactorKind::RecoveryCode {
+            return Ok(SecondFactorCheck::Refused);
         }
         for a in authenticators {
             if !a.confirmed || a.kind != "totp" {
@@ -225,10 +221,62 @@ impl Services {
             };
             if let Some(step) = crate::totp::matching_step(&key, code, now) {
                 // A replay of a step already used is refused like a wrong code.
-                return Ok(self.store.use_totp_step(&a.id, step).await?);
+                return Ok(if self.store.use_totp_step(&a.id, step).await? {
+                    SecondFactorCheck::Passed
+                } else {
+                    SecondFactorCheck::Refused
+                });
             }
         }
-        Ok(false)
+        Ok(SecondFactorCheck::Refused)
+    }
+}
+
+const RECOVERY_CODE_LEN: usize = 24;
+
+/// A fresh recovery code: the record to store (digest only) and the code to show once.
+fn new_recovery_code(user: &User) -> ServiceResult<(Authenticator, SecretString)> {
+    let code = crate::random::alnum(RECOVERY_CODE_LEN)?.to_uppercase();
+    let record = Authenticator {
+        id: format!("recovery-code|dev_{}", crate::random::alnum(16)?),
+        user_id: user.user_id.clone(),
+        kind: "recovery-code".into(),
+        name: None,
+        secret: SecretString::from(crate::random::token_digest(&code)),
+        confirmed: true,
+        created_at: Timestamp::now(),
+    };
+    Ok((record, SecretString::from(code)))
+}
+
+/// Which codes a check accepts: the hosted pages take either in one field; the
+/// `mfa-otp` and `mfa-recovery-code` grants each take their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecondFactorKind {
+    Any,
+    Otp,
+    RecoveryCode,
+}
+
+/// The result of a second-factor check.
+pub(crate) enum SecondFactorCheck {
+    Refused,
+    Passed,
+    /// A recovery code passed and was replaced by `new_code`, to be shown to the user once.
+    Recovered {
+        new_code: SecretString,
+    },
+}
+
+impl SecondFactorCheck {
+    pub(crate) fn passed(&self) -> bool {
+        !matches!(self, Self::Refused)
+    }
+    pub(crate) fn into_new_recovery_code(self) -> Option<SecretString> {
+        match self {
+            Self::Recovered { new_code } => Some(new_code),
+            _ => None,
+        }
     }
 }
 

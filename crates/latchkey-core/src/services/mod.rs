@@ -40,7 +40,7 @@ pub use outbox::escape_html;
 pub use passwords::PasswordChangeReason;
 pub use reset::{
     Branding, NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
-    TicketState,
+    ResetSecondFactorPassed, TicketState,
 };
 pub use tokens::{ClientAuth, TokenRequest, TokenResponse};
 pub use users::{NewUser, UserPatch};

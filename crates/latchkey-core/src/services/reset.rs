@@ -11,7 +11,7 @@ use crate::password::{PasswordPolicy, PersonalInfo, RuleReport};
 use crate::ratelimit::RateDecision;
 use crate::store::{PasswordTicket, TicketKind};
 use crate::time::Timestamp;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Auth0's default link lifetime: five days.
 pub const DEFAULT_TICKET_TTL_SECS: i64 = 432_000;
@@ -123,6 +123,13 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> Option<String> {
 
 fn http_url(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+}
+
+/// A passed second factor before a reset: the proof the page keeps (ten minutes, this ticket
+/// only) and, when a recovery code was used, its replacement to show the user once.
+pub struct ResetSecondFactorPassed {
+    pub proof: String,
+    pub new_recovery_code: Option<SecretString>,
 }
 
 impl Services {
@@ -429,15 +436,15 @@ impl Services {
         })
     }
 
-    /// The second factor before a reset: a TOTP code of the ticket's user. Returns a proof for
-    /// this ticket, valid ten minutes, that the page keeps in a cookie. Attempts are limited
-    /// per ticket (5 a minute), so six digits cannot be guessed.
+    /// The second factor before a reset: a TOTP code (or a recovery code) of the ticket's user.
+    /// Returns a proof for this ticket, valid ten minutes, that the page keeps in a cookie.
+    /// Attempts are limited per ticket (5 a minute), so six digits cannot be guessed.
     pub async fn pass_reset_second_factor(
         &self,
         token: &str,
         code: &str,
         caller: &Caller,
-    ) -> ServiceResult<String> {
+    ) -> ServiceResult<ResetSecondFactorPassed> {
         let Some((ticket, user)) = self.find_ticket(token).await? else {
             return Err(ticket_unusable());
         };
@@ -454,7 +461,10 @@ impl Services {
                 "Too many attempts. Wait a minute and try again.".into(),
             ));
         }
-        if !self.verify_second_factor(&user, code).await? {
+        let check = self
+            .verify_second_factor(&user, code, super::mfa::SecondFactorKind::Any)
+            .await?;
+        if !check.passed() {
             self.record(Some(
                 crate::audit::LogEntry::new(crate::audit::codes::FAILED_MFA, &caller.meta)
                     .description("Wrong second-factor code before a password reset")
@@ -467,9 +477,12 @@ impl Services {
             ));
         }
         let expires = Timestamp::now().seconds() + 600;
-        Ok(self
-            .tenant_keys
-            .proof(&format!("reset-mfa\0{}", ticket.digest), expires))
+        Ok(ResetSecondFactorPassed {
+            proof: self
+                .tenant_keys
+                .proof(&format!("reset-mfa\0{}", ticket.digest), expires),
+            new_recovery_code: check.into_new_recovery_code(),
+        })
     }
 
     async fn find_ticket(&self, token: &str) -> ServiceResult<Option<(PasswordTicket, User)>> {

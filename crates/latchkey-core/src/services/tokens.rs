@@ -84,6 +84,8 @@ pub struct TokenResponse {
     pub access_token: SecretString,
     pub id_token: Option<SecretString>,
     pub refresh_token: Option<SecretString>,
+    /// After `mfa-recovery-code`: the code that replaces the one just used.
+    pub recovery_code: Option<SecretString>,
     pub scope: String,
     pub expires_in: i64,
 }
@@ -154,8 +156,18 @@ impl Services {
                     .await
             }
             TokenRequest::Mfa {
-                mfa_token, code, ..
-            } => self.mfa_grant(&client, &mfa_token, &code, meta).await,
+                grant,
+                mfa_token,
+                code,
+            } => {
+                let accept = if grant == GrantType::MfaRecoveryCode {
+                    super::mfa::SecondFactorKind::RecoveryCode
+                } else {
+                    super::mfa::SecondFactorKind::Otp
+                };
+                self.mfa_grant(&client, &mfa_token, &code, accept, meta)
+                    .await
+            }
             TokenRequest::AuthorizationCode {
                 code,
                 redirect_uri,
@@ -226,6 +238,7 @@ impl Services {
             access_token,
             id_token: None,
             refresh_token: None,
+            recovery_code: None,
             scope,
             expires_in: lifetime,
         })
@@ -670,6 +683,7 @@ impl Services {
         client: &Client,
         mfa_token: &str,
         code: &SecretString,
+        accept: super::mfa::SecondFactorKind,
         meta: &RequestMeta,
     ) -> ServiceResult<TokenResponse> {
         let invalid = || ServiceError::InvalidGrant("Malformed mfa_token".into());
@@ -693,10 +707,10 @@ impl Services {
                 "Too many attempts. Wait a minute and try again.".into(),
             ));
         }
-        if !self
-            .verify_second_factor(&user, code.expose_secret())
-            .await?
-        {
+        let check = self
+            .verify_second_factor(&user, code.expose_secret(), accept)
+            .await?;
+        if !check.passed() {
             self.audit.record(
                 LogEntry::new(codes::FAILED_MFA, meta)
                     .description("Wrong second-factor code")
@@ -727,6 +741,8 @@ impl Services {
                     .await?,
             );
         }
+        // Auth0 answers a recovery-code grant with the user's new recovery code.
+        response.recovery_code = check.into_new_recovery_code();
         Ok(response)
     }
 
@@ -809,6 +825,7 @@ impl Services {
             access_token,
             id_token,
             refresh_token: None,
+            recovery_code: None,
             scope: scope.to_string(),
             expires_in: lifetime,
         })

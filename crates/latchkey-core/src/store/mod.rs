@@ -418,6 +418,9 @@ pub trait AuthenticatorStore: Send + Sync {
         user: &UserId,
         log: Option<&LogEntry>,
     ) -> StoreResult<u64>;
+    /// Deletes authenticator `old_id` and inserts `new` in one transaction, unless `old_id` is
+    /// already gone (false: someone else used it first). How a used recovery code is replaced.
+    async fn replace_authenticator(&self, old_id: &str, new: &Authenticator) -> StoreResult<bool>;
     /// Records that a code of time step `step` was used, unless that step or a later one
     /// already was: false means a replay.
     async fn use_totp_step(&self, id: &str, step: i64) -> StoreResult<bool>;

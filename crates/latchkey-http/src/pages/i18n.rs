@@ -203,6 +203,10 @@ fn french(en: &str) -> Option<String> {
             "Si vous perdez votre téléphone, ce code vous permet de vous connecter une fois. Il n'est affiché que maintenant."
         }
         "I saved it, continue" => "Je l'ai conservé, continuer",
+        "Save your new recovery code" => "Conservez votre nouveau code de récupération",
+        "You used your recovery code, so it no longer works. This new one lets you sign in once if you lose your phone. It is shown only now." => {
+            "Vous avez utilisé votre code de récupération : il ne fonctionne plus. Ce nouveau code vous permet de vous connecter une fois si vous perdez votre téléphone. Il n'est affiché que maintenant."
+        }
         "That code is not valid. Enter the current code from your authenticator app." => {
             "Ce code n'est pas valide. Saisissez le code actuel de votre application d'authentification."
         }

@@ -17,6 +17,7 @@ use latchkey_core::random::token_digest;
 use latchkey_core::services::{
     Caller, DEFAULT_CONNECTION, OpenTicket, PasswordResetRequest, TicketState,
 };
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -406,16 +407,31 @@ async fn second_factor(
         .pass_reset_second_factor(&form.ticket, &form.code, &Caller::end_user(meta))
         .await
     {
-        Ok(proof) => {
+        Ok(passed) => {
             let secure = services.config().issuer.starts_with("https://");
             let cookie = format!(
-                "{MFA_COOKIE}={proof}; Path=/lo; HttpOnly; SameSite=Strict; Max-Age=600{}",
+                "{MFA_COOKIE}={}; Path=/lo; HttpOnly; SameSite=Strict; Max-Age=600{}",
+                passed.proof,
                 if secure { "; Secure" } else { "" }
             );
             let target = format!("/lo/reset?ticket={}", form.ticket);
-            let mut res = Redirect::to(&target).into_response();
+            let mut res = match passed.new_recovery_code {
+                None => Redirect::to(&target).into_response(),
+                // The recovery code is spent: show its replacement once, then the form.
+                Some(code) => {
+                    let body = format!(
+                        r#"<h1>Save your new recovery code</h1>
+<p class="lead">You used your recovery code, so it no longer works. This new one lets you sign in once if you lose your phone. It is shown only now.</p>
+<p class="recovery"><code id="recovery-code">{}</code></p>
+<a class="button" href="{}">I saved it, continue</a>"#,
+                        e(code.expose_secret()),
+                        e(&target)
+                    );
+                    ctx.page(StatusCode::OK, "Save your new recovery code", &body, &[])
+                }
+            };
             if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
-                res.headers_mut().insert(header::SET_COOKIE, v);
+                res.headers_mut().append(header::SET_COOKIE, v);
             }
             return res;
         }

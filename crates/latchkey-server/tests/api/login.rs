@@ -531,24 +531,68 @@ async fn mfa_policy_enrols_at_login_then_challenges_with_a_recovery_code_fallbac
         )
         .await;
     assert_eq!(status, 400, "a spent code is refused");
-    let (status, _, location) = other
+    // The recovery code passes once and is replaced by a new one, shown once (Auth0).
+    let (status, saved, _) = other
         .post(
             &app.url("/u/mfa"),
             &[("_csrf", &csrf), ("pending", &pending), ("code", &recovery)],
         )
         .await;
-    assert_eq!(status, 303);
+    assert_eq!(status, 200);
+    let renewed = between(&saved, r#"<code id="recovery-code">"#, "</code>").to_owned();
+    assert_eq!(renewed.len(), 24);
+    assert_ne!(renewed, recovery);
+    let onward = between(&saved, r#"<a class="button" href=""#, "\"").replace("&amp;", "&");
     assert_eq!(
-        exchange(&app, &code_of(&location.unwrap()), VERIFIER)
-            .await
-            .status(),
+        exchange(&app, &code_of(&onward), VERIFIER).await.status(),
         200
     );
-    // The recovery code reset the factors: the next login enrols again.
+    // The authenticator stays: the next login challenges, and the used code is dead.
     let mut third = Browser::new();
     let (_, page, _) = third.get(&authorize_url(&app, "")).await;
     let (_, next, _) = log_in(&mut third, &app, &page, "two@example.com", "Old-Password-1").await;
-    assert!(next.contains("Secure your account"));
+    assert!(next.contains("Verify it's you"));
+    let (status, _, _) = third
+        .post(
+            &app.url("/u/mfa"),
+            &[
+                ("_csrf", &hidden(&next, "_csrf")),
+                ("pending", &hidden(&next, "pending")),
+                ("code", &recovery),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "a used recovery code is refused");
+
+    // The password grant: `mfa_required`, then the `mfa-recovery-code` grant answers with
+    // tokens and the next code in `recovery_code`. Each grant takes only its own kind of code.
+    let res = app
+        .login("two@example.com", "Old-Password-1", "openid")
+        .await;
+    assert_eq!(res.status(), 403);
+    let mfa_token = res.json::<Value>().await.unwrap()["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (client_id, secret) = app.app_client();
+    let grant = |kind: &str, field: &str, code: &str| {
+        let mut body = json!({"grant_type": format!("http://auth0.com/oauth/grant-type/{kind}"),
+                              "client_id": client_id, "client_secret": secret, "mfa_token": mfa_token});
+        body[field] = json!(code);
+        app.token(body)
+    };
+    let res = grant("mfa-otp", "otp", &renewed).await;
+    assert_eq!(res.status(), 403, "mfa-otp does not take a recovery code");
+    let res = grant("mfa-recovery-code", "recovery_code", &renewed).await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    assert!(tokens["id_token"].is_string());
+    let next_code = tokens["recovery_code"].as_str().unwrap();
+    assert_eq!(next_code.len(), 24);
+    assert_ne!(next_code, renewed);
+    let res = grant("mfa-recovery-code", "recovery_code", &renewed).await;
+    assert_eq!(res.status(), 403, "a recovery code works once");
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-use super::{SqlStore, execute, flag, insert_log, other};
+use super::{AnyQuery, SqlStore, execute, flag, insert_log, other};
 use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
 use latchkey_core::domain::UserId;
@@ -6,6 +6,20 @@ use latchkey_core::store::{Authenticator, AuthenticatorStore, StoreResult};
 use latchkey_core::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
+
+fn insert_row(a: &Authenticator) -> AnyQuery<'_> {
+    sqlx::query(
+        "INSERT INTO authenticators (id, user_id, kind, name, secret, confirmed, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(a.id.clone())
+    .bind(a.user_id.as_str().to_owned())
+    .bind(a.kind.clone())
+    .bind(a.name.clone())
+    .bind(a.secret.expose_secret().to_owned())
+    .bind(flag(a.confirmed))
+    .bind(a.created_at.millis())
+}
 
 #[async_trait]
 impl AuthenticatorStore for SqlStore {
@@ -15,22 +29,26 @@ impl AuthenticatorStore for SqlStore {
         log: Option<&LogEntry>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(other)?;
-        let q = sqlx::query(
-            "INSERT INTO authenticators (id, user_id, kind, name, secret, confirmed, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(a.id.clone())
-        .bind(a.user_id.as_str().to_owned())
-        .bind(a.kind.clone())
-        .bind(a.name.clone())
-        .bind(a.secret.expose_secret().to_owned())
-        .bind(flag(a.confirmed))
-        .bind(a.created_at.millis());
-        execute(q, &mut *tx).await?;
+        execute(insert_row(a), &mut *tx).await?;
         if let Some(log) = log {
             insert_log(&mut *tx, log).await?;
         }
         tx.commit().await.map_err(other)
+    }
+
+    async fn replace_authenticator(&self, old_id: &str, a: &Authenticator) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        let gone = execute(
+            sqlx::query("DELETE FROM authenticators WHERE id = $1").bind(old_id.to_owned()),
+            &mut *tx,
+        )
+        .await?;
+        if gone != 1 {
+            return Ok(false);
+        }
+        execute(insert_row(a), &mut *tx).await?;
+        tx.commit().await.map_err(other)?;
+        Ok(true)
     }
 
     async fn list_authenticators(&self, user: &UserId) -> StoreResult<Vec<Authenticator>> {
