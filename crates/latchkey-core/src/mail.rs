@@ -32,8 +32,8 @@ pub enum MailJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pending_hash: Option<String>,
     },
-    /// Brute-force protection blocked the user from `ip`: a notice with a reset link (a
-    /// successful reset lifts the block).
+    /// Brute-force protection blocked the user from `ip`: a notice with a link that lifts
+    /// that block (minted at delivery; none is sent if the block was lifted meanwhile).
     AccountBlocked {
         user_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

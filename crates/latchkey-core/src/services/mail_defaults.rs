@@ -42,10 +42,10 @@ pub fn default_template(name: EmailTemplateName) -> Option<EmailTemplate> {
             "Your {{ friendly_name }} account was blocked",
             r#"<p>Hello {{ user.name }},</p>
 <p>We blocked sign-in to your account ({{ user.email }}) from {{ ip }} after too many failed attempts.</p>
-<p>If this was you, reset your password to unblock it:</p>
-<p><a href="{{ url }}" style="display:inline-block;background:#635bff;color:#ffffff;padding:12px 20px;border-radius:6px;text-decoration:none">Reset password and unblock</a></p>
+<p>If this was you, you can unblock it:</p>
+<p><a href="{{ url }}" style="display:inline-block;background:#635bff;color:#ffffff;padding:12px 20px;border-radius:6px;text-decoration:none">Unblock my account</a></p>
 <p style="font-size:13px;color:#57606a">Or paste this address into your browser: {{ url }}</p>
-<p>If it was not you, someone may be guessing your password; resetting it is the safe choice.</p>"#,
+<p>If it was not you, someone may be guessing your password: choose "Forgot password?" on the sign-in page to set a new one, which also lifts the block.</p>"#,
         ),
         EmailTemplateName::VerifyEmail => (
             "Verify your {{ friendly_name }} email address",

@@ -294,35 +294,6 @@ pub(crate) fn second_factor_required() -> ServiceError {
     ServiceError::AccessDenied("Multifactor authentication required".into())
 }
 
-impl Services {
-    /// `GET /api/v2/user-blocks/{id}`: the addresses brute-force protection blocks the user from.
-    pub async fn user_blocks(&self, user_id: &UserId) -> ServiceResult<Value> {
-        let user = self.get_user(user_id).await?;
-        let blocks = self.store.login_blocks(&user.user_id).await?;
-        let identifier = user
-            .email
-            .as_ref()
-            .map(|e| e.as_str().to_owned())
-            .or_else(|| user.username.clone());
-        Ok(json!({"blocked_for": blocks.iter().map(|b| json!({
-            "identifier": identifier, "ip": b.ip, "connection": user.connection,
-            "blocked_at": b.blocked_at.to_iso(),
-        })).collect::<Vec<_>>()}))
-    }
-
-    /// `DELETE /api/v2/user-blocks/{id}`: lifts every brute-force block of the user.
-    pub async fn unblock_user(&self, user_id: &UserId, caller: &Caller) -> ServiceResult<()> {
-        let user = self.get_user(user_id).await?;
-        self.store.clear_login_failures(&user.user_id).await?;
-        self.record(
-            caller
-                .api_log("Unblock a user blocked by brute-force protection")
-                .map(|l| l.user(user.user_id.as_str(), &user.display_name())),
-        );
-        Ok(())
-    }
-}
-
 /// The factors Guardian knows; Latchkey implements `otp` (with `recovery-code`).
 const GUARDIAN_FACTORS: [&str; 8] = [
     "sms",

@@ -224,16 +224,20 @@ impl Services {
                         log: None,
                     });
                 };
-                let spec = TicketSpec {
-                    kind: TicketKind::Reset,
-                    client_id: None,
-                    result_url: template.result_url.clone(),
-                    include_email: template.include_email_in_redirect,
-                    mark_email_verified: true,
-                    pending_hash: None,
-                    ttl_secs: template.url_lifetime_secs,
+                // The block may have been lifted meanwhile (reset, administrator): no mail.
+                let link = match ip.as_deref() {
+                    Some(ip) => {
+                        self.unblock_link(&user, ip, template.url_lifetime_secs)
+                            .await?
+                    }
+                    None => None,
                 };
-                let url = self.issue_ticket(&user, spec, None).await?;
+                let Some(url) = link else {
+                    return Ok(Attempt::Dropped {
+                        reason: "the block was lifted before the mail went out".into(),
+                        log: None,
+                    });
+                };
                 let mail = Rendering {
                     url: Some(&url),
                     ip: ip.as_deref(),

@@ -557,11 +557,11 @@ impl Services {
                     Some(&user),
                     "Account blocked for this IP after 10 consecutive failed logins",
                 );
-                // The mail carries a reset link: a successful reset lifts the block.
+                // The mail carries a link that lifts this block (a reset lifts it too).
                 self.mail_intake
                     .enqueue(crate::mail::MailJob::AccountBlocked {
                         user_id: user.user_id.as_str().to_owned(),
-                        ip: meta.ip.clone(),
+                        ip: Some(ip.clone()),
                     })
                     .await?;
             }

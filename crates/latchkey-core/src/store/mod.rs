@@ -508,6 +508,14 @@ pub trait LoginGuardStore: Send + Sync {
     async fn login_blocks(&self, user: &UserId) -> StoreResult<Vec<LoginBlock>>;
     /// Lifts every block and forgets every count for the user.
     async fn clear_login_failures(&self, user: &UserId) -> StoreResult<u64>;
+    /// Lifts the pair's block if it is the one that began at `blocked_at` (false: it was
+    /// lifted meanwhile, or a newer block replaced it).
+    async fn lift_login_block(
+        &self,
+        user: &UserId,
+        ip: &str,
+        blocked_at: Timestamp,
+    ) -> StoreResult<bool>;
 }
 
 /// A console administrator: separate from the tenant's end users.

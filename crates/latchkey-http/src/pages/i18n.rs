@@ -203,6 +203,27 @@ fn french(en: &str) -> Option<String> {
             "Si vous perdez votre téléphone, ce code vous permet de vous connecter une fois. Il n'est affiché que maintenant."
         }
         "I saved it, continue" => "Je l'ai conservé, continuer",
+        "Unblock your account" => "Débloquer votre compte",
+        "Sign-in to your account was blocked after too many failed attempts." => {
+            "La connexion à votre compte a été bloquée après trop de tentatives échouées."
+        }
+        "Account" => "Compte",
+        "Attempts from" => "Tentatives depuis",
+        "If those attempts were yours, unblock it and sign in again." => {
+            "Si ces tentatives venaient de vous, débloquez votre compte et reconnectez-vous."
+        }
+        "Unblock my account" => "Débloquer mon compte",
+        "The block was already lifted, or the link expired. If you still cannot sign in, reset your password: that lifts any block." => {
+            "Le blocage a déjà été levé, ou le lien a expiré. Si vous ne pouvez toujours pas vous connecter, réinitialisez votre mot de passe : cela lève tout blocage."
+        }
+        "Your account is unblocked" => "Votre compte est débloqué",
+        "You can sign in again. Go back to the application and log in." => {
+            "Vous pouvez à nouveau vous connecter. Revenez à l'application et connectez-vous."
+        }
+        "Were those attempts not yours?" => "Ces tentatives ne venaient pas de vous ?",
+        "Someone may be guessing your password. Choose a new one: enter your email address and we will send you a link." => {
+            "Quelqu'un essaie peut-être de deviner votre mot de passe. Choisissez-en un nouveau : saisissez votre adresse e-mail et nous vous enverrons un lien."
+        }
         "Save your new recovery code" => "Conservez votre nouveau code de récupération",
         "You used your recovery code, so it no longer works. This new one lets you sign in once if you lose your phone. It is shown only now." => {
             "Vous avez utilisé votre code de récupération : il ne fonctionne plus. Ce nouveau code vous permet de vous connecter une fois si vous perdez votre téléphone. Il n'est affiché que maintenant."

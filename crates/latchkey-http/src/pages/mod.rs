@@ -6,6 +6,7 @@ mod i18n;
 mod login;
 mod reset;
 mod theme;
+mod unblock;
 
 pub use theme::PageTheme;
 
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(reset::router())
         .merge(login::router())
+        .merge(unblock::router())
         .route("/lo/style.css", get(stylesheet))
         .route("/lo/custom.css", get(custom_stylesheet))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))

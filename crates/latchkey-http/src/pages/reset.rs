@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/lo/forgot", get(forgot_page).post(forgot))
 }
 
-const FORGOT_PURPOSE: &str = "forgot";
+pub(super) const FORGOT_PURPOSE: &str = "forgot";
 /// Holds the proof that this browser passed the second factor for one ticket.
 const MFA_COOKIE: &str = "lk_reset_mfa";
 
@@ -202,7 +202,7 @@ impl Ctx {
     }
 }
 
-fn forgot_form(csrf: &str, connection: &str, error: Option<&str>) -> String {
+pub(super) fn forgot_form(csrf: &str, connection: &str, error: Option<&str>) -> String {
     let err = error.map_or(String::new(), |m| {
         format!(r#"<p id="email-error" class="field-error">{}</p>"#, e(m))
     });

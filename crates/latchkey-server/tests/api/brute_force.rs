@@ -1,6 +1,7 @@
 //! Brute-force protection with Auth0's semantics: 10 consecutive failures for one user from one
-//! IP block that pair (429 `too_many_attempts`, even with the right password), a mail with a
-//! reset link goes out, a successful reset or an administrator lifts the block.
+//! IP block that pair (429 `too_many_attempts`, even with the right password), a mail with an
+//! unblock link goes out; that link (once), a successful reset or an administrator lifts the
+//! block.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -60,11 +61,71 @@ async fn ten_failures_block_the_pair_until_a_reset_or_an_administrator_lifts_it(
         "guessed@example.com"
     );
 
-    // The mail carries a reset link; resetting lifts the block.
+    // The mail carries an unblock link. Opening it changes nothing; its button lifts the block.
     let mail = &sink.wait_for(1, Duration::from_secs(10)).await[0];
     assert!(mail.header("Subject").unwrap().contains("blocked"));
-    assert!(mail.part("text/plain").unwrap().contains("127.0.0.1"));
-    let ticket = mail.ticket();
+    let text = mail.part("text/plain").unwrap();
+    assert!(text.contains("127.0.0.1"));
+    let at = text.find("/lo/unblock?ticket=").expect("an unblock link") + 19;
+    let token: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect();
+    let open = || {
+        app.http
+            .get(app.url(&format!("/lo/unblock?ticket={token}")))
+            .send()
+    };
+    let page = open().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Unblock your account") && html.contains("127.0.0.1"));
+    assert_eq!(
+        app.login("guessed@example.com", "Right-Password-1", "openid")
+            .await
+            .status(),
+        429,
+        "opening the link lifts nothing"
+    );
+    let csrf = crate::login::hidden(&html, "_csrf");
+    let press = |csrf: String| {
+        app.http
+            .post(app.url("/lo/unblock"))
+            .header("cookie", &cookie)
+            .form(&[("_csrf", csrf), ("ticket", token.clone())])
+            .send()
+    };
+    assert_eq!(press("forged".into()).await.unwrap().status(), 403);
+    let done = press(csrf.clone()).await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("Your account is unblocked")
+    );
+    assert_eq!(
+        app.login("guessed@example.com", "Right-Password-1", "openid")
+            .await
+            .status(),
+        200
+    );
+    // The link worked once, and does not lift a later block either.
+    assert_eq!(press(csrf.clone()).await.unwrap().status(), 400);
+    fail(&app, "guessed@example.com", 10).await;
+    assert_eq!(open().await.unwrap().status(), 400);
+    assert_eq!(press(csrf).await.unwrap().status(), 400);
+
+    // A successful reset lifts the block too.
+    let ticket =
+        crate::reset::ticket_token(&app, serde_json::json!({"user_id": user["user_id"]})).await;
     let visit = open_page(&app, &ticket).await;
     assert_eq!(
         submit(&app, &visit, &ticket, "New-Password-2", "New-Password-2")

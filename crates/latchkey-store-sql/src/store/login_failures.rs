@@ -91,4 +91,19 @@ impl LoginGuardStore for SqlStore {
         )
         .await
     }
+
+    async fn lift_login_block(
+        &self,
+        user: &UserId,
+        ip: &str,
+        blocked_at: Timestamp,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "DELETE FROM login_failures WHERE user_id = $1 AND ip = $2 AND blocked_at = $3",
+        )
+        .bind(user.as_str().to_owned())
+        .bind(ip.to_owned())
+        .bind(blocked_at.millis());
+        Ok(execute(q, &self.writer).await? == 1)
+    }
 }
