@@ -2,15 +2,15 @@
 // OpenID Connect client (npm openid-client 6.x) on the application's side:
 //
 //   authorization URL (PKCE S256 + state + nonce, built by openid-client from discovery)
-//   → login page → "Forgot password?" → email → reset link from the outbox mail → new password
+//   → login page → "Forgot password?" → email → reset link from the mail (SMTP) → new password
 //   → "Password changed" → fresh authorization URL → the old password is refused → the new
 //   password logs in → code at the callback → openid-client exchanges it (state, PKCE, nonce,
 //   ID token signature checked against the JWKS) → userinfo → single sign-on (no form) →
 //   prompt=login shows the form → /v2/logout back to the application → the form again.
 //
 // Env: LATCHKEY_BASE_URL (https://127.0.0.1:PORT), LATCHKEY_BOOTSTRAP (path to bootstrap.json),
-// LATCHKEY_DATA_DIR (the server's data dir: with no SMTP configured it writes mail to
-// DATA_DIR/outbox/*.eml), LATCHKEY_SCREENSHOTS (directory for full-page PNGs, created),
+// LATCHKEY_MAIL_DIR (where the test writes each mail its loopback SMTP server received, as
+// NNNN.eml), LATCHKEY_SCREENSHOTS (directory for full-page PNGs, created),
 // CHROMIUM (default /usr/bin/chromium). NODE_EXTRA_CA_CERTS must name the server's self-signed
 // certificate: node's fetch (openid-client, Management API) then trusts it. Chromium ignores
 // certificate errors (ignoreHTTPSErrors).
@@ -35,13 +35,13 @@
 // and the journey must keep running under the real CSP.
 //
 // Exit 0 = pass; otherwise a "FAIL: ..." line on stderr and a non-zero exit.
-import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as oidc from "openid-client";
 import { chromium } from "playwright-core";
-import { Failure, api, check, ok, run, show } from "./common.mjs";
+import { Failure, api, check, mailFiles, ok, run, show, waitForMail } from "./common.mjs";
 
 const EMAIL = "journey@example.com";
 const OLD_PASSWORD = "Old-Journey-Password-1";
@@ -86,63 +86,18 @@ function startApp() {
 }
 
 
-// Quoted-printable → text: soft line breaks go, =XX becomes the byte.
-function decodeQuotedPrintable(s) {
-  const joined = s.replace(/=\r?\n/g, "");
-  const bytes = [];
-  for (let i = 0; i < joined.length; i++) {
-    const hex = joined.slice(i + 1, i + 3);
-    if (joined[i] === "=" && /^[0-9A-Fa-f]{2}$/.test(hex)) {
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else {
-      bytes.push(...Buffer.from(joined[i], "utf8"));
-    }
-  }
-  return Buffer.from(bytes).toString("utf8");
-}
-
-function outboxFiles(outbox) {
-  let names;
-  try {
-    names = readdirSync(outbox);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => n.endsWith(".eml"))
-    .map((n) => {
-      const path = join(outbox, n);
-      return { path, mtime: statSync(path).mtimeMs };
-    });
-}
-
-// Waits for a mail not among `seen` (paths) and returns {path, link} of the newest one that
-// holds a reset link.
-async function waitForResetMail(outbox, seen) {
-  const deadline = Date.now() + MAIL_TIMEOUT_MS;
-  for (;;) {
-    const fresh = outboxFiles(outbox)
-      .filter((f) => !seen.has(f.path))
-      .sort((a, b) => b.mtime - a.mtime);
-    for (const f of fresh) {
-      const text = decodeQuotedPrintable(readFileSync(f.path, "utf8"));
-      const m = text.match(/https?:\/\/[^\s"'<>]*\/lo\/reset\?ticket=[A-Za-z0-9_-]{43}/);
-      if (m) return { path: f.path, text, link: m[0] };
-    }
-    check(Date.now() < deadline, `no new mail with a reset link in ${outbox} after ${MAIL_TIMEOUT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+// Waits for a mail not among `seen` (paths) that holds a reset link: {path, text, link}.
+const waitForResetMail = (mailDir, seen) =>
+  waitForMail(mailDir, seen, /https?:\/\/[^\s"'<>]*\/lo\/reset\?ticket=[A-Za-z0-9_-]{43}/, MAIL_TIMEOUT_MS);
 
 async function main() {
   const baseUrl = (process.env.LATCHKEY_BASE_URL || "").replace(/\/+$/, "");
   check(/^https:\/\/[^/]+$/.test(baseUrl), `LATCHKEY_BASE_URL must be https://host:port, got ${show(baseUrl)}`);
   check(process.env.LATCHKEY_BOOTSTRAP, "LATCHKEY_BOOTSTRAP is not set");
-  check(process.env.LATCHKEY_DATA_DIR, "LATCHKEY_DATA_DIR is not set");
+  check(process.env.LATCHKEY_MAIL_DIR, "LATCHKEY_MAIL_DIR is not set");
   check(process.env.LATCHKEY_SCREENSHOTS, "LATCHKEY_SCREENSHOTS is not set");
   const boot = JSON.parse(readFileSync(process.env.LATCHKEY_BOOTSTRAP, "utf8"));
-  const outbox = join(process.env.LATCHKEY_DATA_DIR, "outbox");
+  const outbox = process.env.LATCHKEY_MAIL_DIR;
   const shotDir = process.env.LATCHKEY_SCREENSHOTS;
   mkdirSync(shotDir, { recursive: true });
   const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -342,7 +297,7 @@ async function main() {
     await screenshot("forgot-form");
     ok(`"Forgot password?" opens ${page.url()}`);
 
-    const seen = new Set(outboxFiles(outbox).map((f) => f.path));
+    const seen = new Set(mailFiles(outbox).map((f) => f.path));
     await page.fill("#email", EMAIL);
     await clickAndLoad(submitButton());
     await expectHeading("Check your email", "after submitting the forgot form");

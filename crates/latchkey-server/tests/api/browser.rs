@@ -7,18 +7,14 @@
 
 use crate::helpers::*;
 use crate::sdk::{repo_root, run};
+use crate::smtp_sink::SmtpSink;
 use std::time::Duration;
 
-/// `.eml` files the server has written to `DATA/outbox/` (no SMTP configured).
-fn outbox_mails(server: &Server) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir(server.data_dir.join("outbox")) else {
-        return Vec::new();
-    };
-    dir.filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect()
+/// The real binary delivering over SMTP to a loopback sink.
+async fn server_with_smtp_sink() -> (Server, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let server = start_binary(true, &[("LATCHKEY_SMTP_URL", &sink.url())]).await;
+    (server, sink)
 }
 
 #[tokio::test]
@@ -35,7 +31,7 @@ async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
         "Chromium not found at {chromium}: run scripts/test (it installs the Debian chromium \
          package), or set LATCHKEY_CHROMIUM"
     );
-    let server = start_binary(true, &[]).await;
+    let (server, sink) = server_with_smtp_sink().await;
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(dir.join("change_password.mjs"))
         .env(
@@ -49,18 +45,11 @@ async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
     run(cmd, "auth0-js changePassword in Chromium").await;
 
     // The allowed page's request sent exactly one mail; the refused one none.
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while outbox_mails(&server).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no reset mail in the outbox"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sink.wait_for(1, Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mails = outbox_mails(&server);
+    let mails = sink.mails();
     assert_eq!(mails.len(), 1, "{mails:#?}");
-    assert!(mails[0].contains("To: browser@example.com"), "{}", mails[0]);
+    assert_eq!(mails[0].to, vec!["browser@example.com".to_owned()]);
 }
 
 /// Journey J1 in headless Chromium, with npm `openid-client` as the application: authorization
@@ -92,7 +81,9 @@ async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
         .join(&backend);
     // Only this run's pictures.
     let _ = std::fs::remove_dir_all(&shots);
-    let server = start_binary(true, &[]).await;
+    let (server, sink) = server_with_smtp_sink().await;
+    let mail_dir = server.data_dir.join("received-mail");
+    let _mirror = AbortOnDrop(sink.mirror_to(&mail_dir));
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(dir.join("login_journey.mjs"))
         .env(
@@ -100,7 +91,7 @@ async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
             format!("https://127.0.0.1:{}", server.port),
         )
         .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"))
-        .env("LATCHKEY_DATA_DIR", &server.data_dir)
+        .env("LATCHKEY_MAIL_DIR", &mail_dir)
         .env("LATCHKEY_SCREENSHOTS", &shots)
         .env("NODE_EXTRA_CA_CERTS", server.data_dir.join("tls/cert.pem"))
         .env("CHROMIUM", &chromium)
@@ -108,19 +99,28 @@ async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
     run(cmd, "J1 login journey in Chromium with openid-client").await;
 
     // Exactly one reset mail and the "password changed" notice, and a picture of every page.
-    let mails = outbox_mails(&server);
+    let mails = sink.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(mails.len(), 2, "{mails:#?}");
-    assert!(mails.iter().all(|m| m.contains("To: journey@example.com")));
+    assert!(mails.iter().all(|m| m.to == ["journey@example.com"]));
+    let subjects: Vec<String> = mails
+        .iter()
+        .map(|m| m.header("Subject").unwrap_or_default())
+        .collect();
     assert_eq!(
-        mails
+        subjects
             .iter()
-            .filter(|m| m.contains("Subject: Reset your"))
+            .filter(|s| s.starts_with("Reset your"))
             .count(),
-        1
+        1,
+        "{subjects:?}"
     );
     assert_eq!(
-        mails.iter().filter(|m| m.contains("was changed")).count(),
-        1
+        subjects
+            .iter()
+            .filter(|s| s.contains("was changed"))
+            .count(),
+        1,
+        "{subjects:?}"
     );
     for name in [
         "login",
@@ -140,5 +140,14 @@ async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
                     .ends_with(&format!("-{name}.png"))
             });
         assert!(found, "no screenshot of {name} in {}", shots.display());
+    }
+}
+
+/// Aborts a background task when the test ends.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

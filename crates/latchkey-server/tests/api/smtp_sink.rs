@@ -80,6 +80,27 @@ impl SmtpSink {
         }
     }
 
+    /// Keeps writing every mail received into `dir` as `NNNN.eml` (each file appears whole),
+    /// for scripts in other processes (the browser journeys) that read mail from files.
+    pub fn mirror_to(&self, dir: &std::path::Path) -> tokio::task::JoinHandle<()> {
+        std::fs::create_dir_all(dir).unwrap();
+        let (mails, arrived, dir) = (self.mails.clone(), self.arrived.clone(), dir.to_owned());
+        tokio::spawn(async move {
+            let mut written = 0;
+            loop {
+                let notified = arrived.notified();
+                let fresh: Vec<ReceivedMail> = mails.lock().unwrap()[written..].to_vec();
+                for mail in fresh {
+                    let tmp = dir.join(format!("{written:04}.tmp"));
+                    std::fs::write(&tmp, &mail.data).unwrap();
+                    std::fs::rename(&tmp, dir.join(format!("{written:04}.eml"))).unwrap();
+                    written += 1;
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+            }
+        })
+    }
+
     /// Stops listening (connections refused from now on).
     pub fn stop(&self) {
         self.task.abort();
