@@ -15,6 +15,15 @@ pub struct CoreConfig {
     pub config_cache_ttl: Duration,
     pub mail: MailConfig,
     pub rate_limits: RateLimitConfig,
+    pub admin: AdminConsoleConfig,
+}
+
+/// Admin console sessions: ended after `idle_timeout` without a request, and `session_lifetime`
+/// after sign-in in any case.
+#[derive(Debug, Clone)]
+pub struct AdminConsoleConfig {
+    pub idle_timeout: Duration,
+    pub session_lifetime: Duration,
 }
 
 #[derive(Debug, Clone)]

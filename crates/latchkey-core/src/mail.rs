@@ -45,6 +45,9 @@ pub enum MailJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+    /// A console administrator's "Don't remember your password?": the lookup and the link
+    /// happen at delivery, like `PasswordResetRequest`.
+    AdminPasswordReset { email: String },
 }
 
 /// Names the job and its addressee; never the flow-v1 password hash.
@@ -66,6 +69,10 @@ impl std::fmt::Debug for MailJob {
                 .debug_struct("PasswordChanged")
                 .field("user_id", user_id)
                 .finish_non_exhaustive(),
+            Self::AdminPasswordReset { email } => f
+                .debug_struct("AdminPasswordReset")
+                .field("email", email)
+                .finish(),
         }
     }
 }

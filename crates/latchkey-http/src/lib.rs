@@ -1,6 +1,7 @@
 //! Latchkey's HTTP surfaces. Handlers parse input into domain types, call one service function,
 //! and map the result to the wire; no rule lives here.
 
+mod admin;
 mod cors;
 mod dbconnections;
 pub mod errors;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metadata)
         .nest("/api/v2", mgmt::router())
         .merge(pages::router())
+        .merge(admin::router())
         .route("/health", get(health))
         .fallback(|| async { errors::ApiError::not_found() })
         .with_state(state)

@@ -25,6 +25,30 @@ pub struct Application {
     theme: Arc<PageTheme>,
 }
 
+/// The services without a listener, for CLI commands (`latchkey admin …`) on a store the
+/// server has bootstrapped. Mail is queued for the running server to deliver.
+pub async fn offline_services(settings: &Settings) -> anyhow::Result<Arc<Services>> {
+    let store: Arc<dyn Store> =
+        Arc::new(latchkey_store_sql::connect(&settings.database_url()).await?);
+    if store.list_admins().await?.is_empty() {
+        anyhow::bail!(
+            "the store at {} has not been set up yet: run `latchkey serve` once first",
+            crate::config::redact_url(&settings.database_url())
+        );
+    }
+    let issuer = settings.issuer(settings.listen_addr()?);
+    let infrastructure = Infrastructure {
+        store,
+        hasher: PasswordHasher::new(settings.argon2(), 1)?,
+        templates: Arc::new(latchkey_mail::LiquidEngine::new()?),
+        mail: Arc::new(latchkey_mail::LettreTransport::new()),
+        rate_limiter: Arc::new(MemoryRateLimiter::default()),
+    };
+    Ok(Arc::new(
+        Services::new(settings.core(&issuer), infrastructure).await?,
+    ))
+}
+
 impl Application {
     pub async fn build(settings: &Settings, presets: &BootstrapPresets) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.server.data_dir).with_context(|| {

@@ -19,6 +19,26 @@ pub struct Settings {
     pub log: LogSettings,
     pub mail: MailSettings,
     pub rate_limits: RateLimitSettings,
+    pub admin: AdminSettings,
+}
+
+/// The admin console's sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Minutes without a request after which an administrator must sign in again.
+    pub idle_timeout_mins: u64,
+    /// Hours after sign-in after which the session ends however active it is.
+    pub session_hours: u64,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout_mins: 30,
+            session_hours: 12,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,6 +182,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             mail: MailSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            admin: AdminSettings::default(),
         }
     }
 }
@@ -261,6 +282,7 @@ impl Settings {
                 || rest == "PYTHON"
                 || rest == "NODE_SDK_DIR"
                 || rest == "CHROMIUM"
+                || rest == "ADMIN_PASSWORD"
             {
                 continue;
             }
@@ -299,6 +321,12 @@ impl Settings {
         }
         if !(60..=2_592_000).contains(&self.tokens.access_token_lifetime_secs) {
             bail!("tokens.access_token_lifetime_secs must be between 60 and 2592000");
+        }
+        if !(1..=1440).contains(&self.admin.idle_timeout_mins) {
+            bail!("admin.idle_timeout_mins must be between 1 and 1440");
+        }
+        if !(1..=720).contains(&self.admin.session_hours) {
+            bail!("admin.session_hours must be between 1 and 720");
         }
         if self.server.config_cache_secs > 300 {
             bail!("server.config_cache_secs must be at most 300");
@@ -363,7 +391,7 @@ impl Settings {
     }
 
     pub fn core(&self, issuer: &str) -> latchkey_core::config::CoreConfig {
-        use latchkey_core::config::{CoreConfig, MailConfig, RateLimitConfig};
+        use latchkey_core::config::{AdminConsoleConfig, CoreConfig, MailConfig, RateLimitConfig};
         use latchkey_core::ratelimit::RateRule;
         use std::time::Duration;
         let host = url::Url::parse(issuer)
@@ -399,6 +427,10 @@ impl Settings {
                     r.change_password_ip_per_minute,
                     r.change_password_ip_burst,
                 ),
+            },
+            admin: AdminConsoleConfig {
+                idle_timeout: Duration::from_secs(self.admin.idle_timeout_mins * 60),
+                session_lifetime: Duration::from_secs(self.admin.session_hours * 3600),
             },
         }
     }

@@ -36,6 +36,27 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Console administrators (not the tenant's users).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Add an administrator. The password is read from LATCHKEY_ADMIN_PASSWORD or, if unset,
+    /// generated and printed once.
+    Create { email: String },
+    /// List administrators.
+    List,
+    /// Remove an administrator (never the last one).
+    Delete { email: String },
+    /// Set a new password (LATCHKEY_ADMIN_PASSWORD, or generated and printed) and end the
+    /// administrator's console sessions.
+    ResetPassword { email: String },
+    /// Remove the administrator's authenticator app (a lost phone).
+    ResetMfa { email: String },
 }
 
 #[derive(clap::Args)]
@@ -120,6 +141,10 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin { command } => {
+            let (settings, env) = load(cli.config.as_ref())?;
+            admin(&settings, &env, command).await
+        }
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },
         } => {
@@ -135,6 +160,94 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The password for `admin create|reset-password`: from the environment, or a generated one
+/// (printed once).
+fn admin_password(env: &[(String, String)]) -> anyhow::Result<(secrecy::SecretString, bool)> {
+    if let Some((_, v)) = env.iter().find(|(k, _)| k == "LATCHKEY_ADMIN_PASSWORD") {
+        return Ok((secrecy::SecretString::from(v.clone()), false));
+    }
+    // Three kinds of characters guaranteed, 24 random ones besides.
+    let generated = format!("Lk-{}7", latchkey_core::random::alnum(24)?);
+    Ok((secrecy::SecretString::from(generated), true))
+}
+
+async fn admin(
+    settings: &Settings,
+    env: &[(String, String)],
+    command: AdminCommand,
+) -> anyhow::Result<()> {
+    admin_command(settings, env, command).await.map_err(|e| {
+        match e.downcast::<latchkey_core::ServiceError>() {
+            // The policy's rules, not just "does not satisfy".
+            Ok(latchkey_core::ServiceError::PasswordPolicy(v)) => anyhow::anyhow!(
+                "{}. The password must meet these rules:\n{}",
+                v.name.message(),
+                v.policy_text
+            ),
+            Ok(other) => anyhow::anyhow!("{other}"),
+            Err(e) => e,
+        }
+    })
+}
+
+async fn admin_command(
+    settings: &Settings,
+    env: &[(String, String)],
+    command: AdminCommand,
+) -> anyhow::Result<()> {
+    let services = latchkey_server::app::offline_services(settings).await?;
+    let password = |env| -> anyhow::Result<(latchkey_core::domain::Password, Option<String>)> {
+        let (secret, generated) = admin_password(env)?;
+        let shown = generated.then(|| secret.expose_secret().to_owned());
+        let password = latchkey_core::domain::Password::parse(secret.expose_secret().to_owned())
+            .map_err(|e| anyhow::anyhow!("LATCHKEY_ADMIN_PASSWORD {e}"))?;
+        Ok((password, shown))
+    };
+    match command {
+        AdminCommand::Create { email } => {
+            let (pw, shown) = password(env)?;
+            let admin = services.create_admin(&email, &pw).await?;
+            println!(
+                "administrator {} created ({})",
+                admin.email.as_str(),
+                admin.id
+            );
+            if let Some(p) = shown {
+                println!("password (shown once): {p}");
+            }
+        }
+        AdminCommand::List => {
+            for a in services.list_admins().await? {
+                println!(
+                    "{}\t{}\tmfa={}\tlast_login={}",
+                    a.email.as_str(),
+                    a.id,
+                    if a.totp_secret.is_some() { "on" } else { "off" },
+                    a.last_login_at
+                        .map_or_else(|| "never".to_owned(), |t| t.to_iso())
+                );
+            }
+        }
+        AdminCommand::Delete { email } => {
+            services.delete_admin(&email).await?;
+            println!("administrator {email} deleted");
+        }
+        AdminCommand::ResetPassword { email } => {
+            let (pw, shown) = password(env)?;
+            services.set_admin_password(&email, &pw).await?;
+            println!("password of {email} changed; their console sessions ended");
+            if let Some(p) = shown {
+                println!("password (shown once): {p}");
+            }
+        }
+        AdminCommand::ResetMfa { email } => {
+            services.clear_admin_totp(&email).await?;
+            println!("authenticator of {email} removed; they sign in with the password alone");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Option<&PathBuf>, args: ServeArgs) -> anyhow::Result<()> {

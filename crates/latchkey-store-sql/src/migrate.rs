@@ -14,6 +14,7 @@ const PASSWORD_RESET: &str = include_str!("../migrations/0004_password_reset.sql
 const AUTHENTICATORS: &str = include_str!("../migrations/0005_authenticators.sql");
 const SESSIONS: &str = include_str!("../migrations/0006_sessions.sql");
 const LOGIN_FAILURES: &str = include_str!("../migrations/0007_login_failures.sql");
+const ADMIN_CONSOLE: &str = include_str!("../migrations/0008_admin_console.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -22,6 +23,7 @@ const SQLITE: &[(i64, &str)] = &[
     (5, AUTHENTICATORS),
     (6, SESSIONS),
     (7, LOGIN_FAILURES),
+    (8, ADMIN_CONSOLE),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -31,6 +33,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (5, AUTHENTICATORS),
     (6, SESSIONS),
     (7, LOGIN_FAILURES),
+    (8, ADMIN_CONSOLE),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

@@ -161,6 +161,18 @@ impl PasswordPolicy {
         }
     }
 
+    /// Console administrators' rules, fixed: 12 characters or more of three kinds, no common
+    /// password, nothing of their address.
+    pub fn for_administrators() -> Self {
+        Self {
+            level: PasswordPolicyLevel::Good,
+            min_length: 12,
+            dictionary: Some(Vec::new()),
+            no_personal_info: true,
+            history_depth: 0,
+        }
+    }
+
     pub fn history_depth(&self) -> usize {
         self.history_depth
     }

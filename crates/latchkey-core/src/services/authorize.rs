@@ -414,20 +414,11 @@ impl Services {
             });
         }
         if need == SecondFactorNeed::Enroll {
-            let mut key = [0u8; 20];
-            crate::random::fill(&mut key)?;
-            let secret = crate::totp::encode_base32(&key);
             let label = user.email.as_ref().map_or_else(
                 || user.user_id.as_str().to_owned(),
                 |e| e.as_str().to_owned(),
             );
-            let issuer = self.branding().await?.name;
-            let uri = format!(
-                "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits=6&period=30",
-                url_component(&issuer),
-                url_component(&label),
-                url_component(&issuer)
-            );
+            let (secret, uri) = self.new_totp_key(&label).await?;
             pending.enroll_secret = Some(secret.clone());
             pending.enroll_uri = Some(uri.clone());
             return Ok(LoginStep::Enroll {
@@ -791,7 +782,7 @@ impl Services {
     }
 }
 
-fn url_component(s: &str) -> String {
+pub(crate) fn url_component(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")

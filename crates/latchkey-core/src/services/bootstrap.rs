@@ -241,6 +241,9 @@ pub async fn bootstrap(
             email: admin_email.clone(),
             password_hash: admin_hash,
             created_at: Timestamp::now(),
+            credential_epoch: 0,
+            totp_secret: None,
+            last_login_at: None,
         },
         key: Keys::generate()?,
     };

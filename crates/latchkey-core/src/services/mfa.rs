@@ -140,6 +140,23 @@ impl Services {
         Ok(code)
     }
 
+    /// A fresh TOTP key (160 bits, base32) and its `otpauth://` URI for authenticator apps,
+    /// labelled with the tenant's name and `label`.
+    pub(crate) async fn new_totp_key(&self, label: &str) -> ServiceResult<(String, String)> {
+        let mut key = [0u8; 20];
+        crate::random::fill(&mut key)?;
+        let secret = crate::totp::encode_base32(&key);
+        let issuer = self.branding().await?.name;
+        let c = super::authorize::url_component;
+        let uri = format!(
+            "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits=6&period=30",
+            c(&issuer),
+            c(label),
+            c(&issuer)
+        );
+        Ok((secret, uri))
+    }
+
     /// Whether the user has a confirmed authenticator app (recovery codes alone do not count).
     async fn has_second_factor(&self, user: &User) -> ServiceResult<bool> {
         Ok(self

@@ -1,6 +1,7 @@
 //! Use-cases. Every surface (Authentication API, Management API, hosted pages, dashboard, CLI)
 //! calls these functions, so each rule lives in exactly one place.
 
+mod admins;
 mod authorize;
 mod bootstrap;
 mod clients;
@@ -23,6 +24,7 @@ mod tenant;
 mod tokens;
 mod users;
 
+pub use admins::{AdminPrincipal, AdminResetState, AdminSignIn, AdminTotpSetup, NewAdminSession};
 pub use authorize::{
     AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
     ResponseMode,
@@ -96,18 +98,26 @@ impl Caller {
         }
     }
 
+    /// Names who acted on a log entry: the Management API client, or the console
+    /// administrator (`details.admin`).
+    pub(crate) fn attribute(&self, entry: LogEntry) -> LogEntry {
+        match &self.actor {
+            Actor::Api { client_id } => entry.client(client_id, ""),
+            Actor::Admin { email } => {
+                entry.detail("admin", serde_json::Value::String(email.clone()))
+            }
+            Actor::EndUser | Actor::System => entry,
+        }
+    }
+
     /// A `sapi` entry for a Management API write, or `None` for other callers.
     pub(crate) fn api_log(&self, description: &str) -> Option<LogEntry> {
         match &self.actor {
-            Actor::Api { client_id } => Some(
-                LogEntry::new(crate::audit::codes::SUCCESS_API_OPERATION, &self.meta)
-                    .description(description)
-                    .client(client_id, ""),
-            ),
-            Actor::Admin { email } => Some(
-                LogEntry::new(crate::audit::codes::SUCCESS_API_OPERATION, &self.meta)
-                    .description(description)
-                    .detail("admin", serde_json::Value::String(email.clone())),
+            Actor::Api { .. } | Actor::Admin { .. } => Some(
+                self.attribute(
+                    LogEntry::new(crate::audit::codes::SUCCESS_API_OPERATION, &self.meta)
+                        .description(description),
+                ),
             ),
             Actor::EndUser | Actor::System => None,
         }

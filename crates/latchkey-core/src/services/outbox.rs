@@ -250,6 +250,16 @@ impl Services {
                         Err(e) => Attempt::Failed(e),
                     })
             }
+            MailJob::AdminPasswordReset { email } => {
+                Ok(match self.send_admin_reset_link(email).await? {
+                    None => Attempt::Dropped {
+                        reason: "no administrator has this address".into(),
+                        log: None,
+                    },
+                    Some(Ok(())) => Attempt::Sent { log: None },
+                    Some(Err(e)) => Attempt::Failed(e),
+                })
+            }
             MailJob::PasswordChanged { user_id, client_id } => {
                 let Ok(user) = self.get_user(&UserId::from_trusted(user_id.clone())).await else {
                     return Ok(Attempt::Dropped {
@@ -398,7 +408,6 @@ impl Services {
             Some(id) => self.active_client(&id).await?,
             None => None,
         };
-        let provider = self.active_email_provider().await?.filter(|p| p.enabled);
         let e = escape_html;
         let friendly = if tenant.friendly_name.is_empty() {
             "Latchkey".to_owned()
@@ -443,16 +452,40 @@ impl Services {
         };
         let subject = render(&template.subject, false)?;
         let html = render(&template.body, true)?;
-        let from = if !template.from.trim().is_empty() {
-            render(&template.from, false)?
-        } else if let Some(f) = provider
-            .as_ref()
-            .and_then(|p| p.default_from_address.clone())
-        {
-            f
+        let from = if template.from.trim().is_empty() {
+            None
         } else {
-            self.config.mail.default_from.clone()
+            Some(render(&template.from, false)?)
         };
+        self.send_message(
+            from,
+            to.as_str(),
+            &subject,
+            html,
+            &template.template.as_str(),
+        )
+        .await
+    }
+
+    /// Sends one message through the configured route: `LATCHKEY_SMTP_URL`, else the
+    /// Management API's provider, else the development directory. The sender is `from`, else
+    /// the provider's default, else the configured default. `label` names the mail in the log.
+    pub(crate) async fn send_message(
+        &self,
+        from: Option<String>,
+        to: &str,
+        subject: &str,
+        html: String,
+        label: &str,
+    ) -> ServiceResult<Result<(), MailError>> {
+        let provider = self.active_email_provider().await?.filter(|p| p.enabled);
+        let from = from
+            .or_else(|| {
+                provider
+                    .as_ref()
+                    .and_then(|p| p.default_from_address.clone())
+            })
+            .unwrap_or_else(|| self.config.mail.default_from.clone());
         let route = match (&self.config.mail.smtp_url, provider) {
             (Some(url), _) => MailRoute::SmtpUrl(url.clone()),
             (None, Some(p)) => MailRoute::Smtp(SmtpRelay {
@@ -466,13 +499,13 @@ impl Services {
         let mail = OutgoingMail {
             id: crate::random::alnum(24)?,
             from,
-            to: to.as_str().to_owned(),
+            to: to.to_owned(),
             subject: subject.replace(['\r', '\n'], " "),
             html,
         };
         Ok(match self.mail.send(&route, &mail).await {
             Ok(where_to) => {
-                tracing::info!(template = %template.template.as_str(), delivered = %where_to, "mail sent");
+                tracing::info!(mail = %label, delivered = %where_to, "mail sent");
                 Ok(())
             }
             Err(e) => Err(e),

@@ -56,6 +56,16 @@ impl Services {
         Ok(())
     }
 
+    /// The rules a new password for `user` must meet (their connection's policy), for forms
+    /// that show them before anything is typed.
+    pub async fn password_rules_for(
+        &self,
+        user: &crate::domain::User,
+    ) -> ServiceResult<Vec<crate::password::RuleReport>> {
+        let connection = self.connection_named(&user.connection).await?;
+        Ok(crate::password::PasswordPolicy::from_options(&connection.options).describe())
+    }
+
     /// The one way a password changes, whatever the path: policy and history, hash, store,
     /// `last_password_reset`, credential epoch bump (every refresh token, session and pending
     /// ticket issued before dies in the same transaction), the `scp` log entry and, for the
@@ -118,13 +128,12 @@ impl Services {
                 history.extend(user.password_history.iter().cloned());
                 history.truncate(depth);
             }
-            let mut log = LogEntry::new(codes::SUCCESS_CHANGE_PASSWORD, &caller.meta)
-                .description(reason.description())
-                .user(user.user_id.as_str(), &user.display_name())
-                .connection(&user.connection);
-            if let super::Actor::Api { client_id } = &caller.actor {
-                log = log.client(client_id, "");
-            }
+            let log = caller.attribute(
+                LogEntry::new(codes::SUCCESS_CHANGE_PASSWORD, &caller.meta)
+                    .description(reason.description())
+                    .user(user.user_id.as_str(), &user.display_name())
+                    .connection(&user.connection),
+            );
             // Auth0 tells the user nothing when an administrator sets the password.
             let notice = match reason {
                 PasswordChangeReason::ResetTicket { .. } | PasswordChangeReason::SelfService

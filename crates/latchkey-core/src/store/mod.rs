@@ -525,11 +525,64 @@ pub struct Admin {
     pub email: Email,
     pub password_hash: PasswordHash,
     pub created_at: Timestamp,
+    /// Moves with every password change: sessions and reset tickets of an older epoch are dead.
+    pub credential_epoch: i64,
+    /// Base32 TOTP key, when the administrator enrolled an authenticator app.
+    pub totp_secret: Option<SecretString>,
+    pub last_login_at: Option<Timestamp>,
+}
+
+/// A console session at rest: the cookie's token is kept only as its digest.
+#[derive(Debug, Clone)]
+pub struct AdminSessionRecord {
+    pub id: String,
+    pub digest: String,
+    pub admin_id: String,
+    pub credential_epoch: i64,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// An administrator's password-reset link at rest (digest only).
+#[derive(Debug, Clone)]
+pub struct AdminTicket {
+    pub digest: String,
+    pub admin_id: String,
+    pub credential_epoch: i64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
 }
 
 #[async_trait]
 pub trait AdminStore: Send + Sync {
     async fn insert_admin(&self, admin: &Admin) -> StoreResult<()>;
+    async fn list_admins(&self) -> StoreResult<Vec<Admin>>;
+    async fn get_admin(&self, id: &str) -> StoreResult<Option<Admin>>;
+    async fn get_admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>>;
+    async fn delete_admin(&self, id: &str) -> StoreResult<bool>;
+    /// Stores a new hash, moves the epoch and ends every session of the administrator, in one
+    /// transaction that also consumes `ticket_digest` when given (false: the ticket was used or
+    /// voided meanwhile, and nothing changed).
+    async fn set_admin_password(
+        &self,
+        id: &str,
+        hash: &PasswordHash,
+        ticket_digest: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Sets or (None) clears the administrator's TOTP key.
+    async fn set_admin_totp(&self, id: &str, secret: Option<&SecretString>) -> StoreResult<()>;
+    /// Records a used TOTP step unless it or a later one was used: false is a replay.
+    async fn use_admin_totp_step(&self, id: &str, step: i64) -> StoreResult<bool>;
+    async fn record_admin_login(&self, id: &str, at: Timestamp) -> StoreResult<()>;
+    async fn insert_admin_session(&self, session: &AdminSessionRecord) -> StoreResult<()>;
+    async fn find_admin_session(&self, digest: &str) -> StoreResult<Option<AdminSessionRecord>>;
+    async fn touch_admin_session(&self, digest: &str, at: Timestamp) -> StoreResult<()>;
+    async fn delete_admin_session(&self, digest: &str) -> StoreResult<()>;
+    /// Stores the ticket and deletes the administrator's unused older ones (latest only).
+    async fn insert_admin_ticket(&self, ticket: &AdminTicket) -> StoreResult<()>;
+    async fn find_admin_ticket(&self, digest: &str) -> StoreResult<Option<AdminTicket>>;
 }
 
 /// What a first start writes, all in one transaction.

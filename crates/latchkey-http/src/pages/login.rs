@@ -445,21 +445,8 @@ fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCo
             secret,
             otpauth_uri,
         } => {
-            let qr = qrcode::QrCode::new(otpauth_uri.expose_secret().as_bytes())
-                .map(|q| {
-                    q.render::<qrcode::render::svg::Color<'_>>()
-                        .min_dimensions(200, 200)
-                        .build()
-                })
-                .unwrap_or_default();
-            use base64::Engine as _;
-            let data = base64::engine::general_purpose::STANDARD.encode(qr);
-            let grouped: Vec<String> = secret
-                .expose_secret()
-                .as_bytes()
-                .chunks(4)
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
+            let data = super::qr_svg_base64(otpauth_uri.expose_secret());
+            let grouped = super::grouped_key(secret.expose_secret());
             let body = format!(
                 r#"<h1>Secure your account</h1>
 <p class="lead">Scan this code with an authenticator app (Google Authenticator, 1Password, Authy…), then enter the 6-digit code it shows.</p>
@@ -467,7 +454,7 @@ fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCo
 <p class="muted">Can't scan it? Enter this key instead:</p>
 <p class="key"><code>{key}</code></p>
 {form}"#,
-                key = e(&grouped.join(" ")),
+                key = e(&grouped),
                 form = code_form(ctx, &pending, error)
             );
             ctx.page(status, "Secure your account", &body, &[])

@@ -62,6 +62,57 @@ async fn custom_stylesheet(
     }
 }
 
+/// An `otpauth://` URI as a QR code: SVG, base64 for a `data:` image (rendered here, so the
+/// key never reaches a third party).
+pub(crate) fn qr_svg_base64(uri: &str) -> String {
+    use base64::Engine as _;
+    let svg = qrcode::QrCode::new(uri.as_bytes())
+        .map(|q| {
+            q.render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .build()
+        })
+        .unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(svg)
+}
+
+/// A base32 key in groups of four, as authenticator apps show keys for manual entry.
+pub(crate) fn grouped_key(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A password policy's rules as `<li>` items. Once a password was tried (`checked`), each rule
+/// (and each character class) says whether it was met, in colour and in words for screen
+/// readers.
+pub(crate) fn rule_items(rules: &[latchkey_core::password::RuleReport], checked: bool) -> String {
+    use latchkey_core::password::RuleReport;
+    let rule_line = |r: &RuleReport, sub: &str| {
+        let (class, mark) = match (checked, r.verified) {
+            (false, _) => ("", ""),
+            (true, true) => ("ok", r#"<span class="sr-only">Met: </span>"#),
+            (true, false) => ("bad", r#"<span class="sr-only">Not met: </span>"#),
+        };
+        format!(r#"<li class="{class}">{mark}{}{sub}</li>"#, e(&r.text()))
+    };
+    rules
+        .iter()
+        .map(|r| {
+            let items: String = r.items.iter().flatten().map(|i| rule_line(i, "")).collect();
+            let sub = if items.is_empty() {
+                String::new()
+            } else {
+                format!("<ul>{items}</ul>")
+            };
+            rule_line(r, &sub)
+        })
+        .collect()
+}
+
 /// Escapes text for HTML.
 pub(crate) fn e(s: &str) -> String {
     escape_html(s)

@@ -115,28 +115,7 @@ impl Ctx {
         }
         let rules = errors.rules.as_ref().unwrap_or(&t.rules);
         let checked = errors.rules.is_some();
-        // Once a password was tried, each rule (and each character class) says whether it was
-        // met, in colour and in words for screen readers.
-        let rule_line = |r: &RuleReport, sub: &str| {
-            let (class, mark) = match (checked, r.verified) {
-                (false, _) => ("", ""),
-                (true, true) => ("ok", r#"<span class="sr-only">Met: </span>"#),
-                (true, false) => ("bad", r#"<span class="sr-only">Not met: </span>"#),
-            };
-            format!(r#"<li class="{class}">{mark}{}{sub}</li>"#, e(&r.text()))
-        };
-        let rule_items: String = rules
-            .iter()
-            .map(|r| {
-                let items: String = r.items.iter().flatten().map(|i| rule_line(i, "")).collect();
-                let sub = if items.is_empty() {
-                    String::new()
-                } else {
-                    format!("<ul>{items}</ul>")
-                };
-                rule_line(r, &sub)
-            })
-            .collect();
+        let rule_items = super::rule_items(rules, checked);
         let field_error = |id: &str, msg: &Option<String>| {
             msg.as_deref().map_or(String::new(), |m| {
                 format!(r#"<p id="{id}" class="field-error">{}</p>"#, e(m))

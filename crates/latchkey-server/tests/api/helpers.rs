@@ -412,3 +412,22 @@ pub async fn dump_tables(app: &TestApp, tables: &[&str]) -> String {
     pool.close().await;
     out
 }
+
+/// The TOTP code of a base32 key `steps_ahead` 30-second steps from now (0 = the current one;
+/// the server accepts ±1 step, each step once).
+pub fn totp_code(base32: &str, steps_ahead: i64) -> String {
+    let key = latchkey_core::totp::decode_base32(base32).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    format!(
+        "{:06}",
+        latchkey_core::totp::code_at(&key, now / 30 + steps_ahead)
+    )
+}
+
+/// The current TOTP code of a base32 key.
+pub fn totp_now(base32: &str) -> String {
+    totp_code(base32, 0)
+}

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::helpers::totp_now;
 use crate::helpers::{TestApp, encode_id, jwt_part};
 use crate::reset::{CONNECTION, app_with_sink, open_page, submit};
 use base64::Engine as _;
@@ -34,13 +35,13 @@ fn urlencode(s: &str) -> String {
 }
 
 /// A browser: keeps the cookies it is given (one jar per test).
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
-    cookies: std::collections::BTreeMap<String, String>,
+    pub(crate) cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -67,7 +68,7 @@ impl Browser {
             }
         }
     }
-    async fn get(&mut self, url: &str) -> (u16, String, Option<String>) {
+    pub(crate) async fn get(&mut self, url: &str) -> (u16, String, Option<String>) {
         let res = self
             .http
             .get(url)
@@ -83,7 +84,11 @@ impl Browser {
             .map(|l| l.to_str().unwrap().to_owned());
         (status, res.text().await.unwrap(), location)
     }
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+    pub(crate) async fn post(
+        &mut self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
         let res = self
             .http
             .post(url)
@@ -399,15 +404,6 @@ async fn forgot_password_from_the_login_page_then_log_in_with_the_new_password()
             .status(),
         200
     );
-}
-
-fn totp_now(base32: &str) -> String {
-    let key = latchkey_core::totp::decode_base32(base32).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    format!("{:06}", latchkey_core::totp::code_at(&key, now / 30))
 }
 
 fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {

@@ -1,5 +1,6 @@
 //! One integration-test binary: real server, real port, real store (SQLite or PostgreSQL).
 
+mod admin;
 mod browser;
 mod brute_force;
 mod cors;

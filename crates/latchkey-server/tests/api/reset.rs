@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::helpers::totp_now;
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::smtp_sink::{ReceivedMail, SmtpSink};
 use reqwest::Method;
@@ -724,16 +725,6 @@ async fn a_dead_link_page_sends_a_new_link() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-}
-
-/// The current TOTP code for a base32 key.
-fn totp_now(base32: &str) -> String {
-    let key = latchkey_core::totp::decode_base32(base32).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    format!("{:06}", latchkey_core::totp::code_at(&key, now / 30))
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `SqlStore`: the storage traits over one writer pool and one reader pool (the same pool on
 //! PostgreSQL). One file per aggregate; the helpers here are the only place that runs a query.
 
+mod admins;
 mod authenticators;
 mod clients;
 mod connections;
@@ -20,7 +21,7 @@ mod users;
 use crate::Dialect;
 use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
-use latchkey_core::store::{Admin, AdminStore, BootstrapData, Store, StoreError, StoreResult};
+use latchkey_core::store::{BootstrapData, Store, StoreError, StoreResult};
 use sqlx::any::{Any, AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
@@ -186,27 +187,6 @@ impl SqlStore {
     }
 }
 
-async fn insert_admin<'e>(exec: impl Executor<'e, Database = Any>, a: &Admin) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO admins (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(a.id.clone())
-    .bind(a.email.as_str().to_owned())
-    .bind(a.password_hash.as_str().to_owned())
-    .bind(a.created_at.millis())
-    .execute(exec)
-    .await
-    .map_err(conflict("An administrator with that email"))?;
-    Ok(())
-}
-
-#[async_trait]
-impl AdminStore for SqlStore {
-    async fn insert_admin(&self, a: &Admin) -> StoreResult<()> {
-        insert_admin(&self.writer, a).await
-    }
-}
-
 #[async_trait]
 impl Store for SqlStore {
     fn backend(&self) -> &'static str {
@@ -238,7 +218,7 @@ impl Store for SqlStore {
             clients::insert_grant(&mut *tx, g).await?;
         }
         connections::insert_connection(&mut *tx, &data.connection).await?;
-        insert_admin(&mut *tx, &data.admin).await?;
+        admins::insert_admin(&mut *tx, &data.admin).await?;
         keys::insert_key(&mut *tx, &data.key).await?;
         tx.commit().await.map_err(other)?;
         Ok(true)

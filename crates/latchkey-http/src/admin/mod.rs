@@ -1,0 +1,253 @@
+//! The admin console (`/admin`): server-rendered pages, no JavaScript, the hosted pages'
+//! security headers, and a CSRF token on every form. Every page but sign-in, "forgot
+//! password" and the reset link needs a live console session (`lk_admin`); without one, a GET
+//! goes to the sign-in page and anything else is refused. Handlers call the same service
+//! functions as the Management API, with the acting administrator as the caller.
+
+mod auth;
+mod security;
+mod users;
+
+use crate::AppState;
+use crate::pages::{csrf_nonce, e, read_cookie};
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use latchkey_core::services::AdminPrincipal;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(security::router())
+        .route("/admin", get(|| async { Redirect::to("/admin/users") }))
+        .route("/admin/", get(|| async { Redirect::to("/admin/users") }))
+        .route("/admin/assets/console.css", get(stylesheet))
+}
+
+const STYLE: &str = include_str!("console.css");
+pub(crate) const SESSION_COOKIE: &str = "lk_admin";
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+/// The sections of the console, in the navigation's order: (path, label).
+const SECTIONS: [(&str, &str); 7] = [
+    ("/admin/users", "Users"),
+    ("/admin/applications", "Applications"),
+    ("/admin/emails", "Emails"),
+    ("/admin/database", "Database"),
+    ("/admin/settings", "Settings"),
+    ("/admin/logs", "Logs"),
+    ("/admin/security", "Your account"),
+];
+
+/// A flash message shown at the top of a page (after a redirect, from `?done=`).
+pub(crate) enum Notice<'a> {
+    Ok(&'a str),
+    Error(&'a str),
+}
+
+/// What a signed-in console page starts with.
+pub(crate) struct Console {
+    pub(crate) state: AppState,
+    pub(crate) admin: AdminPrincipal,
+    nonce: String,
+    cookie: Option<String>,
+    tenant: String,
+}
+
+impl Console {
+    /// The signed-in administrator, or the answer for a visitor without a live session: a
+    /// redirect to sign in for a GET (`back` is where to return), a 403 page otherwise.
+    pub(crate) async fn new(
+        state: AppState,
+        headers: &HeaderMap,
+        back: Option<&str>,
+    ) -> Result<Self, Response> {
+        let token = read_cookie(headers, SESSION_COOKIE).unwrap_or_default();
+        let admin = match state.services.admin_session(&token).await {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                return Err(match back {
+                    Some(path) => Redirect::to(&format!(
+                        "/admin/login?next={}",
+                        url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+                    ))
+                    .into_response(),
+                    None => refused(StatusCode::FORBIDDEN, "Sign in to the console first."),
+                });
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, "reading a console session");
+                return Err(crate::pages::error_page());
+            }
+        };
+        let secure = state.services.config().issuer.starts_with("https://");
+        let (nonce, cookie) = csrf_nonce(headers, secure);
+        let tenant = state
+            .services
+            .branding()
+            .await
+            .map(|b| b.name)
+            .unwrap_or_else(|_| "Latchkey".into());
+        Ok(Self {
+            state,
+            admin,
+            nonce,
+            cookie,
+            tenant,
+        })
+    }
+
+    /// A form submission: the session must be live and the CSRF token must match it.
+    pub(crate) async fn for_post(
+        state: AppState,
+        headers: &HeaderMap,
+        csrf: &str,
+    ) -> Result<Self, Response> {
+        let console = Self::new(state, headers, None).await?;
+        let nonce = read_cookie(headers, crate::pages::CSRF_COOKIE).unwrap_or_default();
+        if console
+            .state
+            .services
+            .csrf_valid(&nonce, &console.purpose(), csrf)
+        {
+            Ok(console)
+        } else {
+            Err(refused(
+                StatusCode::FORBIDDEN,
+                "This form expired or was opened in another browser. Go back, reload the page and try again.",
+            ))
+        }
+    }
+
+    fn purpose(&self) -> String {
+        format!("admin:{}", self.admin.session_id)
+    }
+
+    /// The hidden field every console form carries.
+    pub(crate) fn csrf_field(&self) -> String {
+        format!(
+            r#"<input type="hidden" name="_csrf" value="{}">"#,
+            self.state.services.csrf_token(&self.nonce, &self.purpose())
+        )
+    }
+
+    /// A console page: navigation (with `section` current), the notice, then `body`.
+    pub(crate) fn page(
+        &self,
+        status: StatusCode,
+        section: &str,
+        title: &str,
+        notice: Option<Notice<'_>>,
+        body: &str,
+    ) -> Response {
+        let nav: String = SECTIONS
+            .iter()
+            .map(|(path, label)| {
+                let current = if *path == section {
+                    r#" aria-current="page""#
+                } else {
+                    ""
+                };
+                format!(r#"<li><a href="{path}"{current}>{label}</a></li>"#)
+            })
+            .collect();
+        let notice = match notice {
+            Some(Notice::Ok(m)) => format!(r#"<div class="alert ok" role="status">{}</div>"#, e(m)),
+            Some(Notice::Error(m)) => {
+                format!(r#"<div class="alert error" role="alert">{}</div>"#, e(m))
+            }
+            None => String::new(),
+        };
+        let html = format!(
+            r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>{title} · {tenant} console</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
+<body class="console"><header class="top"><a class="brand" href="/admin/users">{tenant} <span>console</span></a>
+<form method="post" action="/admin/logout" class="signout">{csrf}<span>{who}</span> <button type="submit" class="link">Sign out</button></form></header>
+<div class="frame"><nav aria-label="Console"><ul>{nav}</ul></nav>
+<main><h1>{title}</h1>{notice}{body}</main></div></body></html>"#,
+            title = e(title),
+            tenant = e(&self.tenant),
+            csrf = self.csrf_field(),
+            who = e(&self.admin.email),
+        );
+        respond(status, html, self.cookie.clone())
+    }
+}
+
+/// The page for a refused console request.
+pub(crate) fn refused(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        r#"<h1>Not allowed</h1><p class="lead">{}</p><p class="center"><a href="/admin/login">Sign in</a></p>"#,
+        e(message)
+    );
+    card_page(status, "Not allowed", &body, None)
+}
+
+/// The narrow card layout of the sign-in, forgot-password and reset pages.
+pub(crate) fn card_page(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    cookie: Option<String>,
+) -> Response {
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>{title} · Latchkey console</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
+<body class="card"><main><p class="brand-line">Latchkey <span>console</span></p>{body}</main></body></html>"#,
+        title = e(title),
+    );
+    respond(status, html, cookie)
+}
+
+fn respond(status: StatusCode, html: String, cookie: Option<String>) -> Response {
+    let mut res = (status, html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// A 303 back to `path` with a notice code in `?done=` (pages map codes to text, so no
+/// message text travels in URLs).
+pub(crate) fn done(path: &str, code: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}done={code}")).into_response()
+}
+
+/// The `<ul>` of password rules (marked met or not once a password was tried).
+pub(crate) fn rules_list(rules: &[latchkey_core::password::RuleReport], checked: bool) -> String {
+    format!(
+        r#"<ul class="rules">{}</ul>"#,
+        crate::pages::rule_items(rules, checked)
+    )
+}
