@@ -43,6 +43,24 @@ pub fn alnum(n: usize) -> Result<String, RandomError> {
     Ok(out)
 }
 
+/// `n` characters a person can read back and type without confusion: upper-case letters and
+/// digits without 0/O, 1/I/L and U (30 symbols, ~4.9 bits each). For codes shown to users.
+pub fn readable_code(n: usize) -> Result<String, RandomError> {
+    const SYMBOLS: &[u8; 30] = b"ABCDEFGHJKMNPQRSTVWXYZ23456789";
+    let mut out = String::with_capacity(n);
+    let mut buf = [0u8; 64];
+    while out.len() < n {
+        fill(&mut buf)?;
+        for b in buf {
+            // 240 = 30 * 8: values at or above it would bias the first symbols.
+            if b < 240 && out.len() < n {
+                out.push(char::from(SYMBOLS[usize::from(b % 30)]));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// An opaque bearer token (refresh token, reset ticket…): 256 bits from the CSPRNG, URL-safe.
 /// Only its SHA-256 digest is ever stored.
 pub fn opaque_token() -> Result<SecretString, RandomError> {

@@ -118,12 +118,14 @@ pub enum LoginStep {
         recovery_code: Option<SecretString>,
     },
     /// The user has a second factor: ask for a code (`pending` goes back with it).
-    SecondFactor { pending: String },
+    /// `callback` is where the code's answer redirects (the page's CSP must allow it).
+    SecondFactor { pending: String, callback: String },
     /// The tenant requires MFA and the user has none: enrol this TOTP key first.
     Enroll {
         pending: String,
         secret: SecretString,
         otpauth_uri: SecretString,
+        callback: String,
     },
 }
 
@@ -411,6 +413,7 @@ impl Services {
         if need == SecondFactorNeed::Challenge {
             return Ok(LoginStep::SecondFactor {
                 pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+                callback: pending.tx.redirect_uri.clone(),
             });
         }
         if need == SecondFactorNeed::Enroll {
@@ -425,6 +428,7 @@ impl Services {
                 pending: self.seal_value("login-mfa", &pending, pending.expires)?,
                 secret: SecretString::from(secret),
                 otpauth_uri: SecretString::from(uri),
+                callback: pending.tx.redirect_uri.clone(),
             });
         }
         self.finish_login(&pending, vec!["pwd".into()], None, caller)
@@ -435,13 +439,18 @@ impl Services {
     pub fn login_challenge(&self, pending: &str) -> ServiceResult<LoginStep> {
         let sealed = pending.to_owned();
         let pending: PendingLogin = self.unseal_value("login-mfa", pending)?;
+        let callback = pending.tx.redirect_uri;
         Ok(match (pending.enroll_secret, pending.enroll_uri) {
             (Some(secret), Some(uri)) => LoginStep::Enroll {
                 pending: sealed,
                 secret: SecretString::from(secret),
                 otpauth_uri: SecretString::from(uri),
+                callback,
             },
-            _ => LoginStep::SecondFactor { pending: sealed },
+            _ => LoginStep::SecondFactor {
+                pending: sealed,
+                callback,
+            },
         })
     }
 

@@ -140,4 +140,56 @@ impl Services {
         self.record(caller.api_log("Delete the email provider"));
         Ok(())
     }
+
+    /// Saves the provider whether or not one is configured yet: an update of the one there is,
+    /// else a new SMTP provider (`name` defaults to `smtp`). The console's provider form.
+    pub async fn save_email_provider(
+        &self,
+        mut patch: EmailProviderPatch,
+        caller: &Caller,
+    ) -> ServiceResult<EmailProvider> {
+        if self.store.get_email_provider().await?.is_some() {
+            return self.update_email_provider(patch, caller).await;
+        }
+        if patch.name.is_none() {
+            patch.name = Some("smtp".to_owned());
+        }
+        self.create_email_provider(patch, caller).await
+    }
+
+    /// Sends a short test message to `to` through the route real mail takes (same sender, same
+    /// transport), at once rather than through the outbox. A transport failure is a bad request
+    /// carrying the transport's message.
+    pub async fn send_test_mail(&self, to: &str, caller: &Caller) -> ServiceResult<()> {
+        let to = Email::parse(to).map_err(|_| {
+            ServiceError::bad_request(
+                "invalid_email",
+                "Enter the address to send the test mail to.",
+            )
+        })?;
+        let tenant = self.active_tenant().await?;
+        let friendly = if tenant.friendly_name.is_empty() {
+            "Latchkey".to_owned()
+        } else {
+            tenant.friendly_name
+        };
+        let html = format!(
+            "<!doctype html><html><body><p>This is a test mail from {}.</p><p>It arrived, so mail delivery works.</p></body></html>",
+            super::outbox::escape_html(&friendly)
+        );
+        let subject = format!("Test mail from {friendly}");
+        match self
+            .send_message(None, to.as_str(), &subject, html, "test_mail")
+            .await?
+        {
+            Ok(()) => {
+                self.record(caller.api_log("Send a test email"));
+                Ok(())
+            }
+            Err(e) => Err(ServiceError::bad_request(
+                "mail_not_sent",
+                format!("The test mail was not delivered: {e}"),
+            )),
+        }
+    }
 }

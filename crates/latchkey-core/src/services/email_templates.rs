@@ -5,6 +5,26 @@ use super::{Caller, Services};
 use crate::domain::{EmailTemplate, EmailTemplateName, ParseError};
 use crate::error::{ServiceError, ServiceResult};
 use crate::store::StoreError;
+use serde_json::{Value, json};
+
+/// Every template name, in the order the console lists them.
+const ALL_TEMPLATES: [EmailTemplateName; 15] = [
+    EmailTemplateName::ResetEmail,
+    EmailTemplateName::ChangePassword,
+    EmailTemplateName::PasswordChanged,
+    EmailTemplateName::VerifyEmail,
+    EmailTemplateName::BlockedAccount,
+    EmailTemplateName::PasswordReset,
+    EmailTemplateName::ResetEmailByCode,
+    EmailTemplateName::VerifyEmailByCode,
+    EmailTemplateName::AuthEmailByCode,
+    EmailTemplateName::WelcomeEmail,
+    EmailTemplateName::StolenCredentials,
+    EmailTemplateName::EnrollmentEmail,
+    EmailTemplateName::MfaOobCode,
+    EmailTemplateName::UserInvitation,
+    EmailTemplateName::AsyncApproval,
+];
 
 /// The settable fields; for create and full replace, `body`, `from`, `subject`, `syntax` and
 /// `enabled` are required.
@@ -183,5 +203,106 @@ impl Services {
         self.cache.forget_template(t.template);
         self.record(caller.api_log("Update an email template"));
         Ok(t)
+    }
+}
+
+impl Services {
+    /// The template as mail goes out with it: the stored one, else the built-in one (with the
+    /// sender it would be sent from filled in); and whether it is stored. Not found when
+    /// neither exists.
+    pub async fn effective_email_template(
+        &self,
+        name: EmailTemplateName,
+    ) -> ServiceResult<(EmailTemplate, bool)> {
+        if let Some(t) = self.store.get_email_template(name).await? {
+            return Ok((t, true));
+        }
+        let mut t = super::mail_defaults::default_template(name).ok_or_else(not_found)?;
+        if t.from.trim().is_empty() {
+            t.from = self.default_sender().await?;
+        }
+        Ok((t, false))
+    }
+
+    /// Every template that is stored or built in, stored or not (see `effective_email_template`).
+    pub async fn effective_email_templates(&self) -> ServiceResult<Vec<(EmailTemplate, bool)>> {
+        let mut out = Vec::new();
+        for name in ALL_TEMPLATES {
+            match self.effective_email_template(name).await {
+                Ok(found) => out.push(found),
+                Err(ServiceError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The address a mail without its own sender goes out from: the enabled provider's
+    /// default, else the configured one.
+    async fn default_sender(&self) -> ServiceResult<String> {
+        let provider = self.active_email_provider().await?.filter(|p| p.enabled);
+        Ok(provider
+            .and_then(|p| p.default_from_address)
+            .unwrap_or_else(|| self.config.mail.default_from.clone()))
+    }
+
+    /// Renders a template's subject and body with sample data (a sample user, a sample link,
+    /// the tenant's name), as a mail would be: the subject from the raw values, the body with
+    /// every variable HTML-escaped. Nothing is saved. A syntax error is a bad request with the
+    /// parser's message, as on save.
+    pub async fn preview_email_template(
+        &self,
+        subject: &str,
+        body: &str,
+    ) -> ServiceResult<(String, String)> {
+        for (part, source) in [("subject", subject), ("body", body)] {
+            self.templates.check(source).map_err(|e| {
+                ServiceError::bad_request("invalid_body", format!("Error in template {part}: {e}"))
+            })?;
+        }
+        let tenant = self.active_tenant().await?;
+        let friendly = if tenant.friendly_name.is_empty() {
+            "Latchkey".to_owned()
+        } else {
+            tenant.friendly_name.clone()
+        };
+        let url = self.config.reset_url("sample-ticket-0123456789");
+        let vars = |escape: bool| -> Value {
+            let t = |s: &str| {
+                if escape {
+                    super::outbox::escape_html(s)
+                } else {
+                    s.to_owned()
+                }
+            };
+            json!({
+                "url": url,
+                "user": {
+                    "email": t("jane.doe@example.com"),
+                    "name": t("Jane Doe"),
+                    "nickname": t("jane.doe"),
+                    "given_name": t("Jane"),
+                    "family_name": t("Doe"),
+                    "user_id": t("auth0|5f7c8ec7c33c6c004bbafe82"),
+                    "email_verified": true,
+                    "user_metadata": if escape { Value::Null } else { json!({}) },
+                },
+                "application": {"name": t(&friendly), "clientID": Value::Null},
+                "connection": {"name": t(super::DEFAULT_CONNECTION)},
+                "tenant": t(&friendly),
+                "friendly_name": t(&friendly),
+                "support_email": tenant.support_email.as_deref().map(&t),
+                "support_url": tenant.support_url.as_deref().map(&t),
+                "ip": t("203.0.113.7"),
+            })
+        };
+        let render = |part: &str, source: &str, escape: bool| {
+            self.templates.render(source, &vars(escape)).map_err(|e| {
+                ServiceError::bad_request("invalid_body", format!("Error in template {part}: {e}"))
+            })
+        };
+        let subject = render("subject", subject, false)?.replace(['\r', '\n'], " ");
+        let html = render("body", body, true)?;
+        Ok((subject, html))
     }
 }

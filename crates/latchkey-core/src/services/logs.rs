@@ -10,6 +10,17 @@ impl Services {
         Ok(self.store.list_logs(query).await?)
     }
 
+    /// One entry (`GET /api/v2/logs/{id}`); 404 when there is none.
+    pub async fn get_log(&self, log_id: &str) -> ServiceResult<Value> {
+        self.store
+            .get_log(log_id)
+            .await?
+            .ok_or_else(|| crate::error::ServiceError::NotFound {
+                code: "inexistent_log",
+                message: "The log entry does not exist.".into(),
+            })
+    }
+
     /// One user's log entries; 404 when the user does not exist.
     pub async fn user_logs(
         &self,
@@ -20,9 +31,9 @@ impl Services {
         self.get_user(user).await?;
         self.list_logs(&LogQuery {
             user_id: Some(user.to_string()),
-            type_code: None,
             page,
             per_page,
+            ..LogQuery::default()
         })
         .await
     }

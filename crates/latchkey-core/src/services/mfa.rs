@@ -253,7 +253,8 @@ const RECOVERY_CODE_LEN: usize = 24;
 
 /// A fresh recovery code: the record to store (digest only) and the code to show once.
 fn new_recovery_code(user: &User) -> ServiceResult<(Authenticator, SecretString)> {
-    let code = crate::random::alnum(RECOVERY_CODE_LEN)?.to_uppercase();
+    // 24 unambiguous symbols (~118 bits), shown in groups of four.
+    let code = crate::random::readable_code(RECOVERY_CODE_LEN)?;
     let record = Authenticator {
         id: format!("recovery-code|dev_{}", crate::random::alnum(16)?),
         user_id: user.user_id.clone(),

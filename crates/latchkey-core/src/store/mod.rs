@@ -232,6 +232,10 @@ pub trait KeyStore: Send + Sync {
 pub struct LogQuery {
     pub user_id: Option<String>,
     pub type_code: Option<String>,
+    /// Entries at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Entries before this instant.
+    pub until: Option<Timestamp>,
     pub page: u32,
     pub per_page: u32,
 }
@@ -241,6 +245,8 @@ pub trait LogStore: Send + Sync {
     async fn append_logs(&self, entries: &[LogEntry]) -> StoreResult<()>;
     /// Entries newest first, in their Management API representation.
     async fn list_logs(&self, query: &LogQuery) -> StoreResult<(Vec<serde_json::Value>, u64)>;
+    /// One entry by its `log_id`, in its Management API representation.
+    async fn get_log(&self, log_id: &str) -> StoreResult<Option<serde_json::Value>>;
 }
 
 #[async_trait]

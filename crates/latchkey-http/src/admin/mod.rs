@@ -4,8 +4,13 @@
 //! goes to the sign-in page and anything else is refused. Handlers call the same service
 //! functions as the Management API, with the acting administrator as the caller.
 
+mod applications;
 mod auth;
+mod database;
+mod emails;
+mod logs;
 mod security;
+mod settings;
 mod users;
 
 use crate::AppState;
@@ -21,6 +26,11 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(users::router())
         .merge(security::router())
+        .merge(emails::router())
+        .merge(database::router())
+        .merge(settings::router())
+        .merge(applications::router())
+        .merge(logs::router())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/assets/console.css", get(stylesheet))

@@ -1,7 +1,7 @@
 use super::{PageQuery, Principal};
 use crate::AppState;
 use crate::errors::ApiError;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use latchkey_core::store::LogQuery;
@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/logs", get(list))
+    Router::new()
+        .route("/logs", get(list))
+        .route("/logs/{id}", get(one))
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,4 +52,13 @@ async fn list(
     }
     let (entries, total) = state.services.list_logs(&query).await?;
     Ok(Json(paging.wrap("logs", entries, total)))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:logs", "read:logs_users"])?;
+    Ok(Json(state.services.get_log(&id).await?))
 }

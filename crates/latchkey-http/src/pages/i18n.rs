@@ -187,8 +187,8 @@ fn french(en: &str) -> Option<String> {
         "Enter the 6-digit code from your authenticator app, or a recovery code." => {
             "Saisissez le code à 6 chiffres de votre application d'authentification, ou un code de récupération."
         }
-        "Enter the 6-digit code from your authenticator app to continue" => {
-            "Saisissez le code à 6 chiffres de votre application d'authentification pour continuer"
+        "Enter the 6-digit code from your authenticator app, or a recovery code, to continue" => {
+            "Saisissez le code à 6 chiffres de votre application d'authentification, ou un code de récupération, pour continuer"
         }
         "Authentication code" => "Code d'authentification",
         "Secure your account" => "Sécurisez votre compte",
@@ -242,8 +242,8 @@ fn french(en: &str) -> Option<String> {
         "Choose a new password" => "Choisissez un nouveau mot de passe",
         "Choose a new password for" => "Choisissez un nouveau mot de passe pour",
         "Choose a new password." => "Choisissez un nouveau mot de passe.",
-        "Enter the 6-digit code from your authenticator app to continue." => {
-            "Saisissez le code à 6 chiffres de votre application d'authentification pour continuer."
+        "Enter the 6-digit code from your authenticator app, or a recovery code, to continue." => {
+            "Saisissez le code à 6 chiffres de votre application d'authentification, ou un code de récupération, pour continuer."
         }
         "You asked to change the password" => "Vous avez demandé à changer le mot de passe",
         "You asked to change the password for" => "Vous avez demandé à changer le mot de passe de",
@@ -291,6 +291,7 @@ fn french(en: &str) -> Option<String> {
             "Saisissez votre adresse e-mail et nous vous enverrons un nouveau lien."
         }
         "Send me a new link" => "Envoyez-moi un nouveau lien",
+        "Send me a reset link" => "Envoyez-moi un lien de réinitialisation",
         "Reset your password" => "Réinitialisez votre mot de passe",
         "Enter your email address and we will send you a link to choose a new password." => {
             "Saisissez votre adresse e-mail et nous vous enverrons un lien pour choisir un nouveau mot de passe."

@@ -431,19 +431,22 @@ fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCo
                 Some(code) => recovery_page(ctx, &response, code.expose_secret(), cookie),
             }
         }
-        LoginStep::SecondFactor { pending } => {
+        LoginStep::SecondFactor { pending, callback } => {
             let body = format!(
                 r#"<h1>Verify it's you</h1>
 <p class="lead">Enter the 6-digit code from your authenticator app, or a recovery code.</p>
 {}"#,
                 code_form(ctx, &pending, error)
             );
-            ctx.page(status, "Verify it's you", &body, &[])
+            // The code's answer redirects to the callback: the form must be allowed to.
+            let targets: Vec<String> = super::origin_of(&callback).into_iter().collect();
+            ctx.page(status, "Verify it's you", &body, &targets)
         }
         LoginStep::Enroll {
             pending,
             secret,
             otpauth_uri,
+            callback,
         } => {
             let data = super::qr_svg_base64(otpauth_uri.expose_secret());
             let grouped = super::grouped_key(secret.expose_secret());
@@ -457,7 +460,8 @@ fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCo
                 key = e(&grouped),
                 form = code_form(ctx, &pending, error)
             );
-            ctx.page(status, "Secure your account", &body, &[])
+            let targets: Vec<String> = super::origin_of(&callback).into_iter().collect();
+            ctx.page(status, "Secure your account", &body, &targets)
         }
     }
 }
@@ -479,7 +483,7 @@ fn code_form(ctx: &Ctx, pending: &str, error: Option<&str>) -> String {
         r#"{banner}<form method="post" action="/u/mfa" novalidate>
 <input type="hidden" name="_csrf" value="{}"><input type="hidden" name="pending" value="{}">
 <label for="code">Code</label>
-<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required{described}>
+<input id="code" name="code" type="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required{described}>
 <button type="submit">Continue</button></form>"#,
         e(&csrf),
         e(pending)
@@ -515,7 +519,7 @@ fn recovery_page(
 <p class="lead">If you lose your phone, this code lets you sign in once. It is shown only now.</p>
 <p class="recovery"><code id="recovery-code">{}</code></p>
 {onward}"#,
-        e(code)
+        e(&super::grouped_key(code))
     );
     let targets: Vec<String> = super::origin_of(&answer.redirect_uri).into_iter().collect();
     let mut res = ctx.page(StatusCode::OK, "Save your recovery code", &body, &targets);

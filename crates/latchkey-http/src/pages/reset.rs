@@ -87,10 +87,10 @@ impl Ctx {
             // The second factor comes before any form that changes the password.
             let body = format!(
                 r#"<h1>Verify it's you</h1>
-<p class="lead">Enter the 6-digit code from your authenticator app to continue{who}.</p>
+<p class="lead">Enter the 6-digit code from your authenticator app, or a recovery code, to continue{who}.</p>
 {banner}<form method="post" action="/lo/reset/mfa" novalidate>{hidden}
 <label for="code">Authentication code</label>
-<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required aria-invalid="{invalid}"{described}>
+<input id="code" name="code" type="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required aria-invalid="{invalid}"{described}>
 <button type="submit">Continue</button></form>"#,
                 invalid = if errors.banner.is_some() {
                     "true"
@@ -175,13 +175,24 @@ impl Ctx {
             r#"<h1>{title}</h1>
 <p class="lead"><span>{text}</span> <span>Enter your email address and we will send you a new link.</span></p>
 {form}"#,
-            form = forgot_form(&csrf, connection.unwrap_or(DEFAULT_CONNECTION), None),
+            form = forgot_form(
+                &csrf,
+                connection.unwrap_or(DEFAULT_CONNECTION),
+                None,
+                "Send me a new link"
+            ),
         );
         self.page(status, title, &body, &[])
     }
 }
 
-pub(super) fn forgot_form(csrf: &str, connection: &str, error: Option<&str>) -> String {
+/// The "email me a link" form; `button` is its label ("Send me a new link" after a dead one).
+pub(super) fn forgot_form(
+    csrf: &str,
+    connection: &str,
+    error: Option<&str>,
+    button: &str,
+) -> String {
     let err = error.map_or(String::new(), |m| {
         format!(r#"<p id="email-error" class="field-error">{}</p>"#, e(m))
     });
@@ -189,7 +200,7 @@ pub(super) fn forgot_form(csrf: &str, connection: &str, error: Option<&str>) -> 
         r#"<form method="post" action="/lo/forgot" novalidate><input type="hidden" name="_csrf" value="{}"><input type="hidden" name="connection" value="{}">
 <label for="email">Email address</label>
 <input id="email" name="email" type="email" autocomplete="email" required aria-invalid="{}"{}>
-{err}<button type="submit">Send me a new link</button></form>"#,
+{err}<button type="submit">{}</button></form>"#,
         e(csrf),
         e(connection),
         if error.is_some() { "true" } else { "false" },
@@ -198,6 +209,7 @@ pub(super) fn forgot_form(csrf: &str, connection: &str, error: Option<&str>) -> 
         } else {
             ""
         },
+        e(button),
     )
 }
 
@@ -403,7 +415,7 @@ async fn second_factor(
 <p class="lead">You used your recovery code, so it no longer works. This new one lets you sign in once if you lose your phone. It is shown only now.</p>
 <p class="recovery"><code id="recovery-code">{}</code></p>
 <a class="button" href="{}">I saved it, continue</a>"#,
-                        e(code.expose_secret()),
+                        e(&super::grouped_key(code.expose_secret())),
                         e(&target)
                     );
                     ctx.page(StatusCode::OK, "Save your new recovery code", &body, &[])
@@ -458,7 +470,7 @@ async fn forgot_page(
     let connection = q.connection.as_deref().unwrap_or(DEFAULT_CONNECTION);
     let body = format!(
         r#"<h1>Reset your password</h1><p class="lead">Enter your email address and we will send you a link to choose a new password.</p>{}"#,
-        forgot_form(&csrf, connection, None)
+        forgot_form(&csrf, connection, None, "Send me a reset link")
     );
     ctx.page(StatusCode::OK, "Reset your password", &body, &[])
 }
@@ -488,7 +500,7 @@ async fn forgot(
         let csrf = services.csrf_token(&ctx.nonce, FORGOT_PURPOSE);
         let body = format!(
             r#"<h1>Reset your password</h1><p class="lead">Enter your email address and we will send you a link.</p>{}"#,
-            forgot_form(&csrf, &form.connection, Some(error))
+            forgot_form(&csrf, &form.connection, Some(error), "Send me a reset link")
         );
         ctx.page(status, "Reset your password", &body, &[])
     };

@@ -44,7 +44,7 @@ impl Ctx {
             r#"<h1>This link can no longer be used</h1>
 <p class="lead">The block was already lifted, or the link expired. If you still cannot sign in, reset your password: that lifts any block.</p>
 {}"#,
-            forgot_form(&csrf, DEFAULT_CONNECTION, None)
+            forgot_form(&csrf, DEFAULT_CONNECTION, None, "Send me a reset link")
         );
         self.page(
             StatusCode::BAD_REQUEST,
@@ -115,7 +115,7 @@ async fn unblock(
 <h2>Were those attempts not yours?</h2>
 <p>Someone may be guessing your password. Choose a new one: enter your email address and we will send you a link.</p>
 {}"#,
-                forgot_form(&csrf, DEFAULT_CONNECTION, None)
+                forgot_form(&csrf, DEFAULT_CONNECTION, None, "Send me a reset link")
             );
             ctx.page(StatusCode::OK, "Your account is unblocked", &body, &[])
         }

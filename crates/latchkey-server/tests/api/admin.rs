@@ -24,7 +24,12 @@ fn admin_credentials(app: &TestApp) -> (String, String) {
 }
 
 /// Signs in through the form; returns the page the browser lands on.
-async fn sign_in(b: &mut Browser, app: &TestApp, email: &str, password: &str) -> (u16, String) {
+pub(crate) async fn sign_in(
+    b: &mut Browser,
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> (u16, String) {
     let (_, page, _) = b.get(&app.url("/admin/login")).await;
     let (status, body, location) = b
         .post(

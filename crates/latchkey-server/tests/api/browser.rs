@@ -11,7 +11,7 @@ use crate::smtp_sink::SmtpSink;
 use std::time::Duration;
 
 /// The real binary delivering over SMTP to a loopback sink.
-async fn server_with_smtp_sink() -> (Server, SmtpSink) {
+pub(crate) async fn server_with_smtp_sink() -> (Server, SmtpSink) {
     let sink = SmtpSink::start().await;
     let server = start_binary(true, &[("LATCHKEY_SMTP_URL", &sink.url())]).await;
     (server, sink)
@@ -78,7 +78,8 @@ async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
     let backend = std::env::var("LATCHKEY_TEST_BACKEND").unwrap_or_else(|_| "sqlite".to_owned());
     let shots = repo_root()
         .join("target/latchkey-test/screenshots")
-        .join(&backend);
+        .join(&backend)
+        .join("j1");
     // Only this run's pictures.
     let _ = std::fs::remove_dir_all(&shots);
     let (server, sink) = server_with_smtp_sink().await;

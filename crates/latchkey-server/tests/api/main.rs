@@ -1,7 +1,11 @@
 //! One integration-test binary: real server, real port, real store (SQLite or PostgreSQL).
 
 mod admin;
+mod admin_emails;
+mod admin_logs;
+mod admin_settings;
 mod browser;
+mod browser_mfa;
 mod brute_force;
 mod cors;
 mod dbconnections;

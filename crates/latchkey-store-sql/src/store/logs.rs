@@ -55,6 +55,12 @@ impl LogStore for SqlStore {
         if let Some(t) = &query.type_code {
             filter.eq("type", Bind::Text(t.clone()));
         }
+        if let Some(since) = query.since {
+            filter.and(Bind::Int(since.millis()), |p| format!("date >= {p}"));
+        }
+        if let Some(until) = query.until {
+            filter.and(Bind::Int(until.millis()), |p| format!("date < {p}"));
+        }
         fetch_page(
             &self.reader,
             "logs",
@@ -66,5 +72,10 @@ impl LogStore for SqlStore {
             entry,
         )
         .await
+    }
+
+    async fn get_log(&self, log_id: &str) -> StoreResult<Option<Value>> {
+        let q = sqlx::query("SELECT data FROM logs WHERE log_id = $1").bind(log_id.to_owned());
+        super::fetch_opt(q, &self.reader, entry).await
     }
 }

@@ -1,0 +1,446 @@
+//! Applications: the list, each application's URLs (callbacks, allowed logout URLs, web
+//! origins, allowed origins) and rotating its secret. Saving makes the `ClientPatch` the
+//! Management API's `PATCH /clients/{id}` makes and calls the same service, which checks the
+//! URLs. A secret is shown only on the page that answers its rotation.
+
+use super::{Console, Notice, done};
+use crate::AppState;
+use crate::extract::Meta;
+use crate::pages::{e, error_page};
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use latchkey_core::ServiceError;
+use latchkey_core::domain::{AppType, Client, TokenEndpointAuthMethod};
+use latchkey_core::services::ClientPatch;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/applications", get(list))
+        .route("/admin/applications/{id}", get(detail).post(save))
+        .route(
+            "/admin/applications/{id}/rotate-secret",
+            post(rotate_secret),
+        )
+}
+
+const SECTION: &str = "/admin/applications";
+
+fn app_path(id: &str) -> String {
+    format!(
+        "/admin/applications/{}",
+        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+    )
+}
+
+fn app_type(t: Option<AppType>) -> &'static str {
+    match t {
+        Some(AppType::Native) => "Native",
+        Some(AppType::Spa) => "Single-page application",
+        Some(AppType::RegularWeb) => "Regular web application",
+        Some(AppType::NonInteractive) => "Machine to machine",
+        None => "—",
+    }
+}
+
+fn auth_method(m: TokenEndpointAuthMethod) -> &'static str {
+    match m {
+        TokenEndpointAuthMethod::None => "none (public application)",
+        TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+        TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "saved" => "Application URLs saved. They apply to the next request.",
+        _ => return None,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let console = match Console::new(state, &headers, Some(SECTION)).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let clients = match console.state.services.list_clients().await {
+        Ok(c) => c,
+        Err(err) => {
+            tracing::error!(error = ?err, "listing applications in the console");
+            return error_page();
+        }
+    };
+    let rows: String = clients
+        .iter()
+        .map(|c| {
+            format!(
+                r#"<tr><td><a href="{path}">{name}</a>{global}</td><td><code>{id}</code></td><td>{kind}</td><td>{callbacks}</td></tr>"#,
+                path = e(&app_path(c.client_id.as_str())),
+                name = e(if c.name.is_empty() { c.client_id.as_str() } else { &c.name }),
+                global = if c.is_global {
+                    r#" <span class="badge">Management API</span>"#
+                } else {
+                    ""
+                },
+                id = e(c.client_id.as_str()),
+                kind = e(app_type(c.app_type)),
+                callbacks = match c.callbacks.as_slice() {
+                    [] => "—".to_owned(),
+                    [one] => e(one),
+                    [first, rest @ ..] => format!("{} <span class=\"hint\">+{}</span>", e(first), rest.len()),
+                },
+            )
+        })
+        .collect();
+    let body = if clients.is_empty() {
+        r#"<p class="empty">No application yet. Create one with the Management API (<code>POST /api/v2/clients</code>).</p>"#.to_owned()
+    } else {
+        format!(
+            r#"<table><thead><tr><th scope="col">Application</th><th scope="col">Client ID</th><th scope="col">Type</th><th scope="col">Callbacks</th></tr></thead><tbody>{rows}</tbody></table>"#
+        )
+    };
+    let notice = q.done.as_deref().and_then(notice_text).map(Notice::Ok);
+    console.page(StatusCode::OK, SECTION, "Applications", notice, &body)
+}
+
+/// The URL lists, one a line in a textarea.
+#[derive(Deserialize, Default)]
+struct UrlFields {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    callbacks: String,
+    #[serde(default)]
+    allowed_logout_urls: String,
+    #[serde(default)]
+    web_origins: String,
+    #[serde(default)]
+    allowed_origins: String,
+}
+
+impl UrlFields {
+    fn from_client(c: &Client) -> Self {
+        Self {
+            csrf: String::new(),
+            callbacks: c.callbacks.join("\n"),
+            allowed_logout_urls: c.allowed_logout_urls.join("\n"),
+            web_origins: c.web_origins.join("\n"),
+            allowed_origins: c.allowed_origins.join("\n"),
+        }
+    }
+
+    /// What `PATCH /clients/{id}` with these four arrays makes.
+    fn patch(&self) -> ClientPatch {
+        ClientPatch {
+            callbacks: Some(lines(&self.callbacks)),
+            allowed_logout_urls: Some(lines(&self.allowed_logout_urls)),
+            web_origins: Some(lines(&self.web_origins)),
+            allowed_origins: Some(lines(&self.allowed_origins)),
+            ..ClientPatch::default()
+        }
+    }
+}
+
+/// One entry a line, trimmed, blank lines dropped.
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the page shows besides the application.
+#[derive(Default)]
+struct Extra<'a> {
+    /// The URL form as typed (after a refusal); otherwise the saved values.
+    urls: Option<&'a UrlFields>,
+    /// The secret just made by a rotation: shown this once.
+    new_secret: Option<&'a str>,
+}
+
+fn app_page(
+    console: &Console,
+    c: &Client,
+    extra: Extra<'_>,
+    notice: Option<Notice<'_>>,
+    status: StatusCode,
+) -> Response {
+    let path = app_path(c.client_id.as_str());
+    let csrf = console.csrf_field();
+    let saved = UrlFields::from_client(c);
+    let urls = extra.urls.unwrap_or(&saved);
+    let secret = match extra.new_secret {
+        Some(s) => format!(
+            r#"<div class="alert ok" role="status"><label for="client-secret">The new client secret. Copy it now: it will not be shown again.</label>
+<input id="client-secret" type="text" readonly autocomplete="off" name="client_secret" value="{}"></div>"#,
+            e(s)
+        ),
+        None => String::new(),
+    };
+    let facts = format!(
+        r#"<dl class="facts">
+<dt>Client ID</dt><dd><code>{id}</code></dd>
+<dt>Type</dt><dd>{kind}</dd>
+<dt>Description</dt><dd>{description}</dd>
+<dt>Grant types</dt><dd>{grants}</dd>
+<dt>Token endpoint authentication</dt><dd>{method}</dd>
+<dt>Client secret</dt><dd><span class="hint">Never shown here, except once right after a rotation.</span></dd>
+<dt>Created</dt><dd>{created}</dd>
+</dl>"#,
+        id = e(c.client_id.as_str()),
+        kind = e(app_type(c.app_type)),
+        description = if c.description.is_empty() {
+            "—".to_owned()
+        } else {
+            e(&c.description)
+        },
+        grants = e(&c.grant_types.join(", ")),
+        method = e(auth_method(c.token_endpoint_auth_method)),
+        created = e(&c.created_at.to_iso()),
+    );
+    let textarea = |name: &str, label: &str, hint: &str, value: &str| {
+        format!(
+            r#"<label for="{name}">{label}</label>
+<textarea id="{name}" name="{name}" rows="5" aria-describedby="{name}-hint">{value}</textarea>
+<p id="{name}-hint" class="hint">{hint}</p>"#,
+            value = e(value),
+        )
+    };
+    let global_warning = if c.is_global {
+        "<p><strong>This is the Management API's own client.</strong> Whatever uses its secret (scripts, SDKs, <code>bootstrap.json</code>) stops working until given the new one.</p>"
+    } else {
+        ""
+    };
+    let body = format!(
+        r#"<p><a href="/admin/applications">← Applications</a></p>
+{secret}<div class="grid">
+<section class="panel" aria-labelledby="ap"><h2 id="ap">Application</h2>{facts}</section>
+<section class="panel" aria-labelledby="ur"><h2 id="ur">Application URIs</h2>
+<form method="post" action="{path}" novalidate>{csrf}
+{callbacks}
+{logout}
+{web_origins}
+{allowed_origins}
+<button type="submit">Save</button></form></section>
+<section class="panel danger" aria-labelledby="rs"><h2 id="rs">Rotate secret</h2>
+<p>A new secret replaces the current one at once: the old one is refused from the next request on. Every server that uses it needs the new one.</p>{global_warning}
+<form method="post" action="{path}/rotate-secret">{csrf}
+<label><input type="checkbox" name="confirm" value="yes" required> I understand the current secret stops working now</label>
+<button type="submit" class="danger">Rotate secret</button></form></section>
+</div>"#,
+        path = e(&path),
+        callbacks = textarea(
+            "callbacks",
+            "Allowed callback URLs",
+            "One a line. Where the login may send users back with a code or tokens (<code>redirect_uri</code>).",
+            &urls.callbacks
+        ),
+        logout = textarea(
+            "allowed_logout_urls",
+            "Allowed logout URLs",
+            "One a line. Where logout may send users (<code>returnTo</code>).",
+            &urls.allowed_logout_urls
+        ),
+        web_origins = textarea(
+            "web_origins",
+            "Allowed web origins",
+            "One a line. Origins that may use silent authentication (<code>response_mode=web_message</code>).",
+            &urls.web_origins
+        ),
+        allowed_origins = textarea(
+            "allowed_origins",
+            "Allowed origins (CORS)",
+            "One a line. Origins whose browsers may call the Authentication API.",
+            &urls.allowed_origins
+        ),
+    );
+    let title = if c.name.is_empty() {
+        c.client_id.as_str()
+    } else {
+        &c.name
+    };
+    console.page(status, SECTION, title, notice, &body)
+}
+
+fn no_such_app(console: &Console) -> Response {
+    console.page(
+        StatusCode::NOT_FOUND,
+        SECTION,
+        "Application not found",
+        None,
+        r#"<p>There is no such application. <a href="/admin/applications">Back to applications</a></p>"#,
+    )
+}
+
+async fn find(console: &Console, id: &str) -> Result<Client, Response> {
+    match console.state.services.get_client(id).await {
+        Ok(c) => Ok(c),
+        Err(ServiceError::NotFound { .. }) => Err(no_such_app(console)),
+        Err(err) => {
+            tracing::error!(error = ?err, "loading an application in the console");
+            Err(error_page())
+        }
+    }
+}
+
+/// A refusal to show with the service's message, or `None` for our own failure.
+fn refusal(err: &ServiceError) -> Option<String> {
+    match err {
+        ServiceError::Invalid(p) => Some(p.to_string()),
+        ServiceError::BadRequest { message, .. } | ServiceError::Conflict { message, .. } => {
+            Some(message.clone())
+        }
+        _ => None,
+    }
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let console = match Console::new(state, &headers, Some(&app_path(&id))).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let client = match find(&console, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let notice = q.done.as_deref().and_then(notice_text).map(Notice::Ok);
+    app_page(&console, &client, Extra::default(), notice, StatusCode::OK)
+}
+
+async fn save(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    Form(f): Form<UrlFields>,
+) -> Response {
+    let console = match Console::for_post(state, &headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let client = match find(&console, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let caller = console.admin.caller(meta);
+    match console
+        .state
+        .services
+        .update_client(client.client_id.as_str(), f.patch(), &caller)
+        .await
+    {
+        Ok(saved) => done(&app_path(saved.client_id.as_str()), "saved"),
+        Err(ServiceError::NotFound { .. }) => no_such_app(&console),
+        Err(err) => match refusal(&err) {
+            Some(message) => {
+                let extra = Extra {
+                    urls: Some(&f),
+                    ..Extra::default()
+                };
+                app_page(
+                    &console,
+                    &client,
+                    extra,
+                    Some(Notice::Error(&message)),
+                    StatusCode::BAD_REQUEST,
+                )
+            }
+            None => {
+                tracing::error!(error = ?err, "saving an application in the console");
+                error_page()
+            }
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct RotateFields {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    Form(f): Form<RotateFields>,
+) -> Response {
+    let console = match Console::for_post(state, &headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let client = match find(&console, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if f.confirm != "yes" {
+        return app_page(
+            &console,
+            &client,
+            Extra::default(),
+            Some(Notice::Error(
+                "Nothing changed: tick the box to confirm that the current secret stops working.",
+            )),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let caller = console.admin.caller(meta);
+    match console
+        .state
+        .services
+        .rotate_client_secret(client.client_id.as_str(), &caller)
+        .await
+    {
+        Ok(rotated) => {
+            let extra = Extra {
+                new_secret: rotated.client_secret.as_ref().map(|s| s.expose_secret()),
+                ..Extra::default()
+            };
+            app_page(
+                &console,
+                &rotated,
+                extra,
+                Some(Notice::Ok(
+                    "Secret rotated. The old secret no longer works.",
+                )),
+                StatusCode::OK,
+            )
+        }
+        Err(ServiceError::NotFound { .. }) => no_such_app(&console),
+        Err(err) => match refusal(&err) {
+            Some(message) => app_page(
+                &console,
+                &client,
+                Extra::default(),
+                Some(Notice::Error(&message)),
+                StatusCode::BAD_REQUEST,
+            ),
+            None => {
+                tracing::error!(error = ?err, "rotating a client secret in the console");
+                error_page()
+            }
+        },
+    }
+}
