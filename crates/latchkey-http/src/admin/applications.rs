@@ -3,13 +3,13 @@
 //! Management API's `PATCH /clients/{id}` makes and calls the same service, which checks the
 //! URLs. A secret is shown only on the page that answers its rotation.
 
-use super::{Console, Notice, done};
+use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
 use crate::pages::{e, error_page};
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use latchkey_core::ServiceError;
@@ -67,15 +67,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
     })
 }
 
-async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(SECTION)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn list(console: Console, Query(q): Query<DoneQuery>) -> Response {
     let clients = match console.state.services.list_clients().await {
         Ok(c) => c,
         Err(err) => {
@@ -119,8 +111,6 @@ async fn list(
 /// The URL lists, one a line in a textarea.
 #[derive(Deserialize, Default)]
 struct UrlFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     callbacks: String,
     #[serde(default)]
@@ -134,7 +124,6 @@ struct UrlFields {
 impl UrlFields {
     fn from_client(c: &Client) -> Self {
         Self {
-            csrf: String::new(),
             callbacks: c.callbacks.join("\n"),
             allowed_logout_urls: c.allowed_logout_urls.join("\n"),
             web_origins: c.web_origins.join("\n"),
@@ -308,16 +297,7 @@ fn refusal(err: &ServiceError) -> Option<String> {
     }
 }
 
-async fn detail(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(&app_path(&id))).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn detail(console: Console, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Response {
     let client = match find(&console, &id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -327,16 +307,10 @@ async fn detail(
 }
 
 async fn save(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    Form(f): Form<UrlFields>,
+    ConsoleForm(console, f): ConsoleForm<UrlFields>,
 ) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let client = match find(&console, &id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -374,23 +348,15 @@ async fn save(
 
 #[derive(Deserialize)]
 struct RotateFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     confirm: String,
 }
 
 async fn rotate_secret(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    Form(f): Form<RotateFields>,
+    ConsoleForm(console, f): ConsoleForm<RotateFields>,
 ) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let client = match find(&console, &id).await {
         Ok(c) => c,
         Err(r) => return r,

@@ -288,21 +288,10 @@ async fn login_second_factor(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-}
-
 async fn logout(
-    State(state): State<AppState>,
     headers: HeaderMap,
-    Form(f): Form<CsrfOnly>,
+    super::ConsoleForm(console, _): super::ConsoleForm<super::NoFields>,
 ) -> Response {
-    let console = match super::Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let token = read_cookie(&headers, SESSION_COOKIE).unwrap_or_default();
     if let Err(err) = console.state.services.admin_sign_out(&token).await {
         tracing::error!(error = ?err, "console sign-out");

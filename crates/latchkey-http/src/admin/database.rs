@@ -3,13 +3,13 @@
 //! users see them. Saving builds the `options` object the Management API's
 //! `PATCH /connections/{id}` takes and calls the same service, which checks it.
 
-use super::{Console, Notice, done, rules_list};
+use super::{Console, ConsoleForm, Notice, done, rules_list};
 use crate::AppState;
 use crate::extract::Meta;
 use crate::pages::{e, error_page};
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use latchkey_core::ServiceError;
@@ -51,8 +51,6 @@ fn notice_text(code: &str) -> Option<&'static str> {
 /// The policy form's fields, as posted (and as shown: from the saved options or the attempt).
 #[derive(Deserialize, Default)]
 struct PolicyFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     level: String,
     #[serde(default)]
@@ -77,7 +75,6 @@ impl PolicyFields {
     fn from_options(o: &ConnectionOptions) -> Self {
         let on = |b: bool| b.then(|| "on".to_owned());
         Self {
-            csrf: String::new(),
             level: level_name(o.policy_level()).to_owned(),
             min_length: o
                 .password_complexity_options
@@ -311,15 +308,7 @@ async fn database_connections(console: &Console) -> Result<Vec<Connection>, Resp
     }
 }
 
-async fn index(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(SECTION)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn index(console: Console, Query(q): Query<DoneQuery>) -> Response {
     let connections = match database_connections(&console).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -379,16 +368,7 @@ async fn find(console: &Console, id: &str) -> Result<(Connection, bool), Respons
     Ok((conn, several))
 }
 
-async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(&connection_path(&id))).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn show(console: Console, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Response {
     let (conn, several) = match find(&console, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -399,16 +379,10 @@ async fn show(
 }
 
 async fn save(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    Form(f): Form<PolicyFields>,
+    ConsoleForm(console, f): ConsoleForm<PolicyFields>,
 ) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (conn, several) = match find(&console, &id).await {
         Ok(v) => v,
         Err(r) => return r,

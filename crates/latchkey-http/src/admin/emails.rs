@@ -4,13 +4,13 @@
 //! with sample data. Saving calls the services the Management API calls, with the
 //! administrator as the caller.
 
-use super::{Console, Notice, done};
+use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
 use crate::pages::{e, error_page};
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use latchkey_core::ServiceError;
@@ -237,23 +237,13 @@ async fn overview_page(
     console.page(status, SECTION, "Emails", notice, &body)
 }
 
-async fn overview(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(SECTION)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn overview(console: Console, Query(q): Query<DoneQuery>) -> Response {
     let notice = q.done.as_deref().and_then(overview_notice).map(Notice::Ok);
     overview_page(&console, notice, None, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
 struct ProviderFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     smtp_host: String,
     #[serde(default)]
@@ -274,15 +264,9 @@ fn optional(s: &str) -> Option<String> {
 }
 
 async fn save_provider(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
-    Form(f): Form<ProviderFields>,
+    ConsoleForm(console, f): ConsoleForm<ProviderFields>,
 ) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let posted = ProviderValues {
         host: f.smtp_host.trim().to_owned(),
         port: f.smtp_port.trim().to_owned(),
@@ -347,22 +331,11 @@ async fn save_provider(
 
 #[derive(Deserialize)]
 struct TestFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     to: String,
 }
 
-async fn test_mail(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(f): Form<TestFields>,
-) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn test_mail(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<TestFields>) -> Response {
     let caller = console.admin.caller(meta);
     match console.state.services.send_test_mail(&f.to, &caller).await {
         Ok(()) => done(SECTION, "test-sent"),
@@ -542,21 +515,10 @@ async fn render_preview(console: &Console, subject: &str, body: &str) -> Result<
 }
 
 async fn template_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    console: Console,
     Path(raw): Path<String>,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    let back = format!("{SECTION}/{raw}");
-    let back = if raw.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-        back
-    } else {
-        SECTION.to_owned()
-    };
-    let console = match Console::new(state, &headers, Some(&back)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (name, template, stored) = match load_template(&console, &raw).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -579,8 +541,6 @@ async fn template_page(
 
 #[derive(Deserialize)]
 struct TemplateFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     from: String,
     #[serde(default)]
@@ -597,16 +557,10 @@ struct TemplateFields {
 }
 
 async fn save_template(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
     Path(raw): Path<String>,
-    Form(f): Form<TemplateFields>,
+    ConsoleForm(console, f): ConsoleForm<TemplateFields>,
 ) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (name, current, stored) = match load_template(&console, &raw).await {
         Ok(v) => v,
         Err(r) => return r,

@@ -5,8 +5,8 @@ use super::{Console, Notice};
 use crate::AppState;
 use crate::pages::{e, error_page};
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use latchkey_core::ServiceError;
@@ -76,15 +76,7 @@ fn non_empty(v: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(f): Query<Filters>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(SECTION)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn list(console: Console, Query(f): Query<Filters>) -> Response {
     let (type_code, user, from, to) = (
         non_empty(&f.type_code),
         non_empty(&f.user),
@@ -247,19 +239,7 @@ fn row(v: &Value) -> String {
     )
 }
 
-async fn entry(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let back = format!(
-        "/admin/logs/{}",
-        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-    );
-    let console = match Console::new(state, &headers, Some(&back)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn entry(console: Console, Path(id): Path<String>) -> Response {
     match console.state.services.get_log(&id).await {
         Ok(v) => {
             let pretty = serde_json::to_string_pretty(&v).unwrap_or_default();

@@ -197,6 +197,60 @@ impl Console {
     }
 }
 
+/// A console page's handler takes the signed-in administrator as an argument: without a live
+/// session a GET goes to sign-in (and back here after), anything else is refused.
+impl axum::extract::FromRequestParts<AppState> for Console {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let back = (parts.method == axum::http::Method::GET).then(|| {
+            parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned())
+        });
+        Self::new(state.clone(), &parts.headers, back.as_deref()).await
+    }
+}
+
+/// A console form: the administrator, the form's CSRF token checked against the session, and
+/// the fields. It reads the body, so it comes last among a handler's arguments.
+pub(crate) struct ConsoleForm<T>(pub(crate) Console, pub(crate) T);
+
+/// A form with no field besides its CSRF token.
+#[derive(serde::Deserialize)]
+pub(crate) struct NoFields {}
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for ConsoleForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        #[derive(serde::Deserialize)]
+        struct Token {
+            #[serde(rename = "_csrf", default)]
+            csrf: String,
+        }
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20)
+            .await
+            .map_err(|_| refused(StatusCode::PAYLOAD_TOO_LARGE, "This form is too large."))?;
+        let token = serde_urlencoded::from_bytes::<Token>(&bytes)
+            .map(|t| t.csrf)
+            .unwrap_or_default();
+        let console = Console::for_post(state.clone(), &parts.headers, &token).await?;
+        let fields = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| {
+            refused(
+                StatusCode::BAD_REQUEST,
+                &format!("This form could not be read: {e}."),
+            )
+        })?;
+        Ok(Self(console, fields))
+    }
+}
+
 /// The page for a refused console request.
 pub(crate) fn refused(status: StatusCode, message: &str) -> Response {
     let body = format!(

@@ -1,12 +1,12 @@
 //! "Your account": the signed-in administrator's authenticator app (optional TOTP for the
 //! console).
 
-use super::{Console, Notice, done};
+use super::{Console, ConsoleForm, NoFields, Notice, done};
 use crate::AppState;
 use crate::pages::{e, error_page, grouped_key, qr_svg_base64};
 use axum::Router;
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use latchkey_core::ServiceError;
@@ -29,15 +29,7 @@ struct DoneQuery {
     done: Option<String>,
 }
 
-async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(SECTION)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn show(console: Console, Query(q): Query<DoneQuery>) -> Response {
     let notice = match q.done.as_deref() {
         Some("totp-on") => Some(Notice::Ok(
             "Authenticator app added: the console asks for a code at every sign-in.",
@@ -95,21 +87,7 @@ fn setup_page(
     )
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-}
-
-async fn begin(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfOnly>,
-) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn begin(ConsoleForm(console, _): ConsoleForm<NoFields>) -> Response {
     match console
         .state
         .services
@@ -126,23 +104,13 @@ async fn begin(
 
 #[derive(Deserialize)]
 struct CodeFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     pending: String,
     #[serde(default)]
     code: String,
 }
 
-async fn confirm(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<CodeFields>,
-) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn confirm(ConsoleForm(console, f): ConsoleForm<CodeFields>) -> Response {
     let services = console.state.services.clone();
     match services
         .confirm_admin_totp(&console.admin, &f.pending, &f.code)
@@ -168,15 +136,7 @@ async fn confirm(
     }
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<CodeFields>,
-) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn remove(ConsoleForm(console, f): ConsoleForm<CodeFields>) -> Response {
     match console
         .state
         .services

@@ -3,13 +3,13 @@
 //! Management API takes (`PATCH /tenants/settings`, `PUT /guardian/factors/otp`,
 //! `PUT /guardian/policies`) and calls the same services, which check it.
 
-use super::{Console, Notice, done};
+use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
 use crate::pages::{e, error_page};
 use axum::Router;
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use latchkey_core::ServiceError;
@@ -48,8 +48,6 @@ fn notice_text(code: &str) -> Option<&'static str> {
 /// The general form's fields, as posted (and as shown: from the settings or the attempt).
 #[derive(Deserialize, Default)]
 struct GeneralFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     friendly_name: String,
     #[serde(default)]
@@ -82,7 +80,6 @@ fn hours(h: f64) -> String {
 impl GeneralFields {
     fn from_settings(s: &TenantSettings) -> Self {
         Self {
-            csrf: String::new(),
             friendly_name: s.friendly_name.clone(),
             picture_url: s.picture_url.clone().unwrap_or_default(),
             primary_color: primary_color(s).unwrap_or_default().to_owned(),
@@ -272,15 +269,7 @@ fn settings_page(
     console.page(status, SECTION, "Settings", notice, &body)
 }
 
-async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(SECTION)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn show(console: Console, Query(q): Query<DoneQuery>) -> Response {
     let s = match settings(&console).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -313,16 +302,7 @@ async fn refused(console: &Console, general: Option<&GeneralFields>, message: &s
     )
 }
 
-async fn save(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(f): Form<GeneralFields>,
-) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn save(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<GeneralFields>) -> Response {
     let current = match settings(&console).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -347,22 +327,11 @@ async fn save(
 
 #[derive(Deserialize)]
 struct FlowFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     flow: String,
 }
 
-async fn save_flow(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(f): Form<FlowFields>,
-) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn save_flow(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<FlowFields>) -> Response {
     let v1 = match f.flow.as_str() {
         "v1" => true,
         "v2" => false,
@@ -390,24 +359,13 @@ async fn save_flow(
 
 #[derive(Deserialize)]
 struct MfaFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     otp: Option<String>,
     #[serde(default)]
     policy: String,
 }
 
-async fn save_mfa(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(f): Form<MfaFields>,
-) -> Response {
-    let console = match Console::for_post(state, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn save_mfa(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<MfaFields>) -> Response {
     // `PUT /guardian/policies` bodies: `[]` is Auth0's "never".
     let policies = match f.policy.as_str() {
         "never" => Vec::new(),

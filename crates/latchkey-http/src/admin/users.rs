@@ -2,13 +2,13 @@
 //! recent log), and the actions on it. Each action calls the service function the
 //! Management API calls, with the administrator as the caller (logged as such).
 
-use super::{Console, Notice, done, rules_list};
+use super::{Console, ConsoleForm, NoFields, Notice, done, rules_list};
 use crate::AppState;
 use crate::extract::Meta;
 use crate::pages::{e, error_page};
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use latchkey_core::ServiceError;
@@ -56,15 +56,7 @@ struct ListQuery {
     done: Option<String>,
 }
 
-async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    let console = match Console::new(state, &headers, Some(SECTION)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn list(console: Console, Query(q): Query<ListQuery>) -> Response {
     let search = q.q.unwrap_or_default().trim().to_owned();
     let page = q.page.unwrap_or(0);
     let mut query = UserQuery {
@@ -396,18 +388,12 @@ async fn user_page(
 }
 
 async fn detail(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    console: Console,
     Path(raw): Path<String>,
     Query(q): Query<DetailQuery>,
 ) -> Response {
     let Ok(id) = UserId::parse(&raw) else {
         return no_such_user();
-    };
-    let back = user_path(&id);
-    let console = match Console::new(state, &headers, Some(&back)).await {
-        Ok(c) => c,
-        Err(r) => return r,
     };
     let user = match console.state.services.get_user(&id).await {
         Ok(u) => u,
@@ -429,15 +415,9 @@ async fn detail(
     user_page(&console, &user, notice, Extra::default(), StatusCode::OK).await
 }
 
-/// The common start of every action: the user, the console (CSRF checked), the caller.
-async fn begin(
-    state: AppState,
-    headers: &HeaderMap,
-    raw: &str,
-    csrf: &str,
-) -> Result<(Console, User), Response> {
+/// The common start of every action: the user the path names.
+async fn begin(console: Console, raw: &str) -> Result<(Console, User), Response> {
     let id = UserId::parse(raw).map_err(|_| no_such_user())?;
-    let console = Console::for_post(state, headers, csrf).await?;
     match console.state.services.get_user(&id).await {
         Ok(user) => Ok((console, user)),
         Err(ServiceError::NotFound { .. }) => Err(no_such_user()),
@@ -472,15 +452,7 @@ async fn failed(console: &Console, user: &User, err: ServiceError) -> Response {
 }
 
 #[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-}
-
-#[derive(Deserialize)]
 struct PasswordFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(rename = "newPassword", default)]
     new_password: String,
     #[serde(rename = "confirmNewPassword", default)]
@@ -488,13 +460,11 @@ struct PasswordFields {
 }
 
 async fn change_password(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
     Path(raw): Path<String>,
-    Form(f): Form<PasswordFields>,
+    ConsoleForm(console, f): ConsoleForm<PasswordFields>,
 ) -> Response {
-    let (console, user) = match begin(state, &headers, &raw, &f.csrf).await {
+    let (console, user) = match begin(console, &raw).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -536,13 +506,11 @@ async fn change_password(
 }
 
 async fn send_reset(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
     Path(raw): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    ConsoleForm(console, _): ConsoleForm<NoFields>,
 ) -> Response {
-    let (console, user) = match begin(state, &headers, &raw, &f.csrf).await {
+    let (console, user) = match begin(console, &raw).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -570,13 +538,11 @@ async fn send_reset(
 }
 
 async fn ticket(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
     Path(raw): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    ConsoleForm(console, _): ConsoleForm<NoFields>,
 ) -> Response {
-    let (console, user) = match begin(state, &headers, &raw, &f.csrf).await {
+    let (console, user) = match begin(console, &raw).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -608,13 +574,11 @@ async fn ticket(
 macro_rules! simple_action {
     ($name:ident, $code:literal, |$services:ident, $user:ident, $caller:ident| $call:expr) => {
         async fn $name(
-            State(state): State<AppState>,
-            headers: HeaderMap,
             Meta(meta): Meta,
             Path(raw): Path<String>,
-            Form(f): Form<CsrfOnly>,
+            ConsoleForm(console, _): ConsoleForm<NoFields>,
         ) -> Response {
-            let (console, $user) = match begin(state, &headers, &raw, &f.csrf).await {
+            let (console, $user) = match begin(console, &raw).await {
                 Ok(v) => v,
                 Err(r) => return r,
             };
@@ -657,20 +621,16 @@ simple_action!(revoke_sessions, "sessions", |services, user, caller| {
 
 #[derive(Deserialize)]
 struct DeleteFields {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
     #[serde(default)]
     confirm: String,
 }
 
 async fn delete(
-    State(state): State<AppState>,
-    headers: HeaderMap,
     Meta(meta): Meta,
     Path(raw): Path<String>,
-    Form(f): Form<DeleteFields>,
+    ConsoleForm(console, f): ConsoleForm<DeleteFields>,
 ) -> Response {
-    let (console, user) = match begin(state, &headers, &raw, &f.csrf).await {
+    let (console, user) = match begin(console, &raw).await {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::Value;
 use std::time::Duration;
 
-fn admin_credentials(app: &TestApp) -> (String, String) {
+pub(crate) fn admin_credentials(app: &TestApp) -> (String, String) {
     (
         app.bootstrap["admin"]["email"].as_str().unwrap().to_owned(),
         app.bootstrap["admin"]["password"]
@@ -47,6 +47,15 @@ pub(crate) async fn sign_in(
         return (status, body);
     }
     (status, body)
+}
+
+/// A browser with the bootstrap administrator signed in.
+pub(crate) async fn signed_in_admin(app: &TestApp) -> Browser {
+    let (email, password) = admin_credentials(app);
+    let mut b = Browser::new();
+    let (status, page) = sign_in(&mut b, app, &email, &password).await;
+    assert_eq!(status, 200, "{page}");
+    b
 }
 
 fn encode(s: &str) -> String {

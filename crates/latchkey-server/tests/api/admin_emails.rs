@@ -13,28 +13,6 @@ use crate::smtp_sink::SmtpSink;
 use reqwest::Method;
 use std::time::Duration;
 
-/// Signs the bootstrap administrator in through the form.
-async fn sign_in(app: &TestApp) -> Browser {
-    let mut b = Browser::new();
-    let (_, page, _) = b.get(&app.url("/admin/login")).await;
-    let email = app.bootstrap["admin"]["email"].as_str().unwrap();
-    let password = app.bootstrap["admin"]["password"].as_str().unwrap();
-    let (status, body, location) = b
-        .post(
-            &app.url("/admin/login"),
-            &[
-                ("_csrf", &hidden(&page, "_csrf")),
-                ("next", "/admin/emails"),
-                ("email", email),
-                ("password", password),
-            ],
-        )
-        .await;
-    assert_eq!(status, 303, "{body}");
-    assert_eq!(location.as_deref(), Some("/admin/emails"));
-    b
-}
-
 /// Opens `path` and returns the page and its form token.
 async fn open(b: &mut Browser, app: &TestApp, path: &str) -> (String, String) {
     let (status, page, _) = b.get(&app.url(path)).await;
@@ -105,7 +83,7 @@ async fn ticket_times(app: &TestApp) -> Vec<(i64, i64)> {
 async fn a_template_saved_in_the_console_is_the_one_the_next_reset_mail_uses() {
     let (app, sink) = app_with_sink().await;
     app.create_user("ann@example.com", "Old-Password-1").await;
-    let mut b = sign_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
 
     // The overview lists the built-in templates with their state.
     let (overview, _) = open(&mut b, &app, "/admin/emails").await;
@@ -195,7 +173,7 @@ async fn a_template_saved_in_the_console_is_the_one_the_next_reset_mail_uses() {
 #[tokio::test]
 async fn liquid_errors_are_shown_and_the_preview_saves_nothing() {
     let app = spawn_app().await;
-    let mut b = sign_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
     let (_, csrf) = open(&mut b, &app, "/admin/emails/reset_email").await;
     let path = "/admin/emails/reset_email";
 
@@ -332,7 +310,7 @@ async fn the_provider_password_is_never_shown_and_the_test_mail_goes_through_the
     let sink = SmtpSink::start().await;
     // No LATCHKEY_SMTP_URL: mail goes through the provider saved in the console.
     let app = spawn_app_with(|_| {}).await;
-    let mut b = sign_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
     let (page, csrf) = open(&mut b, &app, "/admin/emails").await;
     assert!(page.contains("Not configured"));
     let port = sink.addr.port().to_string();
@@ -468,7 +446,7 @@ async fn emails_pages_need_a_session_and_forms_their_token() {
             .unwrap();
         assert_eq!(res.status(), 403, "{path}");
     }
-    let mut b = sign_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
     for path in posts {
         for token in [None, Some(""), Some("forged-token")] {
             let mut form: Vec<(&str, &str)> = fields.to_vec();

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::login::{Browser, hidden};
+use crate::login::hidden;
 use reqwest::Method;
 use std::time::Duration;
 
@@ -20,16 +20,8 @@ async fn the_log_filters_by_type_user_and_date_and_shows_each_entry() {
     app.login("other@example.com", "Old-Password-1", "openid")
         .await;
 
-    let (email, password) = (
-        app.bootstrap["admin"]["email"].as_str().unwrap().to_owned(),
-        app.bootstrap["admin"]["password"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    );
-    let mut b = Browser::new();
-    let (status, _) = crate::admin::sign_in(&mut b, &app, &email, &password).await;
-    assert_eq!(status, 200);
+    let (email, _) = crate::admin::admin_credentials(&app);
+    let mut b = crate::admin::signed_in_admin(&app).await;
     // A console action: its entry names the administrator.
     let user_path = format!(
         "/admin/users/{}",

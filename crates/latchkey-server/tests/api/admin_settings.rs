@@ -6,41 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::helpers::{TestApp, encode_id, spawn_app};
-use crate::login::{Browser, hidden};
+use crate::login::hidden;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const CONNECTION: &str = "Username-Password-Authentication";
-
-/// Signs in through the console's form; returns the page the browser lands on.
-async fn sign_in(b: &mut Browser, app: &TestApp) -> (u16, String) {
-    let email = app.bootstrap["admin"]["email"].as_str().unwrap();
-    let password = app.bootstrap["admin"]["password"].as_str().unwrap();
-    let (_, page, _) = b.get(&app.url("/admin/login")).await;
-    let (status, body, location) = b
-        .post(
-            &app.url("/admin/login"),
-            &[
-                ("_csrf", &hidden(&page, "_csrf")),
-                ("next", "/admin/users"),
-                ("email", email),
-                ("password", password),
-            ],
-        )
-        .await;
-    if status == 303 {
-        let (status, body, _) = b.get(&app.url(&location.unwrap())).await;
-        return (status, body);
-    }
-    (status, body)
-}
-
-async fn signed_in(app: &TestApp) -> Browser {
-    let mut b = Browser::new();
-    let (status, page) = sign_in(&mut b, app).await;
-    assert_eq!(status, 200, "{page}");
-    b
-}
 
 async fn connection(app: &TestApp) -> Value {
     let (s, list) = app
@@ -165,7 +135,7 @@ async fn the_sections_refuse_visitors_and_forms_without_their_token() {
         assert_eq!(res.status(), 403, "{path}");
     }
 
-    let mut b = signed_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
     for path in &gets {
         let (status, page, _) = b.get(&app.url(path)).await;
         assert_eq!(status, 200, "{path}: {page}");
@@ -209,7 +179,7 @@ async fn the_password_policy_saved_in_the_console_is_the_one_the_management_api_
     let user_path = format!("/users/{}", encode_id(user["user_id"].as_str().unwrap()));
     let before = connection(&app).await;
     let conn_id = before["id"].as_str().unwrap().to_owned();
-    let mut b = signed_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
 
     // One database connection: its form and preview are the section's page.
     let (status, page, _) = b.get(&app.url("/admin/database")).await;
@@ -354,7 +324,7 @@ async fn the_password_policy_saved_in_the_console_is_the_one_the_management_api_
 #[tokio::test]
 async fn tenant_settings_saved_in_the_console_reach_the_api_and_the_hosted_pages() {
     let app = spawn_app().await;
-    let mut b = signed_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
     let (status, page, _) = b.get(&app.url("/admin/settings")).await;
     assert_eq!(status, 200);
     // The v1 flow's risk is explained in plain words.
@@ -553,7 +523,7 @@ async fn applications_urls_and_a_rotated_secret_from_the_console() {
     let client = m2m_client(&app).await;
     let id = client["client_id"].as_str().unwrap().to_owned();
     let old_secret = client["client_secret"].as_str().unwrap().to_owned();
-    let mut b = signed_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
 
     // The list and the page show no secret.
     let (status, list, _) = b.get(&app.url("/admin/applications")).await;
@@ -661,7 +631,7 @@ async fn several_database_connections_are_listed_then_edited_one_by_one() {
     assert_eq!(s, 201, "{second}");
     let second_id = second["id"].as_str().unwrap().to_owned();
     let first_id = connection(&app).await["id"].as_str().unwrap().to_owned();
-    let mut b = signed_in(&app).await;
+    let mut b = crate::admin::signed_in_admin(&app).await;
     let (status, list, _) = b.get(&app.url("/admin/database")).await;
     assert_eq!(status, 200);
     for id in [&first_id, &second_id] {
