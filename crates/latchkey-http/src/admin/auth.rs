@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use latchkey_core::ServiceError;
 use latchkey_core::domain::Password;
+use latchkey_core::password::PolicyErrorName;
 use latchkey_core::random::token_digest;
 use latchkey_core::services::{AdminResetState, AdminSignIn, Caller, NewAdminSession};
 use secrecy::ExposeSecret;
@@ -440,8 +441,8 @@ async fn reset_view(
 <input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="ticket" value="{ticket}">
 <input type="text" name="username" autocomplete="username" value="{email}" hidden>
 <label for="newPassword">New password</label>
-<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-describedby="rules">
-<div id="rules">{rules}</div>
+<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-invalid="{invalid}" aria-describedby="{described}rules">
+<div id="rules">{rules}<p class="hint">Not a commonly used password, and nothing of your email address.</p></div>
 <label for="confirmNewPassword">Confirm new password</label>
 <input id="confirmNewPassword" name="confirmNewPassword" type="password" autocomplete="new-password" required>
 <button type="submit">Change password</button></form>"#,
@@ -450,6 +451,8 @@ async fn reset_view(
                 csrf = e(&csrf),
                 ticket = e(token),
                 rules = rules_list(&rules, checked),
+                invalid = message.is_some(),
+                described = if message.is_some() { "form-error " } else { "" },
             );
             card_page(status, "Choose a new password", &body, cookie)
         }
@@ -585,7 +588,12 @@ async fn reset(
             res
         }
         Err(ServiceError::PasswordPolicy(v)) => {
-            again(v.name.message(), Some(v.rules.clone())).await
+            let message = match v.name {
+                PolicyErrorName::NoUserInfo => "The password must not contain your email address.",
+                PolicyErrorName::Dictionary => "This password is too common. Choose another one.",
+                _ => "The password does not meet the rules below.",
+            };
+            again(message, Some(v.rules.clone())).await
         }
         Err(ServiceError::BadRequest { message, .. }) => again(&message, None).await,
         Err(ServiceError::AccessDenied(_)) => {

@@ -690,7 +690,31 @@ fn strip_once(s: &str) -> String {
     ] {
         s = drop_tags(&s, name);
     }
-    s
+    // Inline styles: the CSP refuses them anyway (and says so in the browser's console).
+    drop_style_attributes(&s)
+}
+
+/// Drops ` style="…"` / ` style='…'` attributes.
+fn drop_style_attributes(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    while let Some(i) = lower[at..].find(" style=") {
+        let start = at + i;
+        let value = start + " style=".len();
+        let end = match lower.as_bytes().get(value) {
+            Some(q @ (b'"' | b'\'')) => lower[value + 1..]
+                .find(char::from(*q))
+                .map_or(s.len(), |j| value + 1 + j + 1),
+            _ => lower[value..]
+                .find(|c: char| c.is_ascii_whitespace() || c == '>')
+                .map_or(s.len(), |j| value + j),
+        };
+        out.push_str(&s[at..start]);
+        at = end;
+    }
+    out.push_str(&s[at..]);
+    out
 }
 
 /// Between `<body …>` and `</body>` when there is a body tag, else all of it.

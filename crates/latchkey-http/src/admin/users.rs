@@ -114,8 +114,9 @@ async fn list(console: Console, Query(q): Query<ListQuery>) -> Response {
     } else {
         format!(
             r#"<table><thead><tr><th scope="col">User</th><th scope="col">Id</th><th scope="col">Connection</th><th scope="col">Logins</th><th scope="col">Last login</th><th scope="col"><span class="sr-only">Status</span></th></tr></thead><tbody>{rows}</tbody></table>
-<nav class="pager" aria-label="Pages">{prev}<span>Page {current} of {pages} · {total} users</span>{next}</nav>"#,
+<nav class="pager" aria-label="Pages">{prev}<span>Page {current} of {pages} · {total} {noun}</span>{next}</nav>"#,
             current = page + 1,
+            noun = if total == 1 { "user" } else { "users" },
         )
     };
     let body = format!(
@@ -247,7 +248,7 @@ async fn user_page(
 {password_error}<form method="post" action="{path}/password" novalidate>{csrf}
 <input type="text" name="username" autocomplete="off" value="{email}" hidden>
 <label for="newPassword">New password</label>
-<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-describedby="user-rules">
+<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-invalid="{invalid}" aria-describedby="{described}user-rules">
 <div id="user-rules">{rules}</div>
 <label for="confirmNewPassword">Confirm new password</label>
 <input id="confirmNewPassword" name="confirmNewPassword" type="password" autocomplete="new-password" required>
@@ -255,6 +256,12 @@ async fn user_page(
         path = e(&path),
         email = e(email.as_deref().unwrap_or_default()),
         rules = rules_list(&shown_rules, checked),
+        invalid = extra.password_error.is_some(),
+        described = if extra.password_error.is_some() {
+            "password-error "
+        } else {
+            ""
+        },
     );
     let ticket = extra.ticket.as_deref().map_or(String::new(), |t| {
         format!(

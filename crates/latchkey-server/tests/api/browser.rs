@@ -17,13 +17,8 @@ pub(crate) async fn server_with_smtp_sink() -> (Server, SmtpSink) {
     (server, sink)
 }
 
-#[tokio::test]
-async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
-    let dir = repo_root().join("tests-sdk/browser");
-    assert!(
-        dir.join("node_modules/auth0-js").exists(),
-        "npm auth0-js is not installed: run scripts/test (it runs npm ci in tests-sdk/browser)"
-    );
+/// The Chromium the browser tests drive (installed by scripts/test).
+fn chromium() -> String {
     let chromium =
         std::env::var("LATCHKEY_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     assert!(
@@ -31,6 +26,97 @@ async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
         "Chromium not found at {chromium}: run scripts/test (it installs the Debian chromium \
          package), or set LATCHKEY_CHROMIUM"
     );
+    chromium
+}
+
+/// A finished browser journey: its server and mail sink, for the checks that follow.
+pub(crate) struct Journey {
+    pub(crate) server: Server,
+    pub(crate) sink: SmtpSink,
+    shots: std::path::PathBuf,
+    _mirror: AbortOnDrop,
+}
+
+impl Journey {
+    /// Runs `tests-sdk/browser/<script>` against the real binary (TLS, mail over SMTP to a
+    /// loopback sink mirrored to a directory the script reads), with full-page screenshots in
+    /// `target/latchkey-test/screenshots/<backend>/<shots>/` (only this run's). Fails the test
+    /// when the script does.
+    pub(crate) async fn run(script: &str, shots: &str, env: &[(&str, &str)]) -> Self {
+        let dir = repo_root().join("tests-sdk/browser");
+        assert!(
+            ["openid-client", "playwright-core", "axe-core"]
+                .iter()
+                .all(|m| dir.join("node_modules").join(m).exists()),
+            "npm openid-client/playwright-core/axe-core are not installed: run scripts/test (it \
+             runs npm ci in tests-sdk/browser)"
+        );
+        let chromium = chromium();
+        let backend =
+            std::env::var("LATCHKEY_TEST_BACKEND").unwrap_or_else(|_| "sqlite".to_owned());
+        let shots = repo_root()
+            .join("target/latchkey-test/screenshots")
+            .join(&backend)
+            .join(shots);
+        let _ = std::fs::remove_dir_all(&shots);
+        let (server, sink) = server_with_smtp_sink().await;
+        let mail_dir = server.data_dir.join("received-mail");
+        let mirror = AbortOnDrop(sink.mirror_to(&mail_dir));
+        let mut cmd = tokio::process::Command::new("node");
+        cmd.arg(dir.join(script))
+            .env(
+                "LATCHKEY_BASE_URL",
+                format!("https://127.0.0.1:{}", server.port),
+            )
+            .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"))
+            .env("LATCHKEY_MAIL_DIR", &mail_dir)
+            .env("LATCHKEY_SCREENSHOTS", &shots)
+            .env("NODE_EXTRA_CA_CERTS", server.data_dir.join("tls/cert.pem"))
+            .env("CHROMIUM", &chromium)
+            .envs(env.iter().copied())
+            .kill_on_drop(true);
+        run(cmd, script).await;
+        Self {
+            server,
+            sink,
+            shots,
+            _mirror: mirror,
+        }
+    }
+
+    /// `n` mails arrived, and no more a moment later.
+    pub(crate) async fn mails(&self, n: usize) -> Vec<crate::smtp_sink::ReceivedMail> {
+        self.sink.wait_for(n, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mails = self.sink.mails();
+        assert_eq!(mails.len(), n, "{mails:#?}");
+        mails
+    }
+
+    /// The journey took a screenshot (`NN-<name>.png`) of each of these pages.
+    pub(crate) fn assert_screenshots(&self, names: &[&str]) {
+        for name in names {
+            let found = std::fs::read_dir(&self.shots)
+                .unwrap()
+                .filter_map(Result::ok)
+                .any(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .ends_with(&format!("-{name}.png"))
+                });
+            assert!(found, "no screenshot of {name} in {}", self.shots.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
+    let dir = repo_root().join("tests-sdk/browser");
+    assert!(
+        dir.join("node_modules/auth0-js").exists(),
+        "npm auth0-js is not installed: run scripts/test (it runs npm ci in tests-sdk/browser)"
+    );
+    let chromium = chromium();
     let (server, sink) = server_with_smtp_sink().await;
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(dir.join("change_password.mjs"))
@@ -60,48 +146,9 @@ async fn auth0_js_in_chromium_changes_the_password_cross_origin() {
 /// axe-core (replayed from its saved HTML, so the journey itself runs under the real CSP).
 #[tokio::test]
 async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
-    let dir = repo_root().join("tests-sdk/browser");
-    assert!(
-        dir.join("node_modules/openid-client").exists()
-            && dir.join("node_modules/playwright-core").exists()
-            && dir.join("node_modules/axe-core").exists(),
-        "npm openid-client/playwright-core are not installed: run scripts/test (it runs npm ci \
-         in tests-sdk/browser)"
-    );
-    let chromium =
-        std::env::var("LATCHKEY_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "Chromium not found at {chromium}: run scripts/test (it installs the Debian chromium \
-         package), or set LATCHKEY_CHROMIUM"
-    );
-    let backend = std::env::var("LATCHKEY_TEST_BACKEND").unwrap_or_else(|_| "sqlite".to_owned());
-    let shots = repo_root()
-        .join("target/latchkey-test/screenshots")
-        .join(&backend)
-        .join("j1");
-    // Only this run's pictures.
-    let _ = std::fs::remove_dir_all(&shots);
-    let (server, sink) = server_with_smtp_sink().await;
-    let mail_dir = server.data_dir.join("received-mail");
-    let _mirror = AbortOnDrop(sink.mirror_to(&mail_dir));
-    let mut cmd = tokio::process::Command::new("node");
-    cmd.arg(dir.join("login_journey.mjs"))
-        .env(
-            "LATCHKEY_BASE_URL",
-            format!("https://127.0.0.1:{}", server.port),
-        )
-        .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"))
-        .env("LATCHKEY_MAIL_DIR", &mail_dir)
-        .env("LATCHKEY_SCREENSHOTS", &shots)
-        .env("NODE_EXTRA_CA_CERTS", server.data_dir.join("tls/cert.pem"))
-        .env("CHROMIUM", &chromium)
-        .kill_on_drop(true);
-    run(cmd, "J1 login journey in Chromium with openid-client").await;
-
+    let journey = Journey::run("login_journey.mjs", "j1", &[]).await;
     // Exactly one reset mail and the "password changed" notice, and a picture of every page.
-    let mails = sink.wait_for(2, Duration::from_secs(10)).await;
-    assert_eq!(mails.len(), 2, "{mails:#?}");
+    let mails = journey.mails(2).await;
     assert!(mails.iter().all(|m| m.to == ["journey@example.com"]));
     let subjects: Vec<String> = mails
         .iter()
@@ -123,7 +170,7 @@ async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
         1,
         "{subjects:?}"
     );
-    for name in [
+    journey.assert_screenshots(&[
         "login",
         "forgot-form",
         "forgot-sent",
@@ -131,17 +178,7 @@ async fn j1_forgot_password_then_log_in_in_chromium_with_openid_client() {
         "reset-done",
         "login-error",
         "logged-out",
-    ] {
-        let found = std::fs::read_dir(&shots)
-            .unwrap()
-            .filter_map(Result::ok)
-            .any(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .ends_with(&format!("-{name}.png"))
-            });
-        assert!(found, "no screenshot of {name} in {}", shots.display());
-    }
+    ]);
 }
 
 /// Aborts a background task when the test ends.

@@ -5,6 +5,7 @@ mod admin_emails;
 mod admin_logs;
 mod admin_settings;
 mod browser;
+mod browser_admin;
 mod browser_mfa;
 mod brute_force;
 mod cors;
