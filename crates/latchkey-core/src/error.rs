@@ -40,7 +40,11 @@ pub enum ServiceError {
     /// The password was right, and the user must now pass a second factor: the token to send
     /// with the code (`mfa-otp` / `mfa-recovery-code` grants).
     #[error("Multifactor authentication required")]
-    MfaRequired { mfa_token: secrecy::SecretString },
+    /// `enroll`: the user has no authenticator yet and must associate one (`/mfa/associate`).
+    MfaRequired {
+        mfa_token: secrecy::SecretString,
+        enroll: bool,
+    },
     /// Brute-force protection: this user is blocked from this IP.
     #[error(
         "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it."

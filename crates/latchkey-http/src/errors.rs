@@ -71,11 +71,16 @@ impl From<ServiceError> for OAuthError {
             ServiceError::TooManyAttempts => {
                 Self::new(S::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
             }
-            ServiceError::MfaRequired { mfa_token } => Self {
+            ServiceError::MfaRequired { mfa_token, enroll } => Self {
                 status: S::FORBIDDEN,
                 body: json!({"error": "mfa_required",
-                             "error_description": "Multifactor authentication required",
-                             "mfa_token": secrecy::ExposeSecret::expose_secret(&mfa_token)}),
+                "error_description": "Multifactor authentication required",
+                "mfa_token": secrecy::ExposeSecret::expose_secret(&mfa_token),
+                "mfa_requirements": if enroll {
+                    json!({"enroll": [{"type": "otp"}]})
+                } else {
+                    json!({"challenge": [{"type": "otp"}]})
+                }}),
             },
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");

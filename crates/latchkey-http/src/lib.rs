@@ -6,6 +6,7 @@ mod cors;
 mod dbconnections;
 pub mod errors;
 pub mod extract;
+mod mfa_api;
 mod mgmt;
 mod oauth;
 mod pages;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     let authentication = Router::new()
         .merge(oauth::router())
         .merge(dbconnections::router())
+        .merge(mfa_api::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             cors::for_clients,

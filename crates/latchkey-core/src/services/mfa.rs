@@ -158,7 +158,7 @@ impl Services {
     }
 
     /// Whether the user has a confirmed authenticator app (recovery codes alone do not count).
-    async fn has_second_factor(&self, user: &User) -> ServiceResult<bool> {
+    pub(crate) async fn has_second_factor(&self, user: &User) -> ServiceResult<bool> {
         Ok(self
             .store
             .list_authenticators(&user.user_id)
@@ -208,6 +208,7 @@ impl Services {
             let digest = crate::random::token_digest(&normalized);
             let used = authenticators.iter().find(|a| {
                 a.kind == "recovery-code"
+                    && a.confirmed
                     && bool::from(subtle::ConstantTimeEq::ct_eq(
                         a.secret.expose_secret().as_bytes(),
                         digest.as_bytes(),
@@ -252,7 +253,7 @@ impl Services {
 const RECOVERY_CODE_LEN: usize = 24;
 
 /// A fresh recovery code: the record to store (digest only) and the code to show once.
-fn new_recovery_code(user: &User) -> ServiceResult<(Authenticator, SecretString)> {
+pub(super) fn new_recovery_code(user: &User) -> ServiceResult<(Authenticator, SecretString)> {
     // 24 unambiguous symbols (~118 bits), shown in groups of four.
     let code = crate::random::readable_code(RECOVERY_CODE_LEN)?;
     let record = Authenticator {

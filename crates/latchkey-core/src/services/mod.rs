@@ -14,6 +14,7 @@ mod logs;
 mod mail_defaults;
 mod management_auth;
 mod mfa;
+mod mfa_api;
 mod origins;
 mod outbox;
 mod passwords;
@@ -40,6 +41,7 @@ pub use login_blocks::UnblockLinkState;
 pub use mail_defaults::default_template;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
 pub use mfa::NewAuthenticationMethod;
+pub use mfa_api::MfaAssociation;
 pub use outbox::escape_html;
 pub use passwords::PasswordChangeReason;
 pub use reset::{

@@ -48,9 +48,9 @@ pub enum TokenRequest {
 
 /// A password login waiting for its second factor, sealed into `mfa_token`.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct PendingMfa {
-    client_id: String,
-    user_id: String,
+pub(crate) struct PendingMfa {
+    pub(crate) client_id: String,
+    pub(crate) user_id: String,
     scope: String,
     audience: Option<String>,
     auth_time: i64,
@@ -311,9 +311,10 @@ impl Services {
             );
         }
         // The same rule as the hosted form: Auth0's `mfa_required` with a token for the
-        // `mfa-otp` grant. A user the policy requires to enrol is refused the same way rather
-        // than let through (enrolment happens on the hosted login; there is no /mfa/associate).
-        if self.second_factor_need(&user).await? != super::mfa::SecondFactorNeed::None {
+        // `mfa-otp` grant. A user the policy requires to enrol gets one too: `/mfa/associate`
+        // enrols with it, and the `mfa-otp` grant's first code confirms the enrolment.
+        let need = self.second_factor_need(&user).await?;
+        if need != super::mfa::SecondFactorNeed::None {
             let pending = PendingMfa {
                 client_id: client.client_id.as_str().to_owned(),
                 user_id: user.user_id.as_str().to_owned(),
@@ -328,6 +329,7 @@ impl Services {
                     &pending,
                     pending.expires,
                 )?),
+                enroll: need == super::mfa::SecondFactorNeed::Enroll,
             });
         }
         let mut response = self.user_tokens(
@@ -686,20 +688,10 @@ impl Services {
         accept: super::mfa::SecondFactorKind,
         meta: &RequestMeta,
     ) -> ServiceResult<TokenResponse> {
-        let invalid = || ServiceError::InvalidGrant("Malformed mfa_token".into());
-        let pending: PendingMfa = self
-            .unseal_value("mfa-token", mfa_token)
-            .map_err(|_| invalid())?;
-        if pending.client_id != client.client_id.as_str() {
-            return Err(invalid());
-        }
-        let user = self
-            .store
-            .get_user(&crate::domain::UserId::from_trusted(
-                pending.user_id.clone(),
-            ))
-            .await?
-            .ok_or_else(invalid)?;
+        let (pending, user) = self
+            .pending_mfa(mfa_token, client.client_id.as_str())
+            .await
+            .map_err(|_| ServiceError::InvalidGrant("Malformed mfa_token".into()))?;
         let bucket = self.tenant_keys.bucket("login-mfa", &[&pending.user_id]);
         let rule = crate::ratelimit::RateRule::per_minute(5, 10);
         if !self.rate_limiter.check(&bucket, rule).await.allowed {
@@ -707,9 +699,17 @@ impl Services {
                 "Too many attempts. Wait a minute and try again.".into(),
             ));
         }
-        let check = self
-            .verify_second_factor(&user, code.expose_secret(), accept)
-            .await?;
+        // The first code after `/mfa/associate` confirms that enrolment.
+        let check = if accept == super::mfa::SecondFactorKind::Otp
+            && self
+                .confirm_associated_totp(&user, code.expose_secret())
+                .await?
+        {
+            super::mfa::SecondFactorCheck::Passed
+        } else {
+            self.verify_second_factor(&user, code.expose_secret(), accept)
+                .await?
+        };
         if !check.passed() {
             self.audit.record(
                 LogEntry::new(codes::FAILED_MFA, meta)

@@ -427,6 +427,10 @@ pub trait AuthenticatorStore: Send + Sync {
     /// Deletes authenticator `old_id` and inserts `new` in one transaction, unless `old_id` is
     /// already gone (false: someone else used it first). How a used recovery code is replaced.
     async fn replace_authenticator(&self, old_id: &str, new: &Authenticator) -> StoreResult<bool>;
+    /// Confirms the user's pending (associated, not yet proven) authenticators.
+    async fn confirm_authenticators(&self, user: &UserId) -> StoreResult<u64>;
+    /// Deletes the user's pending authenticators (a new association replaces them).
+    async fn delete_unconfirmed_authenticators(&self, user: &UserId) -> StoreResult<u64>;
     /// Records that a code of time step `step` was used, unless that step or a later one
     /// already was: false means a replay.
     async fn use_totp_step(&self, id: &str, step: i64) -> StoreResult<bool>;

@@ -788,3 +788,168 @@ async fn a_tenant_page_template_wraps_every_hosted_page() {
         assert!(format!("{err:#}").contains(reason), "{err:#}");
     }
 }
+
+#[tokio::test]
+async fn password_grant_users_enrol_through_the_mfa_api() {
+    let (app, _sink) = app_with_sink().await;
+    app.create_user("api-mfa@example.com", "Old-Password-1")
+        .await;
+    app.api(
+        Method::PUT,
+        "/guardian/factors/otp",
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    app.api(
+        Method::PUT,
+        "/guardian/policies",
+        Some(json!(["all-applications"])),
+    )
+    .await;
+    let res = app
+        .login("api-mfa@example.com", "Old-Password-1", "openid")
+        .await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "mfa_required");
+    assert_eq!(
+        body["mfa_requirements"],
+        json!({"enroll": [{"type": "otp"}]})
+    );
+    let mfa_token = body["mfa_token"].as_str().unwrap().to_owned();
+    let (client_id, secret) = app.app_client();
+    let bearer = format!("Bearer {mfa_token}");
+
+    // Nothing to challenge yet; the token must come as a Bearer, and a forged one is refused.
+    let res = app
+        .http
+        .get(app.url("/mfa/authenticators"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!([]));
+    let res = app
+        .http
+        .post(app.url("/mfa/challenge"))
+        .json(&json!({"client_id": client_id, "mfa_token": mfa_token, "challenge_type": "otp"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let associate = |token: String| {
+        app.http
+            .post(app.url("/mfa/associate"))
+            .header("authorization", format!("Bearer {token}"))
+            .json(&json!({"authenticator_types": ["otp"]}))
+            .send()
+    };
+    assert_eq!(
+        app.http
+            .post(app.url("/mfa/associate"))
+            .json(&json!({"authenticator_types": ["otp"]}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let res = associate("forged.token".into()).await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+
+    // Associate (twice: the second replaces the first), then the first code confirms it.
+    associate(mfa_token.clone()).await.unwrap();
+    let res = associate(mfa_token.clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let association: Value = res.json().await.unwrap();
+    assert_eq!(association["authenticator_type"], "otp");
+    let key = association["secret"].as_str().unwrap().to_owned();
+    assert!(
+        association["barcode_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let recovery = association["recovery_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(recovery.len(), 24);
+    let otp = |code: String| {
+        app.token(
+            json!({"grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+            "client_id": client_id, "client_secret": secret, "mfa_token": mfa_token, "otp": code}),
+        )
+    };
+    let right = totp_now(&key);
+    let wrong = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    assert_eq!(otp(wrong.to_owned()).await.status(), 403);
+    let res = otp(right).await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    assert_eq!(
+        jwt_part(tokens["id_token"].as_str().unwrap(), 1)["amr"],
+        json!(["pwd", "mfa"])
+    );
+    let res = app
+        .http
+        .get(app.url("/mfa/authenticators"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    let kinds: Vec<Value> = res
+        .json::<Value>()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["authenticator_type"].clone())
+        .collect();
+    assert_eq!(kinds, vec![json!("otp"), json!("recovery-code")]);
+    let res = associate(mfa_token.clone()).await.unwrap();
+    assert_eq!(
+        res.status(),
+        403,
+        "an enrolled user is challenged, not enrolled again"
+    );
+
+    // The next password grant asks for the code, and /mfa/challenge agrees.
+    let res = app
+        .login("api-mfa@example.com", "Old-Password-1", "openid")
+        .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["mfa_requirements"],
+        json!({"challenge": [{"type": "otp"}]})
+    );
+    let res = app
+        .http
+        .post(app.url("/mfa/challenge"))
+        .json(&json!({"client_id": client_id, "mfa_token": body["mfa_token"], "challenge_type": "otp"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"challenge_type": "otp"})
+    );
+    // The recovery code from the association works with the recovery-code grant.
+    let res = app
+        .token(
+            json!({"grant_type": "http://auth0.com/oauth/grant-type/mfa-recovery-code",
+            "client_id": client_id, "client_secret": secret, "mfa_token": body["mfa_token"],
+            "recovery_code": recovery}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}

@@ -95,6 +95,20 @@ impl AuthenticatorStore for SqlStore {
         Ok(n)
     }
 
+    async fn confirm_authenticators(&self, user: &UserId) -> StoreResult<u64> {
+        let q = sqlx::query(
+            "UPDATE authenticators SET confirmed = 1 WHERE user_id = $1 AND confirmed = 0",
+        )
+        .bind(user.as_str().to_owned());
+        execute(q, &self.writer).await
+    }
+
+    async fn delete_unconfirmed_authenticators(&self, user: &UserId) -> StoreResult<u64> {
+        let q = sqlx::query("DELETE FROM authenticators WHERE user_id = $1 AND confirmed = 0")
+            .bind(user.as_str().to_owned());
+        execute(q, &self.writer).await
+    }
+
     async fn use_totp_step(&self, id: &str, step: i64) -> StoreResult<bool> {
         let q = sqlx::query(
             "UPDATE authenticators SET last_step = $1 WHERE id = $2 AND last_step < $1",
