@@ -412,6 +412,17 @@ async fn an_administrator_who_forgot_the_password_resets_it_by_mail_with_mfa_if_
     assert_eq!(status, 200);
     assert!(form.contains("Choose a new password") && form.contains("At least 12 characters"));
     let ticket = link.trim_start_matches("/admin/reset?ticket=").to_owned();
+    // At rest: only digests of the reset link and of the console session cookie.
+    let stored = crate::helpers::dump_tables(&app, &["admin_tickets", "admin_sessions"]).await;
+    assert!(!stored.is_empty());
+    assert!(
+        !stored.contains(&ticket),
+        "a console reset token is stored as given"
+    );
+    assert!(
+        !stored.contains(before.cookies["lk_admin"].as_str()),
+        "a console session token is stored as given"
+    );
     let csrf = hidden(&form, "_csrf");
     let (status, weak, _) = submit_reset(&app, &b, "short-1A", &csrf, &ticket).await;
     assert_eq!(status, 400);

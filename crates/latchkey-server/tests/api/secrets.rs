@@ -295,3 +295,117 @@ async fn wait_for_outbox_ticket(data_dir: &std::path::Path) -> String {
     }
     panic!("no mail in {}", dir.display());
 }
+
+/// The console at `trace`: the administrator's passwords, session cookie, CSRF tokens, reset
+/// link and the SMTP password typed into the provider form never reach the log.
+#[tokio::test]
+async fn the_console_keeps_passwords_cookies_and_links_out_of_the_log() {
+    use crate::login::{Browser, hidden};
+    let server = start_binary(
+        false,
+        &[("RUST_LOG", "trace"), ("LATCHKEY_LOG__FORMAT", "json")],
+    )
+    .await;
+    let b = server.bootstrap();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let email = b["admin"]["email"].as_str().unwrap().to_owned();
+    let password = b["admin"]["password"].as_str().unwrap().to_owned();
+    let mut browser = Browser::new();
+    let sign_in = |browser: &mut Browser, password: String| {
+        let (base, email) = (base.clone(), email.clone());
+        let mut copy = Browser::new();
+        copy.cookies = browser.cookies.clone();
+        async move {
+            let (_, page, _) = copy.get(&format!("{base}/admin/login")).await;
+            let csrf = hidden(&page, "_csrf");
+            let (status, _, _) = copy
+                .post(
+                    &format!("{base}/admin/login"),
+                    &[
+                        ("_csrf", csrf.as_str()),
+                        ("next", "/admin/users"),
+                        ("email", email.as_str()),
+                        ("password", password.as_str()),
+                    ],
+                )
+                .await;
+            (status, copy, csrf)
+        }
+    };
+    let (status, signed_in, login_csrf) = sign_in(&mut browser, password.clone()).await;
+    assert_eq!(status, 303);
+    browser = signed_in;
+    let session = browser.cookies["lk_admin"].clone();
+
+    // "Don't remember your password?": the link from the development outbox, a new password.
+    let (_, form, _) = browser.get(&format!("{base}/admin/forgot")).await;
+    let (status, _, _) = browser
+        .post(
+            &format!("{base}/admin/forgot"),
+            &[
+                ("_csrf", hidden(&form, "_csrf").as_str()),
+                ("email", email.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let ticket = wait_for_outbox_ticket(&server.data_dir).await;
+    let (_, reset, _) = browser
+        .get(&format!("{base}/admin/reset?ticket={ticket}"))
+        .await;
+    let (status, _, _) = browser
+        .post(
+            &format!("{base}/admin/reset"),
+            &[
+                ("_csrf", hidden(&reset, "_csrf").as_str()),
+                ("ticket", ticket.as_str()),
+                ("newPassword", "Console-Quiet-Secret-7"),
+                ("confirmNewPassword", "Console-Quiet-Secret-7"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, signed_in, _) = sign_in(&mut browser, "Console-Quiet-Secret-7".into()).await;
+    assert_eq!(status, 303);
+    browser = signed_in;
+
+    // The SMTP provider's password typed into the console.
+    let (_, emails, _) = browser.get(&format!("{base}/admin/emails")).await;
+    let console_csrf = hidden(&emails, "_csrf");
+    let (status, _, _) = browser
+        .post(
+            &format!("{base}/admin/emails/provider"),
+            &[
+                ("_csrf", console_csrf.as_str()),
+                ("smtp_host", "smtp.invalid"),
+                ("smtp_port", "587"),
+                ("smtp_user", "mailer"),
+                ("smtp_pass", "Smtp-Quiet-Secret-5"),
+                ("default_from_address", "no-reply@example.com"),
+                ("enabled", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+
+    let log = server.stop_and_read_log().await;
+    assert!(
+        log.contains("/admin/reset"),
+        "the console requests should be logged (by path)"
+    );
+    for secret in [
+        password.as_str(),
+        "Console-Quiet-Secret-7",
+        "Smtp-Quiet-Secret-5",
+        session.as_str(),
+        ticket.as_str(),
+        login_csrf.as_str(),
+        console_csrf.as_str(),
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the log holds a console secret ({} chars)",
+            secret.len()
+        );
+    }
+}
