@@ -132,8 +132,13 @@ async fn enrollments(
         .services
         .authentication_methods(&user_id(&id)?)
         .await?;
+    // Guardian lists authenticators; a recovery code is part of one, not an enrollment.
     Ok(Json(Value::Array(
-        methods.iter().map(|m| m.to_enrollment_json()).collect(),
+        methods
+            .iter()
+            .filter(|m| m.kind != "recovery-code")
+            .map(|m| m.to_enrollment_json())
+            .collect(),
     )))
 }
 
