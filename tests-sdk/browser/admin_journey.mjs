@@ -30,15 +30,14 @@
 // axe-core (common.mjs checkAccessibility; see login_journey.mjs for why it is a replay).
 //
 // Exit 0 = pass; otherwise a "FAIL: ..." line on stderr and a non-zero exit.
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import {
-  Failure,
   api,
   check,
-  checkAccessibility,
-  launchChromium,
+  createUser,
+  journeyEnv,
+  launchJourneyBrowser,
   mailFiles,
+  managementToken,
   ok,
   run,
   show,
@@ -54,7 +53,6 @@ const ADMIN_NEW_PASSWORD = "Journey-Reset-Console-2025";
 const WRONG_ADMIN_PASSWORD = "Not-The-Admin-Password-9";
 const RESET_SUBJECT = process.env.LATCHKEY_RESET_SUBJECT || "Admin journey: reset for {{ user.email }}";
 const URL_LIFETIME = 4321;
-const STEP_TIMEOUT_MS = 15_000;
 const MAIL_TIMEOUT_MS = 15_000;
 
 const PASSWORD_CHANGED_NOTICE =
@@ -72,39 +70,15 @@ function subjectOf(text) {
 }
 
 async function main() {
-  const baseUrl = (process.env.LATCHKEY_BASE_URL || "").replace(/\/+$/, "");
-  check(/^https:\/\/[^/]+$/.test(baseUrl), `LATCHKEY_BASE_URL must be https://host:port, got ${show(baseUrl)}`);
-  check(process.env.LATCHKEY_BOOTSTRAP, "LATCHKEY_BOOTSTRAP is not set");
-  check(process.env.LATCHKEY_MAIL_DIR, "LATCHKEY_MAIL_DIR is not set");
-  check(process.env.LATCHKEY_SCREENSHOTS, "LATCHKEY_SCREENSHOTS is not set");
-  const boot = JSON.parse(readFileSync(process.env.LATCHKEY_BOOTSTRAP, "utf8"));
-  const outbox = process.env.LATCHKEY_MAIL_DIR;
-  const shotDir = process.env.LATCHKEY_SCREENSHOTS;
-  mkdirSync(shotDir, { recursive: true });
-  const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-  const connection = boot.connection || "Username-Password-Authentication";
-  const clientId = boot.default_client.client_id;
-  const clientSecret = boot.default_client.client_secret;
+  const { baseUrl, boot, outbox, executablePath, shotDir, connection, clientId, clientSecret } = journeyEnv();
   const adminEmail = boot.admin?.email;
   const adminPassword = boot.admin?.password;
   check(adminEmail && adminPassword, `bootstrap.json has no "admin" {email, password}: ${show(Object.keys(boot))}`);
-  const issuer = `${baseUrl}/`;
 
   // 1. Management API: the user.
-  const tok = await api(baseUrl, "POST", "/oauth/token", null, {
-    grant_type: "client_credentials",
-    client_id: boot.management_api.client_id,
-    client_secret: boot.management_api.client_secret,
-    audience: boot.management_api.audience || `${issuer}api/v2/`,
-  });
-  check(tok.status === 200 && tok.body.access_token, `client_credentials token: ${tok.status} ${show(tok.body)}`);
-  const token = tok.body.access_token;
-  ok("got a Management API token");
+  const token = await managementToken(baseUrl, boot);
 
-  const user = await api(baseUrl, "POST", "/api/v2/users", token, { connection, email: EMAIL, password: USER_PASSWORD });
-  check(user.status === 201 && user.body.user_id, `create user: ${user.status} ${show(user.body)}`);
-  const userId = user.body.user_id;
-  ok(`created user ${userId} <${EMAIL}>`);
+  const userId = await createUser(baseUrl, token, connection, EMAIL, USER_PASSWORD);
 
   // The user's password-realm login with the default client: {status, body}.
   const userLogin = (password) =>
@@ -118,86 +92,29 @@ async function main() {
       scope: "openid",
     });
 
-  const browser = await launchChromium(executablePath);
-  const shots = [];
-  // {name, url, html} of every page that got a screenshot, for the accessibility pass.
-  const snapshots = [];
-  const pageErrors = [];
+  const chrome = await launchJourneyBrowser(executablePath, shotDir);
   // Every console message about the Content Security Policy: {label, url, text}.
   const cspMessages = [];
-  const contexts = [];
   try {
-    ok(`launched ${executablePath} (Chromium ${browser.version()}, headless)`);
-
-    // A browser context of its own (no cookies), and the steps on its one page.
+    // A browser context of its own (no cookies), and the steps on its one page: the common ones
+    // (common.mjs openTab) and the console's.
     async function freshBrowser(label) {
-      const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
-      contexts.push(context);
-      context.setDefaultTimeout(STEP_TIMEOUT_MS);
-      context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-      const page = await context.newPage();
-      const consoleErrors = [];
-      page.on("pageerror", (e) => pageErrors.push(`${label}: ${e.message}`));
-      page.on("console", (m) => {
-        if (m.type() === "error") consoleErrors.push(m.text());
-        if (/Content Security Policy/i.test(m.text())) {
-          cspMessages.push({ label, url: page.url(), text: m.text() });
-          console.log(`csp: ${label} at ${page.url()}: ${m.text()}`);
-        }
+      const b = await chrome.openTab(label, {
+        onConsole: (m, page) => {
+          if (/Content Security Policy/i.test(m.text())) {
+            cspMessages.push({ label, url: page.url(), text: m.text() });
+            console.log(`csp: ${label} at ${page.url()}: ${m.text()}`);
+          }
+        },
+        clues: async (t) => ` (alert: ${show(await t.text("[role=alert]"))}, status: ${show(await t.text("[role=status]"))})`,
       });
-      const recentConsole = () => show(consoleErrors.slice(-3));
-      const heading = async () => (await page.locator("h1").first().textContent({ timeout: 1000 }).catch(() => null))?.trim() ?? null;
-      const text = async (selector) => (await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null))?.trim() ?? null;
-      const path = () => {
-        const u = new URL(page.url());
-        return `${u.pathname}${u.search}`;
-      };
-
-      const b = {
-        page,
-        context,
-        heading,
-        text,
-        path,
-        async expectHeading(want, where) {
-          try {
-            await page.locator("h1", { hasText: want }).first().waitFor({ state: "visible", timeout: 3000 });
-          } catch {
-            throw new Failure(
-              `${label}: ${where}: want a page headed ${show(want)}, got ${show(await heading())} at ${page.url()} ` +
-                `(alert: ${show(await text("[role=alert]"))}, status: ${show(await text("[role=status]"))}); ` +
-                `console errors: ${recentConsole()}`,
-            );
-          }
+      const { page, text } = b;
+      return {
+        ...b,
+        path() {
+          const u = new URL(page.url());
+          return `${u.pathname}${u.search}`;
         },
-        async screenshot(name) {
-          const file = join(shotDir, `${String(shots.length + 1).padStart(2, "0")}-${name}.png`);
-          await page.screenshot({ path: file, fullPage: true });
-          shots.push(file);
-          snapshots.push({ name, url: page.url(), html: await page.content() });
-        },
-        // Clicks and waits for the next document; returns the last main-frame response on the
-        // way (the form's answer, or where its redirects ended).
-        async clickAndLoad(locator) {
-          const responses = [];
-          const onResponse = (r) => {
-            if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) responses.push(r);
-          };
-          page.on("response", onResponse);
-          const loaded = page.waitForEvent("load").catch((e) => e);
-          await locator.click();
-          const outcome = await loaded;
-          page.off("response", onResponse);
-          if (outcome instanceof Error) {
-            throw new Failure(
-              `${label}: no page loaded after clicking ${locator}: still at ${page.url()} (${show(await heading())}); ` +
-                `console errors: ${recentConsole()}`,
-            );
-          }
-          return responses.at(-1) ?? null;
-        },
-        button: (name) => page.getByRole("button", { name, exact: true }),
-        link: (name) => page.getByRole("link", { name, exact: true }),
         // The status notice (role=status) must read `want` (a prefix when `prefix`).
         async expectNotice(want, where, prefix = false) {
           const got = await text("[role=status]");
@@ -214,7 +131,6 @@ async function main() {
           return b.clickAndLoad(b.button("Sign in"));
         },
       };
-      return b;
     }
 
     // 2. The console: sign-in, the user, Change Password.
@@ -493,15 +409,14 @@ async function main() {
     const previewStyles = cspMessages.length - unexpectedCsp.length;
     if (previewStyles > 0) console.log(`# ${previewStyles} refused inline style(s) of the mail in the template preview (expected)`);
     check(unexpectedCsp.length === 0, `CSP messages on console pages: ${show(unexpectedCsp)}`);
-    check(pageErrors.length === 0, `JavaScript errors on the pages: ${show(pageErrors)}`);
+    check(chrome.pageErrors.length === 0, `JavaScript errors on the pages: ${show(chrome.pageErrors)}`);
     ok(`no JavaScript error; CSP messages: ${cspMessages.length} (${previewStyles} from the preview's inline styles)`);
 
     // 6. Accessibility (axe-core) of every page that got a screenshot.
-    await checkAccessibility(browser, snapshots);
-    for (const c of contexts.splice(0)) await c.close();
+    await chrome.checkAccessibility();
+    await chrome.closeTabs();
   } finally {
-    await browser.close();
-    for (const s of shots) console.log(`screenshot ${s}`);
+    await chrome.close();
   }
 }
 

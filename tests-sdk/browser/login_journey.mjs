@@ -35,16 +35,20 @@
 // and the journey must keep running under the real CSP.
 //
 // Exit 0 = pass; otherwise a "FAIL: ..." line on stderr and a non-zero exit.
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import * as oidc from "openid-client";
 import {
   Failure,
-  api,
+  addClientUrls,
+  authorizationRequest,
   check,
-  checkAccessibility,
-  launchChromium,
+  codeExchange,
+  createUser,
+  discover,
+  journeyEnv,
+  launchJourneyBrowser,
+  list,
   mailFiles,
+  managementToken,
   ok,
   run,
   show,
@@ -56,7 +60,6 @@ const EMAIL = "journey@example.com";
 const OLD_PASSWORD = "Old-Journey-Password-1";
 const NEW_PASSWORD = "New-Journey-Password-2";
 const SCOPE = "openid profile email";
-const STEP_TIMEOUT_MS = 15_000;
 const MAIL_TIMEOUT_MS = 15_000;
 
 let app = null;
@@ -66,48 +69,17 @@ const waitForResetMail = (mailDir, seen) =>
   waitForMail(mailDir, seen, /https?:\/\/[^\s"'<>]*\/lo\/reset\?ticket=[A-Za-z0-9_-]{43}/, MAIL_TIMEOUT_MS);
 
 async function main() {
-  const baseUrl = (process.env.LATCHKEY_BASE_URL || "").replace(/\/+$/, "");
-  check(/^https:\/\/[^/]+$/.test(baseUrl), `LATCHKEY_BASE_URL must be https://host:port, got ${show(baseUrl)}`);
-  check(process.env.LATCHKEY_BOOTSTRAP, "LATCHKEY_BOOTSTRAP is not set");
-  check(process.env.LATCHKEY_MAIL_DIR, "LATCHKEY_MAIL_DIR is not set");
-  check(process.env.LATCHKEY_SCREENSHOTS, "LATCHKEY_SCREENSHOTS is not set");
-  const boot = JSON.parse(readFileSync(process.env.LATCHKEY_BOOTSTRAP, "utf8"));
-  const outbox = process.env.LATCHKEY_MAIL_DIR;
-  const shotDir = process.env.LATCHKEY_SCREENSHOTS;
-  mkdirSync(shotDir, { recursive: true });
-  const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-  const connection = boot.connection || "Username-Password-Authentication";
-  const clientId = boot.default_client.client_id;
-  const clientSecret = boot.default_client.client_secret;
-  const issuer = `${baseUrl}/`;
+  const { baseUrl, issuer, boot, outbox, executablePath, shotDir, connection, clientId, clientSecret } = journeyEnv();
 
   // 1. Management API: a token, the user, and the callback on the default client.
-  const tok = await api(baseUrl, "POST", "/oauth/token", null, {
-    grant_type: "client_credentials",
-    client_id: boot.management_api.client_id,
-    client_secret: boot.management_api.client_secret,
-    audience: boot.management_api.audience || `${issuer}api/v2/`,
-  });
-  check(tok.status === 200 && tok.body.access_token, `client_credentials token: ${tok.status} ${show(tok.body)}`);
-  const token = tok.body.access_token;
-  ok("got a Management API token");
+  const token = await managementToken(baseUrl, boot);
 
-  const user = await api(baseUrl, "POST", "/api/v2/users", token, { connection, email: EMAIL, password: OLD_PASSWORD });
-  check(user.status === 201 && user.body.user_id, `create user: ${user.status} ${show(user.body)}`);
-  const userId = user.body.user_id;
-  ok(`created user ${userId} <${EMAIL}>`);
+  const userId = await createUser(baseUrl, token, connection, EMAIL, OLD_PASSWORD);
 
   app = await startApp();
   const APP_ORIGIN = app.origin;
   const CALLBACK = `${APP_ORIGIN}/callback`;
-  const clientPath = `/api/v2/clients/${encodeURIComponent(clientId)}`;
-  const client = await api(baseUrl, "GET", clientPath, token);
-  check(client.status === 200, `get client: ${client.status} ${show(client.body)}`);
-  const list = (v) => (Array.isArray(v) ? v : []);
-  const patched = await api(baseUrl, "PATCH", clientPath, token, {
-    callbacks: [...list(client.body.callbacks), CALLBACK],
-    allowed_logout_urls: [...list(client.body.allowed_logout_urls), APP_ORIGIN],
-  });
+  const patched = await addClientUrls(baseUrl, token, clientId, { callbacks: [CALLBACK], allowed_logout_urls: [APP_ORIGIN] });
   check(patched.status === 200, `patch client: ${patched.status} ${show(patched.body)}`);
   check(
     list(patched.body.callbacks).includes(CALLBACK) && list(patched.body.allowed_logout_urls).includes(APP_ORIGIN),
@@ -116,131 +88,37 @@ async function main() {
   ok(`the application runs at ${APP_ORIGIN}; default client ${clientId} allows ${CALLBACK} and logout to ${APP_ORIGIN}`);
 
   // 2. The independent OIDC client: discovery, with ID token signatures checked against the JWKS.
-  let config;
-  try {
-    config = await oidc.discovery(new URL(issuer), clientId, clientSecret, oidc.ClientSecretPost(clientSecret), {
-      execute: [oidc.enableNonRepudiationChecks],
-    });
-  } catch (e) {
-    throw new Failure(`openid-client discovery of ${issuer}: ${e?.code ?? e?.name}: ${e?.message}`);
-  }
+  const config = await discover(issuer, clientId, clientSecret);
   const meta = config.serverMetadata();
-  check(meta.issuer === issuer, `discovery issuer ${show(meta.issuer)}, want ${show(issuer)}`);
   check(meta.jwks_uri && meta.authorization_endpoint && meta.token_endpoint && meta.userinfo_endpoint, `discovery document lacks endpoints: ${show(meta)}`);
   check((meta.code_challenge_methods_supported ?? ["S256"]).includes("S256"), `S256 not supported: ${show(meta.code_challenge_methods_supported)}`);
   ok(`openid-client discovery: issuer ${meta.issuer}, jwks_uri ${meta.jwks_uri}`);
 
   // A fresh authorization request: new state, nonce and PKCE verifier every time.
   async function authRequest(extra = {}) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK,
-      scope: SCOPE,
-      state,
-      nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-      ...extra,
-    });
-    check(url.href.startsWith(meta.authorization_endpoint), `authorization URL ${url.href} is not on ${meta.authorization_endpoint}`);
-    return { url: url.href, verifier, state, nonce };
+    const req = await authorizationRequest(config, CALLBACK, SCOPE, extra);
+    check(req.url.startsWith(meta.authorization_endpoint), `authorization URL ${req.url} is not on ${meta.authorization_endpoint}`);
+    return req;
   }
 
   // The code exchange and every check openid-client does (state, iss, PKCE, nonce, signature).
-  async function exchange(req, callbackUrl) {
-    try {
-      return await oidc.authorizationCodeGrant(config, new URL(callbackUrl), {
-        pkceCodeVerifier: req.verifier,
-        expectedState: req.state,
-        expectedNonce: req.nonce,
-        idTokenExpected: true,
-      });
-    } catch (e) {
-      const cause = e?.cause ? ` (cause: ${show(e.cause?.body ?? e.cause?.message ?? e.cause)})` : "";
-      throw new Failure(`openid-client code exchange: ${e?.code ?? e?.name}: ${e?.message}${cause}`);
-    }
-  }
+  const exchange = (req, callbackUrl) => codeExchange(config, req, callbackUrl);
 
   // 3. Chromium.
-  const browser = await launchChromium(executablePath);
-  const shots = [];
-  // {name, url, html} of every page that got a screenshot, for the accessibility pass.
-  const snapshots = [];
+  const chrome = await launchJourneyBrowser(executablePath, shotDir);
   try {
-    ok(`launched ${executablePath} (Chromium ${browser.version()}, headless)`);
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
     const appHits = app.hits;
-    const page = await context.newPage();
-    const pageErrors = [];
-    const consoleErrors = [];
-    page.on("pageerror", (e) => pageErrors.push(e.message));
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
+    // One tab throughout; a wrong page's failure lists the cookies the browser holds.
+    const tab = await chrome.openTab(null, {
+      clues: async (t) => `; the browser holds the cookies ${show((await t.context.cookies()).map((c) => `${c.name} (Path=${c.path})`))}`,
     });
-    // What the browser said lately (CSP refusals, failed loads), for failure messages.
-    const recentConsole = () => show(consoleErrors.slice(-3));
-
-    const heading = async () => (await page.locator("h1").first().textContent({ timeout: 1000 }).catch(() => null))?.trim() ?? null;
-    // Every check runs on a loaded page (goto waits for "load"; clicks go through clickAndLoad),
-    // so a wrong page fails fast instead of after the step timeout.
-    async function expectHeading(text, where) {
-      try {
-        await page.locator("h1", { hasText: text }).first().waitFor({ state: "visible", timeout: 3000 });
-      } catch {
-        const jar = (await context.cookies()).map((c) => `${c.name} (Path=${c.path})`);
-        throw new Failure(
-          `${where}: want a page headed ${show(text)}, got ${show(await heading())} at ${page.url()}; ` +
-            `the browser holds the cookies ${show(jar)}; console errors: ${recentConsole()}`,
-        );
-      }
-    }
-    async function screenshot(name) {
-      const path = join(shotDir, `${String(shots.length + 1).padStart(2, "0")}-${name}.png`);
-      await page.screenshot({ path, fullPage: true });
-      shots.push(path);
-      snapshots.push({ name, url: page.url(), html: await page.content() });
-    }
+    const { page, context, heading, expectHeading, screenshot, clickAndLoad, submitButton } = tab;
     async function loginFormShown(where) {
-      await expectHeading("Log in", where);
-      const n = await page.locator("#username").count() + (await page.locator("#password").count());
-      check(n === 2, `${where}: the login page has no #username/#password at ${page.url()}`);
+      await tab.loginFormShown(where);
       check(page.url().startsWith(`${baseUrl}/`), `${where}: the login page is not on ${baseUrl}: ${page.url()}`);
     }
-    // Clicks and waits for the next document to load (a form's answer, or where it redirects).
-    async function clickAndLoad(locator) {
-      const loaded = page.waitForEvent("load").catch((e) => e);
-      await locator.click();
-      const outcome = await loaded;
-      if (outcome instanceof Error) {
-        throw new Failure(
-          `no page loaded after clicking ${locator}: still at ${page.url()} (${show(await heading())}); ` +
-            `console errors: ${recentConsole()}`,
-        );
-      }
-    }
-    const submitButton = () => page.locator('form button[type="submit"]').first();
-    async function submitLogin(password) {
-      await page.fill("#username", EMAIL);
-      await page.fill("#password", password);
-      await clickAndLoad(submitButton());
-    }
-    async function waitForCallback(where) {
-      try {
-        await page.waitForURL((u) => u.origin === APP_ORIGIN, { timeout: 3000 });
-      } catch {
-        throw new Failure(
-          `${where}: the browser never reached ${CALLBACK}; it is at ${page.url()} (${show(await heading())}); ` +
-            `console errors: ${recentConsole()}`,
-        );
-      }
-      const url = page.url();
-      check(url.startsWith(`${CALLBACK}?`), `${where}: sent to ${url}, want ${CALLBACK}`);
-      return url;
-    }
+    const submitLogin = (password) => tab.submitLogin(EMAIL, password);
+    const waitForCallback = (where) => tab.waitForCallback(CALLBACK, where);
 
     // 4. The authorization URL shows the login page.
     const first = await authRequest();
@@ -369,18 +247,14 @@ async function main() {
     await loginFormShown("/authorize after logout");
     ok("after logout /authorize shows the login form again");
 
-    check(pageErrors.length === 0, `JavaScript errors on the pages: ${show(pageErrors)}`);
-    await context.close();
+    check(chrome.pageErrors.length === 0, `JavaScript errors on the pages: ${show(chrome.pageErrors)}`);
+    await chrome.closeTabs();
 
     // 12. Accessibility (axe-core) of every page that got a screenshot.
-    await checkAccessibility(browser, snapshots);
+    await chrome.checkAccessibility();
   } finally {
-    await browser.close();
-    for (const s of shots) console.log(`screenshot ${s}`);
+    await chrome.close();
   }
 }
 
-await run("browser login journey", main, () => {
-  app?.server.closeAllConnections();
-  app?.server.close();
-});
+await run("browser login journey", main, () => app?.close());

@@ -29,16 +29,20 @@
 //
 // Exit 0 = pass; otherwise a "FAIL: ..." line on stderr and a non-zero exit.
 import { createHmac } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import * as oidc from "openid-client";
 import {
   Failure,
+  addClientUrls,
   api,
+  authorizationRequest,
   check,
-  checkAccessibility,
-  launchChromium,
+  codeExchange,
+  createUser,
+  discover,
+  journeyEnv,
+  launchJourneyBrowser,
+  list,
   mailFiles,
+  managementToken,
   ok,
   run,
   show,
@@ -51,7 +55,6 @@ const PASSWORD = "Mfa-Journey-Password-1";
 const NEW_PASSWORD = "Mfa-Journey-Password-2";
 const WRONG_PASSWORD = "Not-The-Password-9";
 const SCOPE = "openid profile email";
-const STEP_TIMEOUT_MS = 15_000;
 const MAIL_TIMEOUT_MS = 15_000;
 // Brute-force protection blocks a (user, IP) pair after this many consecutive failures.
 const BLOCK_THRESHOLD = 10;
@@ -136,31 +139,10 @@ class Authenticator {
 }
 
 async function main() {
-  const baseUrl = (process.env.LATCHKEY_BASE_URL || "").replace(/\/+$/, "");
-  check(/^https:\/\/[^/]+$/.test(baseUrl), `LATCHKEY_BASE_URL must be https://host:port, got ${show(baseUrl)}`);
-  check(process.env.LATCHKEY_BOOTSTRAP, "LATCHKEY_BOOTSTRAP is not set");
-  check(process.env.LATCHKEY_MAIL_DIR, "LATCHKEY_MAIL_DIR is not set");
-  check(process.env.LATCHKEY_SCREENSHOTS, "LATCHKEY_SCREENSHOTS is not set");
-  const boot = JSON.parse(readFileSync(process.env.LATCHKEY_BOOTSTRAP, "utf8"));
-  const outbox = process.env.LATCHKEY_MAIL_DIR;
-  const shotDir = process.env.LATCHKEY_SCREENSHOTS;
-  mkdirSync(shotDir, { recursive: true });
-  const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-  const connection = boot.connection || "Username-Password-Authentication";
-  const clientId = boot.default_client.client_id;
-  const clientSecret = boot.default_client.client_secret;
-  const issuer = `${baseUrl}/`;
+  const { baseUrl, issuer, boot, outbox, executablePath, shotDir, connection, clientId, clientSecret } = journeyEnv();
 
   // 1. Management API: OTP and the all-applications policy, the user, the callback.
-  const tok = await api(baseUrl, "POST", "/oauth/token", null, {
-    grant_type: "client_credentials",
-    client_id: boot.management_api.client_id,
-    client_secret: boot.management_api.client_secret,
-    audience: boot.management_api.audience || `${issuer}api/v2/`,
-  });
-  check(tok.status === 200 && tok.body.access_token, `client_credentials token: ${tok.status} ${show(tok.body)}`);
-  const token = tok.body.access_token;
-  ok("got a Management API token");
+  const token = await managementToken(baseUrl, boot);
 
   const factor = await api(baseUrl, "PUT", "/api/v2/guardian/factors/otp", token, { enabled: true });
   check(factor.status === 200 && factor.body?.enabled === true, `PUT guardian/factors/otp: ${factor.status} ${show(factor.body)}`);
@@ -171,65 +153,25 @@ async function main() {
   );
   ok("OTP factor enabled, MFA policy all-applications");
 
-  const user = await api(baseUrl, "POST", "/api/v2/users", token, { connection, email: EMAIL, password: PASSWORD });
-  check(user.status === 201 && user.body.user_id, `create user: ${user.status} ${show(user.body)}`);
-  const userId = user.body.user_id;
+  const userId = await createUser(baseUrl, token, connection, EMAIL, PASSWORD);
   const userPath = `/api/v2/users/${encodeURIComponent(userId)}`;
   const blocksPath = `/api/v2/user-blocks/${encodeURIComponent(userId)}`;
-  ok(`created user ${userId} <${EMAIL}>`);
 
   app = await startApp();
   const APP_ORIGIN = app.origin;
   const CALLBACK = `${APP_ORIGIN}/callback`;
-  const clientPath = `/api/v2/clients/${encodeURIComponent(clientId)}`;
-  const client = await api(baseUrl, "GET", clientPath, token);
-  check(client.status === 200, `get client: ${client.status} ${show(client.body)}`);
-  const list = (v) => (Array.isArray(v) ? v : []);
-  const patched = await api(baseUrl, "PATCH", clientPath, token, { callbacks: [...list(client.body.callbacks), CALLBACK] });
+  const patched = await addClientUrls(baseUrl, token, clientId, { callbacks: [CALLBACK] });
   check(patched.status === 200 && list(patched.body.callbacks).includes(CALLBACK), `patch client: ${patched.status} ${show(patched.body)}`);
   ok(`the application runs at ${APP_ORIGIN}; default client ${clientId} allows ${CALLBACK}`);
 
-  let config;
-  try {
-    config = await oidc.discovery(new URL(issuer), clientId, clientSecret, oidc.ClientSecretPost(clientSecret), {
-      execute: [oidc.enableNonRepudiationChecks],
-    });
-  } catch (e) {
-    throw new Failure(`openid-client discovery of ${issuer}: ${e?.code ?? e?.name}: ${e?.message}`);
-  }
-  const meta = config.serverMetadata();
-  check(meta.issuer === issuer, `discovery issuer ${show(meta.issuer)}, want ${show(issuer)}`);
-  ok(`openid-client discovery: issuer ${meta.issuer}`);
+  const config = await discover(issuer, clientId, clientSecret);
+  ok(`openid-client discovery: issuer ${config.serverMetadata().issuer}`);
 
-  async function authRequest() {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK,
-      scope: SCOPE,
-      state,
-      nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-    });
-    return { url: url.href, verifier, state, nonce };
-  }
+  const authRequest = () => authorizationRequest(config, CALLBACK, SCOPE);
 
   // The code exchange (state, iss, PKCE, nonce, ID token signature); returns the ID token claims.
   async function exchange(req, callbackUrl, where) {
-    let tokens;
-    try {
-      tokens = await oidc.authorizationCodeGrant(config, new URL(callbackUrl), {
-        pkceCodeVerifier: req.verifier,
-        expectedState: req.state,
-        expectedNonce: req.nonce,
-        idTokenExpected: true,
-      });
-    } catch (e) {
-      const cause = e?.cause ? ` (cause: ${show(e.cause?.body ?? e.cause?.message ?? e.cause)})` : "";
-      throw new Failure(`${where}: openid-client code exchange: ${e?.code ?? e?.name}: ${e?.message}${cause}`);
-    }
+    const tokens = await codeExchange(config, req, callbackUrl, where);
     const claims = tokens.claims();
     check(claims?.sub === userId, `${where}: id_token sub ${show(claims?.sub)}, want ${show(userId)}`);
     check(claims.nonce === req.nonce, `${where}: id_token nonce ${show(claims.nonce)}, want ${show(req.nonce)}`);
@@ -240,85 +182,16 @@ async function main() {
     return claims;
   }
 
-  const browser = await launchChromium(executablePath);
-  const shots = [];
-  // {name, url, html} of every page that got a screenshot, for the accessibility pass.
-  const snapshots = [];
-  const pageErrors = [];
-  const contexts = [];
+  const chrome = await launchJourneyBrowser(executablePath, shotDir);
   try {
-    ok(`launched ${executablePath} (Chromium ${browser.version()}, headless)`);
-
-    // A browser context of its own (no cookies), and the steps on its one page.
+    // A browser context of its own (no cookies), and the steps on its one page: the common ones
+    // (common.mjs openTab) and this journey's.
     async function freshBrowser(label) {
-      const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
-      contexts.push(context);
-      context.setDefaultTimeout(STEP_TIMEOUT_MS);
-      context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-      const page = await context.newPage();
-      const consoleErrors = [];
-      page.on("pageerror", (e) => pageErrors.push(`${label}: ${e.message}`));
-      page.on("console", (m) => {
-        if (m.type() === "error") consoleErrors.push(m.text());
-      });
-      const recentConsole = () => show(consoleErrors.slice(-3));
-      const heading = async () => (await page.locator("h1").first().textContent({ timeout: 1000 }).catch(() => null))?.trim() ?? null;
-      const text = async (selector) => (await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null))?.trim() ?? null;
-
-      const b = {
-        page,
-        context,
-        heading,
-        text,
-        async expectHeading(want, where) {
-          try {
-            await page.locator("h1", { hasText: want }).first().waitFor({ state: "visible", timeout: 3000 });
-          } catch {
-            throw new Failure(
-              `${label}: ${where}: want a page headed ${show(want)}, got ${show(await heading())} at ${page.url()} ` +
-                `(alert: ${show(await text("[role=alert]"))}); console errors: ${recentConsole()}`,
-            );
-          }
-        },
-        async screenshot(name) {
-          const path = join(shotDir, `${String(shots.length + 1).padStart(2, "0")}-${name}.png`);
-          await page.screenshot({ path, fullPage: true });
-          shots.push(path);
-          snapshots.push({ name, url: page.url(), html: await page.content() });
-        },
-        // Clicks and waits for the next document; returns the last main-frame response on the
-        // way (the form's answer, or where its redirects ended).
-        async clickAndLoad(locator) {
-          const responses = [];
-          const onResponse = (r) => {
-            if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) responses.push(r);
-          };
-          page.on("response", onResponse);
-          const loaded = page.waitForEvent("load").catch((e) => e);
-          await locator.click();
-          const outcome = await loaded;
-          page.off("response", onResponse);
-          if (outcome instanceof Error) {
-            throw new Failure(
-              `${label}: no page loaded after clicking ${locator}: still at ${page.url()} (${show(await heading())}); ` +
-                `console errors: ${recentConsole()}`,
-            );
-          }
-          return responses.at(-1) ?? null;
-        },
-        submitButton: () => page.locator('form button[type="submit"]').first(),
-        async loginFormShown(where) {
-          await b.expectHeading("Log in", where);
-          check(
-            (await page.locator("#username").count()) + (await page.locator("#password").count()) === 2,
-            `${label}: ${where}: the login page has no #username/#password at ${page.url()}`,
-          );
-        },
-        async submitLogin(password) {
-          await page.fill("#username", EMAIL);
-          await page.fill("#password", password);
-          return b.clickAndLoad(b.submitButton());
-        },
+      const b = await chrome.openTab(label, { clues: async (t) => ` (alert: ${show(await t.text("[role=alert]"))})` });
+      const { page } = b;
+      return {
+        ...b,
+        submitLogin: (password) => b.submitLogin(EMAIL, password),
         async submitCode(code) {
           await page.fill("#code", code);
           const typed = await page.inputValue("#code");
@@ -329,19 +202,7 @@ async function main() {
           );
           return b.clickAndLoad(b.submitButton());
         },
-        async waitForCallback(where) {
-          try {
-            await page.waitForURL((u) => u.origin === APP_ORIGIN, { timeout: 3000 });
-          } catch {
-            throw new Failure(
-              `${label}: ${where}: the browser never reached ${CALLBACK}; it is at ${page.url()} (${show(await heading())}, ` +
-                `alert ${show(await text("[role=alert]"))}); console errors: ${recentConsole()}`,
-            );
-          }
-          const url = page.url();
-          check(url.startsWith(`${CALLBACK}?`), `${label}: ${where}: sent to ${url}, want ${CALLBACK}`);
-          return url;
-        },
+        waitForCallback: (where) => b.waitForCallback(CALLBACK, where),
         // The authorization URL → the login form.
         async startLogin(where) {
           const req = await authRequest();
@@ -351,7 +212,6 @@ async function main() {
           return req;
         },
       };
-      return b;
     }
 
     // 2. Enrolment at the first login.
@@ -549,7 +409,7 @@ async function main() {
     // the next TOTP step comes round if it must (the challenge stays valid five minutes).
     const waitMs = phone.msUntilUsable();
     const [a11yError] = await Promise.all([
-      checkAccessibility(browser, snapshots).then(() => null, (e) => e),
+      chrome.checkAccessibility().then(() => null, (e) => e),
       new Promise((r) => setTimeout(r, waitMs)),
     ]);
 
@@ -558,16 +418,12 @@ async function main() {
     const thirdClaims = await exchange(third, thirdCallback, "login after unblocking");
     ok(`after unblocking the password and a TOTP code log in; amr ${show(thirdClaims.amr)}`);
 
-    check(pageErrors.length === 0, `JavaScript errors on the pages: ${show(pageErrors)}`);
+    check(chrome.pageErrors.length === 0, `JavaScript errors on the pages: ${show(chrome.pageErrors)}`);
     if (a11yError) throw a11yError;
-    for (const c of contexts.splice(0)) await c.close();
+    await chrome.closeTabs();
   } finally {
-    await browser.close();
-    for (const s of shots) console.log(`screenshot ${s}`);
+    await chrome.close();
   }
 }
 
-await run("browser MFA journey", main, () => {
-  app?.server.closeAllConnections();
-  app?.server.close();
-});
+await run("browser MFA journey", main, () => app?.close());
