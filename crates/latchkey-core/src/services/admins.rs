@@ -190,14 +190,24 @@ impl Services {
         caller: &Caller,
     ) -> ServiceResult<AdminSignIn> {
         let ip = caller.meta.ip.clone().unwrap_or_default();
-        let bucket = self
-            .tenant_keys
-            .bucket("admin-login", &[&email.trim().to_lowercase(), &ip]);
-        let rule = crate::ratelimit::RateRule::per_minute(10, 10);
-        if !self.rate_limiter.check(&bucket, rule).await.allowed {
-            return Err(ServiceError::TooManyRequests(
-                "Too many attempts. Wait a minute and try again.".into(),
-            ));
+        let address = email.trim().to_lowercase();
+        // Per address and IP, and per address from anywhere: changing IP does not buy guesses.
+        let limits = [
+            (
+                self.tenant_keys.bucket("admin-login", &[&address, &ip]),
+                crate::ratelimit::RateRule::per_minute(10, 10),
+            ),
+            (
+                self.tenant_keys.bucket("admin-login-account", &[&address]),
+                crate::ratelimit::RateRule::per_minute(2, 30),
+            ),
+        ];
+        for (bucket, rule) in limits {
+            if !self.rate_limiter.check(&bucket, rule).await.allowed {
+                return Err(ServiceError::TooManyRequests(
+                    "Too many attempts. Wait a minute and try again.".into(),
+                ));
+            }
         }
         let admin = match Email::parse(email) {
             Ok(e) => self.store.get_admin_by_email(&e).await?,
@@ -314,8 +324,9 @@ impl Services {
             self.store.delete_admin_session(&digest).await?;
             return Ok(None);
         }
-        // One write a minute at most per session keeps the idle clock without a write per page.
-        if now.millis() - session.last_seen_at.millis() > 60_000 {
+        // One write a minute at most per session keeps the idle clock without a write per page
+        // (more often under an idle timeout shorter than two minutes).
+        if now.millis() - session.last_seen_at.millis() > (idle / 2).min(60_000) {
             self.store.touch_admin_session(&digest, now).await?;
         }
         Ok(Some(AdminPrincipal {
@@ -342,14 +353,24 @@ impl Services {
     ) -> ServiceResult<()> {
         let email = Email::parse(email)?;
         let ip = caller.meta.ip.clone().unwrap_or_default();
-        let bucket = self
-            .tenant_keys
-            .bucket("admin-reset", &[email.as_str(), &ip]);
-        let rule = crate::ratelimit::RateRule::per_minute(1, 5);
-        if !self.rate_limiter.check(&bucket, rule).await.allowed {
-            return Err(ServiceError::TooManyRequests(
-                "Too many requests. Wait a minute and try again.".into(),
-            ));
+        let limits = [
+            (
+                self.tenant_keys
+                    .bucket("admin-reset", &[email.as_str(), &ip]),
+                crate::ratelimit::RateRule::per_minute(1, 5),
+            ),
+            (
+                self.tenant_keys
+                    .bucket("admin-reset-account", &[email.as_str()]),
+                crate::ratelimit::RateRule::per_minute(1, 10),
+            ),
+        ];
+        for (bucket, rule) in limits {
+            if !self.rate_limiter.check(&bucket, rule).await.allowed {
+                return Err(ServiceError::TooManyRequests(
+                    "Too many requests. Wait a minute and try again.".into(),
+                ));
+            }
         }
         self.mail_intake
             .enqueue(crate::mail::MailJob::AdminPasswordReset {
@@ -495,6 +516,13 @@ impl Services {
 
     /// Starts setting up an authenticator app for the signed-in administrator.
     pub async fn begin_admin_totp(&self, admin: &AdminPrincipal) -> ServiceResult<AdminTotpSetup> {
+        // Replacing a factor takes the current one: remove it first (that asks for a code).
+        if admin.has_totp {
+            return Err(ServiceError::bad_request(
+                "already_enrolled",
+                "An authenticator app is already set up. Remove it first (that asks for its code).",
+            ));
+        }
         let (secret, uri) = self.new_totp_key(&admin.email).await?;
         let pending = PendingAdminTotp {
             admin_id: admin.id.clone(),
@@ -528,6 +556,13 @@ impl Services {
         let state: PendingAdminTotp = self.unseal_value("admin-totp", pending)?;
         if state.admin_id != admin.id {
             return Err(wrong_code());
+        }
+        let bucket = self.tenant_keys.bucket("admin-mfa", &[&admin.id]);
+        let rule = crate::ratelimit::RateRule::per_minute(5, 5);
+        if !self.rate_limiter.check(&bucket, rule).await.allowed {
+            return Err(ServiceError::TooManyRequests(
+                "Too many attempts. Wait a minute and try again.".into(),
+            ));
         }
         let key = crate::totp::decode_base32(&state.secret).ok_or_else(wrong_code)?;
         let step = crate::totp::matching_step(&key, code.trim(), Timestamp::now().seconds())

@@ -480,6 +480,10 @@ impl Services {
         };
         let recovery = match &pending.enroll_secret {
             Some(secret) => {
+                // A replayed enrolment form: the user enrolled meanwhile (with this very form).
+                if self.has_second_factor(&user).await? {
+                    return Err(wrong());
+                }
                 let key = crate::totp::decode_base32(secret).ok_or_else(wrong)?;
                 let step = crate::totp::matching_step(&key, code, Timestamp::now().seconds())
                     .ok_or_else(wrong)?;

@@ -60,6 +60,10 @@ impl Services {
         {
             return Err(ParseError::new("name", "must be at most 100 characters").into());
         }
+        // A confirmed factor ends any `/mfa/associate` still waiting for its first code.
+        self.store
+            .delete_unconfirmed_authenticators(&user.user_id)
+            .await?;
         let authenticator = Authenticator {
             id: format!("totp|dev_{}", crate::random::alnum(16)?),
             user_id: user.user_id.clone(),
@@ -114,6 +118,9 @@ impl Services {
         used_step: i64,
         caller: &Caller,
     ) -> ServiceResult<SecretString> {
+        self.store
+            .delete_unconfirmed_authenticators(&user.user_id)
+            .await?;
         let now = Timestamp::now();
         let totp_id = format!("totp|dev_{}", crate::random::alnum(16)?);
         let log = crate::audit::LogEntry::new(crate::audit::codes::MFA_ENROLLED, &caller.meta)

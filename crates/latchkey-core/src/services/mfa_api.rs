@@ -145,21 +145,35 @@ impl Services {
         user: &User,
         code: &str,
     ) -> ServiceResult<bool> {
+        // Only a user without a factor confirms an association: one left pending while the
+        // user enrolled another way must not become a second, unseen factor.
+        if self.has_second_factor(user).await? {
+            return Ok(false);
+        }
         let authenticators = self.store.list_authenticators(&user.user_id).await?;
-        let Some(pending) = authenticators
-            .iter()
-            .find(|a| !a.confirmed && a.kind == "totp")
-        else {
+        let now = Timestamp::now();
+        // Pending keys live as long as the mfa_token that created them.
+        let Some(pending) = authenticators.iter().find(|a| {
+            !a.confirmed
+                && a.kind == "totp"
+                && now.millis() - a.created_at.millis() <= ASSOCIATION_LIFETIME_MS
+        }) else {
             return Ok(false);
         };
         let Some(key) = crate::totp::decode_base32(pending.secret.expose_secret()) else {
             return Ok(false);
         };
-        let Some(step) = crate::totp::matching_step(&key, code.trim(), Timestamp::now().seconds())
-        else {
+        let Some(step) = crate::totp::matching_step(&key, code.trim(), now.seconds()) else {
             return Ok(false);
         };
-        self.store.confirm_authenticators(&user.user_id).await?;
+        // One request confirms; a concurrent one with the same code finds nothing pending.
+        if !self
+            .store
+            .confirm_pending_totp(&user.user_id, &pending.id)
+            .await?
+        {
+            return Ok(false);
+        }
         self.store.use_totp_step(&pending.id, step).await?;
         self.record(Some(
             crate::audit::LogEntry::new(
@@ -172,3 +186,6 @@ impl Services {
         Ok(true)
     }
 }
+
+/// How long an association waits for its first code: the mfa_token's lifetime.
+const ASSOCIATION_LIFETIME_MS: i64 = 600_000;

@@ -76,6 +76,25 @@ fn check_settings(s: &TenantSettings, touched: &[String]) -> Result<(), ParseErr
     if set("support_url") {
         absolute_http_url("support_url", s.support_url.as_deref())?;
     }
+    // Auth0 takes only https here (loopback http is allowed for development).
+    if set("default_redirection_uri") {
+        absolute_http_url(
+            "default_redirection_uri",
+            s.default_redirection_uri.as_deref(),
+        )?;
+        if let Some(u) = s
+            .default_redirection_uri
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            && u.scheme() != "https"
+            && !matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        {
+            return Err(ParseError::new(
+                "default_redirection_uri",
+                "must be an https URL",
+            ));
+        }
+    }
     if set("support_email")
         && let Some(m) = &s.support_email
     {
@@ -254,6 +273,14 @@ mod tests {
                 "universal_login.colors.primary",
             ),
             (json!({"friendly_name": "x".repeat(256)}), "friendly_name"),
+            (
+                json!({"default_redirection_uri": "http://app.example/login"}),
+                "default_redirection_uri",
+            ),
+            (
+                json!({"default_redirection_uri": "javascript:alert(1)"}),
+                "default_redirection_uri",
+            ),
         ] {
             assert_eq!(checked(patch.clone()).unwrap_err().field, field, "{patch}");
         }

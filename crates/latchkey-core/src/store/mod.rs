@@ -427,8 +427,10 @@ pub trait AuthenticatorStore: Send + Sync {
     /// Deletes authenticator `old_id` and inserts `new` in one transaction, unless `old_id` is
     /// already gone (false: someone else used it first). How a used recovery code is replaced.
     async fn replace_authenticator(&self, old_id: &str, new: &Authenticator) -> StoreResult<bool>;
-    /// Confirms the user's pending (associated, not yet proven) authenticators.
-    async fn confirm_authenticators(&self, user: &UserId) -> StoreResult<u64>;
+    /// Confirms the pending (associated, not yet proven) key `totp_id` and the user's pending
+    /// recovery code, and deletes any other pending key, in one transaction; false when the key
+    /// was no longer pending (someone confirmed or replaced it first).
+    async fn confirm_pending_totp(&self, user: &UserId, totp_id: &str) -> StoreResult<bool>;
     /// Deletes the user's pending authenticators (a new association replaces them).
     async fn delete_unconfirmed_authenticators(&self, user: &UserId) -> StoreResult<u64>;
     /// Records that a code of time step `step` was used, unless that step or a later one

@@ -31,10 +31,7 @@ pub fn router() -> Router<AppState> {
 const SECTION: &str = "/admin/applications";
 
 fn app_path(id: &str) -> String {
-    format!(
-        "/admin/applications/{}",
-        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-    )
+    format!("/admin/applications/{}", super::path_segment(id))
 }
 
 fn app_type(t: Option<AppType>) -> &'static str {

@@ -72,9 +72,13 @@ fn banner(message: Option<(&str, bool)>) -> String {
 
 /// Only same-console paths are followed after sign-in.
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with("/admin/") && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or("/admin/users")
-        .to_owned()
+    next.filter(|n| {
+        n.starts_with("/admin/")
+            && !n.contains('\\')
+            && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+    })
+    .unwrap_or("/admin/users")
+    .to_owned()
 }
 
 #[derive(Deserialize, Default)]

@@ -28,10 +28,7 @@ pub fn router() -> Router<AppState> {
 const SECTION: &str = "/admin/database";
 
 fn connection_path(id: &str) -> String {
-    format!(
-        "/admin/database/{}",
-        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-    )
+    format!("/admin/database/{}", super::path_segment(id))
 }
 
 #[derive(Deserialize, Default)]

@@ -217,7 +217,7 @@ fn row(v: &Value) -> String {
     let user = match v["user_id"].as_str() {
         Some(id) => format!(
             r#"<a href="/admin/users/{}">{}</a>"#,
-            e(&url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
+            e(&super::path_segment(id)),
             e(if text(v, "user_name").is_empty() {
                 id
             } else {
@@ -228,9 +228,7 @@ fn row(v: &Value) -> String {
     };
     format!(
         r#"<tr><td><a href="/admin/logs/{id}">{date}</a></td><td><code>{kind}</code> {desc}</td><td>{user}</td><td>{by}</td><td>{ip}</td></tr>"#,
-        id = e(
-            &url::form_urlencoded::byte_serialize(text(v, "log_id").as_bytes()).collect::<String>()
-        ),
+        id = e(&super::path_segment(text(v, "log_id"))),
         date = e(text(v, "date")),
         kind = e(text(v, "type")),
         desc = e(text(v, "description")),

@@ -308,6 +308,14 @@ pub(crate) fn done(path: &str, code: &str) -> Response {
     Redirect::to(&format!("{path}{sep}done={code}")).into_response()
 }
 
+/// `s` as one URL path segment (`/` and spaces percent-encoded: axum's `Path` does not read
+/// `+` as a space).
+pub(crate) fn path_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 /// The `<ul>` of password rules (marked met or not once a password was tried).
 pub(crate) fn rules_list(rules: &[latchkey_core::password::RuleReport], checked: bool) -> String {
     format!(

@@ -95,6 +95,13 @@ async fn begin(ConsoleForm(console, _): ConsoleForm<NoFields>) -> Response {
         .await
     {
         Ok(setup) => setup_page(&console, &setup, None, StatusCode::OK),
+        Err(ServiceError::BadRequest { message, .. }) => console.page(
+            StatusCode::BAD_REQUEST,
+            SECTION,
+            "Your account",
+            Some(Notice::Error(&message)),
+            r#"<p><a href="/admin/security">Back</a></p>"#,
+        ),
         Err(err) => {
             tracing::error!(error = ?err, "starting a console TOTP set-up");
             error_page()

@@ -39,10 +39,7 @@ const SECTION: &str = "/admin/users";
 const PER_PAGE: u32 = 25;
 
 fn user_path(id: &UserId) -> String {
-    format!(
-        "/admin/users/{}",
-        url::form_urlencoded::byte_serialize(id.as_str().as_bytes()).collect::<String>()
-    )
+    format!("/admin/users/{}", super::path_segment(id.as_str()))
 }
 
 fn when(t: Option<latchkey_core::time::Timestamp>) -> String {

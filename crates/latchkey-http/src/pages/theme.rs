@@ -122,10 +122,11 @@ fn replace_auth0_tags(source: &str) -> Result<String, String> {
     let (mut head, mut widget) = (false, false);
     let mut rest = source;
     while let Some(start) = rest.find("{%") {
-        let Some(len) = rest[start..].find("%}") else {
+        // The closing `%}` comes after the opening `{%` (in `{%}` they would overlap).
+        let Some(len) = rest[start + 2..].find("%}") else {
             break;
         };
-        let tag = &rest[start..start + len + 2];
+        let tag = &rest[start..start + 2 + len + 2];
         let name = tag[2..tag.len() - 2].trim_matches('-').trim();
         out.push_str(&rest[..start]);
         match name {
@@ -139,7 +140,7 @@ fn replace_auth0_tags(source: &str) -> Result<String, String> {
             }
             _ => out.push_str(tag),
         }
-        rest = &rest[start + len + 2..];
+        rest = &rest[start + tag.len()..];
     }
     out.push_str(rest);
     match (head, widget) {
@@ -165,5 +166,8 @@ mod tests {
             "<head>{{ latchkey_head }}</head>{% if x %}y{% endif %}<body>{{ latchkey_widget }}</body>"
         );
         assert!(replace_auth0_tags("<body>{%- auth0:widget -%}</body>").is_err());
+        // A stray `{%}` is an error to report, not a panic.
+        assert!(replace_auth0_tags("{%}").is_err());
+        assert!(replace_auth0_tags("x{%}{%- auth0:head -%}").is_err());
     }
 }

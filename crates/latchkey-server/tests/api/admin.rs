@@ -187,6 +187,51 @@ async fn an_administrator_changes_a_users_password_and_the_user_logs_in_with_it(
     let (status, _) = sign_in(&mut b, &app, &email, &password).await;
     assert_eq!(status, 200);
 
+    // `next` only leads inside the console, and never to a malformed address.
+    let mut n = Browser::new();
+    let (_, page, _) = n.get(&app.url("/admin/login")).await;
+    for (next, lands) in [
+        ("/admin/logs", "/admin/logs"),
+        ("https://evil.example/", "/admin/users"),
+        ("//evil.example/admin/", "/admin/users"),
+        ("/admin/\n", "/admin/users"),
+    ] {
+        let next = next.replace("\\n", "\n");
+        let (status, _, location) = n
+            .post(
+                &app.url("/admin/login"),
+                &[
+                    ("_csrf", hidden(&page, "_csrf").as_str()),
+                    ("next", next.as_str()),
+                    ("email", email.as_str()),
+                    ("password", password.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (status, location.as_deref()),
+            (303, Some(lands)),
+            "{next:?}"
+        );
+    }
+    // A user id with a space links to its own page.
+    let (status, _) = app
+        .api(
+            Method::POST,
+            "/users",
+            Some(serde_json::json!({"connection": "Username-Password-Authentication",
+                "user_id": "with space", "email": "spaced@example.com", "password": "Old-Password-1"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, spaced, _) = b.get(&app.url("/admin/users?q=spaced")).await;
+    assert!(
+        spaced.contains("/admin/users/auth0%7Cwith%20space"),
+        "{spaced}"
+    );
+    let (status, _, _) = b.get(&app.url("/admin/users/auth0%7Cwith%20space")).await;
+    assert_eq!(status, 200);
+
     // Find the user by address, open their page.
     let (status, list, _) = b.get(&app.url("/admin/users?q=carol")).await;
     assert_eq!(status, 200);
@@ -470,6 +515,16 @@ async fn an_administrator_who_forgot_the_password_resets_it_by_mail_with_mfa_if_
         (status, location.as_deref()),
         (303, Some("/admin/security?done=totp-on"))
     );
+
+    // Replacing the app takes removing it first (which asks for its code).
+    let (_, security, _) = b.get(&app.url("/admin/security")).await;
+    let (status, _, _) = b
+        .post(
+            &app.url("/admin/security/totp"),
+            &[("_csrf", &hidden(&security, "_csrf"))],
+        )
+        .await;
+    assert_eq!(status, 400);
 
     // Sign-in now asks for a code (each step once).
     let mut c = Browser::new();

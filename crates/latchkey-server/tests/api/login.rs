@@ -952,3 +952,82 @@ async fn password_grant_users_enrol_through_the_mfa_api() {
         .await;
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn an_association_left_pending_never_becomes_a_second_factor() {
+    let (app, _sink) = app_with_sink().await;
+    let user = app.create_user("stale@example.com", "Old-Password-1").await;
+    app.api(
+        Method::PUT,
+        "/guardian/factors/otp",
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    app.api(
+        Method::PUT,
+        "/guardian/policies",
+        Some(json!(["all-applications"])),
+    )
+    .await;
+    let mfa_token = |res: Value| res["mfa_token"].as_str().unwrap().to_owned();
+    let body: Value = app
+        .login("stale@example.com", "Old-Password-1", "openid")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = mfa_token(body);
+    // Someone with the password associates a key and leaves it pending…
+    let association: Value = app
+        .http
+        .post(app.url("/mfa/associate"))
+        .header("authorization", format!("Bearer {first}"))
+        .json(&json!({"authenticator_types": ["otp"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stale_key = association["secret"].as_str().unwrap().to_owned();
+    // …then the user gets an authenticator another way.
+    const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let id = encode_id(user["user_id"].as_str().unwrap());
+    let (status, _) = app
+        .api(
+            Method::POST,
+            &format!("/users/{id}/authentication-methods"),
+            Some(json!({"type": "totp", "totp_secret": SECRET})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let body: Value = app
+        .login("stale@example.com", "Old-Password-1", "openid")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = mfa_token(body);
+    let (client_id, secret) = app.app_client();
+    let res = app
+        .token(
+            json!({"grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+            "client_id": client_id, "client_secret": secret, "mfa_token": second,
+            "otp": totp_now(&stale_key)}),
+        )
+        .await;
+    assert_eq!(res.status(), 403, "the pending key must not pass");
+    let (_, enrollments) = app
+        .api(Method::GET, &format!("/users/{id}/enrollments"), None)
+        .await;
+    assert_eq!(enrollments.as_array().unwrap().len(), 1, "{enrollments}");
+    // The user's real authenticator works.
+    let res = app
+        .token(
+            json!({"grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+            "client_id": client_id, "client_secret": secret, "mfa_token": second,
+            "otp": totp_now(SECRET)}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}

@@ -95,12 +95,38 @@ impl AuthenticatorStore for SqlStore {
         Ok(n)
     }
 
-    async fn confirm_authenticators(&self, user: &UserId) -> StoreResult<u64> {
-        let q = sqlx::query(
-            "UPDATE authenticators SET confirmed = 1 WHERE user_id = $1 AND confirmed = 0",
+    async fn confirm_pending_totp(&self, user: &UserId, totp_id: &str) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        let confirmed = execute(
+            sqlx::query(
+                "UPDATE authenticators SET confirmed = 1 WHERE id = $1 AND user_id = $2 \
+                 AND confirmed = 0",
+            )
+            .bind(totp_id.to_owned())
+            .bind(user.as_str().to_owned()),
+            &mut *tx,
         )
-        .bind(user.as_str().to_owned());
-        execute(q, &self.writer).await
+        .await?;
+        if confirmed != 1 {
+            return Ok(false);
+        }
+        execute(
+            sqlx::query(
+                "UPDATE authenticators SET confirmed = 1 WHERE user_id = $1 \
+                 AND kind = 'recovery-code' AND confirmed = 0",
+            )
+            .bind(user.as_str().to_owned()),
+            &mut *tx,
+        )
+        .await?;
+        execute(
+            sqlx::query("DELETE FROM authenticators WHERE user_id = $1 AND confirmed = 0")
+                .bind(user.as_str().to_owned()),
+            &mut *tx,
+        )
+        .await?;
+        tx.commit().await.map_err(other)?;
+        Ok(true)
     }
 
     async fn delete_unconfirmed_authenticators(&self, user: &UserId) -> StoreResult<u64> {
