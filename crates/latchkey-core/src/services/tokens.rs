@@ -332,22 +332,15 @@ impl Services {
                 enroll: need == super::mfa::SecondFactorNeed::Enroll,
             });
         }
-        let mut response = self.user_tokens(
+        self.login_tokens(
             client,
             &user,
             &scope,
             audience.as_deref(),
             "password",
-            now,
             &LoginContext::default(),
-        )?;
-        if scope.contains("offline_access") {
-            response.refresh_token = Some(
-                self.new_refresh_family(client, &user, &scope, audience.as_deref(), now)
-                    .await?,
-            );
-        }
-        Ok(response)
+        )
+        .await
     }
 
     async fn refresh_grant(
@@ -655,21 +648,16 @@ impl Services {
             amr: record.amr.clone(),
             sid: record.session_id.clone(),
         };
-        let mut response = self.user_tokens(
-            client,
-            &user,
-            &scope,
-            record.audience.as_deref(),
-            "authorization_code",
-            now,
-            &login,
-        )?;
-        if scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
-            response.refresh_token = Some(
-                self.new_refresh_family(client, &user, &scope, record.audience.as_deref(), now)
-                    .await?,
-            );
-        }
+        let response = self
+            .login_tokens(
+                client,
+                &user,
+                &scope,
+                record.audience.as_deref(),
+                "authorization_code",
+                &login,
+            )
+            .await?;
         self.audit.record(
             LogEntry::new(codes::SUCCESS_EXCHANGE_AUTHORIZATION_CODE, meta)
                 .description("Authorization Code for Access Token")
@@ -719,30 +707,46 @@ impl Services {
             );
             return Err(ServiceError::InvalidGrant("Invalid otp_code.".into()));
         }
-        let now = Timestamp::now();
-        let scope = Scope::parse(&pending.scope);
         let login = LoginContext {
             auth_time: Some(Timestamp::from_millis(pending.auth_time)),
             amr: vec!["pwd".into(), "mfa".into()],
             ..LoginContext::default()
         };
-        let mut response = self.user_tokens(
-            client,
-            &user,
-            &scope,
-            pending.audience.as_deref(),
-            "mfa",
-            now,
-            &login,
-        )?;
+        let mut response = self
+            .login_tokens(
+                client,
+                &user,
+                &Scope::parse(&pending.scope),
+                pending.audience.as_deref(),
+                "mfa",
+                &login,
+            )
+            .await?;
+        // Auth0 answers a recovery-code grant with the user's new recovery code.
+        response.recovery_code = check.into_new_recovery_code();
+        Ok(response)
+    }
+
+    /// What a completed login gets, whatever the grant: access token, id_token when `openid`
+    /// was granted, and the first refresh token of a new family with `offline_access` (when
+    /// the client may use refresh tokens).
+    async fn login_tokens(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        audience: Option<&str>,
+        gty: &str,
+        login: &LoginContext,
+    ) -> ServiceResult<TokenResponse> {
+        let now = Timestamp::now();
+        let mut response = self.user_tokens(client, user, scope, audience, gty, now, login)?;
         if scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
             response.refresh_token = Some(
-                self.new_refresh_family(client, &user, &scope, pending.audience.as_deref(), now)
+                self.new_refresh_family(client, user, scope, audience, now)
                     .await?,
             );
         }
-        // Auth0 answers a recovery-code grant with the user's new recovery code.
-        response.recovery_code = check.into_new_recovery_code();
         Ok(response)
     }
 
