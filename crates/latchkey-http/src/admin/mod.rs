@@ -241,10 +241,11 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Co
             .map(|t| t.csrf)
             .unwrap_or_default();
         let console = Console::for_post(state.clone(), &parts.headers, &token).await?;
-        let fields = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| {
+        // The parser's message could quote a typed value (a password): it stays out of the page.
+        let fields = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|_| {
             refused(
                 StatusCode::BAD_REQUEST,
-                &format!("This form could not be read: {e}."),
+                "This form could not be read. Go back, reload the page and try again.",
             )
         })?;
         Ok(Self(console, fields))

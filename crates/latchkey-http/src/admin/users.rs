@@ -509,38 +509,6 @@ async fn change_password(
     }
 }
 
-async fn send_reset(
-    Meta(meta): Meta,
-    Path(raw): Path<String>,
-    ConsoleForm(console, _): ConsoleForm<NoFields>,
-) -> Response {
-    let (console, user) = match begin(console, &raw).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Some(email) = user.email.clone() else {
-        let err = ServiceError::bad_request("no_email", "This user has no email address.");
-        return failed(&console, &user, err).await;
-    };
-    let request = PasswordResetRequest {
-        client_id: None,
-        connection: user.connection.clone(),
-        email,
-        password: None,
-    };
-    let caller = console.admin.caller(meta);
-    match console
-        .state
-        .services
-        .request_password_reset(request, &caller)
-        .await
-        .result
-    {
-        Ok(()) => done(&user_path(&user.user_id), "reset-sent"),
-        Err(err) => failed(&console, &user, err).await,
-    }
-}
-
 async fn ticket(
     Meta(meta): Meta,
     Path(raw): Path<String>,
@@ -597,6 +565,22 @@ macro_rules! simple_action {
     };
 }
 
+simple_action!(send_reset, "reset-sent", |services, user, caller| async {
+    let email = user
+        .email
+        .clone()
+        .ok_or_else(|| ServiceError::bad_request("no_email", "This user has no email address."))?;
+    let request = PasswordResetRequest {
+        client_id: None,
+        connection: user.connection.clone(),
+        email,
+        password: None,
+    };
+    services
+        .request_password_reset(request, &caller)
+        .await
+        .result
+});
 simple_action!(reset_mfa, "mfa", |services, user, caller| services
     .delete_authenticators(&user.user_id, &caller));
 simple_action!(block, "blocked", |services, user, caller| services

@@ -220,15 +220,19 @@ async fn signup(
     Meta(meta): Meta,
     Form(fields): Form<SignupFields>,
 ) -> Response {
-    let ctx = match Ctx::for_post(state, &headers, SIGNUP_PURPOSE, &fields.csrf).await {
-        Ok(c) => c,
+    let (ctx, form) = match sealed_form_post(
+        state,
+        &headers,
+        SIGNUP_PURPOSE,
+        &fields.csrf,
+        &fields.state,
+    )
+    .await
+    {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let services = ctx.state.services.clone();
-    let form = match login_form(&ctx, &fields.state).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let again = |message: &str, rules: Option<&[latchkey_core::password::RuleReport]>| {
         signup_page(
             &ctx,
@@ -332,15 +336,12 @@ async fn login(
     Meta(meta): Meta,
     Form(fields): Form<LoginFields>,
 ) -> Response {
-    let ctx = match Ctx::for_post(state, &headers, LOGIN_PURPOSE, &fields.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (ctx, form) =
+        match sealed_form_post(state, &headers, LOGIN_PURPOSE, &fields.csrf, &fields.state).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let services = ctx.state.services.clone();
-    let form = match login_form(&ctx, &fields.state).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let again = |message: &str, status| {
         let form = LoginForm {
             login_hint: Some(fields.username.clone()),
@@ -396,6 +397,20 @@ async fn login_form(ctx: &Ctx, transaction: &str) -> Result<LoginForm, Response>
             Err(error_page())
         }
     }
+}
+
+/// A post of a sealed login form (log in, sign up): the CSRF gate, then the authorization
+/// request the form carries.
+async fn sealed_form_post(
+    state: AppState,
+    headers: &HeaderMap,
+    purpose: &str,
+    csrf: &str,
+    transaction: &str,
+) -> Result<(Ctx, LoginForm), Response> {
+    let ctx = Ctx::for_post(state, headers, purpose, csrf).await?;
+    let form = login_form(&ctx, transaction).await?;
+    Ok((ctx, form))
 }
 
 /// A login form (or its second step) that outlived its sealed state.

@@ -303,6 +303,30 @@ async fn an_administrator_changes_a_users_password_and_the_user_logs_in_with_it(
         .await;
     assert_eq!(res.status(), 403);
 
+    // "Send reset email" queues the same mail as /dbconnections/change_password.
+    let (status, _, location) = b
+        .post(
+            &app.url(&format!("{user_path}/send-reset")),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(location.unwrap().ends_with("done=reset-sent"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mails = std::fs::read_dir(app.data_dir.join("outbox"))
+            .map(|d| d.filter_map(Result::ok).count())
+            .unwrap_or(0);
+        if mails == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reset mail in the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // A password-change link to copy; block and unblock; the log names the administrator.
     let (status, with_link, _) = b
         .post(
