@@ -787,23 +787,23 @@ async fn a_tenant_page_template_wraps_every_hosted_page() {
     }
 }
 
+/// OTP on and the `all-applications` policy: every login needs a second factor.
+async fn require_mfa_everywhere(app: &TestApp) {
+    for (path, body) in [
+        ("/guardian/factors/otp", json!({"enabled": true})),
+        ("/guardian/policies", json!(["all-applications"])),
+    ] {
+        let (status, answer) = app.api(Method::PUT, path, Some(body)).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+}
+
 #[tokio::test]
 async fn password_grant_users_enrol_through_the_mfa_api() {
     let (app, _sink) = app_with_sink().await;
     app.create_user("api-mfa@example.com", "Old-Password-1")
         .await;
-    app.api(
-        Method::PUT,
-        "/guardian/factors/otp",
-        Some(json!({"enabled": true})),
-    )
-    .await;
-    app.api(
-        Method::PUT,
-        "/guardian/policies",
-        Some(json!(["all-applications"])),
-    )
-    .await;
+    require_mfa_everywhere(&app).await;
     let res = app
         .login("api-mfa@example.com", "Old-Password-1", "openid")
         .await;
@@ -957,18 +957,7 @@ async fn password_grant_users_enrol_through_the_mfa_api() {
 async fn an_association_left_pending_never_becomes_a_second_factor() {
     let (app, _sink) = app_with_sink().await;
     let user = app.create_user("stale@example.com", "Old-Password-1").await;
-    app.api(
-        Method::PUT,
-        "/guardian/factors/otp",
-        Some(json!({"enabled": true})),
-    )
-    .await;
-    app.api(
-        Method::PUT,
-        "/guardian/policies",
-        Some(json!(["all-applications"])),
-    )
-    .await;
+    require_mfa_everywhere(&app).await;
     let mfa_token = |res: Value| res["mfa_token"].as_str().unwrap().to_owned();
     let body: Value = app
         .login("stale@example.com", "Old-Password-1", "openid")
