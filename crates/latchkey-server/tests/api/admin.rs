@@ -303,6 +303,45 @@ async fn an_administrator_changes_a_users_password_and_the_user_logs_in_with_it(
         .await;
     assert_eq!(res.status(), 403);
 
+    // Reset MFA and lift brute-force blocks go through the Management API's services.
+    let api_id = crate::helpers::encode_id(user["user_id"].as_str().unwrap());
+    let (status, _) = app
+        .api(
+            Method::POST,
+            &format!("/users/{api_id}/authentication-methods"),
+            Some(serde_json::json!({"type": "totp", "totp_secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    for _ in 0..10 {
+        app.login("carol@example.com", "Wrong-Password-0", "openid")
+            .await;
+    }
+    let (_, blocks) = app
+        .api(Method::GET, &format!("/user-blocks/{api_id}"), None)
+        .await;
+    assert_eq!(blocks["blocked_for"].as_array().unwrap().len(), 1);
+    let (_, page, _) = b.get(&app.url(&user_path)).await;
+    assert!(page.contains("Reset MFA") && page.contains("Lift brute-force blocks"));
+    for (action, done) in [("reset-mfa", "done=mfa"), ("lift-blocks", "done=lifted")] {
+        let (status, _, location) = b
+            .post(
+                &app.url(&format!("{user_path}/{action}")),
+                &[("_csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(status, 303, "{action}");
+        assert!(location.unwrap().ends_with(done), "{action}");
+    }
+    let (_, enrollments) = app
+        .api(Method::GET, &format!("/users/{api_id}/enrollments"), None)
+        .await;
+    assert_eq!(enrollments, serde_json::json!([]));
+    let (_, blocks) = app
+        .api(Method::GET, &format!("/user-blocks/{api_id}"), None)
+        .await;
+    assert_eq!(blocks["blocked_for"], serde_json::json!([]));
+
     // "Send reset email" queues the same mail as /dbconnections/change_password.
     let (status, _, location) = b
         .post(

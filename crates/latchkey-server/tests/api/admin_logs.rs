@@ -13,7 +13,7 @@ async fn the_log_filters_by_type_user_and_date_and_shows_each_entry() {
     let user = app
         .create_user("logged@example.com", "Old-Password-1")
         .await;
-    let other = app.create_user("other@example.com", "Old-Password-1").await;
+    app.create_user("other@example.com", "Old-Password-1").await;
     let user_id = user["user_id"].as_str().unwrap().to_owned();
     app.login("logged@example.com", "Wrong-Password-9", "openid")
         .await;
@@ -85,7 +85,6 @@ async fn the_log_filters_by_type_user_and_date_and_shows_each_entry() {
     assert_eq!(status, 404);
     let (status, _, _) = b.get(&app.url("/admin/logs/no-such-entry")).await;
     assert_eq!(status, 404);
-    let _ = other;
 
     // Logged out: to the sign-in page.
     let res = app.http.get(app.url("/admin/logs")).send().await.unwrap();
