@@ -69,31 +69,21 @@ impl Browser {
         }
     }
     pub(crate) async fn get(&mut self, url: &str) -> (u16, String, Option<String>) {
-        let res = self
-            .http
-            .get(url)
-            .header("cookie", self.header())
-            .send()
-            .await
-            .unwrap();
-        self.keep(&res);
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        (status, res.text().await.unwrap(), location)
+        let request = self.http.get(url);
+        self.send(request).await
     }
     pub(crate) async fn post(
         &mut self,
         url: &str,
         form: &[(&str, &str)],
     ) -> (u16, String, Option<String>) {
-        let res = self
-            .http
-            .post(url)
+        let request = self.http.post(url).form(form);
+        self.send(request).await
+    }
+    /// Sends with this browser's cookies, keeps the ones it is given: (status, body, Location).
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> (u16, String, Option<String>) {
+        let res = request
             .header("cookie", self.header())
-            .form(form)
             .send()
             .await
             .unwrap();
