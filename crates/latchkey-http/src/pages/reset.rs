@@ -51,6 +51,16 @@ struct FormErrors {
 }
 
 impl Ctx {
+    /// A post of a ticket's page: its CSRF token is bound to that ticket.
+    async fn for_ticket_post(
+        state: AppState,
+        headers: &HeaderMap,
+        ticket: &str,
+        csrf: &str,
+    ) -> Result<Self, Response> {
+        Self::for_post(state, headers, &reset_purpose(&token_digest(ticket)), csrf).await
+    }
+
     fn reset_form(
         &self,
         token: &str,
@@ -272,8 +282,7 @@ async fn submit(
     crate::extract::Meta(meta): crate::extract::Meta,
     Form(form): Form<ResetForm>,
 ) -> Response {
-    let purpose = reset_purpose(&token_digest(&form.ticket));
-    let ctx = match Ctx::for_post(state, &headers, &purpose, &form.csrf).await {
+    let ctx = match Ctx::for_ticket_post(state, &headers, &form.ticket, &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -388,8 +397,7 @@ async fn second_factor(
     crate::extract::Meta(meta): crate::extract::Meta,
     Form(form): Form<SecondFactorForm>,
 ) -> Response {
-    let purpose = reset_purpose(&token_digest(&form.ticket));
-    let ctx = match Ctx::for_post(state, &headers, &purpose, &form.csrf).await {
+    let ctx = match Ctx::for_ticket_post(state, &headers, &form.ticket, &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
