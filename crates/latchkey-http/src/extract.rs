@@ -175,3 +175,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
         Ok(Self(RequestMeta { ip, user_agent }))
     }
 }
+
+/// The token of an `Authorization: Bearer …` header (either case of `Bearer`), if any.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}

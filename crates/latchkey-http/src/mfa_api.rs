@@ -21,15 +21,8 @@ pub fn router() -> Router<AppState> {
 
 /// The `mfa_token` sent as `Authorization: Bearer …`.
 fn bearer(headers: &HeaderMap) -> Result<String, OAuthError> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
+    crate::extract::bearer_token(headers)
+        .map(str::to_owned)
         .ok_or_else(|| {
             OAuthError::new(
                 StatusCode::UNAUTHORIZED,

@@ -24,15 +24,7 @@ pub fn router() -> Router<AppState> {
 
 /// `GET|POST /userinfo` with `Authorization: Bearer <access token>`.
 async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let claims = match token {
+    let claims = match crate::extract::bearer_token(&headers) {
         Some(t) => state.services.userinfo(t).await,
         None => Err(latchkey_core::ServiceError::InvalidClient(
             "Unauthorized".into(),

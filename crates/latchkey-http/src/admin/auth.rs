@@ -5,7 +5,7 @@
 use super::{SESSION_COOKIE, card_page, refused, rules_list};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::pages::{CSRF_COOKIE, csrf_nonce, e, error_page, read_cookie};
+use crate::pages::{csrf_matches, csrf_nonce, e, error_page, read_cookie};
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -43,11 +43,6 @@ fn csrf_for(state: &AppState, headers: &HeaderMap, purpose: &str) -> (String, Op
     let secure = state.services.config().issuer.starts_with("https://");
     let (nonce, cookie) = csrf_nonce(headers, secure);
     (state.services.csrf_token(&nonce, purpose), cookie)
-}
-
-fn csrf_ok(state: &AppState, headers: &HeaderMap, purpose: &str, token: &str) -> bool {
-    let nonce = read_cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    state.services.csrf_valid(&nonce, purpose, token)
 }
 
 fn csrf_refused() -> Response {
@@ -197,7 +192,7 @@ async fn login(
     Meta(meta): Meta,
     Form(f): Form<LoginFields>,
 ) -> Response {
-    if !csrf_ok(&state, &headers, LOGIN_PURPOSE, &f.csrf) {
+    if !csrf_matches(&state, &headers, LOGIN_PURPOSE, &f.csrf) {
         return csrf_refused();
     }
     let next = safe_next(Some(&f.next));
@@ -249,7 +244,7 @@ async fn login_second_factor(
     headers: HeaderMap,
     Form(f): Form<CodeFields>,
 ) -> Response {
-    if !csrf_ok(&state, &headers, LOGIN_PURPOSE, &f.csrf) {
+    if !csrf_matches(&state, &headers, LOGIN_PURPOSE, &f.csrf) {
         return csrf_refused();
     }
     let next = safe_next(Some(&f.next));
@@ -350,7 +345,7 @@ async fn forgot(
     Meta(meta): Meta,
     Form(f): Form<ForgotFields>,
 ) -> Response {
-    if !csrf_ok(&state, &headers, FORGOT_PURPOSE, &f.csrf) {
+    if !csrf_matches(&state, &headers, FORGOT_PURPOSE, &f.csrf) {
         return csrf_refused();
     }
     match state
@@ -491,7 +486,7 @@ async fn reset_second_factor(
     headers: HeaderMap,
     Form(f): Form<ResetCodeFields>,
 ) -> Response {
-    if !csrf_ok(&state, &headers, &reset_purpose(&f.ticket), &f.csrf) {
+    if !csrf_matches(&state, &headers, &reset_purpose(&f.ticket), &f.csrf) {
         return csrf_refused();
     }
     match state
@@ -551,7 +546,7 @@ async fn reset(
     headers: HeaderMap,
     Form(f): Form<ResetFields>,
 ) -> Response {
-    if !csrf_ok(&state, &headers, &reset_purpose(&f.ticket), &f.csrf) {
+    if !csrf_matches(&state, &headers, &reset_purpose(&f.ticket), &f.csrf) {
         return csrf_refused();
     }
     let again = |message: &str, rules| {

@@ -126,12 +126,7 @@ impl Console {
         csrf: &str,
     ) -> Result<Self, Response> {
         let console = Self::new(state, headers, None).await?;
-        let nonce = read_cookie(headers, crate::pages::CSRF_COOKIE).unwrap_or_default();
-        if console
-            .state
-            .services
-            .csrf_valid(&nonce, &console.purpose(), csrf)
-        {
+        if crate::pages::csrf_matches(&console.state, headers, &console.purpose(), csrf) {
             Ok(console)
         } else {
             Err(refused(

@@ -64,16 +64,10 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("Missing authentication"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(ApiError::unauthorized("Missing authentication"));
+        }
+        let token = crate::extract::bearer_token(&parts.headers)
             .ok_or_else(|| ApiError::unauthorized("Bad HTTP authentication header format"))?;
         let principal = state
             .services

@@ -208,6 +208,17 @@ pub(crate) fn csrf_nonce(headers: &HeaderMap, secure: bool) -> (String, Option<S
     (nonce, Some(cookie))
 }
 
+/// Whether `token` is the CSRF token of `purpose` for this browser's `lk_csrf` nonce.
+pub(crate) fn csrf_matches(
+    state: &AppState,
+    headers: &HeaderMap,
+    purpose: &str,
+    token: &str,
+) -> bool {
+    let nonce = read_cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    state.services.csrf_valid(&nonce, purpose, token)
+}
+
 pub(crate) fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -262,8 +273,7 @@ impl Ctx {
         csrf: &str,
     ) -> Result<Self, Response> {
         let ctx = Self::new(state, headers).await?;
-        let cookie_nonce = read_cookie(headers, CSRF_COOKIE).unwrap_or_default();
-        if ctx.state.services.csrf_valid(&cookie_nonce, purpose, csrf) {
+        if csrf_matches(&ctx.state, headers, purpose, csrf) {
             Ok(ctx)
         } else {
             Err(csrf_refused(&ctx))
