@@ -425,14 +425,15 @@ export async function checkAccessibility(browser, snapshots) {
       const page = await context.newPage();
       const failedLoads = [];
       page.on("requestfailed", (r) => {
-        if (r.url() !== snap.url) failedLoads.push(`${r.url()}: ${r.failure()?.errorText}`);
+        if (r.url() !== snap.url.split("#")[0]) failedLoads.push(`${r.url()}: ${r.failure()?.errorText}`);
       });
       // The document from the snapshot; its stylesheet (and any other GET) from the server;
       // nothing that could change the server's state.
       await page.route("**/*", (route) => {
         const req = route.request();
         if (req.isNavigationRequest() && req.frame() === page.mainFrame()) {
-          if (req.url() === snap.url) {
+          // A request URL never carries the fragment (reset links end in an empty "#").
+          if (req.url() === snap.url.split("#")[0]) {
             return route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: snap.html });
           }
           return route.abort();

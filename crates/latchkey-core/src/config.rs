@@ -16,6 +16,8 @@ pub struct CoreConfig {
     pub mail: MailConfig,
     pub rate_limits: RateLimitConfig,
     pub admin: AdminConsoleConfig,
+    /// Bounds on every Action execution.
+    pub actions: crate::actions::ActionLimits,
 }
 
 /// Admin console sessions: ended after `idle_timeout` without a request, and `session_lifetime`

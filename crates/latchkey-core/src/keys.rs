@@ -130,9 +130,15 @@ impl Keys {
 
     /// Signs `claims` as a compact RS256 JWS with the current key.
     pub fn sign<C: serde::Serialize>(&self, claims: &C) -> anyhow::Result<String> {
+        self.sign_typed("JWT", claims)
+    }
+
+    /// `sign` with an explicit `typ` header (RFC 8725 §3.11), e.g. `logout+jwt` for OIDC
+    /// Back-Channel Logout tokens, so they cannot be mistaken for ID tokens.
+    pub fn sign_typed<C: serde::Serialize>(&self, typ: &str, claims: &C) -> anyhow::Result<String> {
         let ring = self.ring();
         let key = ring.current.as_ref().context("no current signing key")?;
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": key.kid});
+        let header = json!({"alg": "RS256", "typ": typ, "kid": key.kid});
         let mut out = String::with_capacity(800);
         URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(&header)?, &mut out);
         out.push('.');

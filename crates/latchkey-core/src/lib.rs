@@ -1,7 +1,9 @@
 //! Latchkey's domain: types parsed at the boundary, the services that hold every rule, and the
 //! storage traits the backends implement. Nothing in this crate knows about HTTP or SQL.
 
+pub mod actions;
 pub mod audit;
+pub mod backchannel;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -18,7 +18,7 @@ pub trait TemplateEngine: Send + Sync {
 /// are ever stored), and a template edited meanwhile is the one used.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum MailJob {
+pub enum OutboxJob {
     /// `POST /dbconnections/change_password`: find the user, mint a ticket, mail the link. The
     /// lookup happens here, behind the outbox, so the request answers alike for every address.
     PasswordResetRequest {
@@ -48,10 +48,31 @@ pub enum MailJob {
     /// A console administrator's "Don't remember your password?": the lookup and the link
     /// happen at delivery, like `PasswordResetRequest`.
     AdminPasswordReset { email: String },
+    /// The post-change-password actions for one change: run after the commit, at least once
+    /// (a failed run is retried like a failed mail).
+    PostChangePasswordActions {
+        user_id: String,
+        connection: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+        /// When the password changed (epoch milliseconds).
+        changed_at: i64,
+    },
+    /// OpenID Connect Back-Channel Logout: tell `client_id` that `session_id` of `user_id`
+    /// ended (`initiator`: Auth0's name for why, e.g. `rp-logout`). The logout token is minted
+    /// and signed at delivery, and the client's current URLs are the ones called.
+    BackChannelLogout {
+        client_id: String,
+        user_id: String,
+        session_id: String,
+        initiator: String,
+    },
 }
 
 /// Names the job and its addressee; never the flow-v1 password hash.
-impl std::fmt::Debug for MailJob {
+impl std::fmt::Debug for OutboxJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::PasswordResetRequest {
@@ -72,6 +93,22 @@ impl std::fmt::Debug for MailJob {
             Self::AdminPasswordReset { email } => f
                 .debug_struct("AdminPasswordReset")
                 .field("email", email)
+                .finish(),
+            Self::PostChangePasswordActions { user_id, .. } => f
+                .debug_struct("PostChangePasswordActions")
+                .field("user_id", user_id)
+                .finish_non_exhaustive(),
+            Self::BackChannelLogout {
+                client_id,
+                user_id,
+                session_id,
+                initiator,
+            } => f
+                .debug_struct("BackChannelLogout")
+                .field("client_id", client_id)
+                .field("user_id", user_id)
+                .field("session_id", session_id)
+                .field("initiator", initiator)
                 .finish(),
         }
     }

@@ -19,6 +19,23 @@ pub fn fill(buf: &mut [u8]) -> Result<(), RandomError> {
 pub struct RandomError;
 
 /// `n` lowercase hex characters (`n` even), e.g. the 24 hex digits of an `auth0|…` user id.
+/// A random (version 4) UUID, the id format of Auth0's actions, versions and bindings.
+pub fn uuid_v4() -> Result<String, RandomError> {
+    let mut b = [0u8; 16];
+    fill(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
 pub fn hex(n: usize) -> Result<String, RandomError> {
     let mut bytes = vec![0u8; n.div_ceil(2)];
     fill(&mut bytes)?;

@@ -1,32 +1,42 @@
 //! The tenant's own MAC keys, created once in the store and shared by every node: CSRF tokens on
 //! hosted forms, and the keyed hashes that name rate-limit buckets (so a bucket key reveals no
-//! address, and Redis never holds one).
+//! address, and Redis never holds one). Also the AES-256-GCM key that seals Action secrets and
+//! custom-database configuration at rest, and state that passes through third parties' pages.
 
 use crate::store::SecretStore;
-use aws_lc_rs::hmac;
+use aws_lc_rs::{aead, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub struct TenantKeys {
     csrf: hmac::Key,
     buckets: hmac::Key,
+    secrets: aead::LessSafeKey,
 }
 
 impl TenantKeys {
     pub async fn load(store: &dyn SecretStore) -> anyhow::Result<Self> {
         let mut keys = Vec::new();
-        for name in ["csrf", "rate_buckets"] {
+        for name in ["csrf", "rate_buckets", "action_secrets"] {
             let mut candidate = [0u8; 32];
             crate::random::fill(&mut candidate)?;
             let stored = store
                 .tenant_secret(name, &URL_SAFE_NO_PAD.encode(candidate))
                 .await?;
-            let bytes = URL_SAFE_NO_PAD.decode(stored.as_bytes())?;
-            keys.push(hmac::Key::new(hmac::HMAC_SHA256, &bytes));
+            keys.push(URL_SAFE_NO_PAD.decode(stored.as_bytes())?);
         }
-        let buckets = keys.pop().ok_or_else(|| anyhow::anyhow!("missing key"))?;
-        let csrf = keys.pop().ok_or_else(|| anyhow::anyhow!("missing key"))?;
-        Ok(Self { csrf, buckets })
+        let mut take = || keys.pop().ok_or_else(|| anyhow::anyhow!("missing key"));
+        let secrets = aead::LessSafeKey::new(
+            aead::UnboundKey::new(&aead::AES_256_GCM, &take()?)
+                .map_err(|_| anyhow::anyhow!("bad action secrets key"))?,
+        );
+        let buckets = hmac::Key::new(hmac::HMAC_SHA256, &take()?);
+        let csrf = hmac::Key::new(hmac::HMAC_SHA256, &take()?);
+        Ok(Self {
+            csrf,
+            buckets,
+            secrets,
+        })
     }
 
     /// A bucket name for these parts (e.g. a normalised email and an IP).
@@ -88,5 +98,43 @@ impl TenantKeys {
         };
         !nonce.is_empty()
             && hmac::verify(&self.csrf, format!("{nonce}\0{purpose}").as_bytes(), &tag).is_ok()
+    }
+
+    /// Seals a secret for storage: `nonce.ciphertext` (base64url), bound to `label` (the
+    /// action id and secret name), so a sealed value cannot be moved to another secret.
+    pub fn seal_secret(&self, label: &str, value: &str) -> anyhow::Result<String> {
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        crate::random::fill(&mut nonce)?;
+        let mut buf = value.as_bytes().to_vec();
+        self.secrets
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(label.as_bytes()),
+                &mut buf,
+            )
+            .map_err(|_| anyhow::anyhow!("sealing failed"))?;
+        Ok(format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(nonce),
+            URL_SAFE_NO_PAD.encode(buf)
+        ))
+    }
+
+    /// The clear value of `seal_secret`'s output, if it was sealed under this key and label.
+    pub fn open_secret(&self, label: &str, sealed: &str) -> Option<secrecy::SecretString> {
+        let (nonce, body) = sealed.split_once('.')?;
+        let nonce: [u8; aead::NONCE_LEN] = URL_SAFE_NO_PAD.decode(nonce).ok()?.try_into().ok()?;
+        let mut buf = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let clear = self
+            .secrets
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(label.as_bytes()),
+                &mut buf,
+            )
+            .ok()?;
+        String::from_utf8(clear.to_vec())
+            .ok()
+            .map(secrecy::SecretString::from)
     }
 }

@@ -1,6 +1,7 @@
 //! Latchkey's HTTP surfaces. Handlers parse input into domain types, call one service function,
 //! and map the result to the wire; no rule lives here.
 
+mod action_gateway;
 mod admin;
 mod cors;
 mod dbconnections;
@@ -11,6 +12,7 @@ mod mgmt;
 mod oauth;
 mod pages;
 
+pub use action_gateway::InProcessManagementApi;
 pub use pages::PageTheme;
 
 use axum::http::{HeaderName, HeaderValue, Request, header};

@@ -43,6 +43,10 @@ pub async fn offline_services(settings: &Settings) -> anyhow::Result<Arc<Service
         templates: Arc::new(latchkey_mail::LiquidEngine::new()?),
         mail: Arc::new(latchkey_mail::LettreTransport::new()),
         rate_limiter: Arc::new(MemoryRateLimiter::default()),
+        action_runtime: Arc::new(latchkey_actions::QuickJsRuntime::new(
+            settings.actions.concurrency(),
+        )),
+        form_poster: Arc::new(crate::backchannel::ReqwestPoster::new()?),
     };
     Ok(Arc::new(
         Services::new(settings.core(&issuer), infrastructure).await?,
@@ -110,8 +114,17 @@ impl Application {
             templates,
             mail: Arc::new(latchkey_mail::LettreTransport::new()),
             rate_limiter,
+            action_runtime: Arc::new(latchkey_actions::QuickJsRuntime::new(
+                settings.actions.concurrency(),
+            )),
+            form_poster: Arc::new(crate::backchannel::ReqwestPoster::new()?),
         };
         let services = Arc::new(Services::new(settings.core(&issuer), infrastructure).await?);
+        let theme = Arc::new(theme);
+        services.install_management_gateway(Arc::new(latchkey_http::InProcessManagementApi::new(
+            &services,
+            theme.clone(),
+        )));
         Ok(Self {
             deliver_mail: settings.mail.deliver,
             listener,
@@ -120,7 +133,7 @@ impl Application {
             tls,
             services,
             bootstrap,
-            theme: Arc::new(theme),
+            theme,
         })
     }
 

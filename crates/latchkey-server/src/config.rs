@@ -20,6 +20,44 @@ pub struct Settings {
     pub mail: MailSettings,
     pub rate_limits: RateLimitSettings,
     pub admin: AdminSettings,
+    pub actions: ActionSettings,
+}
+
+/// Bounds on Actions (tenant JavaScript run at login, reset and password change).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionSettings {
+    /// Wall-clock limit of one action, in milliseconds.
+    pub timeout_ms: u64,
+    /// Heap limit of one action, in MiB.
+    pub memory_mib: usize,
+    /// Actions running at once on this node (0: twice the CPU count).
+    pub max_concurrent: usize,
+    /// Hosts `fetch` may reach, comma-separated (`api.example.com,*.example.org`); empty: none.
+    pub fetch_allowed_hosts: String,
+    /// Limit of one `fetch`, in milliseconds.
+    pub fetch_timeout_ms: u64,
+}
+
+impl Default for ActionSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 5_000,
+            memory_mib: 32,
+            max_concurrent: 0,
+            fetch_allowed_hosts: String::new(),
+            fetch_timeout_ms: 3_000,
+        }
+    }
+}
+
+impl ActionSettings {
+    pub fn concurrency(&self) -> usize {
+        match self.max_concurrent {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
+            n => n,
+        }
+    }
 }
 
 /// The admin console's sessions.
@@ -183,6 +221,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             rate_limits: RateLimitSettings::default(),
             admin: AdminSettings::default(),
+            actions: ActionSettings::default(),
         }
     }
 }
@@ -328,6 +367,15 @@ impl Settings {
         if !(1..=720).contains(&self.admin.session_hours) {
             bail!("admin.session_hours must be between 1 and 720");
         }
+        if !(10..=60_000).contains(&self.actions.timeout_ms) {
+            bail!("actions.timeout_ms must be between 10 and 60000");
+        }
+        if !(1..=1024).contains(&self.actions.memory_mib) {
+            bail!("actions.memory_mib must be between 1 and 1024");
+        }
+        if !(10..=60_000).contains(&self.actions.fetch_timeout_ms) {
+            bail!("actions.fetch_timeout_ms must be between 10 and 60000");
+        }
         if self.server.config_cache_secs > 300 {
             bail!("server.config_cache_secs must be at most 300");
         }
@@ -431,6 +479,20 @@ impl Settings {
             admin: AdminConsoleConfig {
                 idle_timeout: Duration::from_secs(self.admin.idle_timeout_mins * 60),
                 session_lifetime: Duration::from_secs(self.admin.session_hours * 3600),
+            },
+            actions: latchkey_core::actions::ActionLimits {
+                memory_bytes: self.actions.memory_mib * 1024 * 1024,
+                timeout: Duration::from_millis(self.actions.timeout_ms),
+                fetch_timeout: Duration::from_millis(self.actions.fetch_timeout_ms),
+                fetch_allowed_hosts: self
+                    .actions
+                    .fetch_allowed_hosts
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_lowercase)
+                    .collect(),
+                max_log_bytes: 16 * 1024,
             },
         }
     }

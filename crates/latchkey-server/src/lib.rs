@@ -1,6 +1,7 @@
 //! The `latchkey` server as a library, so tests and benchmarks boot the real application.
 
 pub mod app;
+pub mod backchannel;
 pub mod config;
 pub mod tls;
 

@@ -15,6 +15,7 @@ const AUTHENTICATORS: &str = include_str!("../migrations/0005_authenticators.sql
 const SESSIONS: &str = include_str!("../migrations/0006_sessions.sql");
 const LOGIN_FAILURES: &str = include_str!("../migrations/0007_login_failures.sql");
 const ADMIN_CONSOLE: &str = include_str!("../migrations/0008_admin_console.sql");
+const ACTIONS: &str = include_str!("../migrations/0009_actions.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -24,6 +25,7 @@ const SQLITE: &[(i64, &str)] = &[
     (6, SESSIONS),
     (7, LOGIN_FAILURES),
     (8, ADMIN_CONSOLE),
+    (9, ACTIONS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -34,6 +36,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (6, SESSIONS),
     (7, LOGIN_FAILURES),
     (8, ADMIN_CONSOLE),
+    (9, ACTIONS),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

@@ -106,6 +106,91 @@ pub struct Client {
     /// True for the Management API client made at bootstrap; it cannot be deleted by itself.
     #[serde(default)]
     pub is_global: bool,
+    /// `oidc_logout`: OpenID Connect Back-Channel Logout. Stored in the client's JSON like
+    /// every other setting (rows written before it existed read as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_logout: Option<OidcLogout>,
+}
+
+/// Why a session ended, by Auth0's initiator names (`selected_initiators`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutInitiator {
+    /// `GET /v2/logout`: the application (relying party) asked.
+    RpLogout,
+    /// The user's password changed: every session ends through the credential epoch.
+    PasswordChanged,
+    /// An administrator ended the user's sessions (Management API, console).
+    SessionRevoked,
+}
+
+impl LogoutInitiator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RpLogout => "rp-logout",
+            Self::PasswordChanged => "password-changed",
+            Self::SessionRevoked => "session-revoked",
+        }
+    }
+}
+
+/// Every initiator Auth0 accepts in `selected_initiators` (Latchkey raises only some of them).
+pub const KNOWN_LOGOUT_INITIATORS: [&str; 9] = [
+    "rp-logout",
+    "idp-logout",
+    "password-changed",
+    "session-expired",
+    "session-revoked",
+    "account-deleted",
+    "email-identifier-changed",
+    "mfa-phone-unenrolled",
+    "account-deactivated",
+];
+
+/// A client's `oidc_logout`: where logout tokens go, and for which events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcLogout {
+    #[serde(default)]
+    pub backchannel_logout_urls: Vec<String>,
+    /// `None` means every event. Auth0's default is `rp-logout` and `idp-logout` only;
+    /// Latchkey tells a client with a back-channel URL about every ended session unless the
+    /// administrator narrows it (DESIGN invariant 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_initiators: Option<LogoutInitiators>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutInitiators {
+    pub mode: InitiatorMode,
+    #[serde(default)]
+    pub selected_initiators: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitiatorMode {
+    /// Only `selected_initiators` (and `rp-logout`, which Auth0 keeps subscribed).
+    Custom,
+    /// Every initiator, current and future.
+    All,
+}
+
+impl OidcLogout {
+    /// Whether a session ended by `initiator` is announced to this client.
+    pub fn notifies(&self, initiator: &str) -> bool {
+        if self.backchannel_logout_urls.is_empty() {
+            return false;
+        }
+        match &self.backchannel_logout_initiators {
+            None => true,
+            Some(i) => match i.mode {
+                InitiatorMode::All => true,
+                InitiatorMode::Custom => {
+                    initiator == LogoutInitiator::RpLogout.as_str()
+                        || i.selected_initiators.iter().any(|s| s == initiator)
+                }
+            },
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -136,6 +221,12 @@ impl Client {
     }
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == TokenEndpointAuthMethod::None
+    }
+    /// Whether this client takes back-channel logout tokens for sessions ended by `initiator`.
+    pub fn wants_backchannel_logout(&self, initiator: LogoutInitiator) -> bool {
+        self.oidc_logout
+            .as_ref()
+            .is_some_and(|o| o.notifies(initiator.as_str()))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Domain types. Each newtype is parsed once at the boundary and is valid from then on.
 
+mod action;
 mod client;
 mod connection;
 mod email;
@@ -11,7 +12,14 @@ mod scope;
 mod tenant;
 mod user;
 
-pub use client::{AppType, Client, ClientGrant, GrantType, TokenEndpointAuthMethod};
+pub use action::{
+    Action, ActionBinding, ActionExecutionRecord, ActionResult, ActionSecret, ActionVersion,
+    DeployedRef,
+};
+pub use client::{
+    AppType, Client, ClientGrant, GrantType, InitiatorMode, KNOWN_LOGOUT_INITIATORS,
+    LogoutInitiator, LogoutInitiators, OidcLogout, TokenEndpointAuthMethod,
+};
 pub use connection::{Connection, ConnectionOptions, PasswordPolicyLevel, Strategy};
 pub use email::Email;
 pub use email_provider::EmailProvider;

@@ -111,6 +111,20 @@ impl Client {
             if include_secret && let Some(s) = &self.client_secret {
                 m.insert("client_secret".into(), json!(s.expose_secret()));
             }
+            if let Some(o) = &self.oidc_logout {
+                // Without initiators every event is announced: say so.
+                let initiators = o
+                    .backchannel_logout_initiators
+                    .as_ref()
+                    .map_or_else(|| json!({"mode": "all"}), |i| json!(i));
+                m.insert(
+                    "oidc_logout".into(),
+                    json!({
+                        "backchannel_logout_urls": o.backchannel_logout_urls,
+                        "backchannel_logout_initiators": initiators,
+                    }),
+                );
+            }
         }
         v
     }

@@ -373,7 +373,7 @@ impl Services {
             }
         }
         self.mail_intake
-            .enqueue(crate::mail::MailJob::AdminPasswordReset {
+            .enqueue(crate::mail::OutboxJob::AdminPasswordReset {
                 email: email.as_str().to_owned(),
             })
             .await?;

@@ -105,6 +105,8 @@ pub enum AuthorizeOutcome {
     Login(LoginForm),
     /// The client or callback cannot be trusted: show the error, redirect nowhere.
     Refuse(String),
+    /// Single sign-on with post-login actions bound: where the actions took the login.
+    Step(LoginStep),
 }
 
 /// Where a login stands after the password. Every field is a credential or carries one (the
@@ -127,6 +129,15 @@ pub enum LoginStep {
         otpauth_uri: SecretString,
         callback: String,
     },
+    /// A post-login action sent the user elsewhere (`api.redirect.sendUserTo`); they come back
+    /// through `/continue?state=…`, in a browser that holds `browser_binding` as a cookie.
+    Redirect {
+        url: String,
+        browser_binding: SecretString,
+    },
+    /// The answer goes back to the application without a new session: a code from the live
+    /// session (single sign-on), or a post-login action's denial.
+    Respond { response: AuthorizationResponse },
 }
 
 impl std::fmt::Debug for LoginStep {
@@ -135,6 +146,8 @@ impl std::fmt::Debug for LoginStep {
             Self::Done { .. } => "LoginStep::Done",
             Self::SecondFactor { .. } => "LoginStep::SecondFactor",
             Self::Enroll { .. } => "LoginStep::Enroll",
+            Self::Redirect { .. } => "LoginStep::Redirect",
+            Self::Respond { .. } => "LoginStep::Respond",
         })
     }
 }
@@ -150,6 +163,28 @@ struct PendingLogin {
     enroll_secret: Option<String>,
     enroll_uri: Option<String>,
     expires: i64,
+    #[serde(default)]
+    post_login: PostLoginProgress,
+}
+
+/// Where the post-login actions stand for one login.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct PostLoginProgress {
+    /// The actions have run: a login that goes on to a second factor does not run them again.
+    done: bool,
+    /// Claims the actions added, for the tokens.
+    claims: crate::actions::CustomClaims,
+    /// An action called `api.multifactor.enable`.
+    mfa_required: bool,
+    /// Single sign-on: the live session this login answers from, by id.
+    session_id: Option<String>,
+    /// An action redirected the user: the binding to resume at `/continue`, the login's
+    /// methods, the user's credential epoch then, and the digest of the browser's
+    /// continuation cookie (the state alone does not resume a login).
+    resume_at: Option<usize>,
+    amr: Vec<String>,
+    credential_epoch: i64,
+    browser_binding: Option<String>,
 }
 
 /// A new session: the cookie value and how long it lives.
@@ -174,6 +209,12 @@ struct Transaction {
     max_age: Option<i64>,
     login_hint: Option<String>,
     expires: i64,
+    /// The scope as requested (post-login actions see `update:password` and the like, which
+    /// the tokens do not carry).
+    #[serde(default)]
+    requested_scope: String,
+    #[serde(default)]
+    prompt: Option<String>,
 }
 
 impl Transaction {
@@ -203,6 +244,7 @@ impl Services {
         &self,
         req: AuthorizeRequest,
         session_token: Option<&str>,
+        caller: &Caller,
     ) -> ServiceResult<AuthorizeOutcome> {
         let client = match req.client_id.as_deref().map(ClientId::parse) {
             Some(Ok(id)) => self.active_client(&id).await?,
@@ -244,6 +286,8 @@ impl Services {
             max_age: None,
             login_hint: req.login_hint.clone(),
             expires: Timestamp::now().seconds() + TRANSACTION_TTL_SECS,
+            requested_scope: req.scope.clone().unwrap_or_else(|| "openid".into()),
+            prompt: req.prompt.clone(),
         };
         match self.validate_authorize(&req, &client, &mut tx).await? {
             Ok(()) => {}
@@ -260,7 +304,28 @@ impl Services {
                 max > 0 && Timestamp::now().seconds() - session.auth_time.seconds() <= max
             });
             if fresh_enough {
-                let response = self.issue_code(&tx, &session).await?;
+                if self
+                    .trigger_has_actions(crate::actions::Trigger::PostLogin)
+                    .await?
+                {
+                    let pending = PendingLogin {
+                        user_id: session.user_id.as_str().to_owned(),
+                        auth_time: session.auth_time.millis(),
+                        enroll_secret: None,
+                        enroll_uri: None,
+                        expires: tx.expires,
+                        post_login: PostLoginProgress {
+                            session_id: Some(session.id.clone()),
+                            ..PostLoginProgress::default()
+                        },
+                        tx,
+                    };
+                    let step = self
+                        .finish_login(&pending, session.amr.clone(), None, caller)
+                        .await?;
+                    return Ok(AuthorizeOutcome::Step(step));
+                }
+                let response = self.issue_code(&tx, &session, Default::default()).await?;
                 return Ok(AuthorizeOutcome::Respond(response));
             }
         }
@@ -409,6 +474,7 @@ impl Services {
             enroll_secret: None,
             enroll_uri: None,
             expires: now.seconds() + 300,
+            post_login: PostLoginProgress::default(),
         };
         if need == SecondFactorNeed::Challenge {
             return Ok(LoginStep::SecondFactor {
@@ -509,6 +575,8 @@ impl Services {
             .await
     }
 
+    /// The end of every login: the post-login actions (once), the second factor an action
+    /// asked for, then the session (new, or the single-sign-on one) and the code.
     async fn finish_login(
         &self,
         pending: &PendingLogin,
@@ -516,10 +584,33 @@ impl Services {
         recovery_code: Option<SecretString>,
         caller: &Caller,
     ) -> ServiceResult<LoginStep> {
+        let mut pending = pending.clone();
+        if !pending.post_login.done
+            && let Some(step) = self
+                .run_post_login(&mut pending, &amr, None, caller)
+                .await?
+        {
+            return Ok(step);
+        }
         let user = self
             .get_user(&UserId::from_trusted(pending.user_id.clone()))
             .await?;
+        if pending.post_login.mfa_required && !amr.iter().any(|m| m == "mfa") {
+            return self.second_factor_step(pending, &user).await;
+        }
         let now = Timestamp::now();
+        let claims = pending.post_login.claims.clone();
+        if let Some(id) = &pending.post_login.session_id
+            && let Some(session) = self
+                .store
+                .list_sessions(&user.user_id)
+                .await?
+                .into_iter()
+                .find(|s| &s.id == id && s.credential_epoch == user.credential_epoch)
+        {
+            let response = self.issue_code(&pending.tx, &session, claims).await?;
+            return Ok(LoginStep::Respond { response });
+        }
         let token = crate::random::opaque_token()?;
         let lifetime_secs =
             ((self.active_tenant().await?.session_lifetime * 3600.0) as i64).max(60);
@@ -537,7 +628,7 @@ impl Services {
             user_agent: caller.meta.user_agent.clone(),
         };
         self.store.insert_session(&session).await?;
-        let response = self.issue_code(&pending.tx, &session).await?;
+        let response = self.issue_code(&pending.tx, &session, claims).await?;
         Ok(LoginStep::Done {
             session: NewSession {
                 token,
@@ -546,6 +637,261 @@ impl Services {
             response,
             recovery_code,
         })
+    }
+
+    /// The second factor a post-login action asked for (`api.multifactor.enable`): the
+    /// challenge, or an enrolment when the user has no factor yet.
+    async fn second_factor_step(
+        &self,
+        mut pending: PendingLogin,
+        user: &crate::domain::User,
+    ) -> ServiceResult<LoginStep> {
+        pending.expires = Timestamp::now().seconds() + 300;
+        let callback = pending.tx.redirect_uri.clone();
+        if self.has_second_factor(user).await? {
+            return Ok(LoginStep::SecondFactor {
+                pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+                callback,
+            });
+        }
+        let label = user.email.as_ref().map_or_else(
+            || user.user_id.as_str().to_owned(),
+            |e| e.as_str().to_owned(),
+        );
+        let (secret, uri) = self.new_totp_key(&label).await?;
+        pending.enroll_secret = Some(secret.clone());
+        pending.enroll_uri = Some(uri.clone());
+        Ok(LoginStep::Enroll {
+            pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+            secret: SecretString::from(secret),
+            otpauth_uri: SecretString::from(uri),
+            callback,
+        })
+    }
+
+    /// Runs the post-login actions (from the start, or from the one that redirected when the
+    /// user comes back with `resume`), folding what they asked for into `pending`. Returns the
+    /// step that ends the login here (a redirect, a denial), or `None` to go on.
+    async fn run_post_login(
+        &self,
+        pending: &mut PendingLogin,
+        amr: &[String],
+        resume: Option<(usize, Value)>,
+        caller: &Caller,
+    ) -> ServiceResult<Option<LoginStep>> {
+        use crate::actions::{ActionCommand, Entry, Trigger};
+        pending.post_login.done = true;
+        if !self.trigger_has_actions(Trigger::PostLogin).await? {
+            return Ok(None);
+        }
+        let mut user = self
+            .get_user(&UserId::from_trusted(pending.user_id.clone()))
+            .await?;
+        let (from, entry, query) = match resume {
+            Some((at, query)) => (at, Entry::Continue, Some(query)),
+            None => (0, Entry::Execute, None),
+        };
+        let event = self
+            .post_login_event(&pending.tx, &user, amr, pending.auth_time, query, caller)
+            .await?;
+        let run = self
+            .run_trigger(Trigger::PostLogin, &event, from, entry, true)
+            .await?;
+        if let Some((name, _)) = &run.failure {
+            self.record(Some(
+                crate::audit::LogEntry::new(crate::audit::codes::FAILED_LOGIN, &caller.meta)
+                    .description(format!("The post-login action {name} failed"))
+                    .user(user.user_id.as_str(), &user.display_name())
+                    .client(&pending.tx.client_id, ""),
+            ));
+            return Err(ServiceError::AccessDenied(
+                "The login could not be completed because one of the application's login rules failed. Try again later, or contact the application's support.".into(),
+            ));
+        }
+        if let Some(reason) = run.denied() {
+            self.record(Some(
+                crate::audit::LogEntry::new(crate::audit::codes::FAILED_LOGIN, &caller.meta)
+                    .description(reason)
+                    .user(user.user_id.as_str(), &user.display_name())
+                    .client(&pending.tx.client_id, ""),
+            ));
+            return Ok(Some(LoginStep::Respond {
+                response: pending.tx.error("access_denied", reason),
+            }));
+        }
+        let mut metadata_changed = false;
+        let mut redirect = None;
+        for command in run.commands {
+            match command {
+                ActionCommand::IdTokenClaim { name, value } => {
+                    pending.post_login.claims.id_token.insert(name, value);
+                }
+                ActionCommand::AccessTokenClaim { name, value } => {
+                    pending.post_login.claims.access_token.insert(name, value);
+                }
+                ActionCommand::EnableMultifactor { .. } | ActionCommand::ChallengeWith { .. } => {
+                    pending.post_login.mfa_required = true;
+                }
+                ActionCommand::SetAppMetadata { name, value } => {
+                    set_or_remove(&mut user.app_metadata, name, value);
+                    metadata_changed = true;
+                }
+                ActionCommand::SetUserMetadata { name, value } => {
+                    set_or_remove(&mut user.user_metadata, name, value);
+                    metadata_changed = true;
+                }
+                ActionCommand::Redirect { url, query } => redirect = Some((url, query)),
+                ActionCommand::Deny { .. } => {}
+            }
+        }
+        if metadata_changed {
+            user.updated_at = Timestamp::now();
+            self.store.update_user(&user, None).await?;
+        }
+        let (Some(at), Some((url, query))) = (run.suspended_at, redirect) else {
+            return Ok(None);
+        };
+        let binding = crate::random::opaque_token()?;
+        pending.post_login.done = false;
+        pending.post_login.resume_at = Some(at);
+        pending.post_login.amr = amr.to_vec();
+        pending.post_login.credential_epoch = user.credential_epoch;
+        pending.post_login.browser_binding =
+            Some(crate::random::token_digest(binding.expose_secret()));
+        pending.expires = Timestamp::now().seconds() + TRANSACTION_TTL_SECS;
+        let state = self.seal_private("login-continue", &*pending, pending.expires)?;
+        let mut target = url::Url::parse(&url).map_err(|_| {
+            ServiceError::AccessDenied(
+                "The login could not be completed: an action redirected to an invalid URL.".into(),
+            )
+        })?;
+        if !matches!(target.scheme(), "https" | "http") {
+            return Err(ServiceError::AccessDenied(
+                "The login could not be completed: an action redirected to an invalid URL.".into(),
+            ));
+        }
+        target
+            .query_pairs_mut()
+            .extend_pairs(query.iter())
+            .append_pair("state", &state);
+        Ok(Some(LoginStep::Redirect {
+            url: target.to_string(),
+            browser_binding: binding,
+        }))
+    }
+
+    /// `GET /continue?state=…`: the user is back from a post-login action's redirect. Runs that
+    /// action's `onContinuePostLogin` and the actions after it, then finishes the login.
+    /// `browser_binding` is the cookie set with the redirect; `query` is `/continue`'s query.
+    pub async fn continue_login(
+        &self,
+        state: &str,
+        browser_binding: Option<&str>,
+        query: Value,
+        caller: &Caller,
+    ) -> ServiceResult<LoginStep> {
+        let mut pending: PendingLogin = self.unseal_private("login-continue", state)?;
+        let expired = || {
+            ServiceError::bad_request(
+                "invalid_transaction",
+                "This login can no longer continue. Go back to the application and log in again.",
+            )
+        };
+        let bound = match (&pending.post_login.browser_binding, browser_binding) {
+            (Some(digest), Some(cookie)) => bool::from(subtle::ConstantTimeEq::ct_eq(
+                digest.as_bytes(),
+                crate::random::token_digest(cookie).as_bytes(),
+            )),
+            _ => false,
+        };
+        let at = pending.post_login.resume_at.ok_or_else(expired)?;
+        let user = self
+            .get_user(&UserId::from_trusted(pending.user_id.clone()))
+            .await?;
+        // A password change (J4's very purpose) or a block ends the login: log in again.
+        if !bound || user.blocked || user.credential_epoch != pending.post_login.credential_epoch {
+            return Err(expired());
+        }
+        let amr = pending.post_login.amr.clone();
+        pending.post_login.resume_at = None;
+        pending.post_login.browser_binding = None;
+        if let Some(step) = self
+            .run_post_login(&mut pending, &amr, Some((at, query)), caller)
+            .await?
+        {
+            return Ok(step);
+        }
+        self.finish_login(&pending, amr, None, caller).await
+    }
+
+    /// Auth0's post-login `event`.
+    async fn post_login_event(
+        &self,
+        tx: &Transaction,
+        user: &crate::domain::User,
+        amr: &[String],
+        auth_time_ms: i64,
+        continue_query: Option<Value>,
+        caller: &Caller,
+    ) -> ServiceResult<Value> {
+        let client = match ClientId::parse(&tx.client_id) {
+            Ok(id) => self.active_client(&id).await?,
+            Err(_) => None,
+        };
+        let connection = self.connection_named(&tx.connection).await?;
+        let scopes: Vec<&str> = tx.requested_scope.split_whitespace().collect();
+        let mut query = serde_json::Map::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                query.insert(k.to_owned(), Value::String(v));
+            }
+        };
+        put("client_id", Some(tx.client_id.clone()));
+        put("redirect_uri", Some(tx.redirect_uri.clone()));
+        put("response_type", Some("code".into()));
+        put("scope", Some(tx.requested_scope.clone()));
+        put("state", tx.state.clone());
+        put("nonce", tx.nonce.clone());
+        put("audience", tx.audience.clone());
+        put("connection", Some(tx.connection.clone()));
+        put("prompt", tx.prompt.clone());
+        put("max_age", tx.max_age.map(|m| m.to_string()));
+        put("login_hint", tx.login_hint.clone());
+        if tx.mode == ResponseMode::FormPost {
+            put("response_mode", Some("form_post".into()));
+        }
+        let auth_time = Timestamp::from_millis(auth_time_ms).to_iso();
+        let (method, query) = match continue_query {
+            Some(q) => ("GET", q),
+            None => ("POST", Value::Object(query)),
+        };
+        Ok(json!({
+            "transaction": {
+                "requested_scopes": scopes,
+                "protocol": "oidc-basic-profile",
+                "redirect_uri": tx.redirect_uri,
+                "state": tx.state,
+                "prompt": tx.prompt.as_deref().map(|p| p.split_whitespace().collect::<Vec<_>>()).unwrap_or_default(),
+                "login_hint": tx.login_hint,
+                "acr_values": [],
+                "ui_locales": [],
+                "locale": "en",
+                "response_mode": if tx.mode == ResponseMode::FormPost { "form_post" } else { "query" },
+                "response_type": ["code"],
+            },
+            "request": self.action_request(&caller.meta, json!({"method": method, "query": query, "body": {}})),
+            "user": Self::action_user(user),
+            "client": client.as_ref().map(|c| json!({"client_id": c.client_id, "name": c.name, "metadata": {}})),
+            "connection": {"id": connection.id, "name": connection.name, "strategy": "auth0", "metadata": {}},
+            "authentication": {
+                "methods": amr.iter().map(|m| json!({"name": m, "timestamp": auth_time})).collect::<Vec<_>>(),
+            },
+            "stats": {"logins_count": user.logins_count},
+            "tenant": self.action_tenant(),
+            "resource_server": tx.audience.as_ref().map(|a| json!({"identifier": a})),
+            "authorization": {"roles": []},
+            "secrets": {},
+        }))
     }
 
     /// The login form's context again (after a failed attempt), if the transaction is valid.
@@ -600,6 +946,7 @@ impl Services {
         &self,
         tx: &Transaction,
         session: &SessionRecord,
+        custom_claims: crate::actions::CustomClaims,
     ) -> ServiceResult<AuthorizationResponse> {
         let code = crate::random::opaque_token()?;
         let now = Timestamp::now();
@@ -619,6 +966,7 @@ impl Services {
                 credential_epoch: session.credential_epoch,
                 created_at: now,
                 expires_at: now.plus_seconds(CODE_TTL_SECS),
+                custom_claims,
             })
             .await?;
         Ok(tx.respond(vec![("code".into(), code.expose_secret().to_owned())]))
@@ -664,7 +1012,15 @@ impl Services {
                 .find_session(&crate::random::token_digest(token))
                 .await?
         {
-            self.store.delete_session(&session.id).await?;
+            // Only the request that ended it announces it (OIDC Back-Channel Logout).
+            if self.store.delete_session(&session.id).await? {
+                self.announce_ended_sessions(
+                    &session.user_id,
+                    std::slice::from_ref(&session.id),
+                    crate::domain::LogoutInitiator::RpLogout,
+                )
+                .await?;
+            }
             self.record(Some(
                 crate::audit::LogEntry::new(crate::audit::codes::SUCCESS_LOGOUT, &caller.meta)
                     .description("User successfully logged out")
@@ -740,12 +1096,21 @@ impl Services {
         Ok(self.store.list_sessions(user).await?)
     }
 
-    /// `DELETE /api/v2/users/{id}/sessions`.
+    /// `DELETE /api/v2/users/{id}/sessions` (and the console's "end every session"): the
+    /// live sessions' ends are announced to back-channel logout clients.
     pub async fn revoke_user_sessions(&self, user: &UserId, caller: &Caller) -> ServiceResult<u64> {
-        self.get_user(user).await?;
-        let n = self.store.delete_sessions(user).await?;
+        let found = self.get_user(user).await?;
+        let ended = self.store.delete_sessions(user).await?;
+        let now = Timestamp::now();
+        let live: Vec<String> = ended
+            .iter()
+            .filter(|s| s.credential_epoch == found.credential_epoch && s.expires_at > now)
+            .map(|s| s.id.clone())
+            .collect();
+        self.announce_ended_sessions(user, &live, crate::domain::LogoutInitiator::SessionRevoked)
+            .await?;
         self.record(caller.api_log("Delete all sessions of a user"));
-        Ok(n)
+        Ok(ended.len() as u64)
     }
 
     fn seal(&self, tx: &Transaction) -> ServiceResult<String> {
@@ -771,6 +1136,41 @@ impl Services {
         Ok(format!("{body}.{proof}"))
     }
 
+    /// Like `seal_value`, but encrypted (AES-256-GCM): for state that passes through a third
+    /// party's page (a post-login action's redirect target), which must learn nothing from it.
+    fn seal_private<T: Serialize>(
+        &self,
+        purpose: &str,
+        value: &T,
+        expires: i64,
+    ) -> ServiceResult<String> {
+        let body = serde_json::to_string(&(expires, value)).map_err(anyhow::Error::from)?;
+        Ok(self.tenant_keys.seal_secret(purpose, &body)?)
+    }
+
+    fn unseal_private<T: serde::de::DeserializeOwned>(
+        &self,
+        purpose: &str,
+        sealed: &str,
+    ) -> ServiceResult<T> {
+        let expired = || {
+            ServiceError::bad_request(
+                "invalid_transaction",
+                "This login can no longer continue. Go back to the application and log in again.",
+            )
+        };
+        let clear = self
+            .tenant_keys
+            .open_secret(purpose, sealed)
+            .ok_or_else(expired)?;
+        let (expires, value): (i64, T) =
+            serde_json::from_str(clear.expose_secret()).map_err(|_| expired())?;
+        if expires <= Timestamp::now().seconds() {
+            return Err(expired());
+        }
+        Ok(value)
+    }
+
     pub(crate) fn unseal_value<T: serde::de::DeserializeOwned>(
         &self,
         purpose: &str,
@@ -792,6 +1192,15 @@ impl Services {
         }
         let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| expired())?;
         serde_json::from_slice(&bytes).map_err(|_| expired())
+    }
+}
+
+/// `api.user.setAppMetadata(name, null)` deletes the key, as Auth0's does.
+fn set_or_remove(map: &mut serde_json::Map<String, Value>, name: String, value: Value) {
+    if value.is_null() {
+        map.remove(&name);
+    } else {
+        map.insert(name, value);
     }
 }
 

@@ -1,5 +1,8 @@
 use super::{Caller, Services};
-use crate::domain::{AppType, Client, ClientGrant, ClientId, ParseError, TokenEndpointAuthMethod};
+use crate::domain::{
+    AppType, Client, ClientGrant, ClientId, KNOWN_LOGOUT_INITIATORS, LogoutInitiators, ParseError,
+    TokenEndpointAuthMethod,
+};
 use crate::error::{ServiceError, ServiceResult};
 use crate::random;
 use crate::time::Timestamp;
@@ -26,9 +29,22 @@ pub struct ClientPatch {
     pub client_metadata: Option<Map<String, Value>>,
     pub refresh_token_lifetime_secs: Option<i64>,
     pub refresh_token_rotation: Option<bool>,
+    /// `oidc_logout`: `Some(None)` (JSON `null`) removes it; the fields given replace the
+    /// stored ones.
+    pub oidc_logout: Option<Option<OidcLogoutPatch>>,
+    /// Create only: keep an existing application's id and secret when moving it from Auth0,
+    /// so the SDK configurations that name them keep working.
+    pub imported_credentials: Option<(String, Option<SecretString>)>,
 }
 
 pub type NewClient = ClientPatch;
+
+/// `oidc_logout` in a create or update.
+#[derive(Debug, Default)]
+pub struct OidcLogoutPatch {
+    pub backchannel_logout_urls: Option<Vec<String>>,
+    pub backchannel_logout_initiators: Option<LogoutInitiators>,
+}
 
 #[derive(Debug)]
 pub struct NewClientGrant {
@@ -83,6 +99,49 @@ fn check_urls(field: &'static str, urls: &[String]) -> Result<(), ParseError> {
                 format!("contains an invalid URL: {u}"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Back-channel logout URLs receive logout tokens from this server: absolute https URLs (http
+/// only on loopback, for development), without a fragment (OIDC Back-Channel Logout §2.2).
+fn check_backchannel_urls(urls: &[String]) -> Result<(), ParseError> {
+    const FIELD: &str = "oidc_logout.backchannel_logout_urls";
+    if urls.len() > 10 {
+        return Err(ParseError::new(FIELD, "must hold at most 10 URLs"));
+    }
+    for u in urls {
+        let invalid = || ParseError::new(FIELD, format!("contains an invalid URL: {u}"));
+        let parsed = url::Url::parse(u).map_err(|_| invalid())?;
+        if parsed.cannot_be_a_base() || parsed.fragment().is_some() || !parsed.has_host() {
+            return Err(invalid());
+        }
+        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        match parsed.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => {
+                return Err(ParseError::new(
+                    FIELD,
+                    format!("must hold https URLs (http only for localhost): {u}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_initiators(i: &LogoutInitiators) -> Result<(), ParseError> {
+    const FIELD: &str = "oidc_logout.backchannel_logout_initiators.selected_initiators";
+    if let Some(bad) = i
+        .selected_initiators
+        .iter()
+        .find(|s| !KNOWN_LOGOUT_INITIATORS.contains(&s.as_str()))
+    {
+        return Err(ParseError::new(
+            FIELD,
+            format!("contains an unknown initiator: {bad}"),
+        ));
     }
     Ok(())
 }
@@ -180,6 +239,23 @@ fn apply(client: &mut Client, patch: ClientPatch) -> Result<(), ParseError> {
     if let Some(r) = patch.refresh_token_rotation {
         client.refresh_token_rotation = r;
     }
+    if let Some(o) = patch.oidc_logout {
+        client.oidc_logout = match o {
+            None => None,
+            Some(p) => {
+                let mut logout = client.oidc_logout.take().unwrap_or_default();
+                if let Some(urls) = p.backchannel_logout_urls {
+                    check_backchannel_urls(&urls)?;
+                    logout.backchannel_logout_urls = urls;
+                }
+                if let Some(i) = p.backchannel_logout_initiators {
+                    check_initiators(&i)?;
+                    logout.backchannel_logout_initiators = Some(i);
+                }
+                Some(logout)
+            }
+        };
+    }
     Ok(())
 }
 
@@ -221,6 +297,7 @@ impl Services {
             refresh_token_rotation: true,
             created_at: Timestamp::now(),
             is_global: false,
+            oidc_logout: None,
         })
     }
 
@@ -229,6 +306,18 @@ impl Services {
             return Err(ParseError::new("name", "is required").into());
         }
         let mut client = Self::blank_client(fields.app_type)?;
+        let mut fields = fields;
+        if let Some((id, secret)) = fields.imported_credentials.take() {
+            client.client_id = ClientId::parse(&id)?;
+            if let Some(secret) = secret {
+                if secrecy::ExposeSecret::expose_secret(&secret).len() < 32 {
+                    return Err(
+                        ParseError::new("client_secret", "must be at least 32 characters").into(),
+                    );
+                }
+                client.client_secret = Some(secret);
+            }
+        }
         apply(&mut client, fields)?;
         self.store.insert_client(&client).await?;
         self.cache.forget_client(client.client_id.as_str());

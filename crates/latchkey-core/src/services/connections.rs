@@ -55,7 +55,8 @@ impl Services {
     ) -> ServiceResult<Connection> {
         Connection::validate_name(&new.name)?;
         let strategy = Strategy::parse(&new.strategy)?;
-        let options = ConnectionOptions::from_json(new.options)?;
+        let mut options = ConnectionOptions::from_json(new.options)?;
+        self.seal_configuration(&mut options.extra)?;
         if self
             .store
             .find_connection_by_name(&new.name)
@@ -117,6 +118,7 @@ impl Services {
         }
         if let Some(o) = patch.options {
             c.options = ConnectionOptions::from_json(o)?;
+            self.seal_configuration(&mut c.options.extra)?;
         }
         if let Some(ids) = patch.enabled_clients {
             c.enabled_clients = self.known_clients(ids).await?;

@@ -1,12 +1,17 @@
 //! Use-cases. Every surface (Authentication API, Management API, hosted pages, dashboard, CLI)
 //! calls these functions, so each rule lives in exactly one place.
 
+mod action_runs;
+mod action_triggers;
+mod actions;
 mod admins;
 mod authorize;
+mod backchannel_logout;
 mod bootstrap;
 mod clients;
 mod config_cache;
 mod connections;
+mod custom_db;
 mod email_provider;
 mod email_templates;
 mod login_blocks;
@@ -25,6 +30,8 @@ mod tenant;
 mod tokens;
 mod users;
 
+pub use action_runs::ManagementGateway;
+pub use actions::{ActionPatch, BindingRef, NewAction, SecretInput};
 pub use admins::{AdminPrincipal, AdminResetState, AdminSignIn, AdminTotpSetup, NewAdminSession};
 pub use authorize::{
     AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
@@ -33,7 +40,7 @@ pub use authorize::{
 pub use bootstrap::{
     BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap,
 };
-pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant};
+pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant, OidcLogoutPatch};
 pub use connections::{ConnectionPatch, NewConnection};
 pub use email_provider::EmailProviderPatch;
 pub use email_templates::EmailTemplatePatch;
@@ -133,6 +140,9 @@ pub struct Infrastructure {
     pub templates: Arc<dyn crate::mail::TemplateEngine>,
     pub mail: Arc<dyn crate::mail::MailTransport>,
     pub rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
+    pub action_runtime: Arc<dyn crate::actions::ActionRuntime>,
+    /// Delivers OpenID Connect Back-Channel Logout tokens.
+    pub form_poster: Arc<dyn crate::backchannel::FormPoster>,
 }
 
 pub struct Services {
@@ -148,6 +158,9 @@ pub struct Services {
     mail_wake: Arc<tokio::sync::Notify>,
     rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
     tenant_keys: crate::tenant_keys::TenantKeys,
+    action_runtime: Arc<dyn crate::actions::ActionRuntime>,
+    management_gateway: std::sync::OnceLock<Arc<dyn action_runs::ManagementGateway>>,
+    form_poster: Arc<dyn crate::backchannel::FormPoster>,
 }
 
 impl Services {
@@ -160,6 +173,8 @@ impl Services {
             templates,
             mail,
             rate_limiter,
+            action_runtime,
+            form_poster,
         } = infra;
         let keys = Arc::new(Keys::load(store.clone()).await?);
         // Other nodes may rotate keys: pick up their changes every minute.
@@ -191,6 +206,9 @@ impl Services {
             mail_wake,
             rate_limiter,
             tenant_keys,
+            action_runtime,
+            management_gateway: std::sync::OnceLock::new(),
+            form_poster,
         })
     }
 
@@ -241,6 +259,8 @@ impl Services {
                                   "given_name", "iat", "identities", "iss", "name", "nickname", "picture", "sub"],
             "request_uri_parameter_supported": false,
             "request_parameter_supported": false,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
         })
     }
 }

@@ -10,7 +10,7 @@ use super::reset::TicketSpec;
 use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Email, EmailTemplate, EmailTemplateName, User, UserId};
 use crate::error::ServiceResult;
-use crate::mail::{MailError, MailJob, MailRoute, OutgoingMail, SmtpRelay};
+use crate::mail::{MailError, MailRoute, OutboxJob, OutgoingMail, SmtpRelay};
 use crate::store::{LeasedMail, MailDisposition, QueuedMail, Store, TicketKind};
 use crate::time::Timestamp;
 use serde_json::{Value, json};
@@ -48,22 +48,35 @@ impl MailIntake {
     }
 
     /// Returns once the mail is committed to the outbox.
-    pub(crate) async fn enqueue(&self, job: MailJob) -> ServiceResult<()> {
-        let (done, wait) = oneshot::channel();
-        let mail = QueuedMail {
-            id: format!("mail_{}", crate::random::alnum(20)?),
-            job,
-            at: Timestamp::now(),
-        };
-        self.tx
-            .send(Pending { mail, done })
-            .await
-            .map_err(|_| anyhow::anyhow!("the mail intake stopped"))?;
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(anyhow::anyhow!("queueing mail: {e}").into()),
-            Err(_) => Err(anyhow::anyhow!("the mail intake stopped").into()),
+    pub(crate) async fn enqueue(&self, job: OutboxJob) -> ServiceResult<()> {
+        self.enqueue_all(vec![job]).await
+    }
+
+    /// `enqueue` for several jobs, handed over together (usually one batch, one commit);
+    /// returns once every one is committed.
+    pub(crate) async fn enqueue_all(&self, jobs: Vec<OutboxJob>) -> ServiceResult<()> {
+        let mut waits = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let (done, wait) = oneshot::channel();
+            let mail = QueuedMail {
+                id: format!("mail_{}", crate::random::alnum(20)?),
+                job,
+                at: Timestamp::now(),
+            };
+            self.tx
+                .send(Pending { mail, done })
+                .await
+                .map_err(|_| anyhow::anyhow!("the mail intake stopped"))?;
+            waits.push(wait);
         }
+        for wait in waits {
+            match wait.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(anyhow::anyhow!("queueing mail: {e}").into()),
+                Err(_) => return Err(anyhow::anyhow!("the mail intake stopped").into()),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -91,7 +104,7 @@ struct Rendering<'a> {
 }
 
 /// What one delivery attempt ended with.
-enum Attempt {
+pub(crate) enum Attempt {
     Sent {
         log: Option<LogEntry>,
     },
@@ -113,6 +126,9 @@ impl Services {
                 let week_ago = Timestamp::now().plus_seconds(-7 * 86_400);
                 if let Err(e) = self.store.prune_mail(week_ago).await {
                     tracing::warn!(error = %e, "could not prune the mail outbox");
+                }
+                if let Err(e) = self.store.prune_executions(week_ago).await {
+                    tracing::warn!(error = %e, "could not prune action executions");
                 }
             }
             let now = Timestamp::now();
@@ -192,9 +208,9 @@ impl Services {
         }
     }
 
-    async fn attempt(&self, job: &MailJob) -> ServiceResult<Attempt> {
+    async fn attempt(&self, job: &OutboxJob) -> ServiceResult<Attempt> {
         match job {
-            MailJob::PasswordResetRequest {
+            OutboxJob::PasswordResetRequest {
                 connection,
                 email,
                 client_id,
@@ -210,7 +226,7 @@ impl Services {
                 )
                 .await
             }
-            MailJob::AccountBlocked { user_id, ip } => {
+            OutboxJob::AccountBlocked { user_id, ip } => {
                 let Ok(user) = self.get_user(&UserId::from_trusted(user_id.clone())).await else {
                     return Ok(Attempt::Dropped {
                         reason: "the user no longer exists".into(),
@@ -250,7 +266,7 @@ impl Services {
                         Err(e) => Attempt::Failed(e),
                     })
             }
-            MailJob::AdminPasswordReset { email } => {
+            OutboxJob::AdminPasswordReset { email } => {
                 Ok(match self.send_admin_reset_link(email).await? {
                     None => Attempt::Dropped {
                         reason: "no administrator has this address".into(),
@@ -260,7 +276,30 @@ impl Services {
                     Some(Err(e)) => Attempt::Failed(e),
                 })
             }
-            MailJob::PasswordChanged { user_id, client_id } => {
+            OutboxJob::PostChangePasswordActions {
+                user_id,
+                connection,
+                ip,
+                user_agent,
+                changed_at,
+            } => {
+                let meta = RequestMeta {
+                    ip: ip.clone(),
+                    user_agent: user_agent.clone(),
+                };
+                self.run_post_change_password(user_id, connection, &meta, *changed_at)
+                    .await
+            }
+            OutboxJob::BackChannelLogout {
+                client_id,
+                user_id,
+                session_id,
+                initiator,
+            } => {
+                self.send_logout_token(client_id, user_id, session_id, initiator)
+                    .await
+            }
+            OutboxJob::PasswordChanged { user_id, client_id } => {
                 let Ok(user) = self.get_user(&UserId::from_trusted(user_id.clone())).await else {
                     return Ok(Attempt::Dropped {
                         reason: "the user no longer exists".into(),
@@ -326,10 +365,20 @@ impl Services {
                 log: Some(log),
             })
         };
-        let user = match Email::parse(email) {
+        let mut user = match Email::parse(email) {
             Ok(e) => self.store.find_user_by_email(connection, &e).await?,
             Err(_) => None,
         };
+        // A custom database's user not migrated yet: its `get_user` script finds them.
+        if user.is_none()
+            && let Ok(e) = Email::parse(email)
+            && let Some(db) = self
+                .find_connection(connection)
+                .await?
+                .and_then(|c| self.custom_database(&c))
+        {
+            user = self.user_through_script(&db, &e).await?;
+        }
         let Some(user) = user else {
             return failed("User does not exist");
         };

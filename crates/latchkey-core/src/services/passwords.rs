@@ -2,7 +2,7 @@ use super::{Caller, Services};
 use crate::audit::{LogEntry, codes};
 use crate::domain::{Connection, Password, PasswordHash, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
-use crate::mail::MailJob;
+use crate::mail::OutboxJob;
 use crate::password::{PasswordPolicy, PersonalInfo};
 use crate::store::{PasswordChange, PasswordChangeOutcome, PasswordTicket, QueuedMail};
 use crate::time::Timestamp;
@@ -117,6 +117,9 @@ impl Services {
                         }
                         return Err(e);
                     }
+                    // A custom database whose store holds this user's password hears first.
+                    self.change_password_through_script(&connection, &user, p)
+                        .await?;
                     self.hasher.hash(p).await?
                 }
                 NewPassword::Hashed(h) => h.clone(),
@@ -141,7 +144,7 @@ impl Services {
                 {
                     Some(QueuedMail {
                         id: format!("mail_{}", crate::random::alnum(20)?),
-                        job: MailJob::PasswordChanged {
+                        job: OutboxJob::PasswordChanged {
                             user_id: user.user_id.as_str().to_owned(),
                             client_id: ticket.and_then(|t| t.client_id.clone()),
                         },
@@ -150,13 +153,42 @@ impl Services {
                 }
                 _ => None,
             };
-            let queued_notice = notice.is_some();
+            let mut outbox: Vec<QueuedMail> = notice.into_iter().collect();
+            let queued_notice = !outbox.is_empty();
+            // Seed 000/004: tell other systems (post-change-password actions), after the commit.
+            if self
+                .trigger_has_actions(crate::actions::Trigger::PostChangePassword)
+                .await?
+            {
+                outbox.push(QueuedMail {
+                    id: format!("job_{}", crate::random::alnum(20)?),
+                    job: OutboxJob::PostChangePasswordActions {
+                        user_id: user.user_id.as_str().to_owned(),
+                        connection: user.connection.clone(),
+                        ip: caller.meta.ip.clone(),
+                        user_agent: caller.meta.user_agent.clone(),
+                        changed_at: Timestamp::now().millis(),
+                    },
+                    at: Timestamp::now(),
+                });
+            }
+            // OIDC Back-Channel Logout: the change ends every live session, and each end is
+            // announced from the same transaction (which a racing login sends round again).
+            let at = Timestamp::now();
+            let announced_sessions =
+                self.password_change_logouts(&user, at)
+                    .await?
+                    .map(|logouts| {
+                        outbox.extend(logouts.outbox);
+                        logouts.sessions
+                    });
+            let queued_job = outbox.len() > usize::from(queued_notice);
             let change = PasswordChange {
                 user_id: user.user_id.clone(),
                 expected_epoch: user.credential_epoch,
                 new_hash,
                 history,
-                at: Timestamp::now(),
+                at,
                 mark_email_verified: matches!(
                     reason,
                     PasswordChangeReason::ResetTicket {
@@ -165,11 +197,15 @@ impl Services {
                 ),
                 log,
                 ticket_digest: ticket.map(|t| t.digest.clone()),
-                notice,
+                outbox,
             };
-            match self.store.apply_password_change(&change).await? {
+            match self
+                .store
+                .apply_password_change_announcing(&change, announced_sessions.as_deref())
+                .await?
+            {
                 PasswordChangeOutcome::Applied => {
-                    if queued_notice {
+                    if queued_notice || queued_job {
                         self.wake_mail_worker();
                     }
                     return self.get_user(id).await;
@@ -178,7 +214,7 @@ impl Services {
                 PasswordChangeOutcome::EpochMoved if ticket.is_some() => {
                     return Err(ticket_unusable());
                 }
-                PasswordChangeOutcome::EpochMoved => {}
+                PasswordChangeOutcome::EpochMoved | PasswordChangeOutcome::SessionsChanged => {}
             }
         }
         Err(ServiceError::conflict(

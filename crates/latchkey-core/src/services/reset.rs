@@ -6,7 +6,7 @@ use super::passwords::{NewPassword, ticket_unusable};
 use super::{Caller, PasswordChangeReason, Services};
 use crate::domain::{ClientId, ConnectionId, Email, Password, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
-use crate::mail::MailJob;
+use crate::mail::OutboxJob;
 use crate::password::{PasswordPolicy, PersonalInfo, RuleReport};
 use crate::ratelimit::RateDecision;
 use crate::store::{PasswordTicket, TicketKind};
@@ -96,6 +96,10 @@ pub enum TicketState {
     /// new mail, on the user's connection when the ticket was ours.
     Invalid {
         connection: Option<String>,
+    },
+    /// A password-reset-post-challenge action refused the reset: the page shows why.
+    Denied {
+        reason: String,
     },
 }
 
@@ -215,7 +219,7 @@ impl Services {
             }
         };
         self.mail_intake
-            .enqueue(MailJob::PasswordResetRequest {
+            .enqueue(OutboxJob::PasswordResetRequest {
                 connection: connection.name,
                 email: request.email.as_str().to_owned(),
                 client_id: request.client_id,
@@ -382,6 +386,7 @@ impl Services {
         &self,
         token: &str,
         second_factor: Option<&str>,
+        caller: &Caller,
     ) -> ServiceResult<TicketState> {
         let Some((ticket, user)) = self.find_ticket(token).await? else {
             return Ok(TicketState::Invalid { connection: None });
@@ -413,7 +418,13 @@ impl Services {
             });
         }
         let connection = self.connection_named(&user.connection).await?;
-        let needs_second_factor = self.reset_needs_second_factor(&user).await?
+        let gate = self
+            .reset_gate(&user, ticket.client_id.as_deref(), &caller.meta)
+            .await?;
+        if let super::action_triggers::ResetGate::Denied(reason) = gate {
+            return Ok(TicketState::Denied { reason });
+        }
+        let needs_second_factor = gate == super::action_triggers::ResetGate::SecondFactor
             && !self.second_factor_proven(&ticket.digest, second_factor);
         Ok(TicketState::Open(OpenTicket {
             kind: ticket.kind,
@@ -521,10 +532,19 @@ impl Services {
             return Err(ticket_unusable());
         }
         // Enforced here, not only by the page: a POST straight to the form is refused too.
-        if self.reset_needs_second_factor(&user).await?
-            && !self.second_factor_proven(&ticket.digest, second_factor)
+        match self
+            .reset_gate(&user, ticket.client_id.as_deref(), &caller.meta)
+            .await?
         {
-            return Err(super::mfa::second_factor_required());
+            super::action_triggers::ResetGate::Denied(reason) => {
+                return Err(ServiceError::AccessDenied(reason));
+            }
+            super::action_triggers::ResetGate::SecondFactor
+                if !self.second_factor_proven(&ticket.digest, second_factor) =>
+            {
+                return Err(super::mfa::second_factor_required());
+            }
+            _ => {}
         }
         let reason = PasswordChangeReason::ResetTicket {
             mark_email_verified: ticket.mark_email_verified,

@@ -64,6 +64,8 @@ pub(crate) struct LoginContext {
     pub auth_time: Option<Timestamp>,
     pub amr: Vec<String>,
     pub sid: Option<String>,
+    /// Claims post-login actions added.
+    pub custom_claims: crate::actions::CustomClaims,
 }
 
 impl TokenRequest {
@@ -477,7 +479,7 @@ impl Services {
         method: &str,
         meta: &RequestMeta,
     ) -> ServiceResult<User> {
-        let user = if username.contains('@') {
+        let mut user = if username.contains('@') {
             match Email::parse(username) {
                 Ok(email) => self.store.find_user_by_email(connection, &email).await?,
                 Err(_) => None,
@@ -487,6 +489,20 @@ impl Services {
                 .find_user_by_username(connection, username)
                 .await?
         };
+        // A custom database answers for users whose password is not held here: every user
+        // without import mode, users not migrated yet with it.
+        let mut checked_by_script = false;
+        if let Some(db) = self
+            .find_connection(connection)
+            .await?
+            .and_then(|c| self.custom_database(&c))
+            && (!db.import_mode || user.as_ref().is_none_or(|u| u.password_hash.is_none()))
+        {
+            user = self
+                .login_through_script(&db, username, password, user)
+                .await?;
+            checked_by_script = user.is_some();
+        }
         let log_failure = |code: &str, user: Option<&User>, description: &str| {
             let mut entry = LogEntry::new(code, meta)
                 .description(description)
@@ -499,6 +515,11 @@ impl Services {
             self.audit.record(entry);
         };
         let (user, hash) = match user {
+            Some(u) if checked_by_script => {
+                return self
+                    .login_succeeded(client, connection, u, None, false, method, meta)
+                    .await;
+            }
             Some(u) => match u.password_hash.clone() {
                 Some(h) => (u, h),
                 None => {
@@ -554,7 +575,7 @@ impl Services {
                 );
                 // The mail carries a link that lifts this block (a reset lifts it too).
                 self.mail_intake
-                    .enqueue(crate::mail::MailJob::AccountBlocked {
+                    .enqueue(crate::mail::OutboxJob::AccountBlocked {
                         user_id: user.user_id.as_str().to_owned(),
                         ip: Some(ip.clone()),
                     })
@@ -562,16 +583,46 @@ impl Services {
             }
             return Err(ServiceError::WrongCredentials);
         }
-        // Checked only after the password, so the blocked state is not revealed to guessers.
-        if user.blocked {
-            log_failure(codes::FAILED_LOGIN, Some(&user), "user is blocked");
-            return Err(ServiceError::UserBlocked);
-        }
-        let upgraded_hash = if verification.needs_rehash {
+        let upgraded_hash = if verification.needs_rehash && !user.blocked {
             Some(self.hasher.hash(password).await?)
         } else {
             None
         };
+        self.login_succeeded(
+            client,
+            connection,
+            user,
+            upgraded_hash,
+            earlier_failures.is_some(),
+            method,
+            meta,
+        )
+        .await
+    }
+
+    /// The password was right: refuses a blocked user, records the login and logs it.
+    #[allow(clippy::too_many_arguments)]
+    async fn login_succeeded(
+        &self,
+        client: &Client,
+        connection: &str,
+        user: User,
+        upgraded_hash: Option<crate::domain::PasswordHash>,
+        clear_failures: bool,
+        method: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<User> {
+        // Checked only after the password, so the blocked state is not revealed to guessers.
+        if user.blocked {
+            self.audit.record(
+                LogEntry::new(codes::FAILED_LOGIN, meta)
+                    .description("user is blocked")
+                    .client(client.client_id.as_str(), &client.name)
+                    .connection(connection)
+                    .user(user.user_id.as_str(), &user.display_name()),
+            );
+            return Err(ServiceError::UserBlocked);
+        }
         let now = Timestamp::now();
         self.store
             .record_login(&LoginRecord {
@@ -579,7 +630,7 @@ impl Services {
                 at: now,
                 ip: meta.ip.clone(),
                 upgraded_hash,
-                clear_failures: earlier_failures.is_some(),
+                clear_failures,
             })
             .await?;
         self.audit.record(
@@ -647,6 +698,7 @@ impl Services {
             auth_time: Some(record.auth_time),
             amr: record.amr.clone(),
             sid: record.session_id.clone(),
+            custom_claims: record.custom_claims.clone(),
         };
         let response = self
             .login_tokens(
@@ -770,7 +822,7 @@ impl Services {
             Some(a) => json!(a),
             None => json!(userinfo),
         };
-        let access = json!({
+        let mut access = json!({
             "iss": self.config.issuer,
             "sub": user.user_id,
             "aud": aud,
@@ -780,6 +832,7 @@ impl Services {
             "gty": gty,
             "azp": client.client_id,
         });
+        add_custom_claims(&mut access, &login.custom_claims.access_token);
         let access_token = SecretString::from(self.keys.sign(&access)?);
         let id_token = if scope.contains("openid") {
             let mut claims = json!({
@@ -821,6 +874,7 @@ impl Services {
                     m.insert("email_verified".into(), json!(user.email_verified));
                 }
             }
+            add_custom_claims(&mut claims, &login.custom_claims.id_token);
             Some(SecretString::from(self.keys.sign(&claims)?))
         } else {
             None
@@ -884,6 +938,16 @@ impl Services {
             Some(secret) if client.secret_matches(secret.expose_secret()) => Ok(client),
             None if public_allowed && client.is_public() => Ok(client),
             _ => Err(client_failed()),
+        }
+    }
+}
+
+/// Adds an action's claims to a token, never replacing one Latchkey set (an action cannot
+/// change `sub`, `aud`, `exp` and the like).
+fn add_custom_claims(token: &mut Value, custom: &serde_json::Map<String, Value>) {
+    if let Value::Object(m) = token {
+        for (k, v) in custom {
+            m.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::domain::{
     Client, ClientGrant, ClientId, Connection, ConnectionId, Email, EmailProvider, EmailTemplate,
     EmailTemplateName, PasswordHash, TenantSettings, User, UserId,
 };
-use crate::mail::MailJob;
+use crate::mail::OutboxJob;
 use crate::time::Timestamp;
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -69,8 +69,9 @@ pub struct PasswordChange {
     /// The ticket that authorised the change (digest): consumed in the same transaction, and the
     /// change is refused if another request consumed it first.
     pub ticket_digest: Option<String>,
-    /// A notice for the user, queued in the same transaction.
-    pub notice: Option<QueuedMail>,
+    /// Outbox jobs queued in the same transaction: the user's notice mail, the
+    /// post-change-password actions, the back-channel logout announcements.
+    pub outbox: Vec<QueuedMail>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +81,9 @@ pub enum PasswordChangeOutcome {
     EpochMoved,
     /// The ticket was used, expired or voided meanwhile.
     TicketUnusable,
+    /// A live session the change's announcements do not cover appeared meanwhile (see
+    /// `apply_password_change_announcing`); re-read and retry.
+    SessionsChanged,
 }
 
 /// A successful login's bookkeeping: counters, and the re-hashed password when an imported
@@ -119,6 +123,17 @@ pub trait UserStore: Send + Sync {
     async fn apply_password_change(
         &self,
         change: &PasswordChange,
+    ) -> StoreResult<PasswordChangeOutcome> {
+        self.apply_password_change_announcing(change, None).await
+    }
+    /// `apply_password_change` whose `outbox` announces the end of the live sessions (unexpired,
+    /// of `expected_epoch`) in `announced_sessions` to back-channel logout clients: the change
+    /// is refused (`SessionsChanged`) if it would end a live session not in that list (a login
+    /// that raced it), so no ended session goes unannounced. `None`: no check.
+    async fn apply_password_change_announcing(
+        &self,
+        change: &PasswordChange,
+        announced_sessions: Option<&[String]>,
     ) -> StoreResult<PasswordChangeOutcome>;
 }
 
@@ -329,7 +344,7 @@ pub trait TicketStore: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct QueuedMail {
     pub id: String,
-    pub job: MailJob,
+    pub job: OutboxJob,
     pub at: Timestamp,
 }
 
@@ -338,7 +353,7 @@ pub struct QueuedMail {
 pub struct LeasedMail {
     pub id: String,
     /// `Err` says why this version cannot read the row.
-    pub job: Result<MailJob, String>,
+    pub job: Result<OutboxJob, String>,
     /// Including this one.
     pub attempts: i64,
 }
@@ -473,6 +488,8 @@ pub struct AuthorizationCode {
     pub credential_epoch: i64,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// Claims post-login actions added to the tokens.
+    pub custom_claims: crate::actions::CustomClaims,
 }
 
 #[async_trait]
@@ -482,7 +499,8 @@ pub trait SessionStore: Send + Sync {
     async fn touch_session(&self, id: &str, at: Timestamp) -> StoreResult<()>;
     async fn delete_session(&self, id: &str) -> StoreResult<bool>;
     async fn list_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>>;
-    async fn delete_sessions(&self, user: &UserId) -> StoreResult<u64>;
+    /// Deletes every session of the user; returns the deleted ones.
+    async fn delete_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>>;
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
     /// Marks the code used and returns it, if it was unused and unexpired: exactly one of
     /// concurrent exchanges gets it.
@@ -597,6 +615,53 @@ pub trait AdminStore: Send + Sync {
     async fn find_admin_ticket(&self, digest: &str) -> StoreResult<Option<AdminTicket>>;
 }
 
+/// Actions, their deployed versions, trigger bindings and execution records.
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    async fn insert_action(&self, action: &crate::domain::Action) -> StoreResult<()>;
+    async fn get_action(&self, id: &str) -> StoreResult<Option<crate::domain::Action>>;
+    async fn find_action_by_name(&self, name: &str) -> StoreResult<Option<crate::domain::Action>>;
+    async fn list_actions(&self) -> StoreResult<Vec<crate::domain::Action>>;
+    /// Returns false when the action is gone.
+    async fn update_action(&self, action: &crate::domain::Action) -> StoreResult<bool>;
+    /// Deletes the action, its versions and its bindings.
+    async fn delete_action(&self, id: &str) -> StoreResult<bool>;
+    /// Stores a new version and points the action at it, in one transaction.
+    async fn deploy_action(
+        &self,
+        action: &crate::domain::Action,
+        version: &crate::domain::ActionVersion,
+    ) -> StoreResult<()>;
+    async fn list_action_versions(
+        &self,
+        action_id: &str,
+    ) -> StoreResult<Vec<crate::domain::ActionVersion>>;
+    async fn get_action_version(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<crate::domain::ActionVersion>>;
+    /// A trigger's bindings, in execution order.
+    async fn list_bindings(
+        &self,
+        trigger: crate::actions::Trigger,
+    ) -> StoreResult<Vec<crate::domain::ActionBinding>>;
+    /// Replaces a trigger's bindings with `bindings`, in this order.
+    async fn replace_bindings(
+        &self,
+        trigger: crate::actions::Trigger,
+        bindings: &[crate::domain::ActionBinding],
+    ) -> StoreResult<()>;
+    /// Inserts or replaces an execution record.
+    async fn put_execution(&self, record: &crate::domain::ActionExecutionRecord)
+    -> StoreResult<()>;
+    async fn get_execution(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<crate::domain::ActionExecutionRecord>>;
+    /// Deletes execution records older than `before`.
+    async fn prune_executions(&self, before: Timestamp) -> StoreResult<u64>;
+}
+
 /// What a first start writes, all in one transaction.
 #[derive(Debug)]
 pub struct BootstrapData {
@@ -626,6 +691,7 @@ pub trait Store:
     + AuthenticatorStore
     + SessionStore
     + LoginGuardStore
+    + ActionStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

@@ -4,6 +4,7 @@
 //! goes to the sign-in page and anything else is refused. Handlers call the same service
 //! functions as the Management API, with the acting administrator as the caller.
 
+mod actions;
 mod applications;
 mod auth;
 mod database;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(database::router())
         .merge(settings::router())
         .merge(applications::router())
+        .merge(actions::router())
         .merge(logs::router())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/", get(|| async { Redirect::to("/admin/users") }))
@@ -51,9 +53,10 @@ async fn stylesheet() -> Response {
 }
 
 /// The sections of the console, in the navigation's order: (path, label).
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("/admin/users", "Users"),
     ("/admin/applications", "Applications"),
+    ("/admin/actions", "Actions"),
     ("/admin/emails", "Emails"),
     ("/admin/database", "Database"),
     ("/admin/settings", "Settings"),

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use latchkey_core::domain::{AppType, TokenEndpointAuthMethod};
-use latchkey_core::services::{ClientGrantPatch, ClientPatch, NewClientGrant};
+use latchkey_core::domain::{AppType, InitiatorMode, LogoutInitiators, TokenEndpointAuthMethod};
+use latchkey_core::services::{ClientGrantPatch, ClientPatch, NewClientGrant, OidcLogoutPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -96,6 +96,36 @@ struct RefreshTokenConfig {
     leeway: Option<i64>,
 }
 
+/// `oidc_logout` (OpenID Connect Back-Channel Logout).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct OidcLogoutBody {
+    backchannel_logout_urls: Option<Vec<String>>,
+    backchannel_logout_initiators: Option<InitiatorsBody>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct InitiatorsBody {
+    /// `custom` (Auth0's default) or `all`.
+    mode: Option<InitiatorMode>,
+    selected_initiators: Option<Vec<String>>,
+}
+
+impl From<OidcLogoutBody> for OidcLogoutPatch {
+    fn from(b: OidcLogoutBody) -> Self {
+        Self {
+            backchannel_logout_urls: b.backchannel_logout_urls,
+            backchannel_logout_initiators: b.backchannel_logout_initiators.map(|i| {
+                LogoutInitiators {
+                    mode: i.mode.unwrap_or(InitiatorMode::Custom),
+                    selected_initiators: i.selected_initiators.unwrap_or_default(),
+                }
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ClientBody {
@@ -119,6 +149,11 @@ struct ClientBody {
     refresh_token: Option<RefreshTokenConfig>,
     sso: Option<bool>,
     cross_origin_auth: Option<bool>,
+    #[serde(default, with = "super::nullable")]
+    oidc_logout: Option<Option<OidcLogoutBody>>,
+    /// Create only (an import from Auth0): the existing application's id and secret.
+    client_id: Option<String>,
+    client_secret: Option<String>,
 }
 
 impl TryFrom<ClientBody> for ClientPatch {
@@ -177,6 +212,10 @@ impl TryFrom<ClientBody> for ClientPatch {
             client_metadata: b.client_metadata,
             refresh_token_lifetime_secs: b.refresh_token.as_ref().and_then(|r| r.token_lifetime),
             refresh_token_rotation: rotation,
+            oidc_logout: b.oidc_logout.map(|o| o.map(OidcLogoutPatch::from)),
+            imported_credentials: b
+                .client_id
+                .map(|id| (id, b.client_secret.map(secrecy::SecretString::from))),
         })
     }
 }
@@ -213,6 +252,11 @@ async fn update(
     ApiJson(b): ApiJson<ClientBody>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:clients", "update:client_keys"])?;
+    if b.client_id.is_some() || b.client_secret.is_some() {
+        return Err(ApiError::bad_body(
+            "client_id and client_secret can only be set when the client is created",
+        ));
+    }
     let client = state
         .services
         .update_client(&id, b.try_into()?, &p.caller())

@@ -1,6 +1,7 @@
 //! Management API v2 (`/api/v2/*`): Bearer JWT from client credentials, per-route scopes,
 //! Auth0's error shape and pagination forms.
 
+mod actions;
 mod authenticators;
 mod clients;
 mod connections;
@@ -25,6 +26,7 @@ use serde_json::{Map, Value, json};
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(users::router())
+        .merge(actions::router())
         .merge(authenticators::router())
         .merge(connections::router())
         .merge(email_templates::router())

@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::extract::Meta;
 use axum::Router;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use latchkey_core::ServiceError;
@@ -26,9 +26,12 @@ pub fn router() -> Router<AppState> {
         .route("/u/signup", get(signup_page_route).post(signup))
         .route("/u/login/again", get(login_again))
         .route("/v2/logout", get(logout))
+        .route("/continue", get(continue_login))
 }
 
 const SESSION_COOKIE: &str = "lk_session";
+/// Binds a login suspended by a post-login action's redirect to the browser it left from.
+const CONTINUE_COOKIE: &str = "lk_continue";
 const LOGIN_PURPOSE: &str = "login";
 
 /// The callback answer: a 302 with the parameters in the query, or (form_post) a page whose
@@ -267,6 +270,7 @@ async fn signup(
 async fn authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Meta(meta): Meta,
     Query(req): Query<AuthorizeRequest>,
 ) -> Response {
     let mut ctx = match Ctx::new(state, &headers).await {
@@ -282,7 +286,8 @@ async fn authorize(
         ctx.lang = lang;
     }
     let session = read_cookie(&headers, SESSION_COOKIE);
-    let mut res = authorize_answer(&ctx, req, session.as_deref()).await;
+    let caller = Caller::end_user(meta);
+    let mut res = authorize_answer(&ctx, req, session.as_deref(), &caller).await;
     if let Some(lang) = chosen
         && let Ok(v) = HeaderValue::from_str(&format!(
             "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
@@ -295,9 +300,16 @@ async fn authorize(
     res
 }
 
-async fn authorize_answer(ctx: &Ctx, req: AuthorizeRequest, session: Option<&str>) -> Response {
-    match ctx.state.services.authorize(req, session).await {
+async fn authorize_answer(
+    ctx: &Ctx,
+    req: AuthorizeRequest,
+    session: Option<&str>,
+    caller: &Caller,
+) -> Response {
+    match ctx.state.services.authorize(req, session, caller).await {
         Ok(AuthorizeOutcome::Respond(answer)) => respond(ctx, &answer, None),
+        Ok(AuthorizeOutcome::Step(step)) => after_login(ctx, step, None, StatusCode::OK),
+        Err(ServiceError::AccessDenied(message)) => denied_page(ctx, &message),
         Ok(AuthorizeOutcome::Login(form)) if form.show_signup => {
             signup_page(ctx, &form, "", None, None, StatusCode::OK)
         }
@@ -377,6 +389,7 @@ async fn login(
             StatusCode::FORBIDDEN,
         ),
         Err(ServiceError::BadRequest { message, .. }) => again(&message, StatusCode::BAD_REQUEST),
+        Err(ServiceError::AccessDenied(message)) => denied_page(&ctx, &message),
         Err(err) => {
             tracing::error!(error = ?err, "login");
 
@@ -426,9 +439,109 @@ fn expired_page(ctx: &Ctx, message: &str) -> Response {
     )
 }
 
+/// A login an action refused or could not finish: said plainly, with no way around it.
+fn denied_page(ctx: &Ctx, message: &str) -> Response {
+    ctx.page(
+        StatusCode::FORBIDDEN,
+        "You can't log in right now",
+        &format!(
+            r#"<h1>You can't log in right now</h1><div class="alert error" role="alert">{}</div><p class="muted">Go back to the application and try again.</p>"#,
+            e(message)
+        ),
+        &[],
+    )
+}
+
+/// Sends the browser to a post-login action's target with the continuation cookie. A target
+/// on another origin gets a page that links there: a form's CSP (`form-action`) would block a
+/// redirect it did not know about when the form was shown.
+fn action_redirect(ctx: &Ctx, url: &str, binding: &str) -> Response {
+    let secure = ctx.state.services.config().issuer.starts_with("https://");
+    let cookie = format!(
+        "{CONTINUE_COOKIE}={binding}; Path=/continue; HttpOnly; SameSite=Lax; Max-Age=3600{}",
+        if secure { "; Secure" } else { "" }
+    );
+    let same_origin =
+        super::origin_of(url) == super::origin_of(&ctx.state.services.config().issuer);
+    let mut res = if same_origin {
+        Redirect::to(url).into_response()
+    } else {
+        let body = format!(
+            r#"<h1>One more step</h1><p class="lead">The application needs you to continue on another page.</p><p><a class="button" href="{}">Continue</a></p>"#,
+            e(url)
+        );
+        let mut page = ctx.page(StatusCode::OK, "One more step", &body, &[]);
+        if let Ok(v) = HeaderValue::from_str(&format!("0;url={url}")) {
+            page.headers_mut()
+                .insert(HeaderName::from_static("refresh"), v);
+        }
+        page
+    };
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(c) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// `GET /continue?state=…`: back from a post-login action's redirect.
+async fn continue_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Query(query): Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let ctx = match Ctx::new(state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(sealed) = query.get("state").cloned() else {
+        return expired_page(&ctx, "Missing required parameter: state");
+    };
+    let binding = read_cookie(&headers, CONTINUE_COOKIE);
+    let query_json = serde_json::Value::Object(
+        query
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+    );
+    let outcome = ctx
+        .state
+        .services
+        .continue_login(
+            &sealed,
+            binding.as_deref(),
+            query_json,
+            &Caller::end_user(meta),
+        )
+        .await;
+    let mut res = match outcome {
+        Ok(step) => after_login(&ctx, step, None, StatusCode::OK),
+        Err(ServiceError::BadRequest { message, .. }) => expired_page(&ctx, &message),
+        Err(ServiceError::AccessDenied(message)) => denied_page(&ctx, &message),
+        Err(err) => {
+            tracing::error!(error = ?err, "continue a login");
+            error_page()
+        }
+    };
+    // The continuation is spent either way.
+    if let Ok(c) = HeaderValue::from_str(&format!(
+        "{CONTINUE_COOKIE}=; Path=/continue; HttpOnly; SameSite=Lax; Max-Age=0"
+    )) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
 /// Where a login goes next: the callback (with the session cookie), or the second factor.
 fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCode) -> Response {
     match step {
+        LoginStep::Redirect {
+            url,
+            browser_binding,
+        } => action_redirect(ctx, &url, browser_binding.expose_secret()),
+        LoginStep::Respond { response } => respond(ctx, &response, None),
         LoginStep::Done {
             session,
             response,
@@ -576,6 +689,7 @@ async fn second_factor(
             message,
         }) => (message, StatusCode::BAD_REQUEST),
         Err(ServiceError::BadRequest { message, .. }) => return expired_page(&ctx, &message),
+        Err(ServiceError::AccessDenied(message)) => return denied_page(&ctx, &message),
         Err(err) => {
             tracing::error!(error = ?err, "second factor at login");
             return error_page();

@@ -226,6 +226,7 @@ pub(super) fn forgot_form(
 async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
+    crate::extract::Meta(meta): crate::extract::Meta,
     Query(q): Query<TicketQuery>,
 ) -> Response {
     let ctx = match Ctx::new(state, &headers).await {
@@ -234,18 +235,43 @@ async fn show(
     };
     let token = q.ticket.unwrap_or_default();
     let proof = read_cookie(&headers, MFA_COOKIE);
-    match ctx.open_ticket(&token, proof.as_deref()).await {
+    match ctx.open_ticket(&token, proof.as_deref(), &meta).await {
         Ok(t) => ctx.reset_form(&token, &t, FormErrors::default(), StatusCode::OK),
         Err(page) => page,
     }
 }
 
 impl Ctx {
+    /// A reset a password-reset-post-challenge action refused.
+    fn reset_denied(&self, reason: &str) -> Response {
+        self.page(
+            StatusCode::FORBIDDEN,
+            "You can't reset your password here",
+            &format!(
+                r#"<h1>You can't reset your password here</h1><div class="alert error" role="alert">{}</div>"#,
+                e(reason)
+            ),
+            &[],
+        )
+    }
+
     /// The ticket behind a link, or the page for a link that cannot be used (expired: a new
     /// mail, or Auth0's `result_url` answer; used or unknown: a new mail).
-    async fn open_ticket(&self, token: &str, proof: Option<&str>) -> Result<OpenTicket, Response> {
-        match self.state.services.open_password_ticket(token, proof).await {
+    async fn open_ticket(
+        &self,
+        token: &str,
+        proof: Option<&str>,
+        meta: &latchkey_core::audit::RequestMeta,
+    ) -> Result<OpenTicket, Response> {
+        let caller = Caller::end_user(meta.clone());
+        match self
+            .state
+            .services
+            .open_password_ticket(token, proof, &caller)
+            .await
+        {
             Ok(TicketState::Open(t)) => Ok(t),
+            Ok(TicketState::Denied { reason }) => Err(self.reset_denied(&reason)),
             Ok(TicketState::Expired {
                 redirect: Some(url),
                 ..
@@ -288,7 +314,7 @@ async fn submit(
     };
     let services = ctx.state.services.clone();
     let proof = read_cookie(&headers, MFA_COOKIE);
-    let open = match ctx.open_ticket(&form.ticket, proof.as_deref()).await {
+    let open = match ctx.open_ticket(&form.ticket, proof.as_deref(), &meta).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -366,6 +392,7 @@ async fn submit(
             code: "invalid_ticket",
             ..
         }) => ctx.dead_link(false, Some(&open.connection), StatusCode::BAD_REQUEST),
+        Err(ServiceError::AccessDenied(reason)) => ctx.reset_denied(&reason),
         Err(ServiceError::BadRequest { message, .. } | ServiceError::Conflict { message, .. }) => {
             bad(FormErrors {
                 banner: Some(message),
@@ -403,7 +430,7 @@ async fn second_factor(
     };
     let services = ctx.state.services.clone();
     let (status, message) = match services
-        .pass_reset_second_factor(&form.ticket, &form.code, &Caller::end_user(meta))
+        .pass_reset_second_factor(&form.ticket, &form.code, &Caller::end_user(meta.clone()))
         .await
     {
         Ok(passed) => {
@@ -445,7 +472,7 @@ async fn second_factor(
             return error_page();
         }
     };
-    match ctx.open_ticket(&form.ticket, None).await {
+    match ctx.open_ticket(&form.ticket, None, &meta).await {
         Ok(t) => ctx.reset_form(
             &form.ticket,
             &t,

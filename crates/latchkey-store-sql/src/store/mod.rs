@@ -1,6 +1,7 @@
 //! `SqlStore`: the storage traits over one writer pool and one reader pool (the same pool on
 //! PostgreSQL). One file per aggregate; the helpers here are the only place that runs a query.
 
+mod actions;
 mod admins;
 mod authenticators;
 mod clients;

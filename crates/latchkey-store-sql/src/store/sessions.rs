@@ -14,7 +14,7 @@ macro_rules! session_columns {
 macro_rules! code_columns {
     () => {
         "digest, client_id, user_id, session_id, redirect_uri, scope, audience, nonce, code_challenge, auth_time, \
-         amr, credential_epoch, created_at, expires_at"
+         amr, credential_epoch, created_at, expires_at, custom_claims"
     };
 }
 
@@ -54,6 +54,10 @@ fn code(row: &AnyRow) -> anyhow::Result<AuthorizationCode> {
         credential_epoch: row.try_get("credential_epoch")?,
         created_at: Timestamp::from_millis(row.try_get("created_at")?),
         expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        custom_claims: match row.try_get::<Option<String>, _>("custom_claims")? {
+            Some(json) => serde_json::from_str(&json)?,
+            None => Default::default(),
+        },
     })
 }
 
@@ -115,17 +119,20 @@ impl SessionStore for SqlStore {
         fetch_all(q, &self.reader, session).await
     }
 
-    async fn delete_sessions(&self, user: &UserId) -> StoreResult<u64> {
-        let q =
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.as_str().to_owned());
-        execute(q, &self.writer).await
+    async fn delete_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
+        let q = sqlx::query(concat!(
+            "DELETE FROM sessions WHERE user_id = $1 RETURNING ",
+            session_columns!()
+        ))
+        .bind(user.as_str().to_owned());
+        fetch_all(q, &self.writer, session).await
     }
 
     async fn insert_code(&self, c: &AuthorizationCode) -> StoreResult<()> {
         let q = sqlx::query(concat!(
             "INSERT INTO authorization_codes (",
             code_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(c.digest.clone())
         .bind(c.client_id.clone())
@@ -140,7 +147,8 @@ impl SessionStore for SqlStore {
         .bind(amr_json(&c.amr))
         .bind(c.credential_epoch)
         .bind(c.created_at.millis())
-        .bind(c.expires_at.millis());
+        .bind(c.expires_at.millis())
+        .bind((!c.custom_claims.is_empty()).then(|| super::to_json(&c.custom_claims)));
         execute(q, &self.writer).await.map(drop)
     }
 

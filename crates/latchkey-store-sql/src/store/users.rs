@@ -218,9 +218,10 @@ impl UserStore for SqlStore {
         execute(q, &self.writer).await.map(drop)
     }
 
-    async fn apply_password_change(
+    async fn apply_password_change_announcing(
         &self,
         c: &PasswordChange,
+        announced_sessions: Option<&[String]>,
     ) -> StoreResult<PasswordChangeOutcome> {
         let mut tx = self.writer.begin().await.map_err(other)?;
         if let Some(digest) = &c.ticket_digest {
@@ -267,13 +268,34 @@ impl UserStore for SqlStore {
             &mut *tx,
         )
         .await?;
-        // Sessions end with the old password (DESIGN invariant 9).
-        execute(
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(c.user_id.as_str().to_owned()),
+        // Sessions end with the old password (DESIGN invariant 9), each one announced to
+        // back-channel logout clients by `c.outbox`: a live one it does not cover (a login
+        // that raced the change) sends the service round again.
+        let ended = fetch_all(
+            sqlx::query(
+                "DELETE FROM sessions WHERE user_id = $1 \
+                 RETURNING id, credential_epoch, expires_at",
+            )
+            .bind(c.user_id.as_str().to_owned()),
             &mut *tx,
+            |row| {
+                use sqlx::Row;
+                Ok((
+                    row.try_get::<String, _>("id")?,
+                    row.try_get::<i64, _>("credential_epoch")?,
+                    row.try_get::<i64, _>("expires_at")?,
+                ))
+            },
         )
         .await?;
+        if let Some(announced) = announced_sessions
+            && ended.iter().any(|(id, epoch, expires_at)| {
+                *epoch == c.expected_epoch && *expires_at > c.at.millis() && !announced.contains(id)
+            })
+        {
+            tx.rollback().await.map_err(other)?;
+            return Ok(PasswordChangeOutcome::SessionsChanged);
+        }
         // Pending links die with the old password (their epoch no longer matches either).
         execute(
             sqlx::query("DELETE FROM password_tickets WHERE user_id = $1 AND used_at IS NULL")
@@ -281,8 +303,8 @@ impl UserStore for SqlStore {
             &mut *tx,
         )
         .await?;
-        if let Some(notice) = &c.notice {
-            super::outbox::insert_mail(&mut *tx, std::slice::from_ref(notice)).await?;
+        if !c.outbox.is_empty() {
+            super::outbox::insert_mail(&mut *tx, &c.outbox).await?;
         }
         insert_log(&mut *tx, &c.log).await?;
         tx.commit().await.map_err(other)?;

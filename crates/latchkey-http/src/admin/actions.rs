@@ -1,0 +1,1325 @@
+//! Actions: the triggers with their bound actions in order (reorder, remove, bind a deployed
+//! action), the list of actions and a "New action" form; each action's page edits its draft
+//! code, its secrets (names only: a value is write-only), deploys, runs the draft once with a
+//! sample event ("Test") and deletes. Every form calls the service the Management API's
+//! `/actions/*` endpoints call, with the administrator as the caller.
+
+use super::{Console, ConsoleForm, Notice, done, path_segment};
+use crate::AppState;
+use crate::extract::Meta;
+use crate::pages::{e, error_page};
+use axum::Router;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use latchkey_core::ServiceError;
+use latchkey_core::actions::Trigger;
+use latchkey_core::domain::{Action, ActionBinding, ActionVersion, ParseError};
+use latchkey_core::services::{ActionPatch, BindingRef, NewAction, SecretInput};
+use latchkey_core::time::Timestamp;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/actions", get(overview).post(create))
+        .route("/admin/actions/bindings/{trigger}", post(bind))
+        .route("/admin/actions/{id}", get(edit).post(save))
+        .route("/admin/actions/{id}/secrets", post(set_secret))
+        .route("/admin/actions/{id}/secrets/remove", post(remove_secret))
+        .route("/admin/actions/{id}/test", post(test))
+        .route("/admin/actions/{id}/delete", post(delete))
+}
+
+const SECTION: &str = "/admin/actions";
+
+fn action_path(id: &str) -> String {
+    format!("{SECTION}/{}", path_segment(id))
+}
+
+/// Auth0's names for the triggers, and when each runs.
+fn trigger_label(t: Trigger) -> &'static str {
+    match t {
+        Trigger::PostLogin => "Login / Post Login",
+        Trigger::PostChangePassword => "Post Change Password",
+        Trigger::PasswordResetPostChallenge => "Password Reset / Post Challenge",
+    }
+}
+
+fn trigger_hint(t: Trigger) -> &'static str {
+    match t {
+        Trigger::PostLogin => {
+            "Runs after a user signs in, before the application gets its tokens: it can deny the login, add claims, redirect the user or ask for a second factor."
+        }
+        Trigger::PostChangePassword => {
+            "Runs after a user's password changed (reset link, Change Password, Management API)."
+        }
+        Trigger::PasswordResetPostChallenge => {
+            "Runs after a user opened a password-reset link, before they choose the new password: it can deny the reset or ask for a second factor."
+        }
+    }
+}
+
+/// The code a new action starts from: the trigger's handler, empty.
+fn template(trigger: Trigger) -> String {
+    let (flow, api, what) = match trigger {
+        Trigger::PostLogin => ("PostLogin", "PostLoginAPI", "the login"),
+        Trigger::PostChangePassword => ("PostChangePassword", "PostChangePasswordAPI", "the flow"),
+        Trigger::PasswordResetPostChallenge => (
+            "Password Reset / Post Challenge",
+            "PostChallengeAPI",
+            "the reset",
+        ),
+    };
+    let mut code = format!(
+        "/**\n * Handler that will be called during the execution of a {flow} flow.\n *\n * @param {{Event}} event - Details about the user and the context of the request.\n * @param {{{api}}} api - Interface whose methods can be used to change the behavior of {what}.\n */\nexports.{handler} = async (event, api) => {{\n}};\n",
+        handler = trigger.handler(),
+    );
+    if trigger == Trigger::PostLogin {
+        code.push_str(
+            "\n/**\n * Handler that will be invoked when this action is resuming after an external redirect. If your\n * onExecutePostLogin function does not perform a redirect, this function can be safely ignored.\n *\n * @param {Event} event - Details about the user and the context in which they are logging in.\n * @param {PostLoginAPI} api - Interface whose methods can be used to change the behavior of the login.\n */\n// exports.onContinuePostLogin = async (event, api) => {\n// };\n",
+        );
+    }
+    code
+}
+
+/// The event the Test form starts with: the shape the trigger's flow builds, with sample values.
+fn sample_event(trigger: Trigger, issuer: &str) -> String {
+    let host = url::Url::parse(issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "localhost".into());
+    let now = Timestamp::now().to_iso();
+    let user = json!({
+        "user_id": "auth0|5f7c8ec7c33c6c004bbafe82",
+        "email": "j+smith@example.com",
+        "email_verified": true,
+        "name": "J Smith",
+        "nickname": "j+smith",
+        "picture": "https://example.com/avatar.png",
+        "created_at": now,
+        "updated_at": now,
+        "app_metadata": {},
+        "user_metadata": {},
+        "identities": [{"connection": "Username-Password-Authentication", "provider": "auth0",
+                        "user_id": "5f7c8ec7c33c6c004bbafe82", "isSocial": false}],
+    });
+    let client = json!({"client_id": "sample-client-id", "name": "My application", "metadata": {}});
+    let connection = json!({"id": "con_sample0000000000", "name": "Username-Password-Authentication",
+                            "strategy": "auth0", "metadata": {}});
+    let request = |method: &str| {
+        json!({"ip": "203.0.113.10", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+               "hostname": host, "geoip": {}, "language": "en", "method": method})
+    };
+    let event = match trigger {
+        Trigger::PostLogin => json!({
+            "transaction": {
+                "requested_scopes": ["openid", "profile", "email"],
+                "protocol": "oidc-basic-profile",
+                "redirect_uri": "https://app.example.com/callback",
+                "state": "sample-state",
+                "prompt": [],
+                "acr_values": [],
+                "ui_locales": [],
+                "locale": "en",
+                "response_mode": "query",
+                "response_type": ["code"],
+            },
+            "request": request("GET"),
+            "user": user,
+            "client": client,
+            "connection": connection,
+            "authentication": {"methods": [{"name": "pwd", "timestamp": now}]},
+            "stats": {"logins_count": 1},
+            "tenant": {"id": host},
+            "authorization": {"roles": []},
+        }),
+        Trigger::PostChangePassword => json!({
+            "user": {"user_id": user["user_id"], "email": user["email"],
+                     "email_verified": true, "last_password_reset": now, "phone_verified": false},
+            "connection": connection,
+            "request": request("POST"),
+            "tenant": {"id": host},
+        }),
+        Trigger::PasswordResetPostChallenge => json!({
+            "user": user,
+            "client": client,
+            "authentication": {"methods": [{"name": "email", "timestamp": now}]},
+            "request": request("GET"),
+            "tenant": {"id": host},
+            "transaction": {"locale": "en"},
+        }),
+    };
+    serde_json::to_string_pretty(&event).unwrap_or_else(|_| "{}".into())
+}
+
+#[derive(Deserialize, Default)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "created" => "Action created. Write its code, save the draft, then deploy it.",
+        "saved" => "Draft saved. The trigger keeps running the deployed version until you deploy.",
+        "deployed" => "Deployed. Every binding of this action runs the new version from now on.",
+        "secret-saved" => {
+            "Secret saved. The deployed version keeps the secrets it was deployed with until you deploy again."
+        }
+        "secret-removed" => {
+            "Secret removed from the draft. The deployed version keeps it until you deploy again."
+        }
+        "deleted" => "Action deleted.",
+        "bound" => "Action bound: the trigger runs it from now on.",
+        "moved" => "Order saved: the trigger runs its actions in this order.",
+        "unbound" => "Binding removed: the trigger no longer runs that action.",
+        _ => return None,
+    })
+}
+
+/// A refusal shown next to the field it is about (`field` is the input's id).
+struct FieldError {
+    field: &'static str,
+    message: String,
+}
+
+fn error_for<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
+    errors
+        .iter()
+        .find(|f| f.field == field)
+        .map(|f| f.message.as_str())
+}
+
+/// The attributes of an input that may be refused (`aria-invalid`, and `aria-describedby`
+/// naming the error, then the hint), and the error's paragraph to put after it.
+fn field_state(errors: &[FieldError], id: &str, hint: Option<&str>) -> (String, String) {
+    let error = error_for(errors, id);
+    let mut described = Vec::new();
+    if error.is_some() {
+        described.push(format!("{id}-error"));
+    }
+    if let Some(h) = hint {
+        described.push(h.to_owned());
+    }
+    let mut attrs = format!(r#" aria-invalid="{}""#, error.is_some());
+    if !described.is_empty() {
+        attrs.push_str(&format!(r#" aria-describedby="{}""#, described.join(" ")));
+    }
+    let message = error
+        .map(|m| format!(r#"<p id="{id}-error" class="field-error">{}</p>"#, e(m)))
+        .unwrap_or_default();
+    (attrs, message)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn parse_message(p: &ParseError) -> String {
+    match p.field {
+        "name" => format!("The name {}.", p.reason),
+        "code" => format!("The code {}.", p.reason),
+        "supported_triggers" => "Choose a trigger.".to_owned(),
+        _ => format!("{}.", capitalized(&p.reason)),
+    }
+}
+
+/// A refusal the page shows: the form field it is about (if any) and the message; `None` for
+/// our own failures.
+fn refusal(err: &ServiceError) -> Option<(Option<&'static str>, String)> {
+    match err {
+        ServiceError::Invalid(p) => Some((Some(p.field), parse_message(p))),
+        ServiceError::BadRequest { message, .. } | ServiceError::Conflict { message, .. } => {
+            Some((None, message.clone()))
+        }
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The overview: triggers with their bindings, the actions, "New action".
+
+/// What the overview's forms show after a refusal.
+#[derive(Default)]
+struct OverviewForms<'a> {
+    new_name: &'a str,
+    new_trigger: Option<Trigger>,
+    errors: Vec<FieldError>,
+}
+
+fn deployed_text(a: &Action) -> String {
+    match &a.deployed {
+        Some(d) => format!("Version {}", d.number),
+        None => "not deployed".to_owned(),
+    }
+}
+
+fn changes_badge(a: &Action) -> &'static str {
+    if a.deployed.is_some() && !a.all_changes_deployed {
+        r#" <span class="badge bad">changes not deployed</span>"#
+    } else {
+        ""
+    }
+}
+
+fn triggers_text(a: &Action) -> String {
+    a.supported_triggers
+        .iter()
+        .map(|t| t.id())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn trigger_panel(
+    console: &Console,
+    trigger: Trigger,
+    bound: &[(ActionBinding, Action)],
+    actions: &[Action],
+    errors: &[FieldError],
+) -> String {
+    let csrf = console.csrf_field();
+    let id = trigger.id();
+    let form_action = format!("{SECTION}/bindings/{id}");
+    let last = bound.len().saturating_sub(1);
+    let items: String = bound
+        .iter()
+        .enumerate()
+        .map(|(i, (b, a))| {
+            let name = e(&b.display_name);
+            let disabled = |off: bool| if off { " disabled" } else { "" };
+            format!(
+                r#"<li><a href="{path}">{name}</a> <span class="badge">{version}</span>{changes}
+<form method="post" action="{form_action}" class="inline">{csrf}<input type="hidden" name="action" value="{action_id}">
+<button type="submit" name="op" value="up" class="secondary small" aria-label="Move {name} up"{first}>Up</button>
+<button type="submit" name="op" value="down" class="secondary small" aria-label="Move {name} down"{final_}>Down</button>
+<button type="submit" name="op" value="remove" class="secondary small" aria-label="Remove {name} from {id}">Remove</button></form></li>"#,
+                path = e(&action_path(&a.id)),
+                version = e(&deployed_text(a)),
+                changes = changes_badge(a),
+                action_id = e(&a.id),
+                first = disabled(i == 0),
+                final_ = disabled(i == last),
+            )
+        })
+        .collect();
+    let list = if bound.is_empty() {
+        r#"<p class="empty">No action runs on this trigger.</p>"#.to_owned()
+    } else {
+        format!(r#"<ol class="bindings">{items}</ol>"#)
+    };
+    let candidates: Vec<&Action> = actions
+        .iter()
+        .filter(|a| a.supported_triggers.contains(&trigger) && a.deployed.is_some())
+        .filter(|a| !bound.iter().any(|(b, _)| b.action_id == a.id))
+        .collect();
+    let select_id = bind_field(trigger);
+    let (attrs, error) = field_state(errors, select_id, None);
+    let add = if candidates.is_empty() && error.is_empty() {
+        r#"<p class="hint">To add an action here, create one for this trigger and deploy it.</p>"#
+            .to_owned()
+    } else {
+        let options: String = candidates
+            .iter()
+            .map(|a| format!(r#"<option value="{}">{}</option>"#, e(&a.id), e(&a.name)))
+            .collect();
+        format!(
+            r#"<form method="post" action="{form_action}">{csrf}<input type="hidden" name="op" value="add">
+<label for="{select_id}">Add a deployed action</label>
+<select id="{select_id}" name="action"{attrs}><option value="">Choose an action…</option>{options}</select>{error}
+<button type="submit" class="secondary">Add to {id}</button></form>"#
+        )
+    };
+    format!(
+        r#"<section class="panel" aria-labelledby="t-{id}"><h2 id="t-{id}">{label} <code>{id}</code></h2>
+<p class="hint">{hint}</p>{list}{add}</section>"#,
+        label = e(trigger_label(trigger)),
+        hint = e(trigger_hint(trigger)),
+    )
+}
+
+/// The id of a trigger's "add" select (a `FieldError`'s field).
+fn bind_field(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::PostLogin => "bind-post-login",
+        Trigger::PostChangePassword => "bind-post-change-password",
+        Trigger::PasswordResetPostChallenge => "bind-password-reset-post-challenge",
+    }
+}
+
+async fn overview_page(
+    console: &Console,
+    forms: OverviewForms<'_>,
+    notice: Option<Notice<'_>>,
+    status: StatusCode,
+) -> Response {
+    let services = &console.state.services;
+    let gathered = async {
+        let actions = services.list_actions(None, None, None).await?;
+        let mut bindings = Vec::with_capacity(Trigger::ALL.len());
+        for t in Trigger::ALL {
+            bindings.push((t, services.trigger_bindings(t).await?));
+        }
+        Ok::<_, ServiceError>((actions, bindings))
+    };
+    let (mut actions, bindings) = match gathered.await {
+        Ok(v) => v,
+        Err(err) => {
+            tracing::error!(error = ?err, "loading the actions page in the console");
+            return error_page();
+        }
+    };
+    actions.sort_by_cached_key(|a| a.name.to_lowercase());
+    let csrf = console.csrf_field();
+    let triggers: String = bindings
+        .iter()
+        .map(|(t, bound)| trigger_panel(console, *t, bound, &actions, &forms.errors))
+        .collect();
+    let rows: String = actions
+        .iter()
+        .map(|a| {
+            format!(
+                r#"<tr><td><a href="{path}">{name}</a></td><td><code>{triggers}</code></td><td>{deployed}{changes}</td><td>{updated}</td></tr>"#,
+                path = e(&action_path(&a.id)),
+                name = e(&a.name),
+                triggers = e(&triggers_text(a)),
+                deployed = e(&deployed_text(a)),
+                changes = changes_badge(a),
+                updated = e(&a.updated_at.to_iso()),
+            )
+        })
+        .collect();
+    let table = if actions.is_empty() {
+        r#"<p class="empty">No action yet.</p>"#.to_owned()
+    } else {
+        format!(
+            r#"<table><thead><tr><th scope="col">Action</th><th scope="col">Trigger</th><th scope="col">Deployed</th><th scope="col">Updated</th></tr></thead><tbody>{rows}</tbody></table>"#
+        )
+    };
+    let options: String = Trigger::ALL
+        .iter()
+        .map(|t| {
+            format!(
+                r#"<option value="{id}"{selected}>{label} ({id})</option>"#,
+                id = t.id(),
+                label = e(trigger_label(*t)),
+                selected = if forms.new_trigger == Some(*t) {
+                    " selected"
+                } else {
+                    ""
+                },
+            )
+        })
+        .collect();
+    let (name_attrs, name_error) = field_state(&forms.errors, "new-name", None);
+    let (trigger_attrs, trigger_error) =
+        field_state(&forms.errors, "new-trigger", Some("new-trigger-hint"));
+    let body = format!(
+        r#"<h2 class="section">Triggers</h2>{triggers}
+<div class="grid">
+<section class="panel wide" aria-labelledby="al"><h2 id="al">All actions</h2>{table}</section>
+<section class="panel" aria-labelledby="na"><h2 id="na">New action</h2>
+<form method="post" action="{SECTION}" novalidate>{csrf}
+<label for="new-name">Name</label>
+<input id="new-name" name="name" type="text" value="{name}" required maxlength="255"{name_attrs}>{name_error}
+<label for="new-trigger">Trigger</label>
+<select id="new-trigger" name="trigger"{trigger_attrs}>{options}</select>{trigger_error}
+<p id="new-trigger-hint" class="hint">An action runs on one trigger; its code starts from that trigger's handler.</p>
+<button type="submit">Create action</button></form></section>
+</div>"#,
+        name = e(forms.new_name),
+    );
+    console.page(status, SECTION, "Actions", notice, &body)
+}
+
+async fn overview(console: Console, Query(q): Query<DoneQuery>) -> Response {
+    let notice = q.done.as_deref().and_then(notice_text).map(Notice::Ok);
+    overview_page(&console, OverviewForms::default(), notice, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct NewFields {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    trigger: String,
+}
+
+async fn create(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<NewFields>) -> Response {
+    let trigger = Trigger::parse(&f.trigger);
+    let refused = |field: &'static str, message: String| {
+        let forms = OverviewForms {
+            new_name: &f.name,
+            new_trigger: trigger,
+            errors: vec![FieldError { field, message }],
+        };
+        let console = &console;
+        async move {
+            overview_page(
+                console,
+                forms,
+                Some(Notice::Error("The action was not created: see below.")),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    };
+    let Some(trigger) = trigger else {
+        return refused("new-trigger", "Choose a trigger.".to_owned()).await;
+    };
+    let new = NewAction {
+        name: f.name.clone(),
+        supported_triggers: vec![trigger],
+        code: template(trigger),
+        dependencies: Vec::new(),
+        runtime: None,
+        secrets: Vec::new(),
+    };
+    let caller = console.admin.caller(meta);
+    match console.state.services.create_action(new, &caller).await {
+        Ok(action) => done(&action_path(&action.id), "created"),
+        Err(err) => match refusal(&err) {
+            Some((Some("supported_triggers"), message)) => refused("new-trigger", message).await,
+            // A bad name, or one already taken (a conflict).
+            Some((_, message)) => refused("new-name", message).await,
+            None => {
+                tracing::error!(error = ?err, "creating an action in the console");
+                error_page()
+            }
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct BindFields {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    op: String,
+}
+
+async fn bind(
+    Meta(meta): Meta,
+    Path(trigger): Path<String>,
+    ConsoleForm(console, f): ConsoleForm<BindFields>,
+) -> Response {
+    let Some(trigger) = Trigger::parse(&trigger) else {
+        return console.page(
+            StatusCode::NOT_FOUND,
+            SECTION,
+            "Trigger not found",
+            None,
+            r#"<p>There is no such trigger. <a href="/admin/actions">Back to actions</a></p>"#,
+        );
+    };
+    let refused = |field: Option<&'static str>, message: String| {
+        let console = &console;
+        async move {
+            let notice = match field {
+                Some(_) => "Nothing changed: see below.".to_owned(),
+                None => message.clone(),
+            };
+            let forms = OverviewForms {
+                errors: field
+                    .map(|field| vec![FieldError { field, message }])
+                    .unwrap_or_default(),
+                ..OverviewForms::default()
+            };
+            overview_page(
+                console,
+                forms,
+                Some(Notice::Error(&notice)),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    };
+    let current = match console.state.services.trigger_bindings(trigger).await {
+        Ok(b) => b,
+        Err(err) => {
+            tracing::error!(error = ?err, "reading trigger bindings in the console");
+            return error_page();
+        }
+    };
+    // (action id, display name), in the trigger's order.
+    let mut order: Vec<(String, Option<String>)> = current
+        .iter()
+        .map(|(b, _)| (b.action_id.clone(), Some(b.display_name.clone())))
+        .collect();
+    let at = order.iter().position(|(id, _)| *id == f.action);
+    let code = match (f.op.as_str(), at) {
+        ("add", _) if f.action.is_empty() => {
+            return refused(
+                Some(bind_field(trigger)),
+                "Choose the action to add.".to_owned(),
+            )
+            .await;
+        }
+        ("add", Some(_)) => {
+            return refused(
+                Some(bind_field(trigger)),
+                "This action is already bound to this trigger.".to_owned(),
+            )
+            .await;
+        }
+        ("add", None) => {
+            order.push((f.action.clone(), None));
+            "bound"
+        }
+        ("up", Some(i)) => {
+            if i > 0 {
+                order.swap(i, i - 1);
+            }
+            "moved"
+        }
+        ("down", Some(i)) => {
+            if i + 1 < order.len() {
+                order.swap(i, i + 1);
+            }
+            "moved"
+        }
+        ("remove", Some(i)) => {
+            order.remove(i);
+            "unbound"
+        }
+        ("up" | "down" | "remove", None) => {
+            return refused(
+                None,
+                "Nothing changed: that action is no longer bound to this trigger. The current order is below.".to_owned(),
+            )
+            .await;
+        }
+        _ => {
+            return refused(
+                None,
+                "Nothing changed: this form could not be read.".to_owned(),
+            )
+            .await;
+        }
+    };
+    let refs = order
+        .into_iter()
+        .map(|(value, display_name)| BindingRef {
+            by_name: false,
+            value,
+            display_name,
+        })
+        .collect();
+    let caller = console.admin.caller(meta);
+    match console
+        .state
+        .services
+        .set_trigger_bindings(trigger, refs, &caller)
+        .await
+    {
+        Ok(_) => done(SECTION, code),
+        Err(err) => match refusal(&err) {
+            Some((_, message)) if f.op == "add" => {
+                refused(Some(bind_field(trigger)), message).await
+            }
+            Some((_, message)) => refused(None, message).await,
+            None => {
+                tracing::error!(error = ?err, "saving trigger bindings in the console");
+                error_page()
+            }
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One action: code, secrets, deploy, test, versions, delete.
+
+/// What a "Test" run reported (`test_action`'s `payload`).
+struct TestReport {
+    status: String,
+    error: Option<String>,
+    logs: String,
+    commands: Vec<Value>,
+    total_ms: Option<f64>,
+}
+
+impl TestReport {
+    fn of(result: &Value) -> Self {
+        let p = &result["payload"];
+        Self {
+            status: p["status"].as_str().unwrap_or("unknown").to_owned(),
+            error: p["error"].as_str().map(str::to_owned),
+            logs: p["logs"].as_str().unwrap_or_default().to_owned(),
+            commands: p["commands"].as_array().cloned().unwrap_or_default(),
+            total_ms: p["stats"]["total_ms"].as_f64(),
+        }
+    }
+
+    fn html(&self) -> String {
+        let badge = if self.status == "completed" {
+            r#"<span class="badge ok">completed</span>"#.to_owned()
+        } else {
+            format!(r#"<span class="badge bad">{}</span>"#, e(&self.status))
+        };
+        let duration = self
+            .total_ms
+            .map(|ms| format!("<dt>Duration</dt><dd>{ms:.1} ms</dd>"))
+            .unwrap_or_default();
+        let error = self
+            .error
+            .as_deref()
+            .map(|m| format!(r#"<h3>Error</h3><pre class="json">{}</pre>"#, e(m)))
+            .unwrap_or_default();
+        let logs = if self.logs.is_empty() {
+            r#"<p class="empty">Nothing logged.</p>"#.to_owned()
+        } else {
+            format!(
+                r#"<pre class="json" id="test-logs">{}</pre>"#,
+                e(&self.logs)
+            )
+        };
+        let commands = if self.commands.is_empty() {
+            r#"<p class="empty">The action asked for nothing.</p>"#.to_owned()
+        } else {
+            let text = serde_json::to_string_pretty(&self.commands).unwrap_or_default();
+            format!(r#"<pre class="json" id="test-commands">{}</pre>"#, e(&text))
+        };
+        format!(
+            r#"<div id="test-result" role="status" aria-labelledby="trh"><h3 id="trh">Result</h3>
+<dl class="facts"><dt>Status</dt><dd>{badge}</dd>{duration}</dl>{error}
+<h3>Logs</h3>{logs}<h3>Commands</h3>{commands}</div>"#
+        )
+    }
+}
+
+/// What the action's page shows besides the action.
+#[derive(Default)]
+struct EditForms<'a> {
+    /// The code as typed (after a refused save); otherwise the draft's.
+    code: Option<&'a str>,
+    /// The test event as typed; otherwise the trigger's sample.
+    event: Option<&'a str>,
+    secret_name: Option<&'a str>,
+    confirm: Option<&'a str>,
+    test: Option<TestReport>,
+    errors: Vec<FieldError>,
+}
+
+fn no_such_action(console: &Console) -> Response {
+    console.page(
+        StatusCode::NOT_FOUND,
+        SECTION,
+        "Action not found",
+        None,
+        r#"<p>There is no such action. <a href="/admin/actions">Back to actions</a></p>"#,
+    )
+}
+
+async fn find(console: &Console, id: &str) -> Result<Action, Response> {
+    match console.state.services.get_action(id).await {
+        Ok(a) => Ok(a),
+        Err(ServiceError::NotFound { .. }) => Err(no_such_action(console)),
+        Err(err) => {
+            tracing::error!(error = ?err, "loading an action in the console");
+            Err(error_page())
+        }
+    }
+}
+
+/// The triggers `action` is bound to.
+async fn bound_to(console: &Console, action: &Action) -> Result<Vec<Trigger>, ServiceError> {
+    let mut out = Vec::new();
+    for t in Trigger::ALL {
+        let bound = console.state.services.trigger_bindings(t).await?;
+        if bound.iter().any(|(b, _)| b.action_id == action.id) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+async fn edit_page(
+    console: &Console,
+    action: &Action,
+    forms: EditForms<'_>,
+    notice: Option<Notice<'_>>,
+    status: StatusCode,
+) -> Response {
+    let gathered = async {
+        let versions = console.state.services.action_versions(&action.id).await?;
+        let bound = bound_to(console, action).await?;
+        Ok::<_, ServiceError>((versions, bound))
+    };
+    let (versions, bound): (Vec<ActionVersion>, Vec<Trigger>) = match gathered.await {
+        Ok(v) => v,
+        Err(err) => {
+            tracing::error!(error = ?err, "loading an action's page in the console");
+            return error_page();
+        }
+    };
+    let csrf = console.csrf_field();
+    let path = e(&action_path(&action.id));
+    let trigger = action.supported_triggers.first().copied();
+    let handler = trigger.map_or("onExecute…", Trigger::handler);
+    let errors = &forms.errors;
+
+    let bound_text = if bound.is_empty() {
+        "Not bound to a trigger".to_owned()
+    } else {
+        bound
+            .iter()
+            .map(|t| format!("<code>{}</code>", t.id()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let facts = format!(
+        r#"<dl class="facts">
+<dt>Trigger</dt><dd><code>{triggers}</code></dd>
+<dt>Deployed</dt><dd>{deployed}{changes}</dd>
+<dt>Bound to</dt><dd>{bound_text}</dd>
+<dt>Runtime</dt><dd>{runtime}</dd>
+<dt>Created</dt><dd>{created}</dd>
+<dt>Updated</dt><dd>{updated}</dd>
+</dl>"#,
+        triggers = e(&triggers_text(action)),
+        deployed = e(&deployed_text(action)),
+        changes = changes_badge(action),
+        runtime = e(&action.runtime),
+        created = e(&action.created_at.to_iso()),
+        updated = e(&action.updated_at.to_iso()),
+    );
+
+    let (code_attrs, code_error) = field_state(errors, "code", Some("code-hint"));
+    let code_panel = format!(
+        r#"<section class="panel" aria-labelledby="cd"><h2 id="cd">Code</h2>
+<form method="post" action="{path}" novalidate>{csrf}
+<label for="code">Source (a CommonJS module exporting <code>{handler}</code>)</label>
+<textarea id="code" name="code" class="code" rows="24" spellcheck="false" autocomplete="off" autocapitalize="off" wrap="off"{code_attrs}>{code}</textarea>{code_error}
+<p id="code-hint" class="hint">The secrets below are <code>event.secrets.NAME</code>. "Save draft" keeps the code without running it anywhere; "Deploy" saves it and makes it the version every binding runs.</p>
+<div class="actions"><button type="submit" name="intent" value="save" class="secondary">Save draft</button>
+<button type="submit" name="intent" value="deploy">Deploy</button></div></form></section>"#,
+        code = e(forms.code.unwrap_or(&action.code)),
+    );
+
+    let secret_rows: String = action
+        .secrets
+        .iter()
+        .map(|s| {
+            format!(
+                r#"<tr><td><code>{name}</code></td><td>{updated}</td><td><form method="post" action="{path}/secrets/remove" class="inline">{csrf}<input type="hidden" name="name" value="{name}"><button type="submit" class="secondary small" aria-label="Remove secret {name}">Remove</button></form></td></tr>"#,
+                name = e(&s.name),
+                updated = e(&s.updated_at.to_iso()),
+            )
+        })
+        .collect();
+    let secret_list = if action.secrets.is_empty() {
+        r#"<p class="empty">No secret.</p>"#.to_owned()
+    } else {
+        format!(
+            r#"<table><thead><tr><th scope="col">Name</th><th scope="col">Updated</th><th scope="col"><span class="sr-only">Remove</span></th></tr></thead><tbody>{secret_rows}</tbody></table>"#
+        )
+    };
+    let (sname_attrs, sname_error) = field_state(errors, "secret-name", Some("secret-name-hint"));
+    let (svalue_attrs, svalue_error) =
+        field_state(errors, "secret-value", Some("secret-value-hint"));
+    let secrets_panel = format!(
+        r#"<section class="panel" aria-labelledby="sc"><h2 id="sc">Secrets</h2>
+<p class="hint">Values are stored encrypted and never shown again; logs show them as <code>[redacted]</code>.</p>{secret_list}
+<form method="post" action="{path}/secrets" novalidate autocomplete="off">{csrf}
+<label for="secret-name">Name</label>
+<input id="secret-name" name="secret_name" type="text" value="{secret_name}" required spellcheck="false" autocapitalize="off"{sname_attrs}>{sname_error}
+<p id="secret-name-hint" class="hint">Letters, digits, <code>_</code> or <code>-</code>. An existing name replaces that secret's value.</p>
+<label for="secret-value">Value</label>
+<input id="secret-value" name="secret_value" type="password" value="" required autocomplete="new-password"{svalue_attrs}>{svalue_error}
+<p id="secret-value-hint" class="hint">Saved in the draft: deploy for the trigger to use it.</p>
+<button type="submit" class="secondary">Save secret</button></form></section>"#,
+        secret_name = e(forms.secret_name.unwrap_or_default()),
+    );
+
+    let version_rows: String = versions
+        .iter()
+        .map(|v| {
+            let current = action
+                .deployed
+                .as_ref()
+                .is_some_and(|d| d.version_id == v.id);
+            format!(
+                r#"<tr><td>{number}</td><td>{created}</td><td>{deployed}</td></tr>"#,
+                number = v.number,
+                created = e(&v.created_at.to_iso()),
+                deployed = if current {
+                    r#"<span class="badge ok">Deployed</span>"#
+                } else {
+                    "—"
+                },
+            )
+        })
+        .collect();
+    let versions_panel = if versions.is_empty() {
+        r#"<section class="panel" aria-labelledby="vs"><h2 id="vs">Versions</h2><p class="empty">Not deployed yet.</p></section>"#.to_owned()
+    } else {
+        format!(
+            r#"<section class="panel" aria-labelledby="vs"><h2 id="vs">Versions</h2>
+<table><thead><tr><th scope="col">Version</th><th scope="col">Deployed on</th><th scope="col">Status</th></tr></thead><tbody>{version_rows}</tbody></table></section>"#
+        )
+    };
+
+    let sample = trigger.map_or_else(
+        || "{}".to_owned(),
+        |t| sample_event(t, &console.state.services.config().issuer),
+    );
+    let (event_attrs, event_error) = field_state(errors, "event", Some("event-hint"));
+    let test_panel = format!(
+        r#"<section class="panel" aria-labelledby="ts"><h2 id="ts">Test</h2>
+<form method="post" action="{path}/test" novalidate>{csrf}
+<label for="event">Event</label>
+<textarea id="event" name="event" class="code" rows="16" spellcheck="false" autocomplete="off" autocapitalize="off"{event_attrs}>{event}</textarea>{event_error}
+<p id="event-hint" class="hint">A JSON object, as the trigger passes it (<code>event.secrets</code> is added from the draft's secrets). Runs the <strong>saved draft</strong> once; nothing it asks for is acted on.</p>
+<button type="submit" class="secondary">Run test</button></form>{result}</section>"#,
+        event = e(forms.event.unwrap_or(&sample)),
+        result = forms
+            .test
+            .as_ref()
+            .map(TestReport::html)
+            .unwrap_or_default(),
+    );
+
+    let warning = if bound.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p><strong>This action is bound to {bound_text}.</strong> Deleting it removes it from the trigger too.</p>"
+        )
+    };
+    let (confirm_attrs, confirm_error) = field_state(errors, "confirm", Some("confirm-hint"));
+    let delete_panel = format!(
+        r#"<section class="panel danger" aria-labelledby="dl"><h2 id="dl">Delete</h2>
+<p>Deleting an action removes its draft, its versions and its secrets. It cannot be undone.</p>{warning}
+<form method="post" action="{path}/delete" novalidate>{csrf}
+<label for="confirm">Type the action's name to confirm</label>
+<input id="confirm" name="confirm" type="text" value="{confirm}" required autocomplete="off" spellcheck="false"{confirm_attrs}>{confirm_error}
+<p id="confirm-hint" class="hint">The name is <code>{name}</code>.</p>
+<button type="submit" class="danger">Delete action</button></form></section>"#,
+        confirm = e(forms.confirm.unwrap_or_default()),
+        name = e(&action.name),
+    );
+
+    let body = format!(
+        r#"<p><a href="/admin/actions">← Actions</a></p>
+<section class="panel" aria-labelledby="ov"><h2 id="ov">Action</h2>{facts}</section>
+{code_panel}{test_panel}
+<div class="grid">{secrets_panel}{versions_panel}</div>
+{delete_panel}"#
+    );
+    console.page(status, SECTION, &action.name, notice, &body)
+}
+
+async fn edit(console: Console, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Response {
+    let action = match find(&console, &id).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let notice = q.done.as_deref().and_then(notice_text).map(Notice::Ok);
+    edit_page(
+        &console,
+        &action,
+        EditForms::default(),
+        notice,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The action's page again with `message`, a 400 and, when `field` is set, the message beside
+/// that field.
+async fn refused_edit(
+    console: &Console,
+    action: &Action,
+    mut forms: EditForms<'_>,
+    field: Option<&'static str>,
+    message: String,
+) -> Response {
+    let notice = match field {
+        Some(_) => "Nothing changed: see below.".to_owned(),
+        None => message.clone(),
+    };
+    if let Some(field) = field {
+        forms.errors.push(FieldError { field, message });
+    }
+    edit_page(
+        console,
+        action,
+        forms,
+        Some(Notice::Error(&notice)),
+        StatusCode::BAD_REQUEST,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct CodeFields {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    intent: String,
+}
+
+async fn save(
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ConsoleForm(console, f): ConsoleForm<CodeFields>,
+) -> Response {
+    let action = match find(&console, &id).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    // Browsers send a textarea's lines with CRLF; the code keeps the usual LF.
+    let code = f.code.replace("\r\n", "\n");
+    let deploy = f.intent == "deploy";
+    let caller = console.admin.caller(meta);
+    let services = console.state.services.clone();
+    let patch = ActionPatch {
+        code: Some(code.clone()),
+        ..ActionPatch::default()
+    };
+    let result = async {
+        let saved = services.update_action(&action.id, patch, &caller).await?;
+        if deploy {
+            services.deploy_action(&saved.id, &caller).await?;
+        }
+        Ok::<_, ServiceError>(saved)
+    }
+    .await;
+    match result {
+        Ok(saved) => done(
+            &action_path(&saved.id),
+            if deploy { "deployed" } else { "saved" },
+        ),
+        Err(ServiceError::NotFound { .. }) => no_such_action(&console),
+        Err(err) => match refusal(&err) {
+            Some((field, message)) => {
+                // The draft may have been saved before a refused deploy: show it as it is now.
+                let action = match find(&console, &id).await {
+                    Ok(a) => a,
+                    Err(r) => return r,
+                };
+                let forms = EditForms {
+                    code: Some(&code),
+                    ..EditForms::default()
+                };
+                // The code is the form's only field: a refused value is about it.
+                let field = field.map(|_| "code");
+                refused_edit(&console, &action, forms, field, message).await
+            }
+            None => {
+                tracing::error!(error = ?err, "saving an action in the console");
+                error_page()
+            }
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct SecretFields {
+    #[serde(default)]
+    secret_name: String,
+    #[serde(default)]
+    secret_value: String,
+}
+
+/// The draft's secrets as `SecretInput`s that keep every stored value.
+fn kept_secrets(action: &Action) -> Vec<SecretInput> {
+    action
+        .secrets
+        .iter()
+        .map(|s| SecretInput {
+            name: s.name.clone(),
+            value: None,
+        })
+        .collect()
+}
+
+async fn set_secret(
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ConsoleForm(console, f): ConsoleForm<SecretFields>,
+) -> Response {
+    let action = match find(&console, &id).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let name = f.secret_name.trim().to_owned();
+    let forms = || EditForms {
+        secret_name: Some(&f.secret_name),
+        ..EditForms::default()
+    };
+    if name.is_empty() {
+        return refused_edit(
+            &console,
+            &action,
+            forms(),
+            Some("secret-name"),
+            "Enter the secret's name.".to_owned(),
+        )
+        .await;
+    }
+    if f.secret_value.is_empty() {
+        return refused_edit(
+            &console,
+            &action,
+            forms(),
+            Some("secret-value"),
+            "Enter the secret's value.".to_owned(),
+        )
+        .await;
+    }
+    let mut secrets = kept_secrets(&action);
+    let value = Some(SecretString::from(f.secret_value.clone()));
+    match secrets.iter_mut().find(|s| s.name == name) {
+        Some(s) => s.value = value,
+        None => secrets.push(SecretInput {
+            name: name.clone(),
+            value,
+        }),
+    }
+    let patch = ActionPatch {
+        secrets: Some(secrets),
+        ..ActionPatch::default()
+    };
+    let caller = console.admin.caller(meta);
+    match console
+        .state
+        .services
+        .update_action(&action.id, patch, &caller)
+        .await
+    {
+        Ok(saved) => done(&action_path(&saved.id), "secret-saved"),
+        Err(ServiceError::NotFound { .. }) => no_such_action(&console),
+        Err(err) => match refusal(&err) {
+            // The value is never shown back: only the name stays in the form.
+            Some((_, message)) => {
+                refused_edit(&console, &action, forms(), Some("secret-name"), message).await
+            }
+            None => {
+                tracing::error!(error = ?err, "saving an action secret in the console");
+                error_page()
+            }
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct RemoveSecretFields {
+    #[serde(default)]
+    name: String,
+}
+
+async fn remove_secret(
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ConsoleForm(console, f): ConsoleForm<RemoveSecretFields>,
+) -> Response {
+    let action = match find(&console, &id).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut secrets = kept_secrets(&action);
+    let before = secrets.len();
+    secrets.retain(|s| s.name != f.name);
+    if secrets.len() == before {
+        return refused_edit(
+            &console,
+            &action,
+            EditForms::default(),
+            None,
+            "Nothing changed: the action has no such secret.".to_owned(),
+        )
+        .await;
+    }
+    let patch = ActionPatch {
+        secrets: Some(secrets),
+        ..ActionPatch::default()
+    };
+    let caller = console.admin.caller(meta);
+    match console
+        .state
+        .services
+        .update_action(&action.id, patch, &caller)
+        .await
+    {
+        Ok(saved) => done(&action_path(&saved.id), "secret-removed"),
+        Err(ServiceError::NotFound { .. }) => no_such_action(&console),
+        Err(err) => match refusal(&err) {
+            Some((_, message)) => {
+                refused_edit(&console, &action, EditForms::default(), None, message).await
+            }
+            None => {
+                tracing::error!(error = ?err, "removing an action secret in the console");
+                error_page()
+            }
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct TestFields {
+    #[serde(default)]
+    event: String,
+}
+
+async fn test(
+    Path(id): Path<String>,
+    ConsoleForm(console, f): ConsoleForm<TestFields>,
+) -> Response {
+    let action = match find(&console, &id).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let event = match serde_json::from_str::<Value>(&f.event) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => {
+            return refused_edit(
+                &console,
+                &action,
+                EditForms {
+                    event: Some(&f.event),
+                    ..EditForms::default()
+                },
+                Some("event"),
+                "The event must be a JSON object ({ … }).".to_owned(),
+            )
+            .await;
+        }
+        Err(err) => {
+            return refused_edit(
+                &console,
+                &action,
+                EditForms {
+                    event: Some(&f.event),
+                    ..EditForms::default()
+                },
+                Some("event"),
+                format!("The event is not valid JSON: {err}."),
+            )
+            .await;
+        }
+    };
+    match console.state.services.test_action(&action.id, event).await {
+        Ok(result) => {
+            let forms = EditForms {
+                event: Some(&f.event),
+                test: Some(TestReport::of(&result)),
+                ..EditForms::default()
+            };
+            edit_page(
+                &console,
+                &action,
+                forms,
+                Some(Notice::Ok("Test run: the result is under Test.")),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(ServiceError::NotFound { .. }) => no_such_action(&console),
+        Err(err) => match refusal(&err) {
+            Some((_, message)) => {
+                let forms = EditForms {
+                    event: Some(&f.event),
+                    ..EditForms::default()
+                };
+                refused_edit(&console, &action, forms, Some("event"), message).await
+            }
+            None => {
+                tracing::error!(error = ?err, "testing an action in the console");
+                error_page()
+            }
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteFields {
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn delete(
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ConsoleForm(console, f): ConsoleForm<DeleteFields>,
+) -> Response {
+    let action = match find(&console, &id).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if f.confirm.trim() != action.name {
+        let forms = EditForms {
+            confirm: Some(&f.confirm),
+            ..EditForms::default()
+        };
+        return refused_edit(
+            &console,
+            &action,
+            forms,
+            Some("confirm"),
+            format!(
+                "Type the action's name, {}, to confirm the deletion.",
+                action.name
+            ),
+        )
+        .await;
+    }
+    let bound = match bound_to(&console, &action).await {
+        Ok(b) => !b.is_empty(),
+        Err(err) => {
+            tracing::error!(error = ?err, "reading an action's bindings in the console");
+            return error_page();
+        }
+    };
+    let caller = console.admin.caller(meta);
+    match console
+        .state
+        .services
+        .delete_action(&action.id, bound, &caller)
+        .await
+    {
+        Ok(()) => done(SECTION, "deleted"),
+        Err(ServiceError::NotFound { .. }) => no_such_action(&console),
+        Err(err) => match refusal(&err) {
+            Some((_, message)) => {
+                refused_edit(&console, &action, EditForms::default(), None, message).await
+            }
+            None => {
+                tracing::error!(error = ?err, "deleting an action in the console");
+                error_page()
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_export_their_triggers_handler() {
+        for t in Trigger::ALL {
+            let code = template(t);
+            assert!(
+                code.contains(&format!(
+                    "exports.{} = async (event, api) => {{\n}};\n",
+                    t.handler()
+                )),
+                "{code}"
+            );
+            assert!(code.contains("behavior of the"), "{code}");
+            assert!(!code.contains(".}"), "{code}");
+            let event: Value =
+                serde_json::from_str(&sample_event(t, "https://id.example.com/")).unwrap();
+            assert_eq!(event["tenant"]["id"], "id.example.com");
+            assert!(event["user"]["user_id"].is_string());
+        }
+        assert!(template(Trigger::PostLogin).contains("@param {PostLoginAPI} api - Interface"));
+    }
+}

@@ -1,0 +1,559 @@
+//! OpenID Connect Back-Channel Logout 1.0 over real HTTP: a client registered with
+//! `oidc_logout.backchannel_logout_urls` receives a signed logout token for every session that
+//! ends — logout, revocation through the Management API, password change — at a loopback
+//! receiver, through the outbox (a failed delivery is retried).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::helpers::{TestApp, encode_id, jwt_part, spawn_app_with};
+use crate::login::{Browser, hidden};
+use crate::reset::CONNECTION;
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const CALLBACK: &str = "http://localhost:4000/callback";
+const VERIFIER: &str = "a-pkce-verifier-that-is-long-enough-to-be-valid-0123456789";
+const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// What a back-channel POST carried.
+#[derive(Debug)]
+struct Delivery {
+    content_type: String,
+    logout_token: String,
+}
+
+/// A relying party's back-channel endpoint on a loopback port. The first `fail_first`
+/// requests are answered 500, the rest 200.
+struct Receiver {
+    url: String,
+    deliveries: mpsc::UnboundedReceiver<Delivery>,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    async fn start(fail_first: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/bcl",
+            listener.local_addr().unwrap().port()
+        );
+        let (tx, deliveries) = mpsc::unbounded_channel();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let handler = move |headers: axum::http::HeaderMap, body: String| {
+            let tx = tx.clone();
+            let counter = counter.clone();
+            async move {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let form: std::collections::HashMap<String, String> =
+                    serde_urlencoded::from_str(&body).unwrap();
+                let _ = tx.send(Delivery {
+                    content_type: headers
+                        .get("content-type")
+                        .map(|v| v.to_str().unwrap().to_owned())
+                        .unwrap_or_default(),
+                    logout_token: form.get("logout_token").cloned().unwrap_or_default(),
+                });
+                if n < fail_first {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        };
+        let router = axum::Router::new().route("/bcl", axum::routing::post(handler));
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self {
+            url,
+            deliveries,
+            hits,
+        }
+    }
+
+    async fn next(&mut self) -> Delivery {
+        tokio::time::timeout(Duration::from_secs(15), self.deliveries.recv())
+            .await
+            .expect("no logout token arrived within 15 s")
+            .unwrap()
+    }
+
+    /// Nothing more arrives within `wait`.
+    async fn assert_quiet(&mut self, wait: Duration) {
+        if let Ok(Some(d)) = tokio::time::timeout(wait, self.deliveries.recv()).await {
+            panic!("unexpected logout token: {}", jwt_part(&d.logout_token, 1));
+        }
+    }
+}
+
+/// An app whose outbox retries after one second.
+async fn app() -> TestApp {
+    spawn_app_with(|s| s.mail.retry_base_secs = 1).await
+}
+
+/// A regular web application with a back-channel logout URL (and `initiators`, if given),
+/// enabled on the database connection. Returns (client_id, client_secret).
+async fn bcl_client(app: &TestApp, url: &str, initiators: Option<Value>) -> (String, String) {
+    let mut oidc_logout = json!({"backchannel_logout_urls": [url]});
+    if let Some(i) = initiators {
+        oidc_logout["backchannel_logout_initiators"] = i;
+    }
+    let (status, client) = app
+        .api(
+            Method::POST,
+            "/clients",
+            Some(
+                json!({"name": "BCL App", "app_type": "regular_web", "callbacks": [CALLBACK],
+                        "oidc_logout": oidc_logout}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{client}");
+    assert_eq!(
+        client["oidc_logout"]["backchannel_logout_urls"],
+        json!([url])
+    );
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let (_, conns) = app
+        .api(
+            Method::GET,
+            &format!("/connections?name={CONNECTION}"),
+            None,
+        )
+        .await;
+    let conn = &conns[0];
+    let mut enabled = conn["enabled_clients"].as_array().unwrap().clone();
+    enabled.push(json!(id));
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            &format!("/connections/{}", conn["id"].as_str().unwrap()),
+            Some(json!({"enabled_clients": enabled})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    (id, client["client_secret"].as_str().unwrap().to_owned())
+}
+
+/// Logs `email` in through `/authorize` and the hosted form in `browser`, exchanges the code;
+/// returns the ID token's `sid`.
+async fn log_in(
+    app: &TestApp,
+    browser: &mut Browser,
+    (client_id, secret): &(String, String),
+    email: &str,
+    password: &str,
+) -> String {
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(VERIFIER.as_bytes()));
+    let callback: String = url::form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect();
+    let (status, page, _) = browser
+        .get(&app.url(&format!(
+            "/authorize?response_type=code&client_id={client_id}&redirect_uri={callback}&scope=openid&state=st4te&nonce=n0nce&code_challenge={challenge}&code_challenge_method=S256&prompt=login"
+        )))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let (status, body, location) = browser
+        .post(
+            &app.url("/u/login"),
+            &[
+                ("_csrf", &hidden(&page, "_csrf")),
+                ("state", &hidden(&page, "state")),
+                ("username", email),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{body}");
+    let location = url::Url::parse(&location.unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let res = app
+        .token(
+            json!({"grant_type": "authorization_code", "client_id": client_id,
+                      "client_secret": secret, "code": code, "redirect_uri": CALLBACK,
+                      "code_verifier": VERIFIER}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
+    id_token["sid"].as_str().unwrap().to_owned()
+}
+
+/// Verifies a logout token with the server's JWKS and checks OIDC BCL §2.4's claims; returns
+/// the claims.
+async fn verify(
+    app: &TestApp,
+    delivery: &Delivery,
+    client_id: &str,
+    user_id: &str,
+    sid: &str,
+) -> Value {
+    assert_eq!(delivery.content_type, "application/x-www-form-urlencoded");
+    let token = &delivery.logout_token;
+    let header = jwt_part(token, 0);
+    assert_eq!(header["typ"], "logout+jwt");
+    assert_eq!(header["alg"], "RS256");
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the token's kid is in the JWKS");
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+        key["n"].as_str().unwrap(),
+        key["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[client_id]);
+    validation.set_issuer(&[app.issuer()]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    let claims = jsonwebtoken::decode::<Value>(token, &decoding, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["iss"], app.issuer());
+    assert_eq!(claims["aud"], client_id);
+    assert_eq!(claims["sub"], user_id);
+    assert_eq!(claims["sid"], sid);
+    assert_eq!(claims["events"], json!({EVENT: {}}));
+    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 16));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        120
+    );
+    assert!(claims.get("nonce").is_none(), "a logout token has no nonce");
+    claims
+}
+
+#[tokio::test]
+async fn logout_sends_a_signed_logout_token_to_the_back_channel() {
+    let app = app().await;
+    let mut rp = Receiver::start(0).await;
+    let client = bcl_client(&app, &rp.url, None).await;
+    let user = app.create_user("bcl1@example.com", "Old-Password-1").await;
+    let user_id = user["user_id"].as_str().unwrap();
+    let mut browser = Browser::new();
+    let sid = log_in(
+        &app,
+        &mut browser,
+        &client,
+        "bcl1@example.com",
+        "Old-Password-1",
+    )
+    .await;
+
+    let cookie = browser.cookies["lk_session"].clone();
+    let (status, _, _) = browser
+        .get(&app.url(&format!("/v2/logout?client_id={}", client.0)))
+        .await;
+    assert_eq!(status, 200);
+    let delivery = rp.next().await;
+    verify(&app, &delivery, &client.0, user_id, &sid).await;
+    // One session ended, one token: the same (now dead) cookie again ends nothing.
+    browser.cookies.insert("lk_session".into(), cookie);
+    browser.get(&app.url("/v2/logout")).await;
+    rp.assert_quiet(Duration::from_millis(1500)).await;
+    assert_eq!(rp.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn revoking_a_users_sessions_tells_the_back_channel_about_each() {
+    let app = app().await;
+    let mut rp = Receiver::start(0).await;
+    let client = bcl_client(&app, &rp.url, None).await;
+    let user = app.create_user("bcl2@example.com", "Old-Password-1").await;
+    let user_id = user["user_id"].as_str().unwrap();
+    let mut first = Browser::new();
+    let mut second = Browser::new();
+    let sid1 = log_in(
+        &app,
+        &mut first,
+        &client,
+        "bcl2@example.com",
+        "Old-Password-1",
+    )
+    .await;
+    let sid2 = log_in(
+        &app,
+        &mut second,
+        &client,
+        "bcl2@example.com",
+        "Old-Password-1",
+    )
+    .await;
+    assert_ne!(sid1, sid2);
+
+    let (status, _) = app
+        .api(
+            Method::DELETE,
+            &format!("/users/{}/sessions", encode_id(user_id)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    let mut sids = Vec::new();
+    for _ in 0..2 {
+        let delivery = rp.next().await;
+        let claims = jwt_part(&delivery.logout_token, 1);
+        let sid = claims["sid"].as_str().unwrap().to_owned();
+        verify(&app, &delivery, &client.0, user_id, &sid).await;
+        sids.push(sid);
+    }
+    sids.sort();
+    let mut expected = vec![sid1, sid2];
+    expected.sort();
+    assert_eq!(sids, expected);
+}
+
+#[tokio::test]
+async fn a_password_change_tells_the_back_channel_about_every_session() {
+    let app = app().await;
+    let mut rp = Receiver::start(0).await;
+    let client = bcl_client(&app, &rp.url, None).await;
+    let user = app.create_user("bcl3@example.com", "Old-Password-1").await;
+    let user_id = user["user_id"].as_str().unwrap();
+    let mut browser = Browser::new();
+    let sid = log_in(
+        &app,
+        &mut browser,
+        &client,
+        "bcl3@example.com",
+        "Old-Password-1",
+    )
+    .await;
+
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            &format!("/users/{}", encode_id(user_id)),
+            Some(json!({"password": "New-Password-2", "connection": CONNECTION})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let delivery = rp.next().await;
+    verify(&app, &delivery, &client.0, user_id, &sid).await;
+    // The session is gone, and nothing else was announced.
+    let (_, sessions) = app
+        .api(
+            Method::GET,
+            &format!("/users/{}/sessions", encode_id(user_id)),
+            None,
+        )
+        .await;
+    assert_eq!(sessions["sessions"], json!([]));
+    rp.assert_quiet(Duration::from_millis(1500)).await;
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_until_the_client_accepts() {
+    let app = app().await;
+    let mut rp = Receiver::start(1).await;
+    let client = bcl_client(&app, &rp.url, None).await;
+    let user = app.create_user("bcl4@example.com", "Old-Password-1").await;
+    let user_id = user["user_id"].as_str().unwrap();
+    let mut browser = Browser::new();
+    let sid = log_in(
+        &app,
+        &mut browser,
+        &client,
+        "bcl4@example.com",
+        "Old-Password-1",
+    )
+    .await;
+
+    browser
+        .get(&app.url(&format!("/v2/logout?client_id={}", client.0)))
+        .await;
+    let refused = rp.next().await;
+    verify(&app, &refused, &client.0, user_id, &sid).await;
+    let accepted = rp.next().await;
+    let claims = verify(&app, &accepted, &client.0, user_id, &sid).await;
+    // Minted again at delivery: a fresh token for the same session.
+    assert_ne!(claims["jti"], jwt_part(&refused.logout_token, 1)["jti"]);
+    rp.assert_quiet(Duration::from_millis(2500)).await;
+    assert_eq!(rp.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn initiators_narrow_which_ended_sessions_are_announced() {
+    let app = app().await;
+    let mut rp = Receiver::start(0).await;
+    // Custom mode without `session-revoked` or `password-changed` (rp-logout always stays).
+    let client = bcl_client(
+        &app,
+        &rp.url,
+        Some(json!({"mode": "custom", "selected_initiators": []})),
+    )
+    .await;
+    let user = app.create_user("bcl5@example.com", "Old-Password-1").await;
+    let user_id = user["user_id"].as_str().unwrap();
+    let mut browser = Browser::new();
+    log_in(
+        &app,
+        &mut browser,
+        &client,
+        "bcl5@example.com",
+        "Old-Password-1",
+    )
+    .await;
+    let (status, _) = app
+        .api(
+            Method::DELETE,
+            &format!("/users/{}/sessions", encode_id(user_id)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    let sid = log_in(
+        &app,
+        &mut browser,
+        &client,
+        "bcl5@example.com",
+        "Old-Password-1",
+    )
+    .await;
+    browser.get(&app.url("/v2/logout")).await;
+    let delivery = rp.next().await;
+    verify(&app, &delivery, &client.0, user_id, &sid).await;
+    rp.assert_quiet(Duration::from_millis(1500)).await;
+}
+
+#[tokio::test]
+async fn oidc_logout_is_validated_rendered_and_advertised() {
+    let app = app().await;
+    let discovery = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(discovery["backchannel_logout_supported"], true);
+    assert_eq!(discovery["backchannel_logout_session_supported"], true);
+
+    let create = |oidc_logout: Value| {
+        let app = &app;
+        async move {
+            app.api(
+                Method::POST,
+                "/clients",
+                Some(json!({"name": "Some App", "oidc_logout": oidc_logout})),
+            )
+            .await
+        }
+    };
+    // Plain http only on loopback; no fragments; known initiators only; no unknown fields.
+    for bad in [
+        json!({"backchannel_logout_urls": ["http://rp.example.com/bcl"]}),
+        json!({"backchannel_logout_urls": ["https://rp.example.com/bcl#frag"]}),
+        json!({"backchannel_logout_urls": ["not a url"]}),
+        json!({"backchannel_logout_urls": ["https://rp.example.com/bcl"],
+               "backchannel_logout_initiators": {"mode": "custom", "selected_initiators": ["nope"]}}),
+        json!({"backchannel_logout_urls": ["https://rp.example.com/bcl"],
+               "backchannel_logout_initiators": {"mode": "sometimes"}}),
+        json!({"backchannel_logout_uri": "https://rp.example.com/bcl"}),
+    ] {
+        let (status, body) = create(bad.clone()).await;
+        assert_eq!(status, 400, "{bad} → {body}");
+    }
+    let (status, client) =
+        create(json!({"backchannel_logout_urls": ["https://rp.example.com/bcl"]})).await;
+    assert_eq!(status, 201, "{client}");
+    assert_eq!(
+        client["oidc_logout"],
+        json!({"backchannel_logout_urls": ["https://rp.example.com/bcl"],
+               "backchannel_logout_initiators": {"mode": "all"}})
+    );
+    let id = client["client_id"].as_str().unwrap();
+    // PATCH replaces the fields it names and keeps the others; GET shows the result.
+    let initiators =
+        json!({"mode": "custom", "selected_initiators": ["rp-logout", "password-changed"]});
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            &format!("/clients/{id}"),
+            Some(json!({"oidc_logout": {"backchannel_logout_initiators": initiators}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, got) = app.api(Method::GET, &format!("/clients/{id}"), None).await;
+    assert_eq!(
+        got["oidc_logout"],
+        json!({"backchannel_logout_urls": ["https://rp.example.com/bcl"],
+               "backchannel_logout_initiators": initiators})
+    );
+    // null removes it.
+    let (status, patched) = app
+        .api(
+            Method::PATCH,
+            &format!("/clients/{id}"),
+            Some(json!({"oidc_logout": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(patched.get("oidc_logout").is_none(), "{patched}");
+    let (_, got) = app.api(Method::GET, &format!("/clients/{id}"), None).await;
+    assert!(got.get("oidc_logout").is_none(), "{got}");
+}
+
+/// A live session the announcements do not cover (a login that raced the change) makes the
+/// store refuse the change, so the service lists the sessions again; covered, it applies.
+#[tokio::test]
+async fn the_store_refuses_a_password_change_that_would_end_an_unannounced_session() {
+    use latchkey_core::store::{PasswordChange, PasswordChangeOutcome, SessionStore, UserStore};
+    let app = app().await;
+    let rp = Receiver::start(0).await;
+    let client = bcl_client(&app, &rp.url, None).await;
+    let user = app.create_user("bcl6@example.com", "Old-Password-1").await;
+    let mut browser = Browser::new();
+    let sid = log_in(
+        &app,
+        &mut browser,
+        &client,
+        "bcl6@example.com",
+        "Old-Password-1",
+    )
+    .await;
+
+    let url = app
+        .database_url
+        .clone()
+        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let store = latchkey_store_sql::connect(&url).await.unwrap();
+    let id = latchkey_core::domain::UserId::from_trusted(user["user_id"].as_str().unwrap().into());
+    let before = store.get_user(&id).await.unwrap().unwrap();
+    let change = PasswordChange {
+        user_id: id.clone(),
+        expected_epoch: before.credential_epoch,
+        new_hash: before.password_hash.clone().unwrap(),
+        history: Vec::new(),
+        at: latchkey_core::time::Timestamp::now(),
+        mark_email_verified: false,
+        log: latchkey_core::audit::LogEntry::new("scp", &Default::default()),
+        ticket_digest: None,
+        outbox: Vec::new(),
+    };
+    let refused = store
+        .apply_password_change_announcing(&change, Some(&[]))
+        .await
+        .unwrap();
+    assert_eq!(refused, PasswordChangeOutcome::SessionsChanged);
+    let after = store.get_user(&id).await.unwrap().unwrap();
+    assert_eq!(after.credential_epoch, before.credential_epoch);
+    assert_eq!(store.list_sessions(&id).await.unwrap().len(), 1);
+
+    let applied = store
+        .apply_password_change_announcing(&change, Some(std::slice::from_ref(&sid)))
+        .await
+        .unwrap();
+    assert_eq!(applied, PasswordChangeOutcome::Applied);
+    assert!(store.list_sessions(&id).await.unwrap().is_empty());
+}
