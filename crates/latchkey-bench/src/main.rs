@@ -2,12 +2,14 @@
 //! number next to the physical limit it is bounded by, measured in the same run on the same
 //! machine: raw argon2id hashes/s (logins) and raw RS256 signatures/s (client-credentials
 //! tokens); then `change_password` requests/s and p99 at growing user counts, and the mails/s
-//! the outbox delivers to a loopback SMTP server. Not a test: it asserts nothing, it reports.
+//! the outbox delivers to a loopback SMTP server; and an Action's execution time (cold and warm)
+//! with its share of a hosted login's latency. Not a test: it asserts nothing, it reports.
 //!
 //! Limit and server are measured in alternating windows (limit, server, limit, server, …) and
 //! compared as totals, so drift in the machine's speed during the run (shared virtual CPUs,
 //! thermal limits) affects both sides alike instead of skewing the ratio.
 
+mod actions;
 mod load;
 mod raw;
 mod reset;
@@ -38,11 +40,11 @@ struct Args {
     /// User counts for the change_password scenario (users are added between runs).
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     reset_users: Vec<u64>,
-    /// Scenarios to run: logins, hosted, tokens, reset.
+    /// Scenarios to run: logins, hosted, tokens, reset, actions.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "logins,hosted,tokens,reset"
+        default_value = "logins,hosted,tokens,reset,actions"
     )]
     scenarios: Vec<String>,
     /// Also write the results as JSON to this file.
@@ -232,39 +234,10 @@ async fn main() -> anyhow::Result<()> {
     if wants("hosted") {
         // The hosted login form: one browser's page (cookie, CSRF token, sealed request),
         // submitted again and again with the right password; each answer is a 303 with a code.
-        let authorize = format!(
-            "{base}/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&scope=openid&state=bench",
-            bootstrap["default_client"]["client_id"]
-                .as_str()
-                .unwrap_or_default()
-        );
-        let page = client.get(&authorize).send().await?;
-        let cookie = page
-            .headers()
-            .get("set-cookie")
-            .and_then(|c| c.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .map(str::to_owned)
-            .context("the login page set no CSRF cookie")?;
-        let html = page.text().await?;
-        let field = |name: &str| -> anyhow::Result<String> {
-            let marker = format!(r#"name="{name}" value=""#);
-            let at = html.find(&marker).context("login form field")? + marker.len();
-            let end = html[at..].find('"').context("login form field")?;
-            Ok(html[at..at + end].replace("&amp;", "&"))
-        };
-        let body = serde_urlencoded::to_string([
-            ("_csrf", field("_csrf")?),
-            ("state", field("state")?),
-            ("username", email.to_owned()),
-            ("password", password.to_owned()),
-        ])?;
-        let hosted = compare(
-            &args,
-            addr,
-            load::form_post(addr, "/u/login", &body, &[("Cookie", &cookie)]),
-            move |d| raw::argon2_hashes(argon2, cores, d),
-        )
+        let request = hosted_login_request(&client, &base, &bootstrap, email, password).await?;
+        let hosted = compare(&args, addr, request, move |d| {
+            raw::argon2_hashes(argon2, cores, d)
+        })
         .await?;
         println!(
             "{:<36} {:>11.1}",
@@ -369,6 +342,76 @@ async fn main() -> anyhow::Result<()> {
         doc["change_password"] = Value::Array(runs);
     }
 
+    if wants("actions") {
+        let (cold, warm) =
+            tokio::task::spawn_blocking(|| actions::sandbox_samples(50, 1000)).await??;
+        let p = actions::percentile;
+        println!(
+            "{:<36} {:>7} runs {:>9.2} {:>9.2}",
+            "action in the sandbox, cold",
+            cold.len(),
+            p(&cold, 0.5),
+            p(&cold, 0.99)
+        );
+        println!(
+            "{:<36} {:>7} runs {:>9.2} {:>9.2}",
+            "action in the sandbox, warm",
+            warm.len(),
+            p(&warm, 0.5),
+            p(&warm, 0.99)
+        );
+        // The hosted login, one request at a time, without and then with the action bound.
+        let login_request =
+            hosted_login_request(&client, &base, &bootstrap, email, password).await?;
+        let window = Duration::from_secs(args.seconds.max(1) * u64::from(args.rounds.max(1)));
+        let mut without = Stats::default();
+        load::window(
+            addr,
+            &login_request,
+            1,
+            Duration::from_secs(1),
+            &mut Stats::default(),
+        )
+        .await;
+        load::window(addr, &login_request, 1, window, &mut without).await;
+        actions::bind(&client, &base, &mgmt_token).await?;
+        tokio::time::sleep(actions::SETTLE).await;
+        let mut with = Stats::default();
+        load::window(
+            addr,
+            &login_request,
+            1,
+            Duration::from_secs(1),
+            &mut Stats::default(),
+        )
+        .await;
+        load::window(addr, &login_request, 1, window, &mut with).await;
+        row(
+            "hosted login, no action (1 at a time)",
+            without.ok() as f64 / window.as_secs_f64(),
+            &without,
+        );
+        row(
+            "hosted login, post-login action",
+            with.ok() as f64 / window.as_secs_f64(),
+            &with,
+        );
+        let share = (with.p50_ms() - without.p50_ms()) / with.p50_ms();
+        println!(
+            "  the action's share of a login (p50) = {:>5.1}%  (warm sandbox run alone: {:.2} ms of {:.2} ms)",
+            share * 100.0,
+            p(&warm, 0.5),
+            with.p50_ms()
+        );
+        doc["actions"] = json!({
+            "cold_ms": {"p50": p(&cold, 0.5), "p99": p(&cold, 0.99), "runs": cold.len()},
+            "warm_ms": {"p50": p(&warm, 0.5), "p99": p(&warm, 0.99), "runs": warm.len()},
+            "hosted_login_without": without.to_json(window.as_secs_f64()),
+            "hosted_login_with": with.to_json(window.as_secs_f64()),
+            "share_of_login_p50": share,
+        });
+    }
+
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
@@ -376,4 +419,49 @@ async fn main() -> anyhow::Result<()> {
     server.await??;
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(())
+}
+
+/// One browser's login page (cookie, CSRF token, sealed request), as a form post to submit
+/// again and again with the right password: each answer is a 303 with a code.
+async fn hosted_login_request(
+    client: &reqwest::Client,
+    base: &str,
+    bootstrap: &Value,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<load::Requests> {
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse()?;
+    let authorize = format!(
+        "{base}/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&scope=openid&state=bench",
+        bootstrap["default_client"]["client_id"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    let page = client.get(&authorize).send().await?;
+    let cookie = page
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+        .context("the login page set no CSRF cookie")?;
+    let html = page.text().await?;
+    let field = |name: &str| -> anyhow::Result<String> {
+        let marker = format!(r#"name="{name}" value=""#);
+        let at = html.find(&marker).context("login form field")? + marker.len();
+        let end = html[at..].find('"').context("login form field")?;
+        Ok(html[at..at + end].replace("&amp;", "&"))
+    };
+    let body = serde_urlencoded::to_string([
+        ("_csrf", field("_csrf")?),
+        ("state", field("state")?),
+        ("username", email.to_owned()),
+        ("password", password.to_owned()),
+    ])?;
+    Ok(load::form_post(
+        addr,
+        "/u/login",
+        &body,
+        &[("Cookie", &cookie)],
+    ))
 }
