@@ -2,7 +2,7 @@
 //! same transaction as the change (they travel inside the store call); high-volume entries
 //! (logins, token exchanges) go through `AuditLog`, which batches them off the request path.
 
-use crate::store::LogStore;
+use crate::store::{QueuedMail, Store};
 use crate::time::Timestamp;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -133,6 +133,13 @@ impl LogEntry {
     }
 }
 
+/// Who else hears of a batch of entries: the log streams' deliveries, written to the outbox in
+/// the transaction that writes the entries.
+#[async_trait::async_trait]
+pub(crate) trait LogFanout: Send + Sync {
+    async fn deliveries(&self, entries: &[LogEntry]) -> anyhow::Result<Vec<QueuedMail>>;
+}
+
 /// Batches log entries into the store. Entries are flushed within ~50 ms or at 256 entries.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -140,7 +147,11 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    pub fn start(store: Arc<dyn LogStore>) -> Self {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        fanout: Arc<dyn LogFanout>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
         let (tx, mut rx) = mpsc::channel::<LogEntry>(8192);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(256);
@@ -157,8 +168,19 @@ impl AuditLog {
                         () = &mut deadline => break,
                     }
                 }
-                if let Err(e) = store.append_logs(&batch).await {
-                    tracing::error!(error = %e, dropped = batch.len(), "could not write tenant log entries");
+                let outbox = match fanout.deliveries(&batch).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not read the log streams; this batch is not streamed");
+                        Vec::new()
+                    }
+                };
+                match store.append_logs_queuing(&batch, &outbox).await {
+                    Ok(()) if !outbox.is_empty() => wake.notify_one(),
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, dropped = batch.len(), "could not write tenant log entries");
+                    }
                 }
                 batch.clear();
             }

@@ -69,6 +69,20 @@ pub enum OutboxJob {
         session_id: String,
         initiator: String,
     },
+    /// POST log entry `log_id` to log stream `stream_id` (signed; the stream's current sink
+    /// and the entry as the store holds it are read at delivery).
+    LogStreamDelivery { stream_id: String, log_id: String },
+}
+
+impl OutboxJob {
+    /// The log stream a job delivers to, kept in its own outbox column so that the stream's
+    /// deliveries can be listed.
+    pub fn log_stream(&self) -> Option<&str> {
+        match self {
+            Self::LogStreamDelivery { stream_id, .. } => Some(stream_id),
+            _ => None,
+        }
+    }
 }
 
 /// Names the job and its addressee; never the flow-v1 password hash.
@@ -109,6 +123,11 @@ impl std::fmt::Debug for OutboxJob {
                 .field("user_id", user_id)
                 .field("session_id", session_id)
                 .field("initiator", initiator)
+                .finish(),
+            Self::LogStreamDelivery { stream_id, log_id } => f
+                .debug_struct("LogStreamDelivery")
+                .field("stream_id", stream_id)
+                .field("log_id", log_id)
                 .finish(),
         }
     }

@@ -1,5 +1,6 @@
-//! The HTTP client that delivers OpenID Connect Back-Channel Logout tokens (core's
-//! `FormPoster`): reqwest over rustls, no redirects followed, bounded by the caller's timeout.
+//! The HTTP client that delivers OpenID Connect Back-Channel Logout tokens and log stream
+//! webhooks (core's `FormPoster`): reqwest over rustls, no redirects followed, bounded by the
+//! caller's timeout.
 
 use latchkey_core::backchannel::FormPoster;
 use std::time::Duration;
@@ -22,18 +23,28 @@ impl ReqwestPoster {
 
 #[async_trait::async_trait]
 impl FormPoster for ReqwestPoster {
-    async fn post_form(&self, url: &str, body: String, timeout: Duration) -> Result<u16, String> {
-        let sent = self
+    async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        headers: &[(String, String)],
+        body: String,
+        timeout: Duration,
+    ) -> Result<u16, String> {
+        let mut request = self
             .http
             .post(url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .timeout(timeout)
-            .body(body)
-            .send()
-            .await;
+            .header(reqwest::header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("the header name {name:?} is not valid"))?;
+            // The value may be a credential: the error never quotes it.
+            let mut value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of header {name} is not valid"))?;
+            value.set_sensitive(true);
+            request = request.header(name, value);
+        }
+        let sent = request.timeout(timeout).body(body).send().await;
         match sent {
             Ok(response) => Ok(response.status().as_u16()),
             Err(e) => {

@@ -16,6 +16,7 @@ const SESSIONS: &str = include_str!("../migrations/0006_sessions.sql");
 const LOGIN_FAILURES: &str = include_str!("../migrations/0007_login_failures.sql");
 const ADMIN_CONSOLE: &str = include_str!("../migrations/0008_admin_console.sql");
 const ACTIONS: &str = include_str!("../migrations/0009_actions.sql");
+const LOG_STREAMS: &str = include_str!("../migrations/0010_log_streams.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -26,6 +27,7 @@ const SQLITE: &[(i64, &str)] = &[
     (7, LOGIN_FAILURES),
     (8, ADMIN_CONSOLE),
     (9, ACTIONS),
+    (10, LOG_STREAMS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -37,6 +39,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (7, LOGIN_FAILURES),
     (8, ADMIN_CONSOLE),
     (9, ACTIONS),
+    (10, LOG_STREAMS),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

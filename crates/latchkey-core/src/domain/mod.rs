@@ -7,6 +7,7 @@ mod email;
 mod email_provider;
 mod email_template;
 mod ids;
+mod log_stream;
 mod render;
 mod scope;
 mod tenant;
@@ -25,6 +26,9 @@ pub use email::Email;
 pub use email_provider::EmailProvider;
 pub use email_template::{EmailTemplate, EmailTemplateName};
 pub use ids::{ClientId, ConnectionId, ParseError, UserId};
+pub use log_stream::{
+    ContentFormat, FILTER_CATEGORIES, HttpSink, LogStream, LogStreamStatus, category_of,
+};
 pub use scope::Scope;
 pub use tenant::{TenantFlags, TenantSettings};
 pub use user::{Identity, PasswordHash, Profile, User};

@@ -780,6 +780,69 @@ impl Services {
         }))
     }
 
+    /// The post-login actions of a login without a browser (the password and MFA grants):
+    /// their claims for the tokens. A denial, a failure, or a redirect (which this grant
+    /// cannot follow) refuses the login with `access_denied`.
+    pub(crate) async fn post_login_for_grant(
+        &self,
+        client: &Client,
+        user: &crate::domain::User,
+        requested_scope: &str,
+        audience: Option<&str>,
+        amr: &[String],
+        meta: &crate::audit::RequestMeta,
+    ) -> ServiceResult<crate::actions::CustomClaims> {
+        if !self
+            .trigger_has_actions(crate::actions::Trigger::PostLogin)
+            .await?
+        {
+            return Ok(Default::default());
+        }
+        let now = Timestamp::now();
+        let mut pending = PendingLogin {
+            tx: Transaction {
+                client_id: client.client_id.as_str().to_owned(),
+                redirect_uri: String::new(),
+                mode: ResponseMode::Query,
+                scope: requested_scope.to_owned(),
+                state: None,
+                nonce: None,
+                audience: audience.map(str::to_owned),
+                connection: user.connection.clone(),
+                code_challenge: None,
+                max_age: None,
+                login_hint: None,
+                expires: now.seconds() + 300,
+                requested_scope: requested_scope.to_owned(),
+                prompt: None,
+            },
+            user_id: user.user_id.as_str().to_owned(),
+            auth_time: now.millis(),
+            enroll_secret: None,
+            enroll_uri: None,
+            expires: now.seconds() + 300,
+            post_login: PostLoginProgress::default(),
+        };
+        let caller = Caller::end_user(meta.clone());
+        match self
+            .run_post_login(&mut pending, amr, None, &caller)
+            .await?
+        {
+            None => Ok(pending.post_login.claims),
+            Some(LoginStep::Respond { response }) => Err(ServiceError::AccessDenied(
+                response
+                    .params
+                    .iter()
+                    .find(|(k, _)| k == "error_description")
+                    .map_or_else(|| "Access denied".to_owned(), |(_, v)| v.clone()),
+            )),
+            Some(_) => Err(ServiceError::AccessDenied(
+                "A post-login action redirects the user, which needs the browser-based login."
+                    .into(),
+            )),
+        }
+    }
+
     /// `GET /continue?state=…`: the user is back from a post-login action's redirect. Runs that
     /// action's `onContinuePostLogin` and the actions after it, then finishes the login.
     /// `browser_binding` is the cookie set with the redirect; `query` is `/continue`'s query.

@@ -14,6 +14,7 @@ mod connections;
 mod custom_db;
 mod email_provider;
 mod email_templates;
+mod log_streams;
 mod login_blocks;
 mod logs;
 mod mail_defaults;
@@ -44,6 +45,9 @@ pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant, Oidc
 pub use connections::{ConnectionPatch, NewConnection};
 pub use email_provider::EmailProviderPatch;
 pub use email_templates::EmailTemplatePatch;
+pub use log_streams::{
+    CreatedLogStream, FilterInput, LogStreamPatch, NewLogStream, SinkInput, log_stream_signature,
+};
 pub use login_blocks::UnblockLinkState;
 pub use mail_defaults::default_template;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
@@ -151,6 +155,7 @@ pub struct Services {
     hasher: PasswordHasher,
     keys: Arc<Keys>,
     audit: AuditLog,
+    log_streams: Arc<log_streams::StreamRouter>,
     cache: config_cache::ConfigCache,
     templates: Arc<dyn crate::mail::TemplateEngine>,
     mail: Arc<dyn crate::mail::MailTransport>,
@@ -188,10 +193,14 @@ impl Services {
                 }
             }
         });
-        let audit = AuditLog::start(store.clone());
+        let mail_wake = Arc::new(tokio::sync::Notify::new());
+        let log_streams = Arc::new(log_streams::StreamRouter::new(
+            store.clone(),
+            config.config_cache_ttl,
+        ));
+        let audit = AuditLog::start(store.clone(), log_streams.clone(), mail_wake.clone());
         let cache = config_cache::ConfigCache::new(config.config_cache_ttl);
         let tenant_keys = crate::tenant_keys::TenantKeys::load(store.as_ref()).await?;
-        let mail_wake = Arc::new(tokio::sync::Notify::new());
         let mail_intake = outbox::MailIntake::start(store.clone(), mail_wake.clone());
         Ok(Self {
             config,
@@ -199,6 +208,7 @@ impl Services {
             hasher,
             keys,
             audit,
+            log_streams,
             cache,
             templates,
             mail,

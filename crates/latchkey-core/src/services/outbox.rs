@@ -299,6 +299,9 @@ impl Services {
                 self.send_logout_token(client_id, user_id, session_id, initiator)
                     .await
             }
+            OutboxJob::LogStreamDelivery { stream_id, log_id } => {
+                self.deliver_log_entry(stream_id, log_id).await
+            }
             OutboxJob::PasswordChanged { user_id, client_id } => {
                 let Ok(user) = self.get_user(&UserId::from_trusted(user_id.clone())).await else {
                     return Ok(Attempt::Dropped {

@@ -182,6 +182,8 @@ impl Services {
                         outbox.extend(logouts.outbox);
                         logouts.sessions
                     });
+            // Log streams hear of the change from the same transaction as the entry.
+            outbox.extend(self.log_stream_jobs(std::slice::from_ref(&log)).await?);
             let queued_job = outbox.len() > usize::from(queued_notice);
             let change = PasswordChange {
                 user_id: user.user_id.clone(),

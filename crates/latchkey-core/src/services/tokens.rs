@@ -334,13 +334,26 @@ impl Services {
                 enroll: need == super::mfa::SecondFactorNeed::Enroll,
             });
         }
+        let custom_claims = self
+            .post_login_for_grant(
+                client,
+                &user,
+                &requested.to_string(),
+                audience.as_deref(),
+                &["pwd".to_owned()],
+                meta,
+            )
+            .await?;
         self.login_tokens(
             client,
             &user,
             &scope,
             audience.as_deref(),
             "password",
-            &LoginContext::default(),
+            &LoginContext {
+                custom_claims,
+                ..LoginContext::default()
+            },
         )
         .await
     }
@@ -759,9 +772,21 @@ impl Services {
             );
             return Err(ServiceError::InvalidGrant("Invalid otp_code.".into()));
         }
+        let amr = vec!["pwd".to_owned(), "mfa".to_owned()];
+        let custom_claims = self
+            .post_login_for_grant(
+                client,
+                &user,
+                &pending.scope,
+                pending.audience.as_deref(),
+                &amr,
+                meta,
+            )
+            .await?;
         let login = LoginContext {
             auth_time: Some(Timestamp::from_millis(pending.auth_time)),
-            amr: vec!["pwd".into(), "mfa".into()],
+            amr,
+            custom_claims,
             ..LoginContext::default()
         };
         let mut response = self

@@ -348,6 +348,42 @@ pub struct QueuedMail {
     pub at: Timestamp,
 }
 
+/// One delivery of a log stream, as the outbox row records it.
+#[derive(Debug, Clone)]
+pub struct StreamDelivery {
+    pub log_id: String,
+    /// The outbox status: `pending`, `sent`, `dropped` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Log streams (`/api/v2/log-streams`), and the log writes that queue their deliveries.
+#[async_trait]
+pub trait LogStreamStore: Send + Sync {
+    async fn insert_log_stream(&self, stream: &crate::domain::LogStream) -> StoreResult<()>;
+    async fn get_log_stream(&self, id: &str) -> StoreResult<Option<crate::domain::LogStream>>;
+    async fn list_log_streams(&self) -> StoreResult<Vec<crate::domain::LogStream>>;
+    async fn update_log_stream(&self, stream: &crate::domain::LogStream) -> StoreResult<bool>;
+    /// Deletes the stream; its pending deliveries are dropped when the worker reaches them.
+    async fn delete_log_stream(&self, id: &str) -> StoreResult<bool>;
+    /// `append_logs`, with `outbox` (the entries' stream deliveries) queued in the same
+    /// transaction: an entry written is an entry delivered.
+    async fn append_logs_queuing(
+        &self,
+        entries: &[LogEntry],
+        outbox: &[QueuedMail],
+    ) -> StoreResult<()>;
+    /// The stream's most recent deliveries, newest first.
+    async fn list_stream_deliveries(
+        &self,
+        stream_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<StreamDelivery>>;
+}
+
 /// A queued mail a worker holds the lease of.
 #[derive(Debug, Clone)]
 pub struct LeasedMail {
@@ -692,6 +728,7 @@ pub trait Store:
     + SessionStore
     + LoginGuardStore
     + ActionStore
+    + LogStreamStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

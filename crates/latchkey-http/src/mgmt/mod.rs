@@ -8,6 +8,7 @@ mod connections;
 mod email_provider;
 mod email_templates;
 mod guardian;
+mod log_streams;
 mod logs;
 mod tenant;
 mod tickets;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(clients::router())
         .merge(tenant::router())
         .merge(logs::router())
+        .merge(log_streams::router())
         .merge(guardian::router())
         .merge(tickets::router())
         .fallback(|| async { ApiError::not_found() })

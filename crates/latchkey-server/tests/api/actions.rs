@@ -514,6 +514,25 @@ exports.onContinuePostLogin = async (event, api) => {
         .get(&app.url(&format!("/continue?state={}", urlencode(&state))))
         .await;
     assert_eq!(status, 400);
+
+    // The password grant runs the same actions: claims, and Auth0's access_denied.
+    let res = app
+        .login("claims@example.com", "Old-Password-1", "openid")
+        .await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id_token["https://example.com/roles"], json!(["reader"]));
+    let res = app
+        .login("banned@example.com", "Old-Password-1", "openid")
+        .await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "access_denied");
+    assert_eq!(
+        body["error_description"],
+        "Your account is not allowed here."
+    );
 }
 
 /// A loopback HTTP endpoint that records request bodies and answers `statuses` in turn

@@ -26,3 +26,4 @@ mod sdk;
 mod secrets;
 mod smtp_sink;
 mod tokens;
+mod webhooks;

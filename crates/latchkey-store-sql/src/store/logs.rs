@@ -11,39 +11,48 @@ fn entry(row: &AnyRow) -> anyhow::Result<Value> {
     serde_json::from_str(&row.try_get::<String, _>("data")?).context("stored log entry")
 }
 
+/// Inserts `entries` in the caller's transaction. One multi-row INSERT per chunk: on SQLite
+/// every statement is a hop to the connection's thread, so 256 single-row inserts would cost
+/// 256 hops.
+pub(super) async fn insert_logs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    entries: &[LogEntry],
+) -> StoreResult<()> {
+    for chunk in entries.chunks(100) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 5;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO logs (log_id, date, type, user_id, data) VALUES {}",
+            rows.join(", ")
+        );
+        let q = chunk.iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, e| {
+            q.bind(e.log_id.clone())
+                .bind(e.date.millis())
+                .bind(e.type_code.clone())
+                .bind(e.user_id.clone())
+                .bind(e.to_json().to_string())
+        });
+        execute(q, &mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl LogStore for SqlStore {
     async fn append_logs(&self, entries: &[LogEntry]) -> StoreResult<()> {
-        // One multi-row INSERT per chunk: on SQLite every statement is a hop to the connection's
-        // thread, so 256 single-row inserts would cost 256 hops.
         let mut tx = self.writer.begin().await.map_err(other)?;
-        for chunk in entries.chunks(100) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 5;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO logs (log_id, date, type, user_id, data) VALUES {}",
-                rows.join(", ")
-            );
-            let q = chunk.iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, e| {
-                q.bind(e.log_id.clone())
-                    .bind(e.date.millis())
-                    .bind(e.type_code.clone())
-                    .bind(e.user_id.clone())
-                    .bind(e.to_json().to_string())
-            });
-            execute(q, &mut *tx).await?;
-        }
+        insert_logs(&mut tx, entries).await?;
         tx.commit().await.map_err(other)
     }
 

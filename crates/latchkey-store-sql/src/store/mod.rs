@@ -9,6 +9,7 @@ mod connections;
 mod email_provider;
 mod email_templates;
 mod keys;
+mod log_streams;
 mod login_failures;
 mod logs;
 mod outbox;

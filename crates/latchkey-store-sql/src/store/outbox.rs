@@ -14,32 +14,37 @@ pub(super) async fn insert_mail<'e>(
         return Ok(());
     }
     let mut sql = String::from(
-        "INSERT INTO mail_outbox (id, job, status, next_attempt_at, created_at, updated_at) VALUES ",
+        "INSERT INTO mail_outbox (id, job, status, next_attempt_at, created_at, updated_at, stream_id) VALUES ",
     );
     for i in 0..mails.len() {
-        let b = i * 3;
+        let b = i * 4;
         if i > 0 {
             sql.push_str(", ");
         }
         sql.push_str(&format!(
-            "(${}, ${}, 'pending', ${}, ${}, ${})",
+            "(${}, ${}, 'pending', ${}, ${}, ${}, ${})",
             b + 1,
             b + 2,
             b + 3,
             b + 3,
-            b + 3
+            b + 3,
+            b + 4
         ));
     }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for m in mails {
         let job = serde_json::to_string(&m.job).map_err(other)?;
-        q = q.bind(m.id.clone()).bind(job).bind(m.at.millis());
+        q = q
+            .bind(m.id.clone())
+            .bind(job)
+            .bind(m.at.millis())
+            .bind(m.job.log_stream().map(str::to_owned));
     }
     execute(q, exec).await.map(drop)
 }
 
-// SQLite and PostgreSQL both cap bind parameters; 3 per mail keeps a batch well under.
-const MAX_BATCH: usize = 1000;
+// SQLite and PostgreSQL both cap bind parameters; 4 per mail keeps a batch well under.
+pub(super) const MAX_BATCH: usize = 1000;
 
 #[async_trait]
 impl OutboxStore for SqlStore {
