@@ -278,7 +278,8 @@ async fn infinite_loop_times_out_without_blocking_other_executions() {
         "exports.onExecutePostLogin = async () => { while (true) {} };",
         json!({}),
     );
-    spin.limits.timeout = Duration::from_millis(300);
+    // Generous bounds: CI runs this next to argon2-heavy tests on two cores.
+    spin.limits.timeout = Duration::from_millis(1500);
 
     let started = Instant::now();
     let spinning = {
@@ -300,15 +301,13 @@ async fn infinite_loop_times_out_without_blocking_other_executions() {
     .await;
     let quick_elapsed = quick_started.elapsed();
     assert_completed(&quick);
-    assert!(
-        quick_elapsed < Duration::from_millis(150),
-        "{quick_elapsed:?}"
-    );
+    // The quick one finished while the loop was still spinning.
+    assert!(!spinning.is_finished(), "{quick_elapsed:?}");
 
     let (report, elapsed) = spinning.await.unwrap();
     assert_eq!(report.outcome, ActionOutcome::TimedOut);
-    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+    assert!(elapsed >= Duration::from_millis(1500), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(3500), "{elapsed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -639,7 +638,7 @@ async fn host_calls_are_bounded_by_the_deadline() {
     let (report, seen) = run_with_host(&runtime, exec, responder, Duration::from_millis(600)).await;
     assert_eq!(report.outcome, ActionOutcome::TimedOut);
     assert_eq!(seen.len(), 1);
-    assert!(started.elapsed() < Duration::from_millis(900));
+    assert!(started.elapsed() < Duration::from_secs(3));
 
     // A host call that returns in time still leaves the deadline in force afterwards.
     let mut exec = execution(code, json!({}));
