@@ -34,6 +34,8 @@ pub(crate) struct TriggerRun {
     pub failure: Option<(String, ActionOutcome)>,
     /// Every action's report, in order (the test button shows them).
     pub reports: Vec<(String, ActionReport)>,
+    /// The execution record's id (`GET /api/v2/actions/executions/{id}`), if any action ran.
+    pub execution_id: Option<String>,
 }
 
 impl TriggerRun {
@@ -45,7 +47,46 @@ impl TriggerRun {
     }
 }
 
+/// A deployed action bound to a trigger, in order: what the trigger runs.
+#[derive(Debug, Clone)]
+pub(crate) struct BoundAction {
+    pub action_id: String,
+    pub name: String,
+    pub version: ActionVersion,
+}
+
 impl Services {
+    /// What `trigger` runs, in order (cached like the other configuration; any change to
+    /// actions or bindings through this node forgets it).
+    async fn bound_actions(&self, trigger: Trigger) -> ServiceResult<Arc<Vec<BoundAction>>> {
+        if let Some(b) = self.cache.triggers.get(&trigger.id(), self.cache.ttl()) {
+            return Ok(b);
+        }
+        let mut bound = Vec::new();
+        for (_, action) in self.trigger_bindings(trigger).await? {
+            let Some(deployed) = &action.deployed else {
+                continue;
+            };
+            if let Some(version) = self.store.get_action_version(&deployed.version_id).await? {
+                bound.push(BoundAction {
+                    action_id: action.id.clone(),
+                    name: action.name.clone(),
+                    version,
+                });
+            }
+        }
+        let bound = Arc::new(bound);
+        if self.cache.enabled() {
+            self.cache.triggers.put(trigger.id(), bound.clone());
+        }
+        Ok(bound)
+    }
+
+    /// After any change to actions or bindings.
+    pub(crate) fn forget_bound_actions(&self) {
+        self.cache.triggers.forget_where(|_| true);
+    }
+
     /// Hands the Management API to actions. Installed once by the binary after start-up.
     pub fn install_management_gateway(&self, gateway: Arc<dyn ManagementGateway>) {
         let _ = self.management_gateway.set(gateway);
@@ -53,7 +94,7 @@ impl Services {
 
     /// Whether any action is bound to `trigger` (flows skip building events otherwise).
     pub(crate) async fn trigger_has_actions(&self, trigger: Trigger) -> ServiceResult<bool> {
-        Ok(!self.store.list_bindings(trigger).await?.is_empty())
+        Ok(!self.bound_actions(trigger).await?.is_empty())
     }
 
     /// Runs `trigger`'s bound actions from binding `from` on, calling the first with `entry`.
@@ -67,7 +108,7 @@ impl Services {
         entry: Entry,
         stop_on_redirect: bool,
     ) -> ServiceResult<TriggerRun> {
-        let bindings = self.trigger_bindings(trigger).await?;
+        let bound = self.bound_actions(trigger).await?;
         let now = Timestamp::now();
         let mut record = ActionExecutionRecord {
             id: crate::random::uuid_v4()?,
@@ -78,24 +119,26 @@ impl Services {
             updated_at: now,
         };
         let mut run = TriggerRun::default();
-        for (index, (_, action)) in bindings.iter().enumerate().skip(from) {
-            let Some(deployed) = &action.deployed else {
-                continue;
-            };
-            let Some(version) = self.store.get_action_version(&deployed.version_id).await? else {
-                continue;
-            };
+        for (
+            index,
+            BoundAction {
+                action_id,
+                name,
+                version,
+            },
+        ) in bound.iter().enumerate().skip(from)
+        {
             let entry = if index == from { entry } else { Entry::Execute };
             let started_at = Timestamp::now();
             let report = self
-                .execute_version(&version, &action.name, trigger, entry, event.clone())
+                .execute_version(version, name, trigger, entry, event.clone())
                 .await;
             let secrets = self.open_secrets(&version.action_id, &version.secrets);
             let error = (!report.outcome.is_success())
                 .then(|| redact(&report.outcome.describe(), &secrets));
             record.results.push(ActionResult {
-                action_id: action.id.clone(),
-                action_name: action.name.clone(),
+                action_id: action_id.clone(),
+                action_name: name.clone(),
                 error: error.clone(),
                 started_at,
                 ended_at: Timestamp::now(),
@@ -103,11 +146,11 @@ impl Services {
                 cold_start: report.cold,
                 logs: report.logs.clone(),
             });
-            run.reports.push((action.name.clone(), report.clone()));
+            run.reports.push((name.clone(), report.clone()));
             if let Some(error) = error {
-                tracing::warn!(action = %action.name, trigger = trigger.id(), %error, "an action failed");
+                tracing::warn!(action = %name, trigger = trigger.id(), %error, "an action failed");
                 record.status = "partial".into();
-                run.failure = Some((action.name.clone(), report.outcome));
+                run.failure = Some((name.clone(), report.outcome));
                 break;
             }
             let redirected = report
@@ -129,6 +172,7 @@ impl Services {
             }
         }
         if !record.results.is_empty() {
+            run.execution_id = Some(record.id.clone());
             record.updated_at = Timestamp::now();
             if let Err(e) = self.store.put_execution(&record).await {
                 tracing::warn!(error = %e, "could not record an action execution");

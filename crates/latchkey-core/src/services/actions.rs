@@ -255,6 +255,7 @@ impl Services {
         {
             return Err(action_not_found());
         }
+        self.forget_bound_actions();
         self.record(caller.api_log("Update an action"));
         Ok(action)
     }
@@ -271,6 +272,7 @@ impl Services {
         if !self.store.delete_action(&action.id).await? {
             return Err(action_not_found());
         }
+        self.forget_bound_actions();
         self.record(caller.api_log("Delete an action"));
         Ok(())
     }
@@ -301,6 +303,7 @@ impl Services {
             action.all_changes_deployed = true;
             match self.store.deploy_action(&action, &version).await {
                 Ok(()) => {
+                    self.forget_bound_actions();
                     self.record(caller.api_log("Deploy an action"));
                     return Ok(version);
                 }
@@ -425,6 +428,7 @@ impl Services {
         }
         let plain: Vec<ActionBinding> = bindings.iter().map(|(b, _)| b.clone()).collect();
         self.store.replace_bindings(trigger, &plain).await?;
+        self.forget_bound_actions();
         self.record(caller.api_log("Update trigger bindings"));
         Ok(bindings)
     }

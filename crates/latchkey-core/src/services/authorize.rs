@@ -697,12 +697,15 @@ impl Services {
         let run = self
             .run_trigger(Trigger::PostLogin, &event, from, entry, true)
             .await?;
+        // Auth0 names the execution in the log entry, for GET /actions/executions/{id}.
+        let executions = json!({"executions": run.execution_id.iter().collect::<Vec<_>>()});
         if let Some((name, _)) = &run.failure {
             self.record(Some(
                 crate::audit::LogEntry::new(crate::audit::codes::FAILED_LOGIN, &caller.meta)
                     .description(format!("The post-login action {name} failed"))
                     .user(user.user_id.as_str(), &user.display_name())
-                    .client(&pending.tx.client_id, ""),
+                    .client(&pending.tx.client_id, "")
+                    .detail("actions", executions.clone()),
             ));
             return Err(ServiceError::AccessDenied(
                 "The login could not be completed because one of the application's login rules failed. Try again later, or contact the application's support.".into(),
@@ -713,7 +716,8 @@ impl Services {
                 crate::audit::LogEntry::new(crate::audit::codes::FAILED_LOGIN, &caller.meta)
                     .description(reason)
                     .user(user.user_id.as_str(), &user.display_name())
-                    .client(&pending.tx.client_id, ""),
+                    .client(&pending.tx.client_id, "")
+                    .detail("actions", executions),
             ));
             return Ok(Some(LoginStep::Respond {
                 response: pending.tx.error("access_denied", reason),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// Entries beyond this are not kept: the cache is for configuration, not an attack surface.
 const MAX_ENTRIES: usize = 10_000;
 
-struct TtlMap<K, V> {
+pub(super) struct TtlMap<K, V> {
     entries: Mutex<HashMap<K, (Instant, V)>>,
 }
 
@@ -30,13 +30,13 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
             entries: Mutex::new(HashMap::new()),
         }
     }
-    fn get(&self, key: &K, ttl: Duration) -> Option<V> {
+    pub(super) fn get(&self, key: &K, ttl: Duration) -> Option<V> {
         let map = self.entries.lock().ok()?;
         map.get(key)
             .filter(|(at, _)| at.elapsed() < ttl)
             .map(|(_, v)| v.clone())
     }
-    fn put(&self, key: K, value: V) {
+    pub(super) fn put(&self, key: K, value: V) {
         if let Ok(mut map) = self.entries.lock() {
             if map.len() >= MAX_ENTRIES {
                 map.clear();
@@ -44,7 +44,7 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
             map.insert(key, (Instant::now(), value));
         }
     }
-    fn forget_where(&self, pred: impl Fn(&K) -> bool) {
+    pub(super) fn forget_where(&self, pred: impl Fn(&K) -> bool) {
         if let Ok(mut map) = self.entries.lock() {
             map.retain(|k, _| !pred(k));
         }
@@ -61,6 +61,9 @@ pub(crate) struct ConfigCache {
     /// Stored templates (`None`: not customised) and the provider, read for every mail.
     templates: TtlMap<EmailTemplateName, Option<EmailTemplate>>,
     provider: TtlMap<(), Option<EmailProvider>>,
+    /// What each trigger runs (every login and password change asks, most often to hear
+    /// "nothing").
+    pub(super) triggers: TtlMap<&'static str, Arc<Vec<super::action_runs::BoundAction>>>,
 }
 
 impl ConfigCache {
@@ -74,9 +77,13 @@ impl ConfigCache {
             origins: TtlMap::new(),
             templates: TtlMap::new(),
             provider: TtlMap::new(),
+            triggers: TtlMap::new(),
         }
     }
-    fn enabled(&self) -> bool {
+    pub(super) fn ttl(&self) -> Duration {
+        self.ttl
+    }
+    pub(super) fn enabled(&self) -> bool {
         !self.ttl.is_zero()
     }
 

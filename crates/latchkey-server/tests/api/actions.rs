@@ -858,6 +858,33 @@ async fn runaway_and_memory_hungry_actions_are_stopped_while_other_requests_are_
         "other requests took {others_took:?}, the login {login_took:?}"
     );
 
+    // The failed login's log entry names the execution, whose record says what happened.
+    let mut execution = Value::Null;
+    for _ in 0..50 {
+        let (_, logs) = app.api(Method::GET, "/logs?q=type:f", None).await;
+        if let Some(id) = logs
+            .as_array()
+            .and_then(|l| l.first())
+            .and_then(|e| e["details"]["actions"]["executions"][0].as_str())
+        {
+            execution = app
+                .api(Method::GET, &format!("/actions/executions/{id}"), None)
+                .await
+                .1;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(execution["trigger_id"], "post-login", "{execution}");
+    assert_eq!(execution["status"], "partial");
+    assert!(
+        execution["results"][0]["error"]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("time limit"),
+        "{execution}"
+    );
+
     // A memory bomb, the same way.
     let (status, _) = app
         .api(
