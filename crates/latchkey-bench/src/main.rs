@@ -346,46 +346,37 @@ async fn main() -> anyhow::Result<()> {
         let (cold, warm) =
             tokio::task::spawn_blocking(|| actions::sandbox_samples(50, 1000)).await??;
         let p = actions::percentile;
-        println!(
-            "{:<36} {:>7} runs {:>9.2} {:>9.2}",
-            "action in the sandbox, cold",
-            cold.len(),
-            p(&cold, 0.5),
-            p(&cold, 0.99)
-        );
-        println!(
-            "{:<36} {:>7} runs {:>9.2} {:>9.2}",
-            "action in the sandbox, warm",
-            warm.len(),
-            p(&warm, 0.5),
-            p(&warm, 0.99)
-        );
+        for (name, samples) in [("cold", &cold), ("warm", &warm)] {
+            println!(
+                "{:<36} {:>7} runs {:>9.2} {:>9.2}",
+                format!("action in the sandbox, {name}"),
+                samples.len(),
+                p(samples, 0.5),
+                p(samples, 0.99)
+            );
+        }
         // The hosted login, one request at a time, without and then with the action bound.
         let login_request =
             hosted_login_request(&client, &base, &bootstrap, email, password).await?;
         let window = Duration::from_secs(args.seconds.max(1) * u64::from(args.rounds.max(1)));
-        let mut without = Stats::default();
-        load::window(
-            addr,
-            &login_request,
-            1,
-            Duration::from_secs(1),
-            &mut Stats::default(),
-        )
-        .await;
-        load::window(addr, &login_request, 1, window, &mut without).await;
+        // One second of warm-up, then the measured window.
+        let one_at_a_time = || async {
+            let mut stats = Stats::default();
+            load::window(
+                addr,
+                &login_request,
+                1,
+                Duration::from_secs(1),
+                &mut Stats::default(),
+            )
+            .await;
+            load::window(addr, &login_request, 1, window, &mut stats).await;
+            stats
+        };
+        let without = one_at_a_time().await;
         actions::bind(&client, &base, &mgmt_token).await?;
         tokio::time::sleep(actions::SETTLE).await;
-        let mut with = Stats::default();
-        load::window(
-            addr,
-            &login_request,
-            1,
-            Duration::from_secs(1),
-            &mut Stats::default(),
-        )
-        .await;
-        load::window(addr, &login_request, 1, window, &mut with).await;
+        let with = one_at_a_time().await;
         row(
             "hosted login, no action (1 at a time)",
             without.ok() as f64 / window.as_secs_f64(),

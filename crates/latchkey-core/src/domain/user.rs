@@ -77,6 +77,35 @@ pub struct Identity {
 }
 
 impl User {
+    /// A user as first stored: no password, no profile, no logins, credential epoch 0.
+    pub fn fresh(
+        user_id: UserId,
+        connection: String,
+        email: Option<Email>,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            user_id,
+            connection,
+            email,
+            email_verified: false,
+            username: None,
+            profile: Profile::default(),
+            user_metadata: Map::new(),
+            app_metadata: Map::new(),
+            blocked: false,
+            password_hash: None,
+            password_history: Vec::new(),
+            credential_epoch: 0,
+            created_at: now,
+            updated_at: now,
+            last_login: None,
+            last_ip: None,
+            last_password_reset: None,
+            logins_count: 0,
+        }
+    }
+
     pub fn identities(&self) -> Vec<Identity> {
         let provider = self.user_id.provider().to_owned();
         vec![Identity {

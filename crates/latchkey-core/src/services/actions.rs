@@ -282,7 +282,17 @@ impl Services {
     pub async fn deploy_action(&self, id: &str, caller: &Caller) -> ServiceResult<ActionVersion> {
         for _ in 0..3 {
             let mut action = self.get_action(id).await?;
-            let number = action.deployed.as_ref().map_or(0, |d| d.number) + 1;
+            // From the versions themselves, not the action's copy (a concurrent draft save
+            // may have written back an older `deployed`).
+            let number = self
+                .store
+                .list_action_versions(&action.id)
+                .await?
+                .iter()
+                .map(|v| v.number)
+                .max()
+                .unwrap_or(0)
+                + 1;
             let now = Timestamp::now();
             let version = ActionVersion {
                 id: crate::random::uuid_v4()?,

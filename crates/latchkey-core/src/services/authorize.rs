@@ -187,6 +187,15 @@ struct PostLoginProgress {
     browser_binding: Option<String>,
 }
 
+/// What the post-login actions decided for a password or MFA grant.
+#[derive(Debug, Default)]
+pub(crate) struct GrantPostLogin {
+    pub claims: crate::actions::CustomClaims,
+    /// An action called `api.multifactor.enable`: without a second factor yet, the grant
+    /// answers `mfa_required`.
+    pub mfa_required: bool,
+}
+
 /// A new session: the cookie value and how long it lives.
 #[derive(Debug)]
 pub struct NewSession {
@@ -600,14 +609,26 @@ impl Services {
         }
         let now = Timestamp::now();
         let claims = pending.post_login.claims.clone();
-        if let Some(id) = &pending.post_login.session_id
-            && let Some(session) = self
+        if let Some(id) = &pending.post_login.session_id {
+            // Single sign-on answers only from that very session, still live; gone, it means
+            // logging in again (never a new session without a password).
+            let session = self
                 .store
                 .list_sessions(&user.user_id)
                 .await?
                 .into_iter()
-                .find(|s| &s.id == id && s.credential_epoch == user.credential_epoch)
-        {
+                .find(|s| {
+                    &s.id == id
+                        && s.credential_epoch == user.credential_epoch
+                        && s.expires_at > now
+                        && !user.blocked
+                })
+                .ok_or_else(|| {
+                    ServiceError::bad_request(
+                        "invalid_transaction",
+                        "This login can no longer continue. Go back to the application and log in again.",
+                    )
+                })?;
             let response = self.issue_code(&pending.tx, &session, claims).await?;
             return Ok(LoginStep::Respond { response });
         }
@@ -723,7 +744,7 @@ impl Services {
                 response: pending.tx.error("access_denied", reason),
             }));
         }
-        let mut metadata_changed = false;
+        let mut metadata = Vec::new();
         let mut redirect = None;
         for command in run.commands {
             match command {
@@ -737,24 +758,46 @@ impl Services {
                     pending.post_login.mfa_required = true;
                 }
                 ActionCommand::SetAppMetadata { name, value } => {
-                    set_or_remove(&mut user.app_metadata, name, value);
-                    metadata_changed = true;
+                    metadata.push((true, name, value));
                 }
                 ActionCommand::SetUserMetadata { name, value } => {
-                    set_or_remove(&mut user.user_metadata, name, value);
-                    metadata_changed = true;
+                    metadata.push((false, name, value));
                 }
                 ActionCommand::Redirect { url, query } => redirect = Some((url, query)),
                 ActionCommand::Deny { .. } => {}
             }
         }
-        if metadata_changed {
+        if !metadata.is_empty() {
+            // Onto the user as stored now: the actions' own Management API calls (a block,
+            // an update) must not be undone by a copy read before they ran.
+            user = self.get_user(&user.user_id).await?;
+            for (app, name, value) in metadata {
+                let map = if app {
+                    &mut user.app_metadata
+                } else {
+                    &mut user.user_metadata
+                };
+                set_or_remove(map, name, value);
+            }
             user.updated_at = Timestamp::now();
             self.store.update_user(&user, None).await?;
         }
         let (Some(at), Some((url, query))) = (run.suspended_at, redirect) else {
             return Ok(None);
         };
+        // Silent authentication cannot show the user anything.
+        if pending
+            .tx
+            .prompt
+            .as_deref()
+            .is_some_and(|p| p.split_whitespace().any(|p| p == "none"))
+        {
+            return Ok(Some(LoginStep::Respond {
+                response: pending
+                    .tx
+                    .error("interaction_required", "Interaction required"),
+            }));
+        }
         let binding = crate::random::opaque_token()?;
         pending.post_login.done = false;
         pending.post_login.resume_at = Some(at);
@@ -795,12 +838,12 @@ impl Services {
         audience: Option<&str>,
         amr: &[String],
         meta: &crate::audit::RequestMeta,
-    ) -> ServiceResult<crate::actions::CustomClaims> {
+    ) -> ServiceResult<GrantPostLogin> {
         if !self
             .trigger_has_actions(crate::actions::Trigger::PostLogin)
             .await?
         {
-            return Ok(Default::default());
+            return Ok(GrantPostLogin::default());
         }
         let now = Timestamp::now();
         let mut pending = PendingLogin {
@@ -832,7 +875,10 @@ impl Services {
             .run_post_login(&mut pending, amr, None, &caller)
             .await?
         {
-            None => Ok(pending.post_login.claims),
+            None => Ok(GrantPostLogin {
+                claims: pending.post_login.claims,
+                mfa_required: pending.post_login.mfa_required,
+            }),
             Some(LoginStep::Respond { response }) => Err(ServiceError::AccessDenied(
                 response
                     .params

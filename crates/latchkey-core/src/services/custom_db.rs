@@ -9,7 +9,7 @@
 
 use super::Services;
 use crate::actions::{ActionExecution, ActionOutcome, Entry, ScriptCall, ScriptResult, Trigger};
-use crate::domain::{Connection, Email, Password, Profile, User, UserId};
+use crate::domain::{Connection, Email, Password, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::time::Timestamp;
 use secrecy::SecretString;
@@ -131,7 +131,16 @@ impl Services {
         match (report.outcome, report.script_result) {
             (ActionOutcome::Completed, Some(result)) => Ok(result),
             (outcome, _) => {
-                tracing::warn!(connection = %db.connection, script, outcome = %outcome.describe(), logs = ?report.logs, "a custom database script failed");
+                // Neither the script's logs nor its message: the login and change_password
+                // scripts hold the user's plaintext password.
+                let kind = match outcome {
+                    ActionOutcome::TimedOut => "timed out",
+                    ActionOutcome::OutOfMemory => "ran out of memory",
+                    ActionOutcome::Failed { .. } => "threw or never called back",
+                    ActionOutcome::Crashed { .. } => "could not run",
+                    ActionOutcome::Completed => "gave no answer",
+                };
+                tracing::warn!(connection = %db.connection, script, kind, "a custom database script failed");
                 Err(unavailable())
             }
         }
@@ -155,9 +164,9 @@ impl Services {
         let profile = match result {
             ScriptResult::Value(Value::Object(p)) => p,
             ScriptResult::Value(_) => return Ok(None),
-            ScriptResult::Error { name, message } => {
+            ScriptResult::Error { name, .. } => {
                 if name != "WrongUsernameOrPasswordError" {
-                    tracing::info!(connection = %db.connection, %name, %message, "the login script refused a login");
+                    tracing::info!(connection = %db.connection, %name, "the login script refused a login");
                 }
                 return Ok(None);
             }
@@ -246,30 +255,29 @@ impl Services {
         let external_id = external_id.trim_start_matches("auth0|").to_owned();
         let user_id = UserId::parse(&format!("auth0|{external_id}"))?;
         let email = text("email").map(|e| Email::parse(&e)).transpose()?;
-        let existing = match local {
+        let existing = match local.filter(|u| u.user_id == user_id) {
             Some(u) => Some(u),
             None => self.store.get_user(&user_id).await?,
         };
+        // The script speaks for its own connection only: an id that names a user of another
+        // connection (or a local user whose address the script gives another id) is refused.
+        if existing
+            .as_ref()
+            .is_some_and(|u| u.connection != db.connection)
+        {
+            tracing::warn!(connection = %db.connection, "a custom database script answered with another connection's user");
+            return Err(unavailable());
+        }
+        if let Some(e) = &email
+            && let Some(other) = self.store.find_user_by_email(&db.connection, e).await?
+            && other.user_id != user_id
+        {
+            tracing::warn!(connection = %db.connection, "a custom database script answered with an address another user holds");
+            return Err(unavailable());
+        }
         let now = Timestamp::now();
-        let mut user = existing.clone().unwrap_or_else(|| User {
-            user_id: user_id.clone(),
-            connection: db.connection.clone(),
-            email: email.clone(),
-            email_verified: false,
-            username: None,
-            profile: Profile::default(),
-            user_metadata: Map::new(),
-            app_metadata: Map::new(),
-            blocked: false,
-            password_hash: None,
-            password_history: Vec::new(),
-            credential_epoch: 0,
-            created_at: now,
-            updated_at: now,
-            last_login: None,
-            last_ip: None,
-            last_password_reset: None,
-            logins_count: 0,
+        let mut user = existing.clone().unwrap_or_else(|| {
+            User::fresh(user_id.clone(), db.connection.clone(), email.clone(), now)
         });
         user.email = email.or(user.email);
         if let Some(v) = profile.get("email_verified").and_then(Value::as_bool) {

@@ -334,7 +334,7 @@ impl Services {
                 enroll: need == super::mfa::SecondFactorNeed::Enroll,
             });
         }
-        let custom_claims = self
+        let actions = self
             .post_login_for_grant(
                 client,
                 &user,
@@ -344,6 +344,27 @@ impl Services {
                 meta,
             )
             .await?;
+        // An action asked for a second factor: the same answer as the tenant's policy gives.
+        if actions.mfa_required {
+            let enroll = !self.has_second_factor(&user).await?;
+            let pending = PendingMfa {
+                client_id: client.client_id.as_str().to_owned(),
+                user_id: user.user_id.as_str().to_owned(),
+                scope: scope.to_string(),
+                audience: audience.clone(),
+                auth_time: now.millis(),
+                expires: now.seconds() + 600,
+            };
+            return Err(ServiceError::MfaRequired {
+                mfa_token: SecretString::from(self.seal_value(
+                    "mfa-token",
+                    &pending,
+                    pending.expires,
+                )?),
+                enroll,
+            });
+        }
+        let custom_claims = actions.claims;
         self.login_tokens(
             client,
             &user,
@@ -502,20 +523,6 @@ impl Services {
                 .find_user_by_username(connection, username)
                 .await?
         };
-        // A custom database answers for users whose password is not held here: every user
-        // without import mode, users not migrated yet with it.
-        let mut checked_by_script = false;
-        if let Some(db) = self
-            .find_connection(connection)
-            .await?
-            .and_then(|c| self.custom_database(&c))
-            && (!db.import_mode || user.as_ref().is_none_or(|u| u.password_hash.is_none()))
-        {
-            user = self
-                .login_through_script(&db, username, password, user)
-                .await?;
-            checked_by_script = user.is_some();
-        }
         let log_failure = |code: &str, user: Option<&User>, description: &str| {
             let mut entry = LogEntry::new(code, meta)
                 .description(description)
@@ -527,10 +534,51 @@ impl Services {
             };
             self.audit.record(entry);
         };
+        // A custom database answers for users whose password is not held here: every user
+        // without import mode, users not migrated yet with it. Brute-force protection holds
+        // for them too: a blocked pair never reaches the store, and a refusal counts.
+        let mut checked_by_script = false;
+        if let Some(db) = self
+            .find_connection(connection)
+            .await?
+            .and_then(|c| self.custom_database(&c))
+            && (!db.import_mode || user.as_ref().is_none_or(|u| u.password_hash.is_none()))
+        {
+            let ip = meta.ip.clone().unwrap_or_default();
+            if let Some(local) = &user
+                && self
+                    .store
+                    .login_failures(&local.user_id, &ip)
+                    .await?
+                    .is_some_and(|(_, blocked)| blocked)
+            {
+                log_failure(
+                    codes::BLOCKED_BY_ATTEMPTS,
+                    Some(local),
+                    "Blocked account: too many consecutive failed logins from this IP",
+                );
+                return Err(ServiceError::TooManyAttempts);
+            }
+            let local = user.clone();
+            match self
+                .login_through_script(&db, username, password, local.clone())
+                .await?
+            {
+                Some(accepted) => {
+                    user = Some(accepted);
+                    checked_by_script = true;
+                }
+                None => {
+                    if let Some(local) = local {
+                        return Err(self.wrong_password(&local, &ip, &log_failure).await?);
+                    }
+                }
+            }
+        }
         let (user, hash) = match user {
             Some(u) if checked_by_script => {
                 return self
-                    .login_succeeded(client, connection, u, None, false, method, meta)
+                    .login_succeeded(client, connection, u, None, true, method, meta)
                     .await;
             }
             Some(u) => match u.password_hash.clone() {
@@ -571,30 +619,7 @@ impl Services {
         }
         let verification = self.hasher.verify(password, &hash).await?;
         if !verification.matches {
-            log_failure(
-                codes::FAILED_LOGIN_WRONG_PASSWORD,
-                Some(&user),
-                "Wrong email or password.",
-            );
-            let count = self
-                .store
-                .record_login_failure(&user.user_id, &ip, Timestamp::now(), BRUTE_FORCE_THRESHOLD)
-                .await?;
-            if count.newly_blocked {
-                log_failure(
-                    codes::BLOCKED_BY_ATTEMPTS,
-                    Some(&user),
-                    "Account blocked for this IP after 10 consecutive failed logins",
-                );
-                // The mail carries a link that lifts this block (a reset lifts it too).
-                self.mail_intake
-                    .enqueue(crate::mail::OutboxJob::AccountBlocked {
-                        user_id: user.user_id.as_str().to_owned(),
-                        ip: Some(ip.clone()),
-                    })
-                    .await?;
-            }
-            return Err(ServiceError::WrongCredentials);
+            return Err(self.wrong_password(&user, &ip, &log_failure).await?);
         }
         let upgraded_hash = if verification.needs_rehash && !user.blocked {
             Some(self.hasher.hash(password).await?)
@@ -611,6 +636,40 @@ impl Services {
             meta,
         )
         .await
+    }
+
+    /// A wrong password for a known user: logged, counted against (user, IP), and the pair
+    /// blocked (with the unblock mail) at the threshold. Returns the error to answer with.
+    async fn wrong_password(
+        &self,
+        user: &User,
+        ip: &str,
+        log_failure: &(dyn Fn(&str, Option<&User>, &str) + Send + Sync),
+    ) -> ServiceResult<ServiceError> {
+        log_failure(
+            codes::FAILED_LOGIN_WRONG_PASSWORD,
+            Some(user),
+            "Wrong email or password.",
+        );
+        let count = self
+            .store
+            .record_login_failure(&user.user_id, ip, Timestamp::now(), BRUTE_FORCE_THRESHOLD)
+            .await?;
+        if count.newly_blocked {
+            log_failure(
+                codes::BLOCKED_BY_ATTEMPTS,
+                Some(user),
+                "Account blocked for this IP after 10 consecutive failed logins",
+            );
+            // The mail carries a link that lifts this block (a reset lifts it too).
+            self.mail_intake
+                .enqueue(crate::mail::OutboxJob::AccountBlocked {
+                    user_id: user.user_id.as_str().to_owned(),
+                    ip: Some(ip.to_owned()),
+                })
+                .await?;
+        }
+        Ok(ServiceError::WrongCredentials)
     }
 
     /// The password was right: refuses a blocked user, records the login and logs it.
@@ -782,7 +841,8 @@ impl Services {
                 &amr,
                 meta,
             )
-            .await?;
+            .await?
+            .claims;
         let login = LoginContext {
             auth_time: Some(Timestamp::from_millis(pending.auth_time)),
             amr,

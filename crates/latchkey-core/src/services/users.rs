@@ -178,24 +178,13 @@ impl Services {
         };
         let now = Timestamp::now();
         let mut user = User {
-            user_id,
-            connection: connection.name.clone(),
-            email: Some(email),
             email_verified: new.email_verified,
             username,
             profile: new.profile,
             user_metadata: new.user_metadata,
             app_metadata: new.app_metadata,
             blocked: new.blocked,
-            password_hash: None,
-            password_history: Vec::new(),
-            credential_epoch: 0,
-            created_at: now,
-            updated_at: now,
-            last_login: None,
-            last_ip: None,
-            last_password_reset: None,
-            logins_count: 0,
+            ..User::fresh(user_id, connection.name.clone(), Some(email), now)
         };
         let policy = PasswordPolicy::from_options(&connection.options);
         policy

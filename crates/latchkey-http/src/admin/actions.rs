@@ -1082,6 +1082,29 @@ async fn set_secret(
             value,
         }),
     }
+    // The value is never shown back: only the name stays in the form.
+    save_secrets(
+        &console,
+        meta,
+        &action,
+        secrets,
+        "secret-saved",
+        forms(),
+        Some("secret-name"),
+    )
+    .await
+}
+
+/// Saves an action's new set of secrets (`flash` on success); a refusal shows `forms` again.
+async fn save_secrets(
+    console: &Console,
+    meta: latchkey_core::audit::RequestMeta,
+    action: &Action,
+    secrets: Vec<SecretInput>,
+    flash: &str,
+    forms: EditForms<'_>,
+    field: Option<&'static str>,
+) -> Response {
     let patch = ActionPatch {
         secrets: Some(secrets),
         ..ActionPatch::default()
@@ -1093,15 +1116,12 @@ async fn set_secret(
         .update_action(&action.id, patch, &caller)
         .await
     {
-        Ok(saved) => done(&action_path(&saved.id), "secret-saved"),
-        Err(ServiceError::NotFound { .. }) => no_such_action(&console),
+        Ok(saved) => done(&action_path(&saved.id), flash),
+        Err(ServiceError::NotFound { .. }) => no_such_action(console),
         Err(err) => match refusal(&err) {
-            // The value is never shown back: only the name stays in the form.
-            Some((_, message)) => {
-                refused_edit(&console, &action, forms(), Some("secret-name"), message).await
-            }
+            Some((_, message)) => refused_edit(console, action, forms, field, message).await,
             None => {
-                tracing::error!(error = ?err, "saving an action secret in the console");
+                tracing::error!(error = ?err, "saving an action's secrets in the console");
                 error_page()
             }
         },
@@ -1136,29 +1156,16 @@ async fn remove_secret(
         )
         .await;
     }
-    let patch = ActionPatch {
-        secrets: Some(secrets),
-        ..ActionPatch::default()
-    };
-    let caller = console.admin.caller(meta);
-    match console
-        .state
-        .services
-        .update_action(&action.id, patch, &caller)
-        .await
-    {
-        Ok(saved) => done(&action_path(&saved.id), "secret-removed"),
-        Err(ServiceError::NotFound { .. }) => no_such_action(&console),
-        Err(err) => match refusal(&err) {
-            Some((_, message)) => {
-                refused_edit(&console, &action, EditForms::default(), None, message).await
-            }
-            None => {
-                tracing::error!(error = ?err, "removing an action secret in the console");
-                error_page()
-            }
-        },
-    }
+    save_secrets(
+        &console,
+        meta,
+        &action,
+        secrets,
+        "secret-removed",
+        EditForms::default(),
+        None,
+    )
+    .await
 }
 
 #[derive(Deserialize)]

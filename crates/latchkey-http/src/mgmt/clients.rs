@@ -153,7 +153,7 @@ struct ClientBody {
     oidc_logout: Option<Option<OidcLogoutBody>>,
     /// Create only (an import from Auth0): the existing application's id and secret.
     client_id: Option<String>,
-    client_secret: Option<String>,
+    client_secret: Option<secrecy::SecretString>,
 }
 
 impl TryFrom<ClientBody> for ClientPatch {
@@ -213,9 +213,7 @@ impl TryFrom<ClientBody> for ClientPatch {
             refresh_token_lifetime_secs: b.refresh_token.as_ref().and_then(|r| r.token_lifetime),
             refresh_token_rotation: rotation,
             oidc_logout: b.oidc_logout.map(|o| o.map(OidcLogoutPatch::from)),
-            imported_credentials: b
-                .client_id
-                .map(|id| (id, b.client_secret.map(secrecy::SecretString::from))),
+            imported_credentials: b.client_id.map(|id| (id, b.client_secret)),
         })
     }
 }

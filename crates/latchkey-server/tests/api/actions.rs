@@ -8,11 +8,12 @@
 
 use crate::helpers::{TestApp, encode_id, jwt_part, spawn_app_with, totp_now};
 use crate::login::{Browser, hidden};
+use crate::loopback_http;
 use crate::reset::{open_page, submit, ticket_token};
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// Auth0's "Sample Post Login Action" from seed 004, byte for byte.
@@ -43,10 +44,7 @@ pub(crate) async fn deploy_and_bind(
         .await;
     assert_eq!(status, 201, "{action}");
     let id = action["id"].as_str().unwrap().to_owned();
-    let (status, version) = app
-        .api(Method::POST, &format!("/actions/actions/{id}/deploy"), None)
-        .await;
-    assert_eq!(status, 200, "{version}");
+    deploy(app, &id).await;
     let (_, bindings) = app
         .api(
             Method::GET,
@@ -70,6 +68,15 @@ pub(crate) async fn deploy_and_bind(
         .await;
     assert_eq!(status, 200, "{bound}");
     id
+}
+
+/// Deploys an action's draft; returns the new version.
+async fn deploy(app: &TestApp, id: &str) -> Value {
+    let (status, version) = app
+        .api(Method::POST, &format!("/actions/actions/{id}/deploy"), None)
+        .await;
+    assert_eq!(status, 200, "{version}");
+    version
 }
 
 /// Removes every binding of a trigger.
@@ -191,10 +198,7 @@ async fn actions_are_managed_through_the_management_api() {
         )
         .await;
     assert_eq!(status, 400, "{err}");
-    let (status, version) = app
-        .api(Method::POST, &format!("/actions/actions/{id}/deploy"), None)
-        .await;
-    assert_eq!(status, 200);
+    let version = deploy(&app, &id).await;
     assert_eq!(version["number"], 1);
     assert_eq!(version["deployed"], true);
     let (status, bound) = app
@@ -401,6 +405,8 @@ async fn post_login_actions_add_claims_deny_and_resume_through_continue() {
         .await;
     app.create_user("banned@example.com", "Old-Password-1")
         .await;
+    app.create_user("second@example.com", "Old-Password-1")
+        .await;
     deploy_and_bind(
         &app,
         "post-login",
@@ -410,6 +416,9 @@ exports.onExecutePostLogin = async (event, api) => {
   if (event.user.email === "banned@example.com") {
     api.access.deny("Your account is not allowed here.");
     return;
+  }
+  if (event.user.email === "second@example.com") {
+    api.multifactor.enable("any");
   }
   api.idToken.setCustomClaim("https://example.com/roles", ["reader"]);
   api.accessToken.setCustomClaim("https://example.com/tier", "gold");
@@ -533,60 +542,44 @@ exports.onContinuePostLogin = async (event, api) => {
         body["error_description"],
         "Your account is not allowed here."
     );
+
+    // api.multifactor.enable: the hosted form enrols a factor before any session, and the
+    // password grant answers mfa_required.
+    let mut b = Browser::new();
+    let (status, page, _) = log_in(
+        &mut b,
+        &app,
+        "&scope=openid",
+        "second@example.com",
+        "Old-Password-1",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Secure your account"), "{page}");
+    assert!(!b.cookies.contains_key("lk_session"));
+    let res = app
+        .login("second@example.com", "Old-Password-1", "openid")
+        .await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "mfa_required", "{body}");
+    assert!(body["mfa_token"].is_string());
 }
 
 /// A loopback HTTP endpoint that records request bodies and answers `statuses` in turn
-/// (then 200).
+/// (then 200); only the bodies it answered 200 are reported.
 async fn hook_receiver(statuses: Vec<u16>) -> (String, mpsc::UnboundedReceiver<Value>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut statuses = statuses.into_iter();
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let body = loop {
-                let n = socket.read(&mut chunk).await.unwrap_or(0);
-                if n == 0 {
-                    break None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    if buf.len() >= end + 4 + length {
-                        break Some(buf[end + 4..end + 4 + length].to_vec());
-                    }
-                }
-            };
-            let status = statuses.next().unwrap_or(200);
-            let _ = socket
-                .write_all(
-                    format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
-                    )
-                    .as_bytes(),
-                )
-                .await;
-            if status == 200
-                && let Some(body) = body
-            {
-                let _ = tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
-            }
+    let statuses = Mutex::new(statuses.into_iter());
+    let base = loopback_http::serve(move |request| {
+        let status = statuses.lock().unwrap().next().unwrap_or(200);
+        if status == 200 {
+            let _ = tx.send(request.json());
         }
-    });
-    (url, rx)
+        loopback_http::json(status, &json!({}))
+    })
+    .await;
+    (format!("{base}/hook"), rx)
 }
 
 async fn next_hook(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
@@ -894,14 +887,7 @@ async fn runaway_and_memory_hungry_actions_are_stopped_while_other_requests_are_
         )
         .await;
     assert_eq!(status, 200);
-    let (status, _) = app
-        .api(
-            Method::POST,
-            &format!("/actions/actions/{action}/deploy"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    deploy(&app, &action).await;
     let mut b = Browser::new();
     let started = Instant::now();
     let (status, denied, _) = log_in(

@@ -62,6 +62,25 @@ impl<'a> Console<'a> {
         assert_eq!(status, 200, "{page}");
         page
     }
+
+    /// Posts `op` for `action` to TRIGGER's bindings; expects the overview saying `done`.
+    async fn binding(&mut self, op: &str, action: &str, done: &str) -> String {
+        self.post_ok(
+            &format!("/admin/actions/bindings/{TRIGGER}"),
+            &[("op", op), ("action", action)],
+            &format!("/admin/actions?done={done}"),
+        )
+        .await
+    }
+
+    /// Creates an action on `trigger` through the form; returns its id.
+    async fn create(&mut self, name: &str, trigger: &str) -> String {
+        let (status, page, location) = self
+            .post("/admin/actions", &[("name", name), ("trigger", trigger)])
+            .await;
+        assert_eq!(status, 303, "{page}");
+        id_from(&location.unwrap())
+    }
 }
 
 async fn action(app: &TestApp, id: &str) -> (u16, Value) {
@@ -325,14 +344,7 @@ async fn an_action_made_in_the_console_is_saved_deployed_bound_tested_and_delete
     assert_eq!(list["total"], 0, "{list}");
 
     // Create, then save the code (a browser sends the textarea with CRLF).
-    let (status, _, location) = c
-        .post(
-            "/admin/actions",
-            &[("name", "Audit changes"), ("trigger", TRIGGER)],
-        )
-        .await;
-    assert_eq!(status, 303);
-    let id_a = id_from(&location.unwrap());
+    let id_a = c.create("Audit changes", TRIGGER).await;
     let path_a = format!("/admin/actions/{id_a}");
     let (status, page, _) = c
         .post(
@@ -460,14 +472,7 @@ async fn an_action_made_in_the_console_is_saved_deployed_bound_tested_and_delete
     assert_eq!(a["all_changes_deployed"], true);
 
     // A second action, not deployed yet: binding it is refused with the service's message.
-    let (status, _, location) = c
-        .post(
-            "/admin/actions",
-            &[("name", "Second step"), ("trigger", TRIGGER)],
-        )
-        .await;
-    assert_eq!(status, 303);
-    let id_b = id_from(&location.unwrap());
+    let id_b = c.create("Second step", TRIGGER).await;
     let path_b = format!("/admin/actions/{id_b}");
     let bindings = format!("/admin/actions/bindings/{TRIGGER}");
     let (status, page, _) = c.post(&bindings, &[("op", "add"), ("action", &id_b)]).await;
@@ -486,13 +491,7 @@ async fn an_action_made_in_the_console_is_saved_deployed_bound_tested_and_delete
     assert!(bound(&app, TRIGGER).await.is_empty());
 
     // Bind A, deploy B, bind B after it.
-    let page = c
-        .post_ok(
-            &bindings,
-            &[("op", "add"), ("action", &id_a)],
-            "/admin/actions?done=bound",
-        )
-        .await;
+    let page = c.binding("add", &id_a, "bound").await;
     assert!(page.contains("Action bound"), "{page}");
     let panel = trigger_panel(&page, TRIGGER);
     assert!(panel.contains("Audit changes"), "{panel}");
@@ -525,22 +524,11 @@ async fn an_action_made_in_the_console_is_saved_deployed_bound_tested_and_delete
     );
     // Only post-change-password offers it.
     assert!(!trigger_panel(&page, "post-login").contains(&id_b));
-    c.post_ok(
-        &bindings,
-        &[("op", "add"), ("action", &id_b)],
-        "/admin/actions?done=bound",
-    )
-    .await;
+    c.binding("add", &id_b, "bound").await;
     assert_eq!(bound(&app, TRIGGER).await, ["Audit changes", "Second step"]);
 
     // Reorder: B up, then down again; remove B and bind it again.
-    let page = c
-        .post_ok(
-            &bindings,
-            &[("op", "up"), ("action", &id_b)],
-            "/admin/actions?done=moved",
-        )
-        .await;
+    let page = c.binding("up", &id_b, "moved").await;
     assert_eq!(bound(&app, TRIGGER).await, ["Second step", "Audit changes"]);
     let panel = trigger_panel(&page, TRIGGER);
     assert!(
@@ -555,28 +543,13 @@ async fn an_action_made_in_the_console_is_saved_deployed_bound_tested_and_delete
         panel.contains(r#"aria-label="Move Audit changes down" disabled"#),
         "{panel}"
     );
-    c.post_ok(
-        &bindings,
-        &[("op", "down"), ("action", &id_b)],
-        "/admin/actions?done=moved",
-    )
-    .await;
+    c.binding("down", &id_b, "moved").await;
     assert_eq!(bound(&app, TRIGGER).await, ["Audit changes", "Second step"]);
-    c.post_ok(
-        &bindings,
-        &[("op", "remove"), ("action", &id_b)],
-        "/admin/actions?done=unbound",
-    )
-    .await;
+    c.binding("remove", &id_b, "unbound").await;
     assert_eq!(bound(&app, TRIGGER).await, ["Audit changes"]);
     let (status, page, _) = c.post(&bindings, &[("op", "up"), ("action", &id_b)]).await;
     assert_eq!(status, 400, "moving an unbound action: {page}");
-    c.post_ok(
-        &bindings,
-        &[("op", "add"), ("action", &id_b)],
-        "/admin/actions?done=bound",
-    )
-    .await;
+    c.binding("add", &id_b, "bound").await;
     assert_eq!(bound(&app, TRIGGER).await, ["Audit changes", "Second step"]);
 
     // A draft saved after the deploy: "changes not deployed" in the list.

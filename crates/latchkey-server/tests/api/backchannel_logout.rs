@@ -7,6 +7,7 @@
 
 use crate::helpers::{TestApp, encode_id, jwt_part, spawn_app_with};
 use crate::login::{Browser, hidden};
+use crate::loopback_http;
 use crate::reset::CONNECTION;
 use base64::Engine as _;
 use reqwest::Method;
@@ -38,41 +39,28 @@ struct Receiver {
 
 impl Receiver {
     async fn start(fail_first: usize) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://127.0.0.1:{}/bcl",
-            listener.local_addr().unwrap().port()
-        );
         let (tx, deliveries) = mpsc::unbounded_channel();
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
-        let handler = move |headers: axum::http::HeaderMap, body: String| {
-            let tx = tx.clone();
-            let counter = counter.clone();
-            async move {
-                let n = counter.fetch_add(1, Ordering::SeqCst);
-                let form: std::collections::HashMap<String, String> =
-                    serde_urlencoded::from_str(&body).unwrap();
-                let _ = tx.send(Delivery {
-                    content_type: headers
-                        .get("content-type")
-                        .map(|v| v.to_str().unwrap().to_owned())
-                        .unwrap_or_default(),
-                    logout_token: form.get("logout_token").cloned().unwrap_or_default(),
-                });
-                if n < fail_first {
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    axum::http::StatusCode::OK
-                }
+        let base = loopback_http::serve(move |request| {
+            if (request.method.as_str(), request.path.as_str()) != ("POST", "/bcl") {
+                return loopback_http::empty(404);
             }
-        };
-        let router = axum::Router::new().route("/bcl", axum::routing::post(handler));
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let form: std::collections::HashMap<String, String> =
+                serde_urlencoded::from_bytes(&request.body).unwrap();
+            let _ = tx.send(Delivery {
+                content_type: request
+                    .header("content-type")
+                    .unwrap_or_default()
+                    .to_owned(),
+                logout_token: form.get("logout_token").cloned().unwrap_or_default(),
+            });
+            loopback_http::empty(if n < fail_first { 500 } else { 200 })
+        })
+        .await;
         Self {
-            url,
+            url: format!("{base}/bcl"),
             deliveries,
             hits,
         }
@@ -239,78 +227,92 @@ async fn verify(
     claims
 }
 
+const PASSWORD: &str = "Old-Password-1";
+
+/// What the delivery tests start from: an app, a receiver (its first `fail_first` requests
+/// answered 500), a client announcing to it (with `initiators`, if given), and a user.
+struct Setup {
+    app: TestApp,
+    rp: Receiver,
+    client: (String, String),
+    email: &'static str,
+    user_id: String,
+}
+
+impl Setup {
+    async fn new(email: &'static str, fail_first: usize, initiators: Option<Value>) -> Self {
+        let app = app().await;
+        let rp = Receiver::start(fail_first).await;
+        let client = bcl_client(&app, &rp.url, initiators).await;
+        let user = app.create_user(email, PASSWORD).await;
+        let user_id = user["user_id"].as_str().unwrap().to_owned();
+        Self {
+            app,
+            rp,
+            client,
+            email,
+            user_id,
+        }
+    }
+
+    /// Logs the user in in `browser`; returns the session's `sid`.
+    async fn log_in(&self, browser: &mut Browser) -> String {
+        log_in(&self.app, browser, &self.client, self.email, PASSWORD).await
+    }
+
+    /// [`verify`] for this client and user.
+    async fn verify(&self, delivery: &Delivery, sid: &str) -> Value {
+        verify(&self.app, delivery, &self.client.0, &self.user_id, sid).await
+    }
+
+    /// Ends every session of the user through the Management API.
+    async fn revoke_sessions(&self) {
+        let (status, _) = self
+            .app
+            .api(
+                Method::DELETE,
+                &format!("/users/{}/sessions", encode_id(&self.user_id)),
+                None,
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+}
+
 #[tokio::test]
 async fn logout_sends_a_signed_logout_token_to_the_back_channel() {
-    let app = app().await;
-    let mut rp = Receiver::start(0).await;
-    let client = bcl_client(&app, &rp.url, None).await;
-    let user = app.create_user("bcl1@example.com", "Old-Password-1").await;
-    let user_id = user["user_id"].as_str().unwrap();
+    let mut t = Setup::new("bcl1@example.com", 0, None).await;
     let mut browser = Browser::new();
-    let sid = log_in(
-        &app,
-        &mut browser,
-        &client,
-        "bcl1@example.com",
-        "Old-Password-1",
-    )
-    .await;
+    let sid = t.log_in(&mut browser).await;
 
     let cookie = browser.cookies["lk_session"].clone();
     let (status, _, _) = browser
-        .get(&app.url(&format!("/v2/logout?client_id={}", client.0)))
+        .get(&t.app.url(&format!("/v2/logout?client_id={}", t.client.0)))
         .await;
     assert_eq!(status, 200);
-    let delivery = rp.next().await;
-    verify(&app, &delivery, &client.0, user_id, &sid).await;
+    let delivery = t.rp.next().await;
+    t.verify(&delivery, &sid).await;
     // One session ended, one token: the same (now dead) cookie again ends nothing.
     browser.cookies.insert("lk_session".into(), cookie);
-    browser.get(&app.url("/v2/logout")).await;
-    rp.assert_quiet(Duration::from_millis(1500)).await;
-    assert_eq!(rp.hits.load(Ordering::SeqCst), 1);
+    browser.get(&t.app.url("/v2/logout")).await;
+    t.rp.assert_quiet(Duration::from_millis(1500)).await;
+    assert_eq!(t.rp.hits.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn revoking_a_users_sessions_tells_the_back_channel_about_each() {
-    let app = app().await;
-    let mut rp = Receiver::start(0).await;
-    let client = bcl_client(&app, &rp.url, None).await;
-    let user = app.create_user("bcl2@example.com", "Old-Password-1").await;
-    let user_id = user["user_id"].as_str().unwrap();
-    let mut first = Browser::new();
-    let mut second = Browser::new();
-    let sid1 = log_in(
-        &app,
-        &mut first,
-        &client,
-        "bcl2@example.com",
-        "Old-Password-1",
-    )
-    .await;
-    let sid2 = log_in(
-        &app,
-        &mut second,
-        &client,
-        "bcl2@example.com",
-        "Old-Password-1",
-    )
-    .await;
+    let mut t = Setup::new("bcl2@example.com", 0, None).await;
+    let sid1 = t.log_in(&mut Browser::new()).await;
+    let sid2 = t.log_in(&mut Browser::new()).await;
     assert_ne!(sid1, sid2);
 
-    let (status, _) = app
-        .api(
-            Method::DELETE,
-            &format!("/users/{}/sessions", encode_id(user_id)),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202);
+    t.revoke_sessions().await;
     let mut sids = Vec::new();
     for _ in 0..2 {
-        let delivery = rp.next().await;
+        let delivery = t.rp.next().await;
         let claims = jwt_part(&delivery.logout_token, 1);
         let sid = claims["sid"].as_str().unwrap().to_owned();
-        verify(&app, &delivery, &client.0, user_id, &sid).await;
+        t.verify(&delivery, &sid).await;
         sids.push(sid);
     }
     sids.sort();
@@ -321,115 +323,62 @@ async fn revoking_a_users_sessions_tells_the_back_channel_about_each() {
 
 #[tokio::test]
 async fn a_password_change_tells_the_back_channel_about_every_session() {
-    let app = app().await;
-    let mut rp = Receiver::start(0).await;
-    let client = bcl_client(&app, &rp.url, None).await;
-    let user = app.create_user("bcl3@example.com", "Old-Password-1").await;
-    let user_id = user["user_id"].as_str().unwrap();
-    let mut browser = Browser::new();
-    let sid = log_in(
-        &app,
-        &mut browser,
-        &client,
-        "bcl3@example.com",
-        "Old-Password-1",
-    )
-    .await;
+    let mut t = Setup::new("bcl3@example.com", 0, None).await;
+    let sid = t.log_in(&mut Browser::new()).await;
 
-    let (status, body) = app
+    let user = encode_id(&t.user_id);
+    let (status, body) = t
+        .app
         .api(
             Method::PATCH,
-            &format!("/users/{}", encode_id(user_id)),
+            &format!("/users/{user}"),
             Some(json!({"password": "New-Password-2", "connection": CONNECTION})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let delivery = rp.next().await;
-    verify(&app, &delivery, &client.0, user_id, &sid).await;
+    let delivery = t.rp.next().await;
+    t.verify(&delivery, &sid).await;
     // The session is gone, and nothing else was announced.
-    let (_, sessions) = app
-        .api(
-            Method::GET,
-            &format!("/users/{}/sessions", encode_id(user_id)),
-            None,
-        )
+    let (_, sessions) = t
+        .app
+        .api(Method::GET, &format!("/users/{user}/sessions"), None)
         .await;
     assert_eq!(sessions["sessions"], json!([]));
-    rp.assert_quiet(Duration::from_millis(1500)).await;
+    t.rp.assert_quiet(Duration::from_millis(1500)).await;
 }
 
 #[tokio::test]
 async fn a_failed_delivery_is_retried_until_the_client_accepts() {
-    let app = app().await;
-    let mut rp = Receiver::start(1).await;
-    let client = bcl_client(&app, &rp.url, None).await;
-    let user = app.create_user("bcl4@example.com", "Old-Password-1").await;
-    let user_id = user["user_id"].as_str().unwrap();
+    let mut t = Setup::new("bcl4@example.com", 1, None).await;
     let mut browser = Browser::new();
-    let sid = log_in(
-        &app,
-        &mut browser,
-        &client,
-        "bcl4@example.com",
-        "Old-Password-1",
-    )
-    .await;
+    let sid = t.log_in(&mut browser).await;
 
     browser
-        .get(&app.url(&format!("/v2/logout?client_id={}", client.0)))
+        .get(&t.app.url(&format!("/v2/logout?client_id={}", t.client.0)))
         .await;
-    let refused = rp.next().await;
-    verify(&app, &refused, &client.0, user_id, &sid).await;
-    let accepted = rp.next().await;
-    let claims = verify(&app, &accepted, &client.0, user_id, &sid).await;
+    let refused = t.rp.next().await;
+    t.verify(&refused, &sid).await;
+    let accepted = t.rp.next().await;
+    let claims = t.verify(&accepted, &sid).await;
     // Minted again at delivery: a fresh token for the same session.
     assert_ne!(claims["jti"], jwt_part(&refused.logout_token, 1)["jti"]);
-    rp.assert_quiet(Duration::from_millis(2500)).await;
-    assert_eq!(rp.hits.load(Ordering::SeqCst), 2);
+    t.rp.assert_quiet(Duration::from_millis(2500)).await;
+    assert_eq!(t.rp.hits.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
 async fn initiators_narrow_which_ended_sessions_are_announced() {
-    let app = app().await;
-    let mut rp = Receiver::start(0).await;
     // Custom mode without `session-revoked` or `password-changed` (rp-logout always stays).
-    let client = bcl_client(
-        &app,
-        &rp.url,
-        Some(json!({"mode": "custom", "selected_initiators": []})),
-    )
-    .await;
-    let user = app.create_user("bcl5@example.com", "Old-Password-1").await;
-    let user_id = user["user_id"].as_str().unwrap();
+    let initiators = json!({"mode": "custom", "selected_initiators": []});
+    let mut t = Setup::new("bcl5@example.com", 0, Some(initiators)).await;
     let mut browser = Browser::new();
-    log_in(
-        &app,
-        &mut browser,
-        &client,
-        "bcl5@example.com",
-        "Old-Password-1",
-    )
-    .await;
-    let (status, _) = app
-        .api(
-            Method::DELETE,
-            &format!("/users/{}/sessions", encode_id(user_id)),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202);
-    let sid = log_in(
-        &app,
-        &mut browser,
-        &client,
-        "bcl5@example.com",
-        "Old-Password-1",
-    )
-    .await;
-    browser.get(&app.url("/v2/logout")).await;
-    let delivery = rp.next().await;
-    verify(&app, &delivery, &client.0, user_id, &sid).await;
-    rp.assert_quiet(Duration::from_millis(1500)).await;
+    t.log_in(&mut browser).await;
+    t.revoke_sessions().await;
+    let sid = t.log_in(&mut browser).await;
+    browser.get(&t.app.url("/v2/logout")).await;
+    let delivery = t.rp.next().await;
+    t.verify(&delivery, &sid).await;
+    t.rp.assert_quiet(Duration::from_millis(1500)).await;
 }
 
 #[tokio::test]
@@ -509,26 +458,16 @@ async fn oidc_logout_is_validated_rendered_and_advertised() {
 #[tokio::test]
 async fn the_store_refuses_a_password_change_that_would_end_an_unannounced_session() {
     use latchkey_core::store::{PasswordChange, PasswordChangeOutcome, SessionStore, UserStore};
-    let app = app().await;
-    let rp = Receiver::start(0).await;
-    let client = bcl_client(&app, &rp.url, None).await;
-    let user = app.create_user("bcl6@example.com", "Old-Password-1").await;
-    let mut browser = Browser::new();
-    let sid = log_in(
-        &app,
-        &mut browser,
-        &client,
-        "bcl6@example.com",
-        "Old-Password-1",
-    )
-    .await;
+    let t = Setup::new("bcl6@example.com", 0, None).await;
+    let sid = t.log_in(&mut Browser::new()).await;
 
+    let app = &t.app;
     let url = app
         .database_url
         .clone()
         .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
     let store = latchkey_store_sql::connect(&url).await.unwrap();
-    let id = latchkey_core::domain::UserId::from_trusted(user["user_id"].as_str().unwrap().into());
+    let id = latchkey_core::domain::UserId::from_trusted(t.user_id.clone());
     let before = store.get_user(&id).await.unwrap().unwrap();
     let change = PasswordChange {
         user_id: id.clone(),

@@ -6,14 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::loopback_http;
 use crate::reset::{open_page, submit};
 use crate::smtp_sink::SmtpSink;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LOGIN: &str = r#"
 function login(email, password, callback) {
@@ -62,104 +62,50 @@ struct Store {
 }
 
 async fn user_store(store: Arc<Mutex<Store>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let store = store.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let (head, body) = loop {
-                    let n = socket.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
+    loopback_http::serve(move |request| {
+        let authorized = request
+            .header("authorization")
+            .is_some_and(|v| v.eq_ignore_ascii_case(&format!("Bearer {STORE_TOKEN}")));
+        let body = request.json();
+        let mut s = store.lock().unwrap();
+        s.calls.push(request.path.clone());
+        let as_json = |(id, _, name): &(String, String, String), email: &str| {
+            json!({"id": id, "email": email, "name": name})
+        };
+        let (status, answer) = match (authorized, request.method.as_str(), request.path.as_str()) {
+            (false, _, _) => (403, json!({})),
+            (true, "POST", "/login") => {
+                let email = body["email"].as_str().unwrap_or_default();
+                match s.users.get(email) {
+                    Some(u) if u.1 == body["password"].as_str().unwrap_or_default() => {
+                        (200, as_json(u, email))
                     }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + length {
-                            break (
-                                text[..end].to_owned(),
-                                String::from_utf8_lossy(&buf[end + 4..end + 4 + length])
-                                    .to_string(),
-                            );
-                        }
+                    _ => (401, json!({})),
+                }
+            }
+            (true, "GET", "/users") => {
+                let email = request.query_param("email").unwrap_or_default();
+                match s.users.get(&email) {
+                    Some(u) => (200, as_json(u, &email)),
+                    None => (404, json!({})),
+                }
+            }
+            (true, "POST", "/change-password") => {
+                let email = body["email"].as_str().unwrap_or_default().to_owned();
+                let password = body["password"].as_str().unwrap_or_default().to_owned();
+                match s.users.get_mut(&email) {
+                    Some(u) => {
+                        u.1 = password;
+                        (200, json!({}))
                     }
-                };
-                let request_line = head.lines().next().unwrap_or_default().to_owned();
-                let authorized = head
-                    .to_lowercase()
-                    .contains(&format!("authorization: bearer {STORE_TOKEN}"));
-                let mut parts = request_line.split(' ');
-                let method = parts.next().unwrap_or_default().to_owned();
-                let target = parts.next().unwrap_or_default().to_owned();
-                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-                let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                let (status, answer) = {
-                    let mut s = store.lock().unwrap();
-                    s.calls.push(path.to_owned());
-                    let as_json = |(id, _, name): &(String, String, String), email: &str| json!({"id": id, "email": email, "name": name});
-                    match (authorized, method.as_str(), path) {
-                        (false, _, _) => (403, json!({})),
-                        (true, "POST", "/login") => {
-                            let email = body["email"].as_str().unwrap_or_default();
-                            match s.users.get(email) {
-                                Some(u) if u.1 == body["password"].as_str().unwrap_or_default() => {
-                                    (200, as_json(u, email))
-                                }
-                                _ => (401, json!({})),
-                            }
-                        }
-                        (true, "GET", "/users") => {
-                            let email: String = url::form_urlencoded::parse(query.as_bytes())
-                                .find(|(k, _)| k == "email")
-                                .map(|(_, v)| v.into_owned())
-                                .unwrap_or_default();
-                            match s.users.get(&email) {
-                                Some(u) => (200, as_json(u, &email)),
-                                None => (404, json!({})),
-                            }
-                        }
-                        (true, "POST", "/change-password") => {
-                            let email = body["email"].as_str().unwrap_or_default().to_owned();
-                            let password = body["password"].as_str().unwrap_or_default().to_owned();
-                            match s.users.get_mut(&email) {
-                                Some(u) => {
-                                    u.1 = password;
-                                    (200, json!({}))
-                                }
-                                None => (404, json!({})),
-                            }
-                        }
-                        _ => (404, json!({})),
-                    }
-                };
-                let text = answer.to_string();
-                let _ = socket
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                            text.len()
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-            });
-        }
-    });
-    url
+                    None => (404, json!({})),
+                }
+            }
+            _ => (404, json!({})),
+        };
+        loopback_http::json(status, &answer)
+    })
+    .await
 }
 
 async fn realm_login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {

@@ -19,6 +19,7 @@ mod email_provider;
 mod email_templates;
 mod helpers;
 mod login;
+mod loopback_http;
 mod mail_delivery;
 mod management;
 mod reset;

@@ -5,83 +5,45 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::helpers::{TestApp, encode_id, spawn_app_with, unique};
+use crate::loopback_http::{self, Request};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 const CONNECTION: &str = "Username-Password-Authentication";
 const PASSWORD: &str = "Correct-Horse-Battery-1";
 
-/// One POST the receiver took: lower-cased headers, the raw body, and what it answered.
+/// One POST the receiver took, and what it answered.
 struct Hit {
-    headers: HashMap<String, String>,
-    body: String,
+    request: Request,
     status: u16,
+}
+
+impl Hit {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.request.header(name)
+    }
+
+    /// The raw body, as text.
+    fn body(&self) -> String {
+        self.request.text()
+    }
 }
 
 /// A loopback HTTP endpoint answering `statuses` in turn (then 200), reporting every request.
 async fn receiver(statuses: Vec<u16>) -> (String, mpsc::UnboundedReceiver<Hit>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/events", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut statuses = statuses.into_iter();
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            let parsed = loop {
-                let n = socket.read(&mut chunk).await.unwrap_or(0);
-                if n == 0 {
-                    break None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                    continue;
-                };
-                let head = String::from_utf8_lossy(&buf[..end]).to_string();
-                let headers: HashMap<String, String> = head
-                    .lines()
-                    .skip(1)
-                    .filter_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                    })
-                    .collect();
-                let length = headers
-                    .get("content-length")
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + length {
-                    let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string();
-                    break Some((headers, body));
-                }
-            };
-            let status = statuses.next().unwrap_or(200);
-            let _ = socket
-                .write_all(
-                    format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    )
-                    .as_bytes(),
-                )
-                .await;
-            if let Some((headers, body)) = parsed {
-                let _ = tx.send(Hit {
-                    headers,
-                    body,
-                    status,
-                });
-            }
-        }
-    });
-    (url, rx)
+    let statuses = Mutex::new(statuses.into_iter());
+    let base = loopback_http::serve(move |request| {
+        let status = statuses.lock().unwrap().next().unwrap_or(200);
+        let _ = tx.send(Hit { request, status });
+        loopback_http::empty(status)
+    })
+    .await;
+    (format!("{base}/events"), rx)
 }
 
 async fn next_hit(rx: &mut mpsc::UnboundedReceiver<Hit>) -> Hit {
@@ -93,7 +55,7 @@ async fn next_hit(rx: &mut mpsc::UnboundedReceiver<Hit>) -> Hit {
 
 async fn assert_quiet(rx: &mut mpsc::UnboundedReceiver<Hit>, secs: u64) {
     if let Ok(Some(hit)) = tokio::time::timeout(Duration::from_secs(secs), rx.recv()).await {
-        panic!("unexpected delivery: {}", hit.body);
+        panic!("unexpected delivery: {}", hit.body());
     }
 }
 
@@ -120,8 +82,7 @@ fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
 /// Checks `Latchkey-Signature: t=…,v1=…` against `secret` and the body as received.
 fn assert_signed(hit: &Hit, secret: &str) {
     let header = hit
-        .headers
-        .get("latchkey-signature")
+        .header("latchkey-signature")
         .expect("a Latchkey-Signature header");
     let (t, v1) = header
         .split_once(',')
@@ -133,9 +94,9 @@ fn assert_signed(hit: &Hit, secret: &str) {
         .unwrap()
         .as_secs() as i64;
     assert!((now - t).abs() < 120, "a fresh timestamp");
-    let expected = hmac_sha256_hex(secret.as_bytes(), format!("{t}.{}", hit.body).as_bytes());
+    let expected = hmac_sha256_hex(secret.as_bytes(), format!("{t}.{}", hit.body()).as_bytes());
     assert_eq!(v1, expected, "the signature verifies with the secret");
-    let wrong = hmac_sha256_hex(b"another secret", format!("{t}.{}", hit.body).as_bytes());
+    let wrong = hmac_sha256_hex(b"another secret", format!("{t}.{}", hit.body()).as_bytes());
     assert_ne!(v1, wrong);
 }
 
@@ -219,18 +180,12 @@ async fn signed_filtered_deliveries_of_login_failures_and_password_changes() {
     assert_eq!(hit.status, 200);
     assert_signed(&hit, &secret);
     assert_eq!(
-        hit.headers.get("authorization").map(String::as_str),
+        hit.header("authorization"),
         Some("Bearer stream-credential-7")
     );
-    assert_eq!(
-        hit.headers.get("x-team").map(String::as_str),
-        Some("identity")
-    );
-    assert_eq!(
-        hit.headers.get("content-type").map(String::as_str),
-        Some("application/json")
-    );
-    let event: Value = serde_json::from_str(&hit.body).unwrap();
+    assert_eq!(hit.header("x-team"), Some("identity"));
+    assert_eq!(hit.header("content-type"), Some("application/json"));
+    let event: Value = serde_json::from_str(&hit.body()).unwrap();
     assert_eq!(event["type"], "fp", "{event}");
     assert_eq!(event["user_id"], user_id.as_str());
     // The body is the entry exactly as the Management API shows it.
@@ -250,7 +205,7 @@ async fn signed_filtered_deliveries_of_login_failures_and_password_changes() {
     assert_eq!(status, 200, "{body}");
     let hit = next_hit(&mut hits).await;
     assert_signed(&hit, &secret);
-    let event: Value = serde_json::from_str(&hit.body).unwrap();
+    let event: Value = serde_json::from_str(&hit.body()).unwrap();
     assert_eq!(event["type"], "scp", "{event}");
     assert_eq!(event["user_id"], user_id.as_str());
     // Nothing else matched (the API operations, the login's token exchange).
@@ -297,12 +252,9 @@ async fn failed_deliveries_are_retried_paused_streams_send_nothing_and_bad_input
     wrong_password(&app, &email).await;
     let first = next_hit(&mut hits).await;
     assert_eq!(first.status, 500);
-    assert!(first.body.ends_with('\n'), "JSONLINES");
-    assert_eq!(
-        first.headers.get("content-type").map(String::as_str),
-        Some("application/x-ndjson")
-    );
-    let first_event: Value = serde_json::from_str(first.body.trim_end()).unwrap();
+    assert!(first.body().ends_with('\n'), "JSONLINES");
+    assert_eq!(first.header("content-type"), Some("application/x-ndjson"));
+    let first_event: Value = serde_json::from_str(first.body().trim_end()).unwrap();
     let log_id = first_event["log_id"].as_str().unwrap().to_owned();
     assert_eq!(first_event["type"], "fp");
     // Meanwhile the deliveries show it waiting for a retry, with the error.
@@ -316,7 +268,7 @@ async fn failed_deliveries_are_retried_paused_streams_send_nothing_and_bad_input
     let second = next_hit(&mut hits).await;
     assert_eq!(second.status, 200);
     assert_signed(&second, &secret);
-    let second_event: Value = serde_json::from_str(second.body.trim_end()).unwrap();
+    let second_event: Value = serde_json::from_str(second.body().trim_end()).unwrap();
     assert_eq!(
         second_event["log_id"],
         log_id.as_str(),
