@@ -5,7 +5,6 @@
 
 use latchkey_core::actions::{ActionExecution, ActionLimits, ActionRuntime, Entry, Trigger};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// The action the scenario runs: what a typical post-login action does (read the event, set
 /// a claim).
@@ -85,8 +84,8 @@ pub fn percentile(samples: &[f64], q: f64) -> f64 {
     }
 }
 
-/// Creates, deploys and binds the scenario's action through the Management API.
-pub async fn bind(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<()> {
+/// Creates and deploys the scenario's action through the Management API; returns its id.
+pub async fn deploy(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
     let created: Value = client
         .post(format!("{base}/api/v2/actions/actions"))
         .bearer_auth(token)
@@ -97,7 +96,8 @@ pub async fn bind(client: &reqwest::Client, base: &str, token: &str) -> anyhow::
         .await?;
     let id = created["id"]
         .as_str()
-        .ok_or_else(|| anyhow::anyhow!("creating the action: {created}"))?;
+        .ok_or_else(|| anyhow::anyhow!("creating the action: {created}"))?
+        .to_owned();
     let deployed = client
         .post(format!("{base}/api/v2/actions/actions/{id}/deploy"))
         .bearer_auth(token)
@@ -108,17 +108,28 @@ pub async fn bind(client: &reqwest::Client, base: &str, token: &str) -> anyhow::
         "deploying: {}",
         deployed.status()
     );
+    Ok(id)
+}
+
+/// Binds the action to post-login (`Some`), or leaves post-login empty (`None`).
+pub async fn bind(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    action: Option<&str>,
+) -> anyhow::Result<()> {
+    let bindings: Vec<Value> = action
+        .map(|id| json!({"ref": {"type": "action_id", "value": id}}))
+        .into_iter()
+        .collect();
     let bound = client
         .patch(format!(
             "{base}/api/v2/actions/triggers/post-login/bindings"
         ))
         .bearer_auth(token)
-        .json(&json!({"bindings": [{"ref": {"type": "action_id", "value": id}}]}))
+        .json(&json!({ "bindings": bindings }))
         .send()
         .await?;
     anyhow::ensure!(bound.status().is_success(), "binding: {}", bound.status());
     Ok(())
 }
-
-/// Pause between the two login measurements so the machine settles.
-pub const SETTLE: Duration = Duration::from_millis(500);

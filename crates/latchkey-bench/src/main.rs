@@ -355,28 +355,28 @@ async fn main() -> anyhow::Result<()> {
                 p(samples, 0.99)
             );
         }
-        // The hosted login, one request at a time, without and then with the action bound.
+        // The hosted login, one request at a time, in alternating windows without and with
+        // the action bound (so the machine's drift affects both alike).
         let login_request =
             hosted_login_request(&client, &base, &bootstrap, email, password).await?;
-        let window = Duration::from_secs(args.seconds.max(1) * u64::from(args.rounds.max(1)));
-        // One second of warm-up, then the measured window.
-        let one_at_a_time = || async {
-            let mut stats = Stats::default();
-            load::window(
-                addr,
-                &login_request,
-                1,
-                Duration::from_secs(1),
-                &mut Stats::default(),
-            )
-            .await;
-            load::window(addr, &login_request, 1, window, &mut stats).await;
-            stats
-        };
-        let without = one_at_a_time().await;
-        actions::bind(&client, &base, &mgmt_token).await?;
-        tokio::time::sleep(actions::SETTLE).await;
-        let with = one_at_a_time().await;
+        let window = Duration::from_secs(args.seconds.max(1));
+        let action = actions::deploy(&client, &base, &mgmt_token).await?;
+        let (mut without, mut with) = (Stats::default(), Stats::default());
+        load::window(
+            addr,
+            &login_request,
+            1,
+            Duration::from_secs(1),
+            &mut Stats::default(),
+        )
+        .await;
+        for _ in 0..args.rounds.max(1) {
+            actions::bind(&client, &base, &mgmt_token, None).await?;
+            load::window(addr, &login_request, 1, window, &mut without).await;
+            actions::bind(&client, &base, &mgmt_token, Some(&action)).await?;
+            load::window(addr, &login_request, 1, window, &mut with).await;
+        }
+        let window = window * args.rounds.max(1);
         row(
             "hosted login, no action (1 at a time)",
             without.ok() as f64 / window.as_secs_f64(),
