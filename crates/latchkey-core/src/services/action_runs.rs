@@ -8,7 +8,7 @@ use crate::actions::{
     ActionCommand, ActionExecution, ActionOutcome, ActionReport, Entry, HostCall, HostCallError,
     ManagementCall, Trigger,
 };
-use crate::domain::{ActionExecutionRecord, ActionResult, ActionVersion, User};
+use crate::domain::{ActionExecutionRecord, ActionResult, ActionVersion};
 use crate::error::ServiceResult;
 use crate::time::Timestamp;
 use secrecy::ExposeSecret;
@@ -32,8 +32,6 @@ pub(crate) struct TriggerRun {
     pub suspended_at: Option<usize>,
     /// An action failed (threw, timed out, ran out of memory): its name and what happened.
     pub failure: Option<(String, ActionOutcome)>,
-    /// Every action's report, in order (the test button shows them).
-    pub reports: Vec<(String, ActionReport)>,
     /// The execution record's id (`GET /api/v2/actions/executions/{id}`), if any action ran.
     pub execution_id: Option<String>,
 }
@@ -146,7 +144,6 @@ impl Services {
                 cold_start: report.cold,
                 logs: report.logs.clone(),
             });
-            run.reports.push((name.clone(), report.clone()));
             if let Some(error) = error {
                 tracing::warn!(action = %name, trigger = trigger.id(), %error, "an action failed");
                 record.status = "partial".into();
@@ -229,11 +226,6 @@ impl Services {
                 message: "The Management API is not available to actions on this node.".into(),
             }),
         }
-    }
-
-    /// The `event.user` of every trigger.
-    pub(crate) fn action_user(user: &User) -> Value {
-        user.to_auth0_json()
     }
 
     /// `event.request` from what the flow knows of the request.

@@ -108,7 +108,7 @@ impl Services {
             _ => None,
         };
         let event = json!({
-            "user": Self::action_user(user),
+            "user": user.to_auth0_json(),
             "client": client.as_ref().map(|c| json!({"client_id": c.client_id, "name": c.name, "metadata": {}})),
             "authentication": {"methods": [{"name": "email", "timestamp": Timestamp::now().to_iso()}]},
             "request": self.action_request(meta, json!({"method": "GET"})),

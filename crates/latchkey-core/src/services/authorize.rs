@@ -993,7 +993,7 @@ impl Services {
                 "response_type": ["code"],
             },
             "request": self.action_request(&caller.meta, json!({"method": method, "query": query, "body": {}})),
-            "user": Self::action_user(user),
+            "user": user.to_auth0_json(),
             "client": client.as_ref().map(|c| json!({"client_id": c.client_id, "name": c.name, "metadata": {}})),
             "connection": {"id": connection.id, "name": connection.name, "strategy": "auth0", "metadata": {}},
             "authentication": {

@@ -317,22 +317,15 @@ impl Services {
         // enrols with it, and the `mfa-otp` grant's first code confirms the enrolment.
         let need = self.second_factor_need(&user).await?;
         if need != super::mfa::SecondFactorNeed::None {
-            let pending = PendingMfa {
-                client_id: client.client_id.as_str().to_owned(),
-                user_id: user.user_id.as_str().to_owned(),
-                scope: scope.to_string(),
-                audience: audience.clone(),
-                auth_time: now.millis(),
-                expires: now.seconds() + 600,
-            };
-            return Err(ServiceError::MfaRequired {
-                mfa_token: SecretString::from(self.seal_value(
-                    "mfa-token",
-                    &pending,
-                    pending.expires,
-                )?),
-                enroll: need == super::mfa::SecondFactorNeed::Enroll,
-            });
+            let enroll = need == super::mfa::SecondFactorNeed::Enroll;
+            return Err(self.mfa_required(
+                client,
+                &user,
+                &scope,
+                audience.as_deref(),
+                now,
+                enroll,
+            )?);
         }
         let actions = self
             .post_login_for_grant(
@@ -347,22 +340,14 @@ impl Services {
         // An action asked for a second factor: the same answer as the tenant's policy gives.
         if actions.mfa_required {
             let enroll = !self.has_second_factor(&user).await?;
-            let pending = PendingMfa {
-                client_id: client.client_id.as_str().to_owned(),
-                user_id: user.user_id.as_str().to_owned(),
-                scope: scope.to_string(),
-                audience: audience.clone(),
-                auth_time: now.millis(),
-                expires: now.seconds() + 600,
-            };
-            return Err(ServiceError::MfaRequired {
-                mfa_token: SecretString::from(self.seal_value(
-                    "mfa-token",
-                    &pending,
-                    pending.expires,
-                )?),
+            return Err(self.mfa_required(
+                client,
+                &user,
+                &scope,
+                audience.as_deref(),
+                now,
                 enroll,
-            });
+            )?);
         }
         let custom_claims = actions.claims;
         self.login_tokens(
@@ -636,6 +621,35 @@ impl Services {
             meta,
         )
         .await
+    }
+
+    /// Auth0's `mfa_required` for a password grant: a sealed token for the `mfa-otp` grant (and
+    /// `/mfa/associate` when the user must enrol first), valid ten minutes.
+    fn mfa_required(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        audience: Option<&str>,
+        now: Timestamp,
+        enroll: bool,
+    ) -> ServiceResult<ServiceError> {
+        let pending = PendingMfa {
+            client_id: client.client_id.as_str().to_owned(),
+            user_id: user.user_id.as_str().to_owned(),
+            scope: scope.to_string(),
+            audience: audience.map(str::to_owned),
+            auth_time: now.millis(),
+            expires: now.seconds() + 600,
+        };
+        Ok(ServiceError::MfaRequired {
+            mfa_token: SecretString::from(self.seal_value(
+                "mfa-token",
+                &pending,
+                pending.expires,
+            )?),
+            enroll,
+        })
     }
 
     /// A wrong password for a known user: logged, counted against (user, IP), and the pair

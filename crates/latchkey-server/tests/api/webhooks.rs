@@ -225,7 +225,7 @@ async fn signed_filtered_deliveries_of_login_failures_and_password_changes() {
 #[tokio::test]
 async fn failed_deliveries_are_retried_paused_streams_send_nothing_and_bad_input_is_refused() {
     let app = spawn_app_with(|s| {
-        s.mail.retry_base_secs = 1;
+        s.mail.retry_base_secs = 3;
     })
     .await;
     let (url, mut hits) = receiver(vec![500]).await;
@@ -257,14 +257,23 @@ async fn failed_deliveries_are_retried_paused_streams_send_nothing_and_bad_input
     let first_event: Value = serde_json::from_str(first.body().trim_end()).unwrap();
     let log_id = first_event["log_id"].as_str().unwrap().to_owned();
     assert_eq!(first_event["type"], "fp");
-    // Meanwhile the deliveries show it waiting for a retry, with the error.
-    let (_, list) = app
-        .api(Method::GET, &format!("/log-streams/{id}/deliveries"), None)
-        .await;
-    let d = &list["deliveries"][0];
-    if d["status"] == "retrying" {
-        assert!(d["last_error"].as_str().unwrap().contains("500"), "{list}");
+    // Meanwhile the deliveries show it waiting for its retry (three seconds away), with the error.
+    let mut waiting = Value::Null;
+    for _ in 0..40 {
+        let (_, list) = app
+            .api(Method::GET, &format!("/log-streams/{id}/deliveries"), None)
+            .await;
+        waiting = list["deliveries"][0].clone();
+        if waiting["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(waiting["status"], "retrying", "{waiting}");
+    assert!(
+        waiting["last_error"].as_str().unwrap().contains("500"),
+        "{waiting}"
+    );
     let second = next_hit(&mut hits).await;
     assert_eq!(second.status, 200);
     assert_signed(&second, &secret);
