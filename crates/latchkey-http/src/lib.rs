@@ -11,6 +11,7 @@ mod mfa_api;
 mod mgmt;
 mod oauth;
 mod pages;
+mod web;
 
 pub use action_gateway::InProcessManagementApi;
 pub use pages::PageTheme;

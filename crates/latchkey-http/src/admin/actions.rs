@@ -4,10 +4,11 @@
 //! sample event ("Test") and deletes. Every form calls the service the Management API's
 //! `/actions/*` endpoints call, with the administrator as the caller.
 
+use super::e;
 use super::{Console, ConsoleForm, Notice, done, path_segment};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::pages::{e, error_page};
+use crate::web::error_page;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;

@@ -3,10 +3,11 @@
 //! Management API's `PATCH /clients/{id}` makes and calls the same service, which checks the
 //! URLs. A secret is shown only on the page that answers its rotation.
 
+use super::e;
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::pages::{e, error_page};
+use crate::web::error_page;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;

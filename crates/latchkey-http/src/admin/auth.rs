@@ -2,10 +2,11 @@
 //! form, the same answer for every address, a mailed link, a code first for an administrator
 //! with an authenticator, then a new password.
 
+use super::e;
 use super::{SESSION_COOKIE, card_page, refused, rules_list};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::pages::{csrf_matches, csrf_nonce, e, error_page, read_cookie};
+use crate::web::{csrf_matches, csrf_nonce, error_page, read_cookie};
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

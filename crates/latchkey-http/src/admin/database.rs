@@ -3,10 +3,11 @@
 //! users see them. Saving builds the `options` object the Management API's
 //! `PATCH /connections/{id}` takes and calls the same service, which checks it.
 
+use super::e;
 use super::{Console, ConsoleForm, Notice, done, rules_list};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::pages::{e, error_page};
+use crate::web::error_page;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;

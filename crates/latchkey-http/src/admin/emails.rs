@@ -4,10 +4,11 @@
 //! with sample data. Saving calls the services the Management API calls, with the
 //! administrator as the caller.
 
+use super::e;
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::pages::{e, error_page};
+use crate::web::error_page;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;

@@ -1,9 +1,10 @@
 //! The tenant log: filters (type, user, dates), pages, and each entry in full. Entries written
 //! for console actions name the acting administrator (`details.admin`).
 
+use super::e;
 use super::{Console, Notice};
 use crate::AppState;
-use crate::pages::{e, error_page};
+use crate::web::error_page;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;

@@ -15,9 +15,9 @@ mod settings;
 mod users;
 
 use crate::AppState;
-use crate::pages::{csrf_nonce, e, read_cookie};
+use crate::web::{Csp, csrf_nonce, html_response, read_cookie};
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use latchkey_core::services::AdminPrincipal;
@@ -38,7 +38,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/assets/console.css", get(stylesheet))
 }
 
-const STYLE: &str = include_str!("console.css");
 pub(crate) const SESSION_COOKIE: &str = "lk_admin";
 
 async fn stylesheet() -> Response {
@@ -47,7 +46,7 @@ async fn stylesheet() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        STYLE,
+        format!("{}{}", crate::web::BASE_CSS, crate::web::CONSOLE_CSS),
     )
         .into_response()
 }
@@ -102,7 +101,7 @@ impl Console {
             }
             Err(err) => {
                 tracing::error!(error = ?err, "reading a console session");
-                return Err(crate::pages::error_page());
+                return Err(crate::web::error_page());
             }
         };
         let secure = state.services.config().issuer.starts_with("https://");
@@ -129,7 +128,7 @@ impl Console {
         csrf: &str,
     ) -> Result<Self, Response> {
         let console = Self::new(state, headers, None).await?;
-        if crate::pages::csrf_matches(&console.state, headers, &console.purpose(), csrf) {
+        if crate::web::csrf_matches(&console.state, headers, &console.purpose(), csrf) {
             Ok(console)
         } else {
             Err(refused(
@@ -277,27 +276,12 @@ pub(crate) fn card_page(
 }
 
 fn respond(status: StatusCode, html: String, cookie: Option<String>) -> Response {
-    let mut res = (status, html).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        h.append(header::SET_COOKIE, c);
-    }
-    res
+    html_response(status, html, &Csp::default(), cookie)
+}
+
+/// Escapes text for the console pages still assembled in Rust.
+pub(crate) fn e(s: &str) -> String {
+    latchkey_core::services::escape_html(s)
 }
 
 /// A 303 back to `path` with a notice code in `?done=` (pages map codes to text, so no
@@ -317,8 +301,9 @@ pub(crate) fn path_segment(s: &str) -> String {
 
 /// The `<ul>` of password rules (marked met or not once a password was tried).
 pub(crate) fn rules_list(rules: &[latchkey_core::password::RuleReport], checked: bool) -> String {
-    format!(
-        r#"<ul class="rules">{}</ul>"#,
-        crate::pages::rule_items(rules, checked)
-    )
+    let items = crate::web::views::RuleItems {
+        rules: crate::web::views::RuleLine::list(rules, checked),
+    };
+    let items = askama::Template::render(&items).unwrap_or_default();
+    format!(r#"<ul class="rules">{items}</ul>"#)
 }

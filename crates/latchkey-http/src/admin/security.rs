@@ -1,9 +1,10 @@
 //! "Your account": the signed-in administrator's authenticator app (optional TOTP for the
 //! console).
 
+use super::e;
 use super::{Console, ConsoleForm, NoFields, Notice, done};
 use crate::AppState;
-use crate::pages::{e, error_page, grouped_key, qr_svg_base64};
+use crate::web::{error_page, grouped_key, qr_svg_base64};
 use axum::Router;
 use axum::extract::Query;
 use axum::http::StatusCode;

@@ -3,10 +3,11 @@
 //! Management API takes (`PATCH /tenants/settings`, `PUT /guardian/factors/otp`,
 //! `PUT /guardian/policies`) and calls the same services, which check it.
 
+use super::e;
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::pages::{e, error_page};
+use crate::web::error_page;
 use axum::Router;
 use axum::extract::Query;
 use axum::http::StatusCode;

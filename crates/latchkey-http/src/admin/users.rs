@@ -2,10 +2,11 @@
 //! recent log), and the actions on it. Each action calls the service function the
 //! Management API calls, with the administrator as the caller (logged as such).
 
+use super::e;
 use super::{Console, ConsoleForm, NoFields, Notice, done, rules_list};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::pages::{e, error_page};
+use crate::web::error_page;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;

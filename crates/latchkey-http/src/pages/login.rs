@@ -1,9 +1,13 @@
 //! The hosted login: `GET /authorize` (answers at once when a session is live, else the login
 //! page), `POST /u/login` (the form), and `GET /v2/logout`.
 
-use super::{Ctx, e, error_page, read_cookie};
+use super::Ctx;
+use super::views::{self, CodeForm, Message, Onward};
 use crate::AppState;
 use crate::extract::Meta;
+use crate::web::i18n::Lang;
+use crate::web::views::RuleLine;
+use crate::web::{PageError, PageResult, internal, origin_of, read_cookie, url_component};
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -40,19 +44,12 @@ fn respond(ctx: &Ctx, answer: &AuthorizationResponse, session_cookie: Option<Str
     let mut res = match answer.mode {
         ResponseMode::Query => Redirect::to(&answer.location()).into_response(),
         ResponseMode::FormPost => {
-            let fields: String = answer
-                .params
-                .iter()
-                .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, e(k), e(v)))
-                .collect();
-            let body = format!(
-                r#"<h1>Signing you in…</h1><form method="post" action="{}">{fields}<button type="submit">Continue to the application</button></form>"#,
-                e(&answer.redirect_uri)
-            );
-            let target = super::origin_of(&answer.redirect_uri)
-                .into_iter()
-                .collect::<Vec<_>>();
-            ctx.page(StatusCode::OK, "Signing you in", &body, &target)
+            let view = views::FormPost {
+                action: &answer.redirect_uri,
+                fields: &answer.params,
+            };
+            let target: Vec<String> = origin_of(&answer.redirect_uri).into_iter().collect();
+            ctx.render(StatusCode::OK, "Signing you in", &view, &target)
         }
     };
     res.headers_mut()
@@ -64,50 +61,19 @@ fn respond(ctx: &Ctx, answer: &AuthorizationResponse, session_cookie: Option<Str
 }
 
 fn login_page(ctx: &Ctx, form: &LoginForm, error: Option<&str>, status: StatusCode) -> Response {
-    let csrf = ctx.state.services.csrf_token(&ctx.nonce, LOGIN_PURPOSE);
-    let banner = error.map_or(String::new(), |m| {
-        format!(
-            r#"<div id="form-error" class="alert error" role="alert">{}</div>"#,
-            e(m)
-        )
-    });
-    let described = if error.is_some() {
-        r#" aria-describedby="form-error""#
-    } else {
-        ""
+    let view = views::Login {
+        client: &form.client_name,
+        error,
+        csrf: ctx.csrf(LOGIN_PURPOSE),
+        transaction: &form.transaction,
+        hint: form.login_hint.as_deref().unwrap_or_default(),
+        connection_query: url_component(&form.connection),
+        signup_query: form
+            .signup_allowed
+            .then(|| url_component(&form.transaction)),
     };
-    let body = format!(
-        r#"<h1>Log in</h1>
-<p class="lead">to continue to <strong>{client}</strong></p>
-{banner}<form method="post" action="/u/login" novalidate>
-<input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="state" value="{tx}">
-<label for="username">Email address</label>
-<input id="username" name="username" type="email" autocomplete="username" required value="{hint}"{described}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Continue</button>
-</form>
-<p class="muted"><a href="/lo/forgot?connection={connection}">Forgot password?</a>{signup}</p>"#,
-        client = e(&form.client_name),
-        csrf = e(&csrf),
-        tx = e(&form.transaction),
-        hint = e(form.login_hint.as_deref().unwrap_or_default()),
-        connection = e(&form.connection),
-        signup = if form.signup_allowed {
-            format!(
-                r#" · <a href="/u/signup?state={}">Sign up</a>"#,
-                e(&url_component(&form.transaction))
-            )
-        } else {
-            String::new()
-        },
-    );
-    let targets: Vec<String> = super::origin_of(&form.redirect_uri).into_iter().collect();
-    ctx.page(status, "Log in", &body, &targets)
-}
-
-fn url_component(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    let targets: Vec<String> = origin_of(&form.redirect_uri).into_iter().collect();
+    ctx.render(status, "Log in", &view, &targets)
 }
 
 const SIGNUP_PURPOSE: &str = "signup";
@@ -120,52 +86,17 @@ fn signup_page(
     rules: Option<&[latchkey_core::password::RuleReport]>,
     status: StatusCode,
 ) -> Response {
-    let csrf = ctx.state.services.csrf_token(&ctx.nonce, SIGNUP_PURPOSE);
-    let banner = error.map_or(String::new(), |m| {
-        format!(
-            r#"<div id="form-error" class="alert error" role="alert">{}</div>"#,
-            e(m)
-        )
-    });
-    let described = if error.is_some() {
-        r#" aria-describedby="form-error rules""#
-    } else {
-        r#" aria-describedby="rules""#
+    let view = views::Signup {
+        client: &form.client_name,
+        error,
+        csrf: ctx.csrf(SIGNUP_PURPOSE),
+        transaction: &form.transaction,
+        email,
+        rules: RuleLine::list(rules.unwrap_or(&form.rules), rules.is_some()),
+        back_query: url_component(&form.transaction),
     };
-    let checked = rules.is_some();
-    let rule_items: String = rules
-        .unwrap_or(&form.rules)
-        .iter()
-        .map(|r| {
-            let class = match (checked, r.verified) {
-                (false, _) => "",
-                (true, true) => "ok",
-                (true, false) => "bad",
-            };
-            format!(r#"<li class="{class}">{}</li>"#, e(&r.text()))
-        })
-        .collect();
-    let body = format!(
-        r#"<h1>Sign up</h1>
-<p class="lead">to continue to <strong>{client}</strong></p>
-{banner}<form method="post" action="/u/signup" novalidate>
-<input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="state" value="{tx}">
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="email" required value="{email}">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="new-password" required{described}>
-<ul id="rules" class="rules">{rule_items}</ul>
-<button type="submit">Sign up</button>
-</form>
-<p class="muted">Already have an account? <a href="/u/login/again?state={back}">Log in</a></p>"#,
-        client = e(&form.client_name),
-        csrf = e(&csrf),
-        tx = e(&form.transaction),
-        email = e(email),
-        back = e(&url_component(&form.transaction)),
-    );
-    let targets: Vec<String> = super::origin_of(&form.redirect_uri).into_iter().collect();
-    ctx.page(status, "Sign up", &body, &targets)
+    let targets: Vec<String> = origin_of(&form.redirect_uri).into_iter().collect();
+    ctx.render(status, "Sign up", &view, &targets)
 }
 
 #[derive(Deserialize)]
@@ -179,29 +110,29 @@ async fn signup_page_or_login(
     headers: HeaderMap,
     Query(q): Query<StateQuery>,
     signup: bool,
-) -> Response {
-    let ctx = match Ctx::new(state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match login_form(&ctx, &q.state).await {
-        Ok(form) if signup && form.signup_allowed => {
-            signup_page(&ctx, &form, "", None, None, StatusCode::OK)
-        }
-        Ok(form) => login_page(&ctx, &form, None, StatusCode::OK),
-        Err(page) => page,
-    }
+) -> PageResult {
+    let ctx = Ctx::new(state, &headers).await?;
+    let form = login_form(&ctx, &q.state).await?;
+    Ok(if signup && form.signup_allowed {
+        signup_page(&ctx, &form, "", None, None, StatusCode::OK)
+    } else {
+        login_page(&ctx, &form, None, StatusCode::OK)
+    })
 }
 
 async fn signup_page_route(
     state: State<AppState>,
     headers: HeaderMap,
     q: Query<StateQuery>,
-) -> Response {
+) -> PageResult {
     signup_page_or_login(state, headers, q, true).await
 }
 
-async fn login_again(state: State<AppState>, headers: HeaderMap, q: Query<StateQuery>) -> Response {
+async fn login_again(
+    state: State<AppState>,
+    headers: HeaderMap,
+    q: Query<StateQuery>,
+) -> PageResult {
     signup_page_or_login(state, headers, q, false).await
 }
 
@@ -222,19 +153,9 @@ async fn signup(
     headers: HeaderMap,
     Meta(meta): Meta,
     Form(fields): Form<SignupFields>,
-) -> Response {
-    let (ctx, form) = match sealed_form_post(
-        state,
-        &headers,
-        SIGNUP_PURPOSE,
-        &fields.csrf,
-        &fields.state,
-    )
-    .await
-    {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let (ctx, form) =
+        sealed_form_post(state, &headers, SIGNUP_PURPOSE, &fields.csrf, &fields.state).await?;
     let services = ctx.state.services.clone();
     let again = |message: &str, rules: Option<&[latchkey_core::password::RuleReport]>| {
         signup_page(
@@ -247,23 +168,20 @@ async fn signup(
         )
     };
     let Ok(email) = latchkey_core::domain::Email::parse(fields.email.trim()) else {
-        return again("Enter a valid email address.", None);
+        return Ok(again("Enter a valid email address.", None));
     };
     let Ok(password) = Password::parse(fields.password.clone()) else {
-        return again("Choose a password.", None);
+        return Ok(again("Choose a password.", None));
     };
     match services
         .signup_with_password(&fields.state, email, password, &Caller::end_user(meta))
         .await
     {
-        Ok(step) => after_login(&ctx, step, None, StatusCode::OK),
-        Err(ServiceError::PasswordPolicy(v)) => again(v.name.message(), Some(&v.rules)),
+        Ok(step) => Ok(after_login(&ctx, step, None, StatusCode::OK)),
+        Err(ServiceError::PasswordPolicy(v)) => Ok(again(v.name.message(), Some(&v.rules))),
         // Auth0 does not tell strangers which addresses are registered.
-        Err(ServiceError::BadRequest { message, .. }) => again(&message, None),
-        Err(err) => {
-            tracing::error!(error = ?err, "sign-up");
-            error_page()
-        }
+        Err(ServiceError::BadRequest { message, .. }) => Ok(again(&message, None)),
+        Err(err) => Err(internal("sign-up")(err)),
     }
 }
 
@@ -272,32 +190,26 @@ async fn authorize(
     headers: HeaderMap,
     Meta(meta): Meta,
     Query(req): Query<AuthorizeRequest>,
-) -> Response {
-    let mut ctx = match Ctx::new(state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let mut ctx = Ctx::new(state, &headers).await?;
     // `ui_locales` picks the pages' language, remembered for the rest of the visit.
-    let chosen = req
-        .ui_locales
-        .as_deref()
-        .and_then(super::i18n::Lang::from_list);
+    let chosen = req.ui_locales.as_deref().and_then(Lang::from_list);
     if let Some(lang) = chosen {
         ctx.lang = lang;
     }
     let session = read_cookie(&headers, SESSION_COOKIE);
     let caller = Caller::end_user(meta);
-    let mut res = authorize_answer(&ctx, req, session.as_deref(), &caller).await;
+    let mut res = authorize_answer(&ctx, req, session.as_deref(), &caller).await?;
     if let Some(lang) = chosen
         && let Ok(v) = HeaderValue::from_str(&format!(
             "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
-            super::i18n::LANG_COOKIE,
+            crate::web::i18n::LANG_COOKIE,
             lang.code()
         ))
     {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
-    res
+    Ok(res)
 }
 
 async fn authorize_answer(
@@ -305,29 +217,27 @@ async fn authorize_answer(
     req: AuthorizeRequest,
     session: Option<&str>,
     caller: &Caller,
-) -> Response {
-    match ctx.state.services.authorize(req, session, caller).await {
-        Ok(AuthorizeOutcome::Respond(answer)) => respond(ctx, &answer, None),
-        Ok(AuthorizeOutcome::Step(step)) => after_login(ctx, step, None, StatusCode::OK),
-        Err(ServiceError::AccessDenied(message)) => denied_page(ctx, &message),
-        Ok(AuthorizeOutcome::Login(form)) if form.show_signup => {
-            signup_page(ctx, &form, "", None, None, StatusCode::OK)
-        }
-        Ok(AuthorizeOutcome::Login(form)) => login_page(ctx, &form, None, StatusCode::OK),
-        Ok(AuthorizeOutcome::Refuse(message)) => ctx.page(
-            StatusCode::BAD_REQUEST,
-            "Something is wrong with this link",
-            &format!(
-                r#"<h1>Something is wrong with this link</h1><div class="alert error" role="alert">{}</div><p class="muted">Go back to the application and try again.</p>"#,
-                e(&message)
+) -> PageResult {
+    Ok(
+        match ctx.state.services.authorize(req, session, caller).await {
+            Ok(AuthorizeOutcome::Respond(answer)) => respond(ctx, &answer, None),
+            Ok(AuthorizeOutcome::Step(step)) => after_login(ctx, step, None, StatusCode::OK),
+            Err(ServiceError::AccessDenied(message)) => denied_page(ctx, &message),
+            Ok(AuthorizeOutcome::Login(form)) if form.show_signup => {
+                signup_page(ctx, &form, "", None, None, StatusCode::OK)
+            }
+            Ok(AuthorizeOutcome::Login(form)) => login_page(ctx, &form, None, StatusCode::OK),
+            Ok(AuthorizeOutcome::Refuse(message)) => ctx.message(
+                StatusCode::BAD_REQUEST,
+                &Message {
+                    error: Some(&message),
+                    note: Some("Go back to the application and try again."),
+                    ..Message::new("Something is wrong with this link")
+                },
             ),
-            &[],
-        ),
-        Err(err) => {
-            tracing::error!(error = ?err, "authorize");
-            error_page()
-        }
-    }
+            Err(err) => return Err(internal("authorize")(err)),
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -347,19 +257,16 @@ async fn login(
     headers: HeaderMap,
     Meta(meta): Meta,
     Form(fields): Form<LoginFields>,
-) -> Response {
+) -> PageResult {
     let (ctx, form) =
-        match sealed_form_post(state, &headers, LOGIN_PURPOSE, &fields.csrf, &fields.state).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+        sealed_form_post(state, &headers, LOGIN_PURPOSE, &fields.csrf, &fields.state).await?;
     let services = ctx.state.services.clone();
     let again = |message: &str, status| {
         let form = LoginForm {
             login_hint: Some(fields.username.clone()),
             ..form.clone()
         };
-        login_page(&ctx, &form, Some(message), status)
+        Ok(login_page(&ctx, &form, Some(message), status))
     };
     let Ok(password) = Password::parse(fields.password.clone()) else {
         return again(
@@ -376,7 +283,7 @@ async fn login(
         )
         .await
     {
-        Ok(step) => after_login(&ctx, step, None, StatusCode::OK),
+        Ok(step) => Ok(after_login(&ctx, step, None, StatusCode::OK)),
         Err(ServiceError::WrongCredentials) => {
             again("Wrong email or password.", StatusCode::BAD_REQUEST)
         }
@@ -389,26 +296,19 @@ async fn login(
             StatusCode::FORBIDDEN,
         ),
         Err(ServiceError::BadRequest { message, .. }) => again(&message, StatusCode::BAD_REQUEST),
-        Err(ServiceError::AccessDenied(message)) => denied_page(&ctx, &message),
-        Err(err) => {
-            tracing::error!(error = ?err, "login");
-
-            error_page()
-        }
+        Err(ServiceError::AccessDenied(message)) => Ok(denied_page(&ctx, &message)),
+        Err(err) => Err(internal("login")(err)),
     }
 }
 
 const MFA_PURPOSE: &str = "login-mfa";
 
 /// The login form's context from its sealed state, or the page that says it expired.
-async fn login_form(ctx: &Ctx, transaction: &str) -> Result<LoginForm, Response> {
+async fn login_form(ctx: &Ctx, transaction: &str) -> Result<LoginForm, PageError> {
     match ctx.state.services.login_form(transaction).await {
         Ok(f) => Ok(f),
-        Err(ServiceError::BadRequest { message, .. }) => Err(expired_page(ctx, &message)),
-        Err(err) => {
-            tracing::error!(error = ?err, "login form");
-            Err(error_page())
-        }
+        Err(ServiceError::BadRequest { message, .. }) => Err(expired_page(ctx, &message).into()),
+        Err(err) => Err(internal("login form")(err)),
     }
 }
 
@@ -420,7 +320,7 @@ async fn sealed_form_post(
     purpose: &str,
     csrf: &str,
     transaction: &str,
-) -> Result<(Ctx, LoginForm), Response> {
+) -> Result<(Ctx, LoginForm), PageError> {
     let ctx = Ctx::for_post(state, headers, purpose, csrf).await?;
     let form = login_form(&ctx, transaction).await?;
     Ok((ctx, form))
@@ -428,27 +328,24 @@ async fn sealed_form_post(
 
 /// A login form (or its second step) that outlived its sealed state.
 fn expired_page(ctx: &Ctx, message: &str) -> Response {
-    ctx.page(
+    ctx.message(
         StatusCode::BAD_REQUEST,
-        "This page expired",
-        &format!(
-            r#"<h1>This page expired</h1><div class="alert error" role="alert">{}</div>"#,
-            e(message)
-        ),
-        &[],
+        &Message {
+            error: Some(message),
+            ..Message::new("This page expired")
+        },
     )
 }
 
 /// A login an action refused or could not finish: said plainly, with no way around it.
 fn denied_page(ctx: &Ctx, message: &str) -> Response {
-    ctx.page(
+    ctx.message(
         StatusCode::FORBIDDEN,
-        "You can't log in right now",
-        &format!(
-            r#"<h1>You can't log in right now</h1><div class="alert error" role="alert">{}</div><p class="muted">Go back to the application and try again.</p>"#,
-            e(message)
-        ),
-        &[],
+        &Message {
+            error: Some(message),
+            note: Some("Go back to the application and try again."),
+            ..Message::new("You can't log in right now")
+        },
     )
 }
 
@@ -461,16 +358,16 @@ fn action_redirect(ctx: &Ctx, url: &str, binding: &str) -> Response {
         "{CONTINUE_COOKIE}={binding}; Path=/continue; HttpOnly; SameSite=Lax; Max-Age=3600{}",
         if secure { "; Secure" } else { "" }
     );
-    let same_origin =
-        super::origin_of(url) == super::origin_of(&ctx.state.services.config().issuer);
+    let same_origin = origin_of(url) == origin_of(&ctx.state.services.config().issuer);
     let mut res = if same_origin {
         Redirect::to(url).into_response()
     } else {
-        let body = format!(
-            r#"<h1>One more step</h1><p class="lead">The application needs you to continue on another page.</p><p><a class="button" href="{}">Continue</a></p>"#,
-            e(url)
-        );
-        let mut page = ctx.page(StatusCode::OK, "One more step", &body, &[]);
+        let view = Message {
+            lead: vec!["The application needs you to continue on another page."],
+            button: Some((url, "Continue")),
+            ..Message::new("One more step")
+        };
+        let mut page = ctx.message(StatusCode::OK, &view);
         if let Ok(v) = HeaderValue::from_str(&format!("0;url={url}")) {
             page.headers_mut()
                 .insert(HeaderName::from_static("refresh"), v);
@@ -491,13 +388,10 @@ async fn continue_login(
     headers: HeaderMap,
     Meta(meta): Meta,
     Query(query): Query<std::collections::BTreeMap<String, String>>,
-) -> Response {
-    let ctx = match Ctx::new(state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let ctx = Ctx::new(state, &headers).await?;
     let Some(sealed) = query.get("state").cloned() else {
-        return expired_page(&ctx, "Missing required parameter: state");
+        return Ok(expired_page(&ctx, "Missing required parameter: state"));
     };
     let binding = read_cookie(&headers, CONTINUE_COOKIE);
     let query_json = serde_json::Value::Object(
@@ -520,10 +414,7 @@ async fn continue_login(
         Ok(step) => after_login(&ctx, step, None, StatusCode::OK),
         Err(ServiceError::BadRequest { message, .. }) => expired_page(&ctx, &message),
         Err(ServiceError::AccessDenied(message)) => denied_page(&ctx, &message),
-        Err(err) => {
-            tracing::error!(error = ?err, "continue a login");
-            error_page()
-        }
+        Err(err) => return Err(internal("continue a login")(err)),
     };
     // The continuation is spent either way.
     if let Ok(c) = HeaderValue::from_str(&format!(
@@ -531,7 +422,7 @@ async fn continue_login(
     )) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
-    res
+    Ok(res)
 }
 
 /// Where a login goes next: the callback (with the session cookie), or the second factor.
@@ -560,15 +451,12 @@ fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCo
             }
         }
         LoginStep::SecondFactor { pending, callback } => {
-            let body = format!(
-                r#"<h1>Verify it's you</h1>
-<p class="lead">Enter the 6-digit code from your authenticator app, or a recovery code.</p>
-{}"#,
-                code_form(ctx, &pending, error)
-            );
+            let view = views::SecondFactor {
+                code: code_form(ctx, &pending, error),
+            };
             // The code's answer redirects to the callback: the form must be allowed to.
-            let targets: Vec<String> = super::origin_of(&callback).into_iter().collect();
-            ctx.page(status, "Verify it's you", &body, &targets)
+            let targets: Vec<String> = origin_of(&callback).into_iter().collect();
+            ctx.render(status, "Verify it's you", &view, &targets)
         }
         LoginStep::Enroll {
             pending,
@@ -576,46 +464,26 @@ fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCo
             otpauth_uri,
             callback,
         } => {
-            let data = super::qr_svg_base64(otpauth_uri.expose_secret());
-            let grouped = super::grouped_key(secret.expose_secret());
-            let body = format!(
-                r#"<h1>Secure your account</h1>
-<p class="lead">Scan this code with an authenticator app (Google Authenticator, 1Password, Authy…), then enter the 6-digit code it shows.</p>
-<p class="qr"><img src="data:image/svg+xml;base64,{data}" width="200" height="200" alt="QR code for your authenticator app"></p>
-<p class="muted">Can't scan it? Enter this key instead:</p>
-<p class="key"><code>{key}</code></p>
-{form}"#,
-                key = e(&grouped),
-                form = code_form(ctx, &pending, error)
-            );
-            let targets: Vec<String> = super::origin_of(&callback).into_iter().collect();
-            ctx.page(status, "Secure your account", &body, &targets)
+            let view = views::Enroll {
+                qr_base64: crate::web::qr_svg_base64(otpauth_uri.expose_secret()),
+                key: crate::web::grouped_key(secret.expose_secret()),
+                code: code_form(ctx, &pending, error),
+            };
+            let targets: Vec<String> = origin_of(&callback).into_iter().collect();
+            ctx.render(status, "Secure your account", &view, &targets)
         }
     }
 }
 
-fn code_form(ctx: &Ctx, pending: &str, error: Option<&str>) -> String {
-    let csrf = ctx.state.services.csrf_token(&ctx.nonce, MFA_PURPOSE);
-    let banner = error.map_or(String::new(), |m| {
-        format!(
-            r#"<div id="form-error" class="alert error" role="alert">{}</div>"#,
-            e(m)
-        )
-    });
-    let described = if error.is_some() {
-        r#" aria-invalid="true" aria-describedby="form-error""#
-    } else {
-        ""
-    };
-    format!(
-        r#"{banner}<form method="post" action="/u/mfa" novalidate>
-<input type="hidden" name="_csrf" value="{}"><input type="hidden" name="pending" value="{}">
-<label for="code">Code</label>
-<input id="code" name="code" type="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required{described}>
-<button type="submit">Continue</button></form>"#,
-        e(&csrf),
-        e(pending)
-    )
+fn code_form<'a>(ctx: &Ctx, pending: &'a str, error: Option<&'a str>) -> CodeForm<'a> {
+    CodeForm {
+        action: "/u/mfa",
+        csrf: ctx.csrf(MFA_PURPOSE),
+        hidden_name: "pending",
+        hidden_value: pending,
+        label: "Code",
+        error,
+    }
 }
 
 /// After a new enrolment: the recovery code, shown once, then on to the application.
@@ -625,32 +493,21 @@ fn recovery_page(
     code: &str,
     cookie: String,
 ) -> Response {
-    let onward = match answer.mode {
-        ResponseMode::Query => format!(
-            r#"<a class="button" href="{}">I saved it, continue</a>"#,
-            e(&answer.location())
-        ),
-        ResponseMode::FormPost => {
-            let fields: String = answer
-                .params
-                .iter()
-                .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, e(k), e(v)))
-                .collect();
-            format!(
-                r#"<form method="post" action="{}">{fields}<button type="submit">I saved it, continue</button></form>"#,
-                e(&answer.redirect_uri)
-            )
-        }
+    let location = answer.location();
+    let view = views::Recovery {
+        heading: "Save your recovery code",
+        lead: "If you lose your phone, this code lets you sign in once. It is shown only now.",
+        code: crate::web::grouped_key(code),
+        onward: match answer.mode {
+            ResponseMode::Query => Onward::Link(&location),
+            ResponseMode::FormPost => Onward::Post {
+                action: &answer.redirect_uri,
+                fields: &answer.params,
+            },
+        },
     };
-    let body = format!(
-        r#"<h1>Save your recovery code</h1>
-<p class="lead">If you lose your phone, this code lets you sign in once. It is shown only now.</p>
-<p class="recovery"><code id="recovery-code">{}</code></p>
-{onward}"#,
-        e(&super::grouped_key(code))
-    );
-    let targets: Vec<String> = super::origin_of(&answer.redirect_uri).into_iter().collect();
-    let mut res = ctx.page(StatusCode::OK, "Save your recovery code", &body, &targets);
+    let targets: Vec<String> = origin_of(&answer.redirect_uri).into_iter().collect();
+    let mut res = ctx.render(StatusCode::OK, "Save your recovery code", &view, &targets);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -672,36 +529,27 @@ async fn second_factor(
     headers: HeaderMap,
     Meta(meta): Meta,
     Form(fields): Form<SecondFactorFields>,
-) -> Response {
-    let ctx = match Ctx::for_post(state, &headers, MFA_PURPOSE, &fields.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let ctx = Ctx::for_post(state, &headers, MFA_PURPOSE, &fields.csrf).await?;
     let services = ctx.state.services.clone();
     let outcome = services
         .login_second_factor(&fields.pending, &fields.code, &Caller::end_user(meta))
         .await;
     let (message, status) = match outcome {
-        Ok(step) => return after_login(&ctx, step, None, StatusCode::OK),
+        Ok(step) => return Ok(after_login(&ctx, step, None, StatusCode::OK)),
         Err(ServiceError::TooManyRequests(m)) => (m, StatusCode::TOO_MANY_REQUESTS),
         Err(ServiceError::BadRequest {
             code: "invalid_otp",
             message,
         }) => (message, StatusCode::BAD_REQUEST),
-        Err(ServiceError::BadRequest { message, .. }) => return expired_page(&ctx, &message),
-        Err(ServiceError::AccessDenied(message)) => return denied_page(&ctx, &message),
-        Err(err) => {
-            tracing::error!(error = ?err, "second factor at login");
-            return error_page();
-        }
+        Err(ServiceError::BadRequest { message, .. }) => return Ok(expired_page(&ctx, &message)),
+        Err(ServiceError::AccessDenied(message)) => return Ok(denied_page(&ctx, &message)),
+        Err(err) => return Err(internal("second factor at login")(err)),
     };
-    match services.login_challenge(&fields.pending) {
-        Ok(step) => after_login(&ctx, step, Some(&message), status),
-        Err(err) => {
-            tracing::error!(error = ?err, "second factor at login");
-            error_page()
-        }
-    }
+    let step = services
+        .login_challenge(&fields.pending)
+        .map_err(internal("second factor at login"))?;
+    Ok(after_login(&ctx, step, Some(&message), status))
 }
 
 #[derive(Deserialize)]
@@ -716,11 +564,8 @@ async fn logout(
     headers: HeaderMap,
     Meta(meta): Meta,
     Query(q): Query<LogoutQuery>,
-) -> Response {
-    let ctx = match Ctx::new(state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let ctx = Ctx::new(state, &headers).await?;
     let session = read_cookie(&headers, SESSION_COOKIE);
     let target = ctx
         .state
@@ -731,23 +576,21 @@ async fn logout(
             q.return_to.as_deref(),
             &Caller::end_user(meta),
         )
-        .await;
+        .await
+        .map_err(internal("logout"))?;
     let mut res = match target {
-        Ok(Some(url)) => Redirect::to(&url).into_response(),
-        Ok(None) => ctx.page(
+        Some(url) => Redirect::to(&url).into_response(),
+        None => ctx.message(
             StatusCode::OK,
-            "Logged out",
-            r#"<h1>You are logged out</h1><p class="lead">You can close this window.</p>"#,
-            &[],
+            &Message {
+                lead: vec!["You can close this window."],
+                ..Message::new("You are logged out")
+            },
         ),
-        Err(err) => {
-            tracing::error!(error = ?err, "logout");
-            return error_page();
-        }
     };
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     if let Ok(v) = HeaderValue::from_str(&clear) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
-    res
+    Ok(res)
 }

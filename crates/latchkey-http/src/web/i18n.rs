@@ -3,8 +3,8 @@
 //! Accept-Language. Pages are written in English; `translate_html` replaces each text node that
 //! is exactly one of the known phrases, so markup and attributes are never touched.
 
-use super::e;
 use axum::http::{HeaderMap, header};
+use latchkey_core::services::escape_html as e;
 
 pub(crate) const LANG_COOKIE: &str = "lk_lang";
 
@@ -45,7 +45,8 @@ impl Lang {
 
     /// The language for a request: the remembered choice, else Accept-Language, else English.
     pub(crate) fn detect(headers: &HeaderMap) -> Self {
-        if let Some(l) = super::read_cookie(headers, LANG_COOKIE).and_then(|c| Self::from_list(&c))
+        if let Some(l) =
+            super::csrf::read_cookie(headers, LANG_COOKIE).and_then(|c| Self::from_list(&c))
         {
             return l;
         }
