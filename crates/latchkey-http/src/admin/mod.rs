@@ -13,9 +13,10 @@ mod logs;
 mod security;
 mod settings;
 mod users;
+mod views;
 
 use crate::AppState;
-use crate::web::{Csp, csrf_nonce, html_response, read_cookie};
+use crate::web::{Csp, Html, csrf_nonce, html_response, read_cookie};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/assets/console.css", get(stylesheet))
+        .route("/admin/{*rest}", axum::routing::any(not_found))
 }
 
 pub(crate) const SESSION_COOKIE: &str = "lk_admin";
@@ -150,7 +152,28 @@ impl Console {
         )
     }
 
-    /// A console page: navigation (with `section` current), the notice, then `body`.
+    /// The CSRF token every console form carries (`_csrf`).
+    pub(crate) fn csrf(&self) -> String {
+        self.state.services.csrf_token(&self.nonce, &self.purpose())
+    }
+
+    /// A console page: navigation (with `section` current), the notice, then `view`.
+    pub(crate) fn render(
+        &self,
+        status: StatusCode,
+        section: &str,
+        title: &str,
+        notice: Option<Notice<'_>>,
+        view: &impl askama::Template,
+    ) -> Response {
+        match Html::render(view) {
+            Ok(body) => self.layout(status, section, title, notice, &body),
+            Err(err) => err.into_response(),
+        }
+    }
+
+    /// A console page whose body is still assembled in Rust (escaped with `e`): the pages
+    /// not yet moved to `templates/console/`.
     pub(crate) fn page(
         &self,
         status: StatusCode,
@@ -159,38 +182,37 @@ impl Console {
         notice: Option<Notice<'_>>,
         body: &str,
     ) -> Response {
-        let nav: String = SECTIONS
-            .iter()
-            .map(|(path, label)| {
-                let current = if *path == section {
-                    r#" aria-current="page""#
-                } else {
-                    ""
-                };
-                format!(r#"<li><a href="{path}"{current}>{label}</a></li>"#)
-            })
-            .collect();
-        let notice = match notice {
-            Some(Notice::Ok(m)) => format!(r#"<div class="alert ok" role="status">{}</div>"#, e(m)),
-            Some(Notice::Error(m)) => {
-                format!(r#"<div class="alert error" role="alert">{}</div>"#, e(m))
-            }
-            None => String::new(),
+        self.layout(
+            status,
+            section,
+            title,
+            notice,
+            &Html::assembled_in_rust(body.to_owned()),
+        )
+    }
+
+    fn layout(
+        &self,
+        status: StatusCode,
+        section: &str,
+        title: &str,
+        notice: Option<Notice<'_>>,
+        body: &Html,
+    ) -> Response {
+        let view = views::Layout {
+            title,
+            tenant: &self.tenant,
+            csrf: self.csrf(),
+            who: &self.admin.email,
+            sections: &SECTIONS,
+            section,
+            notice,
+            body,
         };
-        let html = format!(
-            r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>{title} · {tenant} console</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
-<body class="console"><header class="top"><a class="brand" href="/admin/users">{tenant} <span>console</span></a>
-<form method="post" action="/admin/logout" class="signout">{csrf}<span>{who}</span> <button type="submit" class="link">Sign out</button></form></header>
-<div class="frame"><nav aria-label="Console"><ul>{nav}</ul></nav>
-<main><h1>{title}</h1>{notice}{body}</main></div></body></html>"#,
-            title = e(title),
-            tenant = e(&self.tenant),
-            csrf = self.csrf_field(),
-            who = e(&self.admin.email),
-        );
-        respond(status, html, self.cookie.clone())
+        match Html::render(&view) {
+            Ok(html) => respond(status, html.into_string(), self.cookie.clone()),
+            Err(err) => err.into_response(),
+        }
     }
 }
 
@@ -251,28 +273,48 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Co
 
 /// The page for a refused console request.
 pub(crate) fn refused(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        r#"<h1>Not allowed</h1><p class="lead">{}</p><p class="center"><a href="/admin/login">Sign in</a></p>"#,
-        e(message)
-    );
-    card_page(status, "Not allowed", &body, None)
+    card(status, "Not allowed", &views::Refused { message }, None)
 }
 
 /// The narrow card layout of the sign-in, forgot-password and reset pages.
+pub(crate) fn card(
+    status: StatusCode,
+    title: &str,
+    view: &impl askama::Template,
+    cookie: Option<String>,
+) -> Response {
+    let page =
+        Html::render(view).and_then(|body| Html::render(&views::Card { title, body: &body }));
+    match page {
+        Ok(html) => respond(status, html.into_string(), cookie),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The card layout around a body still assembled in Rust (see `Console::page`).
 pub(crate) fn card_page(
     status: StatusCode,
     title: &str,
     body: &str,
     cookie: Option<String>,
 ) -> Response {
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>{title} · Latchkey console</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
-<body class="card"><main><p class="brand-line">Latchkey <span>console</span></p>{body}</main></body></html>"#,
-        title = e(title),
-    );
-    respond(status, html, cookie)
+    let body = Html::assembled_in_rust(body.to_owned());
+    match Html::render(&views::Card { title, body: &body }) {
+        Ok(html) => respond(status, html.into_string(), cookie),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// `/admin/…` that names no console page: a console page that says so (not the Management
+/// API's JSON 404).
+async fn not_found(console: Console, uri: axum::http::Uri) -> Response {
+    console.render(
+        StatusCode::NOT_FOUND,
+        "",
+        "Page not found",
+        None,
+        &views::NotFound { path: uri.path() },
+    )
 }
 
 fn respond(status: StatusCode, html: String, cookie: Option<String>) -> Response {
