@@ -3,6 +3,7 @@
 //! what happened in domain terms, never how it is spelled on the wire.
 
 use crate::domain::ParseError;
+use crate::error_code::ErrorCode;
 use crate::password::PolicyViolation;
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -12,13 +13,13 @@ pub enum ServiceError {
     /// A value from outside did not parse into a domain type.
     #[error("{0}")]
     Invalid(#[from] ParseError),
-    /// A well-formed request the rules refuse; `code` is Auth0's `errorCode`.
+    /// A well-formed request the rules refuse; `code` is Auth0's `errorCode` (see `ErrorCode`).
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("{message}")]
-    NotFound { code: &'static str, message: String },
+    NotFound { code: ErrorCode, message: String },
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// The new password fails the connection's policy.
     #[error("the password does not satisfy the connection's policy")]
     PasswordPolicy(PolicyViolation),
@@ -59,26 +60,26 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
             message: message.into(),
         }
     }
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::NotFound {
             code,
             message: message.into(),
         }
     }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             message: message.into(),
         }
     }
     pub fn user_not_found() -> Self {
-        Self::not_found("inexistent_user", "The user does not exist.")
+        Self::not_found(ErrorCode::InexistentUser, "The user does not exist.")
     }
 }
 
@@ -86,7 +87,7 @@ impl From<crate::store::StoreError> for ServiceError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::Conflict(what) => {
-                Self::conflict("conflict", format!("{what} already exists."))
+                Self::conflict(ErrorCode::Conflict, format!("{what} already exists."))
             }
             crate::store::StoreError::Other(e) => Self::Unexpected(e),
         }

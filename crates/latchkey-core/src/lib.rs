@@ -7,6 +7,7 @@ pub mod backchannel;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod error_code;
 pub mod keys;
 pub mod mail;
 pub mod password;
@@ -19,4 +20,5 @@ pub mod time;
 pub mod totp;
 
 pub use error::{ServiceError, ServiceResult};
+pub use error_code::ErrorCode;
 pub use services::Services;

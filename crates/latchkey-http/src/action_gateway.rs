@@ -6,6 +6,7 @@
 use crate::AppState;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
+use latchkey_core::ErrorCode;
 use latchkey_core::Services;
 use latchkey_core::actions::{HostCallError, ManagementCall};
 use latchkey_core::audit::RequestMeta;
@@ -31,6 +32,7 @@ impl InProcessManagementApi {
     }
 }
 
+/// `error` is Auth0's code (`ErrorCode`) or, like node-auth0's errors, the status's reason phrase.
 fn failure(status: u16, error: &str, message: impl Into<String>) -> HostCallError {
     HostCallError {
         status,
@@ -154,11 +156,11 @@ impl ManagementGateway for InProcessManagementApi {
             .await
             .map_err(|e| {
                 let (status, error) = match &e {
-                    latchkey_core::ServiceError::InvalidClient(_) => (401, "access_denied"),
-                    latchkey_core::ServiceError::Unexpected(_) => (500, "server_error"),
-                    _ => (403, "access_denied"),
+                    latchkey_core::ServiceError::InvalidClient(_) => (401, ErrorCode::AccessDenied),
+                    latchkey_core::ServiceError::Unexpected(_) => (500, ErrorCode::ServerError),
+                    _ => (403, ErrorCode::AccessDenied),
                 };
-                failure(status, error, e.to_string())
+                failure(status, error.as_str(), e.to_string())
             })?;
         let mut request = Request::builder().method(method).uri(path).header(
             header::AUTHORIZATION,
@@ -186,7 +188,7 @@ impl ManagementGateway for InProcessManagementApi {
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), 4 * 1024 * 1024)
             .await
-            .map_err(|e| failure(500, "server_error", e.to_string()))?;
+            .map_err(|e| failure(500, ErrorCode::ServerError.as_str(), e.to_string()))?;
         let value: Value = if bytes.is_empty() {
             Value::Null
         } else {

@@ -8,6 +8,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::{Email, Password, Profile};
 use latchkey_core::ratelimit::RateDecision;
@@ -54,7 +55,7 @@ async fn change_password(
             None => params.get("username")?.ok_or_else(|| {
                 DbConnError::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     "Missing required property: email",
                 )
             })?,
@@ -86,7 +87,10 @@ async fn change_password(
             RESET_MAIL_SENT,
         )
             .into_response(),
-        Err(ServiceError::BadRequest { code, message }) if code == "invalid_request" => {
+        Err(ServiceError::BadRequest {
+            code: code @ ErrorCode::InvalidRequest,
+            message,
+        }) => {
             // Auth0's legacy answer to `password` without flow v1 is OAuth-shaped; carry both.
             let mut e = DbConnError::new(StatusCode::BAD_REQUEST, code, message.clone());
             if let Value::Object(b) = &mut e.body {

@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::ServiceError;
 use latchkey_core::password::PolicyViolation;
+use latchkey_core::{ErrorCode, ServiceError};
 use serde_json::{Value, json};
 
 /// Auth0's body for a password the connection's policy refuses (Authentication API: sign-up,
@@ -15,7 +15,7 @@ fn policy_error_body(v: &PolicyViolation) -> Value {
     json!({
         "name": v.name.as_str(),
         "message": v.name.message(),
-        "code": "invalid_password",
+        "code": ErrorCode::InvalidPassword,
         "description": v.description(),
         "policy": v.policy_text,
         "statusCode": 400,
@@ -29,14 +29,18 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    pub fn new(status: StatusCode, error: &str, description: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             status,
             body: json!({"error": error, "error_description": description.into()}),
         }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            description,
+        )
     }
 }
 
@@ -46,34 +50,42 @@ impl From<ServiceError> for OAuthError {
         match e {
             ServiceError::Invalid(p) => Self::invalid_request(p.to_string()),
             ServiceError::BadRequest { code, message } => Self::new(S::BAD_REQUEST, code, message),
-            ServiceError::NotFound { message, .. } => Self::new(S::NOT_FOUND, "not_found", message),
+            ServiceError::NotFound { message, .. } => {
+                Self::new(S::NOT_FOUND, ErrorCode::NotFound, message)
+            }
             ServiceError::Conflict { code, message } => Self::new(S::CONFLICT, code, message),
             ServiceError::PasswordPolicy(v) => Self {
                 status: S::BAD_REQUEST,
                 body: policy_error_body(&v),
             },
-            ServiceError::WrongCredentials => {
-                Self::new(S::FORBIDDEN, "invalid_grant", "Wrong email or password.")
-            }
+            ServiceError::WrongCredentials => Self::new(
+                S::FORBIDDEN,
+                ErrorCode::InvalidGrant,
+                "Wrong email or password.",
+            ),
             ServiceError::UserBlocked => {
-                Self::new(S::UNAUTHORIZED, "unauthorized", "user is blocked")
+                Self::new(S::UNAUTHORIZED, ErrorCode::Unauthorized, "user is blocked")
             }
-            ServiceError::InvalidClient(m) => Self::new(S::UNAUTHORIZED, "invalid_client", m),
+            ServiceError::InvalidClient(m) => {
+                Self::new(S::UNAUTHORIZED, ErrorCode::InvalidClient, m)
+            }
             ServiceError::UnauthorizedClient(m) => {
-                Self::new(S::FORBIDDEN, "unauthorized_client", m)
+                Self::new(S::FORBIDDEN, ErrorCode::UnauthorizedClient, m)
             }
-            ServiceError::AccessDenied(m) => Self::new(S::FORBIDDEN, "access_denied", m),
-            ServiceError::InvalidGrant(m) => Self::new(S::FORBIDDEN, "invalid_grant", m),
-            ServiceError::InvalidScope(m) => Self::new(S::FORBIDDEN, "invalid_scope", m),
+            ServiceError::AccessDenied(m) => Self::new(S::FORBIDDEN, ErrorCode::AccessDenied, m),
+            ServiceError::InvalidGrant(m) => Self::new(S::FORBIDDEN, ErrorCode::InvalidGrant, m),
+            ServiceError::InvalidScope(m) => Self::new(S::FORBIDDEN, ErrorCode::InvalidScope, m),
             ServiceError::TooManyRequests(m) => {
-                Self::new(S::TOO_MANY_REQUESTS, "too_many_requests", m)
+                Self::new(S::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, m)
             }
-            ServiceError::TooManyAttempts => {
-                Self::new(S::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
-            }
+            ServiceError::TooManyAttempts => Self::new(
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyAttempts,
+                e.to_string(),
+            ),
             ServiceError::MfaRequired { mfa_token, enroll } => Self {
                 status: S::FORBIDDEN,
-                body: json!({"error": "mfa_required",
+                body: json!({"error": ErrorCode::MfaRequired,
                 "error_description": "Multifactor authentication required",
                 "mfa_token": secrecy::ExposeSecret::expose_secret(&mfa_token),
                 "mfa_requirements": if enroll {
@@ -86,7 +98,7 @@ impl From<ServiceError> for OAuthError {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
                     S::INTERNAL_SERVER_ERROR,
-                    "server_error",
+                    ErrorCode::ServerError,
                     "Internal server error",
                 )
             }
@@ -113,16 +125,20 @@ impl IntoResponse for OAuthError {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     pub attributes: Option<Value>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>, error_code: Option<&str>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        message: impl Into<String>,
+        error_code: Option<ErrorCode>,
+    ) -> Self {
         Self {
             status,
             message: message.into(),
-            error_code: error_code.map(str::to_owned),
+            error_code,
             attributes: None,
         }
     }
@@ -130,14 +146,14 @@ impl ApiError {
         Self::new(
             StatusCode::BAD_REQUEST,
             format!("Payload validation error: '{detail}'."),
-            Some("invalid_body"),
+            Some(ErrorCode::InvalidBody),
         )
     }
     pub fn bad_query(detail: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             format!("Query validation error: '{detail}'."),
-            Some("invalid_query_string"),
+            Some(ErrorCode::InvalidQueryString),
         )
     }
     pub fn not_found() -> Self {
@@ -157,7 +173,7 @@ impl ApiError {
                 "Insufficient scope, expected any of: {}",
                 expected.join(",")
             ),
-            Some("insufficient_scope"),
+            Some(ErrorCode::InsufficientScope),
         )
     }
 }
@@ -186,18 +202,18 @@ impl From<ServiceError> for ApiError {
             | ServiceError::AccessDenied(_)
             | ServiceError::InvalidGrant(_)
             | ServiceError::InvalidScope(_) => {
-                Self::new(S::FORBIDDEN, e.to_string(), Some("access_denied"))
+                Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::AccessDenied))
             }
             ServiceError::TooManyRequests(m) => {
-                Self::new(S::TOO_MANY_REQUESTS, m, Some("too_many_requests"))
+                Self::new(S::TOO_MANY_REQUESTS, m, Some(ErrorCode::TooManyRequests))
             }
             ServiceError::TooManyAttempts => Self::new(
                 S::TOO_MANY_REQUESTS,
                 e.to_string(),
-                Some("too_many_attempts"),
+                Some(ErrorCode::TooManyAttempts),
             ),
             ServiceError::MfaRequired { .. } => {
-                Self::new(S::FORBIDDEN, e.to_string(), Some("mfa_required"))
+                Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::MfaRequired))
             }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
@@ -214,7 +230,7 @@ impl IntoResponse for ApiError {
             json!({"statusCode": self.status.as_u16(), "error": reason, "message": self.message});
         if let Value::Object(m) = &mut body {
             if let Some(code) = self.error_code {
-                m.insert("errorCode".into(), Value::String(code));
+                m.insert("errorCode".into(), Value::String(code.as_str().to_owned()));
             }
             if let Some(a) = self.attributes {
                 m.insert("attributes".into(), a);
@@ -232,7 +248,7 @@ pub struct DbConnError {
 }
 
 impl DbConnError {
-    pub fn new(status: StatusCode, code: &str, description: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Self {
         let name = match status {
             StatusCode::BAD_REQUEST => "BadRequestError",
             StatusCode::UNAUTHORIZED => "UnauthorizedError",
@@ -251,7 +267,7 @@ impl DbConnError {
 
 impl From<crate::extract::ParamError> for DbConnError {
     fn from(e: crate::extract::ParamError) -> Self {
-        Self::new(e.status, "invalid_body", e.message)
+        Self::new(e.status, ErrorCode::InvalidBody, e.message)
     }
 }
 
@@ -259,7 +275,9 @@ impl From<ServiceError> for DbConnError {
     fn from(e: ServiceError) -> Self {
         use StatusCode as S;
         match e {
-            ServiceError::Invalid(p) => Self::new(S::BAD_REQUEST, "invalid_body", p.to_string()),
+            ServiceError::Invalid(p) => {
+                Self::new(S::BAD_REQUEST, ErrorCode::InvalidBody, p.to_string())
+            }
             ServiceError::BadRequest { code, message } => Self::new(S::BAD_REQUEST, code, message),
             ServiceError::NotFound { code, message } => Self::new(S::NOT_FOUND, code, message),
             ServiceError::Conflict { code, message } => Self::new(S::BAD_REQUEST, code, message),
@@ -268,27 +286,31 @@ impl From<ServiceError> for DbConnError {
                 body: policy_error_body(&v),
             },
             ServiceError::UnauthorizedClient(m) | ServiceError::AccessDenied(m) => {
-                Self::new(S::FORBIDDEN, "unauthorized", m)
+                Self::new(S::FORBIDDEN, ErrorCode::Unauthorized, m)
             }
-            ServiceError::InvalidClient(m) => Self::new(S::UNAUTHORIZED, "invalid_client", m),
+            ServiceError::InvalidClient(m) => {
+                Self::new(S::UNAUTHORIZED, ErrorCode::InvalidClient, m)
+            }
             ServiceError::WrongCredentials
             | ServiceError::UserBlocked
             | ServiceError::InvalidGrant(_)
             | ServiceError::InvalidScope(_) => {
-                Self::new(S::BAD_REQUEST, "invalid_request", e.to_string())
+                Self::new(S::BAD_REQUEST, ErrorCode::InvalidRequest, e.to_string())
             }
-            ServiceError::TooManyAttempts => {
-                Self::new(S::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
-            }
+            ServiceError::TooManyAttempts => Self::new(
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyAttempts,
+                e.to_string(),
+            ),
             ServiceError::MfaRequired { .. } => {
-                Self::new(S::FORBIDDEN, "mfa_required", e.to_string())
+                Self::new(S::FORBIDDEN, ErrorCode::MfaRequired, e.to_string())
             }
             ServiceError::TooManyRequests(m) => {
                 // Lock and auth0-js read `code`; the Authentication API's generic 429 body has
                 // `error`: carry both.
-                let mut e = Self::new(S::TOO_MANY_REQUESTS, "too_many_requests", m.clone());
+                let mut e = Self::new(S::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, m.clone());
                 if let Value::Object(b) = &mut e.body {
-                    b.insert("error".into(), json!("too_many_requests"));
+                    b.insert("error".into(), json!(ErrorCode::TooManyRequests));
                     b.insert("error_description".into(), json!(m));
                 }
                 e
@@ -297,7 +319,7 @@ impl From<ServiceError> for DbConnError {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
                     S::INTERNAL_SERVER_ERROR,
-                    "internal_error",
+                    ErrorCode::InternalError,
                     "Internal server error",
                 )
             }

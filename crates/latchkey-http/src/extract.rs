@@ -7,6 +7,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use latchkey_core::ErrorCode;
 use latchkey_core::audit::RequestMeta;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -75,7 +76,7 @@ impl ParamError {
 
 impl From<ParamError> for OAuthError {
     fn from(e: ParamError) -> Self {
-        OAuthError::new(e.status, "invalid_request", e.message)
+        OAuthError::new(e.status, ErrorCode::InvalidRequest, e.message)
     }
 }
 

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use latchkey_core::ErrorCode;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -26,7 +27,7 @@ fn bearer(headers: &HeaderMap) -> Result<String, OAuthError> {
         .ok_or_else(|| {
             OAuthError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "Send the mfa_token as Authorization: Bearer <mfa_token>.",
             )
         })

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use latchkey_core::ErrorCode;
 use latchkey_core::domain::{GrantType, Password, Scope};
 use latchkey_core::services::{ClientAuth, TokenRequest};
 use secrecy::{ExposeSecret, SecretString};
@@ -80,14 +81,14 @@ fn client_auth(headers: &HeaderMap, params: &OAuthParams) -> Result<ClientAuth, 
             .ok_or_else(|| {
                 OAuthError::new(
                     axum::http::StatusCode::UNAUTHORIZED,
-                    "invalid_client",
+                    ErrorCode::InvalidClient,
                     "Malformed Basic credentials.",
                 )
             })?;
         let (id, secret) = decoded.split_once(':').ok_or_else(|| {
             OAuthError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
-                "invalid_client",
+                ErrorCode::InvalidClient,
                 "Malformed Basic credentials.",
             )
         })?;
@@ -143,7 +144,7 @@ async fn token(
     let grant = GrantType::parse(&grant_name).ok_or_else(|| {
         OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
+            ErrorCode::UnsupportedGrantType,
             format!("Unsupported grant type: {grant_name}"),
         )
     })?;

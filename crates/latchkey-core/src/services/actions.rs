@@ -8,6 +8,7 @@ use crate::domain::{
     ParseError,
 };
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::store::StoreError;
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
@@ -54,7 +55,7 @@ pub struct BindingRef {
 }
 
 fn action_not_found() -> ServiceError {
-    ServiceError::not_found("not_found", "The action does not exist.")
+    ServiceError::not_found(ErrorCode::NotFound, "The action does not exist.")
 }
 
 fn invalid(field: &'static str, message: &str) -> ServiceError {
@@ -227,7 +228,7 @@ impl Services {
             let t = check_triggers(t)?;
             if t != action.supported_triggers && !self.bindings_of(&action.id).await?.is_empty() {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     "A bound action cannot change its trigger; unbind it first.",
                 ));
             }
@@ -265,7 +266,7 @@ impl Services {
         let action = self.get_action(id).await?;
         if !force && !self.bindings_of(&action.id).await?.is_empty() {
             return Err(ServiceError::bad_request(
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "The action is bound to a trigger. Remove the binding first, or delete with force=true.",
             ));
         }
@@ -323,7 +324,7 @@ impl Services {
             }
         }
         Err(ServiceError::conflict(
-            "conflict",
+            ErrorCode::Conflict,
             "The action was deployed concurrently; try again.",
         ))
     }
@@ -339,7 +340,7 @@ impl Services {
             .await?
             .filter(|v| v.action_id == id)
             .ok_or_else(|| {
-                ServiceError::not_found("not_found", "The action version does not exist.")
+                ServiceError::not_found(ErrorCode::NotFound, "The action version does not exist.")
             })
     }
 
@@ -393,13 +394,13 @@ impl Services {
             }
             .ok_or_else(|| {
                 ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     format!("The action {} does not exist.", r.value),
                 )
             })?;
             if !action.supported_triggers.contains(&trigger) {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     format!(
                         "The action {} does not support the {} trigger.",
                         action.name,
@@ -409,7 +410,7 @@ impl Services {
             }
             if action.deployed.is_none() {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     format!(
                         "The action {} must be deployed before it is bound.",
                         action.name
@@ -421,7 +422,7 @@ impl Services {
                 .any(|(b, _): &(ActionBinding, Action)| b.action_id == action.id)
             {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     format!("The action {} is bound twice.", action.name),
                 ));
             }
@@ -444,17 +445,16 @@ impl Services {
     }
 
     pub async fn action_execution(&self, id: &str) -> ServiceResult<ActionExecutionRecord> {
-        self.store
-            .get_execution(id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("not_found", "The execution does not exist."))
+        self.store.get_execution(id).await?.ok_or_else(|| {
+            ServiceError::not_found(ErrorCode::NotFound, "The execution does not exist.")
+        })
     }
 }
 
 fn action_conflict(e: StoreError) -> ServiceError {
     match e {
         StoreError::Conflict(_) => ServiceError::conflict(
-            "already_exists",
+            ErrorCode::AlreadyExists,
             "An action with the same name already exists.",
         ),
         other => other.into(),

@@ -5,6 +5,7 @@
 use super::{Caller, Services};
 use crate::domain::{Email, Password};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::mail::MailError;
 use crate::password::{PasswordPolicy, PersonalInfo, RuleReport};
 use crate::store::{Admin, AdminSessionRecord, AdminTicket};
@@ -84,19 +85,19 @@ struct PendingAdminTotp {
 }
 
 fn wrong_credentials() -> ServiceError {
-    ServiceError::bad_request("invalid_credentials", "Wrong email or password.")
+    ServiceError::bad_request(ErrorCode::InvalidCredentials, "Wrong email or password.")
 }
 
 fn wrong_code() -> ServiceError {
     ServiceError::bad_request(
-        "invalid_otp",
+        ErrorCode::InvalidOtp,
         "That code is not valid. Enter the current code from your authenticator app.",
     )
 }
 
 fn reset_link_unusable() -> ServiceError {
     ServiceError::bad_request(
-        "invalid_ticket",
+        ErrorCode::InvalidTicket,
         "This link can no longer be used. Ask for a new one from the sign-in page.",
     )
 }
@@ -140,7 +141,7 @@ impl Services {
 
     async fn admin_by_email(&self, email: &str) -> ServiceResult<Admin> {
         let not_found = || ServiceError::NotFound {
-            code: "inexistent_admin",
+            code: ErrorCode::InexistentAdmin,
             message: format!("There is no administrator {email}."),
         };
         let email = Email::parse(email).map_err(|_| not_found())?;
@@ -155,7 +156,7 @@ impl Services {
         let admin = self.admin_by_email(email).await?;
         if self.store.list_admins().await?.len() <= 1 {
             return Err(ServiceError::bad_request(
-                "last_admin",
+                ErrorCode::LastAdmin,
                 "This is the only administrator; create another one first.",
             ));
         }
@@ -519,7 +520,7 @@ impl Services {
         // Replacing a factor takes the current one: remove it first (that asks for a code).
         if admin.has_totp {
             return Err(ServiceError::bad_request(
-                "already_enrolled",
+                ErrorCode::AlreadyEnrolled,
                 "An authenticator app is already set up. Remove it first (that asks for its code).",
             ));
         }

@@ -8,6 +8,7 @@ use super::tokens::OIDC_SCOPES;
 use super::{Caller, Services};
 use crate::domain::{Client, ClientId, Password, Scope, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::store::{AuthorizationCode, SessionRecord};
 use crate::time::Timestamp;
 use base64::Engine as _;
@@ -238,9 +239,9 @@ impl Transaction {
             params,
         }
     }
-    fn error(&self, error: &str, description: &str) -> AuthorizationResponse {
+    fn error(&self, error: ErrorCode, description: &str) -> AuthorizationResponse {
         self.respond(vec![
-            ("error".into(), error.into()),
+            ("error".into(), error.as_str().into()),
             ("error_description".into(), description.into()),
         ])
     }
@@ -340,7 +341,7 @@ impl Services {
         }
         if prompt == "none" {
             return Ok(AuthorizeOutcome::Respond(
-                tx.error("login_required", "Login required"),
+                tx.error(ErrorCode::LoginRequired, "Login required"),
             ));
         }
         let mut form = self.login_form(&self.seal(&tx)?).await?;
@@ -354,10 +355,10 @@ impl Services {
         req: &AuthorizeRequest,
         client: &Client,
         tx: &mut Transaction,
-    ) -> ServiceResult<Result<(), (&'static str, String)>> {
+    ) -> ServiceResult<Result<(), (ErrorCode, String)>> {
         if req.response_type.as_deref() != Some("code") {
             return Ok(Err((
-                "unsupported_response_type",
+                ErrorCode::UnsupportedResponseType,
                 "Only response_type=code is supported.".into(),
             )));
         }
@@ -366,13 +367,13 @@ impl Services {
             None | Some("query" | "form_post")
         ) {
             return Ok(Err((
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "response_mode must be query or form_post".into(),
             )));
         }
         if !client.allows_grant(crate::domain::GrantType::AuthorizationCode) {
             return Ok(Err((
-                "unauthorized_client",
+                ErrorCode::UnauthorizedClient,
                 "The client may not use the authorization code flow.".into(),
             )));
         }
@@ -381,17 +382,20 @@ impl Services {
                 tx.code_challenge = Some(c.clone());
             }
             (Some(_), Some("S256") | None) => {
-                return Ok(Err(("invalid_request", "Invalid code_challenge".into())));
+                return Ok(Err((
+                    ErrorCode::InvalidRequest,
+                    "Invalid code_challenge".into(),
+                )));
             }
             (Some(_), Some(_)) => {
                 return Ok(Err((
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "Only code_challenge_method=S256 is supported.".into(),
                 )));
             }
             (None, _) if client.is_public() => {
                 return Ok(Err((
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "Public clients must use PKCE (code_challenge with S256).".into(),
                 )));
             }
@@ -409,7 +413,10 @@ impl Services {
             && *aud != self.config.management_audience()
             && *aud != self.config.userinfo_audience()
         {
-            return Ok(Err(("access_denied", format!("Service not found: {aud}"))));
+            return Ok(Err((
+                ErrorCode::AccessDenied,
+                format!("Service not found: {aud}"),
+            )));
         }
         tx.audience = req.audience.clone();
         let tenant = self.active_tenant().await?;
@@ -426,21 +433,26 @@ impl Services {
             Some(c) if c.is_enabled_for(&client.client_id) => tx.connection = c.name,
             _ => {
                 return Ok(Err((
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "The connection does not exist or is not enabled for this client.".into(),
                 )));
             }
         }
         match req.prompt.as_deref() {
             None | Some("login" | "none" | "consent" | "select_account") => {}
-            Some(_) => return Ok(Err(("invalid_request", "Unsupported prompt value".into()))),
+            Some(_) => {
+                return Ok(Err((
+                    ErrorCode::InvalidRequest,
+                    "Unsupported prompt value".into(),
+                )));
+            }
         }
         tx.max_age = match req.max_age.as_deref().map(str::parse::<i64>) {
             None => None,
             Some(Ok(v)) if v >= 0 => Some(v),
             Some(_) => {
                 return Ok(Err((
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "max_age must be a number of seconds".into(),
                 )));
             }
@@ -460,10 +472,9 @@ impl Services {
     ) -> ServiceResult<LoginStep> {
         let tx = self.unseal(transaction)?;
         let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
-        let client = self
-            .active_client(&id)
-            .await?
-            .ok_or_else(|| ServiceError::bad_request("invalid_request", "Unknown client."))?;
+        let client = self.active_client(&id).await?.ok_or_else(|| {
+            ServiceError::bad_request(ErrorCode::InvalidRequest, "Unknown client.")
+        })?;
         let user = self
             .authenticate_user(
                 &client,
@@ -549,7 +560,7 @@ impl Services {
         }
         let wrong = || {
             ServiceError::bad_request(
-                "invalid_otp",
+                ErrorCode::InvalidOtp,
                 "That code is not valid. Enter the current code from your authenticator app.",
             )
         };
@@ -625,7 +636,7 @@ impl Services {
                 })
                 .ok_or_else(|| {
                     ServiceError::bad_request(
-                        "invalid_transaction",
+                        ErrorCode::InvalidTransaction,
                         "This login can no longer continue. Go back to the application and log in again.",
                     )
                 })?;
@@ -741,7 +752,7 @@ impl Services {
                     .detail("actions", executions),
             ));
             return Ok(Some(LoginStep::Respond {
-                response: pending.tx.error("access_denied", reason),
+                response: pending.tx.error(ErrorCode::AccessDenied, reason),
             }));
         }
         let mut metadata = Vec::new();
@@ -795,7 +806,7 @@ impl Services {
             return Ok(Some(LoginStep::Respond {
                 response: pending
                     .tx
-                    .error("interaction_required", "Interaction required"),
+                    .error(ErrorCode::InteractionRequired, "Interaction required"),
             }));
         }
         let binding = crate::random::opaque_token()?;
@@ -906,7 +917,7 @@ impl Services {
         let mut pending: PendingLogin = self.unseal_private("login-continue", state)?;
         let expired = || {
             ServiceError::bad_request(
-                "invalid_transaction",
+                ErrorCode::InvalidTransaction,
                 "This login can no longer continue. Go back to the application and log in again.",
             )
         };
@@ -1011,10 +1022,9 @@ impl Services {
     pub async fn login_form(&self, transaction: &str) -> ServiceResult<LoginForm> {
         let tx = self.unseal(transaction)?;
         let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
-        let client = self
-            .active_client(&id)
-            .await?
-            .ok_or_else(|| ServiceError::bad_request("invalid_request", "Unknown client."))?;
+        let client = self.active_client(&id).await?.ok_or_else(|| {
+            ServiceError::bad_request(ErrorCode::InvalidRequest, "Unknown client.")
+        })?;
         let connection = self.connection_named(&tx.connection).await?;
         Ok(LoginForm {
             transaction: transaction.to_owned(),
@@ -1268,7 +1278,7 @@ impl Services {
     ) -> ServiceResult<T> {
         let expired = || {
             ServiceError::bad_request(
-                "invalid_transaction",
+                ErrorCode::InvalidTransaction,
                 "This login can no longer continue. Go back to the application and log in again.",
             )
         };
@@ -1291,7 +1301,7 @@ impl Services {
     ) -> ServiceResult<T> {
         let expired = || {
             ServiceError::bad_request(
-                "invalid_transaction",
+                ErrorCode::InvalidTransaction,
                 "This login page expired. Go back to the application and try again.",
             )
         };

@@ -4,6 +4,7 @@ use crate::domain::{
     TokenEndpointAuthMethod,
 };
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::random;
 use crate::time::Timestamp;
 use secrecy::SecretString;
@@ -265,7 +266,7 @@ fn normalized(scope: Vec<String>) -> Vec<String> {
 }
 
 fn client_not_found() -> ServiceError {
-    ServiceError::not_found("inexistent_client", "The client does not exist")
+    ServiceError::not_found(ErrorCode::InexistentClient, "The client does not exist")
 }
 
 impl Services {
@@ -382,7 +383,7 @@ impl Services {
             && client_id == client.client_id.as_str()
         {
             return Err(ServiceError::bad_request(
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "A client cannot delete itself: the Management API would lock you out.",
             ));
         }
@@ -415,7 +416,7 @@ impl Services {
             .is_some()
         {
             return Err(ServiceError::conflict(
-                "client_grant_conflict",
+                ErrorCode::ClientGrantConflict,
                 "A resource server with the same identifier is already granted to this client.",
             ));
         }
@@ -442,7 +443,7 @@ impl Services {
     ) -> ServiceResult<ClientGrant> {
         let not_found = || {
             ServiceError::not_found(
-                "inexistent_client_grant",
+                ErrorCode::InexistentClientGrant,
                 "The client grant does not exist.",
             )
         };
@@ -465,7 +466,7 @@ impl Services {
     pub async fn delete_client_grant(&self, id: &str, caller: &Caller) -> ServiceResult<()> {
         if !self.store.delete_client_grant(id).await? {
             return Err(ServiceError::not_found(
-                "inexistent_client_grant",
+                ErrorCode::InexistentClientGrant,
                 "The client grant does not exist.",
             ));
         }

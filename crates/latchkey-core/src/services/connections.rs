@@ -1,6 +1,7 @@
 use super::{Caller, Services};
 use crate::domain::{ClientId, Connection, ConnectionId, ConnectionOptions, ParseError, Strategy};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use serde_json::{Map, Value};
 
 #[derive(Debug)]
@@ -27,7 +28,10 @@ pub struct ConnectionPatch {
 }
 
 fn not_found() -> ServiceError {
-    ServiceError::not_found("inexistent_connection", "The connection does not exist")
+    ServiceError::not_found(
+        ErrorCode::InexistentConnection,
+        "The connection does not exist",
+    )
 }
 
 impl Services {
@@ -37,7 +41,7 @@ impl Services {
             let parsed = ClientId::parse(&id)?;
             if self.store.get_client(&parsed).await?.is_none() {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     format!("The client {id} does not exist"),
                 ));
             }
@@ -64,7 +68,7 @@ impl Services {
             .is_some()
         {
             return Err(ServiceError::conflict(
-                "connection_conflict",
+                ErrorCode::ConnectionConflict,
                 "A connection with the same name already exists",
             ));
         }
@@ -84,7 +88,7 @@ impl Services {
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::Conflict(_) => ServiceError::conflict(
-                    "connection_conflict",
+                    ErrorCode::ConnectionConflict,
                     "A connection with the same name already exists",
                 ),
                 other => other.into(),

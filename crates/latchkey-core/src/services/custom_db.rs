@@ -11,6 +11,7 @@ use super::Services;
 use crate::actions::{ActionExecution, ActionOutcome, Entry, ScriptCall, ScriptResult, Trigger};
 use crate::domain::{Connection, Email, Password, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::time::Timestamp;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -230,7 +231,7 @@ impl Services {
         {
             ScriptResult::Value(Value::Bool(false)) | ScriptResult::Error { .. } => {
                 Err(ServiceError::bad_request(
-                    "password_change_failed",
+                    ErrorCode::PasswordChangeFailed,
                     "The user store did not accept the new password.",
                 ))
             }

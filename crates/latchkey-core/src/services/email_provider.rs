@@ -3,6 +3,7 @@
 use super::{Caller, Services};
 use crate::domain::{Email, EmailProvider, ParseError};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::store::StoreError;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
@@ -22,7 +23,7 @@ pub struct EmailProviderPatch {
 
 fn not_configured() -> ServiceError {
     ServiceError::not_found(
-        "inexistent_email_provider",
+        ErrorCode::InexistentEmailProvider,
         "Email provider has not been configured.",
     )
 }
@@ -105,7 +106,7 @@ impl Services {
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => ServiceError::conflict(
-                    "email_provider_conflict",
+                    ErrorCode::EmailProviderConflict,
                     "Email provider is already configured.",
                 ),
                 other => other.into(),
@@ -163,7 +164,7 @@ impl Services {
     pub async fn send_test_mail(&self, to: &str, caller: &Caller) -> ServiceResult<()> {
         let to = Email::parse(to).map_err(|_| {
             ServiceError::bad_request(
-                "invalid_email",
+                ErrorCode::InvalidEmail,
                 "Enter the address to send the test mail to.",
             )
         })?;
@@ -187,7 +188,7 @@ impl Services {
                 Ok(())
             }
             Err(e) => Err(ServiceError::bad_request(
-                "mail_not_sent",
+                ErrorCode::MailNotSent,
                 format!("The test mail was not delivered: {e}"),
             )),
         }

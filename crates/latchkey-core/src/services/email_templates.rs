@@ -4,6 +4,7 @@
 use super::{Caller, Services};
 use crate::domain::{EmailTemplate, EmailTemplateName, ParseError};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::store::StoreError;
 use serde_json::{Value, json};
 
@@ -41,7 +42,7 @@ pub struct EmailTemplatePatch {
 }
 
 fn not_found() -> ServiceError {
-    ServiceError::not_found("inexistent_email_template", "Template not found.")
+    ServiceError::not_found(ErrorCode::InexistentEmailTemplate, "Template not found.")
 }
 
 impl Services {
@@ -76,7 +77,10 @@ impl Services {
         }
         for (part, source) in [("subject", &t.subject), ("body", &t.body)] {
             self.templates.check(source).map_err(|e| {
-                ServiceError::bad_request("invalid_body", format!("Error in template {part}: {e}"))
+                ServiceError::bad_request(
+                    ErrorCode::InvalidBody,
+                    format!("Error in template {part}: {e}"),
+                )
             })?;
         }
         Ok(())
@@ -162,7 +166,7 @@ impl Services {
             .inspect(|()| self.cache.forget_template(t.template))
             .map_err(|e| match e {
                 StoreError::Conflict(_) => ServiceError::conflict(
-                    "email_template_conflict",
+                    ErrorCode::EmailTemplateConflict,
                     format!("Template {} already exists.", name.as_str()),
                 ),
                 other => other.into(),
@@ -193,7 +197,7 @@ impl Services {
     ) -> ServiceResult<EmailTemplate> {
         let mut t = self.store.get_email_template(name).await?.ok_or_else(|| {
             ServiceError::not_found(
-                "inexistent_email_template",
+                ErrorCode::InexistentEmailTemplate,
                 "Template not found and cannot be updated.",
             )
         })?;
@@ -257,7 +261,10 @@ impl Services {
     ) -> ServiceResult<(String, String)> {
         for (part, source) in [("subject", subject), ("body", body)] {
             self.templates.check(source).map_err(|e| {
-                ServiceError::bad_request("invalid_body", format!("Error in template {part}: {e}"))
+                ServiceError::bad_request(
+                    ErrorCode::InvalidBody,
+                    format!("Error in template {part}: {e}"),
+                )
             })?;
         }
         let tenant = self.active_tenant().await?;
@@ -298,7 +305,10 @@ impl Services {
         };
         let render = |part: &str, source: &str, escape: bool| {
             self.templates.render(source, &vars(escape)).map_err(|e| {
-                ServiceError::bad_request("invalid_body", format!("Error in template {part}: {e}"))
+                ServiceError::bad_request(
+                    ErrorCode::InvalidBody,
+                    format!("Error in template {part}: {e}"),
+                )
             })
         };
         let subject = render("subject", subject, false)?.replace(['\r', '\n'], " ");

@@ -16,6 +16,7 @@ use super::{Caller, Services};
 use crate::audit::{LogEntry, LogFanout};
 use crate::domain::{ContentFormat, FILTER_CATEGORIES, HttpSink, LogStream, LogStreamStatus};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::mail::{MailError, OutboxJob};
 use crate::store::{QueuedMail, Store, StreamDelivery};
 use crate::time::Timestamp;
@@ -171,11 +172,14 @@ pub struct CreatedLogStream {
 }
 
 fn invalid(message: impl Into<String>) -> ServiceError {
-    ServiceError::bad_request("invalid_body", message)
+    ServiceError::bad_request(ErrorCode::InvalidBody, message)
 }
 
 fn not_found() -> ServiceError {
-    ServiceError::not_found("inexistent_log_stream", "The log stream does not exist.")
+    ServiceError::not_found(
+        ErrorCode::InexistentLogStream,
+        "The log stream does not exist.",
+    )
 }
 
 fn check_name(name: &str) -> ServiceResult<String> {

@@ -5,6 +5,7 @@
 use super::{Caller, Services};
 use crate::domain::{User, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -97,7 +98,7 @@ impl Services {
     pub async fn unblock_with_link(&self, token: &str, caller: &Caller) -> ServiceResult<()> {
         let unusable = || {
             ServiceError::bad_request(
-                "invalid_ticket",
+                ErrorCode::InvalidTicket,
                 "This link can no longer be used. The block was already lifted, or the link expired.",
             )
         };

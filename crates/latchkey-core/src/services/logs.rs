@@ -1,6 +1,7 @@
 use super::Services;
 use crate::domain::UserId;
 use crate::error::ServiceResult;
+use crate::error_code::ErrorCode;
 use crate::store::LogQuery;
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ impl Services {
             .get_log(log_id)
             .await?
             .ok_or_else(|| crate::error::ServiceError::NotFound {
-                code: "inexistent_log",
+                code: ErrorCode::InexistentLog,
                 message: "The log entry does not exist.".into(),
             })
     }

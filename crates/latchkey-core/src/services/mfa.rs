@@ -6,6 +6,7 @@
 use super::{Caller, Services};
 use crate::domain::{ParseError, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::store::Authenticator;
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
@@ -357,14 +358,14 @@ impl Services {
     ) -> ServiceResult<bool> {
         if !GUARDIAN_FACTORS.contains(&name) {
             return Err(ServiceError::not_found(
-                "inexistent_factor",
+                ErrorCode::InexistentFactor,
                 "Factor not found",
             ));
         }
         if !matches!(name, "otp" | "recovery-code") {
             if enabled {
                 return Err(ServiceError::bad_request(
-                    "unsupported_factor",
+                    ErrorCode::UnsupportedFactor,
                     format!("Latchkey does not offer the {name} factor; use otp"),
                 ));
             }

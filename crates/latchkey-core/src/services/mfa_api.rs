@@ -8,6 +8,7 @@ use super::Services;
 use super::tokens::PendingMfa;
 use crate::domain::{User, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::store::Authenticator;
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
@@ -69,7 +70,7 @@ impl Services {
         let (_, user) = self.pending_mfa(mfa_token, client_id).await?;
         if !challenge_type.split_whitespace().any(|t| t == "otp") {
             return Err(ServiceError::bad_request(
-                "unsupported_challenge_type",
+                ErrorCode::UnsupportedChallengeType,
                 "The only challenge type offered is otp.",
             ));
         }
@@ -91,7 +92,7 @@ impl Services {
         let (_, user) = self.pending_mfa(mfa_token, None).await?;
         if !authenticator_types.iter().any(|t| t == "otp") {
             return Err(ServiceError::bad_request(
-                "unsupported_authenticator_type",
+                ErrorCode::UnsupportedAuthenticatorType,
                 "The only authenticator type offered is otp.",
             ));
         }

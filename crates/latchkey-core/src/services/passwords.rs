@@ -2,6 +2,7 @@ use super::{Caller, Services};
 use crate::audit::{LogEntry, codes};
 use crate::domain::{Connection, Password, PasswordHash, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::mail::OutboxJob;
 use crate::password::{PasswordPolicy, PersonalInfo};
 use crate::store::{PasswordChange, PasswordChangeOutcome, PasswordTicket, QueuedMail};
@@ -100,7 +101,7 @@ impl Services {
             let connection = self.connection_named(&user.connection).await?;
             if !connection.is_database() {
                 return Err(ServiceError::bad_request(
-                    "operation_not_supported",
+                    ErrorCode::OperationNotSupported,
                     "Cannot update password for non-database user.",
                 ));
             }
@@ -220,7 +221,7 @@ impl Services {
             }
         }
         Err(ServiceError::conflict(
-            "conflict",
+            ErrorCode::Conflict,
             "The password was changed concurrently; try again.",
         ))
     }
@@ -236,7 +237,7 @@ pub(crate) enum NewPassword<'a> {
 
 pub(crate) fn ticket_unusable() -> ServiceError {
     ServiceError::bad_request(
-        "invalid_ticket",
+        ErrorCode::InvalidTicket,
         "This link was already used or is no longer valid.",
     )
 }

@@ -6,6 +6,7 @@ use super::passwords::{NewPassword, ticket_unusable};
 use super::{Caller, PasswordChangeReason, Services};
 use crate::domain::{ClientId, ConnectionId, Email, Password, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::mail::OutboxJob;
 use crate::password::{PasswordPolicy, PersonalInfo, RuleReport};
 use crate::ratelimit::RateDecision;
@@ -186,7 +187,10 @@ impl Services {
             .await?
             .filter(|c| c.is_database())
             .ok_or_else(|| {
-                ServiceError::bad_request("invalid_connection", "The connection does not exist")
+                ServiceError::bad_request(
+                    ErrorCode::InvalidConnection,
+                    "The connection does not exist",
+                )
             })?;
         if let Some(id) = &request.client_id {
             let known = match ClientId::parse(id) {
@@ -195,7 +199,7 @@ impl Services {
             };
             if !known {
                 return Err(ServiceError::bad_request(
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     "Unknown client",
                 ));
             }
@@ -205,7 +209,7 @@ impl Services {
             Some(password) => {
                 if !self.active_tenant().await?.flags.change_pwd_flow_v1 {
                     return Err(ServiceError::bad_request(
-                        "invalid_request",
+                        ErrorCode::InvalidRequest,
                         "password is not allowed",
                     ));
                 }
@@ -238,7 +242,7 @@ impl Services {
         let user = match (&request.user_id, &request.connection_id, &request.email) {
             (Some(_), Some(_), _) => {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     "connection_id and user_id cannot be used together.",
                 ));
             }
@@ -250,7 +254,7 @@ impl Services {
                     .await?
                     .ok_or_else(|| {
                         ServiceError::bad_request(
-                            "invalid_body",
+                            ErrorCode::InvalidBody,
                             format!(
                                 "The connection with id {} does not exist.",
                                 connection_id.as_str()
@@ -263,22 +267,22 @@ impl Services {
             }
             _ => {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     "Payload validation error: either user_id or connection_id and email are required.",
                 ));
             }
         }
-        .ok_or_else(|| ServiceError::not_found("inexistent_user", "User not found."))?;
+        .ok_or_else(|| ServiceError::not_found(ErrorCode::InexistentUser, "User not found."))?;
         let connection = self.connection_named(&user.connection).await?;
         if !connection.is_database() {
             return Err(ServiceError::bad_request(
-                "operation_not_supported",
+                ErrorCode::OperationNotSupported,
                 "The user's main connection does not support this operation.",
             ));
         }
         if user.email.is_none() {
             return Err(ServiceError::bad_request(
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "The user does not have an email address.",
             ));
         }
@@ -289,7 +293,7 @@ impl Services {
             };
             if !exists {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     "The client does not exist",
                 ));
             }
@@ -483,7 +487,7 @@ impl Services {
                     .connection(&user.connection),
             ));
             return Err(ServiceError::bad_request(
-                "invalid_otp",
+                ErrorCode::InvalidOtp,
                 "That code is not valid. Enter the current code from your authenticator app.",
             ));
         }

@@ -1,5 +1,6 @@
 use super::{Caller, Services};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::store::SigningKeyRecord;
 
 impl Services {
@@ -32,11 +33,14 @@ impl Services {
             .into_iter()
             .find(|k| k.kid == kid)
             .ok_or_else(|| {
-                ServiceError::not_found("inexistent_signing_key", "The signing key does not exist.")
+                ServiceError::not_found(
+                    ErrorCode::InexistentSigningKey,
+                    "The signing key does not exist.",
+                )
             })?;
         if key.current {
             return Err(ServiceError::bad_request(
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "The current signing key cannot be revoked; rotate first.",
             ));
         }

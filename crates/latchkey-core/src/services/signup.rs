@@ -3,11 +3,12 @@
 use super::{Caller, NewUser, Services};
 use crate::domain::{ClientId, User};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use serde_json::{Map, Value};
 
 /// Auth0's limits on self-service `user_metadata`: it is set by the user, so it is kept small.
 fn check_signup_metadata(m: &Map<String, Value>) -> ServiceResult<()> {
-    let invalid = |d: &str| ServiceError::bad_request("invalid_signup", d);
+    let invalid = |d: &str| ServiceError::bad_request(ErrorCode::InvalidSignup, d);
     if m.len() > 10 {
         return Err(invalid("user_metadata may have at most 10 properties"));
     }
@@ -44,23 +45,26 @@ impl Services {
             Ok(id) => self.active_client(&id).await?,
             Err(_) => None,
         }
-        .ok_or_else(|| ServiceError::bad_request("invalid_request", "Unknown client"))?;
+        .ok_or_else(|| ServiceError::bad_request(ErrorCode::InvalidRequest, "Unknown client"))?;
         let connection = self
             .find_connection(&new.connection)
             .await?
             .filter(|c| c.is_database())
             .ok_or_else(|| {
-                ServiceError::bad_request("invalid_connection", "The connection does not exist")
+                ServiceError::bad_request(
+                    ErrorCode::InvalidConnection,
+                    "The connection does not exist",
+                )
             })?;
         if !connection.is_enabled_for(&client.client_id) {
             return Err(ServiceError::bad_request(
-                "invalid_connection",
+                ErrorCode::InvalidConnection,
                 "The connection is not enabled for this client",
             ));
         }
         if connection.options.disable_signup.unwrap_or(false) {
             return Err(ServiceError::bad_request(
-                "operation_not_allowed",
+                ErrorCode::OperationNotAllowed,
                 "Public signup is disabled",
             ));
         }
@@ -72,7 +76,7 @@ impl Services {
         {
             // Only administrators set these; the HTTP layer never fills them for sign-up.
             return Err(ServiceError::bad_request(
-                "invalid_signup",
+                ErrorCode::InvalidSignup,
                 "Invalid sign up",
             ));
         }
@@ -84,10 +88,10 @@ impl Services {
         match self.create_user(new, caller).await {
             // By default Auth0 does not tell a stranger that an address is registered.
             Err(ServiceError::Conflict { .. }) if reveal_existing => Err(
-                ServiceError::bad_request("user_exists", "The user already exists."),
+                ServiceError::bad_request(ErrorCode::UserExists, "The user already exists."),
             ),
             Err(ServiceError::Conflict { .. }) => Err(ServiceError::bad_request(
-                "invalid_signup",
+                ErrorCode::InvalidSignup,
                 "Invalid sign up",
             )),
             other => other,

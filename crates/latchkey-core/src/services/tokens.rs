@@ -2,6 +2,7 @@ use super::Services;
 use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Client, ClientId, Email, GrantType, Password, Scope, User};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::random;
 use crate::store::{LoginRecord, RefreshTokenRecord, RefreshUse};
 use crate::time::Timestamp;
@@ -260,7 +261,7 @@ impl Services {
         let tenant = self.active_tenant().await?;
         let realm = realm.or(tenant.default_directory.clone()).ok_or_else(|| {
             ServiceError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "Authorization server not configured with default connection.",
             )
         })?;
@@ -269,11 +270,11 @@ impl Services {
             .await?
             .filter(|c| c.is_database())
             .ok_or_else(|| {
-                ServiceError::bad_request("invalid_request", "the connection was not found")
+                ServiceError::bad_request(ErrorCode::InvalidRequest, "the connection was not found")
             })?;
         if !connection.is_enabled_for(&client.client_id) {
             return Err(ServiceError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "the connection was disabled",
             ));
         }
@@ -1027,7 +1028,10 @@ impl Services {
         public_allowed: bool,
     ) -> ServiceResult<std::sync::Arc<Client>> {
         let client_id = auth.client_id.as_deref().ok_or_else(|| {
-            ServiceError::bad_request("invalid_request", "Missing required parameter: client_id")
+            ServiceError::bad_request(
+                ErrorCode::InvalidRequest,
+                "Missing required parameter: client_id",
+            )
         })?;
         let Ok(id) = ClientId::parse(client_id) else {
             return Err(client_failed());

@@ -2,6 +2,7 @@ use super::{Caller, PasswordChangeReason, Services};
 use crate::audit::{LogEntry, codes};
 use crate::domain::{Connection, Email, ParseError, Password, Profile, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
 use crate::password::{PasswordPolicy, PersonalInfo};
 use crate::store::UserQuery;
 use crate::time::Timestamp;
@@ -121,7 +122,10 @@ fn check_metadata(m: &Map<String, Value>, field: &'static str) -> Result<(), Par
 impl Services {
     pub(crate) async fn connection_named(&self, name: &str) -> ServiceResult<Connection> {
         self.find_connection(name).await?.ok_or_else(|| {
-            ServiceError::bad_request("inexistent_connection", "The connection does not exist.")
+            ServiceError::bad_request(
+                ErrorCode::InexistentConnection,
+                "The connection does not exist.",
+            )
         })
     }
 
@@ -145,7 +149,7 @@ impl Services {
         let connection = self.connection_named(&new.connection).await?;
         if !connection.is_database() {
             return Err(ServiceError::bad_request(
-                "operation_not_supported",
+                ErrorCode::OperationNotSupported,
                 "Connection is not supported for this operation.",
             ));
         }
@@ -159,7 +163,7 @@ impl Services {
             }
             (false, Some(_)) => {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     "Cannot set username for connection without requires_username",
                 ));
             }
@@ -207,7 +211,7 @@ impl Services {
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::Conflict(_) => {
-                    ServiceError::conflict("auth0_idp_error", "The user already exists.")
+                    ServiceError::conflict(ErrorCode::Auth0IdpError, "The user already exists.")
                 }
                 other => other.into(),
             })?;
@@ -224,7 +228,7 @@ impl Services {
         let both = |a: bool, b: bool, what: &str| -> ServiceResult<()> {
             if a && b {
                 Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     format!("Cannot update {what} simultaneously."),
                 ))
             } else {
@@ -246,11 +250,11 @@ impl Services {
         let connection = match &patch.connection {
             Some(name) => {
                 let c = self.find_connection(name).await?.ok_or_else(|| {
-                    ServiceError::bad_request("invalid_body", "Connection does not exist.")
+                    ServiceError::bad_request(ErrorCode::InvalidBody, "Connection does not exist.")
                 })?;
                 if c.name != user.connection {
                     return Err(ServiceError::bad_request(
-                        "invalid_body",
+                        ErrorCode::InvalidBody,
                         "The user does not have an identity for the given connection.",
                     ));
                 }
@@ -267,7 +271,7 @@ impl Services {
                 "username"
             };
             return Err(ServiceError::bad_request(
-                "operation_not_supported",
+                ErrorCode::OperationNotSupported,
                 format!("Cannot update {what} for non-database user."),
             ));
         }
@@ -298,7 +302,7 @@ impl Services {
         if let Some(u) = patch.username {
             if !connection.options.requires_username() {
                 return Err(ServiceError::bad_request(
-                    "invalid_body",
+                    ErrorCode::InvalidBody,
                     "Cannot set username for connection without requires_username",
                 ));
             }
@@ -343,7 +347,7 @@ impl Services {
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::Conflict(_) => ServiceError::conflict(
-                    "auth0_idp_error",
+                    ErrorCode::Auth0IdpError,
                     "The specified new email already exists",
                 ),
                 other => other.into(),

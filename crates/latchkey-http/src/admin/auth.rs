@@ -12,6 +12,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::Password;
 use latchkey_core::password::PolicyErrorName;
@@ -256,7 +257,7 @@ async fn login_second_factor(
     {
         Ok(session) => signed_in(&state, &session, &next),
         Err(ServiceError::BadRequest {
-            code: "invalid_otp",
+            code: ErrorCode::InvalidOtp,
             message,
         }) => code_page(
             &state,

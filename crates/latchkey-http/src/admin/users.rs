@@ -12,6 +12,7 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::{Password, User, UserId};
 use latchkey_core::password::RuleReport;
@@ -567,10 +568,9 @@ macro_rules! simple_action {
 }
 
 simple_action!(send_reset, "reset-sent", |services, user, caller| async {
-    let email = user
-        .email
-        .clone()
-        .ok_or_else(|| ServiceError::bad_request("no_email", "This user has no email address."))?;
+    let email = user.email.clone().ok_or_else(|| {
+        ServiceError::bad_request(ErrorCode::NoEmail, "This user has no email address.")
+    })?;
     let request = PasswordResetRequest {
         client_id: None,
         connection: user.connection.clone(),
@@ -629,7 +629,7 @@ async fn delete(
     );
     if f.confirm.trim() != expected {
         let err = ServiceError::bad_request(
-            "not_confirmed",
+            ErrorCode::NotConfirmed,
             format!("Nothing was deleted: type {expected} to confirm."),
         );
         return failed(&console, &user, err).await;

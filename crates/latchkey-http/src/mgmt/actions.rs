@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use latchkey_core::ErrorCode;
 use latchkey_core::actions::Trigger;
 use latchkey_core::services::{ActionPatch, BindingRef, NewAction, SecretInput};
 use secrecy::SecretString;
@@ -70,7 +71,7 @@ fn trigger(id: &str) -> Result<Trigger, ApiError> {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("The trigger {id} is not supported."),
-            Some("invalid_body"),
+            Some(ErrorCode::InvalidBody),
         )
     })
 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::{ConnectionId, Email, UserId};
 use latchkey_core::services::NewPasswordTicket;
@@ -52,7 +53,7 @@ async fn create_password_change(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "The organization does not exist",
-            Some("invalid_body"),
+            Some(ErrorCode::InvalidBody),
         ));
     }
     let user_id = body
@@ -70,7 +71,7 @@ async fn create_password_change(
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "The user exists, but does not contain the given identity.",
-                Some("invalid_body"),
+                Some(ErrorCode::InvalidBody),
             ));
         }
     }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use latchkey_core::ErrorCode;
 use latchkey_core::domain::{ClientId, Email, Password, Profile, UserId};
 use latchkey_core::services::{NewUser, UserPatch};
 use latchkey_core::store::{UserQuery, UserSort, UserSortField};
@@ -31,7 +32,7 @@ pub(super) fn user_id(raw: &str) -> Result<UserId, ApiError> {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "The user does not exist.",
-            Some("inexistent_user"),
+            Some(ErrorCode::InexistentUser),
         )
     })
 }

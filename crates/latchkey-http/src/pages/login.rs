@@ -13,6 +13,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::Password;
 use latchkey_core::services::{
@@ -539,7 +540,7 @@ async fn second_factor(
         Ok(step) => return Ok(after_login(&ctx, step, None, StatusCode::OK)),
         Err(ServiceError::TooManyRequests(m)) => (m, StatusCode::TOO_MANY_REQUESTS),
         Err(ServiceError::BadRequest {
-            code: "invalid_otp",
+            code: ErrorCode::InvalidOtp,
             message,
         }) => (message, StatusCode::BAD_REQUEST),
         Err(ServiceError::BadRequest { message, .. }) => return Ok(expired_page(&ctx, &message)),

@@ -13,6 +13,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::{Email, Password};
 use latchkey_core::password::RuleReport;
@@ -304,7 +305,7 @@ async fn submit(
             ..FormErrors::default()
         }),
         Err(ServiceError::BadRequest {
-            code: "invalid_ticket",
+            code: ErrorCode::InvalidTicket,
             ..
         }) => Ok(ctx.dead_link(false, Some(&open.connection), StatusCode::BAD_REQUEST)),
         Err(ServiceError::AccessDenied(reason)) => Ok(ctx.reset_denied(&reason)),
@@ -369,7 +370,7 @@ async fn second_factor(
             return Ok(res);
         }
         Err(ServiceError::BadRequest {
-            code: "invalid_ticket",
+            code: ErrorCode::InvalidTicket,
             ..
         }) => return Ok(ctx.dead_link(false, None, StatusCode::BAD_REQUEST)),
         Err(ServiceError::BadRequest { message, .. }) => (StatusCode::BAD_REQUEST, message),

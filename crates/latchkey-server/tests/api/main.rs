@@ -28,3 +28,4 @@ mod secrets;
 mod smtp_sink;
 mod tokens;
 mod webhooks;
+mod wire_snapshots;
