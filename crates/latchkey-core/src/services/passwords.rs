@@ -78,8 +78,15 @@ impl Services {
         reason: PasswordChangeReason,
         caller: &Caller,
     ) -> ServiceResult<User> {
-        self.change_password(id, NewPassword::Chosen(&password), reason, None, caller)
-            .await
+        self.change_password(
+            id,
+            NewPassword::Chosen(&password),
+            reason,
+            None,
+            None,
+            caller,
+        )
+        .await
     }
 
     /// `set_password` for every source of a new password; with `ticket`, the ticket is consumed
@@ -90,11 +97,17 @@ impl Services {
         password: NewPassword<'_>,
         reason: PasswordChangeReason,
         ticket: Option<&PasswordTicket>,
+        read: Option<&User>,
         caller: &Caller,
     ) -> ServiceResult<User> {
+        // `read`: the user as the caller just read it, so the first attempt needs no read.
+        let mut known = read.cloned();
         // The epoch guard makes two concurrent changes serialise; the loser re-reads and retries.
         for _ in 0..3 {
-            let user = self.get_user(id).await?;
+            let user = match known.take() {
+                Some(u) => u,
+                None => self.get_user(id).await?,
+            };
             if ticket.is_some_and(|t| t.credential_epoch != user.credential_epoch) {
                 return Err(ticket_unusable());
             }

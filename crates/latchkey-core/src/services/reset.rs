@@ -83,6 +83,9 @@ pub struct OpenTicket {
     /// The user has a second factor and this browser has not passed it for this ticket yet:
     /// the page shows the challenge instead of the form.
     pub needs_second_factor: bool,
+    /// The ticket and its user as opened, so that redeeming it in the same request reads
+    /// neither again and does not run the post-challenge gate (an Action) twice.
+    pub(crate) opened: Box<(PasswordTicket, User)>,
 }
 
 #[derive(Debug, Clone)]
@@ -435,9 +438,10 @@ impl Services {
             email: user.email.as_ref().map(|e| e.as_str().to_owned()),
             connection: user.connection.clone(),
             rules: PasswordPolicy::from_options(&connection.options).describe(),
-            digest: ticket.digest,
-            result_url: ticket.result_url,
+            digest: ticket.digest.clone(),
+            result_url: ticket.result_url.clone(),
             needs_second_factor,
+            opened: Box::new((ticket, user)),
         }))
     }
 
@@ -520,36 +524,21 @@ impl Services {
         Ok(user.map(|u| (ticket, u)))
     }
 
-    /// Sets the password with a ticket (or, flow v1, confirms the pending one) and consumes the
-    /// ticket in the same transaction: of concurrent redemptions exactly one succeeds.
-    pub async fn redeem_password_ticket(
+    /// Sets the password with a ticket this request opened (or, flow v1, confirms the pending
+    /// one) and consumes the ticket in the same transaction: of concurrent redemptions exactly
+    /// one succeeds, and one used or voided since it was opened is refused. The gate (second
+    /// factor, post-challenge actions) ran when it was opened, so a POST straight to the form
+    /// meets it too; it does not run twice.
+    pub async fn redeem_opened_ticket(
         &self,
-        token: &str,
+        open: &OpenTicket,
         new_password: Option<Password>,
-        second_factor: Option<&str>,
         caller: &Caller,
     ) -> ServiceResult<ResetDone> {
-        let Some((ticket, user)) = self.find_ticket(token).await? else {
-            return Err(ticket_unusable());
-        };
-        if ticket.used_at.is_some() || ticket.expires_at <= Timestamp::now() {
-            return Err(ticket_unusable());
+        if open.needs_second_factor {
+            return Err(super::mfa::second_factor_required());
         }
-        // Enforced here, not only by the page: a POST straight to the form is refused too.
-        match self
-            .reset_gate(&user, ticket.client_id.as_deref(), &caller.meta)
-            .await?
-        {
-            super::action_triggers::ResetGate::Denied(reason) => {
-                return Err(ServiceError::AccessDenied(reason));
-            }
-            super::action_triggers::ResetGate::SecondFactor
-                if !self.second_factor_proven(&ticket.digest, second_factor) =>
-            {
-                return Err(super::mfa::second_factor_required());
-            }
-            _ => {}
-        }
+        let (ticket, user) = open.opened.as_ref();
         let reason = PasswordChangeReason::ResetTicket {
             mark_email_verified: ticket.mark_email_verified,
         };
@@ -562,7 +551,14 @@ impl Services {
             (TicketKind::ConfirmPending, _, None) => return Err(ticket_unusable()),
         };
         let user = self
-            .change_password(&user.user_id, source, reason, Some(&ticket), caller)
+            .change_password(
+                &user.user_id,
+                source,
+                reason,
+                Some(ticket),
+                Some(user),
+                caller,
+            )
             .await?;
         let redirect = ticket.result_url.as_deref().and_then(|u| {
             let mut pairs = vec![("success", "true"), ("message", SUCCESS_MESSAGE)];

@@ -269,12 +269,7 @@ async fn submit(
         None
     };
     match services
-        .redeem_password_ticket(
-            &form.ticket,
-            password,
-            proof.as_deref(),
-            &Caller::end_user(meta),
-        )
+        .redeem_opened_ticket(&open, password, &Caller::end_user(meta))
         .await
     {
         Ok(done) => {
