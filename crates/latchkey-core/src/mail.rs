@@ -1,6 +1,7 @@
 //! What the services need from mail templating; implemented by `latchkey-mail` (Liquid), so the
 //! core does not carry the template engine's dependencies.
 
+use crate::domain::{Email, UserId};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,7 +24,7 @@ pub enum OutboxJob {
     /// lookup happens here, behind the outbox, so the request answers alike for every address.
     PasswordResetRequest {
         connection: String,
-        email: String,
+        email: Email,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,23 +36,23 @@ pub enum OutboxJob {
     /// Brute-force protection blocked the user from `ip`: a notice with a link that lifts
     /// that block (minted at delivery; none is sent if the block was lifted meanwhile).
     AccountBlocked {
-        user_id: String,
+        user_id: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ip: Option<String>,
     },
     /// The notice a user gets after their password changed.
     PasswordChanged {
-        user_id: String,
+        user_id: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
     /// A console administrator's "Don't remember your password?": the lookup and the link
     /// happen at delivery, like `PasswordResetRequest`.
-    AdminPasswordReset { email: String },
+    AdminPasswordReset { email: Email },
     /// The post-change-password actions for one change: run after the commit, at least once
     /// (a failed run is retried like a failed mail).
     PostChangePasswordActions {
-        user_id: String,
+        user_id: UserId,
         connection: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ip: Option<String>,
@@ -65,7 +66,7 @@ pub enum OutboxJob {
     /// and signed at delivery, and the client's current URLs are the ones called.
     BackChannelLogout {
         client_id: String,
-        user_id: String,
+        user_id: UserId,
         session_id: String,
         initiator: String,
     },
@@ -179,4 +180,20 @@ pub enum MailError {
 pub trait MailTransport: Send + Sync {
     /// Returns a short description of where the message went, for the log.
     async fn send(&self, route: &MailRoute, mail: &OutgoingMail) -> Result<String, MailError>;
+}
+
+/// Escapes text for HTML (template variables that users control, hosted pages).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }

@@ -162,7 +162,7 @@ impl Application {
         // Delivery runs beside serving; a mail cut off by the stop goes out after its lease.
         let _stop_worker = self
             .deliver_mail
-            .then(|| AbortOnDrop(tokio::spawn(self.services.clone().run_mail_worker())));
+            .then(|| AbortOnDrop(tokio::spawn(self.services.clone().run_job_worker())));
         let make = router.into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
             Some((cert, key)) => {

@@ -3,7 +3,7 @@
 //! Post-login lives with the login in `authorize.rs`.
 
 use super::Services;
-use super::outbox::Attempt;
+use super::jobs::Attempt;
 use crate::actions::{ActionCommand, Entry, Trigger};
 use crate::audit::RequestMeta;
 use crate::domain::{ClientId, User, UserId};
@@ -28,15 +28,12 @@ impl Services {
     /// makes the job fail transiently, so the outbox retries it with backoff: at least once.
     pub(crate) async fn run_post_change_password(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         connection: &str,
         meta: &RequestMeta,
         changed_at: i64,
     ) -> ServiceResult<Attempt> {
-        let Ok(user) = self
-            .get_user(&UserId::from_trusted(user_id.to_owned()))
-            .await
-        else {
+        let Ok(user) = self.get_user(user_id).await else {
             return Ok(Attempt::Dropped {
                 reason: "the user no longer exists".into(),
                 log: None,

@@ -373,9 +373,9 @@ impl Services {
                 ));
             }
         }
-        self.mail_intake
+        self.job_intake
             .enqueue(crate::mail::OutboxJob::AdminPasswordReset {
-                email: email.as_str().to_owned(),
+                email: email.clone(),
             })
             .await?;
         Ok(())
@@ -385,12 +385,9 @@ impl Services {
     /// administrator (nothing to send).
     pub(crate) async fn send_admin_reset_link(
         &self,
-        email: &str,
+        email: &Email,
     ) -> ServiceResult<Option<Result<(), MailError>>> {
-        let Ok(email) = Email::parse(email) else {
-            return Ok(None);
-        };
-        let Some(admin) = self.store.get_admin_by_email(&email).await? else {
+        let Some(admin) = self.store.get_admin_by_email(email).await? else {
             return Ok(None);
         };
         let token = crate::random::opaque_token()?;
@@ -411,7 +408,7 @@ impl Services {
             token.expose_secret()
         );
         let name = self.branding().await?.name;
-        let e = super::escape_html;
+        let e = crate::mail::escape_html;
         let html = format!(
             r#"<p>Hello,</p>
 <p>Someone asked to reset the password of the {name} console account {email}. If it was you, choose a new password within the hour:</p>

@@ -6,7 +6,7 @@
 //! retries; the logout token is minted and signed at delivery.
 
 use super::Services;
-use super::outbox::Attempt;
+use super::jobs::Attempt;
 use crate::domain::{ClientId, LogoutInitiator, User, UserId};
 use crate::error::ServiceResult;
 use crate::mail::{MailError, OutboxJob};
@@ -62,7 +62,7 @@ impl Services {
                     .iter()
                     .map(move |session| OutboxJob::BackChannelLogout {
                         client_id: client.clone(),
-                        user_id: user.as_str().to_owned(),
+                        user_id: user.clone(),
                         session_id: session.clone(),
                         initiator: initiator.as_str().to_owned(),
                     })
@@ -86,7 +86,7 @@ impl Services {
         if jobs.is_empty() {
             return Ok(());
         }
-        self.mail_intake.enqueue_all(jobs).await
+        self.job_intake.enqueue_all(jobs).await
     }
 
     /// The announcements a password change of `user` queues in its own transaction: every
@@ -134,7 +134,7 @@ impl Services {
     pub(super) async fn send_logout_token(
         &self,
         client_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         session_id: &str,
         initiator: &str,
     ) -> ServiceResult<Attempt> {
@@ -165,7 +165,7 @@ impl Services {
             "iat": now,
             "exp": now + LOGOUT_TOKEN_SECS,
             "jti": crate::random::alnum(32)?,
-            "sub": user_id,
+            "sub": user_id.as_str(),
             "sid": session_id,
             "events": { LOGOUT_EVENT: {} },
         });

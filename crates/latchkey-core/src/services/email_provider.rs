@@ -176,7 +176,7 @@ impl Services {
         };
         let html = format!(
             "<!doctype html><html><body><p>This is a test mail from {}.</p><p>It arrived, so mail delivery works.</p></body></html>",
-            super::outbox::escape_html(&friendly)
+            crate::mail::escape_html(&friendly)
         );
         let subject = format!("Test mail from {friendly}");
         match self

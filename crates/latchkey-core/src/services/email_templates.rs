@@ -277,7 +277,7 @@ impl Services {
         let vars = |escape: bool| -> Value {
             let t = |s: &str| {
                 if escape {
-                    super::outbox::escape_html(s)
+                    crate::mail::escape_html(s)
                 } else {
                     s.to_owned()
                 }

@@ -11,7 +11,7 @@
 //! each POST carries `Latchkey-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
 //! "<t>.<body>")>`, the key being the secret's text as shown.
 
-use super::outbox::Attempt;
+use super::jobs::Attempt;
 use super::{Caller, Services};
 use crate::audit::{LogEntry, LogFanout};
 use crate::domain::{ContentFormat, FILTER_CATEGORIES, HttpSink, LogStream, LogStreamStatus};

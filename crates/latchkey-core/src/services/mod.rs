@@ -14,6 +14,7 @@ mod connections;
 mod custom_db;
 mod email_provider;
 mod email_templates;
+mod jobs;
 mod log_streams;
 mod login_blocks;
 mod logs;
@@ -22,7 +23,6 @@ mod management_auth;
 mod mfa;
 mod mfa_api;
 mod origins;
-mod outbox;
 mod passwords;
 mod reset;
 mod signing_keys;
@@ -53,7 +53,6 @@ pub use mail_defaults::default_template;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
 pub use mfa::NewAuthenticationMethod;
 pub use mfa_api::MfaAssociation;
-pub use outbox::escape_html;
 pub use passwords::PasswordChangeReason;
 pub use reset::{
     Branding, NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
@@ -159,7 +158,7 @@ pub struct Services {
     cache: config_cache::ConfigCache,
     templates: Arc<dyn crate::mail::TemplateEngine>,
     mail: Arc<dyn crate::mail::MailTransport>,
-    mail_intake: outbox::MailIntake,
+    job_intake: jobs::JobIntake,
     mail_wake: Arc<tokio::sync::Notify>,
     rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
     tenant_keys: crate::tenant_keys::TenantKeys,
@@ -170,7 +169,7 @@ pub struct Services {
 
 impl Services {
     /// Loads the signing keys and the tenant's MAC keys, and starts the log writer and the mail
-    /// intake. Call after `bootstrap`; spawn `run_mail_worker` to deliver mail.
+    /// intake. Call after `bootstrap`; spawn `run_job_worker` to run queued jobs.
     pub async fn new(config: CoreConfig, infra: Infrastructure) -> anyhow::Result<Self> {
         let Infrastructure {
             store,
@@ -201,7 +200,7 @@ impl Services {
         let audit = AuditLog::start(store.clone(), log_streams.clone(), mail_wake.clone());
         let cache = config_cache::ConfigCache::new(config.config_cache_ttl);
         let tenant_keys = crate::tenant_keys::TenantKeys::load(store.as_ref()).await?;
-        let mail_intake = outbox::MailIntake::start(store.clone(), mail_wake.clone());
+        let job_intake = jobs::JobIntake::start(store.clone(), mail_wake.clone());
         Ok(Self {
             config,
             store,
@@ -212,7 +211,7 @@ impl Services {
             cache,
             templates,
             mail,
-            mail_intake,
+            job_intake,
             mail_wake,
             rate_limiter,
             tenant_keys,

@@ -159,7 +159,7 @@ impl Services {
                     Some(QueuedMail {
                         id: format!("mail_{}", crate::random::alnum(20)?),
                         job: OutboxJob::PasswordChanged {
-                            user_id: user.user_id.as_str().to_owned(),
+                            user_id: user.user_id.clone(),
                             client_id: ticket.and_then(|t| t.client_id.clone()),
                         },
                         at: Timestamp::now(),
@@ -177,7 +177,7 @@ impl Services {
                 outbox.push(QueuedMail {
                     id: format!("job_{}", crate::random::alnum(20)?),
                     job: OutboxJob::PostChangePasswordActions {
-                        user_id: user.user_id.as_str().to_owned(),
+                        user_id: user.user_id.clone(),
                         connection: user.connection.clone(),
                         ip: caller.meta.ip.clone(),
                         user_agent: caller.meta.user_agent.clone(),
@@ -222,7 +222,7 @@ impl Services {
             {
                 PasswordChangeOutcome::Applied => {
                     if queued_notice || queued_job {
-                        self.wake_mail_worker();
+                        self.wake_job_worker();
                     }
                     return self.get_user(id).await;
                 }

@@ -225,10 +225,10 @@ impl Services {
                 Some(self.hasher.hash(&password).await?.as_str().to_owned())
             }
         };
-        self.mail_intake
+        self.job_intake
             .enqueue(OutboxJob::PasswordResetRequest {
                 connection: connection.name,
-                email: request.email.as_str().to_owned(),
+                email: request.email.clone(),
                 client_id: request.client_id,
                 ip: caller.meta.ip.clone(),
                 pending_hash,

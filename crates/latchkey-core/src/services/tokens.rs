@@ -677,9 +677,9 @@ impl Services {
                 "Account blocked for this IP after 10 consecutive failed logins",
             );
             // The mail carries a link that lifts this block (a reset lifts it too).
-            self.mail_intake
+            self.job_intake
                 .enqueue(crate::mail::OutboxJob::AccountBlocked {
-                    user_id: user.user_id.as_str().to_owned(),
+                    user_id: user.user_id.clone(),
                     ip: Some(ip.to_owned()),
                 })
                 .await?;

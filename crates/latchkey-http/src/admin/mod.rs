@@ -323,7 +323,7 @@ fn respond(status: StatusCode, html: String, cookie: Option<String>) -> Response
 
 /// Escapes text for the console pages still assembled in Rust.
 pub(crate) fn e(s: &str) -> String {
-    latchkey_core::services::escape_html(s)
+    latchkey_core::mail::escape_html(s)
 }
 
 /// A 303 back to `path` with a notice code in `?done=` (pages map codes to text, so no

@@ -32,7 +32,7 @@ pub(crate) struct LayoutParts<'a> {
 
 impl LayoutParts<'_> {
     fn variables(&self) -> Value {
-        let esc = latchkey_core::services::escape_html;
+        let esc = latchkey_core::mail::escape_html;
         json!({
             HEAD_VAR: self.head,
             WIDGET_VAR: self.widget,

@@ -4,7 +4,7 @@
 //! is exactly one of the known phrases, so markup and attributes are never touched.
 
 use axum::http::{HeaderMap, header};
-use latchkey_core::services::escape_html as e;
+use latchkey_core::mail::escape_html as e;
 
 pub(crate) const LANG_COOKIE: &str = "lk_lang";
 

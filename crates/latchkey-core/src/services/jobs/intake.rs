@@ -1,0 +1,72 @@
+//! The intake: requests hand their jobs to one task that writes whatever has queued up in a
+//! single transaction (group commit), so a burst of `change_password` requests costs one
+//! commit per batch, and a request is answered only once its job is durable.
+
+use crate::error::ServiceResult;
+use crate::mail::OutboxJob;
+use crate::store::{QueuedMail, Store};
+use crate::time::Timestamp;
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+struct Pending {
+    mail: QueuedMail,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+pub(crate) struct JobIntake {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl JobIntake {
+    pub(crate) fn start(store: Arc<dyn Store>, wake: Arc<Notify>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Pending>(16_384);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(512);
+            while rx.recv_many(&mut batch, 512).await > 0 {
+                let (mails, waiters): (Vec<_>, Vec<_>) =
+                    batch.drain(..).map(|p| (p.mail, p.done)).unzip();
+                let result = store.enqueue_mail(&mails).await.map_err(|e| e.to_string());
+                if result.is_ok() {
+                    wake.notify_one();
+                }
+                for w in waiters {
+                    let _ = w.send(result.clone());
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Returns once the mail is committed to the outbox.
+    pub(crate) async fn enqueue(&self, job: OutboxJob) -> ServiceResult<()> {
+        self.enqueue_all(vec![job]).await
+    }
+
+    /// `enqueue` for several jobs, handed over together (usually one batch, one commit);
+    /// returns once every one is committed.
+    pub(crate) async fn enqueue_all(&self, jobs: Vec<OutboxJob>) -> ServiceResult<()> {
+        let mut waits = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let (done, wait) = oneshot::channel();
+            let mail = QueuedMail {
+                id: format!("mail_{}", crate::random::alnum(20)?),
+                job,
+                at: Timestamp::now(),
+            };
+            self.tx
+                .send(Pending { mail, done })
+                .await
+                .map_err(|_| anyhow::anyhow!("the mail intake stopped"))?;
+            waits.push(wait);
+        }
+        for wait in waits {
+            match wait.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(anyhow::anyhow!("queueing mail: {e}").into()),
+                Err(_) => return Err(anyhow::anyhow!("the mail intake stopped").into()),
+            }
+        }
+        Ok(())
+    }
+}
