@@ -18,6 +18,8 @@ pub struct CoreConfig {
     pub admin: AdminConsoleConfig,
     /// Bounds on every Action execution.
     pub actions: crate::actions::ActionLimits,
+    /// Whether log streams may deliver to this machine (loopback hosts); off by default.
+    pub log_streams_allow_loopback: bool,
 }
 
 /// Admin console sessions: ended after `idle_timeout` without a request, and `session_lifetime`

@@ -60,8 +60,16 @@ async fn change_password(
                 )
             })?,
         };
+        // Auth0 marks `client_id` required: the mail names the application.
+        let client_id = params.get("client_id")?.ok_or_else(|| {
+            DbConnError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "Missing required property: client_id",
+            )
+        })?;
         Ok(PasswordResetRequest {
-            client_id: params.get("client_id")?,
+            client_id: Some(client_id),
             connection: params.require("connection")?,
             email: Email::parse(email.trim()).map_err(ServiceError::from)?,
             password: params

@@ -33,28 +33,53 @@ fn too_large() -> String {
     format!("Payload content length greater than maximum allowed: {MAX_BODY_BYTES}")
 }
 
+/// A Management API body read but not parsed yet: the handler checks the caller's scopes first
+/// (Auth0 answers 403 before it looks at the body), then calls `parse`.
+pub struct ApiBody {
+    content_type: Option<String>,
+    bytes: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (content_type, bytes) = read_body(req)
+            .await
+            .map_err(|s| ApiError::new(s, too_large(), None))?;
+        Ok(Self {
+            content_type,
+            bytes,
+        })
+    }
+}
+
+impl ApiBody {
+    /// The body as JSON (or a form), with `ApiJson`'s errors.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let is_form = self
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        if is_form {
+            serde_urlencoded::from_bytes::<T>(&self.bytes).map_err(ApiError::bad_body)
+        } else {
+            if self.bytes.is_empty() {
+                return Err(ApiError::bad_body("Request body is empty"));
+            }
+            serde_json::from_slice::<T>(&self.bytes).map_err(ApiError::bad_body)
+        }
+    }
+}
+
 /// A Management API JSON body. Auth0 also accepts form bodies there; so do we.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let (ct, bytes) = read_body(req)
-            .await
-            .map_err(|s| ApiError::new(s, too_large(), None))?;
-        let is_form = ct
-            .as_deref()
-            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-        let parsed = if is_form {
-            serde_urlencoded::from_bytes::<T>(&bytes).map_err(ApiError::bad_body)
-        } else {
-            if bytes.is_empty() {
-                return Err(ApiError::bad_body("Request body is empty"));
-            }
-            serde_json::from_slice::<T>(&bytes).map_err(ApiError::bad_body)
-        }?;
-        Ok(Self(parsed))
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        ApiBody::from_request(req, state).await?.parse().map(Self)
     }
 }
 

@@ -88,6 +88,20 @@ pub fn router(state: AppState) -> Router {
         ))
 }
 
+/// `Strict-Transport-Security` on every answer, for a server reached over https (its own TLS
+/// or a TLS-terminating proxy in front of it).
+pub fn with_hsts(router: Router) -> Router {
+    router.layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    ))
+}
+
+/// `Cache-Control: no-store`, for answers that carry secrets or personal data.
+pub(crate) fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+}
+
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     match state.services.check_ready().await {
         Ok(()) => (

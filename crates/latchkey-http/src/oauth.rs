@@ -20,7 +20,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
-        .route("/userinfo", get(userinfo).post(userinfo))
+        .route(
+            "/userinfo",
+            get(userinfo).post(userinfo).layer(crate::no_store()),
+        )
 }
 
 /// `GET|POST /userinfo` with `Authorization: Bearer <access token>`.

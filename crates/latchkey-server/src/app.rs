@@ -55,12 +55,8 @@ pub async fn offline_services(settings: &Settings) -> anyhow::Result<Arc<Service
 
 impl Application {
     pub async fn build(settings: &Settings, presets: &BootstrapPresets) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.server.data_dir).with_context(|| {
-            format!(
-                "creating the data directory {}",
-                settings.server.data_dir.display()
-            )
-        })?;
+        let allow_insecure = settings.server.allow_insecure_permissions;
+        crate::private_files::prepare_data_dir(&settings.server.data_dir, allow_insecure)?;
         let listener = std::net::TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("binding {}", settings.server.listen))?;
         listener.set_nonblocking(true)?;
@@ -82,6 +78,7 @@ impl Application {
         };
         let store: Arc<dyn Store> =
             Arc::new(latchkey_store_sql::connect(&settings.database_url()).await?);
+        crate::private_files::tighten_database_files(&settings.server.data_dir, allow_insecure)?;
         let concurrency = match settings.passwords.hashing_concurrency {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -155,10 +152,13 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = latchkey_http::router(AppState {
+        let mut router = latchkey_http::router(AppState {
             services: self.services.clone(),
             theme: self.theme.clone(),
         });
+        if self.tls.is_some() || self.issuer.starts_with("https://") {
+            router = latchkey_http::with_hsts(router);
+        }
         // Delivery runs beside serving; a mail cut off by the stop goes out after its lease.
         let _stop_worker = self
             .deliver_mail

@@ -21,6 +21,17 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     pub admin: AdminSettings,
     pub actions: ActionSettings,
+    pub log_streams: LogStreamSettings,
+}
+
+/// Log streams (`/api/v2/log-streams`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogStreamSettings {
+    /// Let log streams deliver to this machine (`localhost`, `127.0.0.1`, `[::1]`, over http or
+    /// https): a collector running beside the server. Off: such endpoints are refused, so a
+    /// Management API caller cannot aim deliveries at local services.
+    pub allow_loopback: bool,
 }
 
 /// Bounds on Actions (tenant JavaScript run at login, reset and password change).
@@ -155,6 +166,9 @@ pub struct ServerSettings {
     /// A directory with the tenant's own hosted-page layout: `page.liquid` (Auth0's page
     /// template syntax) and/or `custom.css`.
     pub pages_dir: Option<PathBuf>,
+    /// Start even when the data directory or the SQLite files are open to other users
+    /// (group/world permission bits); they hold the signing key and client secrets.
+    pub allow_insecure_permissions: bool,
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -222,6 +236,7 @@ impl Default for Settings {
             rate_limits: RateLimitSettings::default(),
             admin: AdminSettings::default(),
             actions: ActionSettings::default(),
+            log_streams: LogStreamSettings::default(),
         }
     }
 }
@@ -237,6 +252,7 @@ impl Default for ServerSettings {
             tls_self_signed: false,
             config_cache_secs: 5,
             pages_dir: None,
+            allow_insecure_permissions: false,
         }
     }
 }
@@ -494,6 +510,7 @@ impl Settings {
                     .collect(),
                 max_log_bytes: 16 * 1024,
             },
+            log_streams_allow_loopback: self.log_streams.allow_loopback,
         }
     }
 

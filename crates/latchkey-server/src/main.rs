@@ -73,6 +73,9 @@ struct ServeArgs {
     /// Serve https with a generated certificate written to DATA_DIR/tls/cert.pem.
     #[arg(long)]
     tls_self_signed: bool,
+    /// Start even if the data directory or the database is readable by other users.
+    #[arg(long)]
+    allow_insecure_permissions: bool,
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     #[arg(long, requires = "tls_cert")]
@@ -119,6 +122,11 @@ fn init_tracing(settings: &Settings) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Config { .. }) {
+        // Whatever is created from here on (data directory, database, outbox, keys) is the
+        // owner's alone, whatever the shell's umask.
+        latchkey_server::private_files::restrict_umask();
+    }
     match cli.command {
         Command::Serve(args) => serve(cli.config.as_ref(), args).await,
         Command::Config {
@@ -263,6 +271,9 @@ async fn serve(config: Option<&PathBuf>, args: ServeArgs) -> anyhow::Result<()> 
     }
     if args.tls_self_signed {
         settings.server.tls_self_signed = true;
+    }
+    if args.allow_insecure_permissions {
+        settings.server.allow_insecure_permissions = true;
     }
     if let (Some(c), Some(k)) = (args.tls_cert, args.tls_key) {
         settings.server.tls_cert = Some(c);

@@ -225,6 +225,10 @@ struct Transaction {
     requested_scope: String,
     #[serde(default)]
     prompt: Option<String>,
+    /// `/authorize` had no `redirect_uri` (the client's only callback was used), so the code
+    /// exchange need not repeat it (RFC 6749 §4.1.3).
+    #[serde(default)]
+    redirect_uri_omitted: bool,
 }
 
 impl Transaction {
@@ -263,6 +267,7 @@ impl Services {
         let Some(client) = client else {
             return Ok(AuthorizeOutcome::Refuse("Unknown client.".into()));
         };
+        let redirect_uri_omitted = req.redirect_uri.is_none();
         let redirect_uri = match (&req.redirect_uri, client.callbacks.as_slice()) {
             (Some(r), callbacks) if callbacks.iter().any(|c| c == r) => r.clone(),
             (None, [only]) => only.clone(),
@@ -286,6 +291,7 @@ impl Services {
         let mut tx = Transaction {
             client_id: client.client_id.as_str().to_owned(),
             redirect_uri,
+            redirect_uri_omitted,
             mode,
             scope: String::new(),
             state: req.state.clone(),
@@ -861,6 +867,7 @@ impl Services {
             tx: Transaction {
                 client_id: client.client_id.as_str().to_owned(),
                 redirect_uri: String::new(),
+                redirect_uri_omitted: true,
                 mode: ResponseMode::Query,
                 scope: requested_scope.to_owned(),
                 state: None,
@@ -1079,7 +1086,12 @@ impl Services {
                 client_id: tx.client_id.clone(),
                 user_id: session.user_id.clone(),
                 session_id: Some(session.id.clone()),
-                redirect_uri: tx.redirect_uri.clone(),
+                // Empty: the exchange need not name it (the request did not).
+                redirect_uri: if tx.redirect_uri_omitted {
+                    String::new()
+                } else {
+                    tx.redirect_uri.clone()
+                },
                 scope: tx.scope.clone(),
                 audience: tx.audience.clone(),
                 nonce: tx.nonce.clone(),

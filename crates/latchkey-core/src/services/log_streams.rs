@@ -192,8 +192,10 @@ fn check_name(name: &str) -> ServiceResult<String> {
     Ok(name.to_owned())
 }
 
-/// https anywhere; http only to this machine (a local collector, tests).
-fn check_endpoint(endpoint: &str) -> ServiceResult<String> {
+/// https to other machines; this machine (loopback, any scheme) only when the operator opted
+/// in with `log_streams.allow_loopback` (a local collector, tests): otherwise a log stream
+/// could probe or feed local services (`http://127.0.0.1:22/`).
+fn check_endpoint(endpoint: &str, allow_loopback: bool) -> ServiceResult<String> {
     let bad = |why: &str| {
         invalid(format!(
             "Payload validation error: 'sink.httpEndpoint' {why}."
@@ -207,6 +209,11 @@ fn check_endpoint(endpoint: &str) -> ServiceResult<String> {
         None => return Err(bad("must name a host")),
     };
     match url.scheme() {
+        "http" | "https" if loopback && !allow_loopback => {
+            return Err(bad(
+                "must not name this machine (an operator may allow it with log_streams.allow_loopback)",
+            ));
+        }
         "https" => {}
         "http" if loopback => {}
         "http" => return Err(bad("must use https (http only on a loopback host)")),
@@ -289,7 +296,7 @@ impl Services {
     /// Applies `input` over `sink`.
     fn apply_sink(&self, id: &str, sink: &mut HttpSink, input: SinkInput) -> ServiceResult<()> {
         if let Some(e) = input.http_endpoint {
-            sink.endpoint = check_endpoint(&e)?;
+            sink.endpoint = check_endpoint(&e, self.config().log_streams_allow_loopback)?;
         }
         if let Some(t) = input.http_content_type {
             if t.trim().is_empty() || !is_header_value(&t) || t.len() > 256 {
@@ -331,7 +338,7 @@ impl Services {
             ));
         };
         let mut sink = HttpSink {
-            endpoint: check_endpoint(endpoint)?,
+            endpoint: check_endpoint(endpoint, self.config().log_streams_allow_loopback)?,
             content_type: "application/json".into(),
             content_format: ContentFormat::JsonObject,
             sealed_authorization: None,
@@ -500,13 +507,16 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert!(check_endpoint("https://example.com/hook").is_ok());
-        assert!(check_endpoint("http://127.0.0.1:9/x").is_ok());
-        assert!(check_endpoint("http://localhost/x").is_ok());
-        assert!(check_endpoint("http://[::1]:8080/x").is_ok());
-        assert!(check_endpoint("http://example.com/x").is_err());
-        assert!(check_endpoint("ftp://example.com/x").is_err());
-        assert!(check_endpoint("https://u:p@example.com/x").is_err());
+        assert!(check_endpoint("https://example.com/hook", false).is_ok());
+        assert!(check_endpoint("http://127.0.0.1:9/x", true).is_ok());
+        assert!(check_endpoint("http://localhost/x", true).is_ok());
+        assert!(check_endpoint("http://[::1]:8080/x", true).is_ok());
+        assert!(check_endpoint("http://127.0.0.1:22/", false).is_err());
+        assert!(check_endpoint("https://localhost/x", false).is_err());
+        assert!(check_endpoint("http://[::1]:8080/x", false).is_err());
+        assert!(check_endpoint("http://example.com/x", true).is_err());
+        assert!(check_endpoint("ftp://example.com/x", true).is_err());
+        assert!(check_endpoint("https://u:p@example.com/x", true).is_err());
     }
 
     #[test]

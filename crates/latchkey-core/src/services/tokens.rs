@@ -67,6 +67,18 @@ pub(crate) struct LoginContext {
     pub sid: Option<String>,
     /// Claims post-login actions added.
     pub custom_claims: crate::actions::CustomClaims,
+    /// The refresh-token family to start (an authorization code's, so that a replay of the
+    /// code can revoke it); a random one when `None`.
+    pub refresh_family: Option<String>,
+}
+
+/// The refresh-token family a code's exchange starts: derived from the code's digest, so a
+/// replayed code finds it without storing anything more.
+fn code_refresh_family(code_digest: &str) -> String {
+    format!(
+        "code-{}",
+        random::token_digest(&format!("refresh-family:{code_digest}"))
+    )
 }
 
 impl TokenRequest {
@@ -451,8 +463,12 @@ impl Services {
         scope: &Scope,
         audience: Option<&str>,
         now: Timestamp,
+        family: Option<&str>,
     ) -> ServiceResult<SecretString> {
-        let family = random::hex(16)?;
+        let family = match family {
+            Some(f) => f.to_owned(),
+            None => random::hex(16)?,
+        };
         let expires_at = now.plus_seconds(client.refresh_token_lifetime_secs);
         self.issue_refresh_token(client, user, scope, audience, &family, expires_at)
             .await
@@ -743,15 +759,30 @@ impl Services {
     ) -> ServiceResult<TokenResponse> {
         let invalid = || ServiceError::InvalidGrant("Invalid authorization code".into());
         let now = Timestamp::now();
-        let record = self
-            .store
-            .use_code(&random::token_digest(code.expose_secret()), now)
-            .await?
-            .ok_or_else(invalid)?;
+        let digest = random::token_digest(code.expose_secret());
+        let Some(record) = self.store.use_code(&digest, now).await? else {
+            // A code used twice: whoever holds it, what its first exchange issued must not
+            // outlive it (RFC 6749 §4.1.2).
+            let revoked = self
+                .store
+                .revoke_refresh_family(&code_refresh_family(&digest))
+                .await?;
+            if revoked > 0 {
+                tracing::warn!(client_id = %client.client_id, "authorization code presented again; its refresh tokens revoked");
+            }
+            return Err(invalid());
+        };
         if record.client_id != client.client_id.as_str() {
             return Err(invalid());
         }
-        if redirect_uri.is_some_and(|r| r != record.redirect_uri) {
+        // RFC 6749 §4.1.3: required, and identical, when the authorization request had it.
+        let redirect_ok = match (redirect_uri, record.redirect_uri.as_str()) {
+            (None, "") => true,
+            (None, _) => false,
+            (Some(r), "") => client.callbacks.iter().any(|c| c == r),
+            (Some(r), expected) => r == expected,
+        };
+        if !redirect_ok {
             return Err(ServiceError::InvalidGrant(
                 "The redirect_uri does not match the one of the authorization request".into(),
             ));
@@ -786,6 +817,7 @@ impl Services {
             amr: record.amr.clone(),
             sid: record.session_id.clone(),
             custom_claims: record.custom_claims.clone(),
+            refresh_family: Some(code_refresh_family(&digest)),
         };
         let response = self
             .login_tokens(
@@ -895,8 +927,15 @@ impl Services {
         let mut response = self.user_tokens(client, user, scope, audience, gty, now, login)?;
         if scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
             response.refresh_token = Some(
-                self.new_refresh_family(client, user, scope, audience, now)
-                    .await?,
+                self.new_refresh_family(
+                    client,
+                    user,
+                    scope,
+                    audience,
+                    now,
+                    login.refresh_family.as_deref(),
+                )
+                .await?,
             );
         }
         Ok(response)

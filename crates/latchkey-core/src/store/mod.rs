@@ -223,6 +223,8 @@ pub trait RefreshTokenStore: Send + Sync {
         digest: &str,
         client: &ClientId,
     ) -> StoreResult<bool>;
+    /// Deletes every token of a family; how many there were.
+    async fn revoke_refresh_family(&self, family: &str) -> StoreResult<u64>;
 }
 
 /// A signing key at rest. The private half is PKCS#8 DER, base64.

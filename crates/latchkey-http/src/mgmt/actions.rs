@@ -4,7 +4,7 @@
 use super::{PageQuery, Principal};
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -136,9 +136,10 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(body): ApiJson<ActionBody>,
+    body: ApiBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     p.require(&["create:actions"])?;
+    let body: ActionBody = body.parse()?;
     let name = body
         .name
         .ok_or_else(|| ApiError::bad_body("Missing required property: name"))?;
@@ -170,9 +171,10 @@ async fn update(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ActionBody>,
+    body: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:actions"])?;
+    let body: ActionBody = body.parse()?;
     let patch = ActionPatch {
         name: body.name,
         supported_triggers: body.supported_triggers.map(triggers_of).transpose()?,
@@ -228,9 +230,10 @@ async fn test(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<TestBody>,
+    body: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["create:actions", "update:actions"])?;
+    let body: TestBody = body.parse()?;
     if !body.payload.is_object() {
         return Err(ApiError::bad_body("payload must be an object (the event)"));
     }
@@ -332,9 +335,10 @@ async fn set_bindings(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<BindingsBody>,
+    body: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:actions"])?;
+    let body: BindingsBody = body.parse()?;
     let trigger = trigger(&id)?;
     let refs = body
         .bindings

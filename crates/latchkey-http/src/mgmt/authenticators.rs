@@ -7,7 +7,7 @@ use super::Principal;
 use super::users::user_id;
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
@@ -104,9 +104,10 @@ async fn add_method(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<MethodBody>,
+    body: ApiBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     p.require(&["create:authentication_methods", "update:users"])?;
+    let body: MethodBody = body.parse()?;
     let totp_secret = body
         .totp_secret
         .ok_or_else(|| ApiError::bad_body("totp_secret is required for type totp"))?;

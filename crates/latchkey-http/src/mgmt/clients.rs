@@ -1,7 +1,7 @@
 use super::{PageQuery, Principal, parse_bool};
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +22,8 @@ pub fn router() -> Router<AppState> {
             "/client-grants/{id}",
             patch(update_grant).delete(delete_grant),
         )
+        // Client answers carry secrets.
+        .layer(crate::no_store())
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,9 +223,10 @@ impl TryFrom<ClientBody> for ClientPatch {
 async fn create(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(b): ApiJson<ClientBody>,
+    b: ApiBody,
 ) -> Result<Response, ApiError> {
     p.require(&["create:clients"])?;
+    let b: ClientBody = b.parse()?;
     let client = state
         .services
         .create_client(b.try_into()?, &p.caller())
@@ -247,9 +250,10 @@ async fn update(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiJson(b): ApiJson<ClientBody>,
+    b: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:clients", "update:client_keys"])?;
+    let b: ClientBody = b.parse()?;
     if b.client_id.is_some() || b.client_secret.is_some() {
         return Err(ApiError::bad_body(
             "client_id and client_secret can only be set when the client is created",
@@ -321,9 +325,10 @@ struct GrantBody {
 async fn create_grant(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(b): ApiJson<GrantBody>,
+    b: ApiBody,
 ) -> Result<Response, ApiError> {
     p.require(&["create:client_grants"])?;
+    let b: GrantBody = b.parse()?;
     let g = state
         .services
         .create_client_grant(
@@ -348,9 +353,10 @@ async fn update_grant(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiJson(b): ApiJson<GrantPatchBody>,
+    b: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:client_grants"])?;
+    let b: GrantPatchBody = b.parse()?;
     let g = state
         .services
         .update_client_grant(&id, ClientGrantPatch { scope: b.scope }, &p.caller())

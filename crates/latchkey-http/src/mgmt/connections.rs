@@ -1,7 +1,7 @@
 use super::{PageQuery, Principal};
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -105,9 +105,10 @@ struct CreateBody {
 async fn create(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(b): ApiJson<CreateBody>,
+    b: ApiBody,
 ) -> Result<Response, ApiError> {
     p.require(&["create:connections"])?;
+    let b: CreateBody = b.parse()?;
     let _ = b.show_as_button; // Meaningful only for enterprise connections on the login page.
     let c = state
         .services
@@ -156,9 +157,10 @@ async fn update(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiJson(b): ApiJson<PatchBody>,
+    b: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:connections"])?;
+    let b: PatchBody = b.parse()?;
     let _ = b.show_as_button;
     let c = state
         .services

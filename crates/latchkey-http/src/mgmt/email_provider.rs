@@ -1,7 +1,7 @@
 use super::{FieldsQuery, Principal};
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -81,9 +81,10 @@ async fn get_one(
 async fn create(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(b): ApiJson<ProviderBody>,
+    b: ApiBody,
 ) -> Result<Response, ApiError> {
     p.require(&["create:email_provider"])?;
+    let b: ProviderBody = b.parse()?;
     let provider = state
         .services
         .create_email_provider(b.into_patch(), &p.caller())
@@ -94,9 +95,10 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(b): ApiJson<ProviderBody>,
+    b: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:email_provider"])?;
+    let b: ProviderBody = b.parse()?;
     let provider = state
         .services
         .update_email_provider(b.into_patch(), &p.caller())

@@ -1,7 +1,7 @@
 use super::Principal;
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -73,9 +73,10 @@ fn to_json(t: &latchkey_core::domain::EmailTemplate) -> Json<Value> {
 async fn create(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(b): ApiJson<TemplateBody>,
+    b: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["create:email_templates"])?;
+    let b: TemplateBody = b.parse()?;
     let name = template_name(
         b.template
             .as_deref()
@@ -102,9 +103,10 @@ async fn update(
     State(state): State<AppState>,
     p: Principal,
     Path(name): Path<String>,
-    ApiJson(b): ApiJson<TemplateBody>,
+    b: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:email_templates"])?;
+    let b: TemplateBody = b.parse()?;
     let name = named(&name, &b)?;
     let t = state
         .services
@@ -117,9 +119,10 @@ async fn replace(
     State(state): State<AppState>,
     p: Principal,
     Path(name): Path<String>,
-    ApiJson(b): ApiJson<TemplateBody>,
+    b: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:email_templates"])?;
+    let b: TemplateBody = b.parse()?;
     let name = named(&name, &b)?;
     let t = state
         .services

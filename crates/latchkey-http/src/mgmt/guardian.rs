@@ -4,7 +4,7 @@
 use super::Principal;
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -33,9 +33,10 @@ async fn set_factor(
     State(state): State<AppState>,
     p: Principal,
     Path(name): Path<String>,
-    ApiJson(body): ApiJson<FactorBody>,
+    body: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:guardian_factors"])?;
+    let body: FactorBody = body.parse()?;
     let enabled = state
         .services
         .set_guardian_factor(&name, body.enabled, &p.caller())
@@ -51,9 +52,10 @@ async fn policies(State(state): State<AppState>, p: Principal) -> Result<Json<Va
 async fn set_policies(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(body): ApiJson<Vec<String>>,
+    body: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:mfa_policies"])?;
+    let body: Vec<String> = body.parse()?;
     Ok(Json(json!(
         state.services.set_mfa_policies(body, &p.caller()).await?
     )))

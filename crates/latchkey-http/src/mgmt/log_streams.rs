@@ -4,7 +4,7 @@
 use super::Principal;
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -105,9 +105,10 @@ async fn list(State(state): State<AppState>, p: Principal) -> Result<Json<Value>
 async fn create(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(body): ApiJson<CreateBody>,
+    body: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["create:log_streams"])?;
+    let body: CreateBody = body.parse()?;
     let new = NewLogStream {
         // Auth0 names an unnamed stream after its type.
         name: body.name.unwrap_or_else(|| "Custom Webhook".into()),
@@ -139,9 +140,10 @@ async fn update(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<UpdateBody>,
+    body: ApiBody,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:log_streams"])?;
+    let body: UpdateBody = body.parse()?;
     let patch = LogStreamPatch {
         name: body.name,
         status: body.status,

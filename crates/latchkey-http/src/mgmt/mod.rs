@@ -47,10 +47,39 @@ pub struct Principal(
     pub latchkey_core::audit::RequestMeta,
 );
 
+/// Auth0's `*:current_user*` scopes reach only the token's own subject.
+fn is_current_user_scope(scope: &str) -> bool {
+    scope.contains(":current_user")
+}
+
 impl Principal {
-    /// Refuses with 403 unless the token holds one of `scopes`.
+    /// Refuses with 403 unless the token holds one of `scopes`. `*:current_user*` scopes never
+    /// count here: routes that accept them for the caller's own user use `require_for_user`.
     pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        if self.0.has_any(scopes) {
+        let general: Vec<&str> = scopes
+            .iter()
+            .copied()
+            .filter(|s| !is_current_user_scope(s))
+            .collect();
+        if self.0.has_any(&general) {
+            Ok(())
+        } else {
+            Err(ApiError::insufficient_scope(scopes))
+        }
+    }
+
+    /// Like `require`, but a `*:current_user*` scope among `scopes` also passes when `user_id`
+    /// is the token's own subject (a client-credentials token's subject is `…@clients`, never
+    /// a user).
+    pub fn require_for_user(&self, scopes: &[&str], user_id: &str) -> Result<(), ApiError> {
+        let own: Vec<&str> = scopes
+            .iter()
+            .copied()
+            .filter(|s| is_current_user_scope(s))
+            .collect();
+        if self.require(scopes).is_ok()
+            || (!user_id.is_empty() && self.0.subject == user_id && self.0.has_any(&own))
+        {
             Ok(())
         } else {
             Err(ApiError::insufficient_scope(scopes))
@@ -168,7 +197,7 @@ impl Paging {
     /// A list in Auth0's two forms: the bare array, or `{start, limit, length, total, <key>: […]}`.
     pub fn wrap(&self, key: &str, items: Vec<Value>, total: u64) -> Value {
         if self.include_totals {
-            json!({"start": self.page * self.per_page, "limit": self.per_page, "length": items.len(),
+            json!({"start": u64::from(self.page) * u64::from(self.per_page), "limit": self.per_page, "length": items.len(),
                    "total": total, key: items})
         } else {
             Value::Array(items)

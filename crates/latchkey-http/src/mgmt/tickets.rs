@@ -1,7 +1,7 @@
 use super::Principal;
 use crate::AppState;
 use crate::errors::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::ApiBody;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -14,7 +14,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tickets/password-change", post(create_password_change))
+    // A ticket is a credential: no cache may keep it.
+    Router::new()
+        .route("/tickets/password-change", post(create_password_change))
+        .layer(crate::no_store())
 }
 
 #[derive(Deserialize)]
@@ -46,9 +49,10 @@ struct TicketBody {
 async fn create_password_change(
     State(state): State<AppState>,
     p: Principal,
-    ApiJson(body): ApiJson<TicketBody>,
+    body: ApiBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     p.require(&["create:user_tickets"])?;
+    let body: TicketBody = body.parse()?;
     if body.organization_id.is_some() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

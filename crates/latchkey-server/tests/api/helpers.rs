@@ -22,8 +22,15 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub fn temp_dir() -> PathBuf {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = std::env::temp_dir().join(unique("latchkey-test-"));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Private, as the server insists for a data directory.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     dir
 }
 

@@ -13,15 +13,15 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 use std::time::Duration;
 
-const CALLBACK: &str = "http://localhost:3000/callback";
-const VERIFIER: &str = "a-pkce-verifier-that-is-long-enough-to-be-valid-0123456789";
+pub(crate) const CALLBACK: &str = "http://localhost:3000/callback";
+pub(crate) const VERIFIER: &str = "a-pkce-verifier-that-is-long-enough-to-be-valid-0123456789";
 
 fn challenge() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(VERIFIER.as_bytes()))
 }
 
-fn authorize_url(app: &TestApp, extra: &str) -> String {
+pub(crate) fn authorize_url(app: &TestApp, extra: &str) -> String {
     let (client_id, _) = app.app_client();
     app.url(&format!(
         "/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20profile%20email%20offline_access&state=st4te&nonce=n0nce&code_challenge={}&code_challenge_method=S256{extra}",
@@ -107,7 +107,7 @@ pub(crate) fn hidden(html: &str, name: &str) -> String {
 }
 
 /// Submits the login page's form; returns the answer.
-async fn log_in(
+pub(crate) async fn log_in(
     b: &mut Browser,
     app: &TestApp,
     page: &str,
@@ -128,7 +128,7 @@ async fn log_in(
     .await
 }
 
-fn code_of(location: &str) -> String {
+pub(crate) fn code_of(location: &str) -> String {
     let url = url::Url::parse(location).unwrap();
     assert!(location.starts_with(CALLBACK), "{location}");
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();

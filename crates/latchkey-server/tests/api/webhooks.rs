@@ -115,6 +115,8 @@ async fn wrong_password(app: &TestApp, email: &str) {
 async fn signed_filtered_deliveries_of_login_failures_and_password_changes() {
     let app = spawn_app_with(|s| {
         s.mail.retry_base_secs = 1;
+        // The receiver is a loopback HTTP server: the operator's opt-in.
+        s.log_streams.allow_loopback = true;
     })
     .await;
     let (url, mut hits) = receiver(vec![]).await;
@@ -226,6 +228,7 @@ async fn signed_filtered_deliveries_of_login_failures_and_password_changes() {
 async fn failed_deliveries_are_retried_paused_streams_send_nothing_and_bad_input_is_refused() {
     let app = spawn_app_with(|s| {
         s.mail.retry_base_secs = 3;
+        s.log_streams.allow_loopback = true;
     })
     .await;
     let (url, mut hits) = receiver(vec![500]).await;

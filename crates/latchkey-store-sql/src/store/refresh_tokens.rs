@@ -117,4 +117,9 @@ impl RefreshTokenStore for SqlStore {
         .bind(client.as_str().to_owned());
         Ok(execute(q, &self.writer).await? > 0)
     }
+
+    async fn revoke_refresh_family(&self, family: &str) -> StoreResult<u64> {
+        let q = sqlx::query("DELETE FROM refresh_tokens WHERE family = $1").bind(family.to_owned());
+        execute(q, &self.writer).await
+    }
 }
