@@ -64,7 +64,7 @@ async fn change_password(
         let client_id = params.get("client_id")?.ok_or_else(|| {
             DbConnError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "Missing required property: client_id",
             )
         })?;
