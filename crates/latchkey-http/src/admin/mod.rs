@@ -6,6 +6,7 @@
 
 mod actions;
 mod applications;
+mod applications_views;
 mod auth;
 mod database;
 mod emails;
