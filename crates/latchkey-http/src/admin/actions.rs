@@ -4,7 +4,10 @@
 //! sample event ("Test") and deletes. Every form calls the service the Management API's
 //! `/actions/*` endpoints call, with the administrator as the caller.
 
-use super::e;
+use super::actions_views::{
+    self as views, ActionRow, BoundItem, SecretRow, TestReport, TriggerOption, TriggerPanel,
+    VersionRow,
+};
 use super::{Console, ConsoleForm, Notice, done, path_segment};
 use crate::AppState;
 use crate::extract::Meta;
@@ -193,27 +196,6 @@ fn error_for<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
         .map(|f| f.message.as_str())
 }
 
-/// The attributes of an input that may be refused (`aria-invalid`, and `aria-describedby`
-/// naming the error, then the hint), and the error's paragraph to put after it.
-fn field_state(errors: &[FieldError], id: &str, hint: Option<&str>) -> (String, String) {
-    let error = error_for(errors, id);
-    let mut described = Vec::new();
-    if error.is_some() {
-        described.push(format!("{id}-error"));
-    }
-    if let Some(h) = hint {
-        described.push(h.to_owned());
-    }
-    let mut attrs = format!(r#" aria-invalid="{}""#, error.is_some());
-    if !described.is_empty() {
-        attrs.push_str(&format!(r#" aria-describedby="{}""#, described.join(" ")));
-    }
-    let message = error
-        .map(|m| format!(r#"<p id="{id}-error" class="field-error">{}</p>"#, e(m)))
-        .unwrap_or_default();
-    (attrs, message)
-}
-
 fn capitalized(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
@@ -261,12 +243,9 @@ fn deployed_text(a: &Action) -> String {
     }
 }
 
-fn changes_badge(a: &Action) -> &'static str {
-    if a.deployed.is_some() && !a.all_changes_deployed {
-        r#" <span class="badge bad">changes not deployed</span>"#
-    } else {
-        ""
-    }
+/// A draft saved since the deploy: the page says "changes not deployed".
+fn changes_not_deployed(a: &Action) -> bool {
+    a.deployed.is_some() && !a.all_changes_deployed
 }
 
 fn triggers_text(a: &Action) -> String {
@@ -277,71 +256,37 @@ fn triggers_text(a: &Action) -> String {
         .join(", ")
 }
 
-fn trigger_panel(
-    console: &Console,
+fn trigger_panel<'a>(
     trigger: Trigger,
-    bound: &[(ActionBinding, Action)],
-    actions: &[Action],
-    errors: &[FieldError],
-) -> String {
-    let csrf = console.csrf_field();
-    let id = trigger.id();
-    let form_action = format!("{SECTION}/bindings/{id}");
-    let last = bound.len().saturating_sub(1);
-    let items: String = bound
-        .iter()
-        .enumerate()
-        .map(|(i, (b, a))| {
-            let name = e(&b.display_name);
-            let disabled = |off: bool| if off { " disabled" } else { "" };
-            format!(
-                r#"<li><a href="{path}">{name}</a> <span class="badge">{version}</span>{changes}
-<form method="post" action="{form_action}" class="inline">{csrf}<input type="hidden" name="action" value="{action_id}">
-<button type="submit" name="op" value="up" class="secondary small" aria-label="Move {name} up"{first}>Up</button>
-<button type="submit" name="op" value="down" class="secondary small" aria-label="Move {name} down"{final_}>Down</button>
-<button type="submit" name="op" value="remove" class="secondary small" aria-label="Remove {name} from {id}">Remove</button></form></li>"#,
-                path = e(&action_path(&a.id)),
-                version = e(&deployed_text(a)),
-                changes = changes_badge(a),
-                action_id = e(&a.id),
-                first = disabled(i == 0),
-                final_ = disabled(i == last),
-            )
-        })
-        .collect();
-    let list = if bound.is_empty() {
-        r#"<p class="empty">No action runs on this trigger.</p>"#.to_owned()
-    } else {
-        format!(r#"<ol class="bindings">{items}</ol>"#)
-    };
-    let candidates: Vec<&Action> = actions
-        .iter()
-        .filter(|a| a.supported_triggers.contains(&trigger) && a.deployed.is_some())
-        .filter(|a| !bound.iter().any(|(b, _)| b.action_id == a.id))
-        .collect();
+    bound: &'a [(ActionBinding, Action)],
+    actions: &'a [Action],
+    errors: &'a [FieldError],
+) -> TriggerPanel<'a> {
     let select_id = bind_field(trigger);
-    let (attrs, error) = field_state(errors, select_id, None);
-    let add = if candidates.is_empty() && error.is_empty() {
-        r#"<p class="hint">To add an action here, create one for this trigger and deploy it.</p>"#
-            .to_owned()
-    } else {
-        let options: String = candidates
+    TriggerPanel {
+        id: trigger.id(),
+        label: trigger_label(trigger),
+        hint: trigger_hint(trigger),
+        bound: bound
             .iter()
-            .map(|a| format!(r#"<option value="{}">{}</option>"#, e(&a.id), e(&a.name)))
-            .collect();
-        format!(
-            r#"<form method="post" action="{form_action}">{csrf}<input type="hidden" name="op" value="add">
-<label for="{select_id}">Add a deployed action</label>
-<select id="{select_id}" name="action"{attrs}><option value="">Choose an action…</option>{options}</select>{error}
-<button type="submit" class="secondary">Add to {id}</button></form>"#
-        )
-    };
-    format!(
-        r#"<section class="panel" aria-labelledby="t-{id}"><h2 id="t-{id}">{label} <code>{id}</code></h2>
-<p class="hint">{hint}</p>{list}{add}</section>"#,
-        label = e(trigger_label(trigger)),
-        hint = e(trigger_hint(trigger)),
-    )
+            .map(|(b, a)| BoundItem {
+                path: action_path(&a.id),
+                name: &b.display_name,
+                action_id: &a.id,
+                version: deployed_text(a),
+                changes: changes_not_deployed(a),
+            })
+            .collect(),
+        candidates: actions
+            .iter()
+            .filter(|a| a.supported_triggers.contains(&trigger) && a.deployed.is_some())
+            .filter(|a| !bound.iter().any(|(b, _)| b.action_id == a.id))
+            .map(|a| (a.id.as_str(), a.name.as_str()))
+            .collect(),
+        select_id,
+        error_id: format!("{select_id}-error"),
+        error: error_for(errors, select_id),
+    }
 }
 
 /// The id of a trigger's "add" select (a `FieldError`'s field).
@@ -376,66 +321,36 @@ async fn overview_page(
         }
     };
     actions.sort_by_cached_key(|a| a.name.to_lowercase());
-    let csrf = console.csrf_field();
-    let triggers: String = bindings
-        .iter()
-        .map(|(t, bound)| trigger_panel(console, *t, bound, &actions, &forms.errors))
-        .collect();
-    let rows: String = actions
-        .iter()
-        .map(|a| {
-            format!(
-                r#"<tr><td><a href="{path}">{name}</a></td><td><code>{triggers}</code></td><td>{deployed}{changes}</td><td>{updated}</td></tr>"#,
-                path = e(&action_path(&a.id)),
-                name = e(&a.name),
-                triggers = e(&triggers_text(a)),
-                deployed = e(&deployed_text(a)),
-                changes = changes_badge(a),
-                updated = e(&a.updated_at.to_iso()),
-            )
-        })
-        .collect();
-    let table = if actions.is_empty() {
-        r#"<p class="empty">No action yet.</p>"#.to_owned()
-    } else {
-        format!(
-            r#"<table><thead><tr><th scope="col">Action</th><th scope="col">Trigger</th><th scope="col">Deployed</th><th scope="col">Updated</th></tr></thead><tbody>{rows}</tbody></table>"#
-        )
+    let view = views::Overview {
+        csrf: console.csrf(),
+        triggers: bindings
+            .iter()
+            .map(|(t, bound)| trigger_panel(*t, bound, &actions, &forms.errors))
+            .collect(),
+        actions: actions
+            .iter()
+            .map(|a| ActionRow {
+                path: action_path(&a.id),
+                name: &a.name,
+                triggers: triggers_text(a),
+                deployed: deployed_text(a),
+                changes: changes_not_deployed(a),
+                updated: a.updated_at.to_iso(),
+            })
+            .collect(),
+        new_name: forms.new_name,
+        name_error: error_for(&forms.errors, "new-name"),
+        options: Trigger::ALL
+            .iter()
+            .map(|t| TriggerOption {
+                id: t.id(),
+                label: trigger_label(*t),
+                selected: forms.new_trigger == Some(*t),
+            })
+            .collect(),
+        trigger_error: error_for(&forms.errors, "new-trigger"),
     };
-    let options: String = Trigger::ALL
-        .iter()
-        .map(|t| {
-            format!(
-                r#"<option value="{id}"{selected}>{label} ({id})</option>"#,
-                id = t.id(),
-                label = e(trigger_label(*t)),
-                selected = if forms.new_trigger == Some(*t) {
-                    " selected"
-                } else {
-                    ""
-                },
-            )
-        })
-        .collect();
-    let (name_attrs, name_error) = field_state(&forms.errors, "new-name", None);
-    let (trigger_attrs, trigger_error) =
-        field_state(&forms.errors, "new-trigger", Some("new-trigger-hint"));
-    let body = format!(
-        r#"<h2 class="section">Triggers</h2>{triggers}
-<div class="grid">
-<section class="panel wide" aria-labelledby="al"><h2 id="al">All actions</h2>{table}</section>
-<section class="panel" aria-labelledby="na"><h2 id="na">New action</h2>
-<form method="post" action="{SECTION}" novalidate>{csrf}
-<label for="new-name">Name</label>
-<input id="new-name" name="name" type="text" value="{name}" required maxlength="255"{name_attrs}>{name_error}
-<label for="new-trigger">Trigger</label>
-<select id="new-trigger" name="trigger"{trigger_attrs}>{options}</select>{trigger_error}
-<p id="new-trigger-hint" class="hint">An action runs on one trigger; its code starts from that trigger's handler.</p>
-<button type="submit">Create action</button></form></section>
-</div>"#,
-        name = e(forms.new_name),
-    );
-    console.page(status, SECTION, "Actions", notice, &body)
+    console.render(status, SECTION, "Actions", notice, &view)
 }
 
 async fn overview(console: Console, Query(q): Query<DoneQuery>) -> Response {
@@ -510,12 +425,12 @@ async fn bind(
     ConsoleForm(console, f): ConsoleForm<BindFields>,
 ) -> Response {
     let Some(trigger) = Trigger::parse(&trigger) else {
-        return console.page(
+        return console.render(
             StatusCode::NOT_FOUND,
             SECTION,
             "Trigger not found",
             None,
-            r#"<p>There is no such trigger. <a href="/admin/actions">Back to actions</a></p>"#,
+            &views::Missing { what: "trigger" },
         );
     };
     let refused = |field: Option<&'static str>, message: String| {
@@ -636,60 +551,15 @@ async fn bind(
 // One action: code, secrets, deploy, test, versions, delete.
 
 /// What a "Test" run reported (`test_action`'s `payload`).
-struct TestReport {
-    status: String,
-    error: Option<String>,
-    logs: String,
-    commands: Vec<Value>,
-    total_ms: Option<f64>,
-}
-
-impl TestReport {
-    fn of(result: &Value) -> Self {
-        let p = &result["payload"];
-        Self {
-            status: p["status"].as_str().unwrap_or("unknown").to_owned(),
-            error: p["error"].as_str().map(str::to_owned),
-            logs: p["logs"].as_str().unwrap_or_default().to_owned(),
-            commands: p["commands"].as_array().cloned().unwrap_or_default(),
-            total_ms: p["stats"]["total_ms"].as_f64(),
-        }
-    }
-
-    fn html(&self) -> String {
-        let badge = if self.status == "completed" {
-            r#"<span class="badge ok">completed</span>"#.to_owned()
-        } else {
-            format!(r#"<span class="badge bad">{}</span>"#, e(&self.status))
-        };
-        let duration = self
-            .total_ms
-            .map(|ms| format!("<dt>Duration</dt><dd>{ms:.1} ms</dd>"))
-            .unwrap_or_default();
-        let error = self
-            .error
-            .as_deref()
-            .map(|m| format!(r#"<h3>Error</h3><pre class="json">{}</pre>"#, e(m)))
-            .unwrap_or_default();
-        let logs = if self.logs.is_empty() {
-            r#"<p class="empty">Nothing logged.</p>"#.to_owned()
-        } else {
-            format!(
-                r#"<pre class="json" id="test-logs">{}</pre>"#,
-                e(&self.logs)
-            )
-        };
-        let commands = if self.commands.is_empty() {
-            r#"<p class="empty">The action asked for nothing.</p>"#.to_owned()
-        } else {
-            let text = serde_json::to_string_pretty(&self.commands).unwrap_or_default();
-            format!(r#"<pre class="json" id="test-commands">{}</pre>"#, e(&text))
-        };
-        format!(
-            r#"<div id="test-result" role="status" aria-labelledby="trh"><h3 id="trh">Result</h3>
-<dl class="facts"><dt>Status</dt><dd>{badge}</dd>{duration}</dl>{error}
-<h3>Logs</h3>{logs}<h3>Commands</h3>{commands}</div>"#
-        )
+fn test_report(result: &Value) -> TestReport {
+    let p = &result["payload"];
+    let commands = p["commands"].as_array().filter(|c| !c.is_empty());
+    TestReport {
+        status: p["status"].as_str().unwrap_or("unknown").to_owned(),
+        error: p["error"].as_str().map(str::to_owned),
+        logs: p["logs"].as_str().unwrap_or_default().to_owned(),
+        commands: commands.map(|c| serde_json::to_string_pretty(c).unwrap_or_default()),
+        duration: p["stats"]["total_ms"].as_f64().map(|ms| format!("{ms:.1}")),
     }
 }
 
@@ -707,12 +577,12 @@ struct EditForms<'a> {
 }
 
 fn no_such_action(console: &Console) -> Response {
-    console.page(
+    console.render(
         StatusCode::NOT_FOUND,
         SECTION,
         "Action not found",
         None,
-        r#"<p>There is no such action. <a href="/admin/actions">Back to actions</a></p>"#,
+        &views::Missing { what: "action" },
     )
 }
 
@@ -758,161 +628,55 @@ async fn edit_page(
             return error_page();
         }
     };
-    let csrf = console.csrf_field();
-    let path = e(&action_path(&action.id));
     let trigger = action.supported_triggers.first().copied();
-    let handler = trigger.map_or("onExecute…", Trigger::handler);
-    let errors = &forms.errors;
-
-    let bound_text = if bound.is_empty() {
-        "Not bound to a trigger".to_owned()
-    } else {
-        bound
-            .iter()
-            .map(|t| format!("<code>{}</code>", t.id()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let facts = format!(
-        r#"<dl class="facts">
-<dt>Trigger</dt><dd><code>{triggers}</code></dd>
-<dt>Deployed</dt><dd>{deployed}{changes}</dd>
-<dt>Bound to</dt><dd>{bound_text}</dd>
-<dt>Runtime</dt><dd>{runtime}</dd>
-<dt>Created</dt><dd>{created}</dd>
-<dt>Updated</dt><dd>{updated}</dd>
-</dl>"#,
-        triggers = e(&triggers_text(action)),
-        deployed = e(&deployed_text(action)),
-        changes = changes_badge(action),
-        runtime = e(&action.runtime),
-        created = e(&action.created_at.to_iso()),
-        updated = e(&action.updated_at.to_iso()),
-    );
-
-    let (code_attrs, code_error) = field_state(errors, "code", Some("code-hint"));
-    let code_panel = format!(
-        r#"<section class="panel" aria-labelledby="cd"><h2 id="cd">Code</h2>
-<form method="post" action="{path}" novalidate>{csrf}
-<label for="code">Source (a CommonJS module exporting <code>{handler}</code>)</label>
-<textarea id="code" name="code" class="code" rows="24" spellcheck="false" autocomplete="off" autocapitalize="off" wrap="off"{code_attrs}>{code}</textarea>{code_error}
-<p id="code-hint" class="hint">The secrets below are <code>event.secrets.NAME</code>. "Save draft" keeps the code without running it anywhere; "Deploy" saves it and makes it the version every binding runs.</p>
-<div class="actions"><button type="submit" name="intent" value="save" class="secondary">Save draft</button>
-<button type="submit" name="intent" value="deploy">Deploy</button></div></form></section>"#,
-        code = e(forms.code.unwrap_or(&action.code)),
-    );
-
-    let secret_rows: String = action
-        .secrets
-        .iter()
-        .map(|s| {
-            format!(
-                r#"<tr><td><code>{name}</code></td><td>{updated}</td><td><form method="post" action="{path}/secrets/remove" class="inline">{csrf}<input type="hidden" name="name" value="{name}"><button type="submit" class="secondary small" aria-label="Remove secret {name}">Remove</button></form></td></tr>"#,
-                name = e(&s.name),
-                updated = e(&s.updated_at.to_iso()),
-            )
-        })
-        .collect();
-    let secret_list = if action.secrets.is_empty() {
-        r#"<p class="empty">No secret.</p>"#.to_owned()
-    } else {
-        format!(
-            r#"<table><thead><tr><th scope="col">Name</th><th scope="col">Updated</th><th scope="col"><span class="sr-only">Remove</span></th></tr></thead><tbody>{secret_rows}</tbody></table>"#
-        )
-    };
-    let (sname_attrs, sname_error) = field_state(errors, "secret-name", Some("secret-name-hint"));
-    let (svalue_attrs, svalue_error) =
-        field_state(errors, "secret-value", Some("secret-value-hint"));
-    let secrets_panel = format!(
-        r#"<section class="panel" aria-labelledby="sc"><h2 id="sc">Secrets</h2>
-<p class="hint">Values are stored encrypted and never shown again; logs show them as <code>[redacted]</code>.</p>{secret_list}
-<form method="post" action="{path}/secrets" novalidate autocomplete="off">{csrf}
-<label for="secret-name">Name</label>
-<input id="secret-name" name="secret_name" type="text" value="{secret_name}" required spellcheck="false" autocapitalize="off"{sname_attrs}>{sname_error}
-<p id="secret-name-hint" class="hint">Letters, digits, <code>_</code> or <code>-</code>. An existing name replaces that secret's value.</p>
-<label for="secret-value">Value</label>
-<input id="secret-value" name="secret_value" type="password" value="" required autocomplete="new-password"{svalue_attrs}>{svalue_error}
-<p id="secret-value-hint" class="hint">Saved in the draft: deploy for the trigger to use it.</p>
-<button type="submit" class="secondary">Save secret</button></form></section>"#,
-        secret_name = e(forms.secret_name.unwrap_or_default()),
-    );
-
-    let version_rows: String = versions
-        .iter()
-        .map(|v| {
-            let current = action
-                .deployed
-                .as_ref()
-                .is_some_and(|d| d.version_id == v.id);
-            format!(
-                r#"<tr><td>{number}</td><td>{created}</td><td>{deployed}</td></tr>"#,
-                number = v.number,
-                created = e(&v.created_at.to_iso()),
-                deployed = if current {
-                    r#"<span class="badge ok">Deployed</span>"#
-                } else {
-                    "—"
-                },
-            )
-        })
-        .collect();
-    let versions_panel = if versions.is_empty() {
-        r#"<section class="panel" aria-labelledby="vs"><h2 id="vs">Versions</h2><p class="empty">Not deployed yet.</p></section>"#.to_owned()
-    } else {
-        format!(
-            r#"<section class="panel" aria-labelledby="vs"><h2 id="vs">Versions</h2>
-<table><thead><tr><th scope="col">Version</th><th scope="col">Deployed on</th><th scope="col">Status</th></tr></thead><tbody>{version_rows}</tbody></table></section>"#
-        )
-    };
-
     let sample = trigger.map_or_else(
         || "{}".to_owned(),
         |t| sample_event(t, &console.state.services.config().issuer),
     );
-    let (event_attrs, event_error) = field_state(errors, "event", Some("event-hint"));
-    let test_panel = format!(
-        r#"<section class="panel" aria-labelledby="ts"><h2 id="ts">Test</h2>
-<form method="post" action="{path}/test" novalidate>{csrf}
-<label for="event">Event</label>
-<textarea id="event" name="event" class="code" rows="16" spellcheck="false" autocomplete="off" autocapitalize="off"{event_attrs}>{event}</textarea>{event_error}
-<p id="event-hint" class="hint">A JSON object, as the trigger passes it (<code>event.secrets</code> is added from the draft's secrets). Runs the <strong>saved draft</strong> once; nothing it asks for is acted on.</p>
-<button type="submit" class="secondary">Run test</button></form>{result}</section>"#,
-        event = e(forms.event.unwrap_or(&sample)),
-        result = forms
-            .test
-            .as_ref()
-            .map(TestReport::html)
-            .unwrap_or_default(),
-    );
-
-    let warning = if bound.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<p><strong>This action is bound to {bound_text}.</strong> Deleting it removes it from the trigger too.</p>"
-        )
+    let errors = &forms.errors;
+    let view = views::Edit {
+        csrf: console.csrf(),
+        path: action_path(&action.id),
+        name: &action.name,
+        triggers: triggers_text(action),
+        deployed: deployed_text(action),
+        changes: changes_not_deployed(action),
+        bound: bound.iter().map(|t| t.id()).collect(),
+        runtime: &action.runtime,
+        created: action.created_at.to_iso(),
+        updated: action.updated_at.to_iso(),
+        handler: trigger.map_or("onExecute…", Trigger::handler),
+        code: forms.code.unwrap_or(&action.code),
+        code_error: error_for(errors, "code"),
+        event: forms.event.unwrap_or(&sample),
+        event_error: error_for(errors, "event"),
+        test: forms.test.as_ref(),
+        secrets: action
+            .secrets
+            .iter()
+            .map(|s| SecretRow {
+                name: &s.name,
+                updated: s.updated_at.to_iso(),
+            })
+            .collect(),
+        secret_name: forms.secret_name.unwrap_or_default(),
+        secret_name_error: error_for(errors, "secret-name"),
+        secret_value_error: error_for(errors, "secret-value"),
+        versions: versions
+            .iter()
+            .map(|v| VersionRow {
+                number: v.number,
+                created: v.created_at.to_iso(),
+                current: action
+                    .deployed
+                    .as_ref()
+                    .is_some_and(|d| d.version_id == v.id),
+            })
+            .collect(),
+        confirm: forms.confirm.unwrap_or_default(),
+        confirm_error: error_for(errors, "confirm"),
     };
-    let (confirm_attrs, confirm_error) = field_state(errors, "confirm", Some("confirm-hint"));
-    let delete_panel = format!(
-        r#"<section class="panel danger" aria-labelledby="dl"><h2 id="dl">Delete</h2>
-<p>Deleting an action removes its draft, its versions and its secrets. It cannot be undone.</p>{warning}
-<form method="post" action="{path}/delete" novalidate>{csrf}
-<label for="confirm">Type the action's name to confirm</label>
-<input id="confirm" name="confirm" type="text" value="{confirm}" required autocomplete="off" spellcheck="false"{confirm_attrs}>{confirm_error}
-<p id="confirm-hint" class="hint">The name is <code>{name}</code>.</p>
-<button type="submit" class="danger">Delete action</button></form></section>"#,
-        confirm = e(forms.confirm.unwrap_or_default()),
-        name = e(&action.name),
-    );
-
-    let body = format!(
-        r#"<p><a href="/admin/actions">← Actions</a></p>
-<section class="panel" aria-labelledby="ov"><h2 id="ov">Action</h2>{facts}</section>
-{code_panel}{test_panel}
-<div class="grid">{secrets_panel}{versions_panel}</div>
-{delete_panel}"#
-    );
-    console.page(status, SECTION, &action.name, notice, &body)
+    console.render(status, SECTION, &action.name, notice, &view)
 }
 
 async fn edit(console: Console, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Response {
@@ -1216,7 +980,7 @@ async fn test(
         Ok(result) => {
             let forms = EditForms {
                 event: Some(&f.event),
-                test: Some(TestReport::of(&result)),
+                test: Some(test_report(&result)),
                 ..EditForms::default()
             };
             edit_page(

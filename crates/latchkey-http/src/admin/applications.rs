@@ -3,7 +3,7 @@
 //! Management API's `PATCH /clients/{id}` makes and calls the same service, which checks the
 //! URLs. A secret is shown only on the page that answers its rotation.
 
-use super::e;
+use super::applications_views::{self as views, AppRow};
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
@@ -73,37 +73,30 @@ async fn list(console: Console, Query(q): Query<DoneQuery>) -> Response {
             return error_page();
         }
     };
-    let rows: String = clients
+    let rows = clients
         .iter()
-        .map(|c| {
-            format!(
-                r#"<tr><td><a href="{path}">{name}</a>{global}</td><td><code>{id}</code></td><td>{kind}</td><td>{callbacks}</td></tr>"#,
-                path = e(&app_path(c.client_id.as_str())),
-                name = e(if c.name.is_empty() { c.client_id.as_str() } else { &c.name }),
-                global = if c.is_global {
-                    r#" <span class="badge">Management API</span>"#
-                } else {
-                    ""
-                },
-                id = e(c.client_id.as_str()),
-                kind = e(app_type(c.app_type)),
-                callbacks = match c.callbacks.as_slice() {
-                    [] => "—".to_owned(),
-                    [one] => e(one),
-                    [first, rest @ ..] => format!("{} <span class=\"hint\">+{}</span>", e(first), rest.len()),
-                },
-            )
+        .map(|c| AppRow {
+            path: app_path(c.client_id.as_str()),
+            name: if c.name.is_empty() {
+                c.client_id.as_str()
+            } else {
+                &c.name
+            },
+            global: c.is_global,
+            id: c.client_id.as_str(),
+            kind: app_type(c.app_type),
+            first_callback: c.callbacks.first().map(String::as_str),
+            more_callbacks: c.callbacks.len().saturating_sub(1),
         })
         .collect();
-    let body = if clients.is_empty() {
-        r#"<p class="empty">No application yet. Create one with the Management API (<code>POST /api/v2/clients</code>).</p>"#.to_owned()
-    } else {
-        format!(
-            r#"<table><thead><tr><th scope="col">Application</th><th scope="col">Client ID</th><th scope="col">Type</th><th scope="col">Callbacks</th></tr></thead><tbody>{rows}</tbody></table>"#
-        )
-    };
     let notice = q.done.as_deref().and_then(notice_text).map(Notice::Ok);
-    console.page(StatusCode::OK, SECTION, "Applications", notice, &body)
+    console.render(
+        StatusCode::OK,
+        SECTION,
+        "Applications",
+        notice,
+        &views::List { rows },
+    )
 }
 
 /// The URL lists, one a line in a textarea.
@@ -166,110 +159,39 @@ fn app_page(
     notice: Option<Notice<'_>>,
     status: StatusCode,
 ) -> Response {
-    let path = app_path(c.client_id.as_str());
-    let csrf = console.csrf_field();
     let saved = UrlFields::from_client(c);
     let urls = extra.urls.unwrap_or(&saved);
-    let secret = match extra.new_secret {
-        Some(s) => format!(
-            r#"<div class="alert ok" role="status"><label for="client-secret">The new client secret. Copy it now: it will not be shown again.</label>
-<input id="client-secret" type="text" readonly autocomplete="off" name="client_secret" value="{}"></div>"#,
-            e(s)
-        ),
-        None => String::new(),
+    let view = views::Detail {
+        csrf: console.csrf(),
+        path: app_path(c.client_id.as_str()),
+        new_secret: extra.new_secret,
+        id: c.client_id.as_str(),
+        kind: app_type(c.app_type),
+        description: &c.description,
+        grants: c.grant_types.join(", "),
+        method: auth_method(c.token_endpoint_auth_method),
+        created: c.created_at.to_iso(),
+        global: c.is_global,
+        callbacks: &urls.callbacks,
+        allowed_logout_urls: &urls.allowed_logout_urls,
+        web_origins: &urls.web_origins,
+        allowed_origins: &urls.allowed_origins,
     };
-    let facts = format!(
-        r#"<dl class="facts">
-<dt>Client ID</dt><dd><code>{id}</code></dd>
-<dt>Type</dt><dd>{kind}</dd>
-<dt>Description</dt><dd>{description}</dd>
-<dt>Grant types</dt><dd>{grants}</dd>
-<dt>Token endpoint authentication</dt><dd>{method}</dd>
-<dt>Client secret</dt><dd><span class="hint">Never shown here, except once right after a rotation.</span></dd>
-<dt>Created</dt><dd>{created}</dd>
-</dl>"#,
-        id = e(c.client_id.as_str()),
-        kind = e(app_type(c.app_type)),
-        description = if c.description.is_empty() {
-            "—".to_owned()
-        } else {
-            e(&c.description)
-        },
-        grants = e(&c.grant_types.join(", ")),
-        method = e(auth_method(c.token_endpoint_auth_method)),
-        created = e(&c.created_at.to_iso()),
-    );
-    let textarea = |name: &str, label: &str, hint: &str, value: &str| {
-        format!(
-            r#"<label for="{name}">{label}</label>
-<textarea id="{name}" name="{name}" rows="5" aria-describedby="{name}-hint">{value}</textarea>
-<p id="{name}-hint" class="hint">{hint}</p>"#,
-            value = e(value),
-        )
-    };
-    let global_warning = if c.is_global {
-        "<p><strong>This is the Management API's own client.</strong> Whatever uses its secret (scripts, SDKs, <code>bootstrap.json</code>) stops working until given the new one.</p>"
-    } else {
-        ""
-    };
-    let body = format!(
-        r#"<p><a href="/admin/applications">← Applications</a></p>
-{secret}<div class="grid">
-<section class="panel" aria-labelledby="ap"><h2 id="ap">Application</h2>{facts}</section>
-<section class="panel" aria-labelledby="ur"><h2 id="ur">Application URIs</h2>
-<form method="post" action="{path}" novalidate>{csrf}
-{callbacks}
-{logout}
-{web_origins}
-{allowed_origins}
-<button type="submit">Save</button></form></section>
-<section class="panel danger" aria-labelledby="rs"><h2 id="rs">Rotate secret</h2>
-<p>A new secret replaces the current one at once: the old one is refused from the next request on. Every server that uses it needs the new one.</p>{global_warning}
-<form method="post" action="{path}/rotate-secret">{csrf}
-<label><input type="checkbox" name="confirm" value="yes" required> I understand the current secret stops working now</label>
-<button type="submit" class="danger">Rotate secret</button></form></section>
-</div>"#,
-        path = e(&path),
-        callbacks = textarea(
-            "callbacks",
-            "Allowed callback URLs",
-            "One a line. Where the login may send users back with a code or tokens (<code>redirect_uri</code>).",
-            &urls.callbacks
-        ),
-        logout = textarea(
-            "allowed_logout_urls",
-            "Allowed logout URLs",
-            "One a line. Where logout may send users (<code>returnTo</code>).",
-            &urls.allowed_logout_urls
-        ),
-        web_origins = textarea(
-            "web_origins",
-            "Allowed web origins",
-            "One a line. Origins that may use silent authentication (<code>response_mode=web_message</code>).",
-            &urls.web_origins
-        ),
-        allowed_origins = textarea(
-            "allowed_origins",
-            "Allowed origins (CORS)",
-            "One a line. Origins whose browsers may call the Authentication API.",
-            &urls.allowed_origins
-        ),
-    );
     let title = if c.name.is_empty() {
         c.client_id.as_str()
     } else {
         &c.name
     };
-    console.page(status, SECTION, title, notice, &body)
+    console.render(status, SECTION, title, notice, &view)
 }
 
 fn no_such_app(console: &Console) -> Response {
-    console.page(
+    console.render(
         StatusCode::NOT_FOUND,
         SECTION,
         "Application not found",
         None,
-        r#"<p>There is no such application. <a href="/admin/applications">Back to applications</a></p>"#,
+        &views::Missing,
     )
 }
 

@@ -5,7 +5,9 @@
 //! functions as the Management API, with the acting administrator as the caller.
 
 mod actions;
+mod actions_views;
 mod applications;
+mod applications_views;
 mod auth;
 mod database;
 mod emails;

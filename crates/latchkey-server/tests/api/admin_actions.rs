@@ -603,3 +603,154 @@ async fn an_action_made_in_the_console_is_saved_deployed_bound_tested_and_delete
         assert!(!page.contains(SECRET), "the secret leaked into {page}");
     }
 }
+
+/// Markup, quotes and template syntax in every value the Actions and Applications pages show
+/// (names, code, log output, a secret's name, client fields, URLs, refusal messages) come out
+/// as text: escaped, never as live HTML, never evaluated.
+#[tokio::test]
+async fn hostile_values_on_the_actions_and_applications_pages_come_out_escaped() {
+    const RAW: &str = "<script>alert(1)</script>";
+    const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    let hostile = format!(r#"{RAW} "quoted" {{{{7*7}}}}"#);
+    let check = |what: &str, page: &str| {
+        assert!(!page.contains(RAW), "{what}: raw markup in {page}");
+        assert!(
+            page.contains(ESCAPED),
+            "{what}: no escaped markup in {page}"
+        );
+    };
+
+    let app = spawn_app().await;
+    let mut c = Console::new(&app).await;
+
+    // An action named with the hostile text, its code logging it, deployed and bound.
+    let id = c.create(&hostile, "post-login").await;
+    let path = format!("/admin/actions/{id}");
+    let code = format!(
+        "exports.onExecutePostLogin = async (event, api) => {{\n  console.log({});\n}};\n",
+        serde_json::to_string(&hostile).unwrap()
+    );
+    c.post_ok(
+        &path,
+        &[("code", &code), ("intent", "deploy")],
+        &format!("{path}?done=deployed"),
+    )
+    .await;
+    let page = c
+        .post_ok(
+            "/admin/actions/bindings/post-login",
+            &[("op", "add"), ("action", &id)],
+            "/admin/actions?done=bound",
+        )
+        .await;
+    check("overview", &page);
+    assert!(page.contains("&quot;quoted&quot;"), "{page}");
+    assert!(page.contains("{{7*7}}") && !page.contains("49"), "{page}");
+    let panel = trigger_panel(&page, "post-login");
+    assert!(
+        panel.contains(&format!(
+            r#"aria-label="Move {ESCAPED} &quot;quoted&quot; {{{{7*7}}}} up""#
+        )),
+        "{panel}"
+    );
+
+    let (status, page) = c.get(&path).await;
+    assert_eq!(status, 200, "{page}");
+    check("action page", &page);
+    assert!(page.contains("&quot;quoted&quot;") && page.contains("{{7*7}}"));
+    assert!(
+        page.contains(&format!("<title>{ESCAPED} &quot;quoted&quot;")),
+        "{page}"
+    );
+
+    // Refusals that show the typed values or quote them back.
+    let (status, page, _) = c
+        .post(
+            "/admin/actions",
+            &[("name", &hostile), ("trigger", "post-login")],
+        )
+        .await;
+    assert_eq!(status, 400, "a taken name: {page}");
+    check("new action refused", &page);
+    let (status, page, _) = c
+        .post(
+            &format!("{path}/secrets"),
+            &[("secret_name", &hostile), ("secret_value", "v")],
+        )
+        .await;
+    assert_eq!(status, 400, "{page}");
+    check("secret refused", &page);
+    let (status, page, _) = c.post(&format!("{path}/delete"), &[("confirm", RAW)]).await;
+    assert_eq!(status, 400, "{page}");
+    check("delete refused", &page);
+    let (status, page, _) = c
+        .post(&format!("{path}/test"), &[("event", &format!("{RAW} {{"))])
+        .await;
+    assert_eq!(status, 400, "{page}");
+    check("bad event", &page);
+
+    // A test run: the code's log output is text.
+    let event = json!({"user": {"name": hostile}}).to_string();
+    let (status, page, _) = c.post(&format!("{path}/test"), &[("event", &event)]).await;
+    assert_eq!(status, 200, "{page}");
+    check("test run", &page);
+    let logs = &page[at(&page, r#"id="test-logs""#)..];
+    let logs = &logs[..at(logs, "</pre>")];
+    assert!(logs.contains(ESCAPED), "{logs}");
+
+    // An application with the hostile text in its description and a callback URL (a client's
+    // name may not hold `<` or `>`: it gets the quotes, the ampersand and the braces).
+    let (status, client) = app
+        .api(
+            Method::POST,
+            "/clients",
+            Some(
+                json!({"name": r#"Tom & "quoted" {{7*7}}"#, "description": hostile,
+                        "app_type": "regular_web",
+                        "callbacks": [format!("https://app.example.com/cb?q={RAW}")]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{client}");
+    let client_id = client["client_id"].as_str().unwrap();
+    let app_path = format!("/admin/applications/{client_id}");
+    let (status, page) = c.get("/admin/applications").await;
+    assert_eq!(status, 200);
+    check("applications", &page);
+    assert!(
+        page.contains("Tom &amp; &quot;quoted&quot; {{7*7}}</a>"),
+        "{page}"
+    );
+    let (status, page) = c.get(&app_path).await;
+    assert_eq!(status, 200);
+    check("application page", &page);
+    assert!(
+        page.contains("<title>Tom &amp; &quot;quoted&quot; {{7*7}}"),
+        "{page}"
+    );
+    assert!(page.contains(&format!(
+        "https://app.example.com/cb?q={ESCAPED}</textarea>"
+    )));
+    let (status, page, _) = c
+        .post(
+            &app_path,
+            &[
+                ("callbacks", RAW),
+                ("allowed_logout_urls", ""),
+                ("web_origins", ""),
+                ("allowed_origins", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{page}");
+    check("application refused", &page);
+    assert!(
+        page.contains(&format!("contains an invalid URL: {ESCAPED}")),
+        "{page}"
+    );
+    let (status, page, _) = c
+        .post(&format!("{app_path}/rotate-secret"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(status, 200, "{page}");
+    check("rotated secret", &page);
+}
