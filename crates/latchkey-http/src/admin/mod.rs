@@ -11,6 +11,7 @@ mod database;
 mod emails;
 mod logs;
 mod security;
+mod security_views;
 mod settings;
 mod users;
 mod views;
