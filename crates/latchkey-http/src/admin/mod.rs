@@ -10,6 +10,7 @@ mod auth;
 mod database;
 mod emails;
 mod logs;
+mod logs_views;
 mod security;
 mod security_views;
 mod settings;
