@@ -15,6 +15,7 @@ mod security;
 mod security_views;
 mod settings;
 mod users;
+mod users_views;
 mod views;
 
 use crate::AppState;
