@@ -183,18 +183,10 @@ fn actor(v: &Value) -> String {
     }
 }
 
-/// A log date as the page shows it (as written if it is not an ISO date).
-fn moment(iso: &str) -> Moment {
-    Moment::parse(iso).unwrap_or_else(|| Moment {
-        iso: iso.to_owned(),
-        text: iso.to_owned(),
-    })
-}
-
 fn row(v: &Value) -> Row {
     Row {
         id_segment: super::path_segment(text(v, "log_id")),
-        date: moment(text(v, "date")),
+        date: Moment::written(text(v, "date")),
         kind: text(v, "type").to_owned(),
         description: text(v, "description").to_owned(),
         user: v["user_id"].as_str().map(|id| {
@@ -214,7 +206,7 @@ async fn entry(console: Console, Path(id): Path<String>) -> Response {
         Ok(v) => {
             let by = actor(&v);
             let view = Entry {
-                date: moment(text(&v, "date")),
+                date: Moment::written(text(&v, "date")),
                 kind: text(&v, "type"),
                 description: text(&v, "description"),
                 user: text(&v, "user_name"),

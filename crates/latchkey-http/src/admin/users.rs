@@ -49,15 +49,6 @@ fn user_path(id: &UserId) -> String {
     format!("/admin/users/{}", super::path_segment(id.as_str()))
 }
 
-/// A date from a JSON document (a log entry, a block) as the page shows it (as written if it
-/// is not an ISO date).
-fn moment(iso: &str) -> Moment {
-    Moment::parse(iso).unwrap_or_else(|| Moment {
-        iso: iso.to_owned(),
-        text: iso.to_owned(),
-    })
-}
-
 #[derive(Deserialize, Default)]
 struct ListQuery {
     q: Option<String>,
@@ -190,7 +181,7 @@ async fn user_page(
             list.iter()
                 .map(|b| BlockRow {
                     ip: b["ip"].as_str().unwrap_or_default().to_owned(),
-                    since: moment(b["blocked_at"].as_str().unwrap_or_default()),
+                    since: Moment::written(b["blocked_at"].as_str().unwrap_or_default()),
                 })
                 .collect()
         })
@@ -235,7 +226,7 @@ async fn user_page(
         logs: logs
             .iter()
             .map(|l| LogRow {
-                date: moment(l["date"].as_str().unwrap_or_default()),
+                date: Moment::written(l["date"].as_str().unwrap_or_default()),
                 kind: text(l, "type"),
                 description: text(l, "description"),
                 ip: text(l, "ip"),

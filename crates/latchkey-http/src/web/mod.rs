@@ -174,9 +174,15 @@ impl Moment {
         }
     }
 
-    /// An ISO date from a JSON document (a log entry); `None` if it is not one.
-    pub(crate) fn parse(iso: &str) -> Option<Self> {
-        latchkey_core::time::Timestamp::parse_iso(iso).map(Self::of)
+    /// A date from a JSON document (a log entry, a block), as written if it is not ISO.
+    pub(crate) fn written(iso: &str) -> Self {
+        latchkey_core::time::Timestamp::parse_iso(iso).map_or_else(
+            || Self {
+                iso: iso.to_owned(),
+                text: iso.to_owned(),
+            },
+            Self::of,
+        )
     }
 }
 
@@ -217,7 +223,8 @@ mod tests {
         assert_eq!(human_utc(t), "3 Dec 2026, 15:04 UTC");
         let m = Moment::of(t);
         assert_eq!(m.iso, "2026-12-03T15:04:59.123Z");
-        assert!(Moment::parse("yesterday").is_none());
+        assert_eq!(Moment::written("yesterday").text, "yesterday");
+        assert_eq!(Moment::written(&m.iso).text, m.text);
     }
 
     /// `'` is not escaped, so no attribute may be single-quoted or unquoted around a value.
