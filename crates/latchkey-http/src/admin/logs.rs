@@ -1,10 +1,10 @@
 //! The tenant log: filters (type, user, dates), pages, and each entry in full. Entries written
 //! for console actions name the acting administrator (`details.admin`).
 
-use super::e;
+use super::logs_views::{Entry, List, Missing, Row, TypeOption};
 use super::{Console, Notice};
 use crate::AppState;
-use crate::web::error_page;
+use crate::web::{Moment, error_page};
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -120,23 +120,18 @@ async fn list(console: Console, Query(f): Query<Filters>) -> Response {
     } else {
         (Vec::new(), 0)
     };
-    let options: String = std::iter::once(("", "Any type"))
+    let types = std::iter::once(("", "Any type"))
         .chain(TYPES.iter().copied())
-        .map(|(code, label)| {
-            let selected = if type_code.as_deref().unwrap_or_default() == code {
-                " selected"
-            } else {
-                ""
-            };
-            let text = if code.is_empty() {
+        .map(|(code, label)| TypeOption {
+            code,
+            label: if code.is_empty() {
                 label.to_owned()
             } else {
                 format!("{label} ({code})")
-            };
-            format!(r#"<option value="{code}"{selected}>{}</option>"#, e(&text))
+            },
+            selected: type_code.as_deref().unwrap_or_default() == code,
         })
         .collect();
-    let rows: String = entries.iter().map(row).collect();
     let filter_query = |p: u32| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
@@ -153,49 +148,23 @@ async fn list(console: Console, Query(f): Query<Filters>) -> Response {
         q.finish()
     };
     let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
-    let prev = if page > 0 {
-        format!(
-            r#"<a href="/admin/logs?{}">← Newer</a>"#,
-            e(&filter_query(page - 1))
-        )
-    } else {
-        String::new()
+    let view = List {
+        types,
+        user: user.as_deref().unwrap_or_default(),
+        from: from.as_deref().unwrap_or_default(),
+        to: to.as_deref().unwrap_or_default(),
+        rows: entries.iter().map(row).collect(),
+        newer: (page > 0).then(|| filter_query(page - 1)),
+        older: (u64::from(page + 1) < pages).then(|| filter_query(page + 1)),
+        page: page + 1,
+        pages,
+        total,
     };
-    let next = if u64::from(page + 1) < pages {
-        format!(
-            r#"<a href="/admin/logs?{}">Older →</a>"#,
-            e(&filter_query(page + 1))
-        )
-    } else {
-        String::new()
-    };
-    let table = if entries.is_empty() {
-        r#"<p class="empty">No entry matches.</p>"#.to_owned()
-    } else {
-        format!(
-            r#"<table><thead><tr><th scope="col">Date (UTC)</th><th scope="col">Event</th><th scope="col">User</th><th scope="col">By</th><th scope="col">IP</th></tr></thead><tbody>{rows}</tbody></table>
-<nav class="pager" aria-label="Pages">{prev}<span>Page {} of {pages} · {total} entries</span>{next}</nav>"#,
-            page + 1
-        )
-    };
-    let body = format!(
-        r#"<form method="get" action="/admin/logs" class="panel filters">
-<div class="grid">
-<div><label for="type">Type</label><select id="type" name="type">{options}</select></div>
-<div><label for="user">User id</label><input id="user" name="user" type="text" value="{user}" placeholder="auth0|…"></div>
-<div><label for="from">From (UTC date)</label><input id="from" name="from" type="text" inputmode="numeric" value="{from}" placeholder="YYYY-MM-DD"></div>
-<div><label for="to">To (UTC date)</label><input id="to" name="to" type="text" inputmode="numeric" value="{to}" placeholder="YYYY-MM-DD"></div>
-</div><button type="submit">Filter</button></form>
-{table}"#,
-        user = e(user.as_deref().unwrap_or_default()),
-        from = e(from.as_deref().unwrap_or_default()),
-        to = e(to.as_deref().unwrap_or_default()),
-    );
     let (status, notice) = match problems.first() {
         Some(p) => (StatusCode::BAD_REQUEST, Some(Notice::Error(p))),
         None => (StatusCode::OK, None),
     };
-    console.page(status, SECTION, "Logs", notice, &body)
+    console.render(status, SECTION, "Logs", notice, &view)
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -214,57 +183,45 @@ fn actor(v: &Value) -> String {
     }
 }
 
-fn row(v: &Value) -> String {
-    let user = match v["user_id"].as_str() {
-        Some(id) => format!(
-            r#"<a href="/admin/users/{}">{}</a>"#,
-            e(&super::path_segment(id)),
-            e(if text(v, "user_name").is_empty() {
-                id
-            } else {
-                text(v, "user_name")
-            })
-        ),
-        None => String::new(),
-    };
-    format!(
-        r#"<tr><td><a href="/admin/logs/{id}">{date}</a></td><td><code>{kind}</code> {desc}</td><td>{user}</td><td>{by}</td><td>{ip}</td></tr>"#,
-        id = e(&super::path_segment(text(v, "log_id"))),
-        date = e(text(v, "date")),
-        kind = e(text(v, "type")),
-        desc = e(text(v, "description")),
-        by = e(&actor(v)),
-        ip = e(text(v, "ip")),
-    )
+fn row(v: &Value) -> Row {
+    Row {
+        id_segment: super::path_segment(text(v, "log_id")),
+        date: Moment::written(text(v, "date")),
+        kind: text(v, "type").to_owned(),
+        description: text(v, "description").to_owned(),
+        user: v["user_id"].as_str().map(|id| {
+            let name = text(v, "user_name");
+            (
+                super::path_segment(id),
+                if name.is_empty() { id } else { name }.to_owned(),
+            )
+        }),
+        by: actor(v),
+        ip: text(v, "ip").to_owned(),
+    }
 }
 
 async fn entry(console: Console, Path(id): Path<String>) -> Response {
     match console.state.services.get_log(&id).await {
         Ok(v) => {
-            let pretty = serde_json::to_string_pretty(&v).unwrap_or_default();
             let by = actor(&v);
-            let body = format!(
-                r#"<p><a href="/admin/logs">← Logs</a></p>
-<section class="panel"><dl class="facts">
-<dt>Date (UTC)</dt><dd>{date}</dd><dt>Type</dt><dd><code>{kind}</code> {desc}</dd>
-<dt>User</dt><dd>{user}</dd><dt>By</dt><dd>{by}</dd><dt>IP</dt><dd>{ip}</dd></dl></section>
-<section class="panel"><h2>Entry</h2><pre class="json">{pretty}</pre></section>"#,
-                date = e(text(&v, "date")),
-                kind = e(text(&v, "type")),
-                desc = e(text(&v, "description")),
-                user = e(text(&v, "user_name")),
-                by = e(if by.is_empty() { "—" } else { &by }),
-                ip = e(text(&v, "ip")),
-                pretty = e(&pretty),
-            );
-            console.page(StatusCode::OK, SECTION, "Log entry", None, &body)
+            let view = Entry {
+                date: Moment::written(text(&v, "date")),
+                kind: text(&v, "type"),
+                description: text(&v, "description"),
+                user: text(&v, "user_name"),
+                by: if by.is_empty() { "—" } else { &by },
+                ip: text(&v, "ip"),
+                pretty: serde_json::to_string_pretty(&v).unwrap_or_default(),
+            };
+            console.render(StatusCode::OK, SECTION, "Log entry", None, &view)
         }
-        Err(ServiceError::NotFound { .. }) => console.page(
+        Err(ServiceError::NotFound { .. }) => console.render(
             StatusCode::NOT_FOUND,
             SECTION,
             "Log entry",
             Some(Notice::Error("There is no such log entry.")),
-            r#"<p><a href="/admin/logs">← Logs</a></p>"#,
+            &Missing,
         ),
         Err(err) => {
             tracing::error!(error = ?err, "reading a log entry in the console");

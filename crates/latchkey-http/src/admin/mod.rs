@@ -12,9 +12,12 @@ mod auth;
 mod database;
 mod emails;
 mod logs;
+mod logs_views;
 mod security;
+mod security_views;
 mod settings;
 mod users;
+mod users_views;
 mod views;
 
 use crate::AppState;

@@ -1,7 +1,7 @@
 //! "Your account": the signed-in administrator's authenticator app (optional TOTP for the
 //! console).
 
-use super::e;
+use super::security_views::{Account, Back, Setup};
 use super::{Console, ConsoleForm, NoFields, Notice, done};
 use crate::AppState;
 use crate::web::{error_page, grouped_key, qr_svg_base64};
@@ -38,27 +38,12 @@ async fn show(console: Console, Query(q): Query<DoneQuery>) -> Response {
         Some("totp-off") => Some(Notice::Ok("Authenticator app removed.")),
         _ => None,
     };
-    let csrf = console.csrf_field();
-    let totp = if console.admin.has_totp {
-        format!(
-            r#"<p><span class="badge ok">On</span> The console asks for a code from your authenticator app at every sign-in, and before a password reset.</p>
-<form method="post" action="/admin/security/totp/remove" class="inline-form">{csrf}
-<label for="code">Current code</label><input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required>
-<button type="submit" class="secondary">Remove the authenticator app</button></form>"#
-        )
-    } else {
-        format!(
-            r#"<p><span class="badge">Off</span> Only your password protects this account.</p>
-<form method="post" action="/admin/security/totp">{csrf}<button type="submit">Set up an authenticator app</button></form>"#
-        )
+    let view = Account {
+        email: &console.admin.email,
+        has_totp: console.admin.has_totp,
+        csrf: console.csrf(),
     };
-    let body = format!(
-        r#"<section class="panel"><h2>Signed in as</h2><p><strong>{email}</strong></p>
-<p class="hint">Your password is changed from the sign-in page ("Don't remember your password?") or by an operator with <code>latchkey admin reset-password</code>.</p></section>
-<section class="panel"><h2>Two-step verification</h2>{totp}</section>"#,
-        email = e(&console.admin.email),
-    );
-    console.page(StatusCode::OK, SECTION, "Your account", notice, &body)
+    console.render(StatusCode::OK, SECTION, "Your account", notice, &view)
 }
 
 fn setup_page(
@@ -67,24 +52,18 @@ fn setup_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let body = format!(
-        r#"<section class="panel narrow"><p>Scan this code with an authenticator app (Google Authenticator, 1Password, Authy…), then enter the 6-digit code it shows.</p>
-<p class="qr"><img src="data:image/svg+xml;base64,{qr}" width="200" height="200" alt="QR code for your authenticator app"></p>
-<p class="hint">Can't scan it? Enter this key instead: <code id="totp-key">{key}</code></p>
-<form method="post" action="/admin/security/totp/confirm">{csrf}<input type="hidden" name="pending" value="{pending}">
-<label for="code">Code</label><input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required>
-<button type="submit">Turn on</button></form></section>"#,
-        qr = qr_svg_base64(setup.otpauth_uri.expose_secret()),
-        key = e(&grouped_key(setup.secret.expose_secret())),
-        csrf = console.csrf_field(),
-        pending = e(&setup.pending),
-    );
-    console.page(
+    let view = Setup {
+        qr_base64: qr_svg_base64(setup.otpauth_uri.expose_secret()),
+        key: grouped_key(setup.secret.expose_secret()),
+        csrf: console.csrf(),
+        pending: &setup.pending,
+    };
+    console.render(
         status,
         SECTION,
         "Set up an authenticator app",
         error.map(Notice::Error),
-        &body,
+        &view,
     )
 }
 
@@ -96,12 +75,12 @@ async fn begin(ConsoleForm(console, _): ConsoleForm<NoFields>) -> Response {
         .await
     {
         Ok(setup) => setup_page(&console, &setup, None, StatusCode::OK),
-        Err(ServiceError::BadRequest { message, .. }) => console.page(
+        Err(ServiceError::BadRequest { message, .. }) => console.render(
             StatusCode::BAD_REQUEST,
             SECTION,
             "Your account",
             Some(Notice::Error(&message)),
-            r#"<p><a href="/admin/security">Back</a></p>"#,
+            &Back,
         ),
         Err(err) => {
             tracing::error!(error = ?err, "starting a console TOTP set-up");
@@ -128,12 +107,12 @@ async fn confirm(ConsoleForm(console, f): ConsoleForm<CodeFields>) -> Response {
         Err(ServiceError::BadRequest { message, .. }) => {
             match services.resume_admin_totp(&f.pending) {
                 Ok(setup) => setup_page(&console, &setup, Some(&message), StatusCode::BAD_REQUEST),
-                Err(_) => console.page(
+                Err(_) => console.render(
                     StatusCode::BAD_REQUEST,
                     SECTION,
                     "Your account",
                     Some(Notice::Error("The set-up expired. Start again.")),
-                    r#"<p><a href="/admin/security">Back</a></p>"#,
+                    &Back,
                 ),
             }
         }
@@ -153,12 +132,12 @@ async fn remove(ConsoleForm(console, f): ConsoleForm<CodeFields>) -> Response {
     {
         Ok(()) => done(SECTION, "totp-off"),
         Err(ServiceError::BadRequest { message, .. })
-        | Err(ServiceError::TooManyRequests(message)) => console.page(
+        | Err(ServiceError::TooManyRequests(message)) => console.render(
             StatusCode::BAD_REQUEST,
             SECTION,
             "Your account",
             Some(Notice::Error(&message)),
-            r#"<p><a href="/admin/security">Back</a></p>"#,
+            &Back,
         ),
         Err(err) => {
             tracing::error!(error = ?err, "removing a console authenticator");

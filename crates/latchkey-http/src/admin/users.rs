@@ -2,11 +2,14 @@
 //! recent log), and the actions on it. Each action calls the service function the
 //! Management API calls, with the administrator as the caller (logged as such).
 
-use super::e;
-use super::{Console, ConsoleForm, NoFields, Notice, done, rules_list};
+use super::users_views::{
+    BlockRow, Detail, List, ListRow, LogRow, MethodRow, Missing, New, SessionRow,
+};
+use super::{Console, ConsoleForm, NoFields, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::web::error_page;
+use crate::web::views::RuleLine;
+use crate::web::{Moment, error_page};
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -14,10 +17,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
-use latchkey_core::domain::{Password, User, UserId};
-use latchkey_core::password::RuleReport;
+use latchkey_core::domain::{Email, Password, Profile, User, UserId};
+use latchkey_core::password::{PasswordPolicy, RuleReport};
 use latchkey_core::services::{
-    Caller, NewPasswordTicket, PasswordChangeReason, PasswordResetRequest, UserPatch,
+    Caller, DEFAULT_CONNECTION, NewPasswordTicket, NewUser, PasswordChangeReason,
+    PasswordResetRequest, UserPatch,
 };
 use latchkey_core::store::UserQuery;
 use serde::Deserialize;
@@ -25,6 +29,7 @@ use serde::Deserialize;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(list))
+        .route("/admin/users/new", get(new_form).post(create))
         .route("/admin/users/{id}", get(detail))
         .route("/admin/users/{id}/password", post(change_password))
         .route("/admin/users/{id}/send-reset", post(send_reset))
@@ -42,10 +47,6 @@ const PER_PAGE: u32 = 25;
 
 fn user_path(id: &UserId) -> String {
     format!("/admin/users/{}", super::path_segment(id.as_str()))
-}
-
-fn when(t: Option<latchkey_core::time::Timestamp>) -> String {
-    t.map_or_else(|| "never".to_owned(), |t| t.to_iso())
 }
 
 #[derive(Deserialize, Default)]
@@ -76,57 +77,39 @@ async fn list(console: Console, Query(q): Query<ListQuery>) -> Response {
             return error_page();
         }
     };
-    let rows: String = users
+    let rows = users
         .iter()
-        .map(|u| {
-            format!(
-                r#"<tr><td><a href="{path}">{email}</a></td><td><code>{id}</code></td><td>{conn}</td><td>{logins}</td><td>{last}</td><td>{status}</td></tr>"#,
-                path = e(&user_path(&u.user_id)),
-                email = e(&u.email.as_ref().map_or_else(|| u.display_name(), |m| m.as_str().to_owned())),
-                id = e(u.user_id.as_str()),
-                conn = e(&u.connection),
-                logins = u.logins_count,
-                last = e(&when(u.last_login)),
-                status = if u.blocked { r#"<span class="badge bad">Blocked</span>"# } else { "" },
-            )
+        .map(|u| ListRow {
+            path: user_path(&u.user_id),
+            label: u
+                .email
+                .as_ref()
+                .map_or_else(|| u.display_name(), |m| m.as_str().to_owned()),
+            id: u.user_id.as_str().to_owned(),
+            connection: u.connection.clone(),
+            logins: u.logins_count,
+            last_login: u.last_login.map(Moment::of),
+            blocked: u.blocked,
         })
         .collect();
     let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
-    let link = |p: u32, label: &str| {
-        format!(
-            r#"<a href="/admin/users?q={}&amp;page={p}">{label}</a>"#,
-            url::form_urlencoded::byte_serialize(search.as_bytes()).collect::<String>()
-        )
+    let page_query = |p: u32| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &search)
+            .append_pair("page", &p.to_string())
+            .finish()
     };
-    let prev = if page > 0 {
-        link(page - 1, "← Previous")
-    } else {
-        String::new()
+    let view = List {
+        search: &search,
+        rows,
+        previous: (page > 0).then(|| page_query(page - 1)),
+        next: (u64::from(page + 1) < pages).then(|| page_query(page + 1)),
+        page: page + 1,
+        pages,
+        total,
     };
-    let next = if u64::from(page + 1) < pages {
-        link(page + 1, "Next →")
-    } else {
-        String::new()
-    };
-    let table = if users.is_empty() {
-        r#"<p class="empty">No user matches.</p>"#.to_owned()
-    } else {
-        format!(
-            r#"<table><thead><tr><th scope="col">User</th><th scope="col">Id</th><th scope="col">Connection</th><th scope="col">Logins</th><th scope="col">Last login</th><th scope="col"><span class="sr-only">Status</span></th></tr></thead><tbody>{rows}</tbody></table>
-<nav class="pager" aria-label="Pages">{prev}<span>Page {current} of {pages} · {total} {noun}</span>{next}</nav>"#,
-            current = page + 1,
-            noun = if total == 1 { "user" } else { "users" },
-        )
-    };
-    let body = format!(
-        r#"<form method="get" action="/admin/users" class="search" role="search">
-<label for="q">Search by email, name or user id</label>
-<div class="row"><input id="q" name="q" type="search" value="{search}"><button type="submit">Search</button></div></form>
-{table}"#,
-        search = e(&search),
-    );
     let notice = (q.done.as_deref() == Some("deleted")).then_some(Notice::Ok("User deleted."));
-    console.page(StatusCode::OK, SECTION, "Users", notice, &body)
+    console.render(StatusCode::OK, SECTION, "Users", notice, &view)
 }
 
 #[derive(Deserialize, Default)]
@@ -150,6 +133,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "unblocked" => "User unblocked.",
         "lifted" => "Brute-force blocks lifted.",
         "sessions" => "Every session of the user was ended.",
+        "created" => "User created.",
         _ => return None,
     })
 }
@@ -188,209 +172,71 @@ async fn user_page(
         }
     };
     let path = user_path(&user.user_id);
-    let csrf = console.csrf_field();
-    let email = user.email.as_ref().map(|m| m.as_str().to_owned());
-    let action = |what: &str, label: &str, class: &str| {
-        format!(
-            r#"<form method="post" action="{path}/{what}" class="inline">{csrf}<button type="submit" class="{class}">{label}</button></form>"#,
-            path = e(&path),
-        )
-    };
-    let facts = format!(
-        r#"<dl class="facts">
-<dt>User id</dt><dd><code>{id}</code></dd>
-<dt>Email</dt><dd>{email} {verified}</dd>
-<dt>Name</dt><dd>{name}</dd>
-<dt>Identities</dt><dd>{connection} <span class="hint">(auth0, database)</span></dd>
-<dt>Created</dt><dd>{created}</dd>
-<dt>Updated</dt><dd>{updated}</dd>
-<dt>Last login</dt><dd>{last_login}{last_ip}</dd>
-<dt>Logins</dt><dd>{logins}</dd>
-<dt>Last password reset</dt><dd>{last_reset}</dd>
-<dt>Status</dt><dd>{status}</dd>
-</dl>"#,
-        id = e(user.user_id.as_str()),
-        email = e(email.as_deref().unwrap_or("—")),
-        verified = if user.email_verified {
-            r#"<span class="badge ok">verified</span>"#
-        } else {
-            r#"<span class="badge">not verified</span>"#
-        },
-        name = e(&user.display_name()),
-        connection = e(&user.connection),
-        created = e(&user.created_at.to_iso()),
-        updated = e(&user.updated_at.to_iso()),
-        last_login = e(&when(user.last_login)),
-        last_ip = user
-            .last_ip
-            .as_deref()
-            .map_or(String::new(), |ip| format!(" from {}", e(ip))),
-        logins = user.logins_count,
-        last_reset = e(&when(user.last_password_reset)),
-        status = if user.blocked {
-            r#"<span class="badge bad">Blocked</span>"#
-        } else {
-            r#"<span class="badge ok">Active</span>"#
-        },
-    );
-    let password_error = extra.password_error.as_deref().map_or(String::new(), |m| {
-        format!(
-            r#"<div id="password-error" class="alert error" role="alert">{}</div>"#,
-            e(m)
-        )
-    });
+    let email = user.email.as_ref().map(|m| m.as_str());
     let checked = extra.checked_rules.is_some();
     let shown_rules = extra.checked_rules.unwrap_or(rules);
-    let change_password = format!(
-        r#"<section class="panel" aria-labelledby="cp"><h2 id="cp">Change Password</h2>
-<p class="hint">Sets the password now. The user is not told (no mail goes out); every session and refresh token they have ends.</p>
-{password_error}<form method="post" action="{path}/password" novalidate>{csrf}
-<input type="text" name="username" autocomplete="off" value="{email}" hidden>
-<label for="newPassword">New password</label>
-<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-invalid="{invalid}" aria-describedby="{described}user-rules">
-<div id="user-rules">{rules}</div>
-<label for="confirmNewPassword">Confirm new password</label>
-<input id="confirmNewPassword" name="confirmNewPassword" type="password" autocomplete="new-password" required>
-<button type="submit">Change Password</button></form></section>"#,
-        path = e(&path),
-        email = e(email.as_deref().unwrap_or_default()),
-        rules = rules_list(&shown_rules, checked),
-        invalid = extra.password_error.is_some(),
-        described = if extra.password_error.is_some() {
-            "password-error "
-        } else {
-            ""
-        },
-    );
-    let ticket = extra.ticket.as_deref().map_or(String::new(), |t| {
-        format!(
-            r#"<div class="alert ok" role="status"><label for="ticket-url">Password-change link (valid 7 days, works once). Copy it and send it to the user:</label>
-<input id="ticket-url" type="text" readonly value="{}"></div>"#,
-            e(t)
-        )
-    });
-    let reset_actions = format!(
-        r#"<section class="panel" aria-labelledby="ra"><h2 id="ra">Reset by link</h2>{ticket}
-<div class="actions">{send}{create}</div></section>"#,
-        send = if email.is_some() {
-            action("send-reset", "Send reset email", "secondary")
-        } else {
-            String::new()
-        },
-        create = action("ticket", "Create a password-change link", "secondary"),
-    );
-    let session_rows: String = sessions
-        .iter()
-        .map(|s| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(&s.created_at.to_iso()),
-                e(&s.last_seen_at.to_iso()),
-                e(s.ip.as_deref().unwrap_or("—")),
-                e(s.user_agent.as_deref().unwrap_or("—"))
-            )
-        })
-        .collect();
-    let sessions_html = if sessions.is_empty() {
-        r#"<p class="empty">No live session.</p>"#.to_owned()
-    } else {
-        format!(
-            r#"<table><thead><tr><th scope="col">Started</th><th scope="col">Last seen</th><th scope="col">IP</th><th scope="col">Browser</th></tr></thead><tbody>{session_rows}</tbody></table><div class="actions">{}</div>"#,
-            action("revoke-sessions", "End every session", "secondary")
-        )
-    };
-    let method_rows: String = methods
-        .iter()
-        .map(|m| {
-            format!(
-                "<li>{} <span class=\"hint\">{} · {}</span></li>",
-                e(m.name.as_deref().unwrap_or(&m.kind)),
-                e(&m.kind),
-                e(&m.created_at.to_iso())
-            )
-        })
-        .collect();
-    let mfa_html = if methods.is_empty() {
-        r#"<p class="empty">No second factor enrolled.</p>"#.to_owned()
-    } else {
-        format!(
-            r#"<ul class="plain">{method_rows}</ul><div class="actions">{}</div>"#,
-            action("reset-mfa", "Reset MFA", "secondary")
-        )
-    };
-    let blocked_for = blocks["blocked_for"]
+    let blocks = blocks["blocked_for"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let blocks_html = if blocked_for.is_empty() {
-        r#"<p class="empty">No brute-force block.</p>"#.to_owned()
-    } else {
-        let items: String = blocked_for
-            .iter()
-            .map(|b| {
-                format!(
-                    "<li>{} <span class=\"hint\">since {}</span></li>",
-                    e(b["ip"].as_str().unwrap_or_default()),
-                    e(b["blocked_at"].as_str().unwrap_or_default())
-                )
-            })
-            .collect();
-        format!(
-            r#"<ul class="plain">{items}</ul><div class="actions">{}</div>"#,
-            action("lift-blocks", "Lift brute-force blocks", "secondary")
-        )
-    };
-    let log_rows: String = logs
-        .iter()
-        .map(|l| {
-            format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                e(l["date"].as_str().unwrap_or_default()),
-                e(l["type"].as_str().unwrap_or_default()),
-                e(l["description"].as_str().unwrap_or_default()),
-                e(l["ip"].as_str().unwrap_or_default())
-            )
+        .map(|list| {
+            list.iter()
+                .map(|b| BlockRow {
+                    ip: b["ip"].as_str().unwrap_or_default().to_owned(),
+                    since: Moment::written(b["blocked_at"].as_str().unwrap_or_default()),
+                })
+                .collect()
         })
-        .collect();
-    let logs_html = if logs.is_empty() {
-        r#"<p class="empty">Nothing logged yet.</p>"#.to_owned()
-    } else {
-        format!(
-            r#"<table><thead><tr><th scope="col">Date</th><th scope="col">Type</th><th scope="col">Description</th><th scope="col">IP</th></tr></thead><tbody>{log_rows}</tbody></table>
-<p><a href="/admin/logs?user={}">All of this user's log</a></p>"#,
-            e(
-                &url::form_urlencoded::byte_serialize(user.user_id.as_str().as_bytes())
-                    .collect::<String>()
-            )
-        )
+        .unwrap_or_default();
+    let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
+    let view = Detail {
+        path: &path,
+        csrf: console.csrf(),
+        id: user.user_id.as_str(),
+        email,
+        email_verified: user.email_verified,
+        name: user.display_name(),
+        connection: &user.connection,
+        created: Moment::of(user.created_at),
+        updated: Moment::of(user.updated_at),
+        last_login: user.last_login.map(Moment::of),
+        last_ip: user.last_ip.as_deref(),
+        logins: user.logins_count,
+        last_reset: user.last_password_reset.map(Moment::of),
+        blocked: user.blocked,
+        password_error: extra.password_error.as_deref(),
+        rules: RuleLine::list(&shown_rules, checked),
+        ticket: extra.ticket.as_deref(),
+        sessions: sessions
+            .iter()
+            .map(|s| SessionRow {
+                started: Moment::of(s.created_at),
+                last_seen: Moment::of(s.last_seen_at),
+                ip: s.ip.as_deref().unwrap_or("—").to_owned(),
+                browser: s.user_agent.as_deref().unwrap_or("—").to_owned(),
+            })
+            .collect(),
+        methods: methods
+            .iter()
+            .map(|m| MethodRow {
+                name: m.name.as_deref().unwrap_or(&m.kind).to_owned(),
+                kind: m.kind.clone(),
+                created: Moment::of(m.created_at),
+            })
+            .collect(),
+        blocks,
+        logs: logs
+            .iter()
+            .map(|l| LogRow {
+                date: Moment::written(l["date"].as_str().unwrap_or_default()),
+                kind: text(l, "type"),
+                description: text(l, "description"),
+                ip: text(l, "ip"),
+            })
+            .collect(),
+        logs_user: url::form_urlencoded::byte_serialize(user.user_id.as_str().as_bytes()).collect(),
+        confirm_hint: email.unwrap_or(user.user_id.as_str()),
     };
-    let confirm_hint = email.as_deref().unwrap_or(user.user_id.as_str());
-    let body = format!(
-        r#"<p><a href="/admin/users">← Users</a></p>
-<div class="grid">
-<section class="panel" aria-labelledby="pf"><h2 id="pf">Profile</h2>{facts}
-<div class="actions">{block}</div></section>
-{change_password}
-{reset_actions}
-<section class="panel" aria-labelledby="ss"><h2 id="ss">Sessions</h2>{sessions_html}</section>
-<section class="panel" aria-labelledby="mf"><h2 id="mf">Multi-factor authentication</h2>{mfa_html}</section>
-<section class="panel" aria-labelledby="bf"><h2 id="bf">Brute-force protection</h2>{blocks_html}</section>
-<section class="panel wide" aria-labelledby="lg"><h2 id="lg">Recent activity</h2>{logs_html}</section>
-<section class="panel danger" aria-labelledby="dl"><h2 id="dl">Delete user</h2>
-<p>This removes the user and everything they own here. It cannot be undone.</p>
-<form method="post" action="{path}/delete">{csrf}<label for="confirm">Type <strong>{confirm_hint}</strong> to confirm</label>
-<input id="confirm" name="confirm" type="text" autocomplete="off" required><button type="submit" class="danger">Delete user</button></form></section>
-</div>"#,
-        block = if user.blocked {
-            action("unblock", "Unblock user", "secondary")
-        } else {
-            action("block", "Block user", "secondary")
-        },
-        path = e(&path),
-        confirm_hint = e(confirm_hint),
-    );
-    let title = email.unwrap_or_else(|| user.display_name());
-    console.page(status, SECTION, &title, notice, &body)
+    let title = email.map_or_else(|| user.display_name(), str::to_owned);
+    console.render(status, SECTION, &title, notice, &view)
 }
 
 async fn detail(
@@ -404,12 +250,12 @@ async fn detail(
     let user = match console.state.services.get_user(&id).await {
         Ok(u) => u,
         Err(ServiceError::NotFound { .. }) => {
-            return console.page(
+            return console.render(
                 StatusCode::NOT_FOUND,
                 SECTION,
                 "User not found",
                 None,
-                r#"<p>There is no such user. <a href="/admin/users">Back to users</a></p>"#,
+                &Missing,
             );
         }
         Err(err) => {
@@ -643,5 +489,155 @@ async fn delete(
     {
         Ok(()) => Redirect::to("/admin/users?done=deleted").into_response(),
         Err(err) => failed(&console, &user, err).await,
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct NewUserQuery {
+    connection: Option<String>,
+}
+
+/// What the Create user form shows besides its fields.
+#[derive(Default)]
+struct NewUserErrors<'a> {
+    form: Option<&'a str>,
+    email: Option<String>,
+    password: Option<String>,
+    /// The rules as a refused password met them.
+    checked_rules: Option<Vec<RuleReport>>,
+}
+
+/// The Create user form for `connection` (the default one if there is no such database
+/// connection), with the fields as typed.
+async fn new_user_page(
+    console: &Console,
+    fields: &NewUserFields,
+    errors: NewUserErrors<'_>,
+    status: StatusCode,
+) -> Response {
+    let connections = match console.state.services.list_connections().await {
+        Ok(list) => list,
+        Err(err) => {
+            tracing::error!(error = ?err, "listing connections for Create user");
+            return error_page();
+        }
+    };
+    let databases: Vec<_> = connections.iter().filter(|c| c.is_database()).collect();
+    let chosen = databases
+        .iter()
+        .find(|c| c.name == fields.connection)
+        .or_else(|| databases.iter().find(|c| c.name == DEFAULT_CONNECTION))
+        .or_else(|| databases.first());
+    let connection = chosen.map_or(DEFAULT_CONNECTION, |c| c.name.as_str());
+    let rules = match (&errors.checked_rules, chosen) {
+        (Some(checked), _) => RuleLine::list(checked, true),
+        (None, Some(c)) => {
+            RuleLine::list(&PasswordPolicy::from_options(&c.options).describe(), false)
+        }
+        (None, None) => Vec::new(),
+    };
+    let view = New {
+        csrf: console.csrf(),
+        connections: databases.iter().map(|c| c.name.clone()).collect(),
+        connection,
+        email: fields.email.trim(),
+        email_verified: fields.email_verified.is_some(),
+        rules,
+        error: errors.form,
+        email_error: errors.email.as_deref(),
+        password_error: errors.password.as_deref(),
+    };
+    console.render(status, SECTION, "Create user", None, &view)
+}
+
+async fn new_form(console: Console, Query(q): Query<NewUserQuery>) -> Response {
+    let fields = NewUserFields {
+        connection: q.connection.unwrap_or_default(),
+        ..NewUserFields::default()
+    };
+    new_user_page(&console, &fields, NewUserErrors::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+struct NewUserFields {
+    #[serde(default)]
+    connection: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    /// A checkbox: present when ticked.
+    email_verified: Option<String>,
+}
+
+/// `POST /admin/users/new`: the service function `POST /api/v2/users` calls, with the
+/// administrator as the caller.
+async fn create(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<NewUserFields>) -> Response {
+    let email = Email::parse(&f.email);
+    let password = Password::parse(f.password.clone());
+    if email.is_err() || password.is_err() {
+        let errors = NewUserErrors {
+            email: email
+                .as_ref()
+                .err()
+                .map(|e| format!("The email address {}.", e.reason)),
+            password: password
+                .as_ref()
+                .err()
+                .map(|e| format!("The password {}.", e.reason)),
+            ..NewUserErrors::default()
+        };
+        return new_user_page(&console, &f, errors, StatusCode::BAD_REQUEST).await;
+    }
+    let connection = match f.connection.trim() {
+        "" => DEFAULT_CONNECTION.to_owned(),
+        name => name.to_owned(),
+    };
+    let new = NewUser {
+        connection,
+        email: email.ok(),
+        email_verified: f.email_verified.is_some(),
+        username: None,
+        password: password.ok(),
+        user_id: None,
+        profile: Profile::default(),
+        user_metadata: serde_json::Map::new(),
+        app_metadata: serde_json::Map::new(),
+        blocked: false,
+    };
+    let caller = console.admin.caller(meta);
+    match console.state.services.create_user(new, &caller).await {
+        Ok(user) => done(&user_path(&user.user_id), "created"),
+        Err(ServiceError::PasswordPolicy(v)) => {
+            let errors = NewUserErrors {
+                password: Some(v.name.message().to_owned()),
+                checked_rules: Some(v.rules),
+                ..NewUserErrors::default()
+            };
+            new_user_page(&console, &f, errors, StatusCode::BAD_REQUEST).await
+        }
+        Err(
+            ServiceError::Conflict { message, .. }
+            | ServiceError::BadRequest { message, .. }
+            | ServiceError::NotFound { message, .. },
+        ) => {
+            let errors = NewUserErrors {
+                form: Some(&message),
+                ..NewUserErrors::default()
+            };
+            new_user_page(&console, &f, errors, StatusCode::BAD_REQUEST).await
+        }
+        Err(ServiceError::Invalid(p)) => {
+            let message = p.to_string();
+            let errors = NewUserErrors {
+                form: Some(&message),
+                ..NewUserErrors::default()
+            };
+            new_user_page(&console, &f, errors, StatusCode::BAD_REQUEST).await
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, "creating a user in the console");
+            error_page()
+        }
     }
 }

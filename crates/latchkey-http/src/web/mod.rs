@@ -159,6 +159,44 @@ pub(crate) fn origin_of(url: &str) -> Option<String> {
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
+/// A moment as a page shows it: `3 Dec 2026, 15:04 UTC`, and the ISO value for
+/// `<time datetime="…">`.
+pub(crate) struct Moment {
+    pub(crate) iso: String,
+    pub(crate) text: String,
+}
+
+impl Moment {
+    pub(crate) fn of(t: latchkey_core::time::Timestamp) -> Self {
+        Self {
+            iso: t.to_iso(),
+            text: human_utc(t),
+        }
+    }
+
+    /// A date from a JSON document (a log entry, a block), as written if it is not ISO.
+    pub(crate) fn written(iso: &str) -> Self {
+        latchkey_core::time::Timestamp::parse_iso(iso).map_or_else(
+            || Self {
+                iso: iso.to_owned(),
+                text: iso.to_owned(),
+            },
+            Self::of,
+        )
+    }
+}
+
+/// `t` for people: `3 Dec 2026, 15:04 UTC` (the ISO form if it cannot be written so).
+pub(crate) fn human_utc(t: latchkey_core::time::Timestamp) -> String {
+    let format = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.millis()) * 1_000_000)
+        .ok()
+        .and_then(|dt| dt.format(&format).ok())
+        .unwrap_or_else(|| t.to_iso())
+}
+
 /// `s` as one URL query or path component (spaces as `%20`: axum's `Path` does not read `+`).
 pub(crate) fn url_component(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
@@ -176,6 +214,17 @@ mod tests {
         askama::filters::Escaper::write_escaped_str(&Entities, &mut out, r#"<a href="x">&'</a>"#)
             .unwrap_or_default();
         assert_eq!(out, "&lt;a href=&quot;x&quot;&gt;&amp;'&lt;/a&gt;");
+    }
+
+    #[test]
+    fn moments_read_in_utc() {
+        let t = latchkey_core::time::Timestamp::parse_iso("2026-12-03T15:04:59.123Z")
+            .unwrap_or(latchkey_core::time::Timestamp::from_millis(0));
+        assert_eq!(human_utc(t), "3 Dec 2026, 15:04 UTC");
+        let m = Moment::of(t);
+        assert_eq!(m.iso, "2026-12-03T15:04:59.123Z");
+        assert_eq!(Moment::written("yesterday").text, "yesterday");
+        assert_eq!(Moment::written(&m.iso).text, m.text);
     }
 
     /// `'` is not escaped, so no attribute may be single-quoted or unquoted around a value.

@@ -441,6 +441,156 @@ async fn an_administrator_changes_a_users_password_and_the_user_logs_in_with_it(
     assert_eq!(status, 303);
 }
 
+/// Submits the console's Create user form (default connection, address marked verified).
+async fn create_user_form(
+    app: &TestApp,
+    b: &mut Browser,
+    token: &str,
+    email: &str,
+    password: &str,
+) -> (u16, String, Option<String>) {
+    b.post(
+        &app.url("/admin/users/new"),
+        &[
+            ("_csrf", token),
+            ("connection", "Username-Password-Authentication"),
+            ("email", email),
+            ("password", password),
+            ("email_verified", "true"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_administrator_creates_a_user_through_the_same_service_as_the_management_api() {
+    let app = crate::helpers::spawn_app().await;
+    // Without a session: the form goes to sign-in, a submission is refused.
+    let res = app
+        .http
+        .get(app.url("/admin/users/new"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = app
+        .http
+        .post(app.url("/admin/users/new"))
+        .form(&[("_csrf", "x"), ("email", "nobody@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let (admin_email, _) = admin_credentials(&app);
+    let mut b = signed_in_admin(&app).await;
+    let (_, list, _) = b.get(&app.url("/admin/users")).await;
+    assert!(list.contains(r#"href="/admin/users/new""#), "{list}");
+    let (status, form, _) = b.get(&app.url("/admin/users/new")).await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains("Username-Password-Authentication")
+            && form.contains(r#"<div id="new-user-rules"><ul class="rules"><li"#)
+            && form.contains(r#"name="email_verified""#),
+        "{form}"
+    );
+    let csrf = hidden(&form, "_csrf");
+    // No token, or a forged one: refused, nothing created.
+    for token in ["", "forged-token"] {
+        let (status, _, _) =
+            create_user_form(&app, &mut b, token, "made@example.com", "Made-By-Admin-1").await;
+        assert_eq!(status, 403, "{token:?}");
+    }
+    let (_, found) = app
+        .api(
+            Method::GET,
+            "/users-by-email?email=made%40example.com",
+            None,
+        )
+        .await;
+    assert_eq!(found, serde_json::json!([]));
+
+    // A weak password: refused next to the field, with the rules marked; the address stays.
+    let (status, weak, _) =
+        create_user_form(&app, &mut b, &csrf, "made@example.com", "short").await;
+    assert_eq!(status, 400);
+    assert!(
+        weak.contains(r#"<p id="password-error" class="field-error">Password is too weak"#)
+            && weak.contains(r#"class="bad""#)
+            && weak.contains(r#"value="made@example.com""#),
+        "{weak}"
+    );
+    let (status, bad_email, _) =
+        create_user_form(&app, &mut b, &csrf, "not-an-address", "Made-By-Admin-1").await;
+    assert_eq!(status, 400);
+    assert!(bad_email.contains(r#"id="email-error""#), "{bad_email}");
+
+    // A strong one: the user exists, verified, and their page says so.
+    let (status, _, location) =
+        create_user_form(&app, &mut b, &csrf, "made@example.com", "Made-By-Admin-1").await;
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    assert!(
+        location.starts_with("/admin/users/auth0%7C") && location.ends_with("?done=created"),
+        "{location}"
+    );
+    let (status, page, _) = b.get(&app.url(&location)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("User created.")
+            && page.contains("made@example.com")
+            && page.contains(r#"<span class="badge ok">verified</span>"#),
+        "{page}"
+    );
+    let (_, found) = app
+        .api(
+            Method::GET,
+            "/users-by-email?email=made%40example.com",
+            None,
+        )
+        .await;
+    assert_eq!(found[0]["email_verified"], true, "{found}");
+    assert_eq!(
+        app.login("made@example.com", "Made-By-Admin-1", "openid")
+            .await
+            .status(),
+        200
+    );
+
+    // The same address again: a form error, no second user.
+    let (status, duplicate, _) =
+        create_user_form(&app, &mut b, &csrf, "made@example.com", "Made-By-Admin-2").await;
+    assert_eq!(status, 400);
+    assert!(
+        duplicate.contains(r#"<div id="form-error" class="alert error" role="alert">The user already exists.</div>"#),
+        "{duplicate}"
+    );
+    let (_, found) = app
+        .api(
+            Method::GET,
+            "/users-by-email?email=made%40example.com",
+            None,
+        )
+        .await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1));
+
+    // The log names the administrator, as for every console action.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, logs) = app.api(Method::GET, "/logs?per_page=100", None).await;
+    let created = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["type"] == "sapi" && l["description"] == "Create a User")
+        .unwrap_or_else(|| panic!("no sapi entry in {logs}"))
+        .clone();
+    assert_eq!(
+        created["details"]["admin"],
+        admin_email.as_str(),
+        "{created}"
+    );
+}
+
 /// The reset link in the newest mail to `to`.
 async fn admin_reset_link(sink: &SmtpSink, n: usize, to: &str) -> String {
     let mails = sink.wait_for(n, Duration::from_secs(10)).await;
