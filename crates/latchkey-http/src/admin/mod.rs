@@ -12,6 +12,7 @@ mod emails;
 mod logs;
 mod security;
 mod settings;
+mod settings_views;
 mod users;
 mod views;
 
