@@ -8,6 +8,7 @@ mod actions;
 mod applications;
 mod auth;
 mod database;
+mod database_views;
 mod emails;
 mod logs;
 mod security;
