@@ -10,6 +10,7 @@ mod auth;
 mod database;
 mod database_views;
 mod emails;
+mod emails_views;
 mod logs;
 mod security;
 mod settings;
