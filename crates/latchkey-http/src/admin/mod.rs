@@ -7,6 +7,7 @@
 mod actions;
 mod applications;
 mod auth;
+mod auth_views;
 mod database;
 mod database_views;
 mod emails;
