@@ -2,10 +2,11 @@
 //! form, the same answer for every address, a mailed link, a code first for an administrator
 //! with an authenticator, then a new password.
 
-use super::e;
-use super::{SESSION_COOKIE, card_page, refused, rules_list};
+use super::auth_views as views;
+use super::{Notice, SESSION_COOKIE, card, refused};
 use crate::AppState;
 use crate::extract::Meta;
+use crate::web::views::RuleLine;
 use crate::web::{csrf_matches, csrf_nonce, error_page, read_cookie};
 use axum::Router;
 use axum::extract::{Form, Query, State};
@@ -54,19 +55,6 @@ fn csrf_refused() -> Response {
     )
 }
 
-fn banner(message: Option<(&str, bool)>) -> String {
-    message.map_or(String::new(), |(m, ok)| {
-        if ok {
-            format!(r#"<div class="alert ok" role="status">{}</div>"#, e(m))
-        } else {
-            format!(
-                r#"<div id="form-error" class="alert error" role="alert">{}</div>"#,
-                e(m)
-            )
-        }
-    })
-}
-
 /// Only same-console paths are followed after sign-in.
 fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| {
@@ -94,27 +82,14 @@ fn login_form(
     status: StatusCode,
 ) -> Response {
     let (csrf, cookie) = csrf_for(state, headers, LOGIN_PURPOSE);
-    let invalid = if matches!(message, Some((_, false))) {
-        r#" aria-invalid="true" aria-describedby="form-error""#
-    } else {
-        ""
+    let view = views::Login {
+        message: message.map(|(m, ok)| if ok { Notice::Ok(m) } else { Notice::Error(m) }),
+        invalid: matches!(message, Some((_, false))),
+        csrf,
+        next,
+        email,
     };
-    let body = format!(
-        r#"<h1>Sign in to the console</h1>
-{banner}<form method="post" action="/admin/login" novalidate>
-<input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="next" value="{next}">
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="username" required value="{email}"{invalid}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required{invalid}>
-<button type="submit">Sign in</button></form>
-<p class="muted"><a href="/admin/forgot">Don't remember your password?</a></p>"#,
-        banner = banner(message),
-        csrf = e(&csrf),
-        next = e(next),
-        email = e(email),
-    );
-    card_page(status, "Sign in", &body, cookie)
+    card(status, "Sign in", &view, cookie)
 }
 
 async fn login_page(
@@ -172,20 +147,13 @@ fn code_page(
     status: StatusCode,
 ) -> Response {
     let (csrf, cookie) = csrf_for(state, headers, LOGIN_PURPOSE);
-    let body = format!(
-        r#"<h1>Verify it's you</h1>
-<p class="lead">Enter the 6-digit code from your authenticator app.</p>
-{banner}<form method="post" action="/admin/login/mfa" novalidate>
-<input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="pending" value="{pending}"><input type="hidden" name="next" value="{next}">
-<label for="code">Code</label>
-<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required>
-<button type="submit">Continue</button></form>"#,
-        banner = banner(error.map(|m| (m, false))),
-        csrf = e(&csrf),
-        pending = e(pending),
-        next = e(next),
-    );
-    card_page(status, "Verify it's you", &body, cookie)
+    let view = views::LoginCode {
+        error,
+        csrf,
+        pending,
+        next,
+    };
+    card(status, "Verify it's you", &view, cookie)
 }
 
 async fn login(
@@ -314,19 +282,12 @@ fn forgot_form(
     status: StatusCode,
 ) -> Response {
     let (csrf, cookie) = csrf_for(state, headers, FORGOT_PURPOSE);
-    let body = format!(
-        r#"<h1>Reset your password</h1>
-<p class="lead">Enter the address you sign in with. We will send you a link to choose a new password.</p>
-{banner}<form method="post" action="/admin/forgot" novalidate>
-<input type="hidden" name="_csrf" value="{csrf}">
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="username" required>
-<button type="submit">Send the link</button></form>
-<p class="muted"><a href="/admin/login">Back to sign in</a></p>"#,
-        banner = banner(error.map(|m| (m, false))),
-        csrf = e(&csrf),
-    );
-    card_page(status, "Reset your password", &body, cookie)
+    card(
+        status,
+        "Reset your password",
+        &views::Forgot { error, csrf },
+        cookie,
+    )
 }
 
 async fn forgot_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -394,17 +355,12 @@ async fn reset_view(
         .open_admin_reset(token, proof.as_deref())
         .await
     {
-        Ok(AdminResetState::Invalid) => {
-            let body = r#"<h1>This link can no longer be used</h1>
-<p class="lead">It expired, was already used, or a newer link was sent since.</p>
-<p class="center"><a class="button" href="/admin/forgot">Send a new link</a></p>"#;
-            card_page(
-                StatusCode::BAD_REQUEST,
-                "This link can no longer be used",
-                body,
-                cookie,
-            )
-        }
+        Ok(AdminResetState::Invalid) => card(
+            StatusCode::BAD_REQUEST,
+            "This link can no longer be used",
+            &views::ResetInvalid,
+            cookie,
+        ),
         Ok(AdminResetState::NeedsSecondFactor) => {
             let support = state
                 .services
@@ -412,50 +368,25 @@ async fn reset_view(
                 .await
                 .ok()
                 .and_then(|t| t.support_email.or(t.support_url));
-            let lost = support.map_or_else(
-                || "Lost your authenticator? Ask another administrator to remove it (latchkey admin reset-mfa).".to_owned(),
-                |s| format!("Lost your authenticator? Contact support at {s}."),
-            );
-            let body = format!(
-                r#"<h1>Verify it's you</h1>
-<p class="lead">Enter the 6-digit code from your authenticator app before choosing a new password.</p>
-{banner}<form method="post" action="/admin/reset/mfa" novalidate>
-<input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="ticket" value="{ticket}">
-<label for="code">Code</label>
-<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required>
-<button type="submit">Continue</button></form>
-<p class="muted">{lost}</p>"#,
-                banner = banner(message.map(|m| (m, false))),
-                csrf = e(&csrf),
-                ticket = e(token),
-                lost = e(&lost),
-            );
-            card_page(status, "Verify it's you", &body, cookie)
+            let view = views::ResetCode {
+                error: message,
+                csrf,
+                ticket: token,
+                support,
+            };
+            card(status, "Verify it's you", &view, cookie)
         }
         Ok(AdminResetState::Ready { email, rules }) => {
             let checked = checked_rules.is_some();
             let rules = checked_rules.unwrap_or(rules);
-            let body = format!(
-                r#"<h1>Choose a new password</h1>
-<p class="lead">for <strong>{email}</strong></p>
-{banner}<form method="post" action="/admin/reset" novalidate>
-<input type="hidden" name="_csrf" value="{csrf}"><input type="hidden" name="ticket" value="{ticket}">
-<input type="text" name="username" autocomplete="username" value="{email}" hidden>
-<label for="newPassword">New password</label>
-<input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required aria-invalid="{invalid}" aria-describedby="{described}rules">
-<div id="rules">{rules}<p class="hint">Not a commonly used password, and nothing of your email address.</p></div>
-<label for="confirmNewPassword">Confirm new password</label>
-<input id="confirmNewPassword" name="confirmNewPassword" type="password" autocomplete="new-password" required>
-<button type="submit">Change password</button></form>"#,
-                email = e(&email),
-                banner = banner(message.map(|m| (m, false))),
-                csrf = e(&csrf),
-                ticket = e(token),
-                rules = rules_list(&rules, checked),
-                invalid = message.is_some(),
-                described = if message.is_some() { "form-error " } else { "" },
-            );
-            card_page(status, "Choose a new password", &body, cookie)
+            let view = views::ResetForm {
+                email: &email,
+                error: message,
+                csrf,
+                ticket: token,
+                rules: RuleLine::list(&rules, checked),
+            };
+            card(status, "Choose a new password", &view, cookie)
         }
         Err(err) => {
             tracing::error!(error = ?err, "opening a console reset link");

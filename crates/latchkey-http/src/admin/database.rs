@@ -3,11 +3,12 @@
 //! users see them. Saving builds the `options` object the Management API's
 //! `PATCH /connections/{id}` takes and calls the same service, which checks it.
 
-use super::e;
-use super::{Console, ConsoleForm, Notice, done, rules_list};
+use super::database_views as views;
+use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
 use crate::web::error_page;
+use crate::web::views::RuleLine;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -48,21 +49,21 @@ fn notice_text(code: &str) -> Option<&'static str> {
 
 /// The policy form's fields, as posted (and as shown: from the saved options or the attempt).
 #[derive(Deserialize, Default)]
-struct PolicyFields {
+pub(super) struct PolicyFields {
     #[serde(default)]
-    level: String,
+    pub(super) level: String,
     #[serde(default)]
-    min_length: String,
+    pub(super) min_length: String,
     #[serde(default)]
-    history: Option<String>,
+    pub(super) history: Option<String>,
     #[serde(default)]
-    history_size: String,
+    pub(super) history_size: String,
     #[serde(default)]
-    dictionary: Option<String>,
+    pub(super) dictionary: Option<String>,
     #[serde(default)]
-    words: String,
+    pub(super) words: String,
     #[serde(default)]
-    no_personal_info: Option<String>,
+    pub(super) no_personal_info: Option<String>,
 }
 
 fn checked(v: &Option<String>) -> bool {
@@ -181,18 +182,18 @@ const LEVELS: [(&str, &str); 5] = [
 ];
 
 fn no_such_connection(console: &Console) -> Response {
-    console.page(
+    console.render(
         StatusCode::NOT_FOUND,
         SECTION,
         "Connection not found",
         None,
-        r#"<p>There is no such database connection. <a href="/admin/database">Back to database connections</a></p>"#,
+        &views::NotFound,
     )
 }
 
 /// The checks a new password passes besides the listed rules (users are told only when one
-/// fails).
-fn other_checks(o: &ConnectionOptions) -> String {
+/// fails), one sentence each.
+fn other_checks(o: &ConnectionOptions) -> Vec<String> {
     let mut items = Vec::new();
     if let Some(d) = o.password_dictionary.as_ref().filter(|d| d.enable) {
         let custom = match d.dictionary.len() {
@@ -219,15 +220,7 @@ fn other_checks(o: &ConnectionOptions) -> String {
             "Not one of the user's last {depth} passwords (“Password has previously been used”)."
         ));
     }
-    if items.is_empty() {
-        r#"<p class="hint">No other check: any password that meets the rules above is accepted.</p>"#
-            .to_owned()
-    } else {
-        let li: String = items.iter().map(|i| format!("<li>{}</li>", e(i))).collect();
-        format!(
-            r#"<p class="hint">Also checked when a password is set (the user sees the message in brackets if one fails):</p><ul class="rules">{li}</ul>"#
-        )
-    }
+    items
 }
 
 fn connection_page(
@@ -238,62 +231,18 @@ fn connection_page(
     status: StatusCode,
     several: bool,
 ) -> Response {
-    let path = connection_path(conn.id.as_str());
     let rules = PasswordPolicy::from_options(&conn.options).describe();
-    let options: String = LEVELS
-        .iter()
-        .map(|(value, label)| {
-            let selected = if fields.level == *value {
-                " selected"
-            } else {
-                ""
-            };
-            format!(r#"<option value="{value}"{selected}>{}</option>"#, e(label))
-        })
-        .collect();
-    let check = |on: bool| if on { " checked" } else { "" };
-    let back = if several {
-        r#"<p><a href="/admin/database">← Database connections</a></p>"#
-    } else {
-        ""
+    let view = views::Connection {
+        back: several,
+        path: connection_path(conn.id.as_str()),
+        csrf: console.csrf(),
+        levels: &LEVELS,
+        fields,
+        rules: RuleLine::list(&rules, false),
+        other: other_checks(&conn.options),
     };
-    let body = format!(
-        r#"{back}<div class="grid">
-<section class="panel" aria-labelledby="pp"><h2 id="pp">Password policy</h2>
-<form method="post" action="{path}" novalidate>{csrf}
-<label for="level">Password strength</label>
-<select id="level" name="level">{options}</select>
-<label for="min_length">Minimum length</label>
-<input id="min_length" name="min_length" type="number" min="1" max="128" value="{min_length}" aria-describedby="min-hint">
-<p id="min-hint" class="hint">1 to 128 characters. Leave empty to use the strength level's length; a value here replaces it.</p>
-<label><input type="checkbox" name="history"{history}> Password history: refuse the user's previous passwords</label>
-<label for="history_size">How many previous passwords</label>
-<input id="history_size" name="history_size" type="number" min="0" max="24" value="{history_size}" aria-describedby="history-hint">
-<p id="history-hint" class="hint">0 to 24.</p>
-<label><input type="checkbox" name="dictionary"{dictionary}> Password dictionary: refuse the 10,000 most common passwords and the custom words below</label>
-<label for="words">Custom words</label>
-<textarea id="words" name="words" rows="6" aria-describedby="words-hint">{words}</textarea>
-<p id="words-hint" class="hint">One a line, at most 200 words of 50 characters. A password equal to one of them (in any case) is refused.</p>
-<label><input type="checkbox" name="no_personal_info"{no_personal_info}> Personal data: refuse passwords that contain the user's name, username or email address</label>
-<button type="submit">Save</button></form></section>
-<section class="panel" aria-labelledby="pv"><h2 id="pv">What users see</h2>
-<p class="hint">The rules shown on the sign-up, reset and change-password pages, as saved:</p>
-<div id="policy-preview">{rules}</div>
-{other}</section>
-</div>"#,
-        csrf = console.csrf_field(),
-        path = e(&path),
-        min_length = e(&fields.min_length),
-        history = check(checked(&fields.history)),
-        history_size = e(&fields.history_size),
-        dictionary = check(checked(&fields.dictionary)),
-        words = e(&fields.words),
-        no_personal_info = check(checked(&fields.no_personal_info)),
-        rules = rules_list(&rules, false),
-        other = other_checks(&conn.options),
-    );
     let title = conn.display_name.as_deref().unwrap_or(&conn.name);
-    console.page(status, SECTION, title, notice, &body)
+    console.render(status, SECTION, title, notice, &view)
 }
 
 async fn database_connections(console: &Console) -> Result<Vec<Connection>, Response> {
@@ -313,41 +262,29 @@ async fn index(console: Console, Query(q): Query<DoneQuery>) -> Response {
     };
     let notice = q.done.as_deref().and_then(notice_text).map(Notice::Ok);
     match connections.as_slice() {
-        [] => console.page(
-            StatusCode::OK,
-            SECTION,
-            "Database",
-            notice,
-            r#"<p class="empty">There is no database connection. Create one with the Management API (<code>POST /api/v2/connections</code>, strategy <code>auth0</code>).</p>"#,
-        ),
+        [] => console.render(StatusCode::OK, SECTION, "Database", notice, &views::Empty),
         [only] => {
             let fields = PolicyFields::from_options(&only.options);
             connection_page(&console, only, &fields, notice, StatusCode::OK, false)
         }
         several => {
-            let rows: String = several
+            let rows = several
                 .iter()
-                .map(|c| {
-                    let policy = PasswordPolicy::from_options(&c.options);
-                    format!(
-                        r#"<tr><td><a href="{path}">{name}</a></td><td><code>{id}</code></td><td>{level}</td><td>{rules}</td></tr>"#,
-                        path = e(&connection_path(c.id.as_str())),
-                        name = e(c.display_name.as_deref().unwrap_or(&c.name)),
-                        id = e(c.id.as_str()),
-                        level = e(level_name(c.options.policy_level())),
-                        rules = e(&policy
-                            .describe()
-                            .iter()
-                            .map(|r| r.text())
-                            .collect::<Vec<_>>()
-                            .join(" · ")),
-                    )
+                .map(|c| views::Row {
+                    path: connection_path(c.id.as_str()),
+                    name: c.display_name.as_deref().unwrap_or(&c.name).to_owned(),
+                    id: c.id.as_str().to_owned(),
+                    level: level_name(c.options.policy_level()),
+                    rules: PasswordPolicy::from_options(&c.options)
+                        .describe()
+                        .iter()
+                        .map(|r| r.text())
+                        .collect::<Vec<_>>()
+                        .join(" · "),
                 })
                 .collect();
-            let body = format!(
-                r#"<table><thead><tr><th scope="col">Connection</th><th scope="col">Id</th><th scope="col">Strength</th><th scope="col">Rules</th></tr></thead><tbody>{rows}</tbody></table>"#
-            );
-            console.page(StatusCode::OK, SECTION, "Database", notice, &body)
+            let view = views::List { rows };
+            console.render(StatusCode::OK, SECTION, "Database", notice, &view)
         }
     }
 }

@@ -4,7 +4,7 @@
 //! with sample data. Saving calls the services the Management API calls, with the
 //! administrator as the caller.
 
-use super::e;
+use super::emails_views as views;
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
@@ -79,12 +79,12 @@ struct DoneQuery {
 // The overview: provider, test mail, templates.
 
 /// What the provider form shows: the stored values or the ones just posted; never a password.
-struct ProviderValues {
-    host: String,
-    port: String,
-    user: String,
-    from: String,
-    enabled: bool,
+pub(super) struct ProviderValues {
+    pub(super) host: String,
+    pub(super) port: String,
+    pub(super) user: String,
+    pub(super) from: String,
+    pub(super) enabled: bool,
 }
 
 impl ProviderValues {
@@ -116,10 +116,6 @@ fn overview_notice(code: &str) -> Option<&'static str> {
     })
 }
 
-fn checked(on: bool) -> &'static str {
-    if on { " checked" } else { "" }
-}
-
 /// The overview page. `posted` are the provider form's values after a refused save; `test_to`
 /// the address typed for the test mail.
 async fn overview_page(
@@ -146,96 +142,45 @@ async fn overview_page(
             return error_page();
         }
     };
-    let csrf = console.csrf_field();
     let config = services.config();
     let values = posted.unwrap_or_else(|| {
         provider
             .as_ref()
             .map_or_else(ProviderValues::blank, ProviderValues::of)
     });
-    let has_password = provider.as_ref().is_some_and(|p| p.smtp_pass.is_some());
-    let state_badge = match &provider {
-        None => r#"<span class="badge">Not configured</span>"#,
-        Some(p) if p.enabled => r#"<span class="badge ok">Enabled</span>"#,
-        Some(_) => r#"<span class="badge bad">Disabled</span>"#,
-    };
     let route = if config.mail.smtp_url.is_some() {
-        "<code>LATCHKEY_SMTP_URL</code> is set: mail goes through that server, not through this provider (the provider's default from address still applies).".to_owned()
+        views::Route::SmtpUrl
     } else if provider.as_ref().is_some_and(|p| p.enabled) {
-        "Mail goes out through this provider.".to_owned()
+        views::Route::Provider
     } else {
-        format!(
-            "Without an enabled provider, mail is written as <code>.eml</code> files to <code>{}</code> (for development).",
-            e(&config.mail.outbox_dir.display().to_string())
-        )
+        views::Route::Outbox(config.mail.outbox_dir.display().to_string())
     };
-    let password_hint = if has_password {
-        "A password is set. Leave empty to keep the current password."
-    } else {
-        "No password is set. Leave empty to keep it that way; a password is used only together with a user."
-    };
-    let clear_password = if has_password {
-        r#"<label><input type="checkbox" name="clear_password" value="1"> Remove the stored password</label>"#
-    } else {
-        ""
-    };
-    let provider_panel = format!(
-        r#"<section class="panel" aria-labelledby="pv"><h2 id="pv">Provider {state_badge}</h2>
-<p class="hint">{route}</p>
-<form method="post" action="/admin/emails/provider">{csrf}
-<label for="smtp_host">SMTP host</label><input id="smtp_host" name="smtp_host" type="text" value="{host}" required>
-<label for="smtp_port">Port</label><input id="smtp_port" name="smtp_port" type="number" min="1" max="65535" value="{port}" required>
-<label for="smtp_user">User</label><input id="smtp_user" name="smtp_user" type="text" autocomplete="off" value="{user}">
-<label for="smtp_pass">Password</label><input id="smtp_pass" name="smtp_pass" type="password" autocomplete="new-password" value="">
-<p class="hint">{password_hint}</p>{clear_password}
-<label for="default_from_address">Default from address</label><input id="default_from_address" name="default_from_address" type="email" value="{from}">
-<p class="hint">Used when a template does not name its own sender. Empty: <code>{default_from}</code>.</p>
-<label><input type="checkbox" name="enabled" value="1"{enabled}> Send mail through this provider</label>
-<button type="submit">Save provider</button></form></section>"#,
-        host = e(&values.host),
-        port = e(&values.port),
-        user = e(&values.user),
-        from = e(&values.from),
-        default_from = e(&config.mail.default_from),
-        enabled = checked(values.enabled),
-    );
-    let test_panel = format!(
-        r#"<section class="panel" aria-labelledby="tm"><h2 id="tm">Send a test mail</h2>
-<p class="hint">Sends a short message now, by the route real mail takes, and shows what the mail server answered.</p>
-<form method="post" action="/admin/emails/test">{csrf}
-<label for="to">To</label><input id="to" name="to" type="email" value="{to}" required>
-<button type="submit" class="secondary">Send test mail</button></form></section>"#,
-        to = e(test_to.unwrap_or(&console.admin.email)),
-    );
-    let rows: String = templates
+    let rows = templates
         .iter()
-        .map(|(t, stored)| {
-            format!(
-                r#"<tr><td><a href="{path}">{label}</a> <code>{name}</code></td><td>{subject}</td><td>{status}{builtin}</td></tr>"#,
-                path = e(&template_path(t.template)),
-                label = e(template_label(t.template)),
-                name = e(&t.template.as_str()),
-                subject = e(&t.subject),
-                status = if t.enabled {
-                    r#"<span class="badge ok">Enabled</span>"#
-                } else {
-                    r#"<span class="badge bad">Disabled</span>"#
-                },
-                builtin = if *stored {
-                    ""
-                } else {
-                    r#" <span class="badge">Built-in</span>"#
-                },
-            )
+        .map(|(t, stored)| views::TemplateRow {
+            path: template_path(t.template),
+            label: template_label(t.template),
+            name: t.template.as_str().to_string(),
+            subject: t.subject.clone(),
+            enabled: t.enabled,
+            stored: *stored,
         })
         .collect();
-    let body = format!(
-        r#"<div class="grid">{provider_panel}{test_panel}
-<section class="panel wide" aria-labelledby="tp"><h2 id="tp">Templates</h2>
-<p class="hint">"Built-in" templates are Latchkey's defaults until you save your own.</p>
-<table><thead><tr><th scope="col">Template</th><th scope="col">Subject</th><th scope="col">Status</th></tr></thead><tbody>{rows}</tbody></table></section></div>"#
-    );
-    console.page(status, SECTION, "Emails", notice, &body)
+    let view = views::Overview {
+        csrf: console.csrf(),
+        provider: match &provider {
+            None => views::ProviderState::NotConfigured,
+            Some(p) if p.enabled => views::ProviderState::Enabled,
+            Some(_) => views::ProviderState::Disabled,
+        },
+        route,
+        values: &values,
+        has_password: provider.as_ref().is_some_and(|p| p.smtp_pass.is_some()),
+        default_from: &config.mail.default_from,
+        test_to: test_to.unwrap_or(&console.admin.email),
+        rows,
+    };
+    console.render(status, SECTION, "Emails", notice, &view)
 }
 
 async fn overview(console: Console, Query(q): Query<DoneQuery>) -> Response {
@@ -363,13 +308,13 @@ async fn test_mail(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<TestFi
 // One template: the edit form and the preview.
 
 /// What the template form shows: the template's values or the ones just posted.
-struct TemplateValues {
-    from: String,
-    subject: String,
-    result_url: String,
-    lifetime: String,
-    body: String,
-    enabled: bool,
+pub(super) struct TemplateValues {
+    pub(super) from: String,
+    pub(super) subject: String,
+    pub(super) result_url: String,
+    pub(super) lifetime: String,
+    pub(super) body: String,
+    pub(super) enabled: bool,
 }
 
 impl TemplateValues {
@@ -401,67 +346,25 @@ fn template_view(
     notice: Option<Notice<'_>>,
     status: StatusCode,
 ) -> Response {
-    let path = template_path(name);
-    let invalid = if matches!(&notice, Some(Notice::Error(_))) {
-        r#" aria-invalid="true""#
-    } else {
-        ""
-    };
-    let origin = if stored {
-        r#"<span class="badge">Saved</span> Your own template."#
-    } else {
-        r#"<span class="badge">Built-in</span> Latchkey's default: saving makes it your own."#
-    };
-    let form = format!(
-        r#"<section class="panel" aria-labelledby="ed"><h2 id="ed">Template</h2><p class="hint">{origin}</p>
-<form method="post" action="{path}">{csrf}
-<label for="from">From</label><input id="from" name="from" type="text" value="{from}" required>
-<p class="hint">An address, optionally with a name: <code>Shop &lt;no-reply@shop.example&gt;</code></p>
-<label for="subject">Subject</label><input id="subject" name="subject" type="text" value="{subject}" required>
-<label for="result_url">Redirect URL</label><input id="result_url" name="result_url" type="url" value="{result_url}">
-<p class="hint">Where the user goes after following the link in the mail. Optional.</p>
-<label for="url_lifetime">URL lifetime (seconds)</label><input id="url_lifetime" name="url_lifetime" type="number" min="0" max="31536000" value="{lifetime}">
-<p class="hint">How long the link in the mail works; 0 means the default, 432000 (5 days).</p>
-<label for="body">Body (Liquid)</label><textarea id="body" name="body" rows="20" spellcheck="false"{invalid}>
-{body}</textarea>
-<p class="hint">Variables: <code>{{{{ url }}}}</code>, <code>{{{{ user.email }}}}</code>, <code>{{{{ user.name }}}}</code>, <code>{{{{ user.given_name }}}}</code>, <code>{{{{ application.name }}}}</code>, <code>{{{{ friendly_name }}}}</code>, <code>{{{{ support_email }}}}</code>, <code>{{{{ ip }}}}</code>. Values users typed arrive HTML-escaped.</p>
-<label><input type="checkbox" name="enabled" value="1"{enabled}> Enabled: send this mail</label>
-<div class="actions"><button type="submit" name="action" value="save">Save</button><button type="submit" name="action" value="preview" class="secondary">Preview</button></div>
-</form></section>"#,
-        path = e(&path),
-        csrf = console.csrf_field(),
-        from = e(&values.from),
-        subject = e(&values.subject),
-        result_url = e(&values.result_url),
-        lifetime = e(&values.lifetime),
-        body = e(&values.body),
-        enabled = checked(values.enabled),
-    );
     let preview = match preview {
-        Preview::Rendered { subject, html } => format!(
-            r#"<section class="panel" aria-labelledby="pr"><h2 id="pr">Preview</h2>
-<p class="hint">Rendered with sample data (Jane Doe, jane.doe@example.com, a sample link). The mail's own styles are not applied here.</p>
-<dl class="facts"><dt>From</dt><dd>{from}</dd><dt>Subject</dt><dd id="preview-subject">{subject}</dd></dl>
-<div class="preview">{markup}</div>
-<details><summary>Rendered HTML</summary><pre><code>{source}</code></pre></details></section>"#,
-            from = e(&values.from),
-            subject = e(&subject),
-            markup = preview_markup(&html),
-            source = e(&html),
-        ),
-        Preview::Failed(message) => format!(
-            r#"<section class="panel" aria-labelledby="pr"><h2 id="pr">Preview</h2><p class="empty">No preview: {}</p></section>"#,
-            e(&message)
-        ),
-        Preview::None => String::new(),
+        Preview::Rendered { subject, html } => views::Preview::Rendered {
+            subject,
+            markup: views::MailMarkup::sanitized(&html),
+            source: html,
+        },
+        Preview::Failed(message) => views::Preview::Failed(message),
+        Preview::None => views::Preview::None,
     };
-    let body = format!(
-        r#"<p><a href="/admin/emails">← Emails</a></p>
-{form}
-{preview}"#
-    );
+    let view = views::TemplatePage {
+        path: template_path(name),
+        csrf: console.csrf(),
+        stored,
+        values,
+        invalid: matches!(&notice, Some(Notice::Error(_))),
+        preview,
+    };
     let title = format!("{} ({})", template_label(name), name.as_str());
-    console.page(status, SECTION, &title, notice, &body)
+    console.render(status, SECTION, &title, notice, &view)
 }
 
 fn template_notice(code: &str) -> Option<&'static str> {
@@ -469,12 +372,12 @@ fn template_notice(code: &str) -> Option<&'static str> {
 }
 
 fn no_such_template(console: &Console) -> Response {
-    console.page(
+    console.render(
         StatusCode::NOT_FOUND,
         SECTION,
         "Template not found",
         None,
-        r#"<p>Latchkey has no such mail template. <a href="/admin/emails">Back to emails</a></p>"#,
+        &views::NotFound,
     )
 }
 
@@ -651,7 +554,7 @@ async fn save_template(
 /// mail (scripts, styles, frames, forms and their fields, `<meta>` refreshes, `<base>`). The
 /// variables were escaped by the renderer; the console's CSP (`default-src 'none'`) blocks
 /// scripts and inline handlers besides.
-fn preview_markup(html: &str) -> String {
+pub(super) fn preview_markup(html: &str) -> String {
     let mut s = inner_body(html).to_owned();
     // Until nothing changes: removing one tag must not join the pieces of another.
     for _ in 0..64 {

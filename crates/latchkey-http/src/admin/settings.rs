@@ -3,7 +3,7 @@
 //! Management API takes (`PATCH /tenants/settings`, `PUT /guardian/factors/otp`,
 //! `PUT /guardian/policies`) and calls the same services, which check it.
 
-use super::e;
+use super::settings_views::Settings;
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
@@ -48,21 +48,21 @@ fn notice_text(code: &str) -> Option<&'static str> {
 
 /// The general form's fields, as posted (and as shown: from the settings or the attempt).
 #[derive(Deserialize, Default)]
-struct GeneralFields {
+pub(super) struct GeneralFields {
     #[serde(default)]
-    friendly_name: String,
+    pub(super) friendly_name: String,
     #[serde(default)]
-    picture_url: String,
+    pub(super) picture_url: String,
     #[serde(default)]
-    primary_color: String,
+    pub(super) primary_color: String,
     #[serde(default)]
-    support_email: String,
+    pub(super) support_email: String,
     #[serde(default)]
-    support_url: String,
+    pub(super) support_url: String,
     #[serde(default)]
-    session_lifetime: String,
+    pub(super) session_lifetime: String,
     #[serde(default)]
-    idle_session_lifetime: String,
+    pub(super) idle_session_lifetime: String,
 }
 
 /// `universal_login.colors.primary`, where the hosted pages read their colour.
@@ -175,99 +175,14 @@ fn settings_page(
     notice: Option<Notice<'_>>,
     status: StatusCode,
 ) -> Response {
-    let csrf = console.csrf_field();
-    let v1 = s.flags.change_pwd_flow_v1;
-    let flow_state = if v1 {
-        r#"<p><span class="badge bad">v1 (legacy)</span> The password-change request carries the new password.</p>"#
-    } else {
-        r#"<p><span class="badge ok">v2</span> Users choose their new password after opening the link.</p>"#
+    let view = Settings {
+        csrf: console.csrf(),
+        general,
+        flow_v1: s.flags.change_pwd_flow_v1,
+        otp: s.mfa.otp_enabled,
+        all_apps: s.mfa.policies.iter().any(|p| p == "all-applications"),
     };
-    let radio = |value: &str, on: bool, label: &str, hint: &str| {
-        format!(
-            r#"<label><input type="radio" name="flow" value="{value}"{checked}> {label}</label><p class="hint">{hint}</p>"#,
-            checked = if on { " checked" } else { "" },
-        )
-    };
-    let otp = s.mfa.otp_enabled;
-    let all_apps = s.mfa.policies.iter().any(|p| p == "all-applications");
-    let mfa_state = match (otp, all_apps) {
-        (true, true) => {
-            r#"<p><span class="badge ok">Required</span> Every login asks for a code; users without an authenticator app set one up at their next login.</p>"#
-        }
-        (true, false) => {
-            r#"<p><span class="badge">Optional</span> Users who set up an authenticator app are asked for a code; nobody else is.</p>"#
-        }
-        (false, true) => {
-            r#"<p><span class="badge bad">Not in effect</span> The policy asks for MFA on every login, but the authenticator-app factor is off, so nobody is asked.</p>"#
-        }
-        (false, false) => {
-            r#"<p><span class="badge">Off</span> Nobody is asked for a second factor.</p>"#
-        }
-    };
-    let selected = |on: bool| if on { " selected" } else { "" };
-    let body = format!(
-        r##"<div class="grid">
-<section class="panel" aria-labelledby="tn"><h2 id="tn">Tenant</h2>
-<form method="post" action="/admin/settings" novalidate>{csrf}
-<label for="friendly_name">Name</label>
-<input id="friendly_name" name="friendly_name" type="text" value="{friendly_name}" aria-describedby="name-hint">
-<p id="name-hint" class="hint">Shown on the hosted login pages and in emails.</p>
-<label for="picture_url">Logo URL</label>
-<input id="picture_url" name="picture_url" type="url" value="{picture_url}" placeholder="https://example.com/logo.png">
-<label for="primary_color">Primary colour</label>
-<input id="primary_color" name="primary_color" type="text" value="{primary_color}" placeholder="#635bff" aria-describedby="colour-hint">
-<p id="colour-hint" class="hint">Buttons and links of the hosted pages, written <code>#rrggbb</code>. Empty: the default.</p>
-<label for="support_email">Support email</label>
-<input id="support_email" name="support_email" type="email" value="{support_email}">
-<label for="support_url">Support URL</label>
-<input id="support_url" name="support_url" type="url" value="{support_url}">
-<label for="session_lifetime">Session lifetime (hours)</label>
-<input id="session_lifetime" name="session_lifetime" type="number" step="any" min="0" value="{session_lifetime}" aria-describedby="session-hint">
-<p id="session-hint" class="hint">How long a login session lasts, however active the user is (at most 8760 hours, a year).</p>
-<label for="idle_session_lifetime">Idle session lifetime (hours)</label>
-<input id="idle_session_lifetime" name="idle_session_lifetime" type="number" step="any" min="0" value="{idle_session_lifetime}" aria-describedby="idle-hint">
-<p id="idle-hint" class="hint">A session unused this long ends (at most 2400 hours, 100 days).</p>
-<button type="submit">Save</button></form></section>
-<section class="panel" aria-labelledby="cp"><h2 id="cp">Change-password flow</h2>{flow_state}
-<p>When a user asks to change a forgotten password, they get an email with a link.</p>
-<ul>
-<li><strong>v2</strong>: the link opens a page where the user chooses the new password. Nothing changes unless the owner of the mailbox acts.</li>
-<li><strong>v1</strong> (legacy): the request itself carries the new password, and the link only confirms it. Anyone who knows a user's email address can send such a request with a password of their own choosing; if the user clicks the link in the email (it looks like any reset email), that password is applied and the sender can sign in as them.</li>
-</ul>
-<form method="post" action="/admin/settings/password-flow">{csrf}
-<div role="radiogroup" aria-labelledby="cp">{v2_radio}{v1_radio}</div>
-<button type="submit">Save</button></form></section>
-<section class="panel" aria-labelledby="mf"><h2 id="mf">Multi-factor authentication</h2>{mfa_state}
-<form method="post" action="/admin/settings/mfa">{csrf}
-<label><input type="checkbox" name="otp"{otp_checked}> Authenticator app (one-time codes, with a recovery code)</label>
-<label for="policy">Require MFA</label>
-<select id="policy" name="policy"><option value="never"{never}>Never: only users who set up an authenticator app</option><option value="all-applications"{all}>Always: every login, for all applications</option></select>
-<button type="submit">Save</button></form></section>
-</div>"##,
-        friendly_name = e(&general.friendly_name),
-        picture_url = e(&general.picture_url),
-        primary_color = e(&general.primary_color),
-        support_email = e(&general.support_email),
-        support_url = e(&general.support_url),
-        session_lifetime = e(&general.session_lifetime),
-        idle_session_lifetime = e(&general.idle_session_lifetime),
-        v2_radio = radio(
-            "v2",
-            !v1,
-            "v2 (recommended)",
-            "The user opens the link, then chooses the password."
-        ),
-        v1_radio = radio(
-            "v1",
-            v1,
-            "v1 (legacy)",
-            "Only for old applications that send the new password with the request. Risky: see above."
-        ),
-        otp_checked = if otp { " checked" } else { "" },
-        never = selected(!all_apps),
-        all = selected(all_apps),
-    );
-    console.page(status, SECTION, "Settings", notice, &body)
+    console.render(status, SECTION, "Settings", notice, &view)
 }
 
 async fn show(console: Console, Query(q): Query<DoneQuery>) -> Response {
