@@ -8,10 +8,11 @@ use super::actions_views::{
     self as views, ActionRow, BoundItem, SecretRow, TestReport, TriggerOption, TriggerPanel,
     VersionRow,
 };
-use super::{Console, ConsoleForm, Notice, done, path_segment};
+use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
 use crate::web::error_page;
+use crate::web::url_component;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -40,7 +41,7 @@ pub fn router() -> Router<AppState> {
 const SECTION: &str = "/admin/actions";
 
 fn action_path(id: &str) -> String {
-    format!("{SECTION}/{}", path_segment(id))
+    format!("{SECTION}/{}", url_component(id))
 }
 
 /// Auth0's names for the triggers, and when each runs.

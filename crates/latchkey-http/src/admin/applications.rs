@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
 const SECTION: &str = "/admin/applications";
 
 fn app_path(id: &str) -> String {
-    format!("/admin/applications/{}", super::path_segment(id))
+    format!("/admin/applications/{}", crate::web::url_component(id))
 }
 
 fn app_type(t: Option<AppType>) -> &'static str {

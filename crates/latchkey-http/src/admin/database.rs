@@ -30,7 +30,7 @@ pub fn router() -> Router<AppState> {
 const SECTION: &str = "/admin/database";
 
 fn connection_path(id: &str) -> String {
-    format!("/admin/database/{}", super::path_segment(id))
+    format!("/admin/database/{}", crate::web::url_component(id))
 }
 
 #[derive(Deserialize, Default)]

@@ -185,14 +185,14 @@ fn actor(v: &Value) -> String {
 
 fn row(v: &Value) -> Row {
     Row {
-        id_segment: super::path_segment(text(v, "log_id")),
+        id_segment: crate::web::url_component(text(v, "log_id")),
         date: Moment::written(text(v, "date")),
         kind: text(v, "type").to_owned(),
         description: text(v, "description").to_owned(),
         user: v["user_id"].as_str().map(|id| {
             let name = text(v, "user_name");
             (
-                super::path_segment(id),
+                crate::web::url_component(id),
                 if name.is_empty() { id } else { name }.to_owned(),
             )
         }),

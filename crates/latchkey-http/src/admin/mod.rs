@@ -153,14 +153,6 @@ impl Console {
         format!("admin:{}", self.admin.session_id)
     }
 
-    /// The hidden field every console form carries.
-    pub(crate) fn csrf_field(&self) -> String {
-        format!(
-            r#"<input type="hidden" name="_csrf" value="{}">"#,
-            self.state.services.csrf_token(&self.nonce, &self.purpose())
-        )
-    }
-
     /// The CSRF token every console form carries (`_csrf`).
     pub(crate) fn csrf(&self) -> String {
         self.state.services.csrf_token(&self.nonce, &self.purpose())
@@ -179,25 +171,6 @@ impl Console {
             Ok(body) => self.layout(status, section, title, notice, &body),
             Err(err) => err.into_response(),
         }
-    }
-
-    /// A console page whose body is still assembled in Rust (escaped with `e`): the pages
-    /// not yet moved to `templates/console/`.
-    pub(crate) fn page(
-        &self,
-        status: StatusCode,
-        section: &str,
-        title: &str,
-        notice: Option<Notice<'_>>,
-        body: &str,
-    ) -> Response {
-        self.layout(
-            status,
-            section,
-            title,
-            notice,
-            &Html::assembled_in_rust(body.to_owned()),
-        )
     }
 
     fn layout(
@@ -300,20 +273,6 @@ pub(crate) fn card(
     }
 }
 
-/// The card layout around a body still assembled in Rust (see `Console::page`).
-pub(crate) fn card_page(
-    status: StatusCode,
-    title: &str,
-    body: &str,
-    cookie: Option<String>,
-) -> Response {
-    let body = Html::assembled_in_rust(body.to_owned());
-    match Html::render(&views::Card { title, body: &body }) {
-        Ok(html) => respond(status, html.into_string(), cookie),
-        Err(err) => err.into_response(),
-    }
-}
-
 /// `/admin/…` that names no console page: a console page that says so (not the Management
 /// API's JSON 404).
 async fn not_found(console: Console, uri: axum::http::Uri) -> Response {
@@ -330,31 +289,9 @@ fn respond(status: StatusCode, html: String, cookie: Option<String>) -> Response
     html_response(status, html, &Csp::default(), cookie)
 }
 
-/// Escapes text for the console pages still assembled in Rust.
-pub(crate) fn e(s: &str) -> String {
-    latchkey_core::mail::escape_html(s)
-}
-
 /// A 303 back to `path` with a notice code in `?done=` (pages map codes to text, so no
 /// message text travels in URLs).
 pub(crate) fn done(path: &str, code: &str) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{path}{sep}done={code}")).into_response()
-}
-
-/// `s` as one URL path segment (`/` and spaces percent-encoded: axum's `Path` does not read
-/// `+` as a space).
-pub(crate) fn path_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
-/// The `<ul>` of password rules (marked met or not once a password was tried).
-pub(crate) fn rules_list(rules: &[latchkey_core::password::RuleReport], checked: bool) -> String {
-    let items = crate::web::views::RuleItems {
-        rules: crate::web::views::RuleLine::list(rules, checked),
-    };
-    let items = askama::Template::render(&items).unwrap_or_default();
-    format!(r#"<ul class="rules">{items}</ul>"#)
 }

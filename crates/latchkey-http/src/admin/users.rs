@@ -46,7 +46,7 @@ const SECTION: &str = "/admin/users";
 const PER_PAGE: u32 = 25;
 
 fn user_path(id: &UserId) -> String {
-    format!("/admin/users/{}", super::path_segment(id.as_str()))
+    format!("/admin/users/{}", crate::web::url_component(id.as_str()))
 }
 
 #[derive(Deserialize, Default)]

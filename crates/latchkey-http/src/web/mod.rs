@@ -58,12 +58,6 @@ impl Html {
         })
     }
 
-    /// A console body still assembled in Rust with hand escaping. Only `admin::Console::page`
-    /// and `admin::card_page` call this, for the pages not yet moved to templates.
-    pub(crate) fn assembled_in_rust(html: String) -> Self {
-        Self(html)
-    }
-
     pub(crate) fn as_str(&self) -> &str {
         &self.0
     }

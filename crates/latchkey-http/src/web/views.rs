@@ -33,10 +33,3 @@ impl RuleLine {
         }
     }
 }
-
-/// Rendered password rules (`<li>` items) for console pages still assembled in Rust.
-#[derive(askama::Template)]
-#[template(path = "shared/rule_items.html")]
-pub(crate) struct RuleItems {
-    pub(crate) rules: Vec<RuleLine>,
-}

@@ -17,6 +17,7 @@ mod custom_db;
 mod dbconnections;
 mod email_provider;
 mod email_templates;
+mod escaping;
 mod hardening;
 mod helpers;
 mod login;
