@@ -3,7 +3,7 @@
 //! [`latchkey_core::actions::ActionRuntime`].
 //!
 //! Why QuickJS: it builds in seconds with no downloads, and gives both a memory limit and an
-//! interrupt handler for wall-clock limits (see STYLE.md, "Actions sandbox"). Each execution gets
+//! interrupt handler for wall-clock limits. Each execution gets
 //! a fresh runtime and context (about a hundred microseconds), so nothing leaks between actions
 //! or tenants; only `api.cache` deliberately persists, in Rust memory.
 //!

@@ -5,7 +5,7 @@
 //! Nothing here holds a JavaScript value beyond the `Context::with` call that created it; the
 //! functions given to the prelude capture only Rust data (`Rc<RefCell<…>>`). QuickJS checks
 //! that no object is still referenced when its runtime is freed, and would abort the process
-//! otherwise (see STYLE.md), so that discipline is what keeps a bad action from taking the
+//! otherwise, so that discipline is what keeps a bad action from taking the
 //! server down.
 
 use crate::cache::{self, ActionCache, CacheOp};

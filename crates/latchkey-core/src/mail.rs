@@ -197,3 +197,13 @@ pub fn escape_html(s: &str) -> String {
     }
     out
 }
+
+/// Reverses `escape_html` (and `&nbsp;`): for reading text back out of HTML we wrote.
+pub fn unescape_html(s: &str) -> String {
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}

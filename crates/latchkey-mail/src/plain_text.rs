@@ -84,7 +84,7 @@ fn push_text(out: &mut String, raw: &str) {
     if raw.starts_with(char::is_whitespace) && !out.ends_with([' ', '\n']) {
         out.push(' ');
     }
-    out.push_str(&decode_entities(&collapsed));
+    out.push_str(&latchkey_core::mail::unescape_html(&collapsed));
     if raw.ends_with(char::is_whitespace) {
         out.push(' ');
     }
@@ -102,16 +102,7 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
         Some(q) => value.find(q)?,
         None => value.find(char::is_whitespace).unwrap_or(value.len()),
     };
-    Some(decode_entities(&value[..end]))
-}
-
-fn decode_entities(s: &str) -> String {
-    s.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    Some(latchkey_core::mail::unescape_html(&value[..end]))
 }
 
 #[cfg(test)]

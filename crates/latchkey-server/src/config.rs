@@ -1,6 +1,6 @@
 //! Settings: defaults, then a TOML file (`--config`), then `LATCHKEY_SECTION__KEY` environment
-//! variables, then command-line flags. `DATABASE_URL` and `LATCHKEY_BOOTSTRAP_*` are honoured as
-//! in DESIGN.md. Every secret may also come from a file named by `…_FILE`.
+//! variables, then command-line flags. `DATABASE_URL` selects PostgreSQL and `LATCHKEY_BOOTSTRAP_*`
+//! preset the first start's credentials (README). Every secret may also come from a file named by `…_FILE`.
 
 use anyhow::{Context, bail};
 use latchkey_core::password::Argon2Settings;

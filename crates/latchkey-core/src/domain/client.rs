@@ -153,7 +153,7 @@ pub struct OidcLogout {
     pub backchannel_logout_urls: Vec<String>,
     /// `None` means every event. Auth0's default is `rp-logout` and `idp-logout` only;
     /// Latchkey tells a client with a back-channel URL about every ended session unless the
-    /// administrator narrows it (DESIGN invariant 9).
+    /// administrator narrows it: every ended session is announced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_initiators: Option<LogoutInitiators>,
 }

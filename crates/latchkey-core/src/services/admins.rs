@@ -1,5 +1,5 @@
 //! Console administrators: accounts (CLI), sign-in with an optional TOTP factor, sessions with
-//! idle and absolute timeouts, and "Don't remember your password?" by mail (seed 003). They
+//! idle and absolute timeouts, and "Don't remember your password?" by mail. They
 //! are not the tenant's end users: their own table, sessions and reset links.
 
 use super::{Caller, Services};

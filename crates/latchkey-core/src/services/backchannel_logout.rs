@@ -1,6 +1,5 @@
 //! OpenID Connect Back-Channel Logout 1.0: a client that registered a back-channel logout URL
-//! (`oidc_logout.backchannel_logout_urls`) is told about every session that ends (DESIGN
-//! invariant 9): logout (`rp-logout`), revocation (`session-revoked`) and password change
+//! (`oidc_logout.backchannel_logout_urls`) is told about every session that ends: logout (`rp-logout`), revocation (`session-revoked`) and password change
 //! (`password-changed`). Each announcement is an outbox job, queued when the session ends (in
 //! the same transaction for a password change), delivered at least once with the mail's
 //! retries; the logout token is minted and signed at delivery.

@@ -116,7 +116,7 @@ pub struct BootstrapOutcome {
 }
 
 impl BootstrapOutcome {
-    /// The `bootstrap.json` document (DESIGN.md §3).
+    /// The `bootstrap.json` document (README, "What the first start prints").
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "issuer": self.issuer,

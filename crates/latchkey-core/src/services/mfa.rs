@@ -1,6 +1,6 @@
 //! How sign-in is guarded: second factors (TOTP authenticators, managed through the Management
 //! API `/users/{id}/authentication-methods`, `/enrollments`, `/authenticators`, and the check a
-//! password reset passes when the user has one: DESIGN J1) and brute-force blocks
+//! password reset passes when the user has one) and brute-force blocks
 //! (`/user-blocks/{id}`).
 
 use super::{Caller, Services};
@@ -192,7 +192,7 @@ impl Services {
     }
 
     /// Whether a reset link must pass a second factor before the new-password form: whenever
-    /// the user has one (DESIGN J1), unless the tenant turned that off.
+    /// the user has one, unless the tenant turned that off.
     pub(crate) async fn reset_needs_second_factor(&self, user: &User) -> ServiceResult<bool> {
         if self.active_tenant().await?.flags.skip_mfa_on_password_reset {
             return Ok(false);

@@ -169,7 +169,7 @@ impl Services {
             };
             let mut outbox: Vec<QueuedMail> = notice.into_iter().collect();
             let queued_notice = !outbox.is_empty();
-            // Seed 000/004: tell other systems (post-change-password actions), after the commit.
+            // Tell other systems (post-change-password actions), after the commit.
             if self
                 .trigger_has_actions(crate::actions::Trigger::PostChangePassword)
                 .await?

@@ -1,4 +1,4 @@
-//! Console sign-in and sign-out, and "Don't remember your password?" (seed 003): an email
+//! Console sign-in and sign-out, and "Don't remember your password?": an email
 //! form, the same answer for every address, a mailed link, a code first for an administrator
 //! with an authenticator, then a new password.
 

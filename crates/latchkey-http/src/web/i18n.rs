@@ -79,7 +79,7 @@ pub(crate) fn translate_html(lang: Lang, html: &str) -> String {
             None => (rest, ""),
         };
         let trimmed = text.trim();
-        let unescaped = unescape(trimmed);
+        let unescaped = latchkey_core::mail::unescape_html(trimmed);
         match (!trimmed.is_empty()).then(|| french(&unescaped)).flatten() {
             Some(fr) => {
                 let start = text.len() - text.trim_start().len();
@@ -102,14 +102,6 @@ pub(crate) fn translate_html(lang: Lang, html: &str) -> String {
         }
     }
     out
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&#39;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 /// The French text of an English phrase. Rule texts with numbers are matched by pattern.

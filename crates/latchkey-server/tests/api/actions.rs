@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Auth0's "Sample Post Login Action" from seed 004, byte for byte.
+/// Auth0's documented "Sample Post Login Action" (re-authenticate, then change the password), byte for byte.
 const SAMPLE_ACTION: &str = include_str!("../fixtures/sample_post_login_action.js");
 const CALLBACK: &str = "http://localhost:3000/callback";
 
@@ -270,7 +270,7 @@ async fn actions_are_managed_through_the_management_api() {
     assert_eq!(status, 404);
 }
 
-/// Seed 004, option 4: `/authorize?prompt=login&max_age=0&scope=openid update:password&login_hint=…`
+/// Re-authentication before a password change (Auth0's "option 4"): `/authorize?prompt=login&max_age=0&scope=openid update:password&login_hint=…`
 /// → login → Auth0's sample post-login action (verbatim) creates a password-change ticket
 /// through `require("auth0").ManagementClient` and sends the user to it → new password.
 #[tokio::test]

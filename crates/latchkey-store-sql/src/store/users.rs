@@ -268,7 +268,7 @@ impl UserStore for SqlStore {
             &mut *tx,
         )
         .await?;
-        // Sessions end with the old password (DESIGN invariant 9), each one announced to
+        // Sessions end with the old password, each one announced to
         // back-channel logout clients by `c.outbox`: a live one it does not cover (a login
         // that raced the change) sends the service round again.
         let ended = fetch_all(
