@@ -155,7 +155,7 @@ impl Services {
         crate::random::fill(&mut key)?;
         let secret = crate::totp::encode_base32(&key);
         let issuer = self.branding().await?.name;
-        let c = super::authorize::url_component;
+        let c = super::login::url_component;
         let uri = format!(
             "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits=6&period=30",
             c(&issuer),

@@ -5,7 +5,7 @@
 //! hosted pages to enrol a user.
 
 use super::Services;
-use super::tokens::PendingMfa;
+use super::login::PendingMfa;
 use crate::domain::{User, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;

@@ -5,7 +5,6 @@ mod action_runs;
 mod action_triggers;
 mod actions;
 mod admins;
-mod authorize;
 mod backchannel_logout;
 mod bootstrap;
 mod clients;
@@ -16,6 +15,7 @@ mod email_provider;
 mod email_templates;
 mod jobs;
 mod log_streams;
+mod login;
 mod login_blocks;
 mod logs;
 mod mail_defaults;
@@ -25,19 +25,15 @@ mod mfa_api;
 mod origins;
 mod passwords;
 mod reset;
+mod sessions;
 mod signing_keys;
 mod signup;
 mod tenant;
-mod tokens;
 mod users;
 
 pub use action_runs::ManagementGateway;
 pub use actions::{ActionPatch, BindingRef, NewAction, SecretInput};
 pub use admins::{AdminPrincipal, AdminResetState, AdminSignIn, AdminTotpSetup, NewAdminSession};
-pub use authorize::{
-    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
-    ResponseMode,
-};
 pub use bootstrap::{
     BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap,
 };
@@ -48,6 +44,11 @@ pub use email_templates::EmailTemplatePatch;
 pub use log_streams::{
     CreatedLogStream, FilterInput, LogStreamPatch, NewLogStream, SinkInput, log_stream_signature,
 };
+pub use login::{
+    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
+    ResponseMode,
+};
+pub use login::{ClientAuth, TokenRequest, TokenResponse};
 pub use login_blocks::UnblockLinkState;
 pub use mail_defaults::default_template;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
@@ -58,7 +59,6 @@ pub use reset::{
     Branding, NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
     ResetSecondFactorPassed, TicketState,
 };
-pub use tokens::{ClientAuth, TokenRequest, TokenResponse};
 pub use users::{NewUser, UserPatch};
 
 use crate::audit::{AuditLog, LogEntry, RequestMeta};

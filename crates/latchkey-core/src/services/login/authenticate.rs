@@ -1,0 +1,259 @@
+//! The password check every login shares (hosted form and password grants): decoy hashes
+//! for unknown users, brute-force counting and blocks, the second factor a login needs.
+
+use super::grants::{BRUTE_FORCE_THRESHOLD, PendingMfa};
+use crate::audit::{LogEntry, RequestMeta, codes};
+use crate::domain::{Client, Email, Password, Scope, User};
+use crate::error::{ServiceError, ServiceResult};
+use crate::services::Services;
+use crate::store::LoginRecord;
+use crate::time::Timestamp;
+use secrecy::SecretString;
+use serde_json::Value;
+
+impl Services {
+    /// Checks a username (or email) and password on a database connection for `client`: the
+    /// one credential check behind the password grants and the hosted login form. Unknown users
+    /// cost a decoy verification; the blocked state is told only after a correct password.
+    /// Logs `s`/`f`/`fu`/`fp` and records the login.
+    pub(crate) async fn authenticate_user(
+        &self,
+        client: &Client,
+        connection: &str,
+        username: &str,
+        password: &Password,
+        method: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<User> {
+        let mut user = if username.contains('@') {
+            match Email::parse(username) {
+                Ok(email) => self.store.find_user_by_email(connection, &email).await?,
+                Err(_) => None,
+            }
+        } else {
+            self.store
+                .find_user_by_username(connection, username)
+                .await?
+        };
+        let log_failure = |code: &str, user: Option<&User>, description: &str| {
+            let mut entry = LogEntry::new(code, meta)
+                .description(description)
+                .client(client.client_id.as_str(), &client.name)
+                .connection(connection);
+            entry = match user {
+                Some(u) => entry.user(u.user_id.as_str(), &u.display_name()),
+                None => entry.user("", username),
+            };
+            self.audit.record(entry);
+        };
+        // A custom database answers for users whose password is not held here: every user
+        // without import mode, users not migrated yet with it. Brute-force protection holds
+        // for them too: a blocked pair never reaches the store, and a refusal counts.
+        let mut checked_by_script = false;
+        if let Some(db) = self
+            .find_connection(connection)
+            .await?
+            .and_then(|c| self.custom_database(&c))
+            && (!db.import_mode || user.as_ref().is_none_or(|u| u.password_hash.is_none()))
+        {
+            let ip = meta.ip.clone().unwrap_or_default();
+            if let Some(local) = &user
+                && self
+                    .store
+                    .login_failures(&local.user_id, &ip)
+                    .await?
+                    .is_some_and(|(_, blocked)| blocked)
+            {
+                log_failure(
+                    codes::BLOCKED_BY_ATTEMPTS,
+                    Some(local),
+                    "Blocked account: too many consecutive failed logins from this IP",
+                );
+                return Err(ServiceError::TooManyAttempts);
+            }
+            let local = user.clone();
+            match self
+                .login_through_script(&db, username, password, local.clone())
+                .await?
+            {
+                Some(accepted) => {
+                    user = Some(accepted);
+                    checked_by_script = true;
+                }
+                None => {
+                    if let Some(local) = local {
+                        return Err(self.wrong_password(&local, &ip, &log_failure).await?);
+                    }
+                }
+            }
+        }
+        let (user, hash) = match user {
+            Some(u) if checked_by_script => {
+                return self
+                    .login_succeeded(client, connection, u, None, true, method, meta)
+                    .await;
+            }
+            Some(u) => match u.password_hash.clone() {
+                Some(h) => (u, h),
+                None => {
+                    self.hasher.verify_decoy(password).await?;
+                    log_failure(
+                        codes::FAILED_LOGIN_WRONG_PASSWORD,
+                        Some(&u),
+                        "Wrong email or password.",
+                    );
+                    return Err(ServiceError::WrongCredentials);
+                }
+            },
+            None => {
+                // Same work as a real check, so timing does not reveal which emails exist.
+                self.hasher.verify_decoy(password).await?;
+                log_failure(
+                    codes::FAILED_LOGIN_INVALID_USER,
+                    None,
+                    "Wrong email or password.",
+                );
+                return Err(ServiceError::WrongCredentials);
+            }
+        };
+        // Brute-force protection: a (user, IP) pair blocked after consecutive failures is
+        // refused even with the right password, after the same hashing work.
+        let ip = meta.ip.clone().unwrap_or_default();
+        let earlier_failures = self.store.login_failures(&user.user_id, &ip).await?;
+        if earlier_failures.is_some_and(|(_, blocked)| blocked) {
+            self.hasher.verify_decoy(password).await?;
+            log_failure(
+                codes::BLOCKED_BY_ATTEMPTS,
+                Some(&user),
+                "Blocked account: too many consecutive failed logins from this IP",
+            );
+            return Err(ServiceError::TooManyAttempts);
+        }
+        let verification = self.hasher.verify(password, &hash).await?;
+        if !verification.matches {
+            return Err(self.wrong_password(&user, &ip, &log_failure).await?);
+        }
+        let upgraded_hash = if verification.needs_rehash && !user.blocked {
+            Some(self.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        self.login_succeeded(
+            client,
+            connection,
+            user,
+            upgraded_hash,
+            earlier_failures.is_some(),
+            method,
+            meta,
+        )
+        .await
+    }
+
+    /// Auth0's `mfa_required` for a password grant: a sealed token for the `mfa-otp` grant (and
+    /// `/mfa/associate` when the user must enrol first), valid ten minutes.
+    pub(in crate::services) fn mfa_required(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        audience: Option<&str>,
+        now: Timestamp,
+        enroll: bool,
+    ) -> ServiceResult<ServiceError> {
+        let pending = PendingMfa {
+            client_id: client.client_id.as_str().to_owned(),
+            user_id: user.user_id.as_str().to_owned(),
+            scope: scope.to_string(),
+            audience: audience.map(str::to_owned),
+            auth_time: now.millis(),
+            expires: now.seconds() + 600,
+        };
+        Ok(ServiceError::MfaRequired {
+            mfa_token: SecretString::from(self.seal_value(
+                "mfa-token",
+                &pending,
+                pending.expires,
+            )?),
+            enroll,
+        })
+    }
+
+    /// A wrong password for a known user: logged, counted against (user, IP), and the pair
+    /// blocked (with the unblock mail) at the threshold. Returns the error to answer with.
+    pub(in crate::services) async fn wrong_password(
+        &self,
+        user: &User,
+        ip: &str,
+        log_failure: &(dyn Fn(&str, Option<&User>, &str) + Send + Sync),
+    ) -> ServiceResult<ServiceError> {
+        log_failure(
+            codes::FAILED_LOGIN_WRONG_PASSWORD,
+            Some(user),
+            "Wrong email or password.",
+        );
+        let count = self
+            .store
+            .record_login_failure(&user.user_id, ip, Timestamp::now(), BRUTE_FORCE_THRESHOLD)
+            .await?;
+        if count.newly_blocked {
+            log_failure(
+                codes::BLOCKED_BY_ATTEMPTS,
+                Some(user),
+                "Account blocked for this IP after 10 consecutive failed logins",
+            );
+            // The mail carries a link that lifts this block (a reset lifts it too).
+            self.job_intake
+                .enqueue(crate::mail::OutboxJob::AccountBlocked {
+                    user_id: user.user_id.clone(),
+                    ip: Some(ip.to_owned()),
+                })
+                .await?;
+        }
+        Ok(ServiceError::WrongCredentials)
+    }
+
+    /// The password was right: refuses a blocked user, records the login and logs it.
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::services) async fn login_succeeded(
+        &self,
+        client: &Client,
+        connection: &str,
+        user: User,
+        upgraded_hash: Option<crate::domain::PasswordHash>,
+        clear_failures: bool,
+        method: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<User> {
+        // Checked only after the password, so the blocked state is not revealed to guessers.
+        if user.blocked {
+            self.audit.record(
+                LogEntry::new(codes::FAILED_LOGIN, meta)
+                    .description("user is blocked")
+                    .client(client.client_id.as_str(), &client.name)
+                    .connection(connection)
+                    .user(user.user_id.as_str(), &user.display_name()),
+            );
+            return Err(ServiceError::UserBlocked);
+        }
+        let now = Timestamp::now();
+        self.store
+            .record_login(&LoginRecord {
+                user_id: user.user_id.clone(),
+                at: now,
+                ip: meta.ip.clone(),
+                upgraded_hash,
+                clear_failures,
+            })
+            .await?;
+        self.audit.record(
+            LogEntry::new(codes::SUCCESS_LOGIN, meta)
+                .description("Successful login")
+                .client(client.client_id.as_str(), &client.name)
+                .user(user.user_id.as_str(), &user.display_name())
+                .connection(connection)
+                .detail("grant_type", Value::String(method.into())),
+        );
+        Ok(user)
+    }
+}

@@ -1,0 +1,91 @@
+//! `refresh_token`: rotation, and a replayed token revokes its family.
+
+use super::{LoginContext, TokenResponse};
+use crate::audit::{LogEntry, RequestMeta, codes};
+use crate::domain::{Client, Scope};
+use crate::error::{ServiceError, ServiceResult};
+use crate::random;
+use crate::services::Services;
+use crate::store::RefreshUse;
+use crate::time::Timestamp;
+use secrecy::{ExposeSecret, SecretString};
+
+impl Services {
+    pub(in crate::services) async fn refresh_grant(
+        &self,
+        client: &Client,
+        token: &SecretString,
+        requested: Option<Scope>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<TokenResponse> {
+        let invalid = || ServiceError::InvalidGrant("Unknown or invalid refresh token.".into());
+        let digest = random::token_digest(token.expose_secret());
+        let now = Timestamp::now();
+        let record = match self
+            .store
+            .use_refresh_token(&digest, client.refresh_token_rotation, now)
+            .await?
+        {
+            RefreshUse::Accepted(r) => r,
+            RefreshUse::Reused => {
+                tracing::warn!(client_id = %client.client_id, "rotated refresh token presented again; family revoked");
+                return Err(invalid());
+            }
+            RefreshUse::Unknown => return Err(invalid()),
+        };
+        if record.client_id != client.client_id || record.expires_at < now {
+            return Err(invalid());
+        }
+        let user = self
+            .store
+            .get_user(&record.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        // A password change since the token was issued ends it.
+        if user.blocked || user.credential_epoch != record.credential_epoch {
+            return Err(invalid());
+        }
+        let granted = Scope::parse(&record.scope);
+        let scope = match requested {
+            Some(r) if !r.is_empty() => {
+                if r.items().iter().any(|s| !granted.contains(s)) {
+                    return Err(ServiceError::InvalidScope(
+                        "The requested scope exceeds the scope granted by the resource owner."
+                            .into(),
+                    ));
+                }
+                r
+            }
+            _ => granted,
+        };
+        let mut response = self.user_tokens(
+            client,
+            &user,
+            &scope,
+            record.audience.as_deref(),
+            "refresh_token",
+            now,
+            &LoginContext::default(),
+        )?;
+        if client.refresh_token_rotation {
+            response.refresh_token = Some(
+                self.issue_refresh_token(
+                    client,
+                    &user,
+                    &Scope::parse(&record.scope),
+                    record.audience.as_deref(),
+                    &record.family,
+                    record.expires_at,
+                )
+                .await?,
+            );
+        }
+        self.audit.record(
+            LogEntry::new(codes::SUCCESS_EXCHANGE_REFRESH_TOKEN, meta)
+                .description("Refresh Token for Access Token")
+                .client(client.client_id.as_str(), &client.name)
+                .user(user.user_id.as_str(), &user.display_name()),
+        );
+        Ok(response)
+    }
+}
