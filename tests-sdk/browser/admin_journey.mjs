@@ -170,6 +170,28 @@ async function main() {
     await admin.screenshot("users");
     ok(`signed in as ${adminEmail}: the Users list`);
 
+    // Create user: the form (the connection's rules listed), then a weak password refused with
+    // the rules marked, through the same service as POST /api/v2/users.
+    const newForm = await admin.clickAndLoad(admin.link("Create user"));
+    check(newForm?.status() === 200, `Create user: HTTP ${newForm?.status()}`);
+    await admin.expectHeading("Create user", "the Create user page");
+    await admin.screenshot("user-new");
+    await admin.page.fill("#email", "console-made@example.com");
+    await admin.page.fill("#password", WEAK_PASSWORD);
+    const refusedNew = await admin.clickAndLoad(admin.button("Create user"));
+    check(refusedNew?.status() === 400, `Create user with a weak password: HTTP ${refusedNew?.status()}, want 400`);
+    check((await admin.page.locator("#new-user-rules li.bad").count()) > 0, "no rule is marked unmet on Create user");
+    await admin.screenshot("user-new-weak");
+    ok("Create user: the form, and a weak password refused (400) with the rules marked");
+
+    // A console address that names no page answers a console page, not the API's JSON.
+    const nowhere = await admin.page.goto(`${baseUrl}/admin/no-such-page`);
+    check(nowhere?.status() === 404, `an unknown console URL: HTTP ${nowhere?.status()}, want 404`);
+    await admin.expectHeading("Page not found", "an unknown console URL");
+    await admin.screenshot("not-found");
+    ok("an unknown console URL answers the console's 404 page");
+    await admin.page.goto(`${baseUrl}/admin/users`);
+
     await admin.page.fill("#q", "user-journey");
     const searched = await admin.clickAndLoad(admin.button("Search"));
     check(searched?.status() === 200, `the user search: HTTP ${searched?.status()}`);
