@@ -244,6 +244,19 @@ impl Services {
         Ok(self.store.ping().await?)
     }
 
+    /// Whether this node can serve: the store answers and a signing key is loaded. (The
+    /// migrations ran before `Services` existed.) The error is a reason fit for an operator.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if let Err(e) = self.store.ping().await {
+            return Err(format!("store unreachable: {e}"));
+        }
+        let keys = self.keys.jwks();
+        if keys["keys"].as_array().is_none_or(Vec::is_empty) {
+            return Err("no signing key loaded".into());
+        }
+        Ok(())
+    }
+
     /// OpenID Provider metadata, with every URL under the issuer.
     pub fn discovery_document(&self) -> serde_json::Value {
         let i = &self.config.issuer;
