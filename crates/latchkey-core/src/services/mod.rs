@@ -247,8 +247,11 @@ impl Services {
     /// Whether this node can serve: the store answers and a signing key is loaded. (The
     /// migrations ran before `Services` existed.) The error is a reason fit for an operator.
     pub async fn readiness(&self) -> Result<(), String> {
-        if let Err(e) = self.store.ping().await {
-            return Err(format!("store unreachable: {e}"));
+        const WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+        match tokio::time::timeout(WAIT, self.store.ping()).await {
+            Err(_) => return Err("store did not answer within 3 s".into()),
+            Ok(Err(e)) => return Err(format!("store unreachable: {e}")),
+            Ok(Ok(())) => {}
         }
         let keys = self.keys.jwks();
         if keys["keys"].as_array().is_none_or(Vec::is_empty) {

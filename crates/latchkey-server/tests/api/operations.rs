@@ -412,3 +412,82 @@ async fn failures_a_refusing_postgres_fails_within_seconds_naming_host_and_cause
     assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
     assert!(!stderr.contains(":pw@"), "{stderr}");
 }
+
+/// Readiness follows the store: a PostgreSQL database that goes away makes `/ready` answer 503
+/// with the reason while `/health` (liveness) stays 200. (PostgreSQL whatever the backend under
+/// test: a SQLite file cannot be taken away from an open process.)
+#[tokio::test]
+async fn ready_turns_unavailable_when_the_store_goes_away() {
+    let url = crate::helpers::fresh_postgres().await;
+    let server =
+        crate::helpers::launch_binary(temp_dir(), free_port(), Some(url.clone()), false, &[]).await;
+    let http = reqwest::Client::new();
+    let res = http
+        .get(format!("{}/ready", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let (base, name) = url.rsplit_once('/').unwrap();
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let res = http
+        .get(format!("{}/ready", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["reason"].as_str().unwrap().starts_with("store"),
+        "{body}"
+    );
+    let res = http
+        .get(format!("{}/health", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// Behind a trusted proxy (set through the environment, comma-separated), the request log
+/// names the forwarded client.
+#[tokio::test]
+async fn logging_records_the_forwarded_client_from_a_trusted_proxy() {
+    let server = start_binary(
+        false,
+        &[(
+            "LATCHKEY_SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/8, 127.0.0.0/8",
+        )],
+    )
+    .await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/health", server.base()))
+        .header("x-forwarded-for", "198.51.100.23")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = server.stop_and_read_log().await;
+    let line = log
+        .lines()
+        .find(|l| l.contains(&request_id) && l.contains("route=/health"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("client_ip=198.51.100.23"), "{line}");
+}
