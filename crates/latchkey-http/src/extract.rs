@@ -3,7 +3,7 @@
 
 use crate::errors::{ApiError, DbConnError, OAuthError};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -12,7 +12,6 @@ use latchkey_core::audit::RequestMeta;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::marker::PhantomData;
-use std::net::SocketAddr;
 
 /// Largest body any endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -189,10 +188,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = crate::client_ip::of(&parts.extensions).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

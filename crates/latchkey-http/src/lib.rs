@@ -3,6 +3,7 @@
 
 mod action_gateway;
 mod admin;
+pub mod client_ip;
 mod cors;
 mod dbconnections;
 pub mod errors;
@@ -14,9 +15,10 @@ mod pages;
 mod web;
 
 pub use action_gateway::InProcessManagementApi;
+pub use client_ip::{Cidr, TrustedProxies};
 pub use pages::PageTheme;
 
-use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -25,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -36,8 +37,9 @@ pub struct AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application. Layers, outermost first: request id, tracing (method and matched
-/// path only: query strings on `/oauth/*` carry secrets), security headers, then the routers.
+/// The whole application. Layers, outermost first: request id, the request log (method and
+/// matched path only: query strings on `/oauth/*` carry secrets), security headers, then the
+/// routers. `with_client_ip` goes around it in the server.
 pub fn router(state: AppState) -> Router {
     // Authentication API endpoints browsers call, with per-client CORS.
     let authentication = Router::new()
@@ -56,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(admin::router())
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .fallback(|| async { errors::ApiError::not_found() })
         .with_state(state)
         .layer(SetResponseHeaderLayer::overriding(
@@ -66,20 +69,7 @@ pub fn router(state: AppState) -> Router {
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let path = req
-                    .extensions()
-                    .get::<axum::extract::MatchedPath>()
-                    .map_or("unmatched", |p| p.as_str());
-                let id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!("http", method = %req.method(), path, request_id = id)
-            }),
-        )
+        .layer(axum::middleware::from_fn(log_request))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -102,15 +92,84 @@ pub(crate) fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
 }
 
-async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    match state.services.check_ready().await {
+/// The version and commit `/health` reports (the binary sets them at start-up).
+static BUILD: std::sync::OnceLock<(&'static str, &'static str)> = std::sync::OnceLock::new();
+
+/// Records the version and git commit `/health` reports.
+pub fn set_build_info(version: &'static str, commit: &'static str) {
+    let _ = BUILD.set((version, commit));
+}
+
+/// Liveness: the process answers. The store's state is `/ready`'s business.
+async fn health() -> impl IntoResponse {
+    let (version, commit) = BUILD
+        .get()
+        .copied()
+        .unwrap_or((env!("CARGO_PKG_VERSION"), "unknown"));
+    Json(serde_json::json!({"status": "ok", "version": version, "commit": commit}))
+}
+
+/// Readiness: the store answers and the signing keys are loaded (migrations ran before the
+/// listener opened). 503 with the reason otherwise, for a load balancer to take the node out.
+async fn ready(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    match state.services.readiness().await {
         Ok(()) => (
             axum::http::StatusCode::OK,
-            Json(serde_json::json!({"status": "ok"})),
+            Json(serde_json::json!({"status": "ready"})),
         ),
-        Err(_) => (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable"})),
-        ),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "reason": reason})),
+            )
+        }
     }
+}
+
+/// The client's address (`client_ip`) around the whole application: believed from forwarding
+/// headers only when the TCP peer is one of `trusted`.
+pub fn with_client_ip(router: Router, trusted: TrustedProxies) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(
+        Arc::new(trusted),
+        client_ip::derive,
+    ))
+}
+
+/// One `info` line per request: method, route template (never the path or query, which may
+/// carry secrets), status, latency, request id and client address. The span carries the same
+/// request id for whatever the handler logs.
+async fn log_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let client_ip = client_ip::of(req.extensions()).map_or_else(String::new, |ip| ip.to_string());
+    let method = req.method().clone();
+    let span =
+        tracing::info_span!("http", method = %method, path = %route, request_id = %request_id);
+    let started = std::time::Instant::now();
+    let response = next.run(req).instrument(span).await;
+    let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    let status = response.status().as_u16();
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        latency_ms,
+        request_id = %request_id,
+        client_ip = %client_ip,
+        "request"
+    );
+    response
 }

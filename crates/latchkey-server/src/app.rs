@@ -23,6 +23,7 @@ pub struct Application {
     services: Arc<Services>,
     bootstrap: Option<BootstrapOutcome>,
     theme: Arc<PageTheme>,
+    trusted_proxies: latchkey_http::TrustedProxies,
 }
 
 /// The services without a listener, for CLI commands (`latchkey admin …`) on a store the
@@ -122,7 +123,9 @@ impl Application {
             &services,
             theme.clone(),
         )));
+        latchkey_http::set_build_info(crate::VERSION, crate::GIT_COMMIT);
         Ok(Self {
+            trusted_proxies: settings.trusted_proxies()?,
             deliver_mail: settings.mail.deliver,
             listener,
             address,
@@ -159,6 +162,7 @@ impl Application {
         if self.tls.is_some() || self.issuer.starts_with("https://") {
             router = latchkey_http::with_hsts(router);
         }
+        let router = latchkey_http::with_client_ip(router, self.trusted_proxies);
         // Delivery runs beside serving; a mail cut off by the stop goes out after its lease.
         let _stop_worker = self
             .deliver_mail

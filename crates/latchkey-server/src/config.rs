@@ -169,6 +169,29 @@ pub struct ServerSettings {
     /// Start even when the data directory or the SQLite files are open to other users
     /// (group/world permission bits); they hold the signing key and client secrets.
     pub allow_insecure_permissions: bool,
+    /// Proxies (CIDR blocks) whose `Forwarded`/`X-Forwarded-For` name the client; empty: the
+    /// TCP peer is the client. `LATCHKEY_SERVER__TRUSTED_PROXIES` takes them comma-separated.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A TOML array of strings, or one comma-separated string (as environment variables give it).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::List(v) => v,
+        Form::Commas(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -253,6 +276,7 @@ impl Default for ServerSettings {
             config_cache_secs: 5,
             pages_dir: None,
             allow_insecure_permissions: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -398,6 +422,8 @@ impl Settings {
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             bail!("log.format must be pretty or json");
         }
+        crate::logging::check_filter(&self.log.level)
+            .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
         let m = &self.mail;
         if m.lease_secs == 0 || m.max_attempts == 0 || m.concurrency == 0 || m.concurrency > 256 {
             bail!(
@@ -418,6 +444,7 @@ impl Settings {
             );
         }
         self.listen_addr()?;
+        self.trusted_proxies()?;
         if let Some(url) = &self.server.public_url {
             let parsed = url::Url::parse(url).context("server.public_url")?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
@@ -432,6 +459,20 @@ impl Settings {
             .listen
             .parse()
             .context("server.listen must be HOST:PORT")
+    }
+
+    /// `server.trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<latchkey_http::TrustedProxies> {
+        let blocks = self
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|b| {
+                b.parse()
+                    .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(latchkey_http::TrustedProxies::new(blocks))
     }
 
     pub fn tls_enabled(&self) -> bool {

@@ -6,12 +6,11 @@ use latchkey_server::Application;
 use latchkey_server::config::{Settings, bootstrap_presets, redact_url};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
     name = "latchkey",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LATCHKEY_GIT_COMMIT"), ")"),
     about = "A self-hosted identity server that speaks Auth0's APIs"
 )]
 struct Cli {
@@ -38,6 +37,9 @@ enum Command {
     },
     /// Console administrators (not the tenant's users).
     Admin {
+        /// The data directory `serve` uses [default: ./latchkey-data].
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
         #[command(subcommand)]
         command: AdminCommand,
     },
@@ -85,7 +87,11 @@ struct ServeArgs {
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate the configuration (file + environment) and print the result.
-    Check,
+    Check {
+        /// The data directory `serve` would use [default: ./latchkey-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -106,16 +112,31 @@ fn load(cli_config: Option<&PathBuf>) -> anyhow::Result<(Settings, Vec<(String, 
     Ok((settings, env))
 }
 
-fn init_tracing(settings: &Settings) {
-    let filter =
-        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if settings.log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
+fn init_tracing(settings: &Settings) -> anyhow::Result<()> {
+    let rust_log = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
+    latchkey_server::logging::init(
+        &settings.log.level,
+        &settings.log.format,
+        rust_log.as_deref(),
+    )
+}
+
+/// `DATABASE_URL` (or `database.url`) must parse and name a backend we speak.
+fn check_database_url(url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL {:?} is not a URL: {e}", redact_url(url)))?;
+    match parsed.scheme() {
+        "sqlite" => Ok(()),
+        "postgres" | "postgresql" => {
+            if parsed.host_str().is_none_or(str::is_empty) {
+                anyhow::bail!("DATABASE_URL {:?} names no host", redact_url(url));
+            }
+            Ok(())
+        }
+        other => anyhow::bail!(
+            "DATABASE_URL {:?}: unsupported scheme {other:?} (expected sqlite:// or postgres://)",
+            redact_url(url)
+        ),
     }
 }
 
@@ -130,9 +151,13 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(cli.config.as_ref(), args).await,
         Command::Config {
-            command: ConfigCommand::Check,
+            command: ConfigCommand::Check { data_dir },
         } => {
-            let (settings, _) = load(cli.config.as_ref())?;
+            let (mut settings, _) = load(cli.config.as_ref())?;
+            if let Some(d) = data_dir {
+                settings.server.data_dir = d;
+            }
+            check_database_url(&settings.database_url())?;
             println!("configuration is valid");
             println!("  listen:     {}", settings.server.listen);
             println!("  data_dir:   {}", settings.server.data_dir.display());
@@ -149,8 +174,22 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Admin { command } => {
-            let (settings, env) = load(cli.config.as_ref())?;
+        Command::Admin { data_dir, command } => {
+            let (mut settings, env) = load(cli.config.as_ref())?;
+            if let Some(d) = data_dir {
+                settings.server.data_dir = d;
+            }
+            check_database_url(&settings.database_url())?;
+            if settings.database.url.as_deref().is_none_or(str::is_empty) {
+                // SQLite in the data directory: it must exist (serve made it) and be ours.
+                if !settings.server.data_dir.is_dir() {
+                    anyhow::bail!(
+                        "no data directory at {}: run `latchkey serve` once first, or pass --data-dir",
+                        settings.server.data_dir.display()
+                    );
+                }
+                latchkey_server::private_files::check_writable(&settings.server.data_dir)?;
+            }
             admin(&settings, &env, command).await
         }
         Command::Keys {
@@ -279,7 +318,8 @@ async fn serve(config: Option<&PathBuf>, args: ServeArgs) -> anyhow::Result<()> 
         settings.server.tls_cert = Some(c);
         settings.server.tls_key = Some(k);
     }
-    init_tracing(&settings);
+    check_database_url(&settings.database_url())?;
+    init_tracing(&settings)?;
     let started = std::time::Instant::now();
     let app = Application::build(&settings, &bootstrap_presets(&env))
         .await

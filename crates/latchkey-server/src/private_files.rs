@@ -36,8 +36,9 @@ pub fn prepare_data_dir(data_dir: &Path, allow_insecure: bool) -> anyhow::Result
             .recursive(true)
             .mode(0o700)
             .create(data_dir)
-            .with_context(|| format!("creating the data directory {}", data_dir.display()));
+            .map_err(|e| io_error(e, "creating the data directory", data_dir));
     }
+    check_writable(data_dir)?;
     if allow_insecure {
         return Ok(());
     }
@@ -56,6 +57,32 @@ pub fn prepare_data_dir(data_dir: &Path, allow_insecure: bool) -> anyhow::Result
             );
         }
     }
+    Ok(())
+}
+
+/// An I/O error on `path`, with "permission denied" spelled out for the operator.
+fn io_error(e: std::io::Error, doing: &str, path: &Path) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        anyhow::anyhow!(
+            "permission denied: {doing} {} (check its owner and mode, and the user latchkey runs as)",
+            path.display()
+        )
+    } else {
+        anyhow::Error::new(e).context(format!("{doing} {}", path.display()))
+    }
+}
+
+/// Fails with "permission denied" and the path when this process cannot create files in the
+/// existing directory `data_dir` (the database, bootstrap.json, the outbox live there).
+pub fn check_writable(data_dir: &Path) -> anyhow::Result<()> {
+    let probe = data_dir.join(format!(".latchkey-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| io_error(e, "writing to the data directory", data_dir))?;
+    let _ = std::fs::remove_file(&probe);
     Ok(())
 }
 

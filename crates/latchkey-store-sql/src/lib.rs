@@ -91,13 +91,39 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<SqlStore> {
     Ok(SqlStore::new(writer, reader, Dialect::Sqlite))
 }
 
+/// How long start-up waits for PostgreSQL before it gives up.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn connect_postgres(url: &str) -> anyhow::Result<SqlStore> {
+    let server = url::Url::parse(url).map_or_else(
+        |_| "PostgreSQL".to_owned(),
+        |u| {
+            format!(
+                "PostgreSQL at {}:{}",
+                u.host_str().unwrap_or("localhost"),
+                u.port().unwrap_or(5432)
+            )
+        },
+    );
+    // One connection first: the pool retries a refused connection until its acquire timeout
+    // and then reports only that it timed out; this says why, within seconds.
+    let probe = <sqlx::AnyConnection as sqlx::Connection>::connect(url);
+    match tokio::time::timeout(PG_CONNECT_TIMEOUT, probe).await {
+        Err(_) => bail!(
+            "connecting to {server}: no answer within {}s",
+            PG_CONNECT_TIMEOUT.as_secs()
+        ),
+        Ok(Err(e)) => return Err(anyhow::Error::new(e).context(format!("connecting to {server}"))),
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
     let pool = AnyPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(30))
         .connect(url)
         .await
-        .context("connecting to PostgreSQL")?;
+        .with_context(|| format!("connecting to {server}"))?;
     migrate::run(&pool, Dialect::Postgres).await?;
     Ok(SqlStore::new(pool.clone(), pool, Dialect::Postgres))
 }

@@ -79,7 +79,7 @@ pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        tracing::info!(version, "applied database migration");
+        tracing::debug!(version, "applied database migration");
     }
     if dialect == Dialect::Postgres {
         conn.execute("SELECT pg_advisory_unlock(7426347281)")

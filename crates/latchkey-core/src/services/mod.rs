@@ -244,6 +244,26 @@ impl Services {
         Ok(self.store.ping().await?)
     }
 
+    /// Whether this node can serve: the store answers and a signing key is loaded. (The
+    /// migrations ran before `Services` existed.) The error is a short reason, safe to show anyone; the cause is logged.
+    pub async fn readiness(&self) -> Result<(), String> {
+        const WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+        match tokio::time::timeout(WAIT, self.store.ping()).await {
+            Err(_) => return Err("store did not answer within 3 s".into()),
+            Ok(Err(e)) => {
+                // The cause goes to the log: `/ready` is often reachable by anyone.
+                tracing::warn!(error = %e, "readiness: the store is unreachable");
+                return Err("store unreachable".into());
+            }
+            Ok(Ok(())) => {}
+        }
+        let keys = self.keys.jwks();
+        if keys["keys"].as_array().is_none_or(Vec::is_empty) {
+            return Err("no signing key loaded".into());
+        }
+        Ok(())
+    }
+
     /// OpenID Provider metadata, with every URL under the issuer.
     pub fn discovery_document(&self) -> serde_json::Value {
         let i = &self.config.issuer;

@@ -24,6 +24,7 @@ mod login;
 mod loopback_http;
 mod mail_delivery;
 mod management;
+mod operations;
 mod readme;
 mod reset;
 mod sdk;
