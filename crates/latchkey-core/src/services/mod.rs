@@ -162,9 +162,10 @@ pub struct Services {
     /// Wakes the worker's people lane (mail) and machines lane (the rest) after a commit.
     mail_wake: Arc<tokio::sync::Notify>,
     machine_wake: Arc<tokio::sync::Notify>,
-    /// Consecutive failed deliveries per log stream on this node (reset by a success): how far
-    /// a failing stream's other deliveries are parked.
-    stream_failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    /// Consecutive failed deliveries per log stream on this node (reset by a success), and
+    /// until when its deliveries are parked.
+    stream_failures:
+        std::sync::Mutex<std::collections::HashMap<String, (u32, crate::time::Timestamp)>>,
     rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
     tenant_keys: crate::tenant_keys::TenantKeys,
     action_runtime: Arc<dyn crate::actions::ActionRuntime>,

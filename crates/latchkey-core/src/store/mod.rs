@@ -416,6 +416,11 @@ pub enum MailDisposition {
         error: String,
     },
     Failed(String),
+    /// Not attempted (its destination is parked): back to pending until `at`, the lease's
+    /// attempt not counted and the last error kept.
+    Postpone {
+        at: Timestamp,
+    },
 }
 
 #[async_trait]

@@ -105,11 +105,22 @@ impl OutboxStore for SqlStore {
         disposition: &MailDisposition,
         at: Timestamp,
     ) -> StoreResult<()> {
+        if let MailDisposition::Postpone { at: next } = disposition {
+            let q = sqlx::query(
+                "UPDATE mail_outbox SET next_attempt_at = $1, locked_until = 0, \
+                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $2",
+            )
+            .bind(next.millis())
+            .bind(id.to_owned());
+            return execute(q, &self.writer).await.map(drop);
+        }
         let (status, next, error) = match disposition {
             MailDisposition::Sent => ("sent", at, None),
             MailDisposition::Dropped(reason) => ("dropped", at, Some(reason.clone())),
             MailDisposition::Retry { at: next, error } => ("pending", *next, Some(error.clone())),
             MailDisposition::Failed(error) => ("failed", at, Some(error.clone())),
+            // Handled above.
+            MailDisposition::Postpone { at: next } => ("pending", *next, None),
         };
         let q = sqlx::query(
             "UPDATE mail_outbox SET status = $1, next_attempt_at = $2, last_error = $3, locked_until = 0, \

@@ -127,6 +127,25 @@ impl Services {
     }
 
     async fn deliver(&self, mail: LeasedMail) {
+        // A delivery queued for a stream parked meanwhile (a new log entry) waits with the
+        // stream's others instead of taking a slot to time out again; not counted as an attempt.
+        if let Ok(OutboxJob::LogStreamDelivery { stream_id, .. }) = &mail.job {
+            let now = Timestamp::now();
+            if let Some(until) = self.stream_parked_until(stream_id, now) {
+                if let Err(e) = self
+                    .store
+                    .park_stream_deliveries(stream_id, until, now)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not park a log stream's deliveries");
+                }
+                let postpone = MailDisposition::Postpone { at: until };
+                if let Err(e) = self.store.settle_mail(&mail.id, &postpone, now).await {
+                    tracing::warn!(mail = %mail.id, error = %e, "could not postpone a delivery");
+                }
+                return;
+            }
+        }
         let attempt = match &mail.job {
             Ok(job) => match self.attempt(job).await {
                 Ok(a) => a,
@@ -147,8 +166,7 @@ impl Services {
         // not keep taking the machines lane's slots; a success brings it back at once.
         let stream_failed = match (stream, &attempt) {
             (Some(stream), Attempt::Failed(MailError::Transient(_))) => {
-                let failures = self.note_stream_result(stream, false);
-                let park = self.backoff(failures);
+                let park = self.note_stream_result(stream, false, now);
                 match self
                     .store
                     .park_stream_deliveries(stream, now.plus(park), now)
@@ -165,7 +183,7 @@ impl Services {
                 Some(park)
             }
             (Some(stream), Attempt::Sent { .. }) => {
-                self.note_stream_result(stream, true);
+                self.note_stream_result(stream, true, now);
                 None
             }
             _ => None,
@@ -217,22 +235,34 @@ impl Services {
             .min(Duration::from_secs(3600))
     }
 
-    /// Records a delivery's outcome for `stream`; returns its consecutive failures so far.
-    fn note_stream_result(&self, stream: &str, ok: bool) -> u32 {
+    /// Records a delivery's outcome for `stream`. A failure returns how long the stream's
+    /// deliveries now wait (doubling with its consecutive failures); a success clears it.
+    fn note_stream_result(&self, stream: &str, ok: bool, now: Timestamp) -> Duration {
         let Ok(mut failures) = self.stream_failures.lock() else {
-            return 1;
+            return self.backoff(1);
         };
         if ok {
             failures.remove(stream);
-            return 0;
+            return Duration::ZERO;
         }
         if failures.len() > 10_000 {
             // Streams come and go; never let the map grow without bound.
             failures.clear();
         }
-        let n = failures.entry(stream.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
+        let entry = failures.entry(stream.to_owned()).or_insert((0, now));
+        entry.0 = entry.0.saturating_add(1);
+        let park = self.backoff(entry.0);
+        entry.1 = now.plus(park);
+        park
+    }
+
+    /// Until when `stream`'s deliveries wait, if it is parked now.
+    fn stream_parked_until(&self, stream: &str, now: Timestamp) -> Option<Timestamp> {
+        let failures = self.stream_failures.lock().ok()?;
+        failures
+            .get(stream)
+            .map(|(_, until)| *until)
+            .filter(|until| *until > now)
     }
 
     /// Outbox rows by status (`pending`, `sent`, `dropped`, `failed`): for operators and the
