@@ -156,20 +156,36 @@ impl OutboxStore for SqlStore {
         now: Timestamp,
     ) -> StoreResult<Vec<(String, u64)>> {
         let max = i64::try_from(max_pending).unwrap_or(i64::MAX);
-        let mut tx = self.writer.begin().await.map_err(other)?;
-        // Streams over the bound (rows a worker holds count, but are never deleted here).
+        // Streams over the bound (rows a worker holds count, but are never deleted here),
+        // read first on the read pool: usually none, and no write transaction is opened.
         let over = sqlx::query(
             "SELECT stream_id, COUNT(*) AS n FROM mail_outbox WHERE stream_id IS NOT NULL \
              AND status = 'pending' GROUP BY stream_id HAVING COUNT(*) > $1",
         )
         .bind(max)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.reader)
         .await
         .map_err(other)?;
+        if over.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await.map_err(other)?;
         let mut trimmed = Vec::new();
         for row in &over {
             let stream: String = row.try_get("stream_id").map_err(other)?;
-            let n: i64 = row.try_get("n").map_err(other)?;
+            // Counted again in the transaction (another node may have trimmed meanwhile).
+            let n: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM mail_outbox WHERE stream_id = $1 AND status = 'pending'",
+            )
+            .bind(stream.clone())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(other)?
+            .try_get("n")
+            .map_err(other)?;
+            if n <= max {
+                continue;
+            }
             // The oldest go: the newest `max` stay.
             let q = sqlx::query(
                 "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox \
