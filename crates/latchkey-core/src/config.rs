@@ -20,6 +20,10 @@ pub struct CoreConfig {
     pub actions: crate::actions::ActionLimits,
     /// Whether log streams may deliver to this machine (loopback hosts); off by default.
     pub log_streams_allow_loopback: bool,
+    /// Pending deliveries one log stream may hold; beyond it the oldest are dropped and counted.
+    pub log_streams_max_pending: u64,
+    /// How long a log stream's endpoint has to answer one POST.
+    pub log_streams_timeout: Duration,
 }
 
 /// Admin console sessions: ended after `idle_timeout` without a request, and `session_lifetime`
@@ -42,8 +46,11 @@ pub struct MailConfig {
     /// First retry delay; doubles per attempt up to an hour.
     pub retry_base: Duration,
     pub max_attempts: u32,
-    /// Mails in flight at once per node.
+    /// Mails to people in flight at once per node (the `people` lane).
     pub concurrency: usize,
+    /// Deliveries to machines in flight at once per node (the `machines` lane: log streams,
+    /// back-channel logout, post-change-password actions).
+    pub machine_concurrency: usize,
     /// Where the sender's address comes from when neither the template nor the provider says.
     pub default_from: String,
 }

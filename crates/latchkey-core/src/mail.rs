@@ -75,7 +75,44 @@ pub enum OutboxJob {
     LogStreamDelivery { stream_id: String, log_id: String },
 }
 
+/// The outbox's lanes: each has its own worker slots, so mail to people never waits behind
+/// deliveries to machines (a hung log-stream endpoint, a slow back-channel URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Mail to people: reset links, the blocked-account and password-changed notices, the
+    /// console's reset.
+    People,
+    /// Calls to other systems: log-stream deliveries, back-channel logout, post-change-password
+    /// actions.
+    Machines,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::People, Lane::Machines];
+
+    /// The outbox row's `lane` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::People => "people",
+            Self::Machines => "machines",
+        }
+    }
+}
+
 impl OutboxJob {
+    /// The lane this job waits in.
+    pub fn lane(&self) -> Lane {
+        match self {
+            Self::PasswordResetRequest { .. }
+            | Self::AccountBlocked { .. }
+            | Self::PasswordChanged { .. }
+            | Self::AdminPasswordReset { .. } => Lane::People,
+            Self::PostChangePasswordActions { .. }
+            | Self::BackChannelLogout { .. }
+            | Self::LogStreamDelivery { .. } => Lane::Machines,
+        }
+    }
+
     /// The log stream a job delivers to, kept in its own outbox column so that the stream's
     /// deliveries can be listed.
     pub fn log_stream(&self) -> Option<&str> {

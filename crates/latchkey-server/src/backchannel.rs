@@ -15,6 +15,10 @@ impl ReqwestPoster {
             // A redirect could send the token somewhere the administrator did not register.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
+            // A backstop: every call also gives its own, shorter timeout (log streams:
+            // `log_streams.timeout_secs`), so an endpoint that accepts and never answers holds
+            // a worker slot for seconds, not forever.
+            .timeout(Duration::from_secs(30))
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { http })

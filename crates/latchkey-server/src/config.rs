@@ -25,13 +25,28 @@ pub struct Settings {
 }
 
 /// Log streams (`/api/v2/log-streams`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogStreamSettings {
     /// Let log streams deliver to this machine (`localhost`, `127.0.0.1`, `[::1]`, over http or
     /// https): a collector running beside the server. Off: such endpoints are refused, so a
     /// Management API caller cannot aim deliveries at local services.
     pub allow_loopback: bool,
+    /// Pending deliveries one stream may hold (an endpoint that is down or hangs); beyond it
+    /// the oldest are dropped, and counted in `GET /api/v2/log-streams/{id}/deliveries`.
+    pub max_pending: u64,
+    /// Seconds a stream's endpoint has to answer one POST.
+    pub timeout_secs: u64,
+}
+
+impl Default for LogStreamSettings {
+    fn default() -> Self {
+        Self {
+            allow_loopback: false,
+            max_pending: 1000,
+            timeout_secs: 5,
+        }
+    }
 }
 
 /// Bounds on Actions (tenant JavaScript run at login, reset and password change).
@@ -103,8 +118,11 @@ pub struct MailSettings {
     /// First retry delay in seconds; doubles per attempt, at most an hour.
     pub retry_base_secs: u64,
     pub max_attempts: u32,
-    /// Mails delivered at once by this node.
+    /// Mails to people delivered at once by this node (their own lane).
     pub concurrency: usize,
+    /// Deliveries to machines (log streams, back-channel logout, post-change-password actions)
+    /// at once by this node; they never take the people's slots.
+    pub machine_concurrency: usize,
     /// Whether this node delivers mail. In a cluster, nodes that only take requests can leave
     /// delivery to others (the queue is shared through the database).
     pub deliver: bool,
@@ -133,6 +151,7 @@ impl Default for MailSettings {
             retry_base_secs: 5,
             max_attempts: 10,
             concurrency: 8,
+            machine_concurrency: 8,
             deliver: true,
         }
     }
@@ -430,6 +449,13 @@ impl Settings {
                 "mail.lease_secs and mail.max_attempts must be positive, mail.concurrency 1 to 256"
             );
         }
+        if m.machine_concurrency == 0 || m.machine_concurrency > 256 {
+            bail!("mail.machine_concurrency must be 1 to 256");
+        }
+        let l = &self.log_streams;
+        if l.max_pending == 0 || l.timeout_secs == 0 || l.timeout_secs > 60 {
+            bail!("log_streams.max_pending must be positive, log_streams.timeout_secs 1 to 60");
+        }
         let r = &self.rate_limits;
         if [
             r.change_password_per_minute,
@@ -516,6 +542,7 @@ impl Settings {
                 retry_base: Duration::from_secs(self.mail.retry_base_secs),
                 max_attempts: self.mail.max_attempts,
                 concurrency: self.mail.concurrency,
+                machine_concurrency: self.mail.machine_concurrency,
                 default_from: self
                     .mail
                     .default_from
@@ -552,6 +579,8 @@ impl Settings {
                 max_log_bytes: 16 * 1024,
             },
             log_streams_allow_loopback: self.log_streams.allow_loopback,
+            log_streams_max_pending: self.log_streams.max_pending,
+            log_streams_timeout: Duration::from_secs(self.log_streams.timeout_secs),
         }
     }
 

@@ -17,6 +17,7 @@ const LOGIN_FAILURES: &str = include_str!("../migrations/0007_login_failures.sql
 const ADMIN_CONSOLE: &str = include_str!("../migrations/0008_admin_console.sql");
 const ACTIONS: &str = include_str!("../migrations/0009_actions.sql");
 const LOG_STREAMS: &str = include_str!("../migrations/0010_log_streams.sql");
+const OUTBOX_LANES: &str = include_str!("../migrations/0011_outbox_lanes.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -28,6 +29,7 @@ const SQLITE: &[(i64, &str)] = &[
     (8, ADMIN_CONSOLE),
     (9, ACTIONS),
     (10, LOG_STREAMS),
+    (11, OUTBOX_LANES),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -40,6 +42,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (8, ADMIN_CONSOLE),
     (9, ACTIONS),
     (10, LOG_STREAMS),
+    (11, OUTBOX_LANES),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

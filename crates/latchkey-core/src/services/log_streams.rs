@@ -18,7 +18,7 @@ use crate::domain::{ContentFormat, FILTER_CATEGORIES, HttpSink, LogStream, LogSt
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
 use crate::mail::{MailError, OutboxJob};
-use crate::store::{QueuedMail, Store, StreamDelivery};
+use crate::store::{QueuedMail, Store, StreamBacklog, StreamDelivery};
 use crate::time::Timestamp;
 use aws_lc_rs::hmac;
 use base64::Engine as _;
@@ -27,8 +27,6 @@ use secrecy::{ExposeSecret, SecretString};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a stream's endpoint has to answer.
-const POST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries listed by `GET /api/v2/log-streams/{id}/deliveries`.
 const DELIVERIES_SHOWN: u32 = 100;
 /// Headers Latchkey sets itself (or HTTP does): a custom header may not replace them.
@@ -415,13 +413,18 @@ impl Services {
         Ok(())
     }
 
-    /// The stream's recent deliveries, newest first (outbox rows are kept a week).
-    pub async fn log_stream_deliveries(&self, id: &str) -> ServiceResult<Vec<StreamDelivery>> {
+    /// The stream's recent deliveries, newest first (outbox rows are kept a week), and its
+    /// backlog: pending deliveries, and those dropped over `log_streams.max_pending`.
+    pub async fn log_stream_deliveries(
+        &self,
+        id: &str,
+    ) -> ServiceResult<(Vec<StreamDelivery>, StreamBacklog)> {
         self.get_log_stream(id).await?;
-        Ok(self
+        let list = self
             .store
             .list_stream_deliveries(id, DELIVERIES_SHOWN)
-            .await?)
+            .await?;
+        Ok((list, self.store.stream_backlog(id).await?))
     }
 
     /// The deliveries of entries a store call writes itself (a password change's `scp`), to
@@ -485,7 +488,13 @@ impl Services {
         Ok(
             match self
                 .form_poster
-                .post(url, &stream.sink.content_type, &headers, body, POST_TIMEOUT)
+                .post(
+                    url,
+                    &stream.sink.content_type,
+                    &headers,
+                    body,
+                    self.config.log_streams_timeout,
+                )
                 .await
             {
                 Ok(200..=299) => Attempt::Sent { log: None },

@@ -159,7 +159,13 @@ pub struct Services {
     templates: Arc<dyn crate::mail::TemplateEngine>,
     mail: Arc<dyn crate::mail::MailTransport>,
     job_intake: jobs::JobIntake,
+    /// Wakes the worker's people lane (mail) and machines lane (the rest) after a commit.
     mail_wake: Arc<tokio::sync::Notify>,
+    machine_wake: Arc<tokio::sync::Notify>,
+    /// Consecutive failed deliveries per log stream on this node (reset by a success), and
+    /// until when its deliveries are parked.
+    stream_failures:
+        std::sync::Mutex<std::collections::HashMap<String, (u32, crate::time::Timestamp)>>,
     rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
     tenant_keys: crate::tenant_keys::TenantKeys,
     action_runtime: Arc<dyn crate::actions::ActionRuntime>,
@@ -193,14 +199,16 @@ impl Services {
             }
         });
         let mail_wake = Arc::new(tokio::sync::Notify::new());
+        let machine_wake = Arc::new(tokio::sync::Notify::new());
         let log_streams = Arc::new(log_streams::StreamRouter::new(
             store.clone(),
             config.config_cache_ttl,
         ));
-        let audit = AuditLog::start(store.clone(), log_streams.clone(), mail_wake.clone());
+        let audit = AuditLog::start(store.clone(), log_streams.clone(), machine_wake.clone());
         let cache = config_cache::ConfigCache::new(config.config_cache_ttl);
         let tenant_keys = crate::tenant_keys::TenantKeys::load(store.as_ref()).await?;
-        let job_intake = jobs::JobIntake::start(store.clone(), mail_wake.clone());
+        let job_intake =
+            jobs::JobIntake::start(store.clone(), mail_wake.clone(), machine_wake.clone());
         Ok(Self {
             config,
             store,
@@ -213,6 +221,8 @@ impl Services {
             mail,
             job_intake,
             mail_wake,
+            machine_wake,
+            stream_failures: std::sync::Mutex::default(),
             rate_limiter,
             tenant_keys,
             action_runtime,

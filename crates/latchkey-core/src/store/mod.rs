@@ -362,6 +362,14 @@ pub struct StreamDelivery {
     pub updated_at: Timestamp,
 }
 
+/// A log stream's queue: pending deliveries, and those dropped because the stream held more
+/// than `log_streams.max_pending` (its endpoint down or hanging).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamBacklog {
+    pub pending: u64,
+    pub dropped: u64,
+}
+
 /// Log streams (`/api/v2/log-streams`), and the log writes that queue their deliveries.
 #[async_trait]
 pub trait LogStreamStore: Send + Sync {
@@ -378,6 +386,8 @@ pub trait LogStreamStore: Send + Sync {
         entries: &[LogEntry],
         outbox: &[QueuedMail],
     ) -> StoreResult<()>;
+    /// How many deliveries the stream has pending, and how many were dropped over its bound.
+    async fn stream_backlog(&self, stream_id: &str) -> StoreResult<StreamBacklog>;
     /// The stream's most recent deliveries, newest first.
     async fn list_stream_deliveries(
         &self,
@@ -406,16 +416,22 @@ pub enum MailDisposition {
         error: String,
     },
     Failed(String),
+    /// Not attempted (its destination is parked): back to pending until `at`, the lease's
+    /// attempt not counted and the last error kept.
+    Postpone {
+        at: Timestamp,
+    },
 }
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Appends mails in one transaction (the request intake batches many requests into one).
     async fn enqueue_mail(&self, mails: &[QueuedMail]) -> StoreResult<()>;
-    /// Leases up to `limit` due mails until `lease_until`. Concurrent workers (other nodes on
-    /// PostgreSQL) never get the same row while its lease runs.
+    /// Leases up to `limit` due jobs of `lane` until `lease_until`. Concurrent workers (other
+    /// nodes on PostgreSQL) never get the same row while its lease runs.
     async fn lease_mail(
         &self,
+        lane: crate::mail::Lane,
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
@@ -426,6 +442,23 @@ pub trait OutboxStore: Send + Sync {
         disposition: &MailDisposition,
         at: Timestamp,
     ) -> StoreResult<()>;
+    /// Moves the pending deliveries of log stream `stream_id` that nobody holds to `until` at
+    /// the earliest (the stream's endpoint is failing: its jobs wait, not the queue's slots);
+    /// returns how many moved.
+    async fn park_stream_deliveries(
+        &self,
+        stream_id: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Deletes the oldest pending deliveries (not held by a worker) of every log stream holding
+    /// more than `max_pending`, adding them to the stream's dropped count; returns (stream,
+    /// dropped) for each stream trimmed.
+    async fn trim_stream_backlogs(
+        &self,
+        max_pending: u64,
+        now: Timestamp,
+    ) -> StoreResult<Vec<(String, u64)>>;
     /// Deletes settled mails older than `before`; returns how many.
     async fn prune_mail(&self, before: Timestamp) -> StoreResult<u64>;
     /// Counts of rows by status (for readiness and the dashboard).

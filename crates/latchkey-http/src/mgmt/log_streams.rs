@@ -170,14 +170,16 @@ async fn delete(
 /// Latchkey extension (Auth0 has no such endpoint): the stream's recent deliveries, newest
 /// first, from the outbox rows (kept a week): `status` is `sent`, `retrying` (failed, will be
 /// tried again), `pending` (not tried yet), `failed` (gave up) or `dropped` (the stream was
-/// paused or deleted, or the entry is gone).
+/// paused or deleted, or the entry is gone). `pending` counts the deliveries waiting, and
+/// `dropped` those discarded, oldest first, while the stream held more than
+/// `log_streams.max_pending` (its endpoint down or hanging).
 async fn deliveries(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:log_streams"])?;
-    let list = state.services.log_stream_deliveries(&id).await?;
+    let (list, backlog) = state.services.log_stream_deliveries(&id).await?;
     let items: Vec<Value> = list
         .iter()
         .map(|d| {
@@ -195,5 +197,9 @@ async fn deliveries(
             })
         })
         .collect();
-    Ok(Json(json!({ "deliveries": items })))
+    Ok(Json(json!({
+        "deliveries": items,
+        "pending": backlog.pending,
+        "dropped": backlog.dropped,
+    })))
 }

@@ -20,6 +20,7 @@ mod email_templates;
 mod escaping;
 mod hardening;
 mod helpers;
+mod job_lanes;
 mod login;
 mod loopback_http;
 mod mail_delivery;

@@ -2,7 +2,9 @@ use super::{SqlStore, execute, fetch_all, fetch_opt, other, to_json};
 use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
 use latchkey_core::domain::LogStream;
-use latchkey_core::store::{LogStreamStore, QueuedMail, StoreResult, StreamDelivery};
+use latchkey_core::store::{
+    LogStreamStore, QueuedMail, StoreResult, StreamBacklog, StreamDelivery,
+};
 use latchkey_core::time::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -70,6 +72,21 @@ impl LogStreamStore for SqlStore {
             super::outbox::insert_mail(&mut *tx, chunk).await?;
         }
         tx.commit().await.map_err(other)
+    }
+
+    async fn stream_backlog(&self, stream_id: &str) -> StoreResult<StreamBacklog> {
+        let q = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM mail_outbox WHERE stream_id = $1 AND status = 'pending') \
+             AS pending, (SELECT dropped FROM log_streams WHERE id = $1) AS dropped",
+        )
+        .bind(stream_id.to_owned());
+        let row = q.fetch_one(&self.reader).await.map_err(other)?;
+        let pending: i64 = row.try_get("pending").map_err(other)?;
+        let dropped: Option<i64> = row.try_get("dropped").map_err(other)?;
+        Ok(StreamBacklog {
+            pending: u64::try_from(pending).unwrap_or(0),
+            dropped: u64::try_from(dropped.unwrap_or(0)).unwrap_or(0),
+        })
     }
 
     async fn list_stream_deliveries(

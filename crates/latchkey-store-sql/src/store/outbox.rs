@@ -1,6 +1,7 @@
 use super::{SqlStore, execute, other};
 use crate::Dialect;
 use async_trait::async_trait;
+use latchkey_core::mail::Lane;
 use latchkey_core::store::{LeasedMail, MailDisposition, OutboxStore, QueuedMail, StoreResult};
 use latchkey_core::time::Timestamp;
 use sqlx::{Any, Executor, Row};
@@ -14,21 +15,22 @@ pub(super) async fn insert_mail<'e>(
         return Ok(());
     }
     let mut sql = String::from(
-        "INSERT INTO mail_outbox (id, job, status, next_attempt_at, created_at, updated_at, stream_id) VALUES ",
+        "INSERT INTO mail_outbox (id, job, status, next_attempt_at, created_at, updated_at, stream_id, lane) VALUES ",
     );
     for i in 0..mails.len() {
-        let b = i * 4;
+        let b = i * 5;
         if i > 0 {
             sql.push_str(", ");
         }
         sql.push_str(&format!(
-            "(${}, ${}, 'pending', ${}, ${}, ${}, ${})",
+            "(${}, ${}, 'pending', ${}, ${}, ${}, ${}, ${})",
             b + 1,
             b + 2,
             b + 3,
             b + 3,
             b + 3,
-            b + 4
+            b + 4,
+            b + 5
         ));
     }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -38,12 +40,13 @@ pub(super) async fn insert_mail<'e>(
             .bind(m.id.clone())
             .bind(job)
             .bind(m.at.millis())
-            .bind(m.job.log_stream().map(str::to_owned));
+            .bind(m.job.log_stream().map(str::to_owned))
+            .bind(m.job.lane().as_str());
     }
     execute(q, exec).await.map(drop)
 }
 
-// SQLite and PostgreSQL both cap bind parameters; 4 per mail keeps a batch well under.
+// SQLite and PostgreSQL both cap bind parameters; 5 per mail keeps a batch well under.
 pub(super) const MAX_BATCH: usize = 1000;
 
 #[async_trait]
@@ -58,6 +61,7 @@ impl OutboxStore for SqlStore {
 
     async fn lease_mail(
         &self,
+        lane: Lane,
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
@@ -70,14 +74,15 @@ impl OutboxStore for SqlStore {
         };
         let sql = format!(
             "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
-             WHERE id IN (SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-             AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3{lock}) \
+             WHERE id IN (SELECT id FROM mail_outbox WHERE lane = $4 AND status = 'pending' \
+             AND next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3{lock}) \
              RETURNING id, job, attempts"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(lease_until.millis())
             .bind(now.millis())
             .bind(i64::from(limit))
+            .bind(lane.as_str())
             .fetch_all(&self.writer)
             .await
             .map_err(other)?;
@@ -100,11 +105,22 @@ impl OutboxStore for SqlStore {
         disposition: &MailDisposition,
         at: Timestamp,
     ) -> StoreResult<()> {
+        if let MailDisposition::Postpone { at: next } = disposition {
+            let q = sqlx::query(
+                "UPDATE mail_outbox SET next_attempt_at = $1, locked_until = 0, \
+                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $2",
+            )
+            .bind(next.millis())
+            .bind(id.to_owned());
+            return execute(q, &self.writer).await.map(drop);
+        }
         let (status, next, error) = match disposition {
             MailDisposition::Sent => ("sent", at, None),
             MailDisposition::Dropped(reason) => ("dropped", at, Some(reason.clone())),
             MailDisposition::Retry { at: next, error } => ("pending", *next, Some(error.clone())),
             MailDisposition::Failed(error) => ("failed", at, Some(error.clone())),
+            // Handled above.
+            MailDisposition::Postpone { at: next } => ("pending", *next, None),
         };
         let q = sqlx::query(
             "UPDATE mail_outbox SET status = $1, next_attempt_at = $2, last_error = $3, locked_until = 0, \
@@ -116,6 +132,81 @@ impl OutboxStore for SqlStore {
         .bind(at.millis())
         .bind(id.to_owned());
         execute(q, &self.writer).await.map(drop)
+    }
+
+    async fn park_stream_deliveries(
+        &self,
+        stream_id: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let q = sqlx::query(
+            "UPDATE mail_outbox SET next_attempt_at = $1 WHERE stream_id = $3 \
+             AND status = 'pending' AND locked_until <= $2 AND next_attempt_at < $1",
+        )
+        .bind(until.millis())
+        .bind(now.millis())
+        .bind(stream_id.to_owned());
+        execute(q, &self.writer).await
+    }
+
+    async fn trim_stream_backlogs(
+        &self,
+        max_pending: u64,
+        now: Timestamp,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        let max = i64::try_from(max_pending).unwrap_or(i64::MAX);
+        // Streams over the bound (rows a worker holds count, but are never deleted here),
+        // read first on the read pool: usually none, and no write transaction is opened.
+        let over = sqlx::query(
+            "SELECT stream_id, COUNT(*) AS n FROM mail_outbox WHERE stream_id IS NOT NULL \
+             AND status = 'pending' GROUP BY stream_id HAVING COUNT(*) > $1",
+        )
+        .bind(max)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        if over.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut trimmed = Vec::new();
+        for row in &over {
+            let stream: String = row.try_get("stream_id").map_err(other)?;
+            // Counted again in the transaction (another node may have trimmed meanwhile).
+            let n: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM mail_outbox WHERE stream_id = $1 AND status = 'pending'",
+            )
+            .bind(stream.clone())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(other)?
+            .try_get("n")
+            .map_err(other)?;
+            if n <= max {
+                continue;
+            }
+            // The oldest go: the newest `max` stay.
+            let q = sqlx::query(
+                "DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox \
+                 WHERE stream_id = $1 AND status = 'pending' AND locked_until <= $2 \
+                 ORDER BY created_at, id LIMIT $3)",
+            )
+            .bind(stream.clone())
+            .bind(now.millis())
+            .bind(n - max);
+            let dropped = execute(q, &mut *tx).await?;
+            if dropped == 0 {
+                continue;
+            }
+            let q = sqlx::query("UPDATE log_streams SET dropped = dropped + $1 WHERE id = $2")
+                .bind(i64::try_from(dropped).unwrap_or(i64::MAX))
+                .bind(stream.clone());
+            execute(q, &mut *tx).await?;
+            trimmed.push((stream, dropped));
+        }
+        tx.commit().await.map_err(other)?;
+        Ok(trimmed)
     }
 
     async fn prune_mail(&self, before: Timestamp) -> StoreResult<u64> {

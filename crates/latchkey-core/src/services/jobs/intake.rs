@@ -3,7 +3,7 @@
 //! commit per batch, and a request is answered only once its job is durable.
 
 use crate::error::ServiceResult;
-use crate::mail::OutboxJob;
+use crate::mail::{Lane, OutboxJob};
 use crate::store::{QueuedMail, Store};
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub(crate) struct JobIntake {
 }
 
 impl JobIntake {
-    pub(crate) fn start(store: Arc<dyn Store>, wake: Arc<Notify>) -> Self {
+    pub(crate) fn start(store: Arc<dyn Store>, people: Arc<Notify>, machines: Arc<Notify>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Pending>(16_384);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(512);
@@ -28,7 +28,15 @@ impl JobIntake {
                     batch.drain(..).map(|p| (p.mail, p.done)).unzip();
                 let result = store.enqueue_mail(&mails).await.map_err(|e| e.to_string());
                 if result.is_ok() {
-                    wake.notify_one();
+                    // Each lane's worker is woken for its own jobs only.
+                    for lane in Lane::ALL {
+                        if mails.iter().any(|m| m.job.lane() == lane) {
+                            match lane {
+                                Lane::People => people.notify_one(),
+                                Lane::Machines => machines.notify_one(),
+                            }
+                        }
+                    }
                 }
                 for w in waiters {
                     let _ = w.send(result.clone());

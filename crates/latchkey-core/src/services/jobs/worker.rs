@@ -1,10 +1,15 @@
 //! The worker: leases due rows, hands each to its handler (`registry.rs`) and records the
 //! outcome; failures retry with exponential backoff, and a crashed node's leases run out so
 //! another node (or the restarted one) delivers. One per node; nodes share the queue.
+//!
+//! Rows wait in lanes (`OutboxJob::lane`): mail to people and deliveries to machines are
+//! leased separately, each lane with its own slots, so a hung endpoint never delays a reset
+//! mail. A failing log stream parks its own pending deliveries, and the machines lane keeps
+//! each stream's backlog within `log_streams.max_pending` (the oldest dropped and counted).
 
 use super::Attempt;
 use crate::error::ServiceResult;
-use crate::mail::MailError;
+use crate::mail::{Lane, MailError, OutboxJob};
 use crate::services::Services;
 use crate::store::{LeasedMail, MailDisposition};
 use crate::time::Timestamp;
@@ -12,9 +17,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl Services {
-    /// Runs queued jobs until the task is aborted.
+    /// Runs queued jobs until the task is aborted: one lane for mail to people, one for
+    /// deliveries to machines, each with its own slots, so a hung endpoint only ever holds
+    /// machine slots.
     pub async fn run_job_worker(self: Arc<Self>) {
-        let cfg = self.config.mail.clone();
+        let people = tokio::spawn(self.clone().run_lane(Lane::People));
+        let machines = tokio::spawn(self.clone().run_lane(Lane::Machines));
+        // Aborting this task must stop both lanes.
+        struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+        impl Drop for AbortOnDrop {
+            fn drop(&mut self) {
+                for h in &self.0 {
+                    h.abort();
+                }
+            }
+        }
+        let lanes = AbortOnDrop(vec![people, machines]);
         let mut last_prune: Option<Instant> = None;
         loop {
             if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
@@ -27,34 +45,107 @@ impl Services {
                     tracing::warn!(error = %e, "could not prune action executions");
                 }
             }
-            let now = Timestamp::now();
-            let limit = u32::try_from(cfg.concurrency.max(1)).unwrap_or(8);
-            let leased = match self.store.lease_mail(now, now.plus(cfg.lease), limit).await {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read the mail outbox");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
+            if lanes.0.iter().all(tokio::task::JoinHandle::is_finished) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    }
+
+    /// One lane: keeps up to its concurrency of jobs in flight, leasing more as each ends (a
+    /// slow job holds one slot, not the batch).
+    async fn run_lane(self: Arc<Self>, lane: Lane) {
+        let cfg = self.config.mail.clone();
+        let slots = match lane {
+            Lane::People => cfg.concurrency,
+            Lane::Machines => cfg.machine_concurrency,
+        }
+        .max(1);
+        let wake = match lane {
+            Lane::People => self.mail_wake.clone(),
+            Lane::Machines => self.machine_wake.clone(),
+        };
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut last_trim: Option<Instant> = None;
+        loop {
+            if lane == Lane::Machines
+                && last_trim.is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
+            {
+                last_trim = Some(Instant::now());
+                self.trim_stream_backlogs().await;
+            }
+            let free = slots.saturating_sub(in_flight.len());
+            let mut leased_any = false;
+            if free > 0 {
+                let now = Timestamp::now();
+                let limit = u32::try_from(free).unwrap_or(8);
+                match self
+                    .store
+                    .lease_mail(lane, now, now.plus(cfg.lease), limit)
+                    .await
+                {
+                    Ok(leased) => {
+                        leased_any = !leased.is_empty();
+                        for mail in leased {
+                            let services = self.clone();
+                            in_flight.spawn(async move { services.deliver(mail).await });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, lane = lane.as_str(), "could not read the outbox");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
                 }
-            };
-            if leased.is_empty() {
-                // Woken by the intake at once; the poll catches other nodes' mail and retries.
-                tokio::select! {
-                    () = self.mail_wake.notified() => {}
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
+            }
+            if leased_any && in_flight.len() < slots {
+                // There may be more due right now.
                 continue;
             }
-            let mut set = tokio::task::JoinSet::new();
-            for mail in leased {
-                let services = self.clone();
-                set.spawn(async move { services.deliver(mail).await });
+            // Wait for a slot to free up, the intake's wake-up, or the poll that catches
+            // other nodes' jobs and retries.
+            tokio::select! {
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                () = wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
-            while set.join_next().await.is_some() {}
+        }
+    }
+
+    /// Keeps every log stream within `log_streams.max_pending`: the oldest beyond it are dropped
+    /// and counted on the stream.
+    async fn trim_stream_backlogs(&self) {
+        let max = self.config.log_streams_max_pending.max(1);
+        match self.store.trim_stream_backlogs(max, Timestamp::now()).await {
+            Ok(trimmed) => {
+                for (stream, dropped) in trimmed {
+                    tracing::warn!(stream = %stream, dropped, max_pending = max, "log stream backlog over its bound; oldest deliveries dropped");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not bound the log streams' backlogs"),
         }
     }
 
     async fn deliver(&self, mail: LeasedMail) {
+        // A delivery queued for a stream parked meanwhile (a new log entry) waits with the
+        // stream's others instead of taking a slot to time out again; not counted as an attempt.
+        if let Ok(OutboxJob::LogStreamDelivery { stream_id, .. }) = &mail.job {
+            let now = Timestamp::now();
+            if let Some(until) = self.stream_parked_until(stream_id, now) {
+                if let Err(e) = self
+                    .store
+                    .park_stream_deliveries(stream_id, until, now)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not park a log stream's deliveries");
+                }
+                let postpone = MailDisposition::Postpone { at: until };
+                if let Err(e) = self.store.settle_mail(&mail.id, &postpone, now).await {
+                    tracing::warn!(mail = %mail.id, error = %e, "could not postpone a delivery");
+                }
+                return;
+            }
+        }
         let attempt = match &mail.job {
             Ok(job) => match self.attempt(job).await {
                 Ok(a) => a,
@@ -66,6 +157,37 @@ impl Services {
             },
         };
         let now = Timestamp::now();
+        let stream = match &mail.job {
+            Ok(OutboxJob::LogStreamDelivery { stream_id, .. }) => Some(stream_id.as_str()),
+            _ => None,
+        };
+        // Per destination: consecutive transient failures of one log stream push its other
+        // pending deliveries out (doubling like a job's own retries), so a dead endpoint does
+        // not keep taking the machines lane's slots; a success brings it back at once.
+        let stream_failed = match (stream, &attempt) {
+            (Some(stream), Attempt::Failed(MailError::Transient(_))) => {
+                let park = self.note_stream_result(stream, false, now);
+                match self
+                    .store
+                    .park_stream_deliveries(stream, now.plus(park), now)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::warn!(stream = %stream, parked = n, retry_in_secs = park.as_secs(), "log stream failing; its deliveries wait");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not park a log stream's deliveries")
+                    }
+                }
+                Some(park)
+            }
+            (Some(stream), Attempt::Sent { .. }) => {
+                self.note_stream_result(stream, true, now);
+                None
+            }
+            _ => None,
+        };
         let disposition = match attempt {
             Attempt::Sent { log } => {
                 self.record(log);
@@ -81,13 +203,12 @@ impl Services {
                 if attempts >= self.config.mail.max_attempts {
                     MailDisposition::Failed(e)
                 } else {
-                    let backoff = self
-                        .config
-                        .mail
-                        .retry_base
-                        .saturating_mul(2u32.saturating_pow(attempts - 1))
-                        .min(Duration::from_secs(3600));
-                    tracing::warn!(mail = %mail.id, attempt = attempts, retry_in_secs = backoff.as_secs(), error = %e, "mail delivery failed; will retry");
+                    let mut backoff = self.backoff(attempts);
+                    // A failing stream parks its other deliveries with this one.
+                    if let Some(parked) = stream_failed {
+                        backoff = backoff.max(parked);
+                    }
+                    tracing::warn!(mail = %mail.id, attempt = attempts, retry_in_secs = backoff.as_secs(), error = %e, "delivery failed; will retry");
                     MailDisposition::Retry {
                         at: now.plus(backoff),
                         error: e,
@@ -104,6 +225,46 @@ impl Services {
         }
     }
 
+    /// The delay before retry number `attempts` (1-based): `retry_base`, doubling, at most an
+    /// hour.
+    fn backoff(&self, attempts: u32) -> Duration {
+        self.config
+            .mail
+            .retry_base
+            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(20)))
+            .min(Duration::from_secs(3600))
+    }
+
+    /// Records a delivery's outcome for `stream`. A failure returns how long the stream's
+    /// deliveries now wait (doubling with its consecutive failures); a success clears it.
+    fn note_stream_result(&self, stream: &str, ok: bool, now: Timestamp) -> Duration {
+        let Ok(mut failures) = self.stream_failures.lock() else {
+            return self.backoff(1);
+        };
+        if ok {
+            failures.remove(stream);
+            return Duration::ZERO;
+        }
+        if failures.len() > 10_000 {
+            // Streams come and go; never let the map grow without bound.
+            failures.clear();
+        }
+        let entry = failures.entry(stream.to_owned()).or_insert((0, now));
+        entry.0 = entry.0.saturating_add(1);
+        let park = self.backoff(entry.0);
+        entry.1 = now.plus(park);
+        park
+    }
+
+    /// Until when `stream`'s deliveries wait, if it is parked now.
+    fn stream_parked_until(&self, stream: &str, now: Timestamp) -> Option<Timestamp> {
+        let failures = self.stream_failures.lock().ok()?;
+        failures
+            .get(stream)
+            .map(|(_, until)| *until)
+            .filter(|until| *until > now)
+    }
+
     /// Outbox rows by status (`pending`, `sent`, `dropped`, `failed`): for operators and the
     /// benchmark, which waits for the queue to drain.
     pub async fn mail_queue(&self) -> ServiceResult<Vec<(String, u64)>> {
@@ -113,5 +274,6 @@ impl Services {
     /// Wakes this node's worker (after a commit that queued mail outside the intake).
     pub(crate) fn wake_job_worker(&self) {
         self.mail_wake.notify_one();
+        self.machine_wake.notify_one();
     }
 }
