@@ -7,6 +7,8 @@
 use crate::admin::{admin_credentials, sign_in};
 use crate::helpers::spawn_app_with;
 use crate::login::{Browser, hidden};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 /// One wrong console sign-in from `ip`: the status the form answers.
 async fn wrong_sign_in(app: &crate::helpers::TestApp, ip: &str, email: &str) -> u16 {
@@ -77,5 +79,83 @@ async fn reset_requests_from_many_addresses_do_not_lock_the_administrator_out() 
         last = forgot(&app, "127.0.6.1", &email).await.0;
     }
     assert_eq!(last, 429);
+    app.stop().await;
+}
+#[tokio::test]
+async fn login_overload_is_shed_fast_while_other_endpoints_answer() {
+    let app = spawn_app_with(|s| {
+        // Slow hashes on one thread, and a queue of two: 40 logins at once cannot all wait.
+        s.passwords.argon2_memory_kib = 32_768;
+        s.passwords.argon2_iterations = 2;
+        s.passwords.hashing_concurrency = 1;
+        s.passwords.hashing_queue_depth = 2;
+    })
+    .await;
+    app.create_user("flood@example.com", "Flood-Password-1")
+        .await;
+    let started = Instant::now();
+    let logins: Vec<_> = (0..40)
+        .map(|_| {
+            let http = app.http.clone();
+            let url = app.url("/oauth/token");
+            let (id, secret) = app.app_client();
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let res = http
+                    .post(url)
+                    .json(&json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
+                        "client_id": id, "client_secret": secret, "username": "flood@example.com",
+                        "password": "Flood-Password-1", "realm": "Username-Password-Authentication"}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = res.status().as_u16();
+                let retry_after = res
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body: Value = res.json().await.unwrap();
+                (status, retry_after, body, t.elapsed())
+            })
+        })
+        .collect();
+    // Discovery meanwhile: it hashes nothing and must not wait for the hashes.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let t = Instant::now();
+    let res = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let discovery = t.elapsed();
+    let mut served = 0;
+    let mut shed = 0;
+    for login in logins {
+        let (status, retry_after, body, took) = login.await.unwrap();
+        match status {
+            200 => served += 1,
+            503 => {
+                shed += 1;
+                assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+                assert!(body["error_description"].is_string(), "{body}");
+                let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
+                assert!(secs >= 1);
+                assert!(took < Duration::from_millis(1500), "shed after {took:?}");
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    eprintln!(
+        "served {served}, shed {shed}, discovery {discovery:?}, all in {:?}",
+        started.elapsed()
+    );
+    assert!(shed > 0, "nothing was shed: {served} served");
+    assert!(served > 0, "nothing was served");
+    assert!(
+        discovery < Duration::from_millis(500),
+        "discovery took {discovery:?}"
+    );
     app.stop().await;
 }
