@@ -197,14 +197,16 @@ pub async fn window_with(
     let start = Instant::now();
     let until = start + duration;
     let tasks: Vec<_> = (0..concurrency)
-        .map(|i| tokio::spawn(worker(
+        .map(|i| {
+            tokio::spawn(worker(
                 addr,
                 requests.clone(),
                 i,
                 concurrency.max(1),
                 until,
                 pause_after_shed,
-            )))
+            ))
+        })
         .collect();
     for t in tasks {
         if let Ok((l, e, shed)) = t.await {
