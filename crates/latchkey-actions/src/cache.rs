@@ -14,6 +14,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const MAX_ENTRIES_PER_ACTION: usize = 20;
 /// Longest lifetime an entry may have (the JS side clamps too).
 pub const MAX_TTL_MS: u64 = 24 * 60 * 60 * 1000;
+/// Key and value sizes the prelude allows; checked again here (defence in depth).
+pub const MAX_KEY_BYTES: usize = 256;
+pub const MAX_VALUE_BYTES: usize = 2048;
+/// Actions whose caches are kept (deleted actions' entries would otherwise live until they
+/// expire): past it, expired entries go everywhere, then the action whose entries expire
+/// soonest. With the per-action bound: at most ~4.5 MB of cached values.
+pub const MAX_ACTIONS: usize = 1000;
 
 /// One `api.cache.set`/`api.cache.delete`, as recorded by the action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +81,21 @@ impl ActionCache {
             return;
         }
         let mut actions = self.actions.lock().unwrap_or_else(|p| p.into_inner());
+        if !actions.contains_key(action_id) && actions.len() >= MAX_ACTIONS {
+            for entries in actions.values_mut() {
+                entries.retain(|_, e| e.expires_at_ms > now_ms);
+            }
+            actions.retain(|_, entries| !entries.is_empty());
+            if actions.len() >= MAX_ACTIONS {
+                let soonest = actions
+                    .iter()
+                    .min_by_key(|(_, entries)| entries.values().map(|e| e.expires_at_ms).max())
+                    .map(|(id, _)| id.clone());
+                if let Some(id) = soonest {
+                    actions.remove(&id);
+                }
+            }
+        }
         let entries = actions.entry(action_id.to_owned()).or_default();
         entries.retain(|_, e| e.expires_at_ms > now_ms);
         for op in ops {
@@ -87,7 +109,10 @@ impl ActionCache {
                     expires_at_ms,
                 } => {
                     let expires_at_ms = expires_at_ms.min(now_ms.saturating_add(MAX_TTL_MS));
-                    if expires_at_ms <= now_ms {
+                    if expires_at_ms <= now_ms
+                        || key.len() > MAX_KEY_BYTES
+                        || value.len() > MAX_VALUE_BYTES
+                    {
                         continue;
                     }
                     if !entries.contains_key(&key) && entries.len() >= MAX_ENTRIES_PER_ACTION {
@@ -143,6 +168,28 @@ mod tests {
         assert_eq!(map.len(), MAX_ENTRIES_PER_ACTION);
         assert!(!map.contains_key("k0"));
         assert!(map.contains_key("new"));
+    }
+
+    #[test]
+    fn the_number_of_actions_and_the_size_of_values_are_bounded() {
+        let cache = ActionCache::default();
+        let now = 1_000;
+        for i in 0..(MAX_ACTIONS as u64 * 3) {
+            cache.apply(&format!("act{i}"), vec![set("k", now + 10_000 + i)], now);
+        }
+        let held = cache.actions.lock().map_or(0, |a| a.len());
+        assert!(held <= MAX_ACTIONS, "{held}");
+        // The newest action's entry is there; an oversized value or key is not kept.
+        let last = format!("act{}", MAX_ACTIONS as u64 * 3 - 1);
+        assert_ne!(cache.snapshot(&last, now), json!({}));
+        let big = CacheOp::Set {
+            key: "big".into(),
+            value: "x".repeat(MAX_VALUE_BYTES + 1),
+            expires_at_ms: now + 10_000,
+        };
+        let long_key = set(&"k".repeat(MAX_KEY_BYTES + 1), now + 10_000);
+        cache.apply("sizes", vec![big, long_key], now);
+        assert_eq!(cache.snapshot("sizes", now), json!({}));
     }
 
     #[test]

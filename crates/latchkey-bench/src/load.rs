@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 pub struct Stats {
     latencies: Vec<Duration>,
     pub errors: u64,
+    /// Answers `503` (the server shed the request), counted apart from errors.
+    pub shed: u64,
 }
 
 impl Stats {
@@ -51,9 +53,11 @@ async fn worker(
     first: usize,
     step: usize,
     until: Instant,
-) -> (Vec<Duration>, u64) {
+    pause_after_shed: Duration,
+) -> (Vec<Duration>, u64, u64) {
     let mut latencies = Vec::new();
     let mut errors = 0;
+    let mut shed = 0;
     let mut buf = vec![0u8; 64 * 1024];
     let mut next = first;
     'connect: while Instant::now() < until {
@@ -75,6 +79,13 @@ async fn worker(
             match read_response(&mut stream, &mut buf).await {
                 // 3xx counts: the hosted login answers a good password with a redirect.
                 Some(status) if (200..400).contains(&status) => latencies.push(t0.elapsed()),
+                Some(503) => {
+                    shed += 1;
+                    // A polite client honours Retry-After instead of hammering.
+                    if !pause_after_shed.is_zero() {
+                        tokio::time::sleep(pause_after_shed).await;
+                    }
+                }
                 Some(_) => errors += 1,
                 None => {
                     errors += 1;
@@ -84,7 +95,7 @@ async fn worker(
         }
         break;
     }
-    (latencies, errors)
+    (latencies, errors, shed)
 }
 
 /// Reads one response; returns its status, or `None` if the connection broke.
@@ -171,16 +182,89 @@ pub async fn window(
     duration: Duration,
     stats: &mut Stats,
 ) -> Duration {
+    window_with(addr, requests, concurrency, duration, stats, Duration::ZERO).await
+}
+
+/// `window`, where a worker answered `503` waits `pause_after_shed` before its next request.
+pub async fn window_with(
+    addr: SocketAddr,
+    requests: &Requests,
+    concurrency: usize,
+    duration: Duration,
+    stats: &mut Stats,
+    pause_after_shed: Duration,
+) -> Duration {
     let start = Instant::now();
     let until = start + duration;
     let tasks: Vec<_> = (0..concurrency)
-        .map(|i| tokio::spawn(worker(addr, requests.clone(), i, concurrency.max(1), until)))
+        .map(|i| {
+            tokio::spawn(worker(
+                addr,
+                requests.clone(),
+                i,
+                concurrency.max(1),
+                until,
+                pause_after_shed,
+            ))
+        })
         .collect();
     for t in tasks {
-        if let Ok((l, e)) = t.await {
+        if let Ok((l, e, shed)) = t.await {
             stats.latencies.extend(l);
             stats.errors += e;
+            stats.shed += shed;
         }
     }
     start.elapsed()
+}
+
+/// `GET path`, as bytes ready to write.
+pub fn get(addr: SocketAddr, path: &str) -> Requests {
+    Arc::new(vec![
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes(),
+    ])
+}
+
+/// A paced probe: one request every `every` on its own connection until `until`, each
+/// latency recorded (an open loop, so it measures what a light user meets under load).
+pub async fn probe(addr: SocketAddr, requests: Requests, every: Duration, until: Instant) -> Stats {
+    let mut stats = Stats::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut stream: Option<TcpStream> = None;
+    let mut next = 0usize;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while Instant::now() < until {
+        tick.tick().await;
+        let Some(request) = requests.get(next % requests.len().max(1)) else {
+            break;
+        };
+        next += 1;
+        let t0 = Instant::now();
+        if stream.is_none() {
+            stream = TcpStream::connect(addr).await.ok();
+            if let Some(s) = &stream {
+                let _ = s.set_nodelay(true);
+            }
+        }
+        let Some(s) = stream.as_mut() else {
+            stats.errors += 1;
+            continue;
+        };
+        if s.write_all(request).await.is_err() {
+            stats.errors += 1;
+            stream = None;
+            continue;
+        }
+        match read_response(s, &mut buf).await {
+            Some(status) if (200..400).contains(&status) => stats.latencies.push(t0.elapsed()),
+            Some(503) => stats.shed += 1,
+            Some(_) => stats.errors += 1,
+            None => {
+                stats.errors += 1;
+                stream = None;
+            }
+        }
+    }
+    stats
 }

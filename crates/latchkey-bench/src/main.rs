@@ -11,6 +11,7 @@
 
 mod actions;
 mod load;
+mod overload;
 mod raw;
 mod reset;
 
@@ -40,13 +41,19 @@ struct Args {
     /// User counts for the change_password scenario (users are added between runs).
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     reset_users: Vec<u64>,
-    /// Scenarios to run: logins, hosted, tokens, reset, actions.
+    /// Scenarios to run: logins, hosted, tokens, reset, actions, overload.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "logins,hosted,tokens,reset,actions"
+        default_value = "logins,hosted,tokens,reset,actions,overload"
     )]
     scenarios: Vec<String>,
+    /// Overload scenario: concurrent password grants per level.
+    #[arg(long, value_delimiter = ',', default_value = "64,256")]
+    overload_levels: Vec<usize>,
+    /// Overload scenario: seconds per level.
+    #[arg(long, default_value_t = 15)]
+    overload_seconds: u64,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -401,6 +408,30 @@ async fn main() -> anyhow::Result<()> {
             "hosted_login_with": with.to_json(window.as_secs_f64()),
             "share_of_login_p50": share,
         });
+    }
+
+    if wants("overload") {
+        let probes = overload::Probes {
+            discovery: load::get(addr, "/.well-known/openid-configuration"),
+            client_credentials: load::json_post(addr, "/oauth/token", &cc_body),
+            change_password: load::json_post(
+                addr,
+                "/dbconnections/change_password",
+                &json!({"client_id": bootstrap["default_client"]["client_id"], "email": email,
+                    "connection": "Username-Password-Authentication"}),
+            ),
+        };
+        let logins = load::json_post(addr, "/oauth/token", &login_body);
+        println!(
+            "overload: hashing queue depth {}, max wait {} ms; probes every 100 ms",
+            settings.passwords.hashing_queue_depth, settings.passwords.hashing_queue_max_wait_ms
+        );
+        let mut levels = Vec::new();
+        for &n in &args.overload_levels {
+            let duration = Duration::from_secs(args.overload_seconds.max(1));
+            levels.push(overload::level(addr, &logins, &probes, n, duration).await);
+        }
+        doc["overload"] = Value::Array(levels);
     }
 
     if let Some(path) = &args.json {

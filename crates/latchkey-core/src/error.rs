@@ -54,9 +54,24 @@ pub enum ServiceError {
     /// A rate limit refused the request.
     #[error("{0}")]
     TooManyRequests(String),
+    /// The server is at capacity (the password hashing pool's queue is full): answered 503
+    /// with `Retry-After`, fast, instead of queueing without bound.
+    #[error("The server is busy. Try again in a moment.")]
+    Overloaded { retry_after_secs: u64 },
     /// Our fault, not the caller's. The message is logged, never sent.
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Unexpected(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ServiceError {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast_ref::<crate::password::Overloaded>() {
+            Some(o) => Self::Overloaded {
+                retry_after_secs: o.retry_after_secs,
+            },
+            None => Self::Unexpected(e),
+        }
+    }
 }
 
 impl ServiceError {

@@ -110,6 +110,8 @@ make_error_codes! {
     UnsupportedAuthenticatorType = "unsupported_authenticator_type", 400, [Authentication];
     /// `/oauth/*`'s 500.
     ServerError = "server_error", 500, [Authentication];
+    /// `/oauth/*`'s 503 (RFC 6749 §4.1.2.1): the server is at capacity, not the client too fast.
+    TemporarilyUnavailable = "temporarily_unavailable", 503, [Authentication];
 
     // Authentication API: `/dbconnections/*`.
     InvalidPassword = "invalid_password", 400, [Authentication];

@@ -93,49 +93,125 @@ pub trait RateLimiter: Send + Sync {
     async fn check(&self, key: &str, rule: RateRule) -> RateDecision;
 }
 
-/// In-process buckets: the single-node default.
+/// In-process buckets: the single-node default. Memory is bounded: buckets that are full
+/// again (their arrival time has passed) carry no information and are swept from each shard
+/// at most every `SWEEP_EVERY_MS`; and a shard never holds more than its share of
+/// `capacity` keys: when a new key finds it full after a sweep, the eighth of its buckets
+/// closest to full again is dropped (those limit least; an attacker's flood of fresh keys
+/// costs them their own least-used budgets, never unbounded memory).
 pub struct MemoryRateLimiter {
-    shards: Vec<Mutex<HashMap<String, u64>>>,
+    shards: Vec<Mutex<Shard>>,
+    per_shard: usize,
 }
+
+#[derive(Default)]
+struct Shard {
+    buckets: HashMap<String, u64>,
+    next_sweep_ms: u64,
+}
+
+const SHARDS: usize = 16;
+const SWEEP_EVERY_MS: u64 = 10_000;
+/// Default key capacity: ~100 bytes a key, so about 10 MB at most.
+pub const DEFAULT_RATE_LIMIT_KEYS: usize = 100_000;
 
 impl Default for MemoryRateLimiter {
     fn default() -> Self {
-        Self {
-            shards: (0..16).map(|_| Mutex::new(HashMap::new())).collect(),
-        }
+        Self::with_capacity(DEFAULT_RATE_LIMIT_KEYS)
     }
 }
 
 impl MemoryRateLimiter {
-    fn shard(&self, key: &str) -> Option<&Mutex<HashMap<String, u64>>> {
+    /// At most `capacity` buckets (rounded up to a multiple of the shard count).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    /// Buckets held now.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| match s.lock() {
+                Ok(s) => s.buckets.len(),
+                Err(p) => p.into_inner().buckets.len(),
+            })
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, key: &str) -> Option<&Mutex<Shard>> {
         let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
         self.shards
             .get(usize::try_from(h % self.shards.len() as u64).unwrap_or(0))
     }
+
+    /// One decision at time `now` (epoch ms): the trait's `check` with the clock passed in.
+    pub fn check_at(&self, key: &str, rule: RateRule, now: u64) -> RateDecision {
+        let Some(shard) = self.shard(key) else {
+            return RateDecision::unlimited(rule);
+        };
+        let mut shard = match shard.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Shard {
+            buckets,
+            next_sweep_ms,
+        } = &mut *shard;
+        if now >= *next_sweep_ms {
+            buckets.retain(|_, tat| *tat > now);
+            *next_sweep_ms = now + SWEEP_EVERY_MS;
+        }
+        let tat = match buckets.get(key) {
+            Some(tat) => *tat,
+            None => {
+                if buckets.len() >= self.per_shard {
+                    buckets.retain(|_, tat| *tat > now);
+                }
+                if buckets.len() >= self.per_shard {
+                    evict_soonest(buckets, self.per_shard / 8 + 1);
+                }
+                0
+            }
+        };
+        let (decision, stored) = gcra(tat, now, rule);
+        buckets.insert(key.to_owned(), stored);
+        decision
+    }
+}
+
+/// Drops the `n` buckets that are closest to full again.
+fn evict_soonest(buckets: &mut HashMap<String, u64>, n: usize) {
+    let mut tats: Vec<u64> = buckets.values().copied().collect();
+    let n = n.min(tats.len());
+    if n == 0 {
+        return;
+    }
+    let (_, cut, _) = tats.select_nth_unstable(n - 1);
+    let cut = *cut;
+    let mut dropped = 0;
+    buckets.retain(|_, tat| {
+        if dropped < n && *tat <= cut {
+            dropped += 1;
+            false
+        } else {
+            true
+        }
+    });
 }
 
 #[async_trait::async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn check(&self, key: &str, rule: RateRule) -> RateDecision {
-        let now = now_millis();
-        let Some(shard) = self.shard(key) else {
-            return RateDecision::unlimited(rule);
-        };
-        let mut map = match shard.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        // Keys whose bucket is full again carry no information: drop them so memory stays
-        // bounded by the keys active within one window.
-        if map.len() > 50_000 {
-            map.retain(|_, tat| *tat > now);
-        }
-        let tat = map.get(key).copied().unwrap_or(0);
-        let (decision, stored) = gcra(tat, now, rule);
-        map.insert(key.to_owned(), stored);
-        decision
+        self.check_at(key, rule, now_millis())
     }
 }
 
@@ -163,5 +239,56 @@ mod tests {
         let (d, _) = gcra(tat, now + 60_000, rule);
         assert!(d.allowed);
         assert_eq!(d.remaining, 0);
+    }
+
+    #[test]
+    fn buckets_full_again_are_swept() {
+        let limiter = MemoryRateLimiter::with_capacity(1_000_000);
+        let rule = RateRule::per_minute(60, 5);
+        let now = 1_000_000_000;
+        for i in 0..10_000 {
+            limiter.check_at(&format!("k{i}"), rule, now);
+        }
+        assert_eq!(limiter.len(), 10_000);
+        // A second later every bucket is full again; the next sweep forgets them all.
+        let later = now + SWEEP_EVERY_MS + 1_000;
+        limiter.check_at("fresh", rule, later);
+        for i in 0..SHARDS * 4 {
+            limiter.check_at(&format!("other{i}"), rule, later);
+        }
+        assert!(limiter.len() <= 1 + SHARDS * 4, "{}", limiter.len());
+    }
+
+    #[test]
+    fn live_buckets_never_exceed_the_capacity_and_spent_ones_stay() {
+        let limiter = MemoryRateLimiter::with_capacity(1_600);
+        let rule = RateRule::per_minute(1, 10);
+        let now = 1_000_000_000;
+        for _ in 0..10 {
+            assert!(limiter.check_at("victim", rule, now).allowed);
+        }
+        assert!(!limiter.check_at("victim", rule, now).allowed);
+        // A flood of fresh keys, each one request: memory stays within the capacity…
+        for i in 0..50_000 {
+            limiter.check_at(&format!("attacker-{i}"), rule, now);
+        }
+        assert!(limiter.len() <= 1_600, "{}", limiter.len());
+        // …and the spent bucket (the furthest from full) was not the one dropped.
+        assert!(!limiter.check_at("victim", rule, now + 1).allowed);
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_fresh_keys_is_bounded_by_the_default_capacity() {
+        // Seen before the fix: 300000 buckets held (none were full again, none dropped).
+        let limiter = MemoryRateLimiter::default();
+        let rule = RateRule::per_minute(1, 10);
+        for i in 0..300_000 {
+            limiter.check(&format!("attacker-{i}"), rule).await;
+        }
+        assert!(
+            limiter.len() <= DEFAULT_RATE_LIMIT_KEYS,
+            "{}",
+            limiter.len()
+        );
     }
 }

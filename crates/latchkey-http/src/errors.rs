@@ -26,6 +26,8 @@ fn policy_error_body(v: &PolicyViolation) -> Value {
 pub struct OAuthError {
     pub status: StatusCode,
     pub body: Value,
+    /// `Retry-After` (seconds) on a 503.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -33,6 +35,7 @@ impl OAuthError {
         Self {
             status,
             body: json!({"error": error, "error_description": description.into()}),
+            retry_after: None,
         }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -57,6 +60,7 @@ impl From<ServiceError> for OAuthError {
             ServiceError::PasswordPolicy(v) => Self {
                 status: S::BAD_REQUEST,
                 body: policy_error_body(&v),
+                retry_after: None,
             },
             ServiceError::WrongCredentials => Self::new(
                 S::FORBIDDEN,
@@ -93,7 +97,17 @@ impl From<ServiceError> for OAuthError {
                 } else {
                     json!({"challenge": [{"type": "otp"}]})
                 }}),
+                retry_after: None,
             },
+            ServiceError::Overloaded { retry_after_secs } => {
+                let mut e = Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    ServiceError::Overloaded { retry_after_secs }.to_string(),
+                );
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -111,6 +125,7 @@ impl IntoResponse for OAuthError {
         let mut res = (self.status, Json(self.body)).into_response();
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        retry_after(h, self.retry_after);
         if self.status == StatusCode::UNAUTHORIZED {
             h.insert(
                 header::WWW_AUTHENTICATE,
@@ -127,6 +142,8 @@ pub struct ApiError {
     pub message: String,
     pub error_code: Option<ErrorCode>,
     pub attributes: Option<Value>,
+    /// `Retry-After` (seconds) on a 503.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -140,6 +157,7 @@ impl ApiError {
             message: message.into(),
             error_code,
             attributes: None,
+            retry_after: None,
         }
     }
     pub fn bad_body(detail: impl std::fmt::Display) -> Self {
@@ -215,6 +233,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::MfaRequired { .. } => {
                 Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::MfaRequired))
             }
+            ServiceError::Overloaded { retry_after_secs } => {
+                let mut e = Self::new(S::SERVICE_UNAVAILABLE, e.to_string(), None);
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "Internal Server Error", None)
@@ -236,7 +259,9 @@ impl IntoResponse for ApiError {
                 m.insert("attributes".into(), a);
             }
         }
-        (self.status, Json(body)).into_response()
+        let mut res = (self.status, Json(body)).into_response();
+        retry_after(res.headers_mut(), self.retry_after);
+        res
     }
 }
 
@@ -245,6 +270,8 @@ impl IntoResponse for ApiError {
 pub struct DbConnError {
     pub status: StatusCode,
     pub body: Value,
+    /// `Retry-After` (seconds) on a 503.
+    pub retry_after: Option<u64>,
 }
 
 impl DbConnError {
@@ -256,11 +283,13 @@ impl DbConnError {
             StatusCode::NOT_FOUND => "NotFoundError",
             StatusCode::TOO_MANY_REQUESTS => "TooManyRequestsError",
             StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLargeError",
+            StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailableError",
             _ => "InternalServerError",
         };
         Self {
             status,
             body: json!({"name": name, "code": code, "description": description.into(), "statusCode": status.as_u16()}),
+            retry_after: None,
         }
     }
 }
@@ -284,6 +313,7 @@ impl From<ServiceError> for DbConnError {
             ServiceError::PasswordPolicy(v) => Self {
                 status: S::BAD_REQUEST,
                 body: policy_error_body(&v),
+                retry_after: None,
             },
             ServiceError::UnauthorizedClient(m) | ServiceError::AccessDenied(m) => {
                 Self::new(S::FORBIDDEN, ErrorCode::Unauthorized, m)
@@ -315,6 +345,15 @@ impl From<ServiceError> for DbConnError {
                 }
                 e
             }
+            ServiceError::Overloaded { retry_after_secs } => {
+                let mut e = Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    ServiceError::Overloaded { retry_after_secs }.to_string(),
+                );
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -329,6 +368,15 @@ impl From<ServiceError> for DbConnError {
 
 impl IntoResponse for DbConnError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut res = (self.status, Json(self.body)).into_response();
+        retry_after(res.headers_mut(), self.retry_after);
+        res
+    }
+}
+
+/// `Retry-After: secs` when the error carries one (a 503 of an overloaded server).
+pub fn retry_after(headers: &mut axum::http::HeaderMap, secs: Option<u64>) {
+    if let Some(secs) = secs {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
 }

@@ -84,7 +84,14 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let hasher = PasswordHasher::new(settings.argon2(), concurrency)?;
+        let hasher = PasswordHasher::new(settings.argon2(), concurrency)?.with_queue_limits(
+            latchkey_core::password::QueueLimits {
+                max_depth: settings.passwords.hashing_queue_depth,
+                max_wait: std::time::Duration::from_millis(
+                    settings.passwords.hashing_queue_max_wait_ms,
+                ),
+            },
+        );
         let bootstrap =
             latchkey_core::services::bootstrap(store.as_ref(), &hasher, &issuer, presets).await?;
         if let Some(b) = &bootstrap {

@@ -248,6 +248,10 @@ pub struct PasswordSettings {
     pub argon2_parallelism: u32,
     /// Hashes computed at once; 0 = one per core.
     pub hashing_concurrency: usize,
+    /// Hashes that may wait for a thread; beyond it a login is answered 503 at once.
+    pub hashing_queue_depth: usize,
+    /// A queued hash older than this when a thread is free is refused (503), not computed.
+    pub hashing_queue_max_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -308,6 +312,8 @@ impl Default for PasswordSettings {
             argon2_iterations: a.iterations,
             argon2_parallelism: a.parallelism,
             hashing_concurrency: 0,
+            hashing_queue_depth: 64,
+            hashing_queue_max_wait_ms: 1000,
         }
     }
 }

@@ -43,6 +43,34 @@ pub struct Verification {
 
 type Job = Box<dyn FnOnce(&mut Argon2Worker) + Send>;
 
+/// The hashing pool is full: the request is refused at once instead of queueing behind work
+/// it could not outwait. Carried through `anyhow` and turned into `ServiceError::Overloaded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the password hashing pool is at capacity")]
+pub struct Overloaded {
+    /// When a retry may find room (the `Retry-After` header).
+    pub retry_after_secs: u64,
+}
+
+/// How much work may wait for a hashing thread. Beyond `max_depth` jobs queued a new job is
+/// refused on submission; a job that waited longer than `max_wait` when a thread picks it up
+/// is refused instead of computed (its caller has waited too long already). Both bound the
+/// latency of the logins that are served and the memory of those that wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    pub max_depth: usize,
+    pub max_wait: std::time::Duration,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: 64,
+            max_wait: std::time::Duration::from_millis(1000),
+        }
+    }
+}
+
 /// Hashes and verifies on a fixed pool of `concurrency` threads, each owning its argon2 memory.
 /// Memory is therefore bounded at `concurrency × memory_kib` however many logins arrive
 /// together, and no hash pays for allocating and zeroing its 19 MiB again (measured: the
@@ -51,6 +79,9 @@ type Job = Box<dyn FnOnce(&mut Argon2Worker) + Send>;
 pub struct PasswordHasher {
     params: Params,
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Jobs submitted and not yet started by a thread.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    limits: QueueLimits,
     /// A hash of a random password with the configured costs: unknown users are "verified"
     /// against it so that their answer takes as long as a known user's.
     decoy: Arc<str>,
@@ -89,8 +120,31 @@ impl PasswordHasher {
         Ok(Self {
             params,
             jobs,
+            waiting: Arc::default(),
+            limits: QueueLimits::default(),
             decoy: Arc::from(decoy.as_str()),
         })
+    }
+
+    /// The same pool with these queue limits.
+    #[must_use]
+    pub fn with_queue_limits(mut self, limits: QueueLimits) -> Self {
+        self.limits = QueueLimits {
+            max_depth: limits.max_depth.max(1),
+            max_wait: limits.max_wait,
+        };
+        self
+    }
+
+    /// Jobs waiting for a thread now.
+    pub fn queued(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn overloaded(&self) -> Overloaded {
+        Overloaded {
+            retry_after_secs: self.limits.max_wait.as_secs().max(1),
+        }
     }
 
     pub async fn hash(&self, password: &Password) -> anyhow::Result<PasswordHash> {
@@ -142,14 +196,41 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce(&mut Argon2Worker) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
+        use std::sync::atomic::Ordering;
+        let overloaded = self.overloaded();
+        // Reserve a place in the queue, or refuse at once.
+        let max_depth = self.limits.max_depth;
+        if self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max_depth).then_some(n + 1)
+            })
+            .is_err()
+        {
+            return Err(overloaded.into());
+        }
         let (done, result) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
-        self.jobs
-            .send(Box::new(move |worker| {
-                let _entered = span.enter();
-                let _ = done.send(work(worker));
-            }))
-            .map_err(|_| anyhow!("the hashing pool has stopped"))?;
+        let waiting = self.waiting.clone();
+        let max_wait = self.limits.max_wait;
+        let queued_at = std::time::Instant::now();
+        let sent = self.jobs.send(Box::new(move |worker| {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            // Nobody waits for the answer any more, or waited too long: skip the work.
+            if done.is_closed() {
+                return;
+            }
+            if queued_at.elapsed() > max_wait {
+                let _ = done.send(Err(overloaded.into()));
+                return;
+            }
+            let _entered = span.enter();
+            let _ = done.send(work(worker));
+        }));
+        if sent.is_err() {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(anyhow!("the hashing pool has stopped"));
+        }
         result.await.context("hashing job dropped")?
     }
 }
@@ -338,5 +419,77 @@ mod tests {
         .unwrap();
         let v = stronger.verify(&pw, &old).await.unwrap();
         assert!(v.matches && v.needs_rehash);
+    }
+
+    /// `n` hashes submitted together; their results.
+    async fn hash_together(
+        hasher: &PasswordHasher,
+        password: &Password,
+        n: usize,
+    ) -> Vec<anyhow::Result<PasswordHash>> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let h = hasher.clone();
+            let p = Password::parse(password.expose().to_owned()).unwrap();
+            set.spawn(async move { h.hash(&p).await });
+        }
+        set.join_all().await
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_frees_its_places() {
+        let hasher = PasswordHasher::new(
+            Argon2Settings {
+                memory_kib: 16_384,
+                iterations: 2,
+                parallelism: 1,
+            },
+            1,
+        )
+        .unwrap()
+        .with_queue_limits(QueueLimits {
+            max_depth: 2,
+            max_wait: std::time::Duration::from_secs(30),
+        });
+        let password = Password::parse("Correct-Horse-1".into()).unwrap();
+        let results = hash_together(&hasher, &password, 12).await;
+        let refused = results
+            .iter()
+            .filter(|r| {
+                r.as_ref()
+                    .err()
+                    .and_then(|e| e.downcast_ref::<Overloaded>())
+                    .is_some()
+            })
+            .count();
+        assert!(refused >= 9, "{refused} refused");
+        assert!(results.iter().any(Result::is_ok));
+        assert_eq!(hasher.queued(), 0);
+        // The places are free again.
+        assert!(hasher.hash(&password).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_job_that_waited_too_long_is_refused_not_computed() {
+        let hasher = PasswordHasher::new(
+            Argon2Settings {
+                memory_kib: 16_384,
+                iterations: 3,
+                parallelism: 1,
+            },
+            1,
+        )
+        .unwrap()
+        .with_queue_limits(QueueLimits {
+            max_depth: 100,
+            max_wait: std::time::Duration::from_millis(1),
+        });
+        let password = Password::parse("Correct-Horse-1".into()).unwrap();
+        let results = hash_together(&hasher, &password, 6).await;
+        assert!(
+            results
+                .iter()
+                .any(|r| r.as_ref().is_err_and(|e| e.is::<Overloaded>()))
+        );
     }
 }

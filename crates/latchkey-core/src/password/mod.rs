@@ -3,5 +3,7 @@
 mod hasher;
 mod policy;
 
-pub use hasher::{Argon2Settings, PasswordHasher, Verification, raw_hash_for_benchmark};
+pub use hasher::{
+    Argon2Settings, Overloaded, PasswordHasher, QueueLimits, Verification, raw_hash_for_benchmark,
+};
 pub use policy::{PasswordPolicy, PersonalInfo, PolicyErrorName, PolicyViolation, RuleReport};

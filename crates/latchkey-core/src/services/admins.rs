@@ -8,6 +8,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
 use crate::mail::MailError;
 use crate::password::{PasswordPolicy, PersonalInfo, RuleReport};
+use crate::ratelimit::RateRule;
 use crate::store::{Admin, AdminSessionRecord, AdminTicket};
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
@@ -82,6 +83,36 @@ struct PendingAdminTotp {
     admin_id: String,
     secret: String,
     uri: String,
+}
+
+/// Console sign-in guesses per (address, IP): a burst of 10, then 10 a minute.
+const ADMIN_LOGIN_PER_IP: RateRule = RateRule {
+    interval: std::time::Duration::from_secs(6),
+    burst: 10,
+};
+/// Per address from anywhere: a ceiling far above one person's typing (300, then 60 a
+/// minute); over it attempts are slowed and only the right password passes.
+const ADMIN_LOGIN_PER_ACCOUNT: RateRule = RateRule {
+    interval: std::time::Duration::from_secs(1),
+    burst: 300,
+};
+/// What an attempt over the account's ceiling waits before it is checked.
+const ADMIN_CEILING_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Reset-link requests per (address, IP): 5, then one a minute.
+const ADMIN_RESET_PER_IP: RateRule = RateRule {
+    interval: std::time::Duration::from_secs(60),
+    burst: 5,
+};
+/// Reset-link requests per address from anywhere. Over it, only an IP that has not asked
+/// within its own window (its bucket was full) is still served, after a delay: the real
+/// administrator's first request gets through, repeated requests from one address do not.
+const ADMIN_RESET_PER_ACCOUNT: RateRule = RateRule {
+    interval: std::time::Duration::from_secs(6),
+    burst: 30,
+};
+
+fn too_many_attempts() -> ServiceError {
+    ServiceError::TooManyRequests("Too many attempts. Wait a minute and try again.".into())
 }
 
 fn wrong_credentials() -> ServiceError {
@@ -183,7 +214,11 @@ impl Services {
     }
 
     /// The console's sign-in form. Unknown addresses cost a decoy hash and get the same answer
-    /// as a wrong password; attempts are limited per address and IP.
+    /// as a wrong password. Guesses are limited per (address, IP), as Auth0's brute-force
+    /// protection counts per identifier and IP, so nobody can lock an administrator out from
+    /// elsewhere. Across all IPs the account has a much higher ceiling that slows rather than
+    /// blocks: over it each attempt waits a second, a wrong password is answered "too many",
+    /// and the right one (then the TOTP code, when enrolled) still signs in.
     pub async fn admin_sign_in(
         &self,
         email: &str,
@@ -192,31 +227,39 @@ impl Services {
     ) -> ServiceResult<AdminSignIn> {
         let ip = caller.meta.ip.clone().unwrap_or_default();
         let address = email.trim().to_lowercase();
-        // Per address and IP, and per address from anywhere: changing IP does not buy guesses.
-        let limits = [
-            (
-                self.tenant_keys.bucket("admin-login", &[&address, &ip]),
-                crate::ratelimit::RateRule::per_minute(10, 10),
-            ),
-            (
-                self.tenant_keys.bucket("admin-login-account", &[&address]),
-                crate::ratelimit::RateRule::per_minute(2, 30),
-            ),
-        ];
-        for (bucket, rule) in limits {
-            if !self.rate_limiter.check(&bucket, rule).await.allowed {
-                return Err(ServiceError::TooManyRequests(
-                    "Too many attempts. Wait a minute and try again.".into(),
-                ));
-            }
+        let per_ip = self.tenant_keys.bucket("admin-login", &[&address, &ip]);
+        if !self
+            .rate_limiter
+            .check(&per_ip, ADMIN_LOGIN_PER_IP)
+            .await
+            .allowed
+        {
+            return Err(too_many_attempts());
         }
+        let account = self.tenant_keys.bucket("admin-login-account", &[&address]);
+        let over_ceiling = !self
+            .rate_limiter
+            .check(&account, ADMIN_LOGIN_PER_ACCOUNT)
+            .await
+            .allowed;
+        if over_ceiling {
+            tracing::warn!("console sign-in: account over its ceiling, attempts slowed");
+            tokio::time::sleep(ADMIN_CEILING_DELAY).await;
+        }
+        let refused = || {
+            if over_ceiling {
+                too_many_attempts()
+            } else {
+                wrong_credentials()
+            }
+        };
         let admin = match Email::parse(email) {
             Ok(e) => self.store.get_admin_by_email(&e).await?,
             Err(_) => None,
         };
         let Some(admin) = admin else {
             self.hasher.verify_decoy(password).await?;
-            return Err(wrong_credentials());
+            return Err(refused());
         };
         if !self
             .hasher
@@ -225,7 +268,7 @@ impl Services {
             .matches
         {
             tracing::info!(admin = %admin.id, "console sign-in refused: wrong password");
-            return Err(wrong_credentials());
+            return Err(refused());
         }
         if admin.totp_secret.is_some() {
             let pending = PendingAdminLogin {
@@ -346,7 +389,9 @@ impl Services {
     }
 
     /// "Don't remember your password?": queues the mail (the worker looks the address up), so
-    /// every address gets the same answer in the same time. Limited per address and IP.
+    /// every address gets the same answer in the same time. Limited per (address, IP); the
+    /// account's ceiling across IPs slows, and then serves only IPs that have not asked
+    /// lately, so requests from elsewhere cannot keep the administrator from a link.
     pub async fn request_admin_password_reset(
         &self,
         email: &str,
@@ -354,24 +399,31 @@ impl Services {
     ) -> ServiceResult<()> {
         let email = Email::parse(email)?;
         let ip = caller.meta.ip.clone().unwrap_or_default();
-        let limits = [
-            (
-                self.tenant_keys
-                    .bucket("admin-reset", &[email.as_str(), &ip]),
-                crate::ratelimit::RateRule::per_minute(1, 5),
-            ),
-            (
-                self.tenant_keys
-                    .bucket("admin-reset-account", &[email.as_str()]),
-                crate::ratelimit::RateRule::per_minute(1, 10),
-            ),
-        ];
-        for (bucket, rule) in limits {
-            if !self.rate_limiter.check(&bucket, rule).await.allowed {
-                return Err(ServiceError::TooManyRequests(
-                    "Too many requests. Wait a minute and try again.".into(),
-                ));
+        let too_many = || {
+            ServiceError::TooManyRequests("Too many requests. Wait a minute and try again.".into())
+        };
+        let per_ip = self
+            .tenant_keys
+            .bucket("admin-reset", &[email.as_str(), &ip]);
+        let ip_decision = self.rate_limiter.check(&per_ip, ADMIN_RESET_PER_IP).await;
+        if !ip_decision.allowed {
+            return Err(too_many());
+        }
+        let account = self
+            .tenant_keys
+            .bucket("admin-reset-account", &[email.as_str()]);
+        if !self
+            .rate_limiter
+            .check(&account, ADMIN_RESET_PER_ACCOUNT)
+            .await
+            .allowed
+        {
+            // This IP's first request in its window (the bucket was full) still goes through.
+            if ip_decision.remaining + 1 < ADMIN_RESET_PER_IP.burst {
+                return Err(too_many());
             }
+            tracing::warn!("console reset request: account over its ceiling, slowed");
+            tokio::time::sleep(ADMIN_CEILING_DELAY).await;
         }
         self.job_intake
             .enqueue(crate::mail::OutboxJob::AdminPasswordReset {

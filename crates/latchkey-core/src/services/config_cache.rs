@@ -22,13 +22,25 @@ const MAX_ENTRIES: usize = 10_000;
 
 pub(super) struct TtlMap<K, V> {
     entries: Mutex<HashMap<K, (Instant, V)>>,
+    /// Entries older than this are dead: dropped first when the map is full.
+    ttl: Duration,
+    capacity: usize,
 }
 
 impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
-    fn new() -> Self {
+    fn new(ttl: Duration) -> Self {
+        Self::with_capacity(ttl, MAX_ENTRIES)
+    }
+    fn with_capacity(ttl: Duration, capacity: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
+            ttl,
+            capacity: capacity.max(1),
         }
+    }
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |m| m.len())
     }
     pub(super) fn get(&self, key: &K, ttl: Duration) -> Option<V> {
         let map = self.entries.lock().ok()?;
@@ -36,10 +48,16 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
             .filter(|(at, _)| at.elapsed() < ttl)
             .map(|(_, v)| v.clone())
     }
+    /// Keeps `value`; never more than `capacity` entries: expired ones go first, and if the
+    /// live ones fill it (an attack on the cache, not configuration) it starts over.
     pub(super) fn put(&self, key: K, value: V) {
         if let Ok(mut map) = self.entries.lock() {
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
+            if map.len() >= self.capacity && !map.contains_key(&key) {
+                let ttl = self.ttl;
+                map.retain(|_, (at, _)| at.elapsed() < ttl);
+                if map.len() >= self.capacity {
+                    map.clear();
+                }
             }
             map.insert(key, (Instant::now(), value));
         }
@@ -70,14 +88,14 @@ impl ConfigCache {
     pub(crate) fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            clients: TtlMap::new(),
-            grants: TtlMap::new(),
-            connections: TtlMap::new(),
-            tenant: TtlMap::new(),
-            origins: TtlMap::new(),
-            templates: TtlMap::new(),
-            provider: TtlMap::new(),
-            triggers: TtlMap::new(),
+            clients: TtlMap::new(ttl),
+            grants: TtlMap::new(ttl),
+            connections: TtlMap::new(ttl),
+            tenant: TtlMap::new(ttl),
+            origins: TtlMap::new(ttl),
+            templates: TtlMap::new(ttl),
+            provider: TtlMap::new(ttl),
+            triggers: TtlMap::new(ttl),
         }
     }
     pub(super) fn ttl(&self) -> Duration {
@@ -234,7 +252,7 @@ mod tests {
 
     #[test]
     fn entries_expire_and_a_zero_ttl_disables_the_cache() {
-        let map: TtlMap<u8, u8> = TtlMap::new();
+        let map: TtlMap<u8, u8> = TtlMap::new(Duration::from_secs(60));
         map.put(1, 10);
         assert_eq!(map.get(&1, Duration::from_secs(60)), Some(10));
         assert_eq!(map.get(&1, Duration::ZERO), None);
@@ -243,5 +261,22 @@ mod tests {
         let off = ConfigCache::new(Duration::ZERO);
         off.keep_tenant(&TenantSettings::default());
         assert!(off.tenant().is_none());
+    }
+
+    #[test]
+    fn the_map_never_holds_more_than_its_capacity() {
+        // Expired entries make room first.
+        let map: TtlMap<u32, u32> = TtlMap::with_capacity(Duration::ZERO, 100);
+        for i in 0..1_000 {
+            map.put(i, i);
+            assert!(map.len() <= 100);
+        }
+        // Live ones: it starts over rather than grow.
+        let map: TtlMap<u32, u32> = TtlMap::with_capacity(Duration::from_secs(60), 100);
+        for i in 0..1_000 {
+            map.put(i, i);
+            assert!(map.len() <= 100);
+        }
+        assert_eq!(map.get(&999, Duration::from_secs(60)), Some(999));
     }
 }

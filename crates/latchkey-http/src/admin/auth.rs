@@ -190,6 +190,11 @@ async fn login(
         }
         Err(ServiceError::BadRequest { message, .. }) => again(&message, StatusCode::BAD_REQUEST),
         Err(ServiceError::TooManyRequests(m)) => again(&m, StatusCode::TOO_MANY_REQUESTS),
+        Err(e @ ServiceError::Overloaded { retry_after_secs }) => {
+            let mut res = again(&e.to_string(), StatusCode::SERVICE_UNAVAILABLE);
+            crate::errors::retry_after(res.headers_mut(), Some(retry_after_secs));
+            res
+        }
         Err(err) => {
             tracing::error!(error = ?err, "console sign-in");
             error_page()

@@ -298,6 +298,12 @@ async fn login(
         ),
         Err(ServiceError::BadRequest { message, .. }) => again(&message, StatusCode::BAD_REQUEST),
         Err(ServiceError::AccessDenied(message)) => Ok(denied_page(&ctx, &message)),
+        Err(e @ ServiceError::Overloaded { retry_after_secs }) => {
+            again(&e.to_string(), StatusCode::SERVICE_UNAVAILABLE).map(|mut res| {
+                crate::errors::retry_after(res.headers_mut(), Some(retry_after_secs));
+                res
+            })
+        }
         Err(err) => Err(internal("login")(err)),
     }
 }

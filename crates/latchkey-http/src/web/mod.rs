@@ -98,14 +98,33 @@ impl IntoResponse for PageError {
 /// What an HTML handler returns.
 pub(crate) type PageResult = Result<Response, PageError>;
 
-/// Logs an unexpected service error once, for the page that hit it.
+/// Logs an unexpected service error once, for the page that hit it. An overloaded server
+/// (the hashing queue is full) is not an error: a plain 503 with `Retry-After`.
 pub(crate) fn internal(
     what: &'static str,
 ) -> impl FnOnce(latchkey_core::ServiceError) -> PageError {
     move |err| {
+        if let latchkey_core::ServiceError::Overloaded { retry_after_secs } = err {
+            return busy_page(retry_after_secs).into();
+        }
         tracing::error!(error = ?err, "{what}");
         PageError::Internal
     }
+}
+
+/// The answer when the server is at capacity: plain text, 503, `Retry-After`.
+pub(crate) fn busy_page(retry_after_secs: u64) -> Response {
+    let mut res = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "The server is busy. Please try again in a moment.",
+    )
+        .into_response();
+    crate::errors::retry_after(res.headers_mut(), Some(retry_after_secs));
+    res
 }
 
 /// The answer when something on our side failed (already logged by the caller). Plain text:

@@ -50,6 +50,18 @@ impl Browser {
             cookies: Default::default(),
         }
     }
+    /// A browser whose connections come from `ip` (a loopback address such as 127.0.0.7: the
+    /// server sees a distinct client IP, as from another machine).
+    pub(crate) fn from_ip(ip: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+                .build()
+                .unwrap(),
+            cookies: Default::default(),
+        }
+    }
     fn header(&self) -> String {
         self.cookies
             .iter()

@@ -19,6 +19,7 @@ mod email_provider;
 mod email_templates;
 mod escaping;
 mod hardening;
+mod hardening_admin;
 mod helpers;
 mod job_lanes;
 mod login;
