@@ -19,6 +19,7 @@ mod email_provider;
 mod email_templates;
 mod escaping;
 mod hardening;
+mod hardening_conn;
 mod helpers;
 mod login;
 mod loopback_http;
