@@ -54,9 +54,31 @@ pub enum ServiceError {
     /// A rate limit refused the request.
     #[error("{0}")]
     TooManyRequests(String),
+    /// The store is unreachable (outage, disk full, locked): answered 503 with `Retry-After`,
+    /// in the surface's dialect. The message is logged, never sent.
+    #[error("service temporarily unavailable: {0}")]
+    Unavailable(anyhow::Error),
     /// Our fault, not the caller's. The message is logged, never sent.
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Unexpected(anyhow::Error),
+}
+
+/// Errors that went through `anyhow` keep their meaning: a store outage anywhere in the chain
+/// is `Unavailable`.
+impl From<anyhow::Error> for ServiceError {
+    fn from(e: anyhow::Error) -> Self {
+        let unavailable = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<crate::store::StoreError>(),
+                Some(crate::store::StoreError::Unavailable(_))
+            )
+        });
+        if unavailable {
+            Self::Unavailable(e)
+        } else {
+            Self::Unexpected(e)
+        }
+    }
 }
 
 impl ServiceError {
@@ -78,6 +100,10 @@ impl ServiceError {
             message: message.into(),
         }
     }
+    /// Whether the store being unreachable caused this: worth retrying later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
     pub fn user_not_found() -> Self {
         Self::not_found(ErrorCode::InexistentUser, "The user does not exist.")
     }
@@ -89,6 +115,7 @@ impl From<crate::store::StoreError> for ServiceError {
             crate::store::StoreError::Conflict(what) => {
                 Self::conflict(ErrorCode::Conflict, format!("{what} already exists."))
             }
+            crate::store::StoreError::Unavailable(e) => Self::Unavailable(e),
             crate::store::StoreError::Other(e) => Self::Unexpected(e),
         }
     }

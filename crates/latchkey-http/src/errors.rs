@@ -94,6 +94,14 @@ impl From<ServiceError> for OAuthError {
                     json!({"challenge": [{"type": "otp"}]})
                 }}),
             },
+            ServiceError::Unavailable(e) => {
+                tracing::warn!(error = %e, "store unavailable");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    UNAVAILABLE_MESSAGE,
+                )
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -111,6 +119,7 @@ impl IntoResponse for OAuthError {
         let mut res = (self.status, Json(self.body)).into_response();
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        retry_after(self.status, h);
         if self.status == StatusCode::UNAUTHORIZED {
             h.insert(
                 header::WWW_AUTHENTICATE,
@@ -215,6 +224,14 @@ impl From<ServiceError> for ApiError {
             ServiceError::MfaRequired { .. } => {
                 Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::MfaRequired))
             }
+            ServiceError::Unavailable(e) => {
+                tracing::warn!(error = %e, "store unavailable");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE_MESSAGE,
+                    Some(ErrorCode::TemporarilyUnavailable),
+                )
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "Internal Server Error", None)
@@ -236,7 +253,9 @@ impl IntoResponse for ApiError {
                 m.insert("attributes".into(), a);
             }
         }
-        (self.status, Json(body)).into_response()
+        let mut res = (self.status, Json(body)).into_response();
+        retry_after(self.status, res.headers_mut());
+        res
     }
 }
 
@@ -256,6 +275,7 @@ impl DbConnError {
             StatusCode::NOT_FOUND => "NotFoundError",
             StatusCode::TOO_MANY_REQUESTS => "TooManyRequestsError",
             StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLargeError",
+            StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailableError",
             _ => "InternalServerError",
         };
         Self {
@@ -315,6 +335,14 @@ impl From<ServiceError> for DbConnError {
                 }
                 e
             }
+            ServiceError::Unavailable(e) => {
+                tracing::warn!(error = %e, "store unavailable");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    UNAVAILABLE_MESSAGE,
+                )
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -329,6 +357,25 @@ impl From<ServiceError> for DbConnError {
 
 impl IntoResponse for DbConnError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut res = (self.status, Json(self.body)).into_response();
+        retry_after(self.status, res.headers_mut());
+        res
+    }
+}
+
+/// What a 503 says on every surface; the cause is logged, never sent.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "The service is temporarily unavailable. Retry the request later.";
+
+/// Seconds a client should wait before retrying a 503.
+pub const RETRY_AFTER_SECS: &str = "5";
+
+/// `Retry-After` on every 503.
+pub fn retry_after(status: StatusCode, headers: &mut axum::http::HeaderMap) {
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
     }
 }

@@ -118,3 +118,181 @@ async fn at_the_connection_cap_idle_connections_make_room() {
     }
     assert!(closed >= 10, "only {closed} idle connections were closed");
 }
+
+/// A TCP proxy between the server and PostgreSQL that an outage can be switched on in: while
+/// down it drops new connections at once and cuts the ones it carries.
+struct DbProxy {
+    port: u16,
+    down: tokio::sync::watch::Sender<bool>,
+}
+
+impl DbProxy {
+    async fn start(upstream: &'static str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (down, _) = tokio::sync::watch::channel(false);
+        let watch = down.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                let mut cut = watch.subscribe();
+                if *cut.borrow() {
+                    drop(client);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|d| *d) => {}
+                    }
+                });
+            }
+        });
+        Self { port, down }
+    }
+    fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+}
+
+async fn client_credentials(app: &TestApp) -> reqwest::Response {
+    let (id, secret) = app.mgmt_client();
+    app.token(
+        serde_json::json!({"grant_type": "client_credentials", "client_id": id,
+        "client_secret": secret, "audience": format!("{}api/v2/", app.issuer())}),
+    )
+    .await
+}
+
+/// PostgreSQL unreachable for 8 s: token requests are answered 503 with `Retry-After` (never
+/// 500), succeed again after recovery without a restart, and every token issued has its log
+/// entry.
+#[tokio::test]
+async fn a_database_outage_answers_503_and_loses_no_log_entry() {
+    if !backend_is_postgres() {
+        return;
+    }
+    let direct = fresh_postgres().await;
+    let proxy = DbProxy::start("127.0.0.1:5432").await;
+    let via_proxy = direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let app = start_with(temp_dir(), Some(via_proxy), None, |s| {
+        s.server.config_cache_secs = 1;
+    })
+    .await;
+    let admin_token = app.mgmt_token().await;
+    let mut issued = 1;
+    assert_eq!(client_credentials(&app).await.status(), 200);
+    issued += 1;
+
+    proxy.set_down(true);
+    let outage = Instant::now();
+    let mut statuses = Vec::new();
+    while outage.elapsed() < Duration::from_secs(8) {
+        let res = client_credentials(&app).await;
+        let status = res.status().as_u16();
+        if status == 200 {
+            issued += 1;
+        } else {
+            assert_eq!(status, 503, "{:?}", res.text().await);
+            assert!(res.headers().get("retry-after").is_some(), "no Retry-After");
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+        }
+        statuses.push(status);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        statuses.contains(&503),
+        "no 503 during the outage: {statuses:?}"
+    );
+    // The Management API says it in its own shape.
+    let (status, body) = app
+        .api_with(&admin_token, reqwest::Method::GET, "/users", None)
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["statusCode"], 503);
+    assert_eq!(body["error"], "Service Unavailable");
+    assert_eq!(body["errorCode"], "temporarily_unavailable");
+
+    proxy.set_down(false);
+    let back = Instant::now();
+    loop {
+        let res = client_credentials(&app).await;
+        if res.status() == 200 {
+            issued += 1;
+            break;
+        }
+        assert_eq!(res.status(), 503);
+        assert!(back.elapsed() < Duration::from_secs(15), "no recovery");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Every token issued, before, during and after the outage, has its entry.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, logs) = app
+            .api(
+                reqwest::Method::GET,
+                "/logs?q=type:seccft&per_page=100",
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{logs}");
+        // Every token issued before this call; the call itself earns one more.
+        let logged = logs.as_array().unwrap().len();
+        if logged >= issued {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{logged} seccft entries for {issued} tokens issued ({statuses:?})"
+        );
+        issued += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// SQLite's file locked by another process (a backup holding an exclusive lock): a write is
+/// answered 503 with `Retry-After` after the busy timeout, and succeeds once the lock is gone.
+#[tokio::test]
+async fn a_locked_sqlite_file_answers_503() {
+    if backend_is_postgres() {
+        return;
+    }
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let token = app.mgmt_token().await;
+    let path = app.data_dir.join("latchkey.db");
+    let mut backup = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE")
+        .execute(&mut backup)
+        .await
+        .unwrap();
+    let create = serde_json::json!({"name": "during the backup"});
+    let res = app
+        .http
+        .post(app.url("/api/v2/clients"))
+        .bearer_auth(&token)
+        .json(&create)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["errorCode"], "temporarily_unavailable", "{body}");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut backup)
+        .await
+        .unwrap();
+    let (status, body) = app
+        .api_with(&token, reqwest::Method::POST, "/clients", Some(create))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
