@@ -185,7 +185,9 @@ async fn a_database_outage_answers_503_and_loses_no_log_entry() {
     })
     .await;
     let admin_token = app.mgmt_token().await;
-    let mut issued = 1;
+    app.create_user("outage@example.com", "Correct-Horse-1")
+        .await;
+    let mut issued = 2;
     assert_eq!(client_credentials(&app).await.status(), 200);
     issued += 1;
 
@@ -218,6 +220,26 @@ async fn a_database_outage_answers_503_and_loses_no_log_entry() {
     assert_eq!(body["statusCode"], 503);
     assert_eq!(body["error"], "Service Unavailable");
     assert_eq!(body["errorCode"], "temporarily_unavailable");
+    // So do `/dbconnections` and the password grant.
+    let res = app
+        .http
+        .post(app.url("/dbconnections/signup"))
+        .json(
+            &serde_json::json!({"client_id": app.app_client().0, "email": "new@example.com",
+            "password": "Correct-Horse-1", "connection": "Username-Password-Authentication"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "temporarily_unavailable", "{body}");
+    assert_eq!(body["statusCode"], 503, "{body}");
+    let res = app
+        .login("outage@example.com", "Correct-Horse-1", "openid")
+        .await;
+    assert_eq!(res.status(), 503);
 
     proxy.set_down(false);
     let back = Instant::now();
@@ -231,6 +253,11 @@ async fn a_database_outage_answers_503_and_loses_no_log_entry() {
         assert!(back.elapsed() < Duration::from_secs(15), "no recovery");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // Logins (store and hashing pool) work again without a restart.
+    let res = app
+        .login("outage@example.com", "Correct-Horse-1", "openid")
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
     // Every token issued, before, during and after the outage, has its entry.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
