@@ -77,6 +77,8 @@ impl Html {
 /// sign-in redirect) that the handler returns as is.
 pub(crate) enum PageError {
     Internal,
+    /// The store is unreachable: 503 with `Retry-After`.
+    Unavailable,
     Answer(Box<Response>),
 }
 
@@ -90,6 +92,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             Self::Internal => error_page(),
+            Self::Unavailable => unavailable_page(),
             Self::Answer(res) => *res,
         }
     }
@@ -103,9 +106,28 @@ pub(crate) fn internal(
     what: &'static str,
 ) -> impl FnOnce(latchkey_core::ServiceError) -> PageError {
     move |err| {
+        if err.is_unavailable() {
+            tracing::warn!(error = %err, "{what}");
+            return PageError::Unavailable;
+        }
         tracing::error!(error = ?err, "{what}");
         PageError::Internal
     }
+}
+
+/// The answer while the store is unreachable. Plain text, like `error_page`.
+pub(crate) fn unavailable_page() -> Response {
+    let mut res = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "The service is temporarily unavailable. Please try again in a moment.",
+    )
+        .into_response();
+    crate::errors::retry_after(res.status(), res.headers_mut());
+    res
 }
 
 /// The answer when something on our side failed (already logged by the caller). Plain text:

@@ -240,6 +240,18 @@ async fn a_database_outage_answers_503_and_loses_no_log_entry() {
         .login("outage@example.com", "Correct-Horse-1", "openid")
         .await;
     assert_eq!(res.status(), 503);
+    // And the hosted pages.
+    let res = app
+        .http
+        .get(app.url(&format!(
+            "/authorize?client_id={}&response_type=code&redirect_uri=http://localhost/cb",
+            app.app_client().0
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
 
     proxy.set_down(false);
     let back = Instant::now();
