@@ -624,6 +624,9 @@ mod tests {
             ("LATCHKEY_LOG__FORMAT", "xml"),
             ("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", "1"),
             ("LATCHKEY_SERVER__NO_SUCH_KEY", "1"),
+            ("LATCHKEY_SERVER__MAX_CONNECTIONS", "0"),
+            ("LATCHKEY_SERVER__HEADER_READ_TIMEOUT_SECS", "0"),
+            ("LATCHKEY_SERVER__IDLE_TIMEOUT_SECS", "0"),
         ] {
             assert!(
                 Settings::load(None, &[(k.to_owned(), v.to_owned())]).is_err(),
