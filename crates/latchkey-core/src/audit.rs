@@ -2,7 +2,7 @@
 //! same transaction as the change (they travel inside the store call); high-volume entries
 //! (logins, token exchanges) go through `AuditLog`, which batches them off the request path.
 
-use crate::store::{QueuedMail, Store};
+use crate::store::{QueuedMail, Store, StoreError};
 use crate::time::Timestamp;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -141,10 +141,29 @@ pub(crate) trait LogFanout: Send + Sync {
 }
 
 /// Batches log entries into the store. Entries are flushed within ~50 ms or at 256 entries.
+///
+/// No entry for something that happened is dropped: a batch the store cannot take (outage,
+/// disk full, locked file) is kept and retried with backoff until it is written, while new
+/// entries wait in the bounded queue. Actions that can happen without the store (tokens from
+/// cached configuration) reserve their entry's place first (`reserve`) and are refused while
+/// the queue is full; others wait for room rather than drop their entry.
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<LogEntry>,
 }
+
+/// A place in the log queue, taken before the action it records.
+pub struct AuditPermit(mpsc::OwnedPermit<LogEntry>);
+
+impl AuditPermit {
+    pub fn record(self, entry: LogEntry) {
+        self.0.send(entry);
+    }
+}
+
+/// Entries held in memory while the store is unreachable.
+const QUEUE: usize = 8192;
+const BATCH: usize = 256;
 
 impl AuditLog {
     pub(crate) fn start(
@@ -152,14 +171,14 @@ impl AuditLog {
         fanout: Arc<dyn LogFanout>,
         wake: Arc<tokio::sync::Notify>,
     ) -> Self {
-        let (tx, mut rx) = mpsc::channel::<LogEntry>(8192);
+        let (tx, mut rx) = mpsc::channel::<LogEntry>(QUEUE);
         tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(256);
+            let mut batch = Vec::with_capacity(BATCH);
             while let Some(first) = rx.recv().await {
                 batch.push(first);
                 let deadline = tokio::time::sleep(Duration::from_millis(50));
                 tokio::pin!(deadline);
-                while batch.len() < 256 {
+                while batch.len() < BATCH {
                     tokio::select! {
                         next = rx.recv() => match next {
                             Some(e) => batch.push(e),
@@ -168,31 +187,130 @@ impl AuditLog {
                         () = &mut deadline => break,
                     }
                 }
-                let outbox = match fanout.deliveries(&batch).await {
-                    Ok(o) => o,
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not read the log streams; this batch is not streamed");
-                        Vec::new()
-                    }
-                };
-                match store.append_logs_queuing(&batch, &outbox).await {
-                    Ok(()) if !outbox.is_empty() => wake.notify_one(),
-                    Ok(()) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, dropped = batch.len(), "could not write tenant log entries");
-                    }
-                }
+                write_batch(store.as_ref(), fanout.as_ref(), &wake, &batch).await;
                 batch.clear();
             }
         });
         Self { tx }
     }
 
-    /// Queues an entry. Under overload the entry is dropped with a warning rather than slowing
-    /// the login that produced it.
+    /// Takes a place for one entry, or `None` while the queue is full (the store has been
+    /// unreachable for a while): the caller refuses the action instead of losing its entry.
+    pub fn reserve(&self) -> Option<AuditPermit> {
+        self.tx.clone().try_reserve_owned().ok().map(AuditPermit)
+    }
+
+    /// Queues an entry. When the queue is full the entry waits for room on its own task: it is
+    /// never dropped.
     pub fn record(&self, entry: LogEntry) {
-        if let Err(e) = self.tx.try_send(entry) {
-            tracing::warn!(error = %e, "tenant log queue full; entry dropped");
+        match self.tx.try_send(entry) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(entry)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if tx.send(entry).await.is_err() {
+                        tracing::error!("tenant log writer stopped; entry not written");
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!("tenant log writer stopped; entry not written");
+            }
         }
     }
+}
+
+/// Writes `batch` (and its log-stream deliveries) in one transaction, retrying until it is
+/// written. A batch refused for another reason than an outage is retried a few times, then
+/// written entry by entry so one bad entry cannot hold the others back.
+async fn write_batch(
+    store: &dyn Store,
+    fanout: &dyn LogFanout,
+    wake: &tokio::sync::Notify,
+    batch: &[LogEntry],
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut failures = 0u32;
+    let mut reported = false;
+    loop {
+        let outbox = match fanout.deliveries(batch).await {
+            Ok(o) => o,
+            Err(e) if is_outage(&e) => {
+                if !reported {
+                    tracing::warn!(error = %e, held = batch.len(), "store unreachable; tenant log entries held until it is back");
+                    reported = true;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the log streams; this batch is not streamed");
+                Vec::new()
+            }
+        };
+        match store.append_logs_queuing(batch, &outbox).await {
+            Ok(()) => {
+                if !outbox.is_empty() {
+                    wake.notify_one();
+                }
+                if reported {
+                    tracing::info!(
+                        written = batch.len(),
+                        "store reachable again; held tenant log entries written"
+                    );
+                }
+                return;
+            }
+            // A retry after a commit whose answer was lost: the entries are there.
+            Err(StoreError::Conflict(_)) if failures + u32::from(reported) > 0 => return,
+            Err(StoreError::Unavailable(e)) => {
+                if !reported {
+                    tracing::warn!(error = %e, held = batch.len(), "store unreachable; tenant log entries held until it is back");
+                    reported = true;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if failures >= 3 {
+                    write_one_by_one(store, batch).await;
+                    return;
+                }
+                tracing::warn!(error = %e, "could not write tenant log entries; retrying");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn write_one_by_one(store: &dyn Store, batch: &[LogEntry]) {
+    for entry in batch {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match store
+                .append_logs_queuing(std::slice::from_ref(entry), &[])
+                .await
+            {
+                Ok(()) | Err(StoreError::Conflict(_)) => break,
+                Err(StoreError::Unavailable(_)) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, log_id = %entry.log_id, type_code = %entry.type_code, "the store refuses this tenant log entry");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn is_outage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable(_))
+        )
+    })
 }

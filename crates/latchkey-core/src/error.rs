@@ -58,18 +58,34 @@ pub enum ServiceError {
     /// with `Retry-After`, fast, instead of queueing without bound.
     #[error("The server is busy. Try again in a moment.")]
     Overloaded { retry_after_secs: u64 },
+    /// The store is unreachable (outage, disk full, locked): answered 503 with `Retry-After`,
+    /// in the surface's dialect. The message is logged, never sent.
+    #[error("service temporarily unavailable: {0}")]
+    Unavailable(anyhow::Error),
     /// Our fault, not the caller's. The message is logged, never sent.
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
+/// Errors that went through `anyhow` keep their meaning: a full hashing queue is
+/// `Overloaded`, and a store outage anywhere in the chain is `Unavailable`.
 impl From<anyhow::Error> for ServiceError {
     fn from(e: anyhow::Error) -> Self {
-        match e.downcast_ref::<crate::password::Overloaded>() {
-            Some(o) => Self::Overloaded {
+        if let Some(o) = e.downcast_ref::<crate::password::Overloaded>() {
+            return Self::Overloaded {
                 retry_after_secs: o.retry_after_secs,
-            },
-            None => Self::Unexpected(e),
+            };
+        }
+        let unavailable = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<crate::store::StoreError>(),
+                Some(crate::store::StoreError::Unavailable(_))
+            )
+        });
+        if unavailable {
+            Self::Unavailable(e)
+        } else {
+            Self::Unexpected(e)
         }
     }
 }
@@ -93,6 +109,10 @@ impl ServiceError {
             message: message.into(),
         }
     }
+    /// Whether the store being unreachable caused this: worth retrying later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
     pub fn user_not_found() -> Self {
         Self::not_found(ErrorCode::InexistentUser, "The user does not exist.")
     }
@@ -104,6 +124,7 @@ impl From<crate::store::StoreError> for ServiceError {
             crate::store::StoreError::Conflict(what) => {
                 Self::conflict(ErrorCode::Conflict, format!("{what} already exists."))
             }
+            crate::store::StoreError::Unavailable(e) => Self::Unavailable(e),
             crate::store::StoreError::Other(e) => Self::Unexpected(e),
         }
     }

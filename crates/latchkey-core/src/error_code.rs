@@ -69,6 +69,9 @@ make_error_codes! {
     TooManyAttempts = "too_many_attempts", 429, [Management, Authentication];
     MfaRequired = "mfa_required", 403, [Management, Authentication];
     NotFound = "not_found", 404, [Management, Authentication];
+    /// The store is unreachable, or the hashing pool is at capacity: 503 with `Retry-After`
+    /// (OAuth's `temporarily_unavailable`, RFC 6749 §4.1.2.1), on every surface.
+    TemporarilyUnavailable = "temporarily_unavailable", 503, [Management, Authentication, Authorize];
     InexistentUser = "inexistent_user", 404, [Management];
     InexistentConnection = "inexistent_connection", 404, [Management];
     OperationNotSupported = "operation_not_supported", 400, [Management, Authentication];
@@ -110,8 +113,6 @@ make_error_codes! {
     UnsupportedAuthenticatorType = "unsupported_authenticator_type", 400, [Authentication];
     /// `/oauth/*`'s 500.
     ServerError = "server_error", 500, [Authentication];
-    /// `/oauth/*`'s 503 (RFC 6749 §4.1.2.1): the server is at capacity, not the client too fast.
-    TemporarilyUnavailable = "temporarily_unavailable", 503, [Authentication];
 
     // Authentication API: `/dbconnections/*`.
     InvalidPassword = "invalid_password", 400, [Authentication];

@@ -108,6 +108,16 @@ impl From<ServiceError> for OAuthError {
                 e.retry_after = Some(retry_after_secs);
                 e
             }
+            ServiceError::Unavailable(e) => {
+                tracing::warn!(error = %e, "store unavailable");
+                let mut e = Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    UNAVAILABLE_MESSAGE,
+                );
+                e.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+                e
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -238,6 +248,16 @@ impl From<ServiceError> for ApiError {
                 e.retry_after = Some(retry_after_secs);
                 e
             }
+            ServiceError::Unavailable(e) => {
+                tracing::warn!(error = %e, "store unavailable");
+                let mut e = Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE_MESSAGE,
+                    Some(ErrorCode::TemporarilyUnavailable),
+                );
+                e.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+                e
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "Internal Server Error", None)
@@ -354,6 +374,16 @@ impl From<ServiceError> for DbConnError {
                 e.retry_after = Some(retry_after_secs);
                 e
             }
+            ServiceError::Unavailable(e) => {
+                tracing::warn!(error = %e, "store unavailable");
+                let mut e = Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    UNAVAILABLE_MESSAGE,
+                );
+                e.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+                e
+            }
             ServiceError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 Self::new(
@@ -373,6 +403,13 @@ impl IntoResponse for DbConnError {
         res
     }
 }
+
+/// What a 503 for an unreachable store says on every surface; the cause is logged, never sent.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "The service is temporarily unavailable. Retry the request later.";
+
+/// Seconds a client should wait before retrying while the store is unreachable.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 /// `Retry-After: secs` when the error carries one (a 503 of an overloaded server).
 pub fn retry_after(headers: &mut axum::http::HeaderMap, secs: Option<u64>) {

@@ -24,6 +24,7 @@ pub struct Application {
     bootstrap: Option<BootstrapOutcome>,
     theme: Arc<PageTheme>,
     trusted_proxies: latchkey_http::TrustedProxies,
+    limits: crate::listener::Limits,
 }
 
 /// The services without a listener, for CLI commands (`latchkey admin …`) on a store the
@@ -141,6 +142,7 @@ impl Application {
             services,
             bootstrap,
             theme,
+            limits: crate::listener::Limits::from_settings(&settings.server),
         })
     }
 
@@ -174,30 +176,17 @@ impl Application {
         let _stop_worker = self
             .deliver_mail
             .then(|| AbortOnDrop(tokio::spawn(self.services.clone().run_job_worker())));
-        let make = router.into_make_service_with_connect_info::<SocketAddr>();
-        match self.tls {
+        let tls = match self.tls {
             Some((cert, key)) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
                     .await
                     .context("loading the TLS certificate and key")?;
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                tokio::spawn(async move {
-                    shutdown.await;
-                    stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-                });
-                axum_server::from_tcp_rustls(self.listener, config)?
-                    .handle(handle)
-                    .serve(make)
-                    .await?;
+                Some(tokio_rustls::TlsAcceptor::from(config.get_inner()))
             }
-            None => {
-                let listener = tokio::net::TcpListener::from_std(self.listener)?;
-                axum::serve(listener, make)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
-            }
-        }
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        crate::listener::serve(listener, tls, router, self.limits, shutdown).await?;
         Ok(())
     }
 }

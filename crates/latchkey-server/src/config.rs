@@ -188,6 +188,19 @@ pub struct ServerSettings {
     /// Start even when the data directory or the SQLite files are open to other users
     /// (group/world permission bits); they hold the signing key and client secrets.
     pub allow_insecure_permissions: bool,
+    /// Seconds a new connection (TLS handshake included), or a kept-alive one that has begun
+    /// its next request, has to deliver a request's complete headers; then it is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request may take to deliver its whole body; then it is answered 408 and the
+    /// connection closed.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit idle between requests before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once. At the cap, the longest-idle connections without a request
+    /// in progress are closed to make room; when every connection is busy, new ones are
+    /// closed at once. Bounded by the process's open-file limit (less a reserve for the
+    /// database, mail and files).
+    pub max_connections: usize,
     /// Proxies (CIDR blocks) whose `Forwarded`/`X-Forwarded-For` name the client; empty: the
     /// TCP peer is the client. `LATCHKEY_SERVER__TRUSTED_PROXIES` takes them comma-separated.
     #[serde(deserialize_with = "list_or_commas")]
@@ -300,6 +313,10 @@ impl Default for ServerSettings {
             pages_dir: None,
             allow_insecure_permissions: false,
             trusted_proxies: Vec::new(),
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_connections: 4096,
         }
     }
 }
@@ -440,6 +457,18 @@ impl Settings {
         }
         if !(10..=60_000).contains(&self.actions.fetch_timeout_ms) {
             bail!("actions.fetch_timeout_ms must be between 10 and 60000");
+        }
+        let s = &self.server;
+        if !(1..=300).contains(&s.header_read_timeout_secs)
+            || !(1..=3600).contains(&s.body_read_timeout_secs)
+            || !(1..=3600).contains(&s.idle_timeout_secs)
+        {
+            bail!(
+                "server.header_read_timeout_secs must be 1 to 300, server.body_read_timeout_secs and server.idle_timeout_secs 1 to 3600"
+            );
+        }
+        if !(1..=1_000_000).contains(&s.max_connections) {
+            bail!("server.max_connections must be 1 to 1000000");
         }
         if self.server.config_cache_secs > 300 {
             bail!("server.config_cache_secs must be at most 300");
@@ -671,6 +700,9 @@ mod tests {
             ("LATCHKEY_LOG__FORMAT", "xml"),
             ("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", "1"),
             ("LATCHKEY_SERVER__NO_SUCH_KEY", "1"),
+            ("LATCHKEY_SERVER__MAX_CONNECTIONS", "0"),
+            ("LATCHKEY_SERVER__HEADER_READ_TIMEOUT_SECS", "0"),
+            ("LATCHKEY_SERVER__IDLE_TIMEOUT_SECS", "0"),
         ] {
             assert!(
                 Settings::load(None, &[(k.to_owned(), v.to_owned())]).is_err(),

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod backchannel;
 pub mod config;
+pub mod listener;
 pub mod logging;
 pub mod private_files;
 pub mod tls;

@@ -120,7 +120,9 @@ async fn connect_postgres(url: &str) -> anyhow::Result<SqlStore> {
     }
     let pool = AnyPoolOptions::new()
         .max_connections(16)
-        .acquire_timeout(Duration::from_secs(30))
+        // While PostgreSQL is unreachable a request waits this long for a connection, then is
+        // answered 503 (`StoreError::Unavailable`) instead of piling up.
+        .acquire_timeout(Duration::from_secs(5))
         .connect(url)
         .await
         .with_context(|| format!("connecting to {server}"))?;

@@ -20,6 +20,10 @@ pub enum StoreError {
     /// A unique key is taken; the payload names what ("The user", "A connection with that name").
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The database cannot be reached or cannot take writes right now (connection refused or
+    /// cut, pool exhausted, disk full, file locked): the same request may succeed later.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

@@ -77,6 +77,8 @@ impl Html {
 /// sign-in redirect) that the handler returns as is.
 pub(crate) enum PageError {
     Internal,
+    /// The store is unreachable: 503 with `Retry-After`.
+    Unavailable,
     Answer(Box<Response>),
 }
 
@@ -90,6 +92,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             Self::Internal => error_page(),
+            Self::Unavailable => unavailable_page(),
             Self::Answer(res) => *res,
         }
     }
@@ -107,6 +110,10 @@ pub(crate) fn internal(
         if let latchkey_core::ServiceError::Overloaded { retry_after_secs } = err {
             return busy_page(retry_after_secs).into();
         }
+        if err.is_unavailable() {
+            tracing::warn!(error = %err, "{what}");
+            return PageError::Unavailable;
+        }
         tracing::error!(error = ?err, "{what}");
         PageError::Internal
     }
@@ -114,13 +121,28 @@ pub(crate) fn internal(
 
 /// The answer when the server is at capacity: plain text, 503, `Retry-After`.
 pub(crate) fn busy_page(retry_after_secs: u64) -> Response {
+    plain_503(
+        "The server is busy. Please try again in a moment.",
+        retry_after_secs,
+    )
+}
+
+/// The answer while the store is unreachable. Plain text, like `error_page`.
+pub(crate) fn unavailable_page() -> Response {
+    plain_503(
+        "The service is temporarily unavailable. Please try again in a moment.",
+        crate::errors::UNAVAILABLE_RETRY_AFTER_SECS,
+    )
+}
+
+fn plain_503(message: &'static str, retry_after_secs: u64) -> Response {
     let mut res = (
         StatusCode::SERVICE_UNAVAILABLE,
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        "The server is busy. Please try again in a moment.",
+        message,
     )
         .into_response();
     crate::errors::retry_after(res.headers_mut(), Some(retry_after_secs));

@@ -20,6 +20,7 @@ mod email_templates;
 mod escaping;
 mod hardening;
 mod hardening_admin;
+mod hardening_conn;
 mod helpers;
 mod job_lanes;
 mod login;

@@ -33,7 +33,10 @@ pub(super) async fn insert_logs(
             })
             .collect();
         let sql = format!(
-            "INSERT INTO logs (log_id, date, type, user_id, data) VALUES {}",
+            // A retry after a commit whose answer was lost (the audit writer retries until the
+            // store takes its batch) finds its entries already there.
+            "INSERT INTO logs (log_id, date, type, user_id, data) VALUES {} \
+             ON CONFLICT (log_id) DO NOTHING",
             rows.join(", ")
         );
         let q = chunk.iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, e| {

@@ -38,16 +38,54 @@ pub struct SqlStore {
 type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 type RowMapper<T> = fn(&AnyRow) -> anyhow::Result<T>;
 
-/// Maps a unique-key violation to `StoreError::Conflict(what)`, anything else to `Other`.
+/// Maps a unique-key violation to `StoreError::Conflict(what)`, anything else as `other` does.
 fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
-        _ => StoreError::Other(anyhow::Error::new(e)),
+        _ => other(e),
     }
 }
 
+/// `Unavailable` when the database cannot be reached or cannot take the write right now,
+/// `Other` for anything else.
 fn other(e: impl Into<anyhow::Error>) -> StoreError {
-    StoreError::Other(e.into())
+    let e = e.into();
+    if e.downcast_ref::<sqlx::Error>().is_some_and(unreachable) {
+        StoreError::Unavailable(e)
+    } else {
+        StoreError::Other(e)
+    }
+}
+
+/// Connectivity and capacity failures: the connection could not be made or was cut, the pool
+/// had no connection to give, PostgreSQL is shutting down, starting up, out of connections or
+/// disk (SQLSTATE classes 08, 53, 57P), SQLite is busy or locked (a backup holding the file),
+/// full, or cannot do I/O.
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Protocol(m) => {
+            // A connection cut mid-message surfaces as a protocol error on some paths.
+            let m = m.to_lowercase();
+            m.contains("connection") || m.contains("eof") || m.contains("closed")
+        }
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite result codes (extended codes carry the primary in the low byte):
+                // BUSY 5, LOCKED 6, IOERR 10, FULL 13, CANTOPEN 14, PROTOCOL 15.
+                code.parse::<u32>()
+                    .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14 | 15))
+            } else {
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+            }
+        }
+        _ => false,
+    }
 }
 
 fn flag(b: bool) -> i64 {

@@ -2,7 +2,7 @@
 //! single transaction (group commit), so a burst of `change_password` requests costs one
 //! commit per batch, and a request is answered only once its job is durable.
 
-use crate::error::ServiceResult;
+use crate::error::{ServiceError, ServiceResult};
 use crate::mail::{Lane, OutboxJob};
 use crate::store::{QueuedMail, Store};
 use crate::time::Timestamp;
@@ -11,7 +11,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 struct Pending {
     mail: QueuedMail,
-    done: oneshot::Sender<Result<(), String>>,
+    /// The error: whether the store was unreachable (503, retry later), and what it said.
+    done: oneshot::Sender<Result<(), (bool, String)>>,
 }
 
 pub(crate) struct JobIntake {
@@ -26,7 +27,12 @@ impl JobIntake {
             while rx.recv_many(&mut batch, 512).await > 0 {
                 let (mails, waiters): (Vec<_>, Vec<_>) =
                     batch.drain(..).map(|p| (p.mail, p.done)).unzip();
-                let result = store.enqueue_mail(&mails).await.map_err(|e| e.to_string());
+                let result = store.enqueue_mail(&mails).await.map_err(|e| {
+                    (
+                        matches!(e, crate::store::StoreError::Unavailable(_)),
+                        e.to_string(),
+                    )
+                });
                 if result.is_ok() {
                     // Each lane's worker is woken for its own jobs only.
                     for lane in Lane::ALL {
@@ -71,7 +77,12 @@ impl JobIntake {
         for wait in waits {
             match wait.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(anyhow::anyhow!("queueing mail: {e}").into()),
+                Ok(Err((true, e))) => {
+                    return Err(ServiceError::Unavailable(anyhow::anyhow!(
+                        "queueing mail: {e}"
+                    )));
+                }
+                Ok(Err((false, e))) => return Err(anyhow::anyhow!("queueing mail: {e}").into()),
                 Err(_) => return Err(anyhow::anyhow!("the mail intake stopped").into()),
             }
         }

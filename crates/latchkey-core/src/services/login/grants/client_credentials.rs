@@ -39,6 +39,13 @@ impl Services {
                 .to_string(),
             _ => grant.scope.join(" "),
         };
+        // This grant can run on cached configuration while the store is away: its log entry
+        // must then wait in the queue, so a full queue refuses the token instead of losing it.
+        let log_place = self.audit.reserve().ok_or_else(|| {
+            ServiceError::Unavailable(anyhow::anyhow!(
+                "the tenant log queue is full (store unreachable)"
+            ))
+        })?;
         let now = Timestamp::now().seconds();
         let lifetime = self.config.access_token_lifetime_secs;
         let subject = format!("{}@clients", client.client_id);
@@ -53,7 +60,7 @@ impl Services {
             azp: client.client_id.as_str(),
         };
         let access_token = SecretString::from(self.keys.sign(&claims)?);
-        self.audit.record(
+        log_place.record(
             LogEntry::new(codes::SUCCESS_EXCHANGE_CLIENT_CREDENTIALS, meta)
                 .description("Client Credentials for Access Token")
                 .client(client.client_id.as_str(), &client.name)
