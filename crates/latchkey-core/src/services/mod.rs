@@ -171,6 +171,8 @@ pub struct Services {
     action_runtime: Arc<dyn crate::actions::ActionRuntime>,
     management_gateway: std::sync::OnceLock<Arc<dyn action_runs::ManagementGateway>>,
     form_poster: Arc<dyn crate::backchannel::FormPoster>,
+    /// One password change per user at a time on this node, in arrival order.
+    password_turns: crate::keyed_lock::KeyedLocks,
 }
 
 impl Services {
@@ -228,6 +230,7 @@ impl Services {
             action_runtime,
             management_gateway: std::sync::OnceLock::new(),
             form_poster,
+            password_turns: crate::keyed_lock::KeyedLocks::default(),
         })
     }
 

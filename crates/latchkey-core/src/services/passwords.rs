@@ -100,10 +100,21 @@ impl Services {
         read: Option<&User>,
         caller: &Caller,
     ) -> ServiceResult<User> {
-        // `read`: the user as the caller just read it, so the first attempt needs no read.
-        let mut known = read.cloned();
-        // The epoch guard makes two concurrent changes serialise; the loser re-reads and retries.
-        for _ in 0..3 {
+        // Changes to one user on this node wait their turn, so concurrent writes all apply, in
+        // the order they came, the last one winning (each atomically with its revocations).
+        let turn = self.password_turns.lock(id.as_str()).await;
+        // `read`: the user as the caller just read it, so the first attempt needs no read —
+        // unless another change went first while this one waited.
+        let mut known = read.filter(|_| !turn.waited).cloned();
+        // Across nodes the epoch guard serialises them: the loser re-reads and tries again.
+        for attempt in 0..8u32 {
+            if attempt > 0 {
+                let jitter = u64::from(crate::random::alnum(1)?.bytes().next().unwrap_or(0) % 16);
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    5 * u64::from(attempt) + jitter,
+                ))
+                .await;
+            }
             let user = match known.take() {
                 Some(u) => u,
                 None => self.get_user(id).await?,

@@ -640,3 +640,74 @@ async fn hardening_log_streams_reach_loopback_only_when_the_operator_opts_in() {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Concurrent `PATCH`es of one user's password are applied one after the other (the last one
+/// wins, each atomically with its revocations); none answers 409, which Auth0 clients do not
+/// expect there.
+#[tokio::test]
+async fn hardening_concurrent_password_patches_all_apply() {
+    let app = spawn_app().await;
+    let user = app.create_user("racer@example.com", "Old-Password-1").await;
+    let path = format!("/users/{}", encode_id(user["user_id"].as_str().unwrap()));
+    let passwords: Vec<String> = (0..100).map(|i| format!("Racing-Pass-{i:03}")).collect();
+    let token = app.mgmt_token().await;
+    let mut tasks = Vec::new();
+    for p in &passwords {
+        let (http, url, token) = (
+            app.http.clone(),
+            app.url(&format!("/api/v2{path}")),
+            token.clone(),
+        );
+        let body = json!({"password": p, "connection": "Username-Password-Authentication"});
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .patch(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let refused: Vec<_> = answers.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(
+        refused.is_empty(),
+        "{} of 100 concurrent changes were refused, e.g. {:?}",
+        refused.len(),
+        refused.first()
+    );
+    // Exactly one of them is the password now: each try comes from its own loopback address,
+    // so brute-force protection (per user and address) does not get in the way.
+    let (client_id, secret) = app.app_client();
+    let mut working = Vec::new();
+    for (i, p) in passwords.iter().enumerate() {
+        let http = reqwest::Client::builder()
+            .local_address(
+                format!("127.0.3.{}", i + 1)
+                    .parse::<std::net::IpAddr>()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let res = http
+            .post(app.url("/oauth/token"))
+            .json(
+                &json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
+                          "client_id": client_id, "client_secret": secret,
+                          "username": "racer@example.com", "password": p,
+                          "realm": "Username-Password-Authentication", "scope": "openid"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            working.push(p.clone());
+        }
+    }
+    assert_eq!(working.len(), 1, "passwords that work: {working:?}");
+}
