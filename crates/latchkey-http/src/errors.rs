@@ -99,23 +99,14 @@ impl From<ServiceError> for OAuthError {
                 }}),
                 retry_after: None,
             },
-            ServiceError::Overloaded { retry_after_secs } => {
+            busy @ (ServiceError::Overloaded { .. } | ServiceError::Unavailable(_)) => {
+                let (message, secs) = unavailable(&busy);
                 let mut e = Self::new(
                     S::SERVICE_UNAVAILABLE,
                     ErrorCode::TemporarilyUnavailable,
-                    ServiceError::Overloaded { retry_after_secs }.to_string(),
+                    message,
                 );
-                e.retry_after = Some(retry_after_secs);
-                e
-            }
-            ServiceError::Unavailable(e) => {
-                tracing::warn!(error = %e, "store unavailable");
-                let mut e = Self::new(
-                    S::SERVICE_UNAVAILABLE,
-                    ErrorCode::TemporarilyUnavailable,
-                    UNAVAILABLE_MESSAGE,
-                );
-                e.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+                e.retry_after = Some(secs);
                 e
             }
             ServiceError::Unexpected(e) => {
@@ -243,19 +234,14 @@ impl From<ServiceError> for ApiError {
             ServiceError::MfaRequired { .. } => {
                 Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::MfaRequired))
             }
-            ServiceError::Overloaded { retry_after_secs } => {
-                let mut e = Self::new(S::SERVICE_UNAVAILABLE, e.to_string(), None);
-                e.retry_after = Some(retry_after_secs);
-                e
-            }
-            ServiceError::Unavailable(e) => {
-                tracing::warn!(error = %e, "store unavailable");
+            busy @ (ServiceError::Overloaded { .. } | ServiceError::Unavailable(_)) => {
+                let (message, secs) = unavailable(&busy);
                 let mut e = Self::new(
                     S::SERVICE_UNAVAILABLE,
-                    UNAVAILABLE_MESSAGE,
+                    message,
                     Some(ErrorCode::TemporarilyUnavailable),
                 );
-                e.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+                e.retry_after = Some(secs);
                 e
             }
             ServiceError::Unexpected(e) => {
@@ -365,23 +351,14 @@ impl From<ServiceError> for DbConnError {
                 }
                 e
             }
-            ServiceError::Overloaded { retry_after_secs } => {
+            busy @ (ServiceError::Overloaded { .. } | ServiceError::Unavailable(_)) => {
+                let (message, secs) = unavailable(&busy);
                 let mut e = Self::new(
                     S::SERVICE_UNAVAILABLE,
                     ErrorCode::TemporarilyUnavailable,
-                    ServiceError::Overloaded { retry_after_secs }.to_string(),
+                    message,
                 );
-                e.retry_after = Some(retry_after_secs);
-                e
-            }
-            ServiceError::Unavailable(e) => {
-                tracing::warn!(error = %e, "store unavailable");
-                let mut e = Self::new(
-                    S::SERVICE_UNAVAILABLE,
-                    ErrorCode::TemporarilyUnavailable,
-                    UNAVAILABLE_MESSAGE,
-                );
-                e.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+                e.retry_after = Some(secs);
                 e
             }
             ServiceError::Unexpected(e) => {
@@ -410,6 +387,19 @@ pub const UNAVAILABLE_MESSAGE: &str =
 
 /// Seconds a client should wait before retrying while the store is unreachable.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
+/// A 503's message and `Retry-After` seconds: the server at capacity, or the store away (its
+/// cause logged here, once, and never sent).
+fn unavailable(e: &ServiceError) -> (String, u64) {
+    match e {
+        ServiceError::Overloaded { retry_after_secs } => (e.to_string(), *retry_after_secs),
+        ServiceError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "store unavailable");
+            (UNAVAILABLE_MESSAGE.to_owned(), UNAVAILABLE_RETRY_AFTER_SECS)
+        }
+        _ => (UNAVAILABLE_MESSAGE.to_owned(), UNAVAILABLE_RETRY_AFTER_SECS),
+    }
+}
 
 /// `Retry-After: secs` when the error carries one (a 503 of an overloaded server).
 pub fn retry_after(headers: &mut axum::http::HeaderMap, secs: Option<u64>) {
