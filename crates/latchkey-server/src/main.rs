@@ -348,6 +348,7 @@ async fn serve(config: Option<&PathBuf>, args: ServeArgs) -> anyhow::Result<()> 
             b.admin_email,
             b.admin_password.expose_secret()
         );
+        println!("  console                {}admin", b.issuer);
     }
     tracing::info!(
         address = %app.address(),

@@ -72,23 +72,14 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "update:email_templates",
     "read:refresh_tokens",
     "delete:refresh_tokens",
-    "read:sessions",
-    "delete:sessions",
     "read:signing_keys",
     "create:signing_keys",
     "update:signing_keys",
-    "read:guardian_factors",
-    "update:guardian_factors",
     "read:guardian_enrollments",
-    "delete:guardian_enrollments",
     "create:guardian_enrollment_tickets",
     "read:user_blocks",
     "update:user_blocks",
     "delete:user_blocks",
-    "read:actions",
-    "create:actions",
-    "update:actions",
-    "delete:actions",
 ];
 
 /// Values an operator may fix in advance (`LATCHKEY_BOOTSTRAP_*`) instead of having them generated.
@@ -270,4 +261,15 @@ pub async fn bootstrap(
         admin_email: admin_email.to_string(),
         admin_password,
     }))
+}
+
+#[cfg(test)]
+mod scope_list_tests {
+    #[test]
+    fn management_scopes_are_listed_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in super::MANAGEMENT_SCOPES {
+            assert!(seen.insert(*s), "{s} is listed twice");
+        }
+    }
 }
