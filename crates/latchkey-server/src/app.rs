@@ -100,6 +100,9 @@ impl Application {
             let text = serde_json::to_string_pretty(&b.to_json())?;
             crate::tls::write_private(&path, text.as_bytes())?;
         }
+        if bootstrap.is_none() {
+            follow_public_url(store.as_ref(), &issuer, &settings.server.data_dir).await?;
+        }
         let rate_limiter: Arc<dyn RateLimiter> = match &settings.rate_limits.redis_url {
             Some(url) => Arc::new(
                 latchkey_ratelimit::RedisRateLimiter::connect(url.expose_secret(), "latchkey:rl:")
@@ -197,4 +200,34 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// A store created under another public URL: the Management API's grants follow the issuer
+/// (`follow_issuer`), the log says what the old URL's credentials are now, and bootstrap.json
+/// names the new issuer and audience.
+async fn follow_public_url(
+    store: &dyn latchkey_core::store::Store,
+    issuer: &str,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let earlier = latchkey_core::services::follow_issuer(store, issuer).await?;
+    if earlier.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(
+        earlier = ?earlier,
+        issuer,
+        "the public URL changed: client grants to the Management API now name {issuer}api/v2/; \
+         tokens, id tokens, reset and unblock links issued under the earlier URL no longer \
+         validate (their issuer or audience is the old one)"
+    );
+    let path = data_dir.join("bootstrap.json");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&text)
+    {
+        doc["issuer"] = serde_json::Value::String(issuer.to_owned());
+        doc["management_api"]["audience"] = serde_json::Value::String(format!("{issuer}api/v2/"));
+        crate::tls::write_private(&path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    }
+    Ok(())
 }

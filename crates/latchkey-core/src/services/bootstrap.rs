@@ -263,8 +263,60 @@ pub async fn bootstrap(
     }))
 }
 
+/// The Management API's identifier follows the issuer. After a public URL change, client
+/// grants that name the Management API under an earlier issuer (an http(s) URL ending in
+/// `/api/v2/`) are moved to the current one, so machine clients keep working; a client that
+/// already has a grant for the current one keeps that and loses the old. Returns the earlier
+/// audiences, for the start-up log.
+pub async fn follow_issuer(store: &dyn Store, issuer: &str) -> anyhow::Result<Vec<String>> {
+    let current = format!("{issuer}api/v2/");
+    let grants = store.list_client_grants().await?;
+    let mut moved = std::collections::BTreeSet::new();
+    for grant in grants
+        .iter()
+        .filter(|g| g.audience != current && names_a_management_api(&g.audience))
+    {
+        let has_current = grants
+            .iter()
+            .any(|o| o.client_id == grant.client_id && o.audience == current);
+        if has_current {
+            store.delete_client_grant(&grant.id).await?;
+        } else {
+            let mut followed = grant.clone();
+            followed.audience = current.clone();
+            store.update_client_grant(&followed).await?;
+        }
+        moved.insert(grant.audience.clone());
+    }
+    Ok(moved.into_iter().collect())
+}
+
+fn names_a_management_api(audience: &str) -> bool {
+    url::Url::parse(audience).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.path().ends_with("/api/v2/")
+            && u.query().is_none()
+            && u.fragment().is_none()
+    })
+}
+
 #[cfg(test)]
 mod scope_list_tests {
+    #[test]
+    fn only_management_api_identifiers_follow_the_issuer() {
+        assert!(super::names_a_management_api(
+            "http://127.0.0.1:8080/api/v2/"
+        ));
+        assert!(super::names_a_management_api(
+            "https://id.example.com/auth/api/v2/"
+        ));
+        assert!(!super::names_a_management_api("https://api.example.com/"));
+        assert!(!super::names_a_management_api("urn:my-api"));
+        assert!(!super::names_a_management_api(
+            "https://x.example/api/v2/?a=1"
+        ));
+    }
+
     #[test]
     fn management_scopes_are_listed_once() {
         let mut seen = std::collections::BTreeSet::new();

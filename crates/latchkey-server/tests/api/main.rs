@@ -34,5 +34,6 @@ mod sdk;
 mod secrets;
 mod smtp_sink;
 mod tokens;
+mod url_change;
 mod webhooks;
 mod wire_snapshots;
