@@ -202,22 +202,23 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A store created under another public URL: the Management API's grants follow the issuer
-/// (`follow_issuer`), the log says what the old URL's credentials are now, and bootstrap.json
-/// names the new issuer and audience.
+/// A store created under another public URL: its Management API grants keep working at the new
+/// one (`earlier_management_audiences`), the log says what the old URL's credentials are now,
+/// and bootstrap.json names the new issuer and audience.
 async fn follow_public_url(
     store: &dyn latchkey_core::store::Store,
     issuer: &str,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let earlier = latchkey_core::services::follow_issuer(store, issuer).await?;
+    let earlier = latchkey_core::services::earlier_management_audiences(store, issuer).await?;
     if earlier.is_empty() {
         return Ok(());
     }
     tracing::warn!(
         earlier = ?earlier,
         issuer,
-        "the public URL changed: client grants to the Management API now name {issuer}api/v2/; \
+        "the public URL changed: client grants made for the Management API under the earlier URL \
+         keep working at {issuer}api/v2/; \
          tokens, id tokens, reset and unblock links issued under the earlier URL no longer \
          validate (their issuer or audience is the old one)"
     );

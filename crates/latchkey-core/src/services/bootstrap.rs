@@ -263,35 +263,27 @@ pub async fn bootstrap(
     }))
 }
 
-/// The Management API's identifier follows the issuer. After a public URL change, client
-/// grants that name the Management API under an earlier issuer (an http(s) URL ending in
-/// `/api/v2/`) are moved to the current one, so machine clients keep working; a client that
-/// already has a grant for the current one keeps that and loses the old. Returns the earlier
-/// audiences, for the start-up log.
-pub async fn follow_issuer(store: &dyn Store, issuer: &str) -> anyhow::Result<Vec<String>> {
+/// The Management API's identifier follows the issuer: a client grant made under an earlier
+/// public URL (an http(s) URL ending in `/api/v2/`) still grants the Management API at the
+/// current one (see `client_credentials`). Grants are not rewritten, so nodes of one store that
+/// briefly disagree on their URL (a rolling change) never take grants from each other. Returns
+/// the earlier audiences, for the start-up log.
+pub async fn earlier_management_audiences(
+    store: &dyn Store,
+    issuer: &str,
+) -> anyhow::Result<Vec<String>> {
     let current = format!("{issuer}api/v2/");
-    let grants = store.list_client_grants().await?;
-    let mut moved = std::collections::BTreeSet::new();
-    for grant in grants
-        .iter()
-        .filter(|g| g.audience != current && names_a_management_api(&g.audience))
-    {
-        let has_current = grants
-            .iter()
-            .any(|o| o.client_id == grant.client_id && o.audience == current);
-        if has_current {
-            store.delete_client_grant(&grant.id).await?;
-        } else {
-            let mut followed = grant.clone();
-            followed.audience = current.clone();
-            store.update_client_grant(&followed).await?;
-        }
-        moved.insert(grant.audience.clone());
-    }
-    Ok(moved.into_iter().collect())
+    let earlier: std::collections::BTreeSet<String> = store
+        .list_client_grants()
+        .await?
+        .into_iter()
+        .map(|g| g.audience)
+        .filter(|a| *a != current && names_a_management_api(a))
+        .collect();
+    Ok(earlier.into_iter().collect())
 }
 
-fn names_a_management_api(audience: &str) -> bool {
+pub(crate) fn names_a_management_api(audience: &str) -> bool {
     url::Url::parse(audience).is_ok_and(|u| {
         matches!(u.scheme(), "http" | "https")
             && u.path().ends_with("/api/v2/")

@@ -36,7 +36,7 @@ pub use actions::{ActionPatch, BindingRef, NewAction, SecretInput};
 pub use admins::{AdminPrincipal, AdminResetState, AdminSignIn, AdminTotpSetup, NewAdminSession};
 pub use bootstrap::{
     BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap,
-    follow_issuer,
+    earlier_management_audiences,
 };
 pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant, OidcLogoutPatch};
 pub use connections::{ConnectionPatch, NewConnection};

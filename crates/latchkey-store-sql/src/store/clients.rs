@@ -113,9 +113,8 @@ impl ClientStore for SqlStore {
     }
 
     async fn update_client_grant(&self, g: &ClientGrant) -> StoreResult<bool> {
-        let q = sqlx::query("UPDATE client_grants SET scope = $1, audience = $2 WHERE id = $3")
+        let q = sqlx::query("UPDATE client_grants SET scope = $1 WHERE id = $2")
             .bind(to_json(&g.scope))
-            .bind(g.audience.clone())
             .bind(g.id.clone());
         Ok(execute(q, &self.writer).await? == 1)
     }

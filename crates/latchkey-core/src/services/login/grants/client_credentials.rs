@@ -25,7 +25,16 @@ impl Services {
                 )
             })?,
         };
-        let grant = self.active_grant(&client.client_id, &audience).await?
+        let grant = match self.active_grant(&client.client_id, &audience).await? {
+            Some(g) => Some(g),
+            // The Management API's identifier follows the issuer: a grant made for it under an
+            // earlier public URL still names it.
+            None if audience == self.config.management_audience() => {
+                self.management_grant_under_any_url(&client.client_id, &audience)
+                    .await?
+            }
+            None => None,
+        }
             .ok_or_else(|| {
                 ServiceError::AccessDenied(format!(
                     "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"
@@ -74,5 +83,29 @@ impl Services {
             scope,
             expires_in: lifetime,
         })
+    }
+
+    /// This client's grant for the Management API made under an earlier public URL, served (and
+    /// cached) as the grant for the current one.
+    async fn management_grant_under_any_url(
+        &self,
+        client: &crate::domain::ClientId,
+        audience: &str,
+    ) -> ServiceResult<Option<std::sync::Arc<crate::domain::ClientGrant>>> {
+        let found = self
+            .store
+            .list_client_grants()
+            .await?
+            .into_iter()
+            .find(|g| {
+                g.client_id == *client
+                    && crate::services::bootstrap::names_a_management_api(&g.audience)
+            });
+        Ok(found.map(|mut g| {
+            g.audience = audience.to_owned();
+            let g = std::sync::Arc::new(g);
+            self.cache.keep_grant(&g);
+            g
+        }))
     }
 }
