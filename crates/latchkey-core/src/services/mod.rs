@@ -253,11 +253,6 @@ impl Services {
         self.store.backend()
     }
 
-    /// Whether the store answers: the readiness probe.
-    pub async fn check_ready(&self) -> ServiceResult<()> {
-        Ok(self.store.ping().await?)
-    }
-
     /// Whether this node can serve: the store answers and a signing key is loaded. (The
     /// migrations ran before `Services` existed.) The error is a short reason, safe to show anyone; the cause is logged.
     pub async fn readiness(&self) -> Result<(), String> {

@@ -289,6 +289,17 @@ mod tests {
         assert!(checked > 10, "templates found: {checked}");
     }
 
+    #[test]
+    fn the_quoting_check_finds_what_it_looks_for() {
+        assert_eq!(unquoted_attribute(r#"<a href='{{ x }}'>"#), Some(7));
+        assert_eq!(unquoted_attribute(r#"<a href={{ x }}>"#), Some(7));
+        assert_eq!(unquoted_attribute(r#"<p>a = b</p>"#), None);
+        assert_eq!(
+            unquoted_attribute(r#"<meta content="width=device-width">{% if a == b %}"#),
+            None
+        );
+    }
+
     /// The byte offset of an `=` inside an HTML tag (outside quotes and template tags) that
     /// is not followed by `"`.
     fn unquoted_attribute(text: &str) -> Option<usize> {
