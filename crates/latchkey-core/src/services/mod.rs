@@ -64,7 +64,6 @@ pub use users::{NewUser, UserPatch};
 
 use crate::audit::{AuditLog, LogEntry, RequestMeta};
 use crate::config::CoreConfig;
-use crate::error::ServiceResult;
 use crate::keys::Keys;
 use crate::password::PasswordHasher;
 use crate::store::Store;
