@@ -59,6 +59,9 @@ pub struct LogEntry {
 
 impl LogEntry {
     pub fn new(type_code: &str, meta: &RequestMeta) -> Self {
+        // Every entry starts here, whichever way it is written (the batched writer, or in the
+        // same transaction as a password change): one place to count them for `/metrics`.
+        crate::metrics::METRICS.log_event(type_code);
         let date = Timestamp::now();
         // Sortable by time, unique by the random suffix.
         let suffix = crate::random::hex(12).unwrap_or_else(|_| "000000000000".into());

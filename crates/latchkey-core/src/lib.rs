@@ -11,6 +11,7 @@ pub mod error_code;
 mod keyed_lock;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod password;
 pub mod random;
 pub mod ratelimit;

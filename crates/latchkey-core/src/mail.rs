@@ -113,6 +113,19 @@ impl OutboxJob {
         }
     }
 
+    /// The job's kind, as its outbox row's `kind` tag spells it (and `/metrics` labels it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::PasswordResetRequest { .. } => "password_reset_request",
+            Self::AccountBlocked { .. } => "account_blocked",
+            Self::PasswordChanged { .. } => "password_changed",
+            Self::AdminPasswordReset { .. } => "admin_password_reset",
+            Self::PostChangePasswordActions { .. } => "post_change_password_actions",
+            Self::BackChannelLogout { .. } => "back_channel_logout",
+            Self::LogStreamDelivery { .. } => "log_stream_delivery",
+        }
+    }
+
     /// The log stream a job delivers to, kept in its own outbox column so that the stream's
     /// deliveries can be listed.
     pub fn log_stream(&self) -> Option<&str> {

@@ -8,6 +8,7 @@ mod cors;
 mod dbconnections;
 pub mod errors;
 pub mod extract;
+mod metrics;
 mod mfa_api;
 mod mgmt;
 mod oauth;
@@ -16,6 +17,7 @@ mod web;
 
 pub use action_gateway::InProcessManagementApi;
 pub use client_ip::{Cidr, TrustedProxies};
+pub use metrics::{metrics_only, with_metrics};
 pub use pages::PageTheme;
 
 use axum::http::{HeaderName, HeaderValue, header};
@@ -160,8 +162,10 @@ async fn log_request(
         tracing::info_span!("http", method = %method, path = %route, request_id = %request_id);
     let started = std::time::Instant::now();
     let response = next.run(req).instrument(span).await;
-    let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    let elapsed = started.elapsed();
+    let latency_ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0;
     let status = response.status().as_u16();
+    latchkey_core::metrics::METRICS.http_request(method.as_str(), &route, status, elapsed);
     tracing::info!(
         method = %method,
         route = %route,

@@ -25,6 +25,10 @@ pub struct Application {
     theme: Arc<PageTheme>,
     trusted_proxies: latchkey_http::TrustedProxies,
     limits: crate::listener::Limits,
+    /// Who may read `/metrics` on the main listener.
+    metrics_allow_from: Vec<latchkey_http::Cidr>,
+    /// The separate metrics listener, if `metrics.listen` names one.
+    metrics_listener: Option<std::net::TcpListener>,
 }
 
 /// The services without a listener, for CLI commands (`latchkey admin …`) on a store the
@@ -62,6 +66,15 @@ impl Application {
         let listener = std::net::TcpListener::bind(settings.listen_addr()?)
             .with_context(|| format!("binding {}", settings.server.listen))?;
         listener.set_nonblocking(true)?;
+        let metrics_listener = match settings.metrics_listen_addr()? {
+            Some(addr) => {
+                let l = std::net::TcpListener::bind(addr)
+                    .with_context(|| format!("binding metrics.listen {addr}"))?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
         let address = listener.local_addr()?;
         let issuer = settings.issuer(address);
 
@@ -137,6 +150,8 @@ impl Application {
         latchkey_http::set_build_info(crate::VERSION, crate::GIT_COMMIT);
         Ok(Self {
             trusted_proxies: settings.trusted_proxies()?,
+            metrics_allow_from: settings.metrics_allow_from()?,
+            metrics_listener,
             deliver_mail: settings.mail.deliver,
             listener,
             address,
@@ -151,6 +166,12 @@ impl Application {
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+    /// The separate metrics listener's address, if there is one.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -174,7 +195,24 @@ impl Application {
         if self.tls.is_some() || self.issuer.starts_with("https://") {
             router = latchkey_http::with_hsts(router);
         }
+        if !self.metrics_allow_from.is_empty() {
+            router =
+                latchkey_http::with_metrics(router, self.services.clone(), self.metrics_allow_from);
+        }
         let router = latchkey_http::with_client_ip(router, self.trusted_proxies);
+        // The metrics listener: plain HTTP, only `/metrics`, stopped with the process.
+        let _metrics = match self.metrics_listener {
+            Some(l) => {
+                let l = tokio::net::TcpListener::from_std(l)?;
+                let app = latchkey_http::metrics_only(self.services.clone());
+                Some(AbortOnDrop(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(l, app).await {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                })))
+            }
+            None => None,
+        };
         // Delivery runs beside serving; a mail cut off by the stop goes out after its lease.
         let _stop_worker = self
             .deliver_mail

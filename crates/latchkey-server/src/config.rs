@@ -22,6 +22,21 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub actions: ActionSettings,
     pub log_streams: LogStreamSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// Prometheus metrics (`/metrics`). Nothing is exposed until one of these is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// A separate HOST:PORT serving only `/metrics` over plain HTTP (bind it to an interface
+    /// only the monitoring network reaches, e.g. `127.0.0.1:9464`).
+    pub listen: Option<String>,
+    /// Client addresses (CIDR blocks) that may read `/metrics` on the main listener, judged
+    /// by the derived client address (see `server.trusted_proxies`). Empty: nobody.
+    /// `LATCHKEY_METRICS__ALLOW_FROM` takes them comma-separated.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allow_from: Vec<String>,
 }
 
 /// Log streams (`/api/v2/log-streams`).
@@ -296,6 +311,7 @@ impl Default for Settings {
             admin: AdminSettings::default(),
             actions: ActionSettings::default(),
             log_streams: LogStreamSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -506,6 +522,8 @@ impl Settings {
         }
         self.listen_addr()?;
         self.trusted_proxies()?;
+        self.metrics_allow_from()?;
+        self.metrics_listen_addr()?;
         if let Some(url) = &self.server.public_url {
             let parsed = url::Url::parse(url).context("server.public_url")?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
@@ -534,6 +552,33 @@ impl Settings {
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(latchkey_http::TrustedProxies::new(blocks))
+    }
+
+    /// `metrics.allow_from`, parsed.
+    pub fn metrics_allow_from(&self) -> anyhow::Result<Vec<latchkey_http::Cidr>> {
+        self.metrics
+            .allow_from
+            .iter()
+            .map(|b| {
+                b.parse()
+                    .map_err(|e| anyhow::anyhow!("metrics.allow_from: {e}"))
+            })
+            .collect()
+    }
+
+    /// `metrics.listen`, parsed; it must differ from `server.listen`.
+    pub fn metrics_listen_addr(&self) -> anyhow::Result<Option<std::net::SocketAddr>> {
+        let Some(listen) = self.metrics.listen.as_deref().filter(|l| !l.is_empty()) else {
+            return Ok(None);
+        };
+        let addr: std::net::SocketAddr =
+            listen.parse().context("metrics.listen must be HOST:PORT")?;
+        if addr == self.listen_addr()? {
+            bail!(
+                "metrics.listen must differ from server.listen (use metrics.allow_from to serve /metrics on the main listener)"
+            );
+        }
+        Ok(Some(addr))
     }
 
     pub fn tls_enabled(&self) -> bool {

@@ -207,6 +207,7 @@ impl PasswordHasher {
             })
             .is_err()
         {
+            crate::metrics::METRICS.hashing_refused();
             return Err(overloaded.into());
         }
         let (done, result) = tokio::sync::oneshot::channel();
@@ -220,10 +221,13 @@ impl PasswordHasher {
             if done.is_closed() {
                 return;
             }
-            if queued_at.elapsed() > max_wait {
+            let waited = queued_at.elapsed();
+            if waited > max_wait {
+                crate::metrics::METRICS.hashing_refused();
                 let _ = done.send(Err(overloaded.into()));
                 return;
             }
+            crate::metrics::METRICS.hashing_waited(waited);
             let _entered = span.enter();
             let _ = done.send(work(worker));
         }));

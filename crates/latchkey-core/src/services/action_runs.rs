@@ -134,6 +134,7 @@ impl Services {
             let secrets = self.open_secrets(&version.action_id, &version.secrets);
             let error = (!report.outcome.is_success())
                 .then(|| redact(&report.outcome.describe(), &secrets));
+            crate::metrics::METRICS.action_execution(trigger.id(), error.is_none());
             record.results.push(ActionResult {
                 action_id: action_id.clone(),
                 action_name: name.clone(),

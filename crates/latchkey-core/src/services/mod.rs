@@ -225,7 +225,7 @@ impl Services {
             mail_wake,
             machine_wake,
             stream_failures: std::sync::Mutex::default(),
-            rate_limiter,
+            rate_limiter: Arc::new(crate::metrics::CountedRateLimiter(rate_limiter)),
             tenant_keys,
             action_runtime,
             management_gateway: std::sync::OnceLock::new(),
@@ -270,6 +270,41 @@ impl Services {
             return Err("no signing key loaded".into());
         }
         Ok(())
+    }
+
+    /// `/metrics`: this node's series and the gauges read now (the hashing queue, the outbox's
+    /// pending jobs per lane). A store that cannot answer leaves the outbox gauges out rather
+    /// than failing the scrape; the `up` of the scrape stays a statement about this process.
+    pub async fn metrics_exposition(&self) -> String {
+        let now = crate::time::Timestamp::now();
+        let outbox = match tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            self.store.pending_by_lane(),
+        )
+        .await
+        {
+            Ok(Ok(lanes)) => lanes
+                .into_iter()
+                .map(|(lane, pending, oldest)| crate::metrics::OutboxLane {
+                    lane,
+                    pending,
+                    oldest_age_seconds: u64::try_from(now.seconds() - oldest.seconds())
+                        .unwrap_or(0),
+                })
+                .collect(),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "metrics: could not read the outbox");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::warn!("metrics: the outbox query did not answer within 3 s");
+                Vec::new()
+            }
+        };
+        crate::metrics::METRICS.render(&crate::metrics::Gauges {
+            hashing_queue_depth: self.hasher.queued(),
+            outbox,
+        })
     }
 
     /// OpenID Provider metadata, with every URL under the issuer.

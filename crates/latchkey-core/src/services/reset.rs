@@ -8,6 +8,7 @@ use crate::domain::{ClientId, ConnectionId, Email, Password, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
 use crate::mail::OutboxJob;
+use crate::metrics::ResetStage;
 use crate::password::{PasswordPolicy, PersonalInfo, RuleReport};
 use crate::ratelimit::RateDecision;
 use crate::store::{PasswordTicket, TicketKind};
@@ -225,15 +226,18 @@ impl Services {
                 Some(self.hasher.hash(&password).await?.as_str().to_owned())
             }
         };
+        let connection = connection.name;
         self.job_intake
             .enqueue(OutboxJob::PasswordResetRequest {
-                connection: connection.name,
+                connection: connection.clone(),
                 email: request.email.clone(),
                 client_id: request.client_id,
                 ip: caller.meta.ip.clone(),
                 pending_hash,
             })
-            .await
+            .await?;
+        crate::metrics::METRICS.password_reset(&connection, ResetStage::Requested);
+        Ok(())
     }
 
     /// `POST /api/v2/tickets/password-change`: the ticket URL, with Auth0's validation messages.
@@ -560,6 +564,7 @@ impl Services {
                 caller,
             )
             .await?;
+        crate::metrics::METRICS.password_reset(&user.connection, ResetStage::Completed);
         let redirect = ticket.result_url.as_deref().and_then(|u| {
             let mut pairs = vec![("success", "true"), ("message", SUCCESS_MESSAGE)];
             let email = user.email.as_ref().map(|e| e.as_str().to_owned());

@@ -467,6 +467,8 @@ pub trait OutboxStore: Send + Sync {
     async fn prune_mail(&self, before: Timestamp) -> StoreResult<u64>;
     /// Counts of rows by status (for readiness and the dashboard).
     async fn mail_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// Per lane: pending rows and the oldest one's creation time (for `/metrics`).
+    async fn pending_by_lane(&self) -> StoreResult<Vec<(String, u64, Timestamp)>>;
 }
 
 #[async_trait]

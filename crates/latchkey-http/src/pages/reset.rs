@@ -165,6 +165,7 @@ impl Ctx {
         token: &str,
         proof: Option<&str>,
         meta: &latchkey_core::audit::RequestMeta,
+        visit: Visit,
     ) -> Result<OpenTicket, PageError> {
         let caller = Caller::end_user(meta.clone());
         let state = self
@@ -173,6 +174,9 @@ impl Ctx {
             .open_password_ticket(token, proof, &caller)
             .await
             .map_err(internal("opening a password ticket"))?;
+        if visit == Visit::Arrival {
+            count_arrival(&state);
+        }
         Err(match state {
             TicketState::Open(t) => return Ok(t),
             TicketState::Denied { reason } => self.reset_denied(&reason),
@@ -191,6 +195,30 @@ impl Ctx {
     }
 }
 
+/// Whether a request is someone arriving by the mailed link (counted in the reset funnel) or
+/// a form on the page posting back (not counted again).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    Arrival,
+    FormPost,
+}
+
+/// The reset funnel's `opened` (a usable link) or `expired` (expired or already used) step.
+fn count_arrival(state: &TicketState) {
+    use latchkey_core::metrics::{METRICS, ResetStage};
+    match state {
+        TicketState::Open(t) => METRICS.password_reset(&t.connection, ResetStage::Opened),
+        TicketState::Expired {
+            connection: Some(c),
+            ..
+        }
+        | TicketState::Invalid {
+            connection: Some(c),
+        } => METRICS.password_reset(c, ResetStage::Expired),
+        TicketState::Expired { .. } | TicketState::Invalid { .. } | TicketState::Denied { .. } => {}
+    }
+}
+
 async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -200,7 +228,9 @@ async fn show(
     let ctx = Ctx::new(state, &headers).await?;
     let token = q.ticket.unwrap_or_default();
     let proof = read_cookie(&headers, MFA_COOKIE);
-    let t = ctx.open_ticket(&token, proof.as_deref(), &meta).await?;
+    let t = ctx
+        .open_ticket(&token, proof.as_deref(), &meta, Visit::Arrival)
+        .await?;
     Ok(ctx.reset_form(&token, &t, FormErrors::default(), StatusCode::OK))
 }
 
@@ -226,7 +256,7 @@ async fn submit(
     let services = ctx.state.services.clone();
     let proof = read_cookie(&headers, MFA_COOKIE);
     let open = ctx
-        .open_ticket(&form.ticket, proof.as_deref(), &meta)
+        .open_ticket(&form.ticket, proof.as_deref(), &meta, Visit::FormPost)
         .await?;
     let bad = |errors: FormErrors| {
         Ok(ctx.reset_form(&form.ticket, &open, errors, StatusCode::BAD_REQUEST))
@@ -372,7 +402,9 @@ async fn second_factor(
         Err(ServiceError::TooManyRequests(message)) => (StatusCode::TOO_MANY_REQUESTS, message),
         Err(err) => return Err(internal("checking a second factor before a reset")(err)),
     };
-    let t = ctx.open_ticket(&form.ticket, None, &meta).await?;
+    let t = ctx
+        .open_ticket(&form.ticket, None, &meta, Visit::FormPost)
+        .await?;
     Ok(ctx.reset_form(
         &form.ticket,
         &t,

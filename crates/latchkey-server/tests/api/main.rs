@@ -27,6 +27,7 @@ mod login;
 mod loopback_http;
 mod mail_delivery;
 mod management;
+mod metrics;
 mod operations;
 mod readme;
 mod reset;

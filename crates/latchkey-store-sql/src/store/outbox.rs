@@ -216,6 +216,27 @@ impl OutboxStore for SqlStore {
         execute(q, &self.writer).await
     }
 
+    async fn pending_by_lane(&self) -> StoreResult<Vec<(String, u64, Timestamp)>> {
+        let rows = sqlx::query(
+            "SELECT lane, COUNT(*) AS n, MIN(created_at) AS oldest FROM mail_outbox \
+             WHERE status = 'pending' GROUP BY lane ORDER BY lane",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(other)?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("n").map_err(other)?;
+                let oldest: i64 = r.try_get("oldest").map_err(other)?;
+                Ok((
+                    r.try_get("lane").map_err(other)?,
+                    u64::try_from(n).unwrap_or(0),
+                    Timestamp::from_millis(oldest),
+                ))
+            })
+            .collect()
+    }
+
     async fn mail_counts(&self) -> StoreResult<Vec<(String, u64)>> {
         let rows = sqlx::query(
             "SELECT status, COUNT(*) AS n FROM mail_outbox GROUP BY status ORDER BY status",

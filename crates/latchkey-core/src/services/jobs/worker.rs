@@ -216,6 +216,7 @@ impl Services {
                 }
             }
         };
+        count_delivery(&mail, &disposition);
         if let MailDisposition::Failed(e) = &disposition {
             tracing::error!(mail = %mail.id, error = %e, "mail delivery failed for good");
         }
@@ -275,5 +276,27 @@ impl Services {
     pub(crate) fn wake_job_worker(&self) {
         self.mail_wake.notify_one();
         self.machine_wake.notify_one();
+    }
+}
+
+/// `/metrics`: the attempt's outcome by job kind, and a reset mail's delivery in the funnel.
+fn count_delivery(mail: &LeasedMail, disposition: &MailDisposition) {
+    use crate::metrics::{DeliveryOutcome, METRICS, ResetStage};
+    let outcome = match disposition {
+        MailDisposition::Sent => DeliveryOutcome::Delivered,
+        MailDisposition::Retry { .. } => DeliveryOutcome::Retried,
+        MailDisposition::Dropped(_) => DeliveryOutcome::Dropped,
+        MailDisposition::Failed(_) => DeliveryOutcome::Failed,
+        MailDisposition::Postpone { .. } => return,
+    };
+    let Ok(job) = &mail.job else {
+        METRICS.job_delivery("unreadable", outcome);
+        return;
+    };
+    METRICS.job_delivery(job.kind(), outcome);
+    if let (OutboxJob::PasswordResetRequest { connection, .. }, DeliveryOutcome::Delivered) =
+        (job, outcome)
+    {
+        METRICS.password_reset(connection, ResetStage::Delivered);
     }
 }
