@@ -35,6 +35,15 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Copy the SQLite store to a new file while the server runs (a consistent, checked
+    /// snapshot). PostgreSQL stores: use pg_dump.
+    Backup {
+        /// The data directory `serve` uses [default: ./latchkey-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The new file to write (it must not exist).
+        out: PathBuf,
+    },
     /// Console administrators (not the tenant's users).
     Admin {
         /// The data directory `serve` uses [default: ./latchkey-data].
@@ -191,6 +200,25 @@ async fn main() -> anyhow::Result<()> {
                 latchkey_server::private_files::check_writable(&settings.server.data_dir)?;
             }
             admin(&settings, &env, command).await
+        }
+        Command::Backup { data_dir, out } => {
+            let (mut settings, _) = load(cli.config.as_ref())?;
+            if let Some(d) = data_dir {
+                settings.server.data_dir = d;
+            }
+            check_database_url(&settings.database_url())?;
+            let report = latchkey_store_sql::backup_sqlite(&settings.database_url(), &out).await?;
+            // It holds what the database holds (signing keys, client secrets): owner only.
+            latchkey_server::private_files::make_private(&out)?;
+            println!(
+                "backup written to {} ({} bytes, integrity check ok)",
+                out.display(),
+                report.bytes
+            );
+            println!(
+                "restore: stop the server, then put it in place as <data dir>/latchkey.db (mode 0600)"
+            );
+            Ok(())
         }
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },

@@ -134,3 +134,71 @@ async fn connect_postgres(url: &str) -> anyhow::Result<SqlStore> {
 pub fn writer_pool(store: &SqlStore) -> &AnyPool {
     store.writer()
 }
+
+/// What `backup_sqlite` wrote.
+#[derive(Debug)]
+pub struct BackupReport {
+    pub bytes: u64,
+}
+
+/// A consistent copy of the SQLite store at `url` in the new file `out`, taken while servers
+/// keep using the database: `VACUUM INTO` reads the whole database in one read transaction
+/// (under WAL, writers go on), so the copy is one point in time, compacted, and already a
+/// complete database (no `-wal` file beside it). The copy is then opened and checked with
+/// `PRAGMA integrity_check`. PostgreSQL stores are refused: `pg_dump` is the tool for them.
+pub async fn backup_sqlite(url: &str, out: &Path) -> anyhow::Result<BackupReport> {
+    install_default_drivers();
+    if !url.starts_with("sqlite:") {
+        bail!(
+            "`latchkey backup` copies a SQLite store; this one is PostgreSQL: use \
+             `pg_dump -Fc \"$DATABASE_URL\" > latchkey.dump` (restore with pg_restore)"
+        );
+    }
+    let source = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if !Path::new(source).is_file() {
+        bail!("no database at {source}: is --data-dir the directory `latchkey serve` uses?");
+    }
+    if out.exists() {
+        bail!(
+            "{} already exists: a backup is written to a new file",
+            out.display()
+        );
+    }
+    let out_str = out
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+    // Read-only: the backup never migrates or writes the live database.
+    let read_only = format!("sqlite://{source}?mode=ro");
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&read_only)
+        .await
+        .with_context(|| format!("opening {source}"))?;
+    conn.execute("PRAGMA busy_timeout = 5000;").await?;
+    let statement = format!("VACUUM INTO '{}'", out_str.replace('\'', "''"));
+    conn.execute(sqlx::AssertSqlSafe(statement))
+        .await
+        .with_context(|| format!("writing the backup to {}", out.display()))?;
+    sqlx::Connection::close(conn).await?;
+
+    let copy = format!("sqlite://{out_str}?mode=ro");
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&copy)
+        .await
+        .with_context(|| format!("opening the backup {}", out.display()))?;
+    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await?;
+    sqlx::Connection::close(conn).await?;
+    if verdict != "ok" {
+        bail!(
+            "the backup at {} failed its integrity check: {verdict}",
+            out.display()
+        );
+    }
+    Ok(BackupReport {
+        bytes: std::fs::metadata(out)?.len(),
+    })
+}

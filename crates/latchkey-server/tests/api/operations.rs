@@ -1,9 +1,13 @@
 //! What operators see: the client address behind a proxy (`server.trusted_proxies`), one log
-//! line per request, `/health` and `/ready`, and start-up failures that say what is wrong.
+//! line per request, `/health` and `/ready`, start-up failures that say what is wrong, and
+//! `latchkey backup`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::helpers::{TestApp, free_port, spawn_app, spawn_app_with, start_binary, temp_dir};
+use crate::helpers::{
+    Server, TestApp, backend_is_postgres, free_port, launch_binary, spawn_app, spawn_app_with,
+    start_binary, temp_dir,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -490,4 +494,123 @@ async fn logging_records_the_forwarded_client_from_a_trusted_proxy() {
         .find(|l| l.contains(&request_id) && l.contains("route=/health"))
         .unwrap_or_else(|| panic!("{log}"));
     assert!(line.contains("client_ip=198.51.100.23"), "{line}");
+}
+
+/// `latchkey backup`: a consistent copy of a live SQLite store that a server starts on with
+/// everything in it; PostgreSQL stores are refused, pointing at pg_dump.
+#[tokio::test]
+async fn backup_copies_a_live_store_that_a_server_starts_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let backup = |data_dir: &std::path::Path, out: &std::path::Path, db: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        cmd.arg("backup")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg(out)
+            .env_remove("DATABASE_URL");
+        if let Some(url) = db {
+            cmd.env("DATABASE_URL", url);
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    };
+    let token = |base: String, boot: serde_json::Value| async move {
+        let res = reqwest::Client::new()
+            .post(format!("{base}/oauth/token"))
+            .json(&serde_json::json!({
+                "grant_type": "client_credentials",
+                "client_id": boot["management_api"]["client_id"],
+                "client_secret": boot["management_api"]["client_secret"],
+                "audience": boot["management_api"]["audience"],
+            }))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+
+    let port = free_port();
+    let original = start_binary_on(port).await;
+    let out = temp_dir().join("latchkey-backup.db");
+    if backend_is_postgres() {
+        let (ok, said) = backup(&original.data_dir, &out, original.database_url.as_deref());
+        assert!(!ok, "{said}");
+        assert!(said.contains("pg_dump"), "{said}");
+        assert!(!out.exists());
+        return;
+    }
+    let base = original.base();
+    let boot = original.bootstrap();
+    let t = token(base.clone(), boot.clone()).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{base}/api/v2/users"))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({
+            "connection": "Username-Password-Authentication",
+            "email": "kept@example.com",
+            "password": "Kept-Password-1",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // While the server runs.
+    let (ok, said) = backup(&original.data_dir, &out, None);
+    assert!(ok, "{said}");
+    assert!(said.contains("integrity check ok"), "{said}");
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Never over an existing file.
+    let (ok, said) = backup(&original.data_dir, &out, None);
+    assert!(!ok && said.contains("already exists"), "{said}");
+    // A directory with no database says so.
+    let (ok, said) = backup(&temp_dir(), &temp_dir().join("x.db"), None);
+    assert!(!ok && said.contains("no database"), "{said}");
+    original.stop_and_read_log().await;
+
+    // Restore: the copy as latchkey.db in a new data dir (with bootstrap.json, as the
+    // production guide says to keep), same address.
+    let restored = temp_dir().join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    std::fs::set_permissions(&restored, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::copy(&out, restored.join("latchkey.db")).unwrap();
+    std::fs::write(
+        restored.join("bootstrap.json"),
+        serde_json::to_string(&boot).unwrap(),
+    )
+    .unwrap();
+    let server = launch_binary(restored, port, None, false, &[]).await;
+    let t = token(server.base(), boot).await;
+    let users: serde_json::Value = http
+        .get(format!(
+            "{}/api/v2/users-by-email?email=kept@example.com",
+            server.base()
+        ))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users[0]["email"], "kept@example.com", "{users}");
+}
+
+async fn start_binary_on(port: u16) -> Server {
+    let database_url = if backend_is_postgres() {
+        Some(crate::helpers::fresh_postgres().await)
+    } else {
+        None
+    };
+    launch_binary(temp_dir(), port, database_url, false, &[]).await
 }
