@@ -213,10 +213,20 @@ impl Application {
             }
             None => None,
         };
-        // Delivery runs beside serving; a mail cut off by the stop goes out after its lease.
-        let _stop_worker = self
-            .deliver_mail
-            .then(|| AbortOnDrop(tokio::spawn(self.services.clone().run_job_worker())));
+        // Delivery runs beside serving. The stop reaches it together with the listener: it
+        // leases nothing more, lets deliveries in progress finish briefly and hands the rest
+        // back to the queue, while requests in progress finish.
+        let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+        let mut worker = self.deliver_mail.then(|| {
+            AbortOnDrop(tokio::spawn(
+                self.services.clone().run_job_worker(worker_stop),
+            ))
+        });
+        let shutdown = async move {
+            shutdown.await;
+            tracing::info!("stopping: no new connections; finishing requests and deliveries");
+            let _ = stop_worker.send(true);
+        };
         let tls = match self.tls {
             Some((cert, key)) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
@@ -228,6 +238,10 @@ impl Application {
         };
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         crate::listener::serve(listener, tls, router, self.limits, shutdown).await?;
+        if let Some(worker) = worker.as_mut() {
+            // The worker's own grace is 5 s; past that something is stuck: abort it on drop.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(8), &mut worker.0).await;
+        }
         Ok(())
     }
 }

@@ -310,6 +310,22 @@ impl Server {
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;
     }
+    /// Stops the process as an init system does (SIGTERM), waits for it to exit (at most
+    /// 30 s) and returns everything it logged.
+    pub async fn terminate_and_read_log(mut self) -> String {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let exited = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        assert!(
+            exited.is_ok(),
+            "latchkey did not exit within 30 s of SIGTERM"
+        );
+        std::fs::read_to_string(self.data_dir.join("stderr.log")).unwrap()
+    }
     /// Stops the process (SIGKILL) and returns everything it logged.
     pub async fn stop_and_read_log(mut self) -> String {
         let _ = self.child.kill().await;

@@ -315,3 +315,73 @@ async fn two_nodes_share_the_outbox_and_each_mail_goes_out_once() {
     assert_eq!(recipients.len(), 12, "{recipients:?}");
     assert_eq!(unique.len(), 12, "a mail went out twice: {recipients:?}");
 }
+
+/// A stop (SIGTERM) while a delivery hangs on a mail server that never answers: the process
+/// exits within its grace, and the delivery it held goes back to the queue at once, so the
+/// next start delivers it in seconds instead of after the lease (here 10 minutes).
+#[tokio::test]
+async fn a_stop_hands_a_hung_delivery_back_and_the_next_start_sends_it_at_once() {
+    // Accepts SMTP connections and never says a word.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp_port = hole.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let _silent = crate::browser::AbortOnDrop(tokio::spawn(async move {
+        while let Ok((stream, _)) = hole.accept().await {
+            keep.lock().await.push(stream);
+        }
+    }));
+    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+    let env = [
+        ("LATCHKEY_SMTP_URL", smtp_url.as_str()),
+        ("LATCHKEY_MAIL__LEASE_SECS", "600"),
+    ];
+    let database_url = if crate::helpers::backend_is_postgres() {
+        Some(crate::helpers::fresh_postgres().await)
+    } else {
+        None
+    };
+    let (data_dir, port) = (temp_dir(), free_port());
+    let server = launch_binary(data_dir.clone(), port, database_url.clone(), false, &env).await;
+    let base = server.base();
+    let bootstrap = server.bootstrap();
+    let http = reqwest::Client::new();
+    let token = mgmt_token(&base, &bootstrap).await;
+    let created = http
+        .post(format!("{base}/api/v2/users"))
+        .bearer_auth(&token)
+        .json(&json!({"connection": CONNECTION, "email": "handed@example.com", "password": "Old-Password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let res = http
+        .post(format!("{base}/dbconnections/change_password"))
+        .json(&json!({"client_id": bootstrap["default_client"]["client_id"], "email": "handed@example.com", "connection": CONNECTION}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The delivery is under way: the worker has connected to the silent server.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while held.lock().await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no SMTP connection");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let stopped_at = std::time::Instant::now();
+    let log = server.terminate_and_read_log().await;
+    let took = stopped_at.elapsed();
+    assert!(
+        took < Duration::from_secs(9),
+        "the stop took {took:?}\n{log}"
+    );
+    assert!(log.contains("handed back to the queue"), "{log}");
+
+    let sink = SmtpSink::start().await;
+    let sink_url = sink.url();
+    let env = [("LATCHKEY_SMTP_URL", sink_url.as_str())];
+    let _restarted = launch_binary(data_dir, port, database_url, false, &env).await;
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails[0].to, vec!["handed@example.com".to_owned()]);
+}

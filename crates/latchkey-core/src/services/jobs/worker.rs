@@ -16,13 +16,18 @@ use crate::time::Timestamp;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long a stopping worker lets deliveries in progress finish before it hands their leases
+/// back (a mail cut off here goes out from the next node at once, not after its lease).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 impl Services {
-    /// Runs queued jobs until the task is aborted: one lane for mail to people, one for
-    /// deliveries to machines, each with its own slots, so a hung endpoint only ever holds
-    /// machine slots.
-    pub async fn run_job_worker(self: Arc<Self>) {
-        let people = tokio::spawn(self.clone().run_lane(Lane::People));
-        let machines = tokio::spawn(self.clone().run_lane(Lane::Machines));
+    /// Runs queued jobs until `stop` turns true (or the task is aborted): one lane for mail to
+    /// people, one for deliveries to machines, each with its own slots, so a hung endpoint
+    /// only ever holds machine slots. On stop, each lane leases nothing more, lets its
+    /// deliveries in progress finish for `STOP_GRACE`, then hands the rest back.
+    pub async fn run_job_worker(self: Arc<Self>, stop: tokio::sync::watch::Receiver<bool>) {
+        let people = tokio::spawn(self.clone().run_lane(Lane::People, stop.clone()));
+        let machines = tokio::spawn(self.clone().run_lane(Lane::Machines, stop.clone()));
         // Aborting this task must stop both lanes.
         struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
         impl Drop for AbortOnDrop {
@@ -32,8 +37,9 @@ impl Services {
                 }
             }
         }
-        let lanes = AbortOnDrop(vec![people, machines]);
+        let mut lanes = AbortOnDrop(vec![people, machines]);
         let mut last_prune: Option<Instant> = None;
+        let mut stop = stop;
         loop {
             if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
                 last_prune = Some(Instant::now());
@@ -45,16 +51,23 @@ impl Services {
                     tracing::warn!(error = %e, "could not prune action executions");
                 }
             }
-            if lanes.0.iter().all(tokio::task::JoinHandle::is_finished) {
-                return;
+            if lanes.0.iter().all(tokio::task::JoinHandle::is_finished) || *stop.borrow() {
+                break;
             }
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        // Stopping: the lanes end on their own once their deliveries are settled or handed back.
+        for lane in std::mem::take(&mut lanes.0) {
+            let _ = lane.await;
         }
     }
 
     /// One lane: keeps up to its concurrency of jobs in flight, leasing more as each ends (a
     /// slow job holds one slot, not the batch).
-    async fn run_lane(self: Arc<Self>, lane: Lane) {
+    async fn run_lane(self: Arc<Self>, lane: Lane, mut stop: tokio::sync::watch::Receiver<bool>) {
         let cfg = self.config.mail.clone();
         let slots = match lane {
             Lane::People => cfg.concurrency,
@@ -66,8 +79,11 @@ impl Services {
             Lane::Machines => self.machine_wake.clone(),
         };
         let mut in_flight = tokio::task::JoinSet::new();
+        // The row behind each delivery in progress, to hand back if it is cut off.
+        let mut leased_rows: std::collections::HashMap<tokio::task::Id, String> =
+            std::collections::HashMap::new();
         let mut last_trim: Option<Instant> = None;
-        loop {
+        while !*stop.borrow() {
             if lane == Lane::Machines
                 && last_trim.is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
             {
@@ -88,7 +104,9 @@ impl Services {
                         leased_any = !leased.is_empty();
                         for mail in leased {
                             let services = self.clone();
-                            in_flight.spawn(async move { services.deliver(mail).await });
+                            let id = mail.id.clone();
+                            let task = in_flight.spawn(async move { services.deliver(mail).await });
+                            leased_rows.insert(task.id(), id);
                         }
                     }
                     Err(e) => {
@@ -102,12 +120,47 @@ impl Services {
                 // There may be more due right now.
                 continue;
             }
-            // Wait for a slot to free up, the intake's wake-up, or the poll that catches
-            // other nodes' jobs and retries.
+            // Wait for a slot to free up, the intake's wake-up, the poll that catches other
+            // nodes' jobs and retries, or the stop.
             tokio::select! {
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                    forget_row(&mut leased_rows, done);
+                }
                 () = wake.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        self.hand_back(lane, in_flight, leased_rows).await;
+    }
+
+    /// Lets the deliveries in progress finish for `STOP_GRACE`, then cuts the rest off and
+    /// returns their rows to the queue, due now and their attempt not counted.
+    async fn hand_back(
+        &self,
+        lane: Lane,
+        mut in_flight: tokio::task::JoinSet<()>,
+        mut leased_rows: std::collections::HashMap<tokio::task::Id, String>,
+    ) {
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        while !in_flight.is_empty() {
+            match tokio::time::timeout_at(deadline, in_flight.join_next_with_id()).await {
+                Ok(Some(done)) => forget_row(&mut leased_rows, done),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+        let now = Timestamp::now();
+        for id in leased_rows.into_values() {
+            let back = MailDisposition::Postpone { at: now };
+            match self.store.settle_mail(&id, &back, now).await {
+                Ok(()) => {
+                    tracing::info!(mail = %id, lane = lane.as_str(), "stopping: delivery handed back to the queue")
+                }
+                Err(e) => {
+                    tracing::warn!(mail = %id, error = %e, "stopping: could not hand a delivery back; its lease will run out")
+                }
             }
         }
     }
@@ -299,4 +352,16 @@ fn count_delivery(mail: &LeasedMail, disposition: &MailDisposition) {
     {
         METRICS.password_reset(connection, ResetStage::Delivered);
     }
+}
+
+/// A delivery that ended (settled, or panicked): its row is no longer this lane's to hand back.
+fn forget_row(
+    rows: &mut std::collections::HashMap<tokio::task::Id, String>,
+    done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+) {
+    let id = match done {
+        Ok((id, ())) => id,
+        Err(e) => e.id(),
+    };
+    rows.remove(&id);
 }
