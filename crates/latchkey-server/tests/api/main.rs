@@ -15,6 +15,7 @@ mod brute_force;
 mod cors;
 mod custom_db;
 mod dbconnections;
+mod deploy_cli;
 mod email_provider;
 mod email_templates;
 mod escaping;
