@@ -526,7 +526,16 @@ async fn rp_initiated_logout_redirects_only_to_allowed_urls_and_ends_the_session
 
     // Refused, and nothing ends: an unregistered target, a target without a client, a hint
     // that is not ours, a client_id the hint contradicts.
-    let (other_id, _) = bcl_client(&t.app, &t.rp.url, None).await;
+    let (status, other) = t
+        .app
+        .api(
+            Method::POST,
+            "/clients",
+            Some(json!({"name": "Other App", "app_type": "regular_web"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{other}");
+    let other_id = other["client_id"].as_str().unwrap();
     for query in [
         format!("id_token_hint={id_token}&post_logout_redirect_uri={}", enc("https://evil.example/")),
         format!("client_id={}&post_logout_redirect_uri={}", t.client.0, enc("https://rp.example.com/bye/../evil")),

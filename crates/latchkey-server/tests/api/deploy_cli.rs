@@ -208,13 +208,33 @@ async fn a0deploy_export_then_import_changes_nothing() {
     a0deploy(&server, &["import", "--input_file", first.to_str().unwrap()]).await;
     let import_took = started.elapsed();
     let after = api.state().await;
-    assert_eq!(before, after, "the import of an unchanged export changed the tenant");
+    let changed: Vec<String> = before
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| after[k.as_str()] != **v)
+        .map(|(k, v)| format!("{k}:\n before {v}\n after  {}", after[k.as_str()]))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "the import of an unchanged export changed the tenant:\n{}",
+        changed.join("\n")
+    );
 
     a0deploy(
         &server,
         &["export", "--format", "directory", "--output_folder", second.to_str().unwrap()],
     )
     .await;
-    assert_eq!(exported, read_tree(&second), "a second export differs from the first");
+    let again = read_tree(&second);
+    let differing: Vec<&String> = exported
+        .keys()
+        .chain(again.keys())
+        .filter(|k| exported.get(*k) != again.get(*k))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "a second export differs from the first in {differing:?}"
+    );
     println!("a0deploy export {export_took:?}, import {import_took:?}");
 }

@@ -30,6 +30,7 @@ mod mail_delivery;
 mod management;
 mod operations;
 mod readme;
+mod resource_servers;
 mod reset;
 mod sdk;
 mod secrets;

@@ -284,7 +284,9 @@ impl Services {
         login: &LoginContext,
     ) -> ServiceResult<TokenResponse> {
         let now = Timestamp::now();
-        let mut response = self.user_tokens(client, user, scope, audience, gty, now, login)?;
+        let lifetime = self.access_token_lifetime(audience).await?;
+        let mut response =
+            self.user_tokens(client, user, scope, audience, gty, (now, lifetime), login)?;
         if scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
             response.refresh_token = Some(
                 self.new_refresh_family(
@@ -301,7 +303,8 @@ impl Services {
         Ok(response)
     }
 
-    /// Access token (and id_token when `openid` was granted) for a user.
+    /// Access token (and id_token when `openid` was granted) for a user; the access token lives
+    /// `lifetime` seconds from `now`.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::services) fn user_tokens(
         &self,
@@ -310,11 +313,10 @@ impl Services {
         scope: &Scope,
         audience: Option<&str>,
         gty: &str,
-        now: Timestamp,
+        (now, lifetime): (Timestamp, i64),
         login: &LoginContext,
     ) -> ServiceResult<TokenResponse> {
         let iat = now.seconds();
-        let lifetime = self.config.access_token_lifetime_secs;
         let userinfo = self.config.userinfo_audience();
         let aud = match audience {
             Some(a) if a != userinfo && scope.contains("openid") => json!([a, userinfo]),
