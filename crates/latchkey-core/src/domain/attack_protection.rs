@@ -142,7 +142,9 @@ impl BruteForceProtection {
                 "Latchkey's brute-force protection counts per identifier and IP: mode must be count_per_identifier_and_ip",
             )
         } else if self.max_attempts != BRUTE_FORCE_MAX_ATTEMPTS {
-            Some("Latchkey's brute-force protection blocks after 10 attempts: max_attempts must be 10")
+            Some(
+                "Latchkey's brute-force protection blocks after 10 attempts: max_attempts must be 10",
+            )
         } else {
             None
         }

@@ -33,7 +33,8 @@ pub use log_stream::{
     ContentFormat, FILTER_CATEGORIES, HttpSink, LogStream, LogStreamStatus, category_of,
 };
 pub use resource_server::{
-    MANAGEMENT_API_ID, MANAGEMENT_API_NAME, ResourceServer, ResourceServerInput, ResourceServerScope,
+    MANAGEMENT_API_ID, MANAGEMENT_API_NAME, ResourceServer, ResourceServerInput,
+    ResourceServerScope,
 };
 pub use scope::Scope;
 pub use tenant::{TenantFlags, TenantSettings};

@@ -23,7 +23,9 @@ pub struct PromptSettings {
 impl PromptSettings {
     pub fn unsupported(&self) -> Option<&'static str> {
         if self.identifier_first {
-            Some("Identifier First login is not available in Latchkey: identifier_first must be false")
+            Some(
+                "Identifier First login is not available in Latchkey: identifier_first must be false",
+            )
         } else if self.webauthn_platform_first_factor {
             Some(
                 "WebAuthn with device biometrics as a first factor is not available in Latchkey: webauthn_platform_first_factor must be false",

@@ -68,12 +68,18 @@ impl ResourceServerInput {
             ));
         }
         if self.signing_secret.is_some() {
-            return Some("signing_secret is only used by HS256, which Latchkey does not sign with".into());
+            return Some(
+                "signing_secret is only used by HS256, which Latchkey does not sign with".into(),
+            );
         }
         if self.enforce_policies == Some(true) {
             return Some("RBAC (enforce_policies) is not available in Latchkey".into());
         }
-        if let Some(d) = self.token_dialect.as_deref().filter(|d| *d != "access_token") {
+        if let Some(d) = self
+            .token_dialect
+            .as_deref()
+            .filter(|d| *d != "access_token")
+        {
             return Some(format!(
                 "Latchkey issues the access_token dialect only: token_dialect {d} is not supported"
             ));
@@ -101,7 +107,10 @@ impl ResourceServerInput {
                 {
                     return Err(ParseError::new(
                         "scopes",
-                        format!("scope values must be 1 to 280 characters without spaces: {:?}", s.value),
+                        format!(
+                            "scope values must be 1 to 280 characters without spaces: {:?}",
+                            s.value
+                        ),
                     ));
                 }
             }
@@ -144,7 +153,9 @@ fn lifetime(field: &'static str, seconds: u32) -> Result<u32, ParseError> {
 fn check_identifier(identifier: &str) -> Result<(), ParseError> {
     if identifier.is_empty()
         || identifier.len() > 600
-        || identifier.chars().any(|c| c.is_whitespace() || c.is_control())
+        || identifier
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(ParseError::new(
             "identifier",

@@ -409,7 +409,11 @@ impl Services {
         if audience.is_empty() || audience.len() > 600 {
             return Err(ParseError::new("audience", "must be 1 to 600 characters").into());
         }
-        if self.resource_server_for_audience(&audience).await?.is_none() {
+        if self
+            .resource_server_for_audience(&audience)
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::not_found(
                 ErrorCode::InexistentResourceServer,
                 format!("No resource server found by identifier: {audience}"),

@@ -9,7 +9,10 @@ use crate::store::StoreError;
 use crate::time::Timestamp;
 
 fn not_found() -> ServiceError {
-    ServiceError::not_found(ErrorCode::InexistentResourceServer, "The resource server does not exist")
+    ServiceError::not_found(
+        ErrorCode::InexistentResourceServer,
+        "The resource server does not exist",
+    )
 }
 
 fn refused(reason: impl Into<String>) -> ServiceError {

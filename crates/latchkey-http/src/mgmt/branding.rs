@@ -89,7 +89,10 @@ async fn universal_login_template(p: Principal) -> ApiError {
     }
 }
 
-async fn set_universal_login_template(p: Principal, body: ApiBody) -> Result<Json<Value>, ApiError> {
+async fn set_universal_login_template(
+    p: Principal,
+    body: ApiBody,
+) -> Result<Json<Value>, ApiError> {
     p.require(&["update:branding"])?;
     let body: Value = body.parse()?;
     refuse_unless_empty(

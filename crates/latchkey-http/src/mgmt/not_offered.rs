@@ -75,7 +75,12 @@ const COLLECTIONS: &[Collection] = &[
         "Event streams",
         "event_streams"
     ),
-    collection!("/network-acls", "network_acls", "Tenant ACLs", "network_acls"),
+    collection!(
+        "/network-acls",
+        "network_acls",
+        "Tenant ACLs",
+        "network_acls"
+    ),
     collection!("/roles", "roles", "Roles (RBAC)", "roles"),
     collection!(
         "/organizations",
@@ -197,7 +202,10 @@ async fn member(c: &'static Collection, scope: &'static str, p: Principal) -> Ap
         Err(e) => e,
         Ok(()) => ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("{} is not available in Latchkey: there is nothing with that id", c.feature),
+            format!(
+                "{} is not available in Latchkey: there is nothing with that id",
+                c.feature
+            ),
             Some(ErrorCode::NotFound),
         ),
     }

@@ -24,7 +24,10 @@ pub fn router() -> Router<AppState> {
             "/prompts/{prompt}/custom-text/{language}",
             get(custom_text).put(set_custom_text),
         )
-        .route("/prompts/{prompt}/partials", get(partials).put(set_partials))
+        .route(
+            "/prompts/{prompt}/partials",
+            get(partials).put(set_partials),
+        )
 }
 
 async fn settings(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
@@ -84,13 +87,18 @@ async fn set_partials(
 
 async fn list_renderings(p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["read:prompts"])?;
-    Ok(Json(json!({"configs": [], "start": 0, "limit": 50, "total": 0})))
+    Ok(Json(
+        json!({"configs": [], "start": 0, "limit": 50, "total": 0}),
+    ))
 }
 
 async fn update_renderings(p: Principal, body: ApiBody) -> Result<Json<Value>, ApiError> {
     p.require(&["update:prompts"])?;
     let v: Value = body.parse()?;
-    let empty = v.get("configs").and_then(Value::as_array).is_some_and(Vec::is_empty);
+    let empty = v
+        .get("configs")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty);
     refuse_unless_empty("Advanced customizations (screen renderers)", !empty)?;
     Ok(Json(json!({"configs": []})))
 }

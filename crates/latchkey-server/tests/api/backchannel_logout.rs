@@ -537,13 +537,29 @@ async fn rp_initiated_logout_redirects_only_to_allowed_urls_and_ends_the_session
     assert_eq!(status, 201, "{other}");
     let other_id = other["client_id"].as_str().unwrap();
     for query in [
-        format!("id_token_hint={id_token}&post_logout_redirect_uri={}", enc("https://evil.example/")),
-        format!("client_id={}&post_logout_redirect_uri={}", t.client.0, enc("https://rp.example.com/bye/../evil")),
-        format!("post_logout_redirect_uri={}", enc("https://rp.example.com/bye")),
-        format!("id_token_hint={}x&post_logout_redirect_uri={}", id_token, enc("https://rp.example.com/bye")),
+        format!(
+            "id_token_hint={id_token}&post_logout_redirect_uri={}",
+            enc("https://evil.example/")
+        ),
+        format!(
+            "client_id={}&post_logout_redirect_uri={}",
+            t.client.0,
+            enc("https://rp.example.com/bye/../evil")
+        ),
+        format!(
+            "post_logout_redirect_uri={}",
+            enc("https://rp.example.com/bye")
+        ),
+        format!(
+            "id_token_hint={}x&post_logout_redirect_uri={}",
+            id_token,
+            enc("https://rp.example.com/bye")
+        ),
         format!("id_token_hint={id_token}&client_id={other_id}"),
     ] {
-        let (status, page, location) = browser.get(&t.app.url(&format!("/oidc/logout?{query}"))).await;
+        let (status, page, location) = browser
+            .get(&t.app.url(&format!("/oidc/logout?{query}")))
+            .await;
         assert_eq!(status, 400, "{query}: {page}");
         assert!(location.is_none(), "{query}");
         assert!(page.contains("Logout request refused"), "{page}");
@@ -557,7 +573,10 @@ async fn rp_initiated_logout_redirects_only_to_allowed_urls_and_ends_the_session
         )))
         .await;
     assert!(matches!(status, 302 | 303), "{status}");
-    assert_eq!(location.as_deref(), Some("https://rp.example.com/bye?state=st+ate"));
+    assert_eq!(
+        location.as_deref(),
+        Some("https://rp.example.com/bye?state=st+ate")
+    );
     let delivery = t.rp.next().await;
     t.verify(&delivery, &sid).await;
 

@@ -14,7 +14,8 @@ fn deploy_cli_dir() -> PathBuf {
     let dir = std::env::var("LATCHKEY_DEPLOY_CLI_DIR")
         .map_or_else(|_| repo_root().join("tests-sdk/deploy-cli"), PathBuf::from);
     assert!(
-        dir.join("node_modules/auth0-deploy-cli/lib/index.js").exists(),
+        dir.join("node_modules/auth0-deploy-cli/lib/index.js")
+            .exists(),
         "auth0-deploy-cli is not installed: run scripts/test (it runs npm ci in tests-sdk/deploy-cli)"
     );
     dir
@@ -80,8 +81,10 @@ impl Api {
         let m = &boot["management_api"];
         let t: Value = http
             .post(format!("{base}/oauth/token"))
-            .json(&json!({"grant_type": "client_credentials", "client_id": m["client_id"],
-                          "client_secret": m["client_secret"], "audience": m["audience"]}))
+            .json(
+                &json!({"grant_type": "client_credentials", "client_id": m["client_id"],
+                          "client_secret": m["client_secret"], "audience": m["audience"]}),
+            )
             .send()
             .await
             .unwrap()
@@ -143,9 +146,11 @@ async fn a0deploy_export_then_import_changes_nothing() {
         .call(
             reqwest::Method::POST,
             "/resource-servers",
-            Some(json!({"name": "Orders", "identifier": "https://orders.example.test/",
+            Some(
+                json!({"name": "Orders", "identifier": "https://orders.example.test/",
                         "scopes": [{"value": "read:orders", "description": "Read orders"}],
-                        "token_lifetime": 3600, "allow_offline_access": true})),
+                        "token_lifetime": 3600, "allow_offline_access": true}),
+            ),
         )
         .await;
     assert_eq!(s, 201, "{rs}");
@@ -153,8 +158,10 @@ async fn a0deploy_export_then_import_changes_nothing() {
         .call(
             reqwest::Method::POST,
             "/clients",
-            Some(json!({"name": "Orders worker", "app_type": "non_interactive",
-                        "grant_types": ["client_credentials"]})),
+            Some(
+                json!({"name": "Orders worker", "app_type": "non_interactive",
+                        "grant_types": ["client_credentials"]}),
+            ),
         )
         .await;
     assert_eq!(s, 201, "{client}");
@@ -162,8 +169,10 @@ async fn a0deploy_export_then_import_changes_nothing() {
         .call(
             reqwest::Method::POST,
             "/client-grants",
-            Some(json!({"client_id": client["client_id"], "audience": "https://orders.example.test/",
-                        "scope": ["read:orders"]})),
+            Some(
+                json!({"client_id": client["client_id"], "audience": "https://orders.example.test/",
+                        "scope": ["read:orders"]}),
+            ),
         )
         .await;
     assert_eq!(s, 201, "{grant}");
@@ -182,7 +191,13 @@ async fn a0deploy_export_then_import_changes_nothing() {
     let started = std::time::Instant::now();
     a0deploy(
         &server,
-        &["export", "--format", "directory", "--output_folder", first.to_str().unwrap()],
+        &[
+            "export",
+            "--format",
+            "directory",
+            "--output_folder",
+            first.to_str().unwrap(),
+        ],
     )
     .await;
     let export_took = started.elapsed();
@@ -192,7 +207,10 @@ async fn a0deploy_export_then_import_changes_nothing() {
         .find(|(k, _)| k.starts_with("resource-servers/"))
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| panic!("no resource server exported: {:?}", exported.keys()));
-    assert!(api_file.contains("https://orders.example.test/"), "{api_file}");
+    assert!(
+        api_file.contains("https://orders.example.test/"),
+        "{api_file}"
+    );
     assert!(
         !exported.keys().any(|k| k.contains("Auth0 Management API")),
         "deploy-cli must recognise the Management API: {:?}",
@@ -205,7 +223,11 @@ async fn a0deploy_export_then_import_changes_nothing() {
 
     let before = api.state().await;
     let started = std::time::Instant::now();
-    a0deploy(&server, &["import", "--input_file", first.to_str().unwrap()]).await;
+    a0deploy(
+        &server,
+        &["import", "--input_file", first.to_str().unwrap()],
+    )
+    .await;
     let import_took = started.elapsed();
     let after = api.state().await;
     let changed: Vec<String> = before
@@ -223,7 +245,13 @@ async fn a0deploy_export_then_import_changes_nothing() {
 
     a0deploy(
         &server,
-        &["export", "--format", "directory", "--output_folder", second.to_str().unwrap()],
+        &[
+            "export",
+            "--format",
+            "directory",
+            "--output_folder",
+            second.to_str().unwrap(),
+        ],
     )
     .await;
     let again = read_tree(&second);

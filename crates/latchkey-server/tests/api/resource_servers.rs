@@ -18,8 +18,10 @@ async fn create_orders_api(app: &TestApp) -> Value {
         .api(
             Method::POST,
             "/resource-servers",
-            Some(json!({"name": "Orders", "identifier": ORDERS, "token_lifetime": 600,
-                        "scopes": [{"value": "read:orders", "description": "Read orders"}]})),
+            Some(
+                json!({"name": "Orders", "identifier": ORDERS, "token_lifetime": 600,
+                        "scopes": [{"value": "read:orders", "description": "Read orders"}]}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{rs}");
@@ -34,10 +36,7 @@ async fn resource_servers_are_managed_in_auth0s_shape() {
     let management = &list[0];
     assert_eq!(management["name"], "Auth0 Management API");
     assert_eq!(management["is_system"], true);
-    assert_eq!(
-        management["identifier"],
-        format!("{}api/v2/", app.issuer())
-    );
+    assert_eq!(management["identifier"], format!("{}api/v2/", app.issuer()));
     assert!(
         management["scopes"]
             .as_array()
@@ -66,7 +65,10 @@ async fn resource_servers_are_managed_in_auth0s_shape() {
         page.contains("<td>Orders</td><td><code>https://orders.example.test/</code></td>"),
         "{page}"
     );
-    assert!(page.contains("Auth0 Management API <span class=\"badge\">System</span>"), "{page}");
+    assert!(
+        page.contains("Auth0 Management API <span class=\"badge\">System</span>"),
+        "{page}"
+    );
     // By id and by identifier, as Auth0 accepts both.
     let (_, by_id) = app
         .api(Method::GET, &format!("/resource-servers/{id}"), None)
@@ -97,12 +99,26 @@ async fn resource_servers_are_managed_in_auth0s_shape() {
 
     // Refused with a clear 400 naming what Latchkey cannot do; nothing changes.
     for (body, named) in [
-        (json!({"identifier": "https://hs.example/", "signing_alg": "HS256"}), "HS256"),
-        (json!({"identifier": "https://ps.example/", "signing_alg": "PS256"}), "PS256"),
-        (json!({"identifier": "https://rbac.example/", "enforce_policies": true}), "RBAC"),
-        (json!({"identifier": "https://d.example/", "token_dialect": "rfc9068_profile"}), "rfc9068_profile"),
+        (
+            json!({"identifier": "https://hs.example/", "signing_alg": "HS256"}),
+            "HS256",
+        ),
+        (
+            json!({"identifier": "https://ps.example/", "signing_alg": "PS256"}),
+            "PS256",
+        ),
+        (
+            json!({"identifier": "https://rbac.example/", "enforce_policies": true}),
+            "RBAC",
+        ),
+        (
+            json!({"identifier": "https://d.example/", "token_dialect": "rfc9068_profile"}),
+            "rfc9068_profile",
+        ),
     ] {
-        let (status, err) = app.api(Method::POST, "/resource-servers", Some(body.clone())).await;
+        let (status, err) = app
+            .api(Method::POST, "/resource-servers", Some(body.clone()))
+            .await;
         assert_eq!(status, 400, "{body}: {err}");
         assert_eq!(err["errorCode"], "operation_not_supported", "{err}");
         assert!(err["message"].as_str().unwrap().contains(named), "{err}");
@@ -114,12 +130,18 @@ async fn resource_servers_are_managed_in_auth0s_shape() {
         json!({"identifier": "https://x.example/", "scopes": [{"value": "a b"}]}),
         json!({"identifier": "https://x.example/", "unknown": 1}),
     ] {
-        let (status, err) = app.api(Method::POST, "/resource-servers", Some(bad.clone())).await;
+        let (status, err) = app
+            .api(Method::POST, "/resource-servers", Some(bad.clone()))
+            .await;
         assert_eq!(status, 400, "{bad}: {err}");
     }
     for taken in [ORDERS.to_owned(), format!("{}api/v2/", app.issuer())] {
         let (status, err) = app
-            .api(Method::POST, "/resource-servers", Some(json!({"identifier": taken})))
+            .api(
+                Method::POST,
+                "/resource-servers",
+                Some(json!({"identifier": taken})),
+            )
             .await;
         assert_eq!(status, 409, "{err}");
     }
@@ -133,7 +155,11 @@ async fn resource_servers_are_managed_in_auth0s_shape() {
         .await;
     assert_eq!(status, 400, "{err}");
     let (status, _) = app
-        .api(Method::DELETE, &format!("/resource-servers/{mgmt_id}"), None)
+        .api(
+            Method::DELETE,
+            &format!("/resource-servers/{mgmt_id}"),
+            None,
+        )
         .await;
     assert_eq!(status, 400);
 
@@ -156,8 +182,10 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
         .api(
             Method::POST,
             "/clients",
-            Some(json!({"name": "Orders worker", "app_type": "non_interactive",
-                        "grant_types": ["client_credentials"]})),
+            Some(
+                json!({"name": "Orders worker", "app_type": "non_interactive",
+                        "grant_types": ["client_credentials"]}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{client}");
@@ -170,14 +198,14 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
     assert_eq!(err["errorCode"], "inexistent_resource_server");
 
     let rs = create_orders_api(&app).await;
-    let (status, body) = app
-        .api(Method::POST, "/client-grants", Some(grant))
-        .await;
+    let (status, body) = app.api(Method::POST, "/client-grants", Some(grant)).await;
     assert_eq!(status, 201, "{body}");
     // The API defines read:orders only: the token carries what both allow, for 600 s.
     let res = app
-        .token(json!({"grant_type": "client_credentials", "client_id": client["client_id"],
-                      "client_secret": client["client_secret"], "audience": ORDERS}))
+        .token(
+            json!({"grant_type": "client_credentials", "client_id": client["client_id"],
+                      "client_secret": client["client_secret"], "audience": ORDERS}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let token: Value = res.json().await.unwrap();
@@ -195,20 +223,28 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
     app.create_user("aud@example.com", "Correct-Horse-1").await;
     let (app_id, app_secret) = app.app_client();
     let password_grant = |audience: &str, scope: &str| {
-        app.token(json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
+        app.token(
+            json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
                          "client_id": app_id, "client_secret": app_secret,
                          "username": "aud@example.com", "password": "Correct-Horse-1",
                          "realm": "Username-Password-Authentication",
-                         "audience": audience, "scope": scope}))
+                         "audience": audience, "scope": scope}),
+        )
     };
     let res = password_grant("https://unknown.example/", "openid").await;
     assert_eq!(res.status(), 403);
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["error"], "access_denied");
-    assert_eq!(err["error_description"], "Service not found: https://unknown.example/");
+    assert_eq!(
+        err["error_description"],
+        "Service not found: https://unknown.example/"
+    );
     let mut browser = Browser::new();
     let (status, _, location) = browser
-        .get(&authorize_url(&app, "&audience=https%3A%2F%2Funknown.example%2F"))
+        .get(&authorize_url(
+            &app,
+            "&audience=https%3A%2F%2Funknown.example%2F",
+        ))
         .await;
     assert!(matches!(status, 302 | 303), "{status}");
     let location = location.unwrap();

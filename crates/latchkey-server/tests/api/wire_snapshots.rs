@@ -672,7 +672,12 @@ async fn wire_snapshots_deploy_cli_surfaces() {
 
     assert_snapshot(
         "brute-force protection",
-        &call(Method::GET, "/attack-protection/brute-force-protection", None).await,
+        &call(
+            Method::GET,
+            "/attack-protection/brute-force-protection",
+            None,
+        )
+        .await,
         mgmt(
             200,
             json!({"enabled": true, "shields": ["block", "user_notification"], "allowlist": [], "mode": "count_per_identifier_and_ip", "max_attempts": 10}),
@@ -680,7 +685,12 @@ async fn wire_snapshots_deploy_cli_surfaces() {
     );
     assert_snapshot(
         "breached password detection",
-        &call(Method::GET, "/attack-protection/breached-password-detection", None).await,
+        &call(
+            Method::GET,
+            "/attack-protection/breached-password-detection",
+            None,
+        )
+        .await,
         mgmt(
             200,
             json!({"enabled": false, "shields": [], "admin_notification_frequency": [], "method": "standard", "stage": {"pre-user-registration": {"shields": []}, "pre-change-password": {"shields": []}}}),
@@ -688,7 +698,12 @@ async fn wire_snapshots_deploy_cli_surfaces() {
     );
     assert_snapshot(
         "suspicious IP throttling",
-        &call(Method::GET, "/attack-protection/suspicious-ip-throttling", None).await,
+        &call(
+            Method::GET,
+            "/attack-protection/suspicious-ip-throttling",
+            None,
+        )
+        .await,
         mgmt(
             200,
             json!({"enabled": false, "shields": ["admin_notification", "block"], "allowlist": [], "stage": {"pre-login": {"max_attempts": 100, "rate": 864000}, "pre-user-registration": {"max_attempts": 50, "rate": 1200}}}),
@@ -733,7 +748,12 @@ async fn wire_snapshots_deploy_cli_surfaces() {
     );
     assert_snapshot(
         "identifier first refused",
-        &call(Method::PATCH, "/prompts", Some(r#"{"identifier_first": true}"#)).await,
+        &call(
+            Method::PATCH,
+            "/prompts",
+            Some(r#"{"identifier_first": true}"#),
+        )
+        .await,
         mgmt(
             400,
             json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Identifier First login is not available in Latchkey: identifier_first must be false"}),
@@ -770,7 +790,12 @@ async fn wire_snapshots_deploy_cli_surfaces() {
     );
     assert_snapshot(
         "enabling risk assessments refused",
-        &call(Method::PATCH, "/risk-assessments/settings", Some(r#"{"enabled": true}"#)).await,
+        &call(
+            Method::PATCH,
+            "/risk-assessments/settings",
+            Some(r#"{"enabled": true}"#),
+        )
+        .await,
         mgmt(
             400,
             json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Risk assessments is not available in Latchkey"}),

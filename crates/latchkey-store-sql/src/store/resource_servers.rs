@@ -44,13 +44,14 @@ impl ResourceServerStore for SqlStore {
     }
 
     async fn update_resource_server(&self, rs: &ResourceServer) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE resource_servers SET identifier = $1, doc = $2 WHERE id = $3")
-            .bind(rs.identifier.clone())
-            .bind(to_json(rs))
-            .bind(rs.id.clone())
-            .execute(&self.writer)
-            .await
-            .map_err(conflict(TAKEN))?;
+        let done =
+            sqlx::query("UPDATE resource_servers SET identifier = $1, doc = $2 WHERE id = $3")
+                .bind(rs.identifier.clone())
+                .bind(to_json(rs))
+                .bind(rs.id.clone())
+                .execute(&self.writer)
+                .await
+                .map_err(conflict(TAKEN))?;
         Ok(done.rows_affected() == 1)
     }
 
