@@ -57,7 +57,7 @@ impl Services {
                         "A post_logout_redirect_uri needs an id_token_hint or the client_id of an existing application",
                     ));
                 };
-                if !client.allowed_logout_urls.iter().any(|u| *u == uri) {
+                if !client.allowed_logout_urls.contains(&uri) {
                     return Err(invalid(format!(
                         "The post_logout_redirect_uri is not one of the application's Allowed Logout URLs: {uri}"
                     )));
