@@ -739,6 +739,54 @@ async fn wire_snapshots_deploy_cli_surfaces() {
         ),
     );
     assert_snapshot(
+        "a brute-force limit Latchkey does not apply is refused",
+        &call(
+            Method::PATCH,
+            "/attack-protection/brute-force-protection",
+            Some(r#"{"max_attempts": 5}"#),
+        )
+        .await,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Latchkey's brute-force protection blocks after 10 attempts: max_attempts must be 10"}),
+        ),
+    );
+    // A change Latchkey can keep (throttling stays off) merges into the stored settings.
+    let patched = call(
+        Method::PATCH,
+        "/attack-protection/suspicious-ip-throttling",
+        Some(r#"{"stage": {"pre-login": {"rate": 3600}}, "allowlist": ["10.0.0.0/8"]}"#),
+    )
+    .await;
+    assert_eq!(patched["status"], 200, "{patched}");
+    assert_snapshot(
+        "suspicious IP throttling, changed",
+        &call(
+            Method::GET,
+            "/attack-protection/suspicious-ip-throttling",
+            None,
+        )
+        .await,
+        mgmt(
+            200,
+            json!({"enabled": false, "shields": ["admin_notification", "block"], "allowlist": ["10.0.0.0/8"], "stage": {"pre-login": {"max_attempts": 100, "rate": 3600}, "pre-user-registration": {"max_attempts": 50, "rate": 1200}}}),
+        ),
+    );
+    for bad in [
+        r#"{"allowlist": ["example.com"]}"#,
+        r#"{"stage": {"pre-login": {"rate": 0}}}"#,
+        r#"{"surprise": true}"#,
+    ] {
+        let res = call(
+            Method::PATCH,
+            "/attack-protection/suspicious-ip-throttling",
+            Some(bad),
+        )
+        .await;
+        assert_eq!(res["status"], 400, "{bad}: {res}");
+        assert_eq!(res["body"]["errorCode"], "invalid_body", "{bad}: {res}");
+    }
+    assert_snapshot(
         "prompts",
         &call(Method::GET, "/prompts", None).await,
         mgmt(
