@@ -86,12 +86,13 @@ pub enum BruteForceMode {
     CountPerIdentifier,
 }
 
-/// The failed logins after which Latchkey blocks a user from an address.
+/// Auth0's default: failed logins after which a user is blocked from an address.
 pub const BRUTE_FORCE_MAX_ATTEMPTS: u32 = 10;
 
 /// `/attack-protection/brute-force-protection`. Latchkey's protection is always on: it blocks a
-/// user from an address after 10 failed logins and mails them an unblock link, which is Auth0's
-/// default; other values are refused until the login flow reads them.
+/// user from an address after `max_attempts` consecutive failed logins (the login flow reads
+/// it) and mails them an unblock link; turning it off, other shields, modes and an allowlist
+/// are refused until the login flow honours them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BruteForceProtection {
@@ -140,10 +141,6 @@ impl BruteForceProtection {
         } else if self.mode != BruteForceMode::CountPerIdentifierAndIp {
             Some(
                 "Latchkey's brute-force protection counts per identifier and IP: mode must be count_per_identifier_and_ip",
-            )
-        } else if self.max_attempts != BRUTE_FORCE_MAX_ATTEMPTS {
-            Some(
-                "Latchkey's brute-force protection blocks after 10 attempts: max_attempts must be 10",
             )
         } else {
             None

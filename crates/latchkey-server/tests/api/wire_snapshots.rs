@@ -739,16 +739,16 @@ async fn wire_snapshots_deploy_cli_surfaces() {
         ),
     );
     assert_snapshot(
-        "a brute-force limit Latchkey does not apply is refused",
+        "turning brute-force protection off is refused",
         &call(
             Method::PATCH,
             "/attack-protection/brute-force-protection",
-            Some(r#"{"max_attempts": 5}"#),
+            Some(r#"{"enabled": false}"#),
         )
         .await,
         mgmt(
             400,
-            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Latchkey's brute-force protection blocks after 10 attempts: max_attempts must be 10"}),
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Brute-force protection cannot be turned off in Latchkey: enabled must be true"}),
         ),
     );
     // A change Latchkey can keep (throttling stays off) merges into the stored settings.

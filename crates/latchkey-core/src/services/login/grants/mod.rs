@@ -129,9 +129,6 @@ pub(in crate::services) struct MachineClaims<'a> {
     azp: &'a str,
 }
 
-/// Consecutive failed logins from one IP that block it for the user (Auth0's default).
-pub(in crate::services) const BRUTE_FORCE_THRESHOLD: i64 = 10;
-
 pub(crate) const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 pub(in crate::services) const DEFAULT_USER_SCOPE: &str = "openid profile email";
 
