@@ -836,6 +836,38 @@ async fn wire_snapshots_deploy_cli_surfaces() {
             json!({"statusCode": 403, "error": "Forbidden", "errorCode": "feature_not_enabled", "message": "Bot detection is not available in Latchkey"}),
         ),
     );
+    // Branding colours are the tenant's Universal Login colours; a logo is not offered.
+    assert_snapshot(
+        "branding colours",
+        &call(
+            Method::PATCH,
+            "/branding",
+            Some(r##"{"colors": {"primary": "#112233", "page_background": "#ffffff"}}"##),
+        )
+        .await,
+        mgmt(
+            200,
+            json!({"colors": {"primary": "#112233", "page_background": "#ffffff"}}),
+        ),
+    );
+    let settings = call(Method::GET, "/tenants/settings", None).await;
+    assert_eq!(
+        settings["body"]["universal_login"]["colors"]["primary"],
+        "#112233"
+    );
+    assert_snapshot(
+        "a branding logo refused",
+        &call(
+            Method::PATCH,
+            "/branding",
+            Some(r#"{"logo_url": "https://cdn.example/logo.png"}"#),
+        )
+        .await,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Branding setting logo_url is not available in Latchkey"}),
+        ),
+    );
     assert_snapshot(
         "enabling risk assessments refused",
         &call(
