@@ -108,10 +108,16 @@ impl Services {
         if let Some(reason) = input.unsupported() {
             return Err(refused(reason));
         }
-        input.apply(&mut rs)?;
-        if rs.identifier == self.config.management_audience() {
-            return Err(taken(StoreError::Conflict(""), &rs.identifier));
+        // Tokens and client grants name the API by its identifier: it cannot change, as in
+        // Auth0 (the same value again is accepted).
+        if input
+            .identifier
+            .as_ref()
+            .is_some_and(|i| *i != rs.identifier)
+        {
+            return Err(ParseError::new("identifier", "cannot be changed").into());
         }
+        input.apply(&mut rs)?;
         let updated = self
             .store
             .update_resource_server(&rs)
@@ -132,6 +138,13 @@ impl Services {
         if !self.store.delete_resource_server(&rs.id).await? {
             return Err(not_found());
         }
+        // Its client grants go with it, so no token is issued for an API that is gone.
+        for grant in self.store.list_client_grants().await? {
+            if grant.audience == rs.identifier {
+                self.store.delete_client_grant(&grant.id).await?;
+            }
+        }
+        self.cache.forget_grants();
         self.record(caller.api_log("Delete a resource server"));
         Ok(())
     }

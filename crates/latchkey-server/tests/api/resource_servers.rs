@@ -149,6 +149,14 @@ async fn resource_servers_are_managed_in_auth0s_shape() {
     let (status, err) = app
         .api(
             Method::PATCH,
+            &format!("/resource-servers/{id}"),
+            Some(json!({"identifier": "https://moved.example/"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    let (status, err) = app
+        .api(
+            Method::PATCH,
             &format!("/resource-servers/{mgmt_id}"),
             Some(json!({"token_lifetime": 60})),
         )
@@ -284,6 +292,31 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         600
     );
+    // Deleting the API deletes its client grants: no more tokens for it.
+    let (status, _) = app
+        .api(
+            Method::DELETE,
+            &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, grants) = app.api(Method::GET, "/client-grants", None).await;
+    assert!(
+        !grants
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["audience"] == ORDERS),
+        "{grants}"
+    );
+    let res = app
+        .token(
+            json!({"grant_type": "client_credentials", "client_id": client["client_id"],
+                      "client_secret": client["client_secret"], "audience": ORDERS}),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
     // The Management API never lends its scopes to a user's token.
     let res = password_grant(&format!("{}api/v2/", app.issuer()), "openid read:users").await;
     assert_eq!(res.status(), 200);
