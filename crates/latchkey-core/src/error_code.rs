@@ -87,6 +87,9 @@ make_error_codes! {
     InexistentLog = "inexistent_log", 404, [Management];
     InexistentLogStream = "inexistent_log_stream", 404, [Management];
     InexistentSigningKey = "inexistent_signing_key", 404, [Management];
+    InexistentResourceServer = "inexistent_resource_server", 404, [Management];
+    /// An Auth0 feature Latchkey does not offer, on a plan-gated route (auth0-deploy-cli skips it).
+    FeatureNotEnabled = "feature_not_enabled", 403, [Management];
     /// A store-level uniqueness conflict, or a concurrent change to retry.
     Conflict = "conflict", 409, [Management, Authentication];
     AlreadyExists = "already_exists", 409, [Management];

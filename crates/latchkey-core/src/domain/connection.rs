@@ -109,8 +109,13 @@ impl ConnectionOptions {
             Value::Object(_) => v,
             _ => return Err(ParseError::new("options", "must be an object")),
         };
-        let opts: Self = serde_json::from_value(v)
+        let mut opts: Self = serde_json::from_value(v)
             .map_err(|e| ParseError::new("options", format!("is invalid: {e}")))?;
+        // `false` is the default: kept as absent, so a tool that fills in schema defaults
+        // (auth0-deploy-cli) does not change what the connection shows.
+        if opts.disable_self_service_change_password == Some(false) {
+            opts.disable_self_service_change_password = None;
+        }
         if let Some(min) = opts
             .password_complexity_options
             .as_ref()

@@ -1,6 +1,7 @@
 //! Domain types. Each newtype is parsed once at the boundary and is valid from then on.
 
 mod action;
+pub mod attack_protection;
 mod client;
 mod connection;
 mod email;
@@ -8,7 +9,9 @@ mod email_provider;
 mod email_template;
 mod ids;
 mod log_stream;
+pub mod prompts;
 mod render;
+mod resource_server;
 mod scope;
 mod tenant;
 mod user;
@@ -28,6 +31,10 @@ pub use email_template::{EmailTemplate, EmailTemplateName};
 pub use ids::{ClientId, ConnectionId, ParseError, UserId};
 pub use log_stream::{
     ContentFormat, FILTER_CATEGORIES, HttpSink, LogStream, LogStreamStatus, category_of,
+};
+pub use resource_server::{
+    MANAGEMENT_API_ID, MANAGEMENT_API_NAME, ResourceServer, ResourceServerInput,
+    ResourceServerScope,
 };
 pub use scope::Scope;
 pub use tenant::{TenantFlags, TenantSettings};

@@ -1,7 +1,7 @@
 //! Auth0's JSON representations of the aggregates, shared by the Management API, the
 //! dashboard and Actions so that every surface shows the same object.
 
-use super::{Client, ClientGrant, Connection, TokenEndpointAuthMethod, User};
+use super::{Client, ClientGrant, Connection, ResourceServer, TokenEndpointAuthMethod, User};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -152,5 +152,26 @@ impl Connection {
 impl ClientGrant {
     pub fn to_auth0_json(&self) -> Value {
         json!({"id": self.id, "client_id": self.client_id, "audience": self.audience, "scope": self.scope})
+    }
+}
+
+impl ResourceServer {
+    /// Auth0's shape. `signing_secret` never appears: Latchkey signs with RS256 only.
+    pub fn to_auth0_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "identifier": self.identifier,
+            "is_system": self.is_system,
+            "scopes": self.scopes,
+            "signing_alg": "RS256",
+            "allow_offline_access": self.allow_offline_access,
+            "skip_consent_for_verifiable_first_party_clients":
+                self.skip_consent_for_verifiable_first_party_clients,
+            "token_lifetime": self.token_lifetime,
+            "token_lifetime_for_web": self.token_lifetime_for_web,
+            "enforce_policies": false,
+            "token_dialect": "access_token",
+        })
     }
 }

@@ -410,6 +410,16 @@ impl Services {
             return Err(ParseError::new("audience", "must be 1 to 600 characters").into());
         }
         if self
+            .resource_server_for_audience(&audience)
+            .await?
+            .is_none()
+        {
+            return Err(ServiceError::not_found(
+                ErrorCode::InexistentResourceServer,
+                format!("No resource server found by identifier: {audience}"),
+            ));
+        }
+        if self
             .store
             .find_client_grant(&client.client_id, &audience)
             .await?

@@ -25,7 +25,10 @@ mod mfa_api;
 mod origins;
 mod passwords;
 mod reset;
+mod resource_servers;
+mod rp_logout;
 mod sessions;
+mod settings_documents;
 mod signing_keys;
 mod signup;
 mod tenant;
@@ -60,6 +63,8 @@ pub use reset::{
     Branding, NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
     ResetSecondFactorPassed, TicketState,
 };
+pub use rp_logout::RpLogoutRequest;
+pub use settings_documents::SettingsDocument;
 pub use users::{NewUser, UserPatch};
 
 use crate::audit::{AuditLog, LogEntry, RequestMeta};
@@ -317,6 +322,7 @@ impl Services {
             "userinfo_endpoint": format!("{i}userinfo"),
             "jwks_uri": format!("{i}.well-known/jwks.json"),
             "revocation_endpoint": format!("{i}oauth/revoke"),
+            "end_session_endpoint": format!("{i}oidc/logout"),
             "scopes_supported": ["openid", "profile", "offline_access", "name", "given_name", "family_name",
                                   "nickname", "email", "email_verified", "picture", "created_at", "identities"],
             "response_types_supported": ["code"],

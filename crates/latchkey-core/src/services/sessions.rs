@@ -46,6 +46,33 @@ impl Services {
         return_to: Option<&str>,
         caller: &Caller,
     ) -> ServiceResult<Option<String>> {
+        self.end_browser_session(session_token, caller).await?;
+        let Some(target) = return_to else {
+            return Ok(None);
+        };
+        let client = match client_id.map(ClientId::parse) {
+            Some(Ok(id)) => self.active_client(&id).await?,
+            _ => None,
+        };
+        let allowed = match &client {
+            Some(c) => c.allowed_logout_urls.iter().any(|u| u == target),
+            None => false,
+        } || self
+            .active_tenant()
+            .await?
+            .allowed_logout_urls
+            .iter()
+            .any(|u| u == target);
+        Ok(allowed.then(|| target.to_owned()))
+    }
+
+    /// Ends the session behind a cookie, if any: logged, and announced to clients with a
+    /// back-channel logout URL (`/v2/logout`, `/oidc/logout`).
+    pub(in crate::services) async fn end_browser_session(
+        &self,
+        session_token: Option<&str>,
+        caller: &Caller,
+    ) -> ServiceResult<()> {
         if let Some(token) = session_token
             && let Some(session) = self
                 .store
@@ -67,23 +94,7 @@ impl Services {
                     .user(session.user_id.as_str(), ""),
             ));
         }
-        let Some(target) = return_to else {
-            return Ok(None);
-        };
-        let client = match client_id.map(ClientId::parse) {
-            Some(Ok(id)) => self.active_client(&id).await?,
-            _ => None,
-        };
-        let allowed = match &client {
-            Some(c) => c.allowed_logout_urls.iter().any(|u| u == target),
-            None => false,
-        } || self
-            .active_tenant()
-            .await?
-            .allowed_logout_urls
-            .iter()
-            .any(|u| u == target);
-        Ok(allowed.then(|| target.to_owned()))
+        Ok(())
     }
 
     /// `GET /userinfo`: the claims the access token's scope allows.

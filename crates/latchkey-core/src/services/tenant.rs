@@ -48,6 +48,23 @@ fn lifetime(field: &'static str, hours: f64, max: f64) -> Result<(), ParseError>
     }
 }
 
+/// Auth0 also takes the session lifetimes in minutes (`session_lifetime_in_minutes`, as
+/// auth0-deploy-cli sends them): they become the hours the settings keep.
+fn minutes_to_hours(patch: &mut Map<String, Value>) -> Result<(), ParseError> {
+    for (minutes, hours) in [
+        ("session_lifetime_in_minutes", "session_lifetime"),
+        ("idle_session_lifetime_in_minutes", "idle_session_lifetime"),
+    ] {
+        if let Some(v) = patch.remove(minutes) {
+            let m = v
+                .as_f64()
+                .ok_or_else(|| ParseError::new(hours, "must be a number of minutes"))?;
+            patch.insert(hours.into(), Value::from(m / 60.0));
+        }
+    }
+    Ok(())
+}
+
 /// The patch's own values, checked before they are merged: a lifetime must be a number.
 fn check_patch(patch: &Map<String, Value>) -> Result<(), ParseError> {
     for field in ["session_lifetime", "idle_session_lifetime"] {
@@ -164,9 +181,10 @@ impl Services {
     /// `null` removes an optional setting.
     pub async fn update_tenant_settings(
         &self,
-        patch: Map<String, Value>,
+        mut patch: Map<String, Value>,
         caller: &Caller,
     ) -> ServiceResult<TenantSettings> {
+        minutes_to_hours(&mut patch)?;
         check_patch(&patch)?;
         let current = self.tenant_settings().await?;
         let touched: Vec<String> = patch.keys().cloned().collect();

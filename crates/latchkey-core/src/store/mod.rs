@@ -6,7 +6,7 @@
 use crate::audit::LogEntry;
 use crate::domain::{
     Client, ClientGrant, ClientId, Connection, ConnectionId, Email, EmailProvider, EmailTemplate,
-    EmailTemplateName, PasswordHash, TenantSettings, User, UserId,
+    EmailTemplateName, PasswordHash, ResourceServer, TenantSettings, User, UserId,
 };
 use crate::mail::OutboxJob;
 use crate::time::Timestamp;
@@ -177,6 +177,23 @@ pub trait ConnectionStore: Send + Sync {
 pub trait TenantStore: Send + Sync {
     async fn get_tenant(&self) -> StoreResult<Option<TenantSettings>>;
     async fn put_tenant(&self, settings: &TenantSettings) -> StoreResult<()>;
+    /// A settings document Auth0 keeps apart from the tenant settings (`prompts`,
+    /// `attack_protection.*`), as its service wrote it.
+    async fn get_tenant_document(&self, name: &str) -> StoreResult<Option<serde_json::Value>>;
+    async fn put_tenant_document(&self, name: &str, doc: &serde_json::Value) -> StoreResult<()>;
+}
+
+/// Stored resource servers (the Management API is not stored).
+#[async_trait]
+pub trait ResourceServerStore: Send + Sync {
+    /// `Conflict` when the identifier is taken.
+    async fn insert_resource_server(&self, rs: &ResourceServer) -> StoreResult<()>;
+    async fn get_resource_server(&self, id: &str) -> StoreResult<Option<ResourceServer>>;
+    async fn find_resource_server(&self, identifier: &str) -> StoreResult<Option<ResourceServer>>;
+    async fn list_resource_servers(&self) -> StoreResult<Vec<ResourceServer>>;
+    /// `Conflict` when the new identifier is taken; false when there is no such id.
+    async fn update_resource_server(&self, rs: &ResourceServer) -> StoreResult<bool>;
+    async fn delete_resource_server(&self, id: &str) -> StoreResult<bool>;
 }
 
 /// A refresh token at rest: only the digest of the token is kept.
@@ -770,6 +787,7 @@ pub trait Store:
     + LoginGuardStore
     + ActionStore
     + LogStreamStore
+    + ResourceServerStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

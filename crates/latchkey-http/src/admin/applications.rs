@@ -1,9 +1,9 @@
-//! Applications: the list, each application's URLs (callbacks, allowed logout URLs, web
+//! Applications: the list (and the APIs, read-only), each application's URLs (callbacks, allowed logout URLs, web
 //! origins, allowed origins) and rotating its secret. Saving makes the `ClientPatch` the
 //! Management API's `PATCH /clients/{id}` makes and calls the same service, which checks the
 //! URLs. A secret is shown only on the page that answers its rotation.
 
-use super::applications_views::{self as views, AppRow};
+use super::applications_views::{self as views, ApiRow, AppRow};
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
@@ -89,13 +89,31 @@ async fn list(console: Console, Query(q): Query<DoneQuery>) -> Response {
             more_callbacks: c.callbacks.len().saturating_sub(1),
         })
         .collect();
+    let resource_servers = match console.state.services.list_resource_servers().await {
+        Ok(r) => r,
+        Err(err) => {
+            tracing::error!(error = ?err, "listing APIs in the console");
+            return error_page();
+        }
+    };
+    let apis = resource_servers
+        .iter()
+        .map(|rs| ApiRow {
+            name: &rs.name,
+            identifier: &rs.identifier,
+            system: rs.is_system,
+            scopes: rs.scopes.len(),
+            token_lifetime: rs.token_lifetime,
+            offline: rs.allow_offline_access,
+        })
+        .collect();
     let notice = q.done.as_deref().and_then(notice_text).map(Notice::Ok);
     console.render(
         StatusCode::OK,
         SECTION,
         "Applications",
         notice,
-        &views::List { rows },
+        &views::List { rows, apis },
     )
 }
 

@@ -17,10 +17,21 @@ pub(super) struct AppRow<'a> {
     pub(super) more_callbacks: usize,
 }
 
+/// One API (resource server), read-only: APIs are managed with the Management API.
+pub(super) struct ApiRow<'a> {
+    pub(super) name: &'a str,
+    pub(super) identifier: &'a str,
+    pub(super) system: bool,
+    pub(super) scopes: usize,
+    pub(super) token_lifetime: u32,
+    pub(super) offline: bool,
+}
+
 #[derive(Template)]
 #[template(path = "console/applications/list.html")]
 pub(super) struct List<'a> {
     pub(super) rows: Vec<AppRow<'a>>,
+    pub(super) apis: Vec<ApiRow<'a>>,
 }
 
 /// One application: its facts, the URL form and "Rotate secret".

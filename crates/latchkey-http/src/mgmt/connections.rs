@@ -18,6 +18,68 @@ pub fn router() -> Router<AppState> {
             "/connections/{id}",
             get(get_one).patch(update).delete(delete),
         )
+        .route(
+            "/connections/{id}/clients",
+            get(enabled_clients).patch(set_enabled_clients),
+        )
+}
+
+/// `GET /connections/{id}/clients`: the applications the connection is enabled for (Auth0's
+/// checkpoint-paged shape, one page).
+async fn enabled_clients(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require(&["read:connections"])?;
+    let connection = state.services.get_connection(&id).await?;
+    let clients: Vec<Value> = connection
+        .enabled_clients
+        .iter()
+        .map(|c| json!({"client_id": c}))
+        .collect();
+    Ok(Json(json!({"clients": clients})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnabledClientChange {
+    client_id: String,
+    status: bool,
+}
+
+/// `PATCH /connections/{id}/clients`: `[{client_id, status}]` enables or disables each.
+async fn set_enabled_clients(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: ApiBody,
+) -> Result<StatusCode, ApiError> {
+    p.require(&["update:connections"])?;
+    let changes: Vec<EnabledClientChange> = body.parse()?;
+    let mut enabled: Vec<String> = state
+        .services
+        .get_connection(&id)
+        .await?
+        .enabled_clients
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    for change in changes {
+        enabled.retain(|c| *c != change.client_id);
+        if change.status {
+            enabled.push(change.client_id);
+        }
+    }
+    let patch = ConnectionPatch {
+        enabled_clients: Some(enabled),
+        ..ConnectionPatch::default()
+    };
+    state
+        .services
+        .update_connection(&id, patch, &p.caller())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,7 +2,9 @@
 //! Auth0's error shape and pagination forms.
 
 mod actions;
+mod attack_protection;
 mod authenticators;
+mod branding;
 mod clients;
 mod connections;
 mod email_provider;
@@ -10,6 +12,9 @@ mod email_templates;
 mod guardian;
 mod log_streams;
 mod logs;
+mod not_offered;
+mod prompts;
+mod resource_servers;
 mod tenant;
 mod tickets;
 mod users;
@@ -38,6 +43,11 @@ pub fn router() -> Router<AppState> {
         .merge(log_streams::router())
         .merge(guardian::router())
         .merge(tickets::router())
+        .merge(resource_servers::router())
+        .merge(prompts::router())
+        .merge(branding::router())
+        .merge(attack_protection::router())
+        .merge(not_offered::router())
         .fallback(|| async { ApiError::not_found() })
 }
 

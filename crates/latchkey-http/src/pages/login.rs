@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/continue", get(continue_login))
 }
 
-const SESSION_COOKIE: &str = "lk_session";
+pub(super) const SESSION_COOKIE: &str = "lk_session";
 /// Binds a login suspended by a post-login action's redirect to the browser it left from.
 const CONTINUE_COOKIE: &str = "lk_continue";
 const LOGIN_PURPOSE: &str = "login";
@@ -595,9 +595,14 @@ async fn logout(
             },
         ),
     };
+    clear_session_cookie(&mut res);
+    Ok(res)
+}
+
+/// Removes the session cookie (`/v2/logout`, `/oidc/logout`).
+pub(super) fn clear_session_cookie(res: &mut Response) {
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     if let Ok(v) = HeaderValue::from_str(&clear) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
-    Ok(res)
 }

@@ -3,6 +3,7 @@
 //! `page.liquid` or ours; headers and CSRF from `crate::web`.
 
 mod login;
+mod oidc_logout;
 mod reset;
 mod theme;
 mod unblock;
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(reset::router())
         .merge(login::router())
+        .merge(oidc_logout::router())
         .merge(unblock::router())
         .route("/lo/style.css", get(stylesheet))
         .route("/lo/custom.css", get(custom_stylesheet))

@@ -131,14 +131,14 @@ async fn bcl_client(app: &TestApp, url: &str, initiators: Option<Value>) -> (Str
 }
 
 /// Logs `email` in through `/authorize` and the hosted form in `browser`, exchanges the code;
-/// returns the ID token's `sid`.
+/// returns the ID token's `sid` and the ID token.
 async fn log_in(
     app: &TestApp,
     browser: &mut Browser,
     (client_id, secret): &(String, String),
     email: &str,
     password: &str,
-) -> String {
+) -> (String, String) {
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(VERIFIER.as_bytes()));
     let callback: String = url::form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect();
@@ -176,8 +176,9 @@ async fn log_in(
         .await;
     assert_eq!(res.status(), 200);
     let tokens: Value = res.json().await.unwrap();
-    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
-    id_token["sid"].as_str().unwrap().to_owned()
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    let sid = jwt_part(&id_token, 1)["sid"].as_str().unwrap().to_owned();
+    (sid, id_token)
 }
 
 /// Verifies a logout token with the server's JWKS and checks OIDC BCL §2.4's claims; returns
@@ -257,7 +258,9 @@ impl Setup {
 
     /// Logs the user in in `browser`; returns the session's `sid`.
     async fn log_in(&self, browser: &mut Browser) -> String {
-        log_in(&self.app, browser, &self.client, self.email, PASSWORD).await
+        log_in(&self.app, browser, &self.client, self.email, PASSWORD)
+            .await
+            .0
     }
 
     /// [`verify`] for this client and user.
@@ -495,4 +498,95 @@ async fn the_store_refuses_a_password_change_that_would_end_an_unannounced_sessi
         .unwrap();
     assert_eq!(applied, PasswordChangeOutcome::Applied);
     assert!(store.list_sessions(&id).await.unwrap().is_empty());
+}
+
+/// OpenID Connect RP-Initiated Logout 1.0 at `/oidc/logout`: advertised, the redirect only to
+/// the client's allowed logout URLs (a refused request ends nothing), `state` carried back, the
+/// session ended and announced on the back channel like `/v2/logout`.
+#[tokio::test]
+async fn rp_initiated_logout_redirects_only_to_allowed_urls_and_ends_the_session() {
+    let mut t = Setup::new("rplogout@example.com", 0, None).await;
+    let discovery = t.app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        discovery["end_session_endpoint"],
+        format!("{}oidc/logout", t.app.issuer())
+    );
+    let (status, _) = t
+        .app
+        .api(
+            Method::PATCH,
+            &format!("/clients/{}", t.client.0),
+            Some(json!({"allowed_logout_urls": ["https://rp.example.com/bye"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut browser = Browser::new();
+    let (sid, id_token) = log_in(&t.app, &mut browser, &t.client, t.email, PASSWORD).await;
+    let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+
+    // Refused, and nothing ends: an unregistered target, a target without a client, a hint
+    // that is not ours, a client_id the hint contradicts.
+    let (status, other) = t
+        .app
+        .api(
+            Method::POST,
+            "/clients",
+            Some(json!({"name": "Other App", "app_type": "regular_web"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{other}");
+    let other_id = other["client_id"].as_str().unwrap();
+    for query in [
+        format!(
+            "id_token_hint={id_token}&post_logout_redirect_uri={}",
+            enc("https://evil.example/")
+        ),
+        format!(
+            "client_id={}&post_logout_redirect_uri={}",
+            t.client.0,
+            enc("https://rp.example.com/bye/../evil")
+        ),
+        format!(
+            "post_logout_redirect_uri={}",
+            enc("https://rp.example.com/bye")
+        ),
+        format!(
+            "id_token_hint={}x&post_logout_redirect_uri={}",
+            id_token,
+            enc("https://rp.example.com/bye")
+        ),
+        format!("id_token_hint={id_token}&client_id={other_id}"),
+    ] {
+        let (status, page, location) = browser
+            .get(&t.app.url(&format!("/oidc/logout?{query}")))
+            .await;
+        assert_eq!(status, 400, "{query}: {page}");
+        assert!(location.is_none(), "{query}");
+        assert!(page.contains("Logout request refused"), "{page}");
+    }
+    t.rp.assert_quiet(Duration::from_millis(1000)).await;
+
+    let (status, _, location) = browser
+        .get(&t.app.url(&format!(
+            "/oidc/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=st%20ate&logout_hint=x&ui_locales=fr",
+            enc("https://rp.example.com/bye")
+        )))
+        .await;
+    assert!(matches!(status, 302 | 303), "{status}");
+    assert_eq!(
+        location.as_deref(),
+        Some("https://rp.example.com/bye?state=st+ate")
+    );
+    let delivery = t.rp.next().await;
+    t.verify(&delivery, &sid).await;
+
+    // With client_id instead of a hint, and without a target: Latchkey's own page.
+    let mut browser = Browser::new();
+    let sid = t.log_in(&mut browser).await;
+    let (status, page, _) = browser
+        .get(&t.app.url(&format!("/oidc/logout?client_id={}", t.client.0)))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let delivery = t.rp.next().await;
+    t.verify(&delivery, &sid).await;
 }

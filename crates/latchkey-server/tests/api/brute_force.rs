@@ -1,14 +1,14 @@
-//! Brute-force protection with Auth0's semantics: 10 consecutive failures for one user from one
-//! IP block that pair (429 `too_many_attempts`, even with the right password), a mail with an
-//! unblock link goes out; that link (once), a successful reset or an administrator lifts the
-//! block.
+//! Brute-force protection with Auth0's semantics: 10 consecutive failures (or the tenant's
+//! `max_attempts`) for one user from one IP block that pair (429 `too_many_attempts`, even with
+//! the right password), a mail with an unblock link goes out; that link (once), a successful
+//! reset or an administrator lifts the block.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::helpers::{TestApp, encode_id};
 use crate::reset::{app_with_sink, open_page, submit};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn fail(app: &TestApp, email: &str, times: usize) {
@@ -168,4 +168,39 @@ async fn ten_failures_block_the_pair_until_a_reset_or_an_administrator_lifts_it(
         .api(Method::GET, "/logs?q=type:limit_wc&per_page=100", None)
         .await;
     assert!(logs.to_string().contains("limit_wc"), "{logs}");
+}
+
+/// `max_attempts` from `/api/v2/attack-protection/brute-force-protection` is the threshold the
+/// login applies; values outside Auth0's range are refused and change nothing.
+#[tokio::test]
+async fn the_brute_force_setting_sets_how_many_failures_block() {
+    let (app, _sink) = app_with_sink().await;
+    app.create_user("three@example.com", "Right-Password-1")
+        .await;
+    for bad in [json!({"max_attempts": 0}), json!({"max_attempts": 101})] {
+        let (status, body) = app
+            .api(
+                Method::PATCH,
+                "/attack-protection/brute-force-protection",
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/attack-protection/brute-force-protection",
+            Some(json!({"max_attempts": 3})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["max_attempts"], 3);
+    fail(&app, "three@example.com", 3).await;
+    let res = app
+        .login("three@example.com", "Right-Password-1", "openid")
+        .await;
+    assert_eq!(res.status(), 429);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_attempts");
 }

@@ -622,3 +622,263 @@ async fn wire_snapshots_dbconnections() {
         json!({"body": {"code": "invalid_connection", "description": "The connection does not exist", "name": "BadRequestError", "statusCode": 400}, "headers": {"cache-control": null, "content-type": "application/json", "www-authenticate": null}, "status": 400}),
     );
 }
+
+/// What auth0-deploy-cli reads and writes: resource servers, stored settings in Auth0's shapes
+/// and defaults, and the honest empty states and refusals of features Latchkey does not offer.
+#[tokio::test]
+async fn wire_snapshots_deploy_cli_surfaces() {
+    let app = spawn_app().await;
+    let token = app.mgmt_token().await;
+    let call = |method: Method, path: &'static str, body: Option<&'static str>| {
+        let (app, token) = (&app, &token);
+        async move { api_request(app, Some(token), method, path, body).await }
+    };
+
+    let created = call(
+        Method::POST,
+        "/resource-servers",
+        Some(r#"{"name": "Orders", "identifier": "https://orders.example.test/", "scopes": [{"value": "read:orders", "description": "Read orders"}]}"#),
+    )
+    .await;
+    assert_snapshot(
+        "resource server created",
+        &normalise(created, &["id"]),
+        mgmt(
+            201,
+            json!({"id": "<id>", "name": "Orders", "identifier": "https://orders.example.test/", "is_system": false, "scopes": [{"value": "read:orders", "description": "Read orders"}], "signing_alg": "RS256", "allow_offline_access": false, "skip_consent_for_verifiable_first_party_clients": false, "token_lifetime": 86400, "token_lifetime_for_web": 7200, "enforce_policies": false, "token_dialect": "access_token"}),
+        ),
+    );
+    let hs256 = call(
+        Method::POST,
+        "/resource-servers",
+        Some(r#"{"identifier": "https://hs.example/", "signing_alg": "HS256"}"#),
+    )
+    .await;
+    assert_snapshot(
+        "resource server HS256 refused",
+        &hs256,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Latchkey signs access tokens with RS256 only: signing_alg HS256 is not supported"}),
+        ),
+    );
+    let unknown_grant = call(
+        Method::POST,
+        "/client-grants",
+        Some(r#"{"client_id": "nope", "audience": "https://unknown.example/", "scope": []}"#),
+    )
+    .await;
+    assert_eq!(unknown_grant["status"], 404, "{unknown_grant}");
+
+    assert_snapshot(
+        "brute-force protection",
+        &call(
+            Method::GET,
+            "/attack-protection/brute-force-protection",
+            None,
+        )
+        .await,
+        mgmt(
+            200,
+            json!({"enabled": true, "shields": ["block", "user_notification"], "allowlist": [], "mode": "count_per_identifier_and_ip", "max_attempts": 10}),
+        ),
+    );
+    assert_snapshot(
+        "breached password detection",
+        &call(
+            Method::GET,
+            "/attack-protection/breached-password-detection",
+            None,
+        )
+        .await,
+        mgmt(
+            200,
+            json!({"enabled": false, "shields": [], "admin_notification_frequency": [], "method": "standard", "stage": {"pre-user-registration": {"shields": []}, "pre-change-password": {"shields": []}}}),
+        ),
+    );
+    assert_snapshot(
+        "suspicious IP throttling",
+        &call(
+            Method::GET,
+            "/attack-protection/suspicious-ip-throttling",
+            None,
+        )
+        .await,
+        mgmt(
+            200,
+            json!({"enabled": false, "shields": ["admin_notification", "block"], "allowlist": [], "stage": {"pre-login": {"max_attempts": 100, "rate": 864000}, "pre-user-registration": {"max_attempts": 50, "rate": 1200}}}),
+        ),
+    );
+    assert_snapshot(
+        "enabling breached password detection refused",
+        &call(
+            Method::PATCH,
+            "/attack-protection/breached-password-detection",
+            Some(r#"{"enabled": true}"#),
+        )
+        .await,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Breached password detection is not available in Latchkey yet: enabled must be false"}),
+        ),
+    );
+    assert_snapshot(
+        "an unknown shield is invalid",
+        &normalise(
+            call(
+                Method::PATCH,
+                "/attack-protection/brute-force-protection",
+                Some(r#"{"shields": ["block", "shout"]}"#),
+            )
+            .await,
+            &["message"],
+        ),
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "invalid_body", "message": "<message>"}),
+        ),
+    );
+    assert_snapshot(
+        "turning brute-force protection off is refused",
+        &call(
+            Method::PATCH,
+            "/attack-protection/brute-force-protection",
+            Some(r#"{"enabled": false}"#),
+        )
+        .await,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Brute-force protection cannot be turned off in Latchkey: enabled must be true"}),
+        ),
+    );
+    // A change Latchkey can keep (throttling stays off) merges into the stored settings.
+    let patched = call(
+        Method::PATCH,
+        "/attack-protection/suspicious-ip-throttling",
+        Some(r#"{"stage": {"pre-login": {"rate": 3600}}, "allowlist": ["10.0.0.0/8"]}"#),
+    )
+    .await;
+    assert_eq!(patched["status"], 200, "{patched}");
+    assert_snapshot(
+        "suspicious IP throttling, changed",
+        &call(
+            Method::GET,
+            "/attack-protection/suspicious-ip-throttling",
+            None,
+        )
+        .await,
+        mgmt(
+            200,
+            json!({"enabled": false, "shields": ["admin_notification", "block"], "allowlist": ["10.0.0.0/8"], "stage": {"pre-login": {"max_attempts": 100, "rate": 3600}, "pre-user-registration": {"max_attempts": 50, "rate": 1200}}}),
+        ),
+    );
+    for bad in [
+        r#"{"allowlist": ["example.com"]}"#,
+        r#"{"stage": {"pre-login": {"rate": 0}}}"#,
+        r#"{"surprise": true}"#,
+    ] {
+        let res = call(
+            Method::PATCH,
+            "/attack-protection/suspicious-ip-throttling",
+            Some(bad),
+        )
+        .await;
+        assert_eq!(res["status"], 400, "{bad}: {res}");
+        assert_eq!(res["body"]["errorCode"], "invalid_body", "{bad}: {res}");
+    }
+    assert_snapshot(
+        "prompts",
+        &call(Method::GET, "/prompts", None).await,
+        mgmt(
+            200,
+            json!({"universal_login_experience": "new", "identifier_first": false, "webauthn_platform_first_factor": false}),
+        ),
+    );
+    assert_snapshot(
+        "identifier first refused",
+        &call(
+            Method::PATCH,
+            "/prompts",
+            Some(r#"{"identifier_first": true}"#),
+        )
+        .await,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Identifier First login is not available in Latchkey: identifier_first must be false"}),
+        ),
+    );
+    assert_snapshot(
+        "rules, empty",
+        &call(Method::GET, "/rules?include_totals=true", None).await,
+        mgmt(
+            200,
+            json!({"start": 0, "limit": 50, "length": 0, "total": 0, "rules": []}),
+        ),
+    );
+    assert_snapshot(
+        "creating a rule refused",
+        &call(
+            Method::POST,
+            "/rules",
+            Some(r#"{"name": "r", "script": "function (u, c, cb) { cb(null, u, c); }"}"#),
+        )
+        .await,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Rules (use Actions) is not available in Latchkey"}),
+        ),
+    );
+    assert_snapshot(
+        "bot detection is outside the plan",
+        &call(Method::GET, "/attack-protection/bot-detection", None).await,
+        mgmt(
+            403,
+            json!({"statusCode": 403, "error": "Forbidden", "errorCode": "feature_not_enabled", "message": "Bot detection is not available in Latchkey"}),
+        ),
+    );
+    // Branding colours are the tenant's Universal Login colours; a logo is not offered.
+    assert_snapshot(
+        "branding colours",
+        &call(
+            Method::PATCH,
+            "/branding",
+            Some(r##"{"colors": {"primary": "#112233", "page_background": "#ffffff"}}"##),
+        )
+        .await,
+        mgmt(
+            200,
+            json!({"colors": {"primary": "#112233", "page_background": "#ffffff"}}),
+        ),
+    );
+    let settings = call(Method::GET, "/tenants/settings", None).await;
+    assert_eq!(
+        settings["body"]["universal_login"]["colors"]["primary"],
+        "#112233"
+    );
+    assert_snapshot(
+        "a branding logo refused",
+        &call(
+            Method::PATCH,
+            "/branding",
+            Some(r#"{"logo_url": "https://cdn.example/logo.png"}"#),
+        )
+        .await,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Branding setting logo_url is not available in Latchkey"}),
+        ),
+    );
+    assert_snapshot(
+        "enabling risk assessments refused",
+        &call(
+            Method::PATCH,
+            "/risk-assessments/settings",
+            Some(r#"{"enabled": true}"#),
+        )
+        .await,
+        mgmt(
+            400,
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Risk assessments is not available in Latchkey"}),
+        ),
+    );
+}

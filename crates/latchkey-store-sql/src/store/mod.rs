@@ -14,6 +14,7 @@ mod login_failures;
 mod logs;
 mod outbox;
 mod refresh_tokens;
+mod resource_servers;
 mod secrets;
 mod sessions;
 mod tenant;

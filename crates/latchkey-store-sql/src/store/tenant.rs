@@ -21,4 +21,23 @@ impl TenantStore for SqlStore {
             .bind(to_json(settings));
         execute(q, &self.writer).await.map(drop)
     }
+
+    async fn get_tenant_document(&self, name: &str) -> StoreResult<Option<serde_json::Value>> {
+        let s: Option<String> =
+            sqlx::query_scalar("SELECT doc FROM tenant_documents WHERE name = $1")
+                .bind(name.to_owned())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(other)?;
+        s.map(|s| serde_json::from_str(&s).context("stored tenant document"))
+            .transpose()
+            .map_err(StoreError::Other)
+    }
+
+    async fn put_tenant_document(&self, name: &str, doc: &serde_json::Value) -> StoreResult<()> {
+        let q = sqlx::query("INSERT INTO tenant_documents (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc")
+            .bind(name.to_owned())
+            .bind(doc.to_string());
+        execute(q, &self.writer).await.map(drop)
+    }
 }

@@ -1,7 +1,7 @@
 //! The password check every login shares (hosted form and password grants): decoy hashes
 //! for unknown users, brute-force counting and blocks, the second factor a login needs.
 
-use super::grants::{BRUTE_FORCE_THRESHOLD, PendingMfa};
+use super::grants::PendingMfa;
 use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Client, Email, Password, Scope, User};
 use crate::error::{ServiceError, ServiceResult};
@@ -180,7 +180,8 @@ impl Services {
     }
 
     /// A wrong password for a known user: logged, counted against (user, IP), and the pair
-    /// blocked (with the unblock mail) at the threshold. Returns the error to answer with.
+    /// blocked (with the unblock mail) at brute-force protection's `max_attempts`. Returns the
+    /// error to answer with.
     pub(in crate::services) async fn wrong_password(
         &self,
         user: &User,
@@ -192,15 +193,21 @@ impl Services {
             Some(user),
             "Wrong email or password.",
         );
+        let max_attempts = self
+            .settings_document::<crate::domain::attack_protection::BruteForceProtection>()
+            .await?
+            .max_attempts;
         let count = self
             .store
-            .record_login_failure(&user.user_id, ip, Timestamp::now(), BRUTE_FORCE_THRESHOLD)
+            .record_login_failure(&user.user_id, ip, Timestamp::now(), i64::from(max_attempts))
             .await?;
         if count.newly_blocked {
             log_failure(
                 codes::BLOCKED_BY_ATTEMPTS,
                 Some(user),
-                "Account blocked for this IP after 10 consecutive failed logins",
+                &format!(
+                    "Account blocked for this IP after {max_attempts} consecutive failed logins"
+                ),
             );
             // The mail carries a link that lifts this block (a reset lifts it too).
             self.job_intake

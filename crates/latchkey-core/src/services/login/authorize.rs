@@ -176,16 +176,11 @@ impl Services {
                 std::iter::once("openid".to_owned()).chain(scope.items().iter().cloned()),
             );
         }
-        tx.scope = scope.to_string();
-        if let Some(aud) = &req.audience
-            && *aud != self.config.management_audience()
-            && *aud != self.config.userinfo_audience()
-        {
-            return Ok(Err((
-                ErrorCode::AccessDenied,
-                format!("Service not found: {aud}"),
-            )));
-        }
+        let api = match self.api_for_user(req.audience.as_deref()).await? {
+            Ok(api) => api,
+            Err(message) => return Ok(Err((ErrorCode::AccessDenied, message))),
+        };
+        tx.scope = super::audience::scope_for_api(scope, &requested, api.as_ref()).to_string();
         tx.audience = req.audience.clone();
         let tenant = self.active_tenant().await?;
         let name = req

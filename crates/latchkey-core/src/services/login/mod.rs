@@ -5,6 +5,7 @@
 //! login form sealed with a tenant key (`sealed.rs`), so no server-side state exists before the
 //! user has logged in.
 
+mod audience;
 mod authenticate;
 mod authorize;
 pub(in crate::services) mod grants;

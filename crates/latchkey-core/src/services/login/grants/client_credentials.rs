@@ -40,13 +40,25 @@ impl Services {
                     "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"
                 ))
             })?;
+        // A custom API bounds the grant by the scopes it defines now and sets the lifetime. A
+        // grant whose audience names no API (made before resource servers existed) keeps its
+        // scopes and the server's lifetime.
+        let api = self
+            .resource_server_for_audience(&audience)
+            .await?
+            .filter(|rs| !rs.is_system);
+        let granted = Scope::from_items(
+            grant
+                .scope
+                .iter()
+                .filter(|s| api.as_ref().is_none_or(|rs| rs.has_scope(s)))
+                .cloned(),
+        );
         // Without a requested scope the token carries the grant's scope as stored; only an
         // explicit request needs the set intersection.
         let scope = match requested {
-            Some(r) if !r.is_empty() => r
-                .intersect(&Scope::from_items(grant.scope.iter().cloned()))
-                .to_string(),
-            _ => grant.scope.join(" "),
+            Some(r) if !r.is_empty() => r.intersect(&granted).to_string(),
+            _ => granted.to_string(),
         };
         // This grant can run on cached configuration while the store is away: its log entry
         // must then wait in the queue, so a full queue refuses the token instead of losing it.
@@ -56,7 +68,9 @@ impl Services {
             ))
         })?;
         let now = Timestamp::now().seconds();
-        let lifetime = self.config.access_token_lifetime_secs;
+        let lifetime = api.map_or(self.config.access_token_lifetime_secs, |rs| {
+            i64::from(rs.token_lifetime)
+        });
         let subject = format!("{}@clients", client.client_id);
         let claims = MachineClaims {
             iss: &self.config.issuer,

@@ -129,9 +129,6 @@ pub(in crate::services) struct MachineClaims<'a> {
     azp: &'a str,
 }
 
-/// Consecutive failed logins from one IP that block it for the user (Auth0's default).
-pub(in crate::services) const BRUTE_FORCE_THRESHOLD: i64 = 10;
-
 pub(crate) const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 pub(in crate::services) const DEFAULT_USER_SCOPE: &str = "openid profile email";
 
@@ -284,7 +281,9 @@ impl Services {
         login: &LoginContext,
     ) -> ServiceResult<TokenResponse> {
         let now = Timestamp::now();
-        let mut response = self.user_tokens(client, user, scope, audience, gty, now, login)?;
+        let lifetime = self.access_token_lifetime(audience).await?;
+        let mut response =
+            self.user_tokens(client, user, scope, audience, gty, (now, lifetime), login)?;
         if scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
             response.refresh_token = Some(
                 self.new_refresh_family(
@@ -301,7 +300,8 @@ impl Services {
         Ok(response)
     }
 
-    /// Access token (and id_token when `openid` was granted) for a user.
+    /// Access token (and id_token when `openid` was granted) for a user; the access token lives
+    /// `lifetime` seconds from `now`.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::services) fn user_tokens(
         &self,
@@ -310,11 +310,10 @@ impl Services {
         scope: &Scope,
         audience: Option<&str>,
         gty: &str,
-        now: Timestamp,
+        (now, lifetime): (Timestamp, i64),
         login: &LoginContext,
     ) -> ServiceResult<TokenResponse> {
         let iat = now.seconds();
-        let lifetime = self.config.access_token_lifetime_secs;
         let userinfo = self.config.userinfo_audience();
         let aud = match audience {
             Some(a) if a != userinfo && scope.contains("openid") => json!([a, userinfo]),

@@ -41,14 +41,10 @@ impl Services {
             ));
         }
         let audience = audience.or(tenant.default_audience.clone());
-        if let Some(aud) = &audience
-            && *aud != self.config.management_audience()
-            && *aud != self.config.userinfo_audience()
-        {
-            return Err(ServiceError::AccessDenied(format!(
-                "Service not found: {aud}"
-            )));
-        }
+        let api = self
+            .api_for_user(audience.as_deref())
+            .await?
+            .map_err(ServiceError::AccessDenied)?;
 
         let user = self
             .authenticate_user(
@@ -65,7 +61,11 @@ impl Services {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| Scope::parse(DEFAULT_USER_SCOPE));
         let allowed = Scope::from_items(OIDC_SCOPES);
-        let mut scope = requested.intersect(&allowed);
+        let mut scope = crate::services::login::audience::scope_for_api(
+            requested.intersect(&allowed),
+            &requested,
+            api.as_ref(),
+        );
         if scope.contains("offline_access") && !client.allows_grant(GrantType::RefreshToken) {
             scope = Scope::from_items(
                 scope

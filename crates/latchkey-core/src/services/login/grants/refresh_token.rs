@@ -58,13 +58,16 @@ impl Services {
             }
             _ => granted,
         };
+        let lifetime = self
+            .access_token_lifetime(record.audience.as_deref())
+            .await?;
         let mut response = self.user_tokens(
             client,
             &user,
             &scope,
             record.audience.as_deref(),
             "refresh_token",
-            now,
+            (now, lifetime),
             &LoginContext::default(),
         )?;
         if client.refresh_token_rotation {

@@ -1,0 +1,252 @@
+//! Auth0's Attack Protection settings (`/api/v2/attack-protection/*`) in Auth0's shapes, and
+//! which of their values Latchkey acts on. A value Latchkey cannot honour is refused by
+//! `unsupported` (naming the feature), never stored as if it worked.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreachedShield {
+    Block,
+    UserNotification,
+    AdminNotification,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageShield {
+    Block,
+    AdminNotification,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationFrequency {
+    Immediately,
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreachMethod {
+    #[default]
+    Standard,
+    Enhanced,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageShields {
+    #[serde(default)]
+    pub shields: Vec<StageShield>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreachedStages {
+    #[serde(rename = "pre-user-registration", default)]
+    pub pre_user_registration: StageShields,
+    #[serde(rename = "pre-change-password", default)]
+    pub pre_change_password: StageShields,
+}
+
+/// `/attack-protection/breached-password-detection`. Latchkey has no breached-password corpus
+/// yet (issue 15), so it is off and cannot be turned on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreachedPasswordDetection {
+    pub enabled: bool,
+    pub shields: Vec<BreachedShield>,
+    pub admin_notification_frequency: Vec<NotificationFrequency>,
+    pub method: BreachMethod,
+    pub stage: BreachedStages,
+}
+
+impl BreachedPasswordDetection {
+    pub fn unsupported(&self) -> Option<&'static str> {
+        self.enabled.then_some(
+            "Breached password detection is not available in Latchkey yet: enabled must be false",
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BruteForceShield {
+    Block,
+    UserNotification,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BruteForceMode {
+    CountPerIdentifierAndIp,
+    CountPerIdentifier,
+}
+
+/// Auth0's default: failed logins after which a user is blocked from an address.
+pub const BRUTE_FORCE_MAX_ATTEMPTS: u32 = 10;
+
+/// `/attack-protection/brute-force-protection`. Latchkey's protection is always on: it blocks a
+/// user from an address after `max_attempts` consecutive failed logins (the login flow reads
+/// it) and mails them an unblock link; turning it off, other shields, modes and an allowlist
+/// are refused until the login flow honours them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BruteForceProtection {
+    pub enabled: bool,
+    pub shields: Vec<BruteForceShield>,
+    pub allowlist: Vec<String>,
+    pub mode: BruteForceMode,
+    pub max_attempts: u32,
+}
+
+impl Default for BruteForceProtection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            shields: vec![BruteForceShield::Block, BruteForceShield::UserNotification],
+            allowlist: Vec::new(),
+            mode: BruteForceMode::CountPerIdentifierAndIp,
+            max_attempts: BRUTE_FORCE_MAX_ATTEMPTS,
+        }
+    }
+}
+
+impl BruteForceProtection {
+    pub fn invalid(&self) -> Option<&'static str> {
+        if !(1..=100).contains(&self.max_attempts) {
+            return Some("max_attempts must be between 1 and 100");
+        }
+        if self.allowlist.iter().any(|a| !is_address_or_range(a)) {
+            return Some("allowlist entries must be IP addresses or CIDR ranges");
+        }
+        None
+    }
+
+    pub fn unsupported(&self) -> Option<&'static str> {
+        let mut shields = self.shields.clone();
+        shields.sort_by_key(|s| *s as u8);
+        shields.dedup();
+        if !self.enabled {
+            Some("Brute-force protection cannot be turned off in Latchkey: enabled must be true")
+        } else if shields != [BruteForceShield::Block, BruteForceShield::UserNotification] {
+            Some(
+                "Latchkey's brute-force protection always blocks and notifies the user: shields must be [\"block\",\"user_notification\"]",
+            )
+        } else if !self.allowlist.is_empty() {
+            Some("A brute-force protection allowlist is not supported by Latchkey yet")
+        } else if self.mode != BruteForceMode::CountPerIdentifierAndIp {
+            Some(
+                "Latchkey's brute-force protection counts per identifier and IP: mode must be count_per_identifier_and_ip",
+            )
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottlingShield {
+    Block,
+    AdminNotification,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottlingRate {
+    pub max_attempts: u32,
+    /// Milliseconds between two attempts regained.
+    pub rate: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottlingStages {
+    #[serde(rename = "pre-login")]
+    pub pre_login: ThrottlingRate,
+    #[serde(rename = "pre-user-registration")]
+    pub pre_user_registration: ThrottlingRate,
+}
+
+/// `/attack-protection/suspicious-ip-throttling`. Latchkey does not throttle suspicious
+/// addresses yet: it is off (Auth0's other defaults kept) and cannot be turned on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspiciousIpThrottling {
+    pub enabled: bool,
+    pub shields: Vec<ThrottlingShield>,
+    pub allowlist: Vec<String>,
+    pub stage: ThrottlingStages,
+}
+
+impl Default for SuspiciousIpThrottling {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            shields: vec![ThrottlingShield::AdminNotification, ThrottlingShield::Block],
+            allowlist: Vec::new(),
+            stage: ThrottlingStages {
+                pre_login: ThrottlingRate {
+                    max_attempts: 100,
+                    rate: 864_000,
+                },
+                pre_user_registration: ThrottlingRate {
+                    max_attempts: 50,
+                    rate: 1_200,
+                },
+            },
+        }
+    }
+}
+
+impl SuspiciousIpThrottling {
+    pub fn invalid(&self) -> Option<&'static str> {
+        let rates = [&self.stage.pre_login, &self.stage.pre_user_registration];
+        if rates.iter().any(|r| r.max_attempts == 0 || r.rate == 0) {
+            return Some("stage max_attempts and rate must be positive");
+        }
+        if self.allowlist.iter().any(|a| !is_address_or_range(a)) {
+            return Some("allowlist entries must be IP addresses or CIDR ranges");
+        }
+        None
+    }
+
+    pub fn unsupported(&self) -> Option<&'static str> {
+        self.enabled.then_some(
+            "Suspicious IP throttling is not available in Latchkey yet: enabled must be false",
+        )
+    }
+}
+
+/// An IPv4/IPv6 address, or one followed by `/prefix` within the address's length.
+fn is_address_or_range(s: &str) -> bool {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_what_latchkey_does() {
+        assert_eq!(BreachedPasswordDetection::default().unsupported(), None);
+        assert_eq!(BruteForceProtection::default().unsupported(), None);
+        assert_eq!(SuspiciousIpThrottling::default().unsupported(), None);
+        assert!(is_address_or_range("10.0.0.0/8"));
+        assert!(is_address_or_range("::1"));
+        assert!(!is_address_or_range("10.0.0.0/33"));
+        assert!(!is_address_or_range("example.com"));
+    }
+}
