@@ -18,7 +18,7 @@ pub use action::{
     DeployedRef,
 };
 pub use client::{
-    AppType, Client, ClientGrant, GrantType, InitiatorMode, KNOWN_LOGOUT_INITIATORS,
+    AppType, Client, ClientGrant, GrantType, IMPLICIT_GRANT, InitiatorMode, KNOWN_LOGOUT_INITIATORS,
     LogoutInitiator, LogoutInitiators, OidcLogout, TokenEndpointAuthMethod,
 };
 pub use connection::{Connection, ConnectionOptions, PasswordPolicyLevel, Strategy};
