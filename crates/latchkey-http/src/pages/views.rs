@@ -98,10 +98,10 @@ pub(super) struct FormPost<'a> {
     pub(super) script: &'static str,
 }
 
-pub(super) static FORM_POST_SCRIPT: ScriptHash = ScriptHash::new(
-    include_str!("../../templates/hosted/form_post.js"),
-    || csp_hash(FORM_POST_SCRIPT.text),
-);
+pub(super) static FORM_POST_SCRIPT: ScriptHash =
+    ScriptHash::new(include_str!("../../templates/hosted/form_post.js"), || {
+        csp_hash(FORM_POST_SCRIPT.text)
+    });
 
 /// `response_mode=web_message`: the callback's parameters, posted to `origin` (the callback's
 /// origin, one of the client's web origins) by the page's one script.

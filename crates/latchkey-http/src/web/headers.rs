@@ -81,7 +81,9 @@ struct Framable;
 /// must not be allowed more).
 pub(crate) async fn deny_framing(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
-    if res.extensions().get::<Framable>().is_none() && !res.headers().contains_key(header::X_FRAME_OPTIONS) {
+    if res.extensions().get::<Framable>().is_none()
+        && !res.headers().contains_key(header::X_FRAME_OPTIONS)
+    {
         res.headers_mut()
             .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }

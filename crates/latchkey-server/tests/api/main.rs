@@ -22,6 +22,7 @@ mod hardening;
 mod hardening_admin;
 mod hardening_conn;
 mod helpers;
+mod implicit_flows;
 mod job_lanes;
 mod login;
 mod loopback_http;

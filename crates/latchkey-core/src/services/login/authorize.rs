@@ -3,8 +3,8 @@
 
 use super::grants::{FrontChannel, LoginContext, OIDC_SCOPES};
 use super::{
-    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, CODE_TTL_SECS, LoginForm,
-    LoginStep, PendingLogin, PostLoginProgress, ResponseMode, ResponseType, TRANSACTION_TTL_SECS,
+    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, CODE_TTL_SECS, LoginForm, LoginStep,
+    PendingLogin, PostLoginProgress, ResponseMode, ResponseType, TRANSACTION_TTL_SECS,
     TokenResponse, Transaction,
 };
 use crate::domain::{Client, ClientId, IMPLICIT_GRANT, Scope};
@@ -53,7 +53,9 @@ impl Services {
             .response_mode
             .as_deref()
             .and_then(ResponseMode::parse)
-            .unwrap_or_else(|| response_type.map_or(ResponseMode::Query, ResponseType::default_mode));
+            .unwrap_or_else(|| {
+                response_type.map_or(ResponseMode::Query, ResponseType::default_mode)
+            });
         // web_message posts the answer to the callback's origin: only one the client lists
         // among its web origins, and never an error posted to an origin it does not.
         if mode == ResponseMode::WebMessage
@@ -125,10 +127,9 @@ impl Services {
                     // prompt=none: an action that needs the user (a second factor, a redirect)
                     // cannot be shown; the application hears it must ask interactively.
                     if silent && !matches!(step, LoginStep::Respond { .. }) {
-                        return Ok(AuthorizeOutcome::Respond(error_tx.error(
-                            ErrorCode::InteractionRequired,
-                            "Interaction required",
-                        )));
+                        return Ok(AuthorizeOutcome::Respond(
+                            error_tx.error(ErrorCode::InteractionRequired, "Interaction required"),
+                        ));
                     }
                     return Ok(AuthorizeOutcome::Step(step));
                 }
@@ -155,8 +156,7 @@ impl Services {
         client: &Client,
         tx: &mut Transaction,
     ) -> ServiceResult<Result<(), (ErrorCode, String)>> {
-        let Some(response_type) = req.response_type.as_deref().and_then(ResponseType::parse)
-        else {
+        let Some(response_type) = req.response_type.as_deref().and_then(ResponseType::parse) else {
             return Ok(Err((
                 ErrorCode::UnsupportedResponseType,
                 format!(
@@ -178,8 +178,7 @@ impl Services {
             tx.mode = ResponseMode::Fragment;
             return Ok(Err((
                 ErrorCode::InvalidRequest,
-                "response_mode=query is not allowed for response types that return tokens."
-                    .into(),
+                "response_mode=query is not allowed for response types that return tokens.".into(),
             )));
         }
         if response_type.is_implicit_or_hybrid() && !client.allows_implicit() {
@@ -188,8 +187,7 @@ impl Services {
                 "The client may not use the implicit flow (grant type implicit).".into(),
             )));
         }
-        if response_type.code && !client.allows_grant(crate::domain::GrantType::AuthorizationCode)
-        {
+        if response_type.code && !client.allows_grant(crate::domain::GrantType::AuthorizationCode) {
             return Ok(Err((
                 ErrorCode::UnauthorizedClient,
                 "The client may not use the authorization code flow.".into(),
