@@ -11,6 +11,7 @@ mod browser;
 mod browser_actions;
 mod browser_admin;
 mod browser_mfa;
+mod browser_silent;
 mod brute_force;
 mod cors;
 mod custom_db;
