@@ -101,7 +101,7 @@ fn csp_directive(headers: &reqwest::header::HeaderMap, name: &str) -> Vec<String
 fn inline_script_source(page: &str) -> String {
     let start = page.find("<script>").expect("an inline script") + "<script>".len();
     let end = start + page[start..].find("</script>").unwrap();
-    let digest = sha2::Sha256::digest(page[start..end].as_bytes());
+    let digest = sha2::Sha256::digest(&page.as_bytes()[start..end]);
     format!(
         "'sha256-{}'",
         base64::engine::general_purpose::STANDARD.encode(digest)
