@@ -5,8 +5,9 @@
 //      loginWithRedirect, then getTokenSilently({cacheMode: "off"}) renews through the default
 //      hidden iframe (/authorize?prompt=none&response_mode=web_message); with useRefreshTokens
 //      it renews through /oauth/token; the fallback session cookie alone still signs the
-//      browser in. (This Chromium blocks third-party cookies, so from another site only
-//      refresh tokens could renew; the cookie's SameSite=None; Secure is checked instead.)
+//      browser in; loginWithPopup gets its answer by web_message too. (This Chromium blocks
+//      third-party cookies, so from another site only refresh tokens could renew; the
+//      cookie's SameSite=None; Secure is checked instead.)
 //   2. express-openid-connect with its default configuration (response_type=id_token,
 //      response_mode=form_post) in node over https: /profile shows the user after the
 //      form_post page submitted itself; with JavaScript off the page offers its button.
@@ -223,6 +224,25 @@ async function spaJourney(journey, token) {
   check(!renewal.some((r) => r.url.startsWith(`${baseUrl}/authorize`)), "useRefreshTokens still used the iframe");
   check(claimsOf(renewed.access_token).sub === claimsOf(fresh.access_token).sub, "renewed token for another user");
   ok("useRefreshTokens: getTokenSilently renewed through /oauth/token (refresh_token grant)");
+
+  // loginWithPopup in a browser without a session: the popup's login form answers its opener
+  // with web_message.
+  const fresh2 = await journey.openTab("popup");
+  await fresh2.page.goto(`${spaOrigin}/`, { waitUntil: "load" });
+  check((await fresh2.page.evaluate(() => window.spaReady)) === false, "the popup tab starts logged out");
+  const [popup] = await Promise.all([
+    fresh2.page.waitForEvent("popup"),
+    fresh2.page.evaluate(() => {
+      window.popupLogin = window.spa.loginWithPopup().then(() => window.spa.isAuthenticated());
+    }),
+  ]);
+  await popup.waitForURL((u) => u.origin === baseUrl);
+  await popup.waitForLoadState("load");
+  await popup.fill("#username", email);
+  await popup.fill("#password", PASSWORD);
+  await Promise.all([popup.waitForEvent("close"), popup.locator('form button[type="submit"]').first().click()]);
+  check((await fresh2.page.evaluate(() => window.popupLogin)) === true, "loginWithPopup did not sign the SPA in");
+  ok("loginWithPopup: the popup answered its opener with web_message and closed");
 }
 
 async function expressJourney(journey, token) {

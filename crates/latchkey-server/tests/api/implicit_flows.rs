@@ -300,3 +300,58 @@ async fn web_message_posts_only_to_a_registered_web_origin_that_alone_may_frame_
         .await;
     assert!(location.unwrap().contains("error=invalid_request"));
 }
+
+/// Post-login actions under silent authentication: their claims reach the front-channel
+/// tokens, and a step that needs the user (here a redirect) cannot happen with `prompt=none`:
+/// the application hears `interaction_required`, by web_message like every silent answer.
+#[tokio::test]
+async fn silent_authentication_reports_an_action_that_needs_the_user() {
+    let (app, _sink) = app_with_sink().await;
+    app.create_user("ada@example.com", "Old-Password-1").await;
+    let client_id = regular_web_app(&app).await;
+    crate::actions::deploy_and_bind(
+        &app,
+        "post-login",
+        "silent",
+        r#"
+exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim("https://example.com/mode", event.transaction.response_mode);
+  if (event.transaction.response_mode === "web_message") {
+    api.redirect.sendUserTo("https://terms.example.com/accept");
+  }
+};
+"#,
+        json!([]),
+    )
+    .await;
+    let mut b = Browser::new();
+    let (_, page, _) = b
+        .get(&authorize(
+            &app,
+            &client_id,
+            CALLBACK,
+            "&response_type=id_token&nonce=n1",
+        ))
+        .await;
+    let (status, _, location) =
+        log_in(&mut b, &app, &page, "ada@example.com", "Old-Password-1").await;
+    assert_eq!(status, 303);
+    let f = fragment(&location.unwrap());
+    assert_eq!(
+        jwt_part(&f["id_token"], 1)["https://example.com/mode"],
+        "fragment"
+    );
+
+    let (status, _, page) = b
+        .get_with_headers(&authorize(
+            &app,
+            &client_id,
+            CALLBACK,
+            "&response_type=id_token&response_mode=web_message&prompt=none&nonce=n2",
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(hidden(&page, "error"), "interaction_required");
+    assert_eq!(hidden(&page, "state"), "st4te");
+    assert!(!page.contains(r#"name="id_token""#), "{page}");
+}
