@@ -203,9 +203,16 @@ fn default_refresh_lifetime() -> i64 {
     2_592_000
 }
 
+/// The grant type that lets `/authorize` answer with tokens (the implicit and hybrid flows);
+/// it is no grant of `/oauth/token`, so it is not among `GrantType`'s.
+pub const IMPLICIT_GRANT: &str = "implicit";
+
 impl Client {
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.iter().any(|g| g == grant.as_str())
+    }
+    pub fn allows_implicit(&self) -> bool {
+        self.grant_types.iter().any(|g| g == IMPLICIT_GRANT)
     }
     /// Constant-time comparison of a presented secret.
     pub fn secret_matches(&self, presented: &str) -> bool {

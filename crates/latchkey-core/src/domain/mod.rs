@@ -21,8 +21,9 @@ pub use action::{
     DeployedRef,
 };
 pub use client::{
-    AppType, Client, ClientGrant, GrantType, InitiatorMode, KNOWN_LOGOUT_INITIATORS,
-    LogoutInitiator, LogoutInitiators, OidcLogout, TokenEndpointAuthMethod,
+    AppType, Client, ClientGrant, GrantType, IMPLICIT_GRANT, InitiatorMode,
+    KNOWN_LOGOUT_INITIATORS, LogoutInitiator, LogoutInitiators, OidcLogout,
+    TokenEndpointAuthMethod,
 };
 pub use connection::{Connection, ConnectionOptions, PasswordPolicyLevel, Strategy};
 pub use email::Email;

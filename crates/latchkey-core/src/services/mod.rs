@@ -50,7 +50,7 @@ pub use log_streams::{
 };
 pub use login::{
     AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
-    ResponseMode,
+    ResponseMode, ResponseType,
 };
 pub use login::{ClientAuth, TokenRequest, TokenResponse};
 pub use login_blocks::UnblockLinkState;
@@ -325,15 +325,16 @@ impl Services {
             "end_session_endpoint": format!("{i}oidc/logout"),
             "scopes_supported": ["openid", "profile", "offline_access", "name", "given_name", "family_name",
                                   "nickname", "email", "email_verified", "picture", "created_at", "identities"],
-            "response_types_supported": ["code"],
+            "response_types_supported": ["code", "token", "id_token", "id_token token", "code id_token",
+                                         "code token", "code id_token token"],
             "code_challenge_methods_supported": ["S256"],
-            "response_modes_supported": ["query", "form_post"],
+            "response_modes_supported": ["query", "fragment", "form_post", "web_message"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "grant_types_supported": ["authorization_code", "client_credentials", "password",
+            "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "password",
                                        "http://auth0.com/oauth/grant-type/password-realm", "refresh_token"],
-            "claims_supported": ["aud", "auth_time", "created_at", "email", "email_verified", "exp", "family_name",
+            "claims_supported": ["aud", "at_hash", "auth_time", "c_hash", "created_at", "email", "email_verified", "exp", "family_name",
                                   "given_name", "iat", "identities", "iss", "name", "nickname", "picture", "sub"],
             "request_uri_parameter_supported": false,
             "request_parameter_supported": false,

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::extract::Meta;
 use crate::web::i18n::Lang;
 use crate::web::views::RuleLine;
-use crate::web::{PageError, PageResult, internal, origin_of, read_cookie, url_component};
+use crate::web::{Csp, PageError, PageResult, internal, origin_of, read_cookie, url_component};
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -34,29 +34,86 @@ pub fn router() -> Router<AppState> {
         .route("/continue", get(continue_login))
 }
 
-pub(super) const SESSION_COOKIE: &str = "lk_session";
+const SESSION_COOKIE: &str = "lk_session";
+/// The session again without `SameSite`, for browsers that refuse `SameSite=None` (and would
+/// drop `lk_session`), as Auth0 pairs `auth0` with `auth0_compat`. Read only when
+/// `lk_session` is absent.
+const SESSION_COMPAT_COOKIE: &str = "lk_session_compat";
 /// Binds a login suspended by a post-login action's redirect to the browser it left from.
 const CONTINUE_COOKIE: &str = "lk_continue";
 const LOGIN_PURPOSE: &str = "login";
 
-/// The callback answer: a 302 with the parameters in the query, or (form_post) a page whose
-/// form carries them to the callback.
-fn respond(ctx: &Ctx, answer: &AuthorizationResponse, session_cookie: Option<String>) -> Response {
+/// The session cookie a request carries.
+pub(super) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    read_cookie(headers, SESSION_COOKIE).or_else(|| read_cookie(headers, SESSION_COMPAT_COOKIE))
+}
+
+/// `Set-Cookie` values for the session (`token`) or, with `None`, for ending it. Under TLS the
+/// session must reach `/authorize` in a cross-site iframe (silent authentication), so it is
+/// `SameSite=None; Secure`, with its compatibility twin; every form that acts on it carries a
+/// CSRF token, so `Lax` is not what protects them. Over plain HTTP (development) browsers
+/// refuse `SameSite=None` without `Secure`: one `Lax` cookie, and silent authentication works
+/// from the server's own site only.
+fn session_cookies(ctx: &Ctx, token: Option<(&str, i64)>) -> Vec<String> {
+    let (value, max_age) = token.unwrap_or(("", 0));
+    if ctx.state.services.config().issuer.starts_with("https://") {
+        vec![
+            format!(
+                "{SESSION_COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=None; Max-Age={max_age}"
+            ),
+            format!("{SESSION_COMPAT_COOKIE}={value}; Path=/; HttpOnly; Secure; Max-Age={max_age}"),
+        ]
+    } else {
+        vec![format!(
+            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}"
+        )]
+    }
+}
+
+/// The callback answer: a 302 with the parameters in the query or the fragment, a page whose
+/// form carries them to the callback (form_post), or a page that posts them to the window
+/// that opened or framed it (web_message).
+fn respond(ctx: &Ctx, answer: &AuthorizationResponse, session_cookies: Vec<String>) -> Response {
+    let target: Vec<String> = origin_of(&answer.redirect_uri).into_iter().collect();
     let mut res = match answer.mode {
-        ResponseMode::Query => Redirect::to(&answer.location()).into_response(),
+        ResponseMode::Query | ResponseMode::Fragment => {
+            Redirect::to(&answer.location()).into_response()
+        }
         ResponseMode::FormPost => {
             let view = views::FormPost {
                 action: &answer.redirect_uri,
                 fields: &answer.params,
+                script: views::FORM_POST_SCRIPT.text,
             };
-            let target: Vec<String> = origin_of(&answer.redirect_uri).into_iter().collect();
-            ctx.render(StatusCode::OK, "Signing you in", &view, &target)
+            let csp = Csp {
+                form_targets: &target,
+                scripts: &[&views::FORM_POST_SCRIPT],
+                ..Csp::default()
+            };
+            ctx.render_with(StatusCode::OK, "Signing you in", &view, &csp)
+        }
+        // The service answers web_message only for a callback whose origin is one of the
+        // client's web origins: that origin alone receives the answer and may frame the page.
+        ResponseMode::WebMessage => {
+            let view = views::WebMessage {
+                origin: target.first().map(String::as_str).unwrap_or_default(),
+                fields: &answer.params,
+                script: views::WEB_MESSAGE_SCRIPT.text,
+            };
+            let csp = Csp {
+                scripts: &[&views::WEB_MESSAGE_SCRIPT],
+                frame_ancestors: &target,
+                ..Csp::default()
+            };
+            ctx.render_with(StatusCode::OK, "Signing you in", &view, &csp)
         }
     };
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(c) = session_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        res.headers_mut().append(header::SET_COOKIE, c);
+    for c in session_cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     res
 }
@@ -198,7 +255,7 @@ async fn authorize(
     if let Some(lang) = chosen {
         ctx.lang = lang;
     }
-    let session = read_cookie(&headers, SESSION_COOKIE);
+    let session = session_cookie(&headers);
     let caller = Caller::end_user(meta);
     let mut res = authorize_answer(&ctx, req, session.as_deref(), &caller).await?;
     if let Some(lang) = chosen
@@ -221,7 +278,7 @@ async fn authorize_answer(
 ) -> PageResult {
     Ok(
         match ctx.state.services.authorize(req, session, caller).await {
-            Ok(AuthorizeOutcome::Respond(answer)) => respond(ctx, &answer, None),
+            Ok(AuthorizeOutcome::Respond(answer)) => respond(ctx, &answer, Vec::new()),
             Ok(AuthorizeOutcome::Step(step)) => after_login(ctx, step, None, StatusCode::OK),
             Err(ServiceError::AccessDenied(message)) => denied_page(ctx, &message),
             Ok(AuthorizeOutcome::Login(form)) if form.show_signup => {
@@ -439,22 +496,19 @@ fn after_login(ctx: &Ctx, step: LoginStep, error: Option<&str>, status: StatusCo
             url,
             browser_binding,
         } => action_redirect(ctx, &url, browser_binding.expose_secret()),
-        LoginStep::Respond { response } => respond(ctx, &response, None),
+        LoginStep::Respond { response } => respond(ctx, &response, Vec::new()),
         LoginStep::Done {
             session,
             response,
             recovery_code,
         } => {
-            let secure = ctx.state.services.config().issuer.starts_with("https://");
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-                session.token.expose_secret(),
-                session.max_age_secs,
-                if secure { "; Secure" } else { "" }
+            let cookies = session_cookies(
+                ctx,
+                Some((session.token.expose_secret(), session.max_age_secs)),
             );
             match recovery_code {
-                None => respond(ctx, &response, Some(cookie)),
-                Some(code) => recovery_page(ctx, &response, code.expose_secret(), cookie),
+                None => respond(ctx, &response, cookies),
+                Some(code) => recovery_page(ctx, &response, code.expose_secret(), cookies),
             }
         }
         LoginStep::SecondFactor { pending, callback } => {
@@ -498,15 +552,19 @@ fn recovery_page(
     ctx: &Ctx,
     answer: &AuthorizationResponse,
     code: &str,
-    cookie: String,
+    cookies: Vec<String>,
 ) -> Response {
     let location = answer.location();
     let view = views::Recovery {
         heading: "Save your recovery code",
         lead: "If you lose your phone, this code lets you sign in once. It is shown only now.",
         code: crate::web::grouped_key(code),
+        // web_message answers a popup or an iframe, which a recovery code never reaches
+        // silently: the link carries the answer as a fragment would.
         onward: match answer.mode {
-            ResponseMode::Query => Onward::Link(&location),
+            ResponseMode::Query | ResponseMode::Fragment | ResponseMode::WebMessage => {
+                Onward::Link(&location)
+            }
             ResponseMode::FormPost => Onward::Post {
                 action: &answer.redirect_uri,
                 fields: &answer.params,
@@ -515,8 +573,10 @@ fn recovery_page(
     };
     let targets: Vec<String> = origin_of(&answer.redirect_uri).into_iter().collect();
     let mut res = ctx.render(StatusCode::OK, "Save your recovery code", &view, &targets);
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().append(header::SET_COOKIE, v);
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     res
 }
@@ -573,7 +633,7 @@ async fn logout(
     Query(q): Query<LogoutQuery>,
 ) -> PageResult {
     let ctx = Ctx::new(state, &headers).await?;
-    let session = read_cookie(&headers, SESSION_COOKIE);
+    let session = session_cookie(&headers);
     let target = ctx
         .state
         .services
@@ -595,14 +655,15 @@ async fn logout(
             },
         ),
     };
-    clear_session_cookie(&mut res);
+    clear_session_cookie(&ctx, &mut res);
     Ok(res)
 }
 
-/// Removes the session cookie (`/v2/logout`, `/oidc/logout`).
-pub(super) fn clear_session_cookie(res: &mut Response) {
-    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    if let Ok(v) = HeaderValue::from_str(&clear) {
-        res.headers_mut().append(header::SET_COOKIE, v);
+/// Removes the session cookies (`/v2/logout`, `/oidc/logout`).
+pub(super) fn clear_session_cookie(ctx: &Ctx, res: &mut Response) {
+    for clear in session_cookies(ctx, None) {
+        if let Ok(v) = HeaderValue::from_str(&clear) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
 }

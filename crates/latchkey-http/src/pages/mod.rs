@@ -131,7 +131,22 @@ impl Ctx {
         view: &impl askama::Template,
         targets: &[String],
     ) -> Response {
-        self.document(status, title, view, targets)
+        let csp = Csp {
+            form_targets: targets,
+            ..Csp::default()
+        };
+        self.render_with(status, title, view, &csp)
+    }
+
+    /// `render` for a page that needs more than form targets in its CSP (a script, framing).
+    pub(crate) fn render_with(
+        &self,
+        status: StatusCode,
+        title: &str,
+        view: &impl askama::Template,
+        csp: &Csp<'_>,
+    ) -> Response {
+        self.document(status, title, view, csp)
             .unwrap_or_else(IntoResponse::into_response)
     }
 
@@ -140,7 +155,7 @@ impl Ctx {
         status: StatusCode,
         title: &str,
         view: &impl askama::Template,
-        targets: &[String],
+        csp: &Csp<'_>,
     ) -> Result<Response, PageError> {
         let title = self.lang.tr(title);
         let body = Html::render(view)?.translated(self.lang);
@@ -172,14 +187,7 @@ impl Ctx {
             })?
             .into_string(),
         };
-        Ok(html_response(
-            status,
-            html,
-            &Csp {
-                form_targets: targets,
-            },
-            self.cookie.clone(),
-        ))
+        Ok(html_response(status, html, csp, self.cookie.clone()))
     }
 
     /// A page that says one thing (see `views::Message`), titled by its heading.

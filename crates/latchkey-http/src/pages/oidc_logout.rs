@@ -2,11 +2,11 @@
 //! a refused one ends nothing and is answered with a page, never a redirect).
 
 use super::Ctx;
-use super::login::{SESSION_COOKIE, clear_session_cookie};
+use super::login::{clear_session_cookie, session_cookie};
 use super::views::Message;
 use crate::AppState;
 use crate::extract::Meta;
-use crate::web::{PageResult, internal, read_cookie};
+use crate::web::{PageResult, internal};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -41,7 +41,7 @@ async fn oidc_logout(
     Query(q): Query<LogoutQuery>,
 ) -> PageResult {
     let ctx = Ctx::new(state, &headers).await?;
-    let session = read_cookie(&headers, SESSION_COOKIE);
+    let session = session_cookie(&headers);
     let request = RpLogoutRequest {
         id_token_hint: q.id_token_hint,
         client_id: q.client_id,
@@ -75,6 +75,6 @@ async fn oidc_logout(
     };
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    clear_session_cookie(&mut res);
+    clear_session_cookie(&ctx, &mut res);
     Ok(res)
 }

@@ -2,6 +2,7 @@
 //! plain values. Templates escape every value; nothing here is HTML.
 
 use crate::web::views::RuleLine;
+use crate::web::{ScriptHash, csp_hash};
 use askama::Template;
 
 /// The page shell when the tenant has no `page.liquid`.
@@ -87,13 +88,35 @@ pub(super) struct Signup<'a> {
     pub(super) back_query: String,
 }
 
-/// `response_mode=form_post`: the callback's parameters in a form.
+/// `response_mode=form_post`: the callback's parameters in a form that submits itself (its
+/// button stays for browsers without JavaScript).
 #[derive(Template)]
 #[template(path = "hosted/form_post.html")]
 pub(super) struct FormPost<'a> {
     pub(super) action: &'a str,
     pub(super) fields: &'a [(String, String)],
+    pub(super) script: &'static str,
 }
+
+pub(super) static FORM_POST_SCRIPT: ScriptHash =
+    ScriptHash::new(include_str!("../../templates/hosted/form_post.js"), || {
+        csp_hash(FORM_POST_SCRIPT.text)
+    });
+
+/// `response_mode=web_message`: the callback's parameters, posted to `origin` (the callback's
+/// origin, one of the client's web origins) by the page's one script.
+#[derive(Template)]
+#[template(path = "hosted/web_message.html")]
+pub(super) struct WebMessage<'a> {
+    pub(super) origin: &'a str,
+    pub(super) fields: &'a [(String, String)],
+    pub(super) script: &'static str,
+}
+
+pub(super) static WEB_MESSAGE_SCRIPT: ScriptHash = ScriptHash::new(
+    include_str!("../../templates/hosted/web_message.js"),
+    || csp_hash(WEB_MESSAGE_SCRIPT.text),
+);
 
 /// The one-time-code form (login's second factor, enrolment, the reset's challenge).
 pub(super) struct CodeForm<'a> {

@@ -9,7 +9,7 @@ pub(crate) mod i18n;
 pub(crate) mod views;
 
 pub(crate) use csrf::{csrf_matches, csrf_nonce, read_cookie};
-pub(crate) use headers::{Csp, html_response};
+pub(crate) use headers::{Csp, ScriptHash, csp_hash, deny_framing, html_response};
 
 use axum::http::{StatusCode, header};
 

@@ -30,7 +30,7 @@ pub(crate) fn authorize_url(app: &TestApp, extra: &str) -> String {
     ))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -83,6 +83,23 @@ impl Browser {
     pub(crate) async fn get(&mut self, url: &str) -> (u16, String, Option<String>) {
         let request = self.http.get(url);
         self.send(request).await
+    }
+    /// `get` with the answer's headers: (status, headers, body).
+    pub(crate) async fn get_with_headers(
+        &mut self,
+        url: &str,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let res = self
+            .http
+            .get(url)
+            .header("cookie", self.header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        (status, headers, res.text().await.unwrap())
     }
     pub(crate) async fn post(
         &mut self,
@@ -288,7 +305,7 @@ async fn authorize_refuses_bad_requests_safely() {
     );
     let (_, _, location) = b
         .get(&app.url(&format!(
-            "/authorize?response_type=token&client_id={client_id}&redirect_uri={}&state=st4te",
+            "/authorize?response_type=code%20code&client_id={client_id}&redirect_uri={}&state=st4te",
             urlencode(CALLBACK)
         )))
         .await;

@@ -1,17 +1,20 @@
-//! `GET /authorize`: validation, single sign-on, the login form, authorization codes.
+//! `GET /authorize`: validation, single sign-on, the login form, and the answer: a code,
+//! tokens (implicit and hybrid flows), or both.
 
-use super::grants::OIDC_SCOPES;
+use super::grants::{FrontChannel, LoginContext, OIDC_SCOPES};
 use super::{
-    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, CODE_TTL_SECS, LoginForm,
-    PendingLogin, PostLoginProgress, ResponseMode, TRANSACTION_TTL_SECS, Transaction,
+    AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, CODE_TTL_SECS, LoginForm, LoginStep,
+    PendingLogin, PostLoginProgress, ResponseMode, ResponseType, TRANSACTION_TTL_SECS,
+    TokenResponse, Transaction,
 };
-use crate::domain::{Client, ClientId, Scope};
+use crate::domain::{Client, ClientId, IMPLICIT_GRANT, Scope};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
+use crate::services::origins::origin_matches;
 use crate::services::{Caller, Services};
 use crate::store::{AuthorizationCode, SessionRecord};
 use crate::time::Timestamp;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 impl Services {
     /// `GET /authorize`. Errors about the client or the callback are shown, never redirected;
@@ -45,11 +48,28 @@ impl Services {
                 ));
             }
         };
-        let mode = match req.response_mode.as_deref() {
-            None | Some("query") => ResponseMode::Query,
-            Some("form_post") => ResponseMode::FormPost,
-            Some(_) => ResponseMode::Query,
-        };
+        let response_type = req.response_type.as_deref().and_then(ResponseType::parse);
+        let mode = req
+            .response_mode
+            .as_deref()
+            .and_then(ResponseMode::parse)
+            .unwrap_or_else(|| {
+                response_type.map_or(ResponseMode::Query, ResponseType::default_mode)
+            });
+        // web_message posts the answer to the callback's origin: only one the client lists
+        // among its web origins, and never an error posted to an origin it does not.
+        if mode == ResponseMode::WebMessage
+            && !origin_of(&redirect_uri).is_some_and(|o| {
+                client
+                    .web_origins
+                    .iter()
+                    .any(|w| origin_matches(w.trim_end_matches('/'), &o))
+            })
+        {
+            return Ok(AuthorizeOutcome::Refuse(
+                "response_mode=web_message needs the redirect_uri's origin in the application's Allowed Web Origins.".into(),
+            ));
+        }
         let mut tx = Transaction {
             client_id: client.client_id.as_str().to_owned(),
             redirect_uri,
@@ -66,6 +86,7 @@ impl Services {
             expires: Timestamp::now().seconds() + TRANSACTION_TTL_SECS,
             requested_scope: req.scope.clone().unwrap_or_else(|| "openid".into()),
             prompt: req.prompt.clone(),
+            response_type: response_type.unwrap_or(ResponseType::CODE),
         };
         match self.validate_authorize(&req, &client, &mut tx).await? {
             Ok(()) => {}
@@ -98,12 +119,23 @@ impl Services {
                         },
                         tx,
                     };
+                    let silent = prompt == "none";
+                    let error_tx = pending.tx.clone();
                     let step = self
                         .finish_login(&pending, session.amr.clone(), None, caller)
                         .await?;
+                    // prompt=none: an action that needs the user (a second factor, a redirect)
+                    // cannot be shown; the application hears it must ask interactively.
+                    if silent && !matches!(step, LoginStep::Respond { .. }) {
+                        return Ok(AuthorizeOutcome::Respond(
+                            error_tx.error(ErrorCode::InteractionRequired, "Interaction required"),
+                        ));
+                    }
                     return Ok(AuthorizeOutcome::Step(step));
                 }
-                let response = self.issue_code(&tx, &session, Default::default()).await?;
+                let response = self
+                    .answer_authorization(&tx, &session, Default::default())
+                    .await?;
                 return Ok(AuthorizeOutcome::Respond(response));
             }
         }
@@ -124,25 +156,47 @@ impl Services {
         client: &Client,
         tx: &mut Transaction,
     ) -> ServiceResult<Result<(), (ErrorCode, String)>> {
-        if req.response_type.as_deref() != Some("code") {
+        let Some(response_type) = req.response_type.as_deref().and_then(ResponseType::parse) else {
             return Ok(Err((
                 ErrorCode::UnsupportedResponseType,
-                "Only response_type=code is supported.".into(),
+                format!(
+                    "Unsupported response type: {}",
+                    req.response_type.as_deref().unwrap_or_default()
+                ),
             )));
-        }
-        if !matches!(
-            req.response_mode.as_deref(),
-            None | Some("query" | "form_post")
-        ) {
+        };
+        if let Some(mode) = &req.response_mode
+            && ResponseMode::parse(mode).is_none()
+        {
             return Ok(Err((
                 ErrorCode::InvalidRequest,
-                "response_mode must be query or form_post".into(),
+                format!("Unsupported response_mode: {mode}"),
             )));
         }
-        if !client.allows_grant(crate::domain::GrantType::AuthorizationCode) {
+        // OAuth 2.0 Multiple Response Types §5: tokens never travel in the query.
+        if response_type.is_implicit_or_hybrid() && tx.mode == ResponseMode::Query {
+            tx.mode = ResponseMode::Fragment;
+            return Ok(Err((
+                ErrorCode::InvalidRequest,
+                "response_mode=query is not allowed for response types that return tokens.".into(),
+            )));
+        }
+        if response_type.is_implicit_or_hybrid() && !client.allows_implicit() {
+            return Ok(Err((
+                ErrorCode::UnauthorizedClient,
+                "The client may not use the implicit flow (grant type implicit).".into(),
+            )));
+        }
+        if response_type.code && !client.allows_grant(crate::domain::GrantType::AuthorizationCode) {
             return Ok(Err((
                 ErrorCode::UnauthorizedClient,
                 "The client may not use the authorization code flow.".into(),
+            )));
+        }
+        if response_type.requires_nonce() && req.nonce.as_deref().is_none_or(str::is_empty) {
+            return Ok(Err((
+                ErrorCode::InvalidRequest,
+                "Missing required parameter: nonce".into(),
             )));
         }
         match (&req.code_challenge, req.code_challenge_method.as_deref()) {
@@ -161,7 +215,8 @@ impl Services {
                     "Only code_challenge_method=S256 is supported.".into(),
                 )));
             }
-            (None, _) if client.is_public() => {
+            // PKCE protects a code; an answer without one has nothing for it to protect.
+            (None, _) if client.is_public() && response_type.code => {
                 return Ok(Err((
                     ErrorCode::InvalidRequest,
                     "Public clients must use PKCE (code_challenge with S256).".into(),
@@ -223,12 +278,95 @@ impl Services {
         Ok(Ok(()))
     }
 
-    pub(in crate::services) async fn issue_code(
+    /// The answer to a logged-in authorization request, with what its `response_type`
+    /// asked for: a code (stored, single-use), an access token, an ID token (with `at_hash`
+    /// and `c_hash` for what travels beside it, OIDC Core §3.3.2.11).
+    pub(in crate::services) async fn answer_authorization(
         &self,
         tx: &Transaction,
         session: &SessionRecord,
         custom_claims: crate::actions::CustomClaims,
     ) -> ServiceResult<AuthorizationResponse> {
+        let rt = tx.response_type;
+        let mut params = Vec::new();
+        let code = if rt.code {
+            let code = self.issue_code(tx, session, custom_claims.clone()).await?;
+            params.push(("code".to_owned(), code.expose_secret().to_owned()));
+            Some(code)
+        } else {
+            None
+        };
+        if rt.is_implicit_or_hybrid() {
+            let tokens = self
+                .front_channel_tokens(tx, session, custom_claims, code.as_ref())
+                .await?;
+            if rt.token {
+                params.push((
+                    "access_token".to_owned(),
+                    tokens.access_token.expose_secret().to_owned(),
+                ));
+                params.push(("token_type".to_owned(), "Bearer".to_owned()));
+                params.push(("expires_in".to_owned(), tokens.expires_in.to_string()));
+            }
+            if rt.id_token
+                && let Some(id_token) = &tokens.id_token
+            {
+                params.push(("id_token".to_owned(), id_token.expose_secret().to_owned()));
+            }
+        }
+        Ok(tx.respond(params))
+    }
+
+    /// The tokens the implicit and hybrid flows hand over at `/authorize`. Never a refresh
+    /// token: those only come from the token endpoint.
+    async fn front_channel_tokens(
+        &self,
+        tx: &Transaction,
+        session: &SessionRecord,
+        custom_claims: crate::actions::CustomClaims,
+        code: Option<&SecretString>,
+    ) -> ServiceResult<TokenResponse> {
+        let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
+        let client = self.active_client(&id).await?.ok_or_else(|| {
+            ServiceError::bad_request(ErrorCode::InvalidRequest, "Unknown client.")
+        })?;
+        let user = self.get_user(&session.user_id).await?;
+        let login = LoginContext {
+            nonce: tx.nonce.clone(),
+            auth_time: Some(session.auth_time),
+            amr: session.amr.clone(),
+            sid: Some(session.id.clone()),
+            custom_claims,
+            refresh_family: None,
+            front_channel: Some(FrontChannel {
+                at_hash: tx.response_type.token,
+                c_hash_of: code.cloned(),
+            }),
+        };
+        // A custom API's tokens handed over in the browser live `token_lifetime_for_web`, as
+        // Auth0's; the scope was fitted to the API when the login was accepted.
+        let lifetime = match self.api_for_user(tx.audience.as_deref()).await? {
+            Ok(Some(api)) if !api.is_system => i64::from(api.token_lifetime_for_web),
+            _ => self.config.access_token_lifetime_secs,
+        };
+        self.user_tokens(
+            &client,
+            &user,
+            &Scope::parse(&tx.scope),
+            tx.audience.as_deref(),
+            IMPLICIT_GRANT,
+            (Timestamp::now(), lifetime),
+            &login,
+        )
+    }
+
+    /// A new single-use code for the logged-in request.
+    async fn issue_code(
+        &self,
+        tx: &Transaction,
+        session: &SessionRecord,
+        custom_claims: crate::actions::CustomClaims,
+    ) -> ServiceResult<SecretString> {
         let code = crate::random::opaque_token()?;
         let now = Timestamp::now();
         self.store
@@ -255,7 +393,7 @@ impl Services {
                 custom_claims,
             })
             .await?;
-        Ok(tx.respond(vec![("code".into(), code.expose_secret().to_owned())]))
+        Ok(code)
     }
 
     /// The login form's context again (after a failed attempt), if the transaction is valid.
@@ -277,4 +415,10 @@ impl Services {
             rules: crate::password::PasswordPolicy::from_options(&connection.options).describe(),
         })
     }
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> Option<String> {
+    let origin = url::Url::parse(url).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
 }

@@ -191,7 +191,9 @@ impl Services {
                         "This login can no longer continue. Go back to the application and log in again.",
                     )
                 })?;
-            let response = self.issue_code(&pending.tx, &session, claims).await?;
+            let response = self
+                .answer_authorization(&pending.tx, &session, claims)
+                .await?;
             return Ok(LoginStep::Respond { response });
         }
         let token = crate::random::opaque_token()?;
@@ -211,7 +213,9 @@ impl Services {
             user_agent: caller.meta.user_agent.clone(),
         };
         self.store.insert_session(&session).await?;
-        let response = self.issue_code(&pending.tx, &session, claims).await?;
+        let response = self
+            .answer_authorization(&pending.tx, &session, claims)
+            .await?;
         Ok(LoginStep::Done {
             session: NewSession {
                 token,

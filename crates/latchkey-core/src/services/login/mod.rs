@@ -48,11 +48,115 @@ pub struct AuthorizeRequest {
     pub ui_locales: Option<String>,
 }
 
+/// How the answer travels back to the application (OAuth 2.0 Multiple Response Types,
+/// Form Post Response Mode, and Auth0's `web_message`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     Query,
     FormPost,
+    Fragment,
+    /// A page that hands the answer to the window that opened or framed it with
+    /// `postMessage`, to the callback's origin only (which is one of the client's web origins).
+    WebMessage,
+}
+
+impl ResponseMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "query" => Self::Query,
+            "form_post" => Self::FormPost,
+            "fragment" => Self::Fragment,
+            "web_message" => Self::WebMessage,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+            Self::Fragment => "fragment",
+            Self::WebMessage => "web_message",
+        }
+    }
+}
+
+/// `response_type`: which of a code, an ID token and an access token the answer carries. Any
+/// non-empty set of the three is one of the response types Auth0 supports (the order of the
+/// words does not matter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseType {
+    pub code: bool,
+    pub id_token: bool,
+    pub token: bool,
+}
+
+impl Default for ResponseType {
+    /// Transactions sealed before other response types existed were all `code`.
+    fn default() -> Self {
+        Self::CODE
+    }
+}
+
+impl ResponseType {
+    pub const CODE: Self = Self {
+        code: true,
+        id_token: false,
+        token: false,
+    };
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut rt = Self {
+            code: false,
+            id_token: false,
+            token: false,
+        };
+        for word in s.split_whitespace() {
+            let seen = match word {
+                "code" => &mut rt.code,
+                "id_token" => &mut rt.id_token,
+                "token" => &mut rt.token,
+                _ => return None,
+            };
+            if *seen {
+                return None;
+            }
+            *seen = true;
+        }
+        (rt.code || rt.id_token || rt.token).then_some(rt)
+    }
+
+    /// The words in OIDC's order (`code id_token token`).
+    pub fn as_words(self) -> Vec<&'static str> {
+        [
+            (self.code, "code"),
+            (self.id_token, "id_token"),
+            (self.token, "token"),
+        ]
+        .into_iter()
+        .filter_map(|(on, w)| on.then_some(w))
+        .collect()
+    }
+
+    /// Tokens in the front channel: the client must allow the `implicit` grant.
+    pub fn is_implicit_or_hybrid(self) -> bool {
+        self.id_token || self.token
+    }
+
+    /// OIDC Core §3.2.2.1 and §3.3.2.11: the implicit flow with an ID token and every hybrid
+    /// flow need a `nonce` (a bare `code` or OAuth's bare `token` do not).
+    pub fn requires_nonce(self) -> bool {
+        self.id_token || (self.code && self.token)
+    }
+
+    /// OIDC: `query` for a bare code, `fragment` as soon as a token travels in the answer.
+    pub fn default_mode(self) -> ResponseMode {
+        if self.is_implicit_or_hybrid() {
+            ResponseMode::Fragment
+        } else {
+            ResponseMode::Query
+        }
+    }
 }
 
 /// The answer to the client's callback: a code, or an error, with `state`. `Debug` leaves the
@@ -74,9 +178,17 @@ impl std::fmt::Debug for AuthorizationResponse {
 }
 
 impl AuthorizationResponse {
-    /// The callback URL with the parameters in its query (response_mode=query).
+    /// The callback URL with the parameters in its query (response_mode=query) or, for
+    /// `fragment`, in its fragment (where tokens stay out of servers' logs).
     pub fn location(&self) -> String {
         match url::Url::parse(&self.redirect_uri) {
+            Ok(mut u) if matches!(self.mode, ResponseMode::Fragment | ResponseMode::WebMessage) => {
+                let fragment = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(self.params.iter())
+                    .finish();
+                u.set_fragment(Some(&fragment));
+                u.to_string()
+            }
             Ok(mut u) => {
                 u.query_pairs_mut().extend_pairs(self.params.iter());
                 u.to_string()
@@ -233,6 +345,8 @@ pub(in crate::services) struct Transaction {
     /// exchange need not repeat it (RFC 6749 §4.1.3).
     #[serde(default)]
     redirect_uri_omitted: bool,
+    #[serde(default)]
+    response_type: ResponseType,
 }
 
 impl Transaction {

@@ -187,6 +187,7 @@ impl Services {
                 expires: now.seconds() + 300,
                 requested_scope: requested_scope.to_owned(),
                 prompt: None,
+                response_type: super::ResponseType::CODE,
             },
             user_id: user.user_id.as_str().to_owned(),
             auth_time: now.millis(),
@@ -286,7 +287,7 @@ impl Services {
         };
         put("client_id", Some(tx.client_id.clone()));
         put("redirect_uri", Some(tx.redirect_uri.clone()));
-        put("response_type", Some("code".into()));
+        put("response_type", Some(tx.response_type.as_words().join(" ")));
         put("scope", Some(tx.requested_scope.clone()));
         put("state", tx.state.clone());
         put("nonce", tx.nonce.clone());
@@ -295,8 +296,8 @@ impl Services {
         put("prompt", tx.prompt.clone());
         put("max_age", tx.max_age.map(|m| m.to_string()));
         put("login_hint", tx.login_hint.clone());
-        if tx.mode == ResponseMode::FormPost {
-            put("response_mode", Some("form_post".into()));
+        if tx.mode != ResponseMode::Query {
+            put("response_mode", Some(tx.mode.as_str().into()));
         }
         let auth_time = Timestamp::from_millis(auth_time_ms).to_iso();
         let (method, query) = match continue_query {
@@ -314,8 +315,8 @@ impl Services {
                 "acr_values": [],
                 "ui_locales": [],
                 "locale": "en",
-                "response_mode": if tx.mode == ResponseMode::FormPost { "form_post" } else { "query" },
-                "response_type": ["code"],
+                "response_mode": tx.mode.as_str(),
+                "response_type": tx.response_type.as_words(),
             },
             "request": self.action_request(&caller.meta, json!({"method": method, "query": query, "body": {}})),
             "user": user.to_auth0_json(),

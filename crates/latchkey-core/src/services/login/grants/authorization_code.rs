@@ -81,6 +81,7 @@ impl Services {
             sid: record.session_id.clone(),
             custom_claims: record.custom_claims.clone(),
             refresh_family: Some(code_refresh_family(&digest)),
+            front_channel: None,
         };
         let response = self
             .login_tokens(

@@ -81,6 +81,27 @@ pub(crate) struct LoginContext {
     /// The refresh-token family to start (an authorization code's, so that a replay of the
     /// code can revoke it); a random one when `None`.
     pub refresh_family: Option<String>,
+    /// Tokens handed over at `/authorize` (implicit and hybrid flows): what the ID token
+    /// must bind to with `at_hash` and `c_hash`.
+    pub front_channel: Option<FrontChannel>,
+}
+
+/// What travels beside an ID token in a front-channel answer.
+#[derive(Debug, Default)]
+pub(crate) struct FrontChannel {
+    /// The access token travels too: the ID token carries its `at_hash`.
+    pub at_hash: bool,
+    /// The code travels too: the ID token carries its `c_hash`.
+    pub c_hash_of: Option<SecretString>,
+}
+
+/// OIDC Core §3.1.3.6/§3.3.2.11 for RS256: the left half of the SHA-256 of the token's ASCII
+/// text, base64url without padding.
+pub(in crate::services) fn left_half_hash(token: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
 /// The refresh-token family a code's exchange starts: derived from the code's digest, so a
@@ -332,6 +353,7 @@ impl Services {
         });
         add_custom_claims(&mut access, &login.custom_claims.access_token);
         let access_token = SecretString::from(self.keys.sign(&access)?);
+        let front_channel = login.front_channel.as_ref();
         let id_token = if scope.contains("openid") {
             let mut claims = json!({
                 "iss": self.config.issuer,
@@ -350,6 +372,13 @@ impl Services {
                 }
                 if let Some(sid) = &login.sid {
                     m.insert("sid".into(), json!(sid));
+                }
+                if front_channel.is_some_and(|f| f.at_hash) {
+                    let hash = left_half_hash(access_token.expose_secret());
+                    m.insert("at_hash".into(), json!(hash));
+                }
+                if let Some(code) = front_channel.and_then(|f| f.c_hash_of.as_ref()) {
+                    m.insert("c_hash".into(), json!(left_half_hash(code.expose_secret())));
                 }
                 if scope.contains("profile") {
                     m.insert("name".into(), json!(user.display_name()));

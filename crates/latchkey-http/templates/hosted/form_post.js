@@ -1,0 +1,1 @@
+document.getElementById("lk-form-post").submit();

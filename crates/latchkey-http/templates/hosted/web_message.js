@@ -1,0 +1,11 @@
+(function () {
+  // The answer goes to the window that opened (popup) or framed (silent authentication) this
+  // page, and only if that window is at the callback's origin: postMessage drops it otherwise.
+  var form = document.getElementById("lk-web-message");
+  var response = {};
+  Array.prototype.forEach.call(form.elements, function (field) {
+    response[field.name] = field.value;
+  });
+  var target = window.opener || window.parent;
+  target.postMessage({ type: "authorization_response", response: response }, form.getAttribute("data-origin"));
+})();
