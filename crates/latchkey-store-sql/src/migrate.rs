@@ -18,6 +18,7 @@ const ADMIN_CONSOLE: &str = include_str!("../migrations/0008_admin_console.sql")
 const ACTIONS: &str = include_str!("../migrations/0009_actions.sql");
 const LOG_STREAMS: &str = include_str!("../migrations/0010_log_streams.sql");
 const OUTBOX_LANES: &str = include_str!("../migrations/0011_outbox_lanes.sql");
+const LOGIN_TICKETS: &str = include_str!("../migrations/0012_login_tickets.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -30,6 +31,7 @@ const SQLITE: &[(i64, &str)] = &[
     (9, ACTIONS),
     (10, LOG_STREAMS),
     (11, OUTBOX_LANES),
+    (12, LOGIN_TICKETS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -43,6 +45,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (9, ACTIONS),
     (10, LOG_STREAMS),
     (11, OUTBOX_LANES),
+    (12, LOGIN_TICKETS),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

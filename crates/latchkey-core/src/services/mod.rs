@@ -14,6 +14,7 @@ mod custom_db;
 mod email_provider;
 mod email_templates;
 mod jobs;
+mod lock_config;
 mod log_streams;
 mod login;
 mod login_blocks;
@@ -49,7 +50,9 @@ pub use login::{
     AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
     ResponseMode,
 };
+pub use lock_config::{LockClientConfig, LockConnection, LockStrategy};
 pub use login::{ClientAuth, TokenRequest, TokenResponse};
+pub use login::{CrossOriginLogin, IssuedLoginTicket, LOGIN_TICKET_TTL_SECS};
 pub use login_blocks::UnblockLinkState;
 pub use mail_defaults::default_template;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};
