@@ -1,7 +1,8 @@
 // Embedded login in real headless Chromium, with Auth0's own front-end libraries unchanged:
 // Lock 14 (npm auth0-lock, bundled for the browser with esbuild as an application would) and
 // auth0-js 9 (its published dist/auth0.min.js), on an application origin other than the
-// server's (a small node HTTP server on 127.0.0.1, plain HTTP, its own port):
+// server's (a small node HTTPS server on 127.0.0.1, its own port: another origin of the same
+// site, as an application on its own subdomain next to a custom domain for the server):
 //
 //   Lock loads /client/{id}.js from the server (a <script>: ORB/CORP must let it through)
 //   → "Don't remember your password?" → email → Lock's success message → the reset mail
@@ -17,7 +18,8 @@
 // ../browser/common.mjs (playwright-core from there).
 //
 // Exit 0 = pass; otherwise a "FAIL: ..." line on stderr and a non-zero exit.
-import { createServer } from "node:http";
+import { createServer } from "node:https";
+import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,20 +61,40 @@ async function lockBundle() {
     write: false,
     format: "iife",
     minify: true,
+    // As for any browser bundle, but `module` before `main` for `require()` too: auth0-js is
+    // `"type": "module"` and its `main` is a UMD file that esbuild would read as an empty ES
+    // module; its ESM build (`module`) is the one a bundler can use.
+    mainFields: ["browser", "module", "main"],
     define: { "process.env.NODE_ENV": '"production"', global: "window" },
     logLevel: "silent",
   });
   return out.outputFiles[0].text;
 }
 
+// Lock's English dictionary as Auth0's CDN serves it (`{languageBaseUrl}/js/lock/{version}/en.js`):
+// Lock loads it even for English; here the application serves it from the npm package.
+function englishDictionary() {
+  const require = createRequire(import.meta.url);
+  const version = require("auth0-lock/package.json").version;
+  const en = require("auth0-lock/lib/i18n/en.js").default;
+  return { path: `/js/lock/${version}/en.js`, body: `Auth0.registerLanguageDictionary("en", ${JSON.stringify(en)});` };
+}
+
 const page = (title, body) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>
 <body><h1>${title}</h1>${body}</body></html>`;
 
-// The application: Lock's page, auth0-js's page, the libraries, and the callback.
-function startApp(files) {
+// The application: Lock's page, auth0-js's page, the libraries, and the callback. HTTPS with
+// the server's own certificate (Chromium is told to ignore certificate errors). Why the same
+// site: Chromium 156 blocks third-party cookies by default ("UserPreferences"), so from another
+// site the verifier cookie of /co/authenticate is refused and the ticket with it — as on Auth0,
+// whose documentation says cross-origin authentication then needs a custom domain (the app and
+// the login on one site); auth0-js's crossOriginVerification fallback cannot help in Chromium
+// either, its iframe's storage being partitioned.
+function startApp(files, tlsDir) {
   const hits = [];
-  const server = createServer((req, res) => {
+  const tls = { key: readFileSync(join(tlsDir, "key.pem")), cert: readFileSync(join(tlsDir, "cert.pem")) };
+  const server = createServer(tls, (req, res) => {
     const url = new URL(req.url, "http://x");
     hits.push(url.pathname + url.search);
     const file = files[url.pathname];
@@ -87,7 +109,7 @@ function startApp(files) {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const origin = `http://127.0.0.1:${server.address().port}`;
+      const origin = `https://127.0.0.1:${server.address().port}`;
       resolve({
         origin,
         hits,
@@ -112,8 +134,10 @@ async function main() {
     "/lock.js": { type: "text/javascript", body: await lockBundle() },
     "/auth0.js": { type: "text/javascript", body: readFileSync(join(HERE, "node_modules/auth0-js/dist/auth0.min.js")) },
   };
+  const dictionary = englishDictionary();
+  files[dictionary.path] = { type: "text/javascript", body: dictionary.body };
   ok("bundled auth0-lock with esbuild; auth0-js from its dist/auth0.min.js");
-  app = await startApp(files);
+  app = await startApp(files, join(dirname(process.env.LATCHKEY_BOOTSTRAP), "tls"));
   const CALLBACK = `${app.origin}/callback`;
   // Lock's page: the options an application passes for its own domain (the configuration from
   // the server, not Auth0's CDN), a code at the callback.
@@ -126,6 +150,7 @@ const s = ${settings(CALLBACK)};
 window.lockEvents = [];
 const lock = new Auth0Lock(s.clientId, s.domain, {
   configurationBaseUrl: s.baseUrl,
+  languageBaseUrl: location.origin,
   auth: { redirect: true, redirectUrl: s.callback, responseType: "code", params: { scope: "openid profile email" } },
   allowedConnections: [s.connection],
 });
@@ -162,15 +187,28 @@ window.login = (username, password) => new Promise((resolve) => {
 
   const chrome = await launchJourneyBrowser(executablePath, shotDir);
   try {
-    const tab = await chrome.openTab("lock");
+    const consoleLines = [];
+    const tab = await chrome.openTab("lock", { onConsole: (m) => consoleLines.push(`${m.type()}: ${m.text()}`) });
     const { page: p, screenshot } = tab;
+    // Lock's form, or a failure that says what Lock and the browser said.
+    const lockForm = async (where) => {
+      try {
+        await p.locator('input[name="password"]').waitFor({ state: "visible", timeout: 15_000 });
+      } catch {
+        await screenshot(`failed-${where}`);
+        throw new Error(
+          `${where}: Lock shows no login form; events ${show(await p.evaluate(() => window.lockEvents))}; ` +
+            `console ${show(consoleLines.slice(-8))}; page errors ${show(chrome.pageErrors)}`,
+        );
+      }
+    };
     const lockMessage = async (kind) =>
       (await p.locator(`.auth0-global-message-${kind}`).first().textContent({ timeout: 10_000 }).catch(() => null))?.trim() ?? null;
 
     // 1. Lock renders its login form from the server's client configuration.
     const started = Date.now();
     await p.goto(`${app.origin}/lock`);
-    await p.locator('input[name="password"]').waitFor({ state: "visible", timeout: 15_000 });
+    await lockForm("first visit");
     const events = await p.evaluate(() => window.lockEvents);
     check(!events.some(([e]) => e === "unrecoverable_error"), `Lock: ${show(events)}`);
     check(app.hits.length > 0, "the application was not reached");
@@ -179,6 +217,8 @@ window.login = (username, password) => new Promise((resolve) => {
 
     // 2. "Don't remember your password?" → email → Lock's success message → the mail.
     await p.getByText("Don't remember your password?").click();
+    // The login screen slides out (its password field goes), the forgot screen stays.
+    await p.locator('input[name="password"]').waitFor({ state: "detached" });
     await p.locator('input[name="email"]').waitFor({ state: "visible" });
     await screenshot("lock-forgot");
     const seen = new Set(mailFiles(outbox).map((f) => f.path));
@@ -203,7 +243,7 @@ window.login = (username, password) => new Promise((resolve) => {
 
     // 4. Back in Lock: the old password is refused with Lock's message; the new one logs in.
     await p.goto(`${app.origin}/lock`);
-    await p.locator('input[name="password"]').waitFor({ state: "visible", timeout: 15_000 });
+    await lockForm("after the reset");
     await p.fill('input[name="email"]', EMAIL);
     await p.fill('input[name="password"]', OLD_PASSWORD);
     await p.locator("button.auth0-lock-submit").click();
@@ -213,7 +253,7 @@ window.login = (username, password) => new Promise((resolve) => {
     ok(`Lock with the old password: ${show(refused)}`);
     await p.fill('input[name="password"]', NEW_PASSWORD);
     await p.locator("button.auth0-lock-submit").click();
-    const lockCallback = await tab.waitForCallback(CALLBACK, "Lock login with the new password");
+    const lockCallback = await atCallback(tab, CALLBACK, "Lock login with the new password");
     await screenshot("lock-callback");
     const lockClaims = await exchange(baseUrl, issuer, clientId, clientSecret, CALLBACK, lockCallback, "Lock");
     check(lockClaims.sub === userId && lockClaims.email === EMAIL, `Lock's ID token: ${show(lockClaims)}`);
@@ -226,7 +266,7 @@ window.login = (username, password) => new Promise((resolve) => {
     check(wrong && wrong.code === "access_denied" && wrong.description === "Wrong email or password.", `auth0-js wrong password: ${show(wrong)}`);
     ok(`auth0-js login with a wrong password: ${show({ code: wrong.code, description: wrong.description })}`);
     js.page.evaluate(([u, pw]) => window.login(u, pw), [JS_EMAIL, JS_PASSWORD]).catch(() => {});
-    const jsCallback = await js.waitForCallback(CALLBACK, "auth0-js login");
+    const jsCallback = await atCallback(js, CALLBACK, "auth0-js login");
     await js.screenshot("auth0js-callback");
     const jsClaims = await exchange(baseUrl, issuer, clientId, clientSecret, CALLBACK, jsCallback, "auth0-js");
     check(jsClaims.sub === jsUserId, `auth0-js ID token sub ${show(jsClaims.sub)}, want ${jsUserId}`);
@@ -235,6 +275,18 @@ window.login = (username, password) => new Promise((resolve) => {
   } finally {
     await chrome.close();
   }
+}
+
+// Waits until `tab` is at the application's callback (its pages share the callback's origin, so
+// the shared waitForCallback would stop at once); returns the URL there.
+async function atCallback(tab, callback, where) {
+  try {
+    await tab.page.waitForURL((u) => u.href.startsWith(`${callback}?`), { timeout: 15_000 });
+  } catch {
+    const alert = await tab.page.locator(".auth0-global-message").first().textContent({ timeout: 500 }).catch(() => null);
+    check(false, `${where}: the browser never reached ${callback}; it is at ${tab.page.url()} (${show(await tab.heading())}, Lock says ${show(alert)})`);
+  }
+  return tab.page.url();
 }
 
 // The application's side: the code from the callback URL for tokens (client secret), and the
