@@ -225,6 +225,7 @@ window.login = (username, password) => new Promise((resolve) => {
     await p.fill('input[name="email"]', EMAIL);
     await p.locator("button.auth0-lock-submit").click();
     const sent = await lockMessage("success");
+    await p.waitForTimeout(800);
     check(sent === "We've just sent you an email to reset your password.", `Lock after forgot: ${show(sent)}; error ${show(await lockMessage("error"))}`);
     await screenshot("lock-forgot-sent");
     ok(`Lock: ${show(sent)}`);
@@ -249,6 +250,7 @@ window.login = (username, password) => new Promise((resolve) => {
     await p.locator("button.auth0-lock-submit").click();
     const refused = await lockMessage("error");
     check(refused === "Wrong email or password.", `Lock with the old password: ${show(refused)}`);
+    await p.waitForTimeout(800); // Lock's message slides in: picture it once it has.
     await screenshot("lock-wrong-password");
     ok(`Lock with the old password: ${show(refused)}`);
     await p.fill('input[name="password"]', NEW_PASSWORD);

@@ -86,9 +86,13 @@ pub(crate) fn allow_credentialed(res: &mut Response, origin: &str) {
     h.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
-/// The preflight of a credentialed endpoint (`/co/authenticate`). It carries no body, so no client: it passes for an origin that some client
-/// registered; the POST itself is answered with CORS only for its client's own origins.
-pub(crate) async fn credentialed_preflight(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// The preflight of a credentialed endpoint (`/co/authenticate`). It carries no body, so no
+/// client: it passes for an origin that some client registered; the POST itself is answered
+/// with CORS only for its client's own origins.
+pub(crate) async fn credentialed_preflight(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
     let Some(origin) = origin_of(&headers) else {
         return StatusCode::FORBIDDEN.into_response();
     };

@@ -43,6 +43,7 @@ pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant, Oidc
 pub use connections::{ConnectionPatch, NewConnection};
 pub use email_provider::EmailProviderPatch;
 pub use email_templates::EmailTemplatePatch;
+pub use lock_config::{LockClientConfig, LockConnection, LockStrategy};
 pub use log_streams::{
     CreatedLogStream, FilterInput, LogStreamPatch, NewLogStream, SinkInput, log_stream_signature,
 };
@@ -50,7 +51,6 @@ pub use login::{
     AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
     ResponseMode,
 };
-pub use lock_config::{LockClientConfig, LockConnection, LockStrategy};
 pub use login::{ClientAuth, TokenRequest, TokenResponse};
 pub use login::{CrossOriginLogin, IssuedLoginTicket, LOGIN_TICKET_TTL_SECS};
 pub use login_blocks::UnblockLinkState;

@@ -601,8 +601,11 @@ pub trait SessionStore: Send + Sync {
     async fn insert_login_ticket(&self, ticket: &LoginTicket) -> StoreResult<()>;
     /// Deletes the ticket and returns it, if it was unexpired: exactly one of concurrent
     /// redemptions gets it.
-    async fn take_login_ticket(&self, digest: &str, at: Timestamp)
-    -> StoreResult<Option<LoginTicket>>;
+    async fn take_login_ticket(
+        &self,
+        digest: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<LoginTicket>>;
 }
 
 /// What a failed login did to the (user, IP) pair.

@@ -38,8 +38,10 @@ async fn co_authenticate(
     app.http
         .post(app.url("/co/authenticate"))
         .header("Origin", origin)
-        .json(&json!({"client_id": client_id, "username": username, "password": password,
-                      "realm": CONNECTION, "credential_type": PASSWORD_REALM}))
+        .json(
+            &json!({"client_id": client_id, "username": username, "password": password,
+                      "realm": CONNECTION, "credential_type": PASSWORD_REALM}),
+        )
         .send()
         .await
         .unwrap()
@@ -84,7 +86,9 @@ fn callback_error(location: &str) -> String {
 #[tokio::test]
 async fn cross_origin_login_is_for_the_clients_origins_and_gives_a_single_use_ticket() {
     let (app, _sink) = app_with_sink().await;
-    let user = app.create_user("embedded@example.com", "Right-Password-1").await;
+    let user = app
+        .create_user("embedded@example.com", "Right-Password-1")
+        .await;
     let (client_id, secret) = app.app_client();
 
     // Off by default, as Auth0 has it: the password is not even looked at.
@@ -111,7 +115,10 @@ async fn cross_origin_login_is_for_the_clients_origins_and_gives_a_single_use_ti
             .request(Method::OPTIONS, app.url("/co/authenticate"))
             .header("Origin", origin)
             .header("Access-Control-Request-Method", "POST")
-            .header("Access-Control-Request-Headers", "content-type,auth0-client")
+            .header(
+                "Access-Control-Request-Headers",
+                "content-type,auth0-client",
+            )
             .send()
     };
     let ok = preflight(APP_ORIGIN).await.unwrap();
@@ -139,7 +146,14 @@ async fn cross_origin_login_is_for_the_clients_origins_and_gives_a_single_use_ti
     assert_eq!(seen["logins_count"], 0, "a refused origin never logs in");
 
     // A wrong password: Auth0's answer for this endpoint, readable by the application.
-    let res = co_authenticate(&app, APP_ORIGIN, &client_id, "embedded@example.com", "Wrong-1").await;
+    let res = co_authenticate(
+        &app,
+        APP_ORIGIN,
+        &client_id,
+        "embedded@example.com",
+        "Wrong-1",
+    )
+    .await;
     assert_eq!(res.status(), 403);
     assert_eq!(res.headers()["access-control-allow-origin"], APP_ORIGIN);
     let body: Value = res.json().await.unwrap();
@@ -164,11 +178,16 @@ async fn cross_origin_login_is_for_the_clients_origins_and_gives_a_single_use_ti
     b.cookies.insert("lk_co_verifier".into(), verifier);
     let (_, _, location) = b.get(&with_ticket(&app, &t)).await;
     let code = code_of(&location.unwrap());
-    assert!(b.cookies.contains_key("lk_session"), "the login opened a session");
+    assert!(
+        b.cookies.contains_key("lk_session"),
+        "the login opened a session"
+    );
     let tokens: Value = app
-        .token(json!({"grant_type": "authorization_code", "client_id": client_id,
+        .token(
+            json!({"grant_type": "authorization_code", "client_id": client_id,
                       "client_secret": secret, "code": code, "redirect_uri": CALLBACK,
-                      "code_verifier": VERIFIER}))
+                      "code_verifier": VERIFIER}),
+        )
         .await
         .json()
         .await
@@ -186,7 +205,8 @@ async fn cross_origin_login_is_for_the_clients_origins_and_gives_a_single_use_ti
 #[tokio::test]
 async fn a_ticket_works_only_for_its_client_and_only_for_two_minutes() {
     let (app, _sink) = app_with_sink().await;
-    app.create_user("tickets@example.com", "Right-Password-1").await;
+    app.create_user("tickets@example.com", "Right-Password-1")
+        .await;
     allow_cross_origin(&app).await;
     let (status, other) = app
         .api(
@@ -199,7 +219,11 @@ async fn a_ticket_works_only_for_its_client_and_only_for_two_minutes() {
         .await;
     assert_eq!(status, 201, "{other}");
     let (_, connection) = app
-        .api(Method::GET, &format!("/connections?name={CONNECTION}"), None)
+        .api(
+            Method::GET,
+            &format!("/connections?name={CONNECTION}"),
+            None,
+        )
         .await;
     let connection_id = connection[0]["id"].as_str().unwrap().to_owned();
     let (default_id, _) = app.app_client();
@@ -252,10 +276,17 @@ async fn wrong_passwords_count_toward_the_block_and_mfa_is_never_skipped() {
     let (client_id, _) = app.app_client();
 
     // Ten wrong passwords here block the (user, IP) pair for every login, as the hosted form's.
-    app.create_user("guessed@example.com", "Right-Password-1").await;
+    app.create_user("guessed@example.com", "Right-Password-1")
+        .await;
     for _ in 0..10 {
-        let res =
-            co_authenticate(&app, APP_ORIGIN, &client_id, "guessed@example.com", "Wrong-9").await;
+        let res = co_authenticate(
+            &app,
+            APP_ORIGIN,
+            &client_id,
+            "guessed@example.com",
+            "Wrong-9",
+        )
+        .await;
         assert_eq!(res.status(), 403);
     }
     let res = co_authenticate(
@@ -300,7 +331,10 @@ async fn wrong_passwords_count_toward_the_block_and_mfa_is_never_skipped() {
     assert_eq!(status, 200, "{location:?}");
     assert!(location.is_none());
     assert!(page.contains("name=\"pending\""), "the code form: {page}");
-    assert!(!b.cookies.contains_key("lk_session"), "no session before the code");
+    assert!(
+        !b.cookies.contains_key("lk_session"),
+        "no session before the code"
+    );
     // The code finishes the login as on the hosted form.
     let csrf = crate::login::hidden(&page, "_csrf");
     let pending = crate::login::hidden(&page, "pending");
@@ -335,7 +369,11 @@ async fn locks_client_configuration_carries_the_connections_rules_and_cannot_bre
     let (client_id, _) = app.app_client();
     let hostile = "</script><script>alert(1)</script>\u{2028}\u{2029}&<!--";
     let (_, connection) = app
-        .api(Method::GET, &format!("/connections?name={CONNECTION}"), None)
+        .api(
+            Method::GET,
+            &format!("/connections?name={CONNECTION}"),
+            None,
+        )
         .await;
     let connection_id = connection[0]["id"].as_str().unwrap().to_owned();
     let (status, body) = app

@@ -55,11 +55,7 @@ impl Services {
     /// Whether `origin` may call `/co/authenticate` for `client_id`: the client exists, allows
     /// cross-origin authentication and lists the origin (`allowed_origins` or `web_origins`).
     /// The CORS answer and the login itself ask the same question.
-    pub async fn cross_origin_allowed(
-        &self,
-        client_id: &str,
-        origin: &str,
-    ) -> ServiceResult<bool> {
+    pub async fn cross_origin_allowed(&self, client_id: &str, origin: &str) -> ServiceResult<bool> {
         let Ok(id) = ClientId::parse(client_id) else {
             return Ok(false);
         };
