@@ -441,3 +441,50 @@ async fn locks_client_configuration_carries_the_connections_rules_and_cannot_bre
         "application/javascript; charset=utf-8"
     );
 }
+
+#[tokio::test]
+async fn the_console_turns_cross_origin_authentication_on_and_off() {
+    let app = crate::helpers::spawn_app().await;
+    let (id, _) = app.app_client();
+    let mut b = crate::admin::signed_in_admin(&app).await;
+    let path = format!("/admin/applications/{id}");
+    let ticked = r#"aria-describedby="cross_origin_authentication-hint" checked>"#;
+    let (_, page, _) = b.get(&app.url(&path)).await;
+    assert!(page.contains("Allow cross-origin authentication") && !page.contains(ticked));
+    let csrf = crate::login::hidden(&page, "_csrf");
+    let save = |on: bool, loc: &'static str| {
+        let mut form = vec![
+            ("_csrf", csrf.clone()),
+            ("callbacks", CALLBACK.to_owned()),
+            ("allowed_logout_urls", String::new()),
+            ("web_origins", String::new()),
+            ("allowed_origins", APP_ORIGIN.to_owned()),
+            ("cross_origin_loc", loc.to_owned()),
+        ];
+        if on {
+            form.push(("cross_origin_authentication", "yes".to_owned()));
+        }
+        form
+    };
+    let form = save(true, "http://localhost:3000/cross-origin.html");
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, _) = b.post(&app.url(&path), &fields).await;
+    assert_eq!(status, 303);
+    let (_, saved) = app.api(Method::GET, &format!("/clients/{id}"), None).await;
+    assert_eq!(saved["cross_origin_authentication"], true);
+    assert_eq!(
+        saved["cross_origin_loc"],
+        "http://localhost:3000/cross-origin.html"
+    );
+    let (_, page, _) = b.get(&app.url(&path)).await;
+    assert!(page.contains(ticked));
+
+    // Unticked and emptied: off, and no fallback page.
+    let form = save(false, "");
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, _) = b.post(&app.url(&path), &fields).await;
+    assert_eq!(status, 303);
+    let (_, saved) = app.api(Method::GET, &format!("/clients/{id}"), None).await;
+    assert_eq!(saved["cross_origin_authentication"], false);
+    assert!(saved.get("cross_origin_loc").is_none(), "{saved}");
+}
