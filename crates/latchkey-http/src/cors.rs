@@ -1,6 +1,8 @@
 //! CORS for the Authentication API endpoints browser SDKs call (auth0-js, Lock, SPA SDKs):
 //! `/oauth/token`, `/oauth/revoke`, `/dbconnections/*`. An origin is allowed when some client
 //! lists it in `allowed_origins` or `web_origins`. Discovery and JWKS are public to any origin.
+//! `/co/authenticate` is credentialed: its answers name one origin of the client's own, with
+//! `Access-Control-Allow-Credentials`.
 
 use crate::AppState;
 use axum::extract::{Request, State};
@@ -60,6 +62,63 @@ pub async fn for_clients(State(state): State<AppState>, req: Request, next: Next
     if let Some(origin) = origin.filter(|_| allowed) {
         set_cors(res.headers_mut(), origin);
     }
+    res
+}
+
+pub(crate) fn origin_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// CORS with credentials: only ever one named origin, never `*`.
+pub(crate) fn allow_credentialed(res: &mut Response, origin: &str) {
+    let Ok(value) = HeaderValue::from_str(origin) else {
+        return;
+    };
+    let h = res.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+}
+
+/// The preflight of a credentialed endpoint (`/co/authenticate`). It carries no body, so no
+/// client: it passes for an origin that some client registered; the POST itself is answered
+/// with CORS only for its client's own origins.
+pub(crate) async fn credentialed_preflight(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(origin) = origin_of(&headers) else {
+        return StatusCode::FORBIDDEN.into_response();
+    };
+    match state.services.is_allowed_origin(&origin).await {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::FORBIDDEN.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not check the CORS origin; denying");
+            return StatusCode::FORBIDDEN.into_response();
+        }
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    allow_credentialed(&mut res, &origin);
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOWED_HEADERS),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
     res
 }
 

@@ -5,6 +5,7 @@ mod action_gateway;
 mod admin;
 pub mod client_ip;
 mod cors;
+mod cross_origin;
 mod dbconnections;
 pub mod errors;
 pub mod extract;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(authentication)
         .merge(metadata)
+        .merge(cross_origin::router())
         .nest("/api/v2", mgmt::router())
         .merge(pages::router())
         .merge(admin::router())

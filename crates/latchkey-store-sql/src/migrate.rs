@@ -18,6 +18,7 @@ const ADMIN_CONSOLE: &str = include_str!("../migrations/0008_admin_console.sql")
 const ACTIONS: &str = include_str!("../migrations/0009_actions.sql");
 const LOG_STREAMS: &str = include_str!("../migrations/0010_log_streams.sql");
 const OUTBOX_LANES: &str = include_str!("../migrations/0011_outbox_lanes.sql");
+const LOGIN_TICKETS: &str = include_str!("../migrations/0012_login_tickets.sql");
 const TENANT_DOCUMENTS_RESOURCE_SERVERS: &str =
     include_str!("../migrations/0014_tenant_documents_resource_servers.sql");
 const SQLITE: &[(i64, &str)] = &[
@@ -32,6 +33,7 @@ const SQLITE: &[(i64, &str)] = &[
     (9, ACTIONS),
     (10, LOG_STREAMS),
     (11, OUTBOX_LANES),
+    (12, LOGIN_TICKETS),
     (14, TENANT_DOCUMENTS_RESOURCE_SERVERS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
@@ -46,6 +48,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (9, ACTIONS),
     (10, LOG_STREAMS),
     (11, OUTBOX_LANES),
+    (12, LOGIN_TICKETS),
     (14, TENANT_DOCUMENTS_RESOURCE_SERVERS),
 ];
 

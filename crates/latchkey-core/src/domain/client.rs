@@ -110,6 +110,15 @@ pub struct Client {
     /// every other setting (rows written before it existed read as `None`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_logout: Option<OidcLogout>,
+    /// `cross_origin_authentication`: embedded login (Lock, auth0-js `login`) may post
+    /// credentials to `/co/authenticate` from the client's origins. Off unless asked for, as
+    /// Auth0's documentation has it toggled on per application.
+    #[serde(default)]
+    pub cross_origin_authentication: bool,
+    /// `cross_origin_loc`: the application's page that runs auth0-js `crossOriginVerification`
+    /// (the fallback when the browser blocks third-party cookies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_origin_loc: Option<String>,
 }
 
 /// Why a session ended, by Auth0's initiator names (`selected_initiators`).

@@ -25,7 +25,9 @@ pub use client::{
     KNOWN_LOGOUT_INITIATORS, LogoutInitiator, LogoutInitiators, OidcLogout,
     TokenEndpointAuthMethod,
 };
-pub use connection::{Connection, ConnectionOptions, PasswordPolicyLevel, Strategy};
+pub use connection::{
+    ComplexityOptions, Connection, ConnectionOptions, PasswordPolicyLevel, Strategy,
+};
 pub use email::Email;
 pub use email_provider::EmailProvider;
 pub use email_template::{EmailTemplate, EmailTemplateName};

@@ -100,6 +100,7 @@ impl Client {
                 "leeway": 0,
             },
             "client_metadata": self.client_metadata,
+            "cross_origin_authentication": self.cross_origin_authentication,
         });
         if let Value::Object(m) = &mut v {
             if let Some(u) = &self.initiate_login_uri {
@@ -107,6 +108,9 @@ impl Client {
             }
             if let Some(u) = &self.logo_uri {
                 m.insert("logo_uri".into(), json!(u));
+            }
+            if let Some(u) = &self.cross_origin_loc {
+                m.insert("cross_origin_loc".into(), json!(u));
             }
             if include_secret && let Some(s) = &self.client_secret {
                 m.insert("client_secret".into(), json!(s.expose_secret()));

@@ -33,6 +33,9 @@ pub struct ClientPatch {
     /// `oidc_logout`: `Some(None)` (JSON `null`) removes it; the fields given replace the
     /// stored ones.
     pub oidc_logout: Option<Option<OidcLogoutPatch>>,
+    pub cross_origin_authentication: Option<bool>,
+    /// `cross_origin_loc`: `Some(None)` (JSON `null`) removes it.
+    pub cross_origin_loc: Option<Option<String>>,
     /// Create only: keep an existing application's id and secret when moving it from Auth0,
     /// so the SDK configurations that name them keep working.
     pub imported_credentials: Option<(String, Option<SecretString>)>,
@@ -240,6 +243,15 @@ fn apply(client: &mut Client, patch: ClientPatch) -> Result<(), ParseError> {
     if let Some(r) = patch.refresh_token_rotation {
         client.refresh_token_rotation = r;
     }
+    if let Some(v) = patch.cross_origin_authentication {
+        client.cross_origin_authentication = v;
+    }
+    if let Some(loc) = patch.cross_origin_loc {
+        if let Some(u) = &loc {
+            check_urls("cross_origin_loc", std::slice::from_ref(u))?;
+        }
+        client.cross_origin_loc = loc;
+    }
     if let Some(o) = patch.oidc_logout {
         client.oidc_logout = match o {
             None => None,
@@ -299,6 +311,8 @@ impl Services {
             created_at: Timestamp::now(),
             is_global: false,
             oidc_logout: None,
+            cross_origin_authentication: false,
+            cross_origin_loc: None,
         })
     }
 

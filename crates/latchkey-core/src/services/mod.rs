@@ -14,6 +14,7 @@ mod custom_db;
 mod email_provider;
 mod email_templates;
 mod jobs;
+mod lock_config;
 mod log_streams;
 mod login;
 mod login_blocks;
@@ -45,6 +46,7 @@ pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant, Oidc
 pub use connections::{ConnectionPatch, NewConnection};
 pub use email_provider::EmailProviderPatch;
 pub use email_templates::EmailTemplatePatch;
+pub use lock_config::{LockClientConfig, LockConnection, LockStrategy};
 pub use log_streams::{
     CreatedLogStream, FilterInput, LogStreamPatch, NewLogStream, SinkInput, log_stream_signature,
 };
@@ -53,6 +55,7 @@ pub use login::{
     ResponseMode, ResponseType,
 };
 pub use login::{ClientAuth, TokenRequest, TokenResponse};
+pub use login::{CrossOriginLogin, IssuedLoginTicket, LOGIN_TICKET_TTL_SECS};
 pub use login_blocks::UnblockLinkState;
 pub use mail_defaults::default_template;
 pub use management_auth::{ManagementAuthError, ManagementPrincipal};

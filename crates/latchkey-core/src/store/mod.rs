@@ -586,6 +586,23 @@ pub struct AuthorizationCode {
     pub custom_claims: crate::actions::CustomClaims,
 }
 
+/// A login ticket from `/co/authenticate` at rest (digests only): the password was checked
+/// for `user_id` on `connection`; `/authorize?login_ticket=` redeems it once, for `client_id`,
+/// in the browser that holds the verifier.
+#[derive(Debug, Clone)]
+pub struct LoginTicket {
+    pub digest: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub connection: String,
+    /// SHA-256 of the `co_verifier` handed to the browser with the ticket.
+    pub verifier_digest: String,
+    pub auth_time: Timestamp,
+    pub credential_epoch: i64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
@@ -600,6 +617,14 @@ pub trait SessionStore: Send + Sync {
     /// concurrent exchanges gets it.
     async fn use_code(&self, digest: &str, at: Timestamp)
     -> StoreResult<Option<AuthorizationCode>>;
+    async fn insert_login_ticket(&self, ticket: &LoginTicket) -> StoreResult<()>;
+    /// Deletes the ticket and returns it, if it was unexpired: exactly one of concurrent
+    /// redemptions gets it.
+    async fn take_login_ticket(
+        &self,
+        digest: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<LoginTicket>>;
 }
 
 /// What a failed login did to the (user, IP) pair.

@@ -128,6 +128,11 @@ struct UrlFields {
     web_origins: String,
     #[serde(default)]
     allowed_origins: String,
+    /// The "Allow cross-origin authentication" checkbox: present (`yes`) when ticked.
+    #[serde(default)]
+    cross_origin_authentication: Option<String>,
+    #[serde(default)]
+    cross_origin_loc: String,
 }
 
 impl UrlFields {
@@ -137,16 +142,22 @@ impl UrlFields {
             allowed_logout_urls: c.allowed_logout_urls.join("\n"),
             web_origins: c.web_origins.join("\n"),
             allowed_origins: c.allowed_origins.join("\n"),
+            cross_origin_authentication: c.cross_origin_authentication.then(|| "yes".into()),
+            cross_origin_loc: c.cross_origin_loc.clone().unwrap_or_default(),
         }
     }
 
-    /// What `PATCH /clients/{id}` with these four arrays makes.
+    /// What `PATCH /clients/{id}` with these four arrays and the cross-origin settings makes.
     fn patch(&self) -> ClientPatch {
         ClientPatch {
             callbacks: Some(lines(&self.callbacks)),
             allowed_logout_urls: Some(lines(&self.allowed_logout_urls)),
             web_origins: Some(lines(&self.web_origins)),
             allowed_origins: Some(lines(&self.allowed_origins)),
+            cross_origin_authentication: Some(self.cross_origin_authentication.is_some()),
+            cross_origin_loc: Some(
+                Some(self.cross_origin_loc.trim().to_owned()).filter(|l| !l.is_empty()),
+            ),
             ..ClientPatch::default()
         }
     }
@@ -194,6 +205,8 @@ fn app_page(
         allowed_logout_urls: &urls.allowed_logout_urls,
         web_origins: &urls.web_origins,
         allowed_origins: &urls.allowed_origins,
+        cross_origin_authentication: urls.cross_origin_authentication.is_some(),
+        cross_origin_loc: &urls.cross_origin_loc,
     };
     let title = if c.name.is_empty() {
         c.client_id.as_str()

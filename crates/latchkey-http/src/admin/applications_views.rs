@@ -54,6 +54,9 @@ pub(super) struct Detail<'a> {
     pub(super) allowed_logout_urls: &'a str,
     pub(super) web_origins: &'a str,
     pub(super) allowed_origins: &'a str,
+    /// `cross_origin_authentication` and `cross_origin_loc` (embedded login).
+    pub(super) cross_origin_authentication: bool,
+    pub(super) cross_origin_loc: &'a str,
 }
 
 #[derive(Template)]

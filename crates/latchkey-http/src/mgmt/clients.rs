@@ -150,7 +150,11 @@ struct ClientBody {
     client_metadata: Option<Map<String, Value>>,
     refresh_token: Option<RefreshTokenConfig>,
     sso: Option<bool>,
+    /// Auth0's deprecated name for `cross_origin_authentication`.
     cross_origin_auth: Option<bool>,
+    cross_origin_authentication: Option<bool>,
+    #[serde(default, with = "super::nullable")]
+    cross_origin_loc: Option<Option<String>>,
     #[serde(default, with = "super::nullable")]
     oidc_logout: Option<Option<OidcLogoutBody>>,
     /// Create only (an import from Auth0): the existing application's id and secret.
@@ -161,7 +165,7 @@ struct ClientBody {
 impl TryFrom<ClientBody> for ClientPatch {
     type Error = ApiError;
     fn try_from(b: ClientBody) -> Result<Self, ApiError> {
-        let _ = (b.sso, b.cross_origin_auth);
+        let _ = b.sso;
         if let Some(j) = &b.jwt_configuration {
             if j.alg.as_deref().is_some_and(|a| a != "RS256") {
                 return Err(ApiError::bad_body(
@@ -215,6 +219,8 @@ impl TryFrom<ClientBody> for ClientPatch {
             refresh_token_lifetime_secs: b.refresh_token.as_ref().and_then(|r| r.token_lifetime),
             refresh_token_rotation: rotation,
             oidc_logout: b.oidc_logout.map(|o| o.map(OidcLogoutPatch::from)),
+            cross_origin_authentication: b.cross_origin_authentication.or(b.cross_origin_auth),
+            cross_origin_loc: b.cross_origin_loc,
             imported_credentials: b.client_id.map(|id| (id, b.client_secret)),
         })
     }

@@ -257,6 +257,10 @@ async fn authorize(
     }
     let session = session_cookie(&headers);
     let caller = Caller::end_user(meta);
+    let mut req = req;
+    // Cross-origin authentication: the ticket's verifier, set by `/co/authenticate`.
+    req.co_verifier = read_cookie(&headers, crate::cross_origin::CO_VERIFIER_COOKIE)
+        .map(secrecy::SecretString::from);
     let mut res = authorize_answer(&ctx, req, session.as_deref(), &caller).await?;
     if let Some(lang) = chosen
         && let Ok(v) = HeaderValue::from_str(&format!(

@@ -43,11 +43,23 @@ impl Journey {
     /// `target/latchkey-test/screenshots/<backend>/<shots>/` (only this run's). Fails the test
     /// when the script does.
     pub(crate) async fn run(script: &str, shots: &str, env: &[(&str, &str)]) -> Self {
-        let dir = repo_root().join("tests-sdk/browser");
+        Self::run_in("browser", script, shots, env).await
+    }
+
+    /// `run` for a script in another `tests-sdk/<dir>` (its own npm packages; the helpers and
+    /// playwright-core still come from `tests-sdk/browser`).
+    pub(crate) async fn run_in(dir: &str, script: &str, shots: &str, env: &[(&str, &str)]) -> Self {
+        let dir = repo_root().join("tests-sdk").join(dir);
+        let browser_dir = repo_root().join("tests-sdk/browser");
+        assert!(
+            dir.join("node_modules").exists(),
+            "{} has no node_modules: run scripts/test (it runs npm ci there)",
+            dir.display()
+        );
         assert!(
             ["openid-client", "playwright-core", "axe-core"]
                 .iter()
-                .all(|m| dir.join("node_modules").join(m).exists()),
+                .all(|m| browser_dir.join("node_modules").join(m).exists()),
             "npm openid-client/playwright-core/axe-core are not installed: run scripts/test (it \
              runs npm ci in tests-sdk/browser)"
         );

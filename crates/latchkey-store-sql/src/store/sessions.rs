@@ -1,7 +1,9 @@
 use super::{SqlStore, execute, fetch_all, fetch_opt};
 use async_trait::async_trait;
 use latchkey_core::domain::UserId;
-use latchkey_core::store::{AuthorizationCode, SessionRecord, SessionStore, StoreResult};
+use latchkey_core::store::{
+    AuthorizationCode, LoginTicket, SessionRecord, SessionStore, StoreResult,
+};
 use latchkey_core::time::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -16,6 +18,27 @@ macro_rules! code_columns {
         "digest, client_id, user_id, session_id, redirect_uri, scope, audience, nonce, code_challenge, auth_time, \
          amr, credential_epoch, created_at, expires_at, custom_claims"
     };
+}
+
+macro_rules! login_ticket_columns {
+    () => {
+        "digest, client_id, user_id, connection, verifier_digest, auth_time, credential_epoch, \
+         created_at, expires_at"
+    };
+}
+
+fn login_ticket(row: &AnyRow) -> anyhow::Result<LoginTicket> {
+    Ok(LoginTicket {
+        digest: row.try_get("digest")?,
+        client_id: row.try_get("client_id")?,
+        user_id: UserId::from_trusted(row.try_get("user_id")?),
+        connection: row.try_get("connection")?,
+        verifier_digest: row.try_get("verifier_digest")?,
+        auth_time: Timestamp::from_millis(row.try_get("auth_time")?),
+        credential_epoch: row.try_get("credential_epoch")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+    })
 }
 
 fn amr(row: &AnyRow) -> anyhow::Result<Vec<String>> {
@@ -168,6 +191,46 @@ impl SessionStore for SqlStore {
         execute(
             sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
                 .bind(at.millis() - 600_000),
+            &self.writer,
+        )
+        .await?;
+        Ok(found)
+    }
+
+    async fn insert_login_ticket(&self, t: &LoginTicket) -> StoreResult<()> {
+        let q = sqlx::query(concat!(
+            "INSERT INTO login_tickets (",
+            login_ticket_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(t.digest.clone())
+        .bind(t.client_id.clone())
+        .bind(t.user_id.as_str().to_owned())
+        .bind(t.connection.clone())
+        .bind(t.verifier_digest.clone())
+        .bind(t.auth_time.millis())
+        .bind(t.credential_epoch)
+        .bind(t.created_at.millis())
+        .bind(t.expires_at.millis());
+        execute(q, &self.writer).await.map(drop)
+    }
+
+    async fn take_login_ticket(
+        &self,
+        digest: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<LoginTicket>> {
+        let q = sqlx::query(concat!(
+            "DELETE FROM login_tickets WHERE digest = $1 RETURNING ",
+            login_ticket_columns!()
+        ))
+        .bind(digest.to_owned());
+        let found = fetch_opt(q, &self.writer, login_ticket)
+            .await?
+            .filter(|t| t.expires_at > at);
+        // Tickets nobody redeemed are worth nothing once expired: keep the table small.
+        execute(
+            sqlx::query("DELETE FROM login_tickets WHERE expires_at < $1").bind(at.millis()),
             &self.writer,
         )
         .await?;

@@ -94,6 +94,12 @@ impl Services {
                 return Ok(AuthorizeOutcome::Respond(tx.error(error, &description)));
             }
         }
+        if let Some(ticket) = req.login_ticket.as_deref() {
+            let verifier = req.co_verifier.as_ref().map(|v| v.expose_secret());
+            return self
+                .authorize_with_login_ticket(ticket, verifier, &client, tx, caller)
+                .await;
+        }
         let prompt = req.prompt.as_deref().unwrap_or_default();
         if prompt != "login"
             && let Some(session) = self.live_session(session_token).await?
@@ -241,6 +247,7 @@ impl Services {
         let name = req
             .connection
             .clone()
+            .or_else(|| req.login_ticket.as_ref().and(req.realm.clone()))
             .or(tenant.default_directory.clone())
             .unwrap_or_else(|| crate::services::DEFAULT_CONNECTION.to_owned());
         let connection = self

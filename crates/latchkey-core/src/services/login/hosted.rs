@@ -36,12 +36,26 @@ impl Services {
                 &caller.meta,
             )
             .await?;
+        self.after_password(tx, &user, Timestamp::now(), caller)
+            .await
+    }
+
+    /// What follows a checked password, for the hosted form and cross-origin login tickets
+    /// alike: the second factor (or an enrolment) when the user needs one, else the end of the
+    /// login (post-login actions, session, code).
+    pub(in crate::services) async fn after_password(
+        &self,
+        tx: super::Transaction,
+        user: &crate::domain::User,
+        auth_time: Timestamp,
+        caller: &Caller,
+    ) -> ServiceResult<LoginStep> {
         let now = Timestamp::now();
-        let need = self.second_factor_need(&user).await?;
+        let need = self.second_factor_need(user).await?;
         let mut pending = PendingLogin {
             tx,
             user_id: user.user_id.as_str().to_owned(),
-            auth_time: now.millis(),
+            auth_time: auth_time.millis(),
             enroll_secret: None,
             enroll_uri: None,
             expires: now.seconds() + 300,

@@ -8,11 +8,13 @@
 mod audience;
 mod authenticate;
 mod authorize;
+mod cross_origin;
 pub(in crate::services) mod grants;
 mod hosted;
 mod post_login;
 mod sealed;
 
+pub use cross_origin::{CrossOriginLogin, IssuedLoginTicket, LOGIN_TICKET_TTL_SECS};
 pub(crate) use grants::PendingMfa;
 pub use grants::{ClientAuth, TokenRequest, TokenResponse};
 
@@ -46,6 +48,13 @@ pub struct AuthorizeRequest {
     pub code_challenge_method: Option<String>,
     /// The page language the application asks for (the pages read it; the service does not).
     pub ui_locales: Option<String>,
+    /// Cross-origin authentication: the ticket `/co/authenticate` minted, and the connection
+    /// auth0-js names as `realm` alongside it.
+    pub login_ticket: Option<String>,
+    pub realm: Option<String>,
+    /// The verifier the browser holds for the ticket (a cookie, never the query).
+    #[serde(skip)]
+    pub co_verifier: Option<SecretString>,
 }
 
 /// How the answer travels back to the application (OAuth 2.0 Multiple Response Types,
