@@ -208,8 +208,6 @@ async fn main() -> anyhow::Result<()> {
             }
             check_database_url(&settings.database_url())?;
             let report = latchkey_store_sql::backup_sqlite(&settings.database_url(), &out).await?;
-            // It holds what the database holds (signing keys, client secrets): owner only.
-            latchkey_server::private_files::make_private(&out)?;
             println!(
                 "backup written to {} ({} bytes, integrity check ok)",
                 out.display(),

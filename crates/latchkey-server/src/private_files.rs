@@ -102,9 +102,3 @@ pub fn tighten_database_files(data_dir: &Path, allow_insecure: bool) -> anyhow::
     }
     Ok(())
 }
-
-/// Makes one file the owner's only (`0600`), e.g. a backup of the database.
-pub fn make_private(path: &Path) -> anyhow::Result<()> {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("making {} private", path.display()))
-}

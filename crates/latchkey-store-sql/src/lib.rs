@@ -163,15 +163,23 @@ pub async fn backup_sqlite(url: &str, out: &Path) -> anyhow::Result<BackupReport
     if !Path::new(source).is_file() {
         bail!("no database at {source}: is --data-dir the directory `latchkey serve` uses?");
     }
-    if out.exists() {
-        bail!(
-            "{} already exists: a backup is written to a new file",
-            out.display()
-        );
-    }
+    // The file is made here, new and the owner's only, before anything is written to it: a
+    // copy of the signing keys and client secrets is never readable by others, not even while
+    // it is written. (SQLite writes `VACUUM INTO` to an existing empty file.)
     let out_str = out
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+    create_private_file(out)?;
+    let written = write_backup(source, out, out_str).await;
+    if written.is_err() {
+        // Never leave a partial or empty file that looks like a backup.
+        let _ = std::fs::remove_file(out);
+    }
+    written
+}
+
+/// `VACUUM INTO` the prepared file, then the integrity check.
+async fn write_backup(source: &str, out: &Path, out_str: &str) -> anyhow::Result<BackupReport> {
     // Read-only: the backup never migrates or writes the live database.
     let read_only = format!("sqlite://{source}?mode=ro");
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&read_only)
@@ -183,6 +191,9 @@ pub async fn backup_sqlite(url: &str, out: &Path) -> anyhow::Result<BackupReport
         .await
         .with_context(|| format!("writing the backup to {}", out.display()))?;
     sqlx::Connection::close(conn).await?;
+    if std::fs::metadata(out)?.len() == 0 {
+        bail!("the backup at {} is empty", out.display());
+    }
 
     let copy = format!("sqlite://{out_str}?mode=ro");
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&copy)
@@ -201,4 +212,22 @@ pub async fn backup_sqlite(url: &str, out: &Path) -> anyhow::Result<BackupReport
     Ok(BackupReport {
         bytes: std::fs::metadata(out)?.len(),
     })
+}
+
+/// Creates `path` empty with mode 0600, refusing one that exists.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} already exists: a backup is written to a new file",
+            path.display()
+        ),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("creating {}", path.display()))),
+    }
 }

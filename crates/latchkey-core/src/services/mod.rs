@@ -66,7 +66,7 @@ pub use reset::{
     Branding, NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
     ResetSecondFactorPassed, TicketState,
 };
-pub use rp_logout::RpLogoutRequest;
+pub use rp_logout::{RpLogout, RpLogoutRequest};
 pub use settings_documents::SettingsDocument;
 pub use users::{NewUser, UserPatch};
 

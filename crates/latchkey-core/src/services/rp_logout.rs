@@ -17,6 +17,18 @@ pub struct RpLogoutRequest {
     pub client_id: Option<String>,
     pub post_logout_redirect_uri: Option<String>,
     pub state: Option<String>,
+    /// The user confirmed on Latchkey's page (a form post with a CSRF token).
+    pub confirmed: bool,
+}
+
+/// What an RP-initiated logout comes to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RpLogout {
+    /// The session ended; send the browser here (`None`: Latchkey's own page).
+    Done(Option<String>),
+    /// Nothing proves the request comes from the application this session signed in to (no
+    /// `id_token_hint` naming this session): the user confirms first. Nothing ended.
+    Confirm,
 }
 
 fn invalid(message: impl Into<String>) -> ServiceError {
@@ -24,17 +36,23 @@ fn invalid(message: impl Into<String>) -> ServiceError {
 }
 
 impl Services {
-    /// Ends the browser's session and returns where to send it: the checked
-    /// `post_logout_redirect_uri` with `state`, or `None` for Latchkey's own page.
+    /// Ends the browser's session and says where to send it: the checked
+    /// `post_logout_redirect_uri` with `state`, or Latchkey's own page. A live session ends
+    /// only when the `id_token_hint` names it (its `sid`) or the user confirmed, as Auth0 asks
+    /// for a confirmation: with the session cookie sent cross-site, any page could otherwise
+    /// end it by loading the URL.
     pub async fn rp_initiated_logout(
         &self,
         session_token: Option<&str>,
         req: RpLogoutRequest,
         caller: &Caller,
-    ) -> ServiceResult<Option<String>> {
-        let hinted = match req.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
-            Some(hint) => Some(self.client_of_id_token(hint)?),
-            None => None,
+    ) -> ServiceResult<RpLogout> {
+        let (hinted, hinted_sid) = match req.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
+            Some(hint) => {
+                let (client, sid) = self.client_of_id_token(hint)?;
+                (Some(client), sid)
+            }
+            None => (None, None),
         };
         let client_id = match (req.client_id.filter(|c| !c.is_empty()), hinted) {
             (Some(given), Some(hinted)) if given != hinted => {
@@ -52,14 +70,18 @@ impl Services {
                     Some(Ok(id)) => self.active_client(&id).await?,
                     _ => None,
                 };
-                let Some(client) = client else {
-                    return Err(invalid(
-                        "A post_logout_redirect_uri needs an id_token_hint or the client_id of an existing application",
-                    ));
-                };
-                if !client.allowed_logout_urls.contains(&uri) {
+                // The application's Allowed Logout URLs, else the tenant's (as `/v2/logout`).
+                let allowed = client
+                    .as_ref()
+                    .is_some_and(|c| c.allowed_logout_urls.contains(&uri))
+                    || self
+                        .active_tenant()
+                        .await?
+                        .allowed_logout_urls
+                        .contains(&uri);
+                if !allowed {
                     return Err(invalid(format!(
-                        "The post_logout_redirect_uri is not one of the application's Allowed Logout URLs: {uri}"
+                        "The post_logout_redirect_uri is not one of the application's or the tenant's Allowed Logout URLs: {uri}"
                     )));
                 }
                 let mut url = url::Url::parse(&uri)
@@ -70,12 +92,28 @@ impl Services {
                 Some(url.to_string())
             }
         };
+        if !req.confirmed {
+            let session = match session_token {
+                Some(token) => {
+                    self.store
+                        .find_session(&crate::random::token_digest(token))
+                        .await?
+                }
+                None => None,
+            };
+            if let Some(session) = session
+                && hinted_sid.as_deref() != Some(session.id.as_str())
+            {
+                return Ok(RpLogout::Confirm);
+            }
+        }
         self.end_browser_session(session_token, caller).await?;
-        Ok(target)
+        Ok(RpLogout::Done(target))
     }
 
-    /// The client an ID token of ours was issued to (its `aud`), whatever its expiry.
-    fn client_of_id_token(&self, token: &str) -> ServiceResult<String> {
+    /// The client an ID token of ours was issued to (its `aud`) and the session it names
+    /// (`sid`), whatever its expiry.
+    fn client_of_id_token(&self, token: &str) -> ServiceResult<(String, Option<String>)> {
         let claims = self
             .keys
             .verify(token)
@@ -83,13 +121,15 @@ impl Services {
         if claims.get("iss").and_then(Value::as_str) != Some(self.config.issuer.as_str()) {
             return Err(invalid("The id_token_hint was issued by another issuer"));
         }
-        match claims.get("aud") {
-            Some(Value::String(aud)) => Ok(aud.clone()),
+        let sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
+        let aud = match claims.get("aud") {
+            Some(Value::String(aud)) => aud.clone(),
             Some(Value::Array(list)) if list.len() == 1 => list[0]
                 .as_str()
                 .map(str::to_owned)
-                .ok_or_else(|| invalid("The id_token_hint has no audience")),
-            _ => Err(invalid("The id_token_hint has no single audience")),
-        }
+                .ok_or_else(|| invalid("The id_token_hint has no audience"))?,
+            _ => return Err(invalid("The id_token_hint has no single audience")),
+        };
+        Ok((aud, sid))
     }
 }

@@ -559,24 +559,32 @@ fn recovery_page(
     cookies: Vec<String>,
 ) -> Response {
     let location = answer.location();
+    let targets: Vec<String> = origin_of(&answer.redirect_uri).into_iter().collect();
     let view = views::Recovery {
         heading: "Save your recovery code",
         lead: "If you lose your phone, this code lets you sign in once. It is shown only now.",
         code: crate::web::grouped_key(code),
-        // web_message answers a popup or an iframe, which a recovery code never reaches
-        // silently: the link carries the answer as a fragment would.
         onward: match answer.mode {
-            ResponseMode::Query | ResponseMode::Fragment | ResponseMode::WebMessage => {
-                Onward::Link(&location)
-            }
+            ResponseMode::Query | ResponseMode::Fragment => Onward::Link(&location),
             ResponseMode::FormPost => Onward::Post {
                 action: &answer.redirect_uri,
                 fields: &answer.params,
             },
+            // A popup (silent authentication never gets here: it needs no new code): the
+            // button posts the answer to the opener, at the callback's origin only.
+            ResponseMode::WebMessage => Onward::Message {
+                origin: targets.first().map(String::as_str).unwrap_or_default(),
+                fields: &answer.params,
+                script: views::WEB_MESSAGE_SCRIPT.text,
+            },
         },
     };
-    let targets: Vec<String> = origin_of(&answer.redirect_uri).into_iter().collect();
-    let mut res = ctx.render(StatusCode::OK, "Save your recovery code", &view, &targets);
+    let csp = Csp {
+        form_targets: &targets,
+        scripts: &[&views::WEB_MESSAGE_SCRIPT],
+        ..Csp::default()
+    };
+    let mut res = ctx.render_with(StatusCode::OK, "Save your recovery code", &view, &csp);
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {
             res.headers_mut().append(header::SET_COOKIE, v);

@@ -149,6 +149,12 @@ pub(super) enum Onward<'a> {
         action: &'a str,
         fields: &'a [(String, String)],
     },
+    /// A popup answered by `web_message`: the button posts the answer to the opener.
+    Message {
+        origin: &'a str,
+        fields: &'a [(String, String)],
+        script: &'static str,
+    },
 }
 
 #[derive(Template)]
@@ -201,4 +207,12 @@ pub(super) struct Unblock<'a> {
 #[template(path = "hosted/unblocked.html")]
 pub(super) struct Unblocked<'a> {
     pub(super) forgot: ForgotForm<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "hosted/logout_confirm.html")]
+pub(super) struct LogoutConfirm<'a> {
+    pub(super) csrf: String,
+    /// The logout request's parameters, carried to the confirming post.
+    pub(super) fields: Vec<(&'a str, &'a str)>,
 }

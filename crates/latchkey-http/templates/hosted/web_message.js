@@ -6,6 +6,15 @@
   Array.prototype.forEach.call(form.elements, function (field) {
     response[field.name] = field.value;
   });
-  var target = window.opener || window.parent;
-  target.postMessage({ type: "authorization_response", response: response }, form.getAttribute("data-origin"));
+  function send() {
+    var target = window.opener || window.parent;
+    target.postMessage({ type: "authorization_response", response: response }, form.getAttribute("data-origin"));
+  }
+  // A page the user must read first (a new recovery code) sends when its button is pressed.
+  var button = document.getElementById("lk-web-message-send");
+  if (button) {
+    button.addEventListener("click", send);
+  } else {
+    send();
+  }
 })();

@@ -580,13 +580,73 @@ async fn rp_initiated_logout_redirects_only_to_allowed_urls_and_ends_the_session
     let delivery = t.rp.next().await;
     t.verify(&delivery, &sid).await;
 
-    // With client_id instead of a hint, and without a target: Latchkey's own page.
+    // With client_id instead of a hint, and a tenant-level Allowed Logout URL: nothing proves
+    // the request comes from this session's application (any page could load the URL with
+    // the cross-site cookie), so the user confirms first; an application's plain POST is
+    // treated alike.
+    let (status, _) = t
+        .app
+        .api(
+            Method::PATCH,
+            "/tenants/settings",
+            Some(json!({"allowed_logout_urls": ["https://tenant.example.com/bye"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
     let mut browser = Browser::new();
     let sid = t.log_in(&mut browser).await;
+    let target = enc("https://tenant.example.com/bye");
+    let (status, page, location) = browser
+        .get(&t.app.url(&format!(
+            "/oidc/logout?client_id={}&post_logout_redirect_uri={target}",
+            t.client.0
+        )))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(location.is_none());
+    assert!(page.contains("Log out?"), "{page}");
+    let client_id = t.client.0.clone();
+    let (status, page, _) = browser
+        .post(
+            &t.app.url("/oidc/logout"),
+            &[
+                ("client_id", client_id.as_str()),
+                ("post_logout_redirect_uri", "https://tenant.example.com/bye"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Log out?"), "{page}");
+    // A forged confirmation (no valid CSRF token) ends nothing.
+    let (status, _, _) = browser
+        .post(
+            &t.app.url("/oidc/logout"),
+            &[("_csrf", "forged"), ("client_id", client_id.as_str())],
+        )
+        .await;
+    assert_eq!(status, 403);
+    t.rp.assert_quiet(Duration::from_millis(500)).await;
+    // The user confirms.
+    let csrf = crate::login::hidden(&page, "_csrf");
+    let (status, _, location) = browser
+        .post(
+            &t.app.url("/oidc/logout"),
+            &[
+                ("_csrf", csrf.as_str()),
+                ("client_id", client_id.as_str()),
+                ("post_logout_redirect_uri", "https://tenant.example.com/bye"),
+            ],
+        )
+        .await;
+    assert!(matches!(status, 302 | 303), "{status}");
+    assert_eq!(location.as_deref(), Some("https://tenant.example.com/bye"));
+    let delivery = t.rp.next().await;
+    t.verify(&delivery, &sid).await;
+
+    // Without a session there is nothing to confirm: Latchkey's own page.
     let (status, page, _) = browser
         .get(&t.app.url(&format!("/oidc/logout?client_id={}", t.client.0)))
         .await;
     assert_eq!(status, 200, "{page}");
-    let delivery = t.rp.next().await;
-    t.verify(&delivery, &sid).await;
+    assert!(page.contains("You are logged out"), "{page}");
 }

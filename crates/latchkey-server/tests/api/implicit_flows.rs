@@ -355,3 +355,53 @@ exports.onExecutePostLogin = async (event, api) => {
     assert_eq!(hidden(&page, "state"), "st4te");
     assert!(!page.contains(r#"name="id_token""#), "{page}");
 }
+
+/// A popup login (`loginWithPopup`: web_message) that enrols a second factor: the recovery
+/// code is shown, and its button posts the answer to the opener at the callback's origin (a
+/// plain link would leave the popup waiting for an answer that never comes).
+#[tokio::test]
+async fn a_popup_that_shows_a_recovery_code_still_answers_its_opener() {
+    let (app, _sink) = app_with_sink().await;
+    app.create_user("popup@example.com", "Old-Password-1").await;
+    let client_id = regular_web_app(&app).await;
+    for (path, body) in [
+        ("/guardian/factors/otp", json!({"enabled": true})),
+        ("/guardian/policies", json!(["all-applications"])),
+    ] {
+        let (status, _) = app.api(Method::PUT, path, Some(body)).await;
+        assert_eq!(status, 200);
+    }
+    let mut b = Browser::new();
+    let popup = "&response_type=code&response_mode=web_message&nonce=n&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+    let (_, page, _) = b.get(&authorize(&app, &client_id, CALLBACK, popup)).await;
+    let (status, enrol, _) =
+        log_in(&mut b, &app, &page, "popup@example.com", "Old-Password-1").await;
+    assert_eq!(status, 200, "{enrol}");
+    let key = crate::login::between(&enrol, "<code>", "</code>").replace(' ', "");
+    let pending = hidden(&enrol, "pending");
+    let csrf = hidden(&enrol, "_csrf");
+    let code = crate::helpers::totp_now(&key);
+    let (status, headers, saved) = b
+        .post_with_headers(
+            &app.url("/u/mfa"),
+            &[("_csrf", &csrf), ("pending", &pending), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    assert!(saved.contains(r#"id="recovery-code""#), "{saved}");
+    assert!(saved.contains(r#"id="lk-web-message-send""#), "{saved}");
+    assert!(
+        saved.contains(&format!(r#"data-origin="{WEB_ORIGIN}""#)),
+        "{saved}"
+    );
+    assert!(!hidden(&saved, "code").is_empty());
+    assert_eq!(hidden(&saved, "state"), "st4te");
+    assert!(
+        !saved.contains(r#"href="http://localhost:3000/cb"#),
+        "{saved}"
+    );
+    assert_eq!(
+        csp_directive(&headers, "script-src"),
+        vec![inline_script_source(&saved)]
+    );
+}

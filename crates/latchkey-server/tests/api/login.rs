@@ -101,6 +101,24 @@ impl Browser {
         let headers = res.headers().clone();
         (status, headers, res.text().await.unwrap())
     }
+    pub(crate) async fn post_with_headers(
+        &mut self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let res = self
+            .http
+            .post(url)
+            .form(form)
+            .header("cookie", self.header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        (status, headers, res.text().await.unwrap())
+    }
     pub(crate) async fn post(
         &mut self,
         url: &str,
@@ -425,7 +443,7 @@ async fn forgot_password_from_the_login_page_then_log_in_with_the_new_password()
     );
 }
 
-fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+pub(crate) fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let at = html
         .find(start)
         .unwrap_or_else(|| panic!("no {start} in {html}"))

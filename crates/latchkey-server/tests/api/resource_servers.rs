@@ -317,6 +317,16 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
         )
         .await;
     assert_eq!(res.status(), 403);
+    // Nor through a refresh token issued while it existed.
+    let live = refreshed
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| token["refresh_token"].as_str().unwrap());
+    let res = app
+        .token(json!({"grant_type": "refresh_token", "client_id": app_id,
+                      "client_secret": app_secret, "refresh_token": live}))
+        .await;
+    assert_eq!(res.status(), 403, "{}", res.text().await.unwrap());
     // The Management API never lends its scopes to a user's token.
     let res = password_grant(&format!("{}api/v2/", app.issuer()), "openid read:users").await;
     assert_eq!(res.status(), 200);

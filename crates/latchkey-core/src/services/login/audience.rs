@@ -49,10 +49,11 @@ pub(in crate::services) fn scope_for_api(
     let Some(api) = api.filter(|a| !a.is_system) else {
         return granted;
     };
+    // `offline_access` is the login's to grant (below), never an API scope of that name.
     let api_scopes = requested
         .items()
         .iter()
-        .filter(|s| api.has_scope(s))
+        .filter(|s| *s != "offline_access" && api.has_scope(s))
         .cloned();
     Scope::from_items(
         granted

@@ -45,7 +45,26 @@ impl Services {
         if user.blocked || user.credential_epoch != record.credential_epoch {
             return Err(invalid());
         }
-        let granted = Scope::parse(&record.scope);
+        // The API the token was issued for must still exist and still allow offline access;
+        // its scopes are what it defines now (one removed since is not reissued).
+        let api = self
+            .api_for_user(record.audience.as_deref())
+            .await?
+            .map_err(|_| invalid())?;
+        let custom_api = api.as_ref().filter(|a| !a.is_system);
+        if custom_api.is_some_and(|a| !a.allow_offline_access) {
+            return Err(invalid());
+        }
+        let granted = match custom_api {
+            Some(api) => Scope::from_items(
+                Scope::parse(&record.scope)
+                    .items()
+                    .iter()
+                    .filter(|s| super::OIDC_SCOPES.contains(&s.as_str()) || api.has_scope(s))
+                    .cloned(),
+            ),
+            None => Scope::parse(&record.scope),
+        };
         let scope = match requested {
             Some(r) if !r.is_empty() => {
                 if r.items().iter().any(|s| !granted.contains(s)) {
@@ -56,7 +75,7 @@ impl Services {
                 }
                 r
             }
-            _ => granted,
+            _ => granted.clone(),
         };
         let lifetime = self
             .access_token_lifetime(record.audience.as_deref())
@@ -75,7 +94,7 @@ impl Services {
                 self.issue_refresh_token(
                     client,
                     &user,
-                    &Scope::parse(&record.scope),
+                    &granted,
                     record.audience.as_deref(),
                     &record.family,
                     record.expires_at,
