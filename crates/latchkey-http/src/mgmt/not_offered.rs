@@ -114,6 +114,61 @@ const COLLECTIONS: &[Collection] = &[
     ),
 ];
 
+/// Auth0 features whose endpoints answer 403 `feature_not_enabled` (Auth0's answer for a
+/// feature outside the tenant's plan, which tools such as auth0-deploy-cli skip with a
+/// warning): Latchkey has no phone, SMS or push factor, no action modules, no rate-limit
+/// policies and no directory provisioning. (path, feature, read scope, update scope)
+const PLAN_GATED: &[(&str, &str, &str, &str)] = &[
+    (
+        "/actions/modules",
+        "Action modules",
+        "read:actions",
+        "create:actions",
+    ),
+    (
+        "/rate-limit-policies",
+        "Rate-limit policies",
+        "read:attack_protection",
+        "update:attack_protection",
+    ),
+    (
+        "/connections-directory-provisionings",
+        "Directory provisioning",
+        "read:connections",
+        "update:connections",
+    ),
+    (
+        "/guardian/factors/phone/message-types",
+        "Phone MFA",
+        "read:guardian_factors",
+        "update:guardian_factors",
+    ),
+    (
+        "/guardian/factors/phone/selected-provider",
+        "Phone MFA",
+        "read:guardian_factors",
+        "update:guardian_factors",
+    ),
+    (
+        "/guardian/factors/sms/providers/twilio",
+        "SMS MFA",
+        "read:guardian_factors",
+        "update:guardian_factors",
+    ),
+    (
+        "/guardian/factors/sms/templates",
+        "SMS MFA",
+        "read:guardian_factors",
+        "update:guardian_factors",
+    ),
+    (
+        "/guardian/factors/push-notification/providers/sns",
+        "Push notification MFA",
+        "read:guardian_factors",
+        "update:guardian_factors",
+    ),
+];
+
 /// 400 `operation_not_supported`: "<feature> is not available in Latchkey".
 pub fn not_available(feature: &str) -> ApiError {
     ApiError::new(
@@ -161,6 +216,15 @@ pub fn router() -> Router<AppState> {
             "/risk-assessments/settings/new-device",
             get(new_device).patch(set_new_device),
         );
+    for &(path, feature, read, update) in PLAN_GATED {
+        router = router.route(
+            path,
+            get(move |p: Principal| gated(feature, read, p))
+                .post(move |p: Principal| gated(feature, update, p))
+                .put(move |p: Principal| gated(feature, update, p))
+                .patch(move |p: Principal| gated(feature, update, p)),
+        );
+    }
     for c in COLLECTIONS {
         router = router
             .route(
@@ -177,6 +241,13 @@ pub fn router() -> Router<AppState> {
             );
     }
     router
+}
+
+async fn gated(feature: &'static str, scope: &'static str, p: Principal) -> ApiError {
+    match p.require(&[scope]) {
+        Err(e) => e,
+        Ok(()) => feature_not_enabled(feature),
+    }
 }
 
 async fn list(

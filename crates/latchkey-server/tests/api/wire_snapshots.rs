@@ -836,6 +836,31 @@ async fn wire_snapshots_deploy_cli_surfaces() {
             json!({"statusCode": 403, "error": "Forbidden", "errorCode": "feature_not_enabled", "message": "Bot detection is not available in Latchkey"}),
         ),
     );
+    // Phone, SMS and push factors, action modules, rate-limit policies and directory
+    // provisioning are outside what Latchkey offers: Auth0's plan answer, which tools skip.
+    assert_snapshot(
+        "sms templates not enabled",
+        &call(Method::GET, "/guardian/factors/sms/templates", None).await,
+        mgmt(
+            403,
+            json!({"statusCode": 403, "error": "Forbidden", "errorCode": "feature_not_enabled", "message": "SMS MFA is not available in Latchkey"}),
+        ),
+    );
+    for path in [
+        "/actions/modules",
+        "/rate-limit-policies",
+        "/connections-directory-provisionings",
+        "/guardian/factors/phone/message-types",
+        "/guardian/factors/phone/selected-provider",
+        "/guardian/factors/sms/providers/twilio",
+        "/guardian/factors/push-notification/providers/sns",
+    ] {
+        let answer = call(Method::GET, path, None).await;
+        assert_eq!(answer["status"], 403, "{path}: {answer}");
+        assert_eq!(answer["body"]["errorCode"], "feature_not_enabled", "{path}");
+        let answer = call(Method::PUT, path, Some(r#"{"enabled": true}"#)).await;
+        assert_eq!(answer["status"], 403, "{path}: {answer}");
+    }
     // Branding colours are the tenant's Universal Login colours; a logo is not offered.
     assert_snapshot(
         "branding colours",
