@@ -44,18 +44,7 @@ pub async fn for_clients(State(state): State<AppState>, req: Request, next: Next
         let mut res = StatusCode::NO_CONTENT.into_response();
         let h = res.headers_mut();
         set_cors(h, origin);
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("POST, OPTIONS"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(ALLOWED_HEADERS),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("86400"),
-        );
+        preflight(h, "86400");
         return res;
     }
     let mut res = next.run(req).await;
@@ -106,7 +95,13 @@ pub(crate) async fn credentialed_preflight(
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     allow_credentialed(&mut res, &origin);
-    let h = res.headers_mut();
+    preflight(res.headers_mut(), "600");
+    res
+}
+
+/// A preflight's answer for the POST endpoints browsers call: methods, headers, and how long
+/// the browser may keep it (`max_age` seconds).
+fn preflight(h: &mut axum::http::HeaderMap, max_age: &'static str) {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("POST, OPTIONS"),
@@ -117,9 +112,8 @@ pub(crate) async fn credentialed_preflight(
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
+        HeaderValue::from_static(max_age),
     );
-    res
 }
 
 /// Middleware for public metadata (discovery, JWKS): readable from any origin.

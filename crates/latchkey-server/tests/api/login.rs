@@ -89,27 +89,23 @@ impl Browser {
         &mut self,
         url: &str,
     ) -> (u16, reqwest::header::HeaderMap, String) {
-        let res = self
-            .http
-            .get(url)
-            .header("cookie", self.header())
-            .send()
-            .await
-            .unwrap();
-        self.keep(&res);
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        (status, headers, res.text().await.unwrap())
+        let request = self.http.get(url);
+        self.send_with_headers(request).await
     }
     pub(crate) async fn post_with_headers(
         &mut self,
         url: &str,
         form: &[(&str, &str)],
     ) -> (u16, reqwest::header::HeaderMap, String) {
-        let res = self
-            .http
-            .post(url)
-            .form(form)
+        let request = self.http.post(url).form(form);
+        self.send_with_headers(request).await
+    }
+    /// Sends with this browser's cookies, keeps the ones it is given: (status, headers, body).
+    async fn send_with_headers(
+        &mut self,
+        request: reqwest::RequestBuilder,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let res = request
             .header("cookie", self.header())
             .send()
             .await

@@ -49,6 +49,46 @@ async fn mgmt_token(base: &str, bootstrap: &Value) -> String {
     res["access_token"].as_str().unwrap().to_owned()
 }
 
+/// The real binary on a fresh data dir (and database) with `env`, holding one user `email`
+/// whose password reset has just been requested: the mail is in the outbox.
+async fn binary_with_a_requested_reset(
+    env: &[(&str, &str)],
+    email: &str,
+) -> (
+    crate::helpers::Server,
+    std::path::PathBuf,
+    u16,
+    Option<String>,
+) {
+    let database_url = if crate::helpers::backend_is_postgres() {
+        Some(crate::helpers::fresh_postgres().await)
+    } else {
+        None
+    };
+    let (data_dir, port) = (temp_dir(), free_port());
+    let server = launch_binary(data_dir.clone(), port, database_url.clone(), false, env).await;
+    let base = server.base();
+    let bootstrap = server.bootstrap();
+    let http = reqwest::Client::new();
+    let token = mgmt_token(&base, &bootstrap).await;
+    let created = http
+        .post(format!("{base}/api/v2/users"))
+        .bearer_auth(&token)
+        .json(&json!({"connection": CONNECTION, "email": email, "password": "Old-Password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let res = http
+        .post(format!("{base}/dbconnections/change_password"))
+        .json(&json!({"client_id": bootstrap["default_client"]["client_id"], "email": email, "connection": CONNECTION}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    (server, data_dir, port, database_url)
+}
+
 #[tokio::test]
 async fn a_server_killed_before_delivery_still_delivers_once_after_restart() {
     let smtp_port = free_port();
@@ -58,32 +98,9 @@ async fn a_server_killed_before_delivery_still_delivers_once_after_restart() {
         ("LATCHKEY_MAIL__RETRY_BASE_SECS", "1"),
         ("LATCHKEY_MAIL__LEASE_SECS", "2"),
     ];
-    let database_url = if crate::helpers::backend_is_postgres() {
-        Some(crate::helpers::fresh_postgres().await)
-    } else {
-        None
-    };
-    let (data_dir, port) = (temp_dir(), free_port());
-    let server = launch_binary(data_dir.clone(), port, database_url.clone(), false, &env).await;
-    let base = server.base();
-    let bootstrap = server.bootstrap();
+    let (server, data_dir, port, database_url) =
+        binary_with_a_requested_reset(&env, "durable@example.com").await;
     let http = reqwest::Client::new();
-    let token = mgmt_token(&base, &bootstrap).await;
-    let created = http
-        .post(format!("{base}/api/v2/users"))
-        .bearer_auth(&token)
-        .json(&json!({"connection": CONNECTION, "email": "durable@example.com", "password": "Old-Password-1"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let res = http
-        .post(format!("{base}/dbconnections/change_password"))
-        .json(&json!({"client_id": bootstrap["default_client"]["client_id"], "email": "durable@example.com", "connection": CONNECTION}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
     // kill -9 right after the answer: the mail is only in the outbox.
     server.kill().await;
 
@@ -336,32 +353,8 @@ async fn a_stop_hands_a_hung_delivery_back_and_the_next_start_sends_it_at_once()
         ("LATCHKEY_SMTP_URL", smtp_url.as_str()),
         ("LATCHKEY_MAIL__LEASE_SECS", "600"),
     ];
-    let database_url = if crate::helpers::backend_is_postgres() {
-        Some(crate::helpers::fresh_postgres().await)
-    } else {
-        None
-    };
-    let (data_dir, port) = (temp_dir(), free_port());
-    let server = launch_binary(data_dir.clone(), port, database_url.clone(), false, &env).await;
-    let base = server.base();
-    let bootstrap = server.bootstrap();
-    let http = reqwest::Client::new();
-    let token = mgmt_token(&base, &bootstrap).await;
-    let created = http
-        .post(format!("{base}/api/v2/users"))
-        .bearer_auth(&token)
-        .json(&json!({"connection": CONNECTION, "email": "handed@example.com", "password": "Old-Password-1"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let res = http
-        .post(format!("{base}/dbconnections/change_password"))
-        .json(&json!({"client_id": bootstrap["default_client"]["client_id"], "email": "handed@example.com", "connection": CONNECTION}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (server, data_dir, port, database_url) =
+        binary_with_a_requested_reset(&env, "handed@example.com").await;
     // The delivery is under way: the worker has connected to the silent server.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while held.lock().await.is_empty() {
