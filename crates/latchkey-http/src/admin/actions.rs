@@ -11,7 +11,7 @@ use super::actions_views::{
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::web::error_page;
+use crate::web::failed;
 use crate::web::url_component;
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -317,8 +317,7 @@ async fn overview_page(
     let (mut actions, bindings) = match gathered.await {
         Ok(v) => v,
         Err(err) => {
-            tracing::error!(error = ?err, "loading the actions page in the console");
-            return error_page();
+            return failed("loading the actions page in the console", err);
         }
     };
     actions.sort_by_cached_key(|a| a.name.to_lowercase());
@@ -404,10 +403,7 @@ async fn create(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<NewFields
             Some((Some("supported_triggers"), message)) => refused("new-trigger", message).await,
             // A bad name, or one already taken (a conflict).
             Some((_, message)) => refused("new-name", message).await,
-            None => {
-                tracing::error!(error = ?err, "creating an action in the console");
-                error_page()
-            }
+            None => failed("creating an action in the console", err),
         },
     }
 }
@@ -459,8 +455,7 @@ async fn bind(
     let current = match console.state.services.trigger_bindings(trigger).await {
         Ok(b) => b,
         Err(err) => {
-            tracing::error!(error = ?err, "reading trigger bindings in the console");
-            return error_page();
+            return failed("reading trigger bindings in the console", err);
         }
     };
     // (action id, display name), in the trigger's order.
@@ -540,10 +535,7 @@ async fn bind(
                 refused(Some(bind_field(trigger)), message).await
             }
             Some((_, message)) => refused(None, message).await,
-            None => {
-                tracing::error!(error = ?err, "saving trigger bindings in the console");
-                error_page()
-            }
+            None => failed("saving trigger bindings in the console", err),
         },
     }
 }
@@ -591,10 +583,7 @@ async fn find(console: &Console, id: &str) -> Result<Action, Response> {
     match console.state.services.get_action(id).await {
         Ok(a) => Ok(a),
         Err(ServiceError::NotFound { .. }) => Err(no_such_action(console)),
-        Err(err) => {
-            tracing::error!(error = ?err, "loading an action in the console");
-            Err(error_page())
-        }
+        Err(err) => Err(failed("loading an action in the console", err)),
     }
 }
 
@@ -625,8 +614,7 @@ async fn edit_page(
     let (versions, bound): (Vec<ActionVersion>, Vec<Trigger>) = match gathered.await {
         Ok(v) => v,
         Err(err) => {
-            tracing::error!(error = ?err, "loading an action's page in the console");
-            return error_page();
+            return failed("loading an action's page in the console", err);
         }
     };
     let trigger = action.supported_triggers.first().copied();
@@ -777,10 +765,7 @@ async fn save(
                 let field = field.map(|_| "code");
                 refused_edit(&console, &action, forms, field, message).await
             }
-            None => {
-                tracing::error!(error = ?err, "saving an action in the console");
-                error_page()
-            }
+            None => failed("saving an action in the console", err),
         },
     }
 }
@@ -886,10 +871,7 @@ async fn save_secrets(
         Err(ServiceError::NotFound { .. }) => no_such_action(console),
         Err(err) => match refusal(&err) {
             Some((_, message)) => refused_edit(console, action, forms, field, message).await,
-            None => {
-                tracing::error!(error = ?err, "saving an action's secrets in the console");
-                error_page()
-            }
+            None => failed("saving an action's secrets in the console", err),
         },
     }
 }
@@ -1002,10 +984,7 @@ async fn test(
                 };
                 refused_edit(&console, &action, forms, Some("event"), message).await
             }
-            None => {
-                tracing::error!(error = ?err, "testing an action in the console");
-                error_page()
-            }
+            None => failed("testing an action in the console", err),
         },
     }
 }
@@ -1045,8 +1024,7 @@ async fn delete(
     let bound = match bound_to(&console, &action).await {
         Ok(b) => !b.is_empty(),
         Err(err) => {
-            tracing::error!(error = ?err, "reading an action's bindings in the console");
-            return error_page();
+            return failed("reading an action's bindings in the console", err);
         }
     };
     let caller = console.admin.caller(meta);
@@ -1062,10 +1040,7 @@ async fn delete(
             Some((_, message)) => {
                 refused_edit(&console, &action, EditForms::default(), None, message).await
             }
-            None => {
-                tracing::error!(error = ?err, "deleting an action in the console");
-                error_page()
-            }
+            None => failed("deleting an action in the console", err),
         },
     }
 }

@@ -7,7 +7,7 @@ use super::applications_views::{self as views, ApiRow, AppRow};
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::web::error_page;
+use crate::web::failed;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -69,8 +69,7 @@ async fn list(console: Console, Query(q): Query<DoneQuery>) -> Response {
     let clients = match console.state.services.list_clients().await {
         Ok(c) => c,
         Err(err) => {
-            tracing::error!(error = ?err, "listing applications in the console");
-            return error_page();
+            return failed("listing applications in the console", err);
         }
     };
     let rows = clients
@@ -92,8 +91,7 @@ async fn list(console: Console, Query(q): Query<DoneQuery>) -> Response {
     let resource_servers = match console.state.services.list_resource_servers().await {
         Ok(r) => r,
         Err(err) => {
-            tracing::error!(error = ?err, "listing APIs in the console");
-            return error_page();
+            return failed("listing APIs in the console", err);
         }
     };
     let apis = resource_servers
@@ -230,10 +228,7 @@ async fn find(console: &Console, id: &str) -> Result<Client, Response> {
     match console.state.services.get_client(id).await {
         Ok(c) => Ok(c),
         Err(ServiceError::NotFound { .. }) => Err(no_such_app(console)),
-        Err(err) => {
-            tracing::error!(error = ?err, "loading an application in the console");
-            Err(error_page())
-        }
+        Err(err) => Err(failed("loading an application in the console", err)),
     }
 }
 
@@ -289,10 +284,7 @@ async fn save(
                     StatusCode::BAD_REQUEST,
                 )
             }
-            None => {
-                tracing::error!(error = ?err, "saving an application in the console");
-                error_page()
-            }
+            None => failed("saving an application in the console", err),
         },
     }
 }
@@ -354,10 +346,7 @@ async fn rotate_secret(
                 Some(Notice::Error(&message)),
                 StatusCode::BAD_REQUEST,
             ),
-            None => {
-                tracing::error!(error = ?err, "rotating a client secret in the console");
-                error_page()
-            }
+            None => failed("rotating a client secret in the console", err),
         },
     }
 }

@@ -7,7 +7,7 @@ use super::{Notice, SESSION_COOKIE, card, refused};
 use crate::AppState;
 use crate::extract::Meta;
 use crate::web::views::RuleLine;
-use crate::web::{csrf_matches, csrf_nonce, error_page, read_cookie};
+use crate::web::{csrf_matches, csrf_nonce, failed, read_cookie};
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -195,10 +195,7 @@ async fn login(
             crate::errors::retry_after(res.headers_mut(), Some(retry_after_secs));
             res
         }
-        Err(err) => {
-            tracing::error!(error = ?err, "console sign-in");
-            error_page()
-        }
+        Err(err) => failed("console sign-in", err),
     }
 }
 
@@ -256,10 +253,7 @@ async fn login_second_factor(
             Some(("That took too long. Sign in again.", false)),
             StatusCode::BAD_REQUEST,
         ),
-        Err(err) => {
-            tracing::error!(error = ?err, "console sign-in code");
-            error_page()
-        }
+        Err(err) => failed("console sign-in code", err),
     }
 }
 
@@ -269,8 +263,7 @@ async fn logout(
 ) -> Response {
     let token = read_cookie(&headers, SESSION_COOKIE).unwrap_or_default();
     if let Err(err) = console.state.services.admin_sign_out(&token).await {
-        tracing::error!(error = ?err, "console sign-out");
-        return error_page();
+        return failed("console sign-out", err);
     }
     let mut res = Redirect::to("/admin/login?done=out").into_response();
     res.headers_mut().append(
@@ -332,10 +325,7 @@ async fn forgot(
         Err(ServiceError::TooManyRequests(m)) => {
             forgot_form(&state, &headers, Some(&m), StatusCode::TOO_MANY_REQUESTS)
         }
-        Err(err) => {
-            tracing::error!(error = ?err, "console password reset request");
-            error_page()
-        }
+        Err(err) => failed("console password reset request", err),
     }
 }
 
@@ -393,10 +383,7 @@ async fn reset_view(
             };
             card(status, "Choose a new password", &view, cookie)
         }
-        Err(err) => {
-            tracing::error!(error = ?err, "opening a console reset link");
-            error_page()
-        }
+        Err(err) => failed("opening a console reset link", err),
     }
 }
 
@@ -460,10 +447,7 @@ async fn reset_second_factor(
             )
             .await
         }
-        Err(err) => {
-            tracing::error!(error = ?err, "console reset code");
-            error_page()
-        }
+        Err(err) => failed("console reset code", err),
     }
 }
 
@@ -536,9 +520,6 @@ async fn reset(
         Err(ServiceError::AccessDenied(_)) => {
             again("Enter the code from your authenticator app first.", None).await
         }
-        Err(err) => {
-            tracing::error!(error = ?err, "console password reset");
-            error_page()
-        }
+        Err(err) => failed("console password reset", err),
     }
 }

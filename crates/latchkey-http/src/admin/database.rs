@@ -7,7 +7,7 @@ use super::database_views as views;
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::web::error_page;
+use crate::web::failed;
 use crate::web::views::RuleLine;
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -248,10 +248,7 @@ fn connection_page(
 async fn database_connections(console: &Console) -> Result<Vec<Connection>, Response> {
     match console.state.services.list_connections().await {
         Ok(all) => Ok(all.into_iter().filter(Connection::is_database).collect()),
-        Err(err) => {
-            tracing::error!(error = ?err, "listing connections in the console");
-            Err(error_page())
-        }
+        Err(err) => Err(failed("listing connections in the console", err)),
     }
 }
 
@@ -295,8 +292,7 @@ async fn find(console: &Console, id: &str) -> Result<(Connection, bool), Respons
         Ok(c) if c.is_database() => c,
         Ok(_) | Err(ServiceError::NotFound { .. }) => return Err(no_such_connection(console)),
         Err(err) => {
-            tracing::error!(error = ?err, "loading a connection in the console");
-            return Err(error_page());
+            return Err(failed("loading a connection in the console", err));
         }
     };
     let several = database_connections(console).await?.len() > 1;
@@ -343,8 +339,7 @@ async fn save(
                 }
                 ServiceError::NotFound { .. } => return no_such_connection(&console),
                 _ => {
-                    tracing::error!(error = ?err, "saving a password policy in the console");
-                    return error_page();
+                    return failed("saving a password policy in the console", err);
                 }
             };
             connection_page(

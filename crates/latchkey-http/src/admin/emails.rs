@@ -8,7 +8,7 @@ use super::emails_views as views;
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::web::error_page;
+use crate::web::failed;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -138,8 +138,7 @@ async fn overview_page(
     let (provider, templates) = match gathered.await {
         Ok(v) => v,
         Err(err) => {
-            tracing::error!(error = ?err, "loading the emails page in the console");
-            return error_page();
+            return failed("loading the emails page in the console", err);
         }
     };
     let config = services.config();
@@ -267,10 +266,7 @@ async fn save_provider(
                 )
                 .await
             }
-            None => {
-                tracing::error!(error = ?err, "saving the email provider in the console");
-                error_page()
-            }
+            None => failed("saving the email provider in the console", err),
         },
     }
 }
@@ -296,10 +292,7 @@ async fn test_mail(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<TestFi
                 )
                 .await
             }
-            None => {
-                tracing::error!(error = ?err, "sending a test mail from the console");
-                error_page()
-            }
+            None => failed("sending a test mail from the console", err),
         },
     }
 }
@@ -392,10 +385,7 @@ async fn load_template(
     match console.state.services.effective_email_template(name).await {
         Ok((t, stored)) => Ok((name, t, stored)),
         Err(ServiceError::NotFound { .. }) => Err(no_such_template(console)),
-        Err(err) => {
-            tracing::error!(error = ?err, "loading an email template in the console");
-            Err(error_page())
-        }
+        Err(err) => Err(failed("loading an email template in the console", err)),
     }
 }
 
@@ -410,10 +400,7 @@ async fn render_preview(console: &Console, subject: &str, body: &str) -> Result<
         Ok((subject, html)) => Ok(Preview::Rendered { subject, html }),
         Err(err) => match user_message(&err) {
             Some(message) => Ok(Preview::Failed(message)),
-            None => {
-                tracing::error!(error = ?err, "previewing an email template in the console");
-                Err(error_page())
-            }
+            None => Err(failed("previewing an email template in the console", err)),
         },
     }
 }
@@ -538,10 +525,7 @@ async fn save_template(
         Ok(_) => done(&template_path(name), "saved"),
         Err(err) => match user_message(&err) {
             Some(message) => refuse(&format!("Nothing was saved. {message}")),
-            None => {
-                tracing::error!(error = ?err, "saving an email template in the console");
-                error_page()
-            }
+            None => failed("saving an email template in the console", err),
         },
     }
 }

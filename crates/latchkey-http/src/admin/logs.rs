@@ -4,7 +4,7 @@
 use super::logs_views::{Entry, List, Missing, Row, TypeOption};
 use super::{Console, Notice};
 use crate::AppState;
-use crate::web::{Moment, error_page};
+use crate::web::{Moment, failed};
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -113,8 +113,7 @@ async fn list(console: Console, Query(f): Query<Filters>) -> Response {
         match console.state.services.list_logs(&query).await {
             Ok(r) => r,
             Err(err) => {
-                tracing::error!(error = ?err, "listing the log in the console");
-                return error_page();
+                return failed("listing the log in the console", err);
             }
         }
     } else {
@@ -223,9 +222,6 @@ async fn entry(console: Console, Path(id): Path<String>) -> Response {
             Some(Notice::Error("There is no such log entry.")),
             &Missing,
         ),
-        Err(err) => {
-            tracing::error!(error = ?err, "reading a log entry in the console");
-            error_page()
-        }
+        Err(err) => failed("reading a log entry in the console", err),
     }
 }

@@ -111,8 +111,7 @@ impl Console {
                 });
             }
             Err(err) => {
-                tracing::error!(error = ?err, "reading a console session");
-                return Err(crate::web::error_page());
+                return Err(crate::web::failed("reading a console session", err));
             }
         };
         let secure = state.services.config().issuer.starts_with("https://");

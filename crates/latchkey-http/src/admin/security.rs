@@ -4,7 +4,7 @@
 use super::security_views::{Account, Back, Setup};
 use super::{Console, ConsoleForm, NoFields, Notice, done};
 use crate::AppState;
-use crate::web::{error_page, grouped_key, qr_svg_base64};
+use crate::web::{failed, grouped_key, qr_svg_base64};
 use axum::Router;
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -82,10 +82,7 @@ async fn begin(ConsoleForm(console, _): ConsoleForm<NoFields>) -> Response {
             Some(Notice::Error(&message)),
             &Back,
         ),
-        Err(err) => {
-            tracing::error!(error = ?err, "starting a console TOTP set-up");
-            error_page()
-        }
+        Err(err) => failed("starting a console TOTP set-up", err),
     }
 }
 
@@ -116,10 +113,7 @@ async fn confirm(ConsoleForm(console, f): ConsoleForm<CodeFields>) -> Response {
                 ),
             }
         }
-        Err(err) => {
-            tracing::error!(error = ?err, "confirming a console TOTP set-up");
-            error_page()
-        }
+        Err(err) => failed("confirming a console TOTP set-up", err),
     }
 }
 
@@ -139,9 +133,6 @@ async fn remove(ConsoleForm(console, f): ConsoleForm<CodeFields>) -> Response {
             Some(Notice::Error(&message)),
             &Back,
         ),
-        Err(err) => {
-            tracing::error!(error = ?err, "removing a console authenticator");
-            error_page()
-        }
+        Err(err) => failed("removing a console authenticator", err),
     }
 }

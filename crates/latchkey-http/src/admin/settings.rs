@@ -7,7 +7,7 @@ use super::settings_views::Settings;
 use super::{Console, ConsoleForm, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::web::error_page;
+use crate::web::failed;
 use axum::Router;
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -151,10 +151,7 @@ async fn settings(console: &Console) -> Result<TenantSettings, Response> {
         .services
         .tenant_settings()
         .await
-        .map_err(|err| {
-            tracing::error!(error = ?err, "reading tenant settings in the console");
-            error_page()
-        })
+        .map_err(|err| failed("reading tenant settings in the console", err))
 }
 
 /// A refusal the page shows (the service's message), or `None` for our own failure.
@@ -233,10 +230,7 @@ async fn save(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<GeneralFiel
         Ok(_) => done(SECTION, "saved"),
         Err(err) => match refusal(&err) {
             Some(message) => refused(&console, Some(&f), &message).await,
-            None => {
-                tracing::error!(error = ?err, "saving tenant settings in the console");
-                error_page()
-            }
+            None => failed("saving tenant settings in the console", err),
         },
     }
 }
@@ -265,10 +259,7 @@ async fn save_flow(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<FlowFi
         Ok(_) => done(SECTION, if v1 { "flow-v1" } else { "flow-v2" }),
         Err(err) => match refusal(&err) {
             Some(message) => refused(&console, None, &message).await,
-            None => {
-                tracing::error!(error = ?err, "saving the change-password flow in the console");
-                error_page()
-            }
+            None => failed("saving the change-password flow in the console", err),
         },
     }
 }
@@ -309,10 +300,7 @@ async fn save_mfa(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<MfaFiel
         Ok(_) => done(SECTION, "mfa"),
         Err(err) => match refusal(&err) {
             Some(message) => refused(&console, None, &message).await,
-            None => {
-                tracing::error!(error = ?err, "saving MFA settings in the console");
-                error_page()
-            }
+            None => failed("saving MFA settings in the console", err),
         },
     }
 }

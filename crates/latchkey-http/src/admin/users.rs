@@ -8,8 +8,8 @@ use super::users_views::{
 use super::{Console, ConsoleForm, NoFields, Notice, done};
 use crate::AppState;
 use crate::extract::Meta;
+use crate::web::Moment;
 use crate::web::views::RuleLine;
-use crate::web::{Moment, error_page};
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -73,8 +73,7 @@ async fn list(console: Console, Query(q): Query<ListQuery>) -> Response {
     let (users, total) = match console.state.services.list_users(&query).await {
         Ok(r) => r,
         Err(err) => {
-            tracing::error!(error = ?err, "listing users in the console");
-            return error_page();
+            return crate::web::failed("listing users in the console", err);
         }
     };
     let rows = users
@@ -167,8 +166,7 @@ async fn user_page(
     let (rules, sessions, methods, blocks, logs) = match gathered.await {
         Ok(v) => v,
         Err(err) => {
-            tracing::error!(error = ?err, "loading a user page in the console");
-            return error_page();
+            return crate::web::failed("loading a user page in the console", err);
         }
     };
     let path = user_path(&user.user_id);
@@ -259,8 +257,7 @@ async fn detail(
             );
         }
         Err(err) => {
-            tracing::error!(error = ?err, "loading a user in the console");
-            return error_page();
+            return crate::web::failed("loading a user in the console", err);
         }
     };
     let notice = q.done.as_deref().and_then(notice_text).map(Notice::Ok);
@@ -273,10 +270,7 @@ async fn begin(console: Console, raw: &str) -> Result<(Console, User), Response>
     match console.state.services.get_user(&id).await {
         Ok(user) => Ok((console, user)),
         Err(ServiceError::NotFound { .. }) => Err(no_such_user()),
-        Err(err) => {
-            tracing::error!(error = ?err, "loading a user in the console");
-            Err(error_page())
-        }
+        Err(err) => Err(crate::web::failed("loading a user in the console", err)),
     }
 }
 
@@ -289,8 +283,7 @@ async fn failed(console: &Console, user: &User, err: ServiceError) -> Response {
         ServiceError::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, m.clone()),
         ServiceError::Invalid(p) => (StatusCode::BAD_REQUEST, p.to_string()),
         _ => {
-            tracing::error!(error = ?err, "a console action on a user");
-            return error_page();
+            return crate::web::failed("a console action on a user", err);
         }
     };
     user_page(
@@ -518,8 +511,7 @@ async fn new_user_page(
     let connections = match console.state.services.list_connections().await {
         Ok(list) => list,
         Err(err) => {
-            tracing::error!(error = ?err, "listing connections for Create user");
-            return error_page();
+            return crate::web::failed("listing connections for Create user", err);
         }
     };
     let databases: Vec<_> = connections.iter().filter(|c| c.is_database()).collect();
@@ -635,9 +627,6 @@ async fn create(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<NewUserFi
             };
             new_user_page(&console, &f, errors, StatusCode::BAD_REQUEST).await
         }
-        Err(err) => {
-            tracing::error!(error = ?err, "creating a user in the console");
-            error_page()
-        }
+        Err(err) => crate::web::failed("creating a user in the console", err),
     }
 }

@@ -119,6 +119,12 @@ pub(crate) fn internal(
     }
 }
 
+/// The console's answer to an unexpected service error: logged once and mapped like every
+/// hosted page (`internal`): busy or unreachable store → 503 with `Retry-After`, else 500.
+pub(crate) fn failed(what: &'static str, err: latchkey_core::ServiceError) -> Response {
+    internal(what)(err).into_response()
+}
+
 /// The answer when the server is at capacity: plain text, 503, `Retry-After`.
 pub(crate) fn busy_page(retry_after_secs: u64) -> Response {
     plain_503(

@@ -441,6 +441,50 @@ async fn an_administrator_changes_a_users_password_and_the_user_logs_in_with_it(
     assert_eq!(status, 303);
 }
 
+/// A store outage in the console is a 503 with `Retry-After`, not the generic 500: PostgreSQL
+/// cut off (a TCP proxy switched down) for a page that reads the store; SQLite's file held by
+/// an exclusive lock (a backup) for a form that writes (readers are not blocked under WAL).
+#[tokio::test]
+async fn a_store_outage_in_the_console_answers_503_with_retry_after() {
+    if crate::helpers::backend_is_postgres() {
+        let direct = crate::helpers::fresh_postgres().await;
+        let proxy = crate::hardening_conn::DbProxy::start("127.0.0.1:5432").await;
+        let via_proxy = direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+        let app = crate::helpers::start(crate::helpers::temp_dir(), Some(via_proxy), None).await;
+        let mut b = signed_in_admin(&app).await;
+        proxy.set_down(true);
+        let (status, headers, body) = b.get_with_headers(&app.url("/admin/users")).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(headers.get("retry-after").is_some(), "{headers:?}");
+        proxy.set_down(false);
+    } else {
+        use sqlx::Connection;
+        let app = crate::helpers::spawn_app().await;
+        let mut b = signed_in_admin(&app).await;
+        let (_, page, _) = b.get(&app.url("/admin/users")).await;
+        let path = app.data_dir.join("latchkey.db");
+        let mut backup = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::raw_sql("BEGIN EXCLUSIVE")
+            .execute(&mut backup)
+            .await
+            .unwrap();
+        let (status, headers, body) = b
+            .post_with_headers(
+                &app.url("/admin/logout"),
+                &[("_csrf", &hidden(&page, "_csrf"))],
+            )
+            .await;
+        assert_eq!(status, 503, "{body}");
+        assert!(headers.get("retry-after").is_some(), "{headers:?}");
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut backup)
+            .await
+            .unwrap();
+    }
+}
+
 /// Submits the console's Create user form (default connection, address marked verified).
 async fn create_user_form(
     app: &TestApp,

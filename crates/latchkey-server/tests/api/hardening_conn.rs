@@ -121,13 +121,13 @@ async fn at_the_connection_cap_idle_connections_make_room() {
 
 /// A TCP proxy between the server and PostgreSQL that an outage can be switched on in: while
 /// down it drops new connections at once and cuts the ones it carries.
-struct DbProxy {
-    port: u16,
+pub(crate) struct DbProxy {
+    pub(crate) port: u16,
     down: tokio::sync::watch::Sender<bool>,
 }
 
 impl DbProxy {
-    async fn start(upstream: &'static str) -> Self {
+    pub(crate) async fn start(upstream: &'static str) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (down, _) = tokio::sync::watch::channel(false);
@@ -155,7 +155,7 @@ impl DbProxy {
         });
         Self { port, down }
     }
-    fn set_down(&self, down: bool) {
+    pub(crate) fn set_down(&self, down: bool) {
         self.down.send_replace(down);
     }
 }
