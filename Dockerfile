@@ -8,13 +8,15 @@ RUN cargo build --release --locked -p latchkey-server \
     && cp target/release/latchkey /usr/local/bin/latchkey
 
 FROM debian:bookworm-slim
+# ca-certificates is left unpinned on purpose: it must follow Debian's security updates.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin latchkey \
     && install -d -o latchkey -g latchkey -m 0700 /data
 COPY --from=build /usr/local/bin/latchkey /usr/local/bin/latchkey
-USER latchkey
+USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080

