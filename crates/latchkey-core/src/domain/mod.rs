@@ -72,6 +72,11 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// `#rrggbb`: the only colour form the hosted pages use.
+pub fn is_hex_colour(c: &str) -> bool {
+    c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -375,9 +375,7 @@ impl Services {
             .and_then(|u| u.get("colors"))
             .and_then(|c| c.get("primary"))
             .and_then(|p| p.as_str())
-            .filter(|p| {
-                p.len() == 7 && p.starts_with('#') && p[1..].chars().all(|c| c.is_ascii_hexdigit())
-            })
+            .filter(|p| crate::domain::is_hex_colour(p))
             .unwrap_or("#635bff")
             .to_owned();
         Ok(Branding {

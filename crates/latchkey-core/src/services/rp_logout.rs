@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// The parameters of an RP-initiated logout (`logout_hint` and `ui_locales` are accepted and
 /// not needed: the browser's session is the one that ends).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RpLogoutRequest {
     pub id_token_hint: Option<String>,
     pub client_id: Option<String>,

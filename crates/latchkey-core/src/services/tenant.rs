@@ -24,9 +24,7 @@ fn absolute_http_url(field: &'static str, value: Option<&str>) -> Result<(), Par
 }
 
 fn hex_colour(field: &'static str, value: &Value) -> Result<(), ParseError> {
-    let ok = value.as_str().is_some_and(|c| {
-        c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit())
-    });
+    let ok = value.as_str().is_some_and(crate::domain::is_hex_colour);
     if ok {
         Ok(())
     } else {

@@ -59,7 +59,6 @@ async fn update_branding(
         return Err(not_available(&format!("Branding setting {name}")));
     }
     if let Some(colors) = colors {
-        check_colors(&colors)?;
         let settings = state.services.tenant_settings().await?;
         let mut universal_login = settings
             .extra
@@ -125,32 +124,4 @@ async fn create_theme(p: Principal) -> ApiError {
         Err(e) => e,
         Ok(()) => not_available("Universal Login themes"),
     }
-}
-
-/// `colors` as the hosted pages use them: `primary` as `#rrggbb` (the buttons and links).
-/// Other colours (`page_background`, …) would be stored and never shown: refused.
-fn check_colors(colors: &Value) -> Result<(), ApiError> {
-    let Some(colors) = colors.as_object() else {
-        return if colors.is_null() {
-            Ok(())
-        } else {
-            Err(ApiError::bad_body("colors must be an object"))
-        };
-    };
-    for (name, value) in colors {
-        match (name.as_str(), value) {
-            (_, Value::Null) => {}
-            ("primary", Value::String(c))
-                if c.len() == 7
-                    && c.starts_with('#')
-                    && c[1..].chars().all(|ch| ch.is_ascii_hexdigit()) => {}
-            ("primary", _) => {
-                return Err(ApiError::bad_body(
-                    "colors.primary must be a colour in #rrggbb form",
-                ));
-            }
-            (other, _) => return Err(not_available(&format!("Branding colour {other}"))),
-        }
-    }
-    Ok(())
 }

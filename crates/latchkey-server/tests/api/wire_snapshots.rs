@@ -872,20 +872,6 @@ async fn wire_snapshots_deploy_cli_surfaces() {
         .await,
         mgmt(200, json!({"colors": {"primary": "#112233"}})),
     );
-    // A colour the pages would never show is refused, not stored.
-    assert_snapshot(
-        "a branding colour the pages do not use refused",
-        &call(
-            Method::PATCH,
-            "/branding",
-            Some(r##"{"colors": {"primary": "#112233", "page_background": "#ffffff"}}"##),
-        )
-        .await,
-        mgmt(
-            400,
-            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Branding colour page_background is not available in Latchkey"}),
-        ),
-    );
     let settings = call(Method::GET, "/tenants/settings", None).await;
     assert_eq!(
         settings["body"]["universal_login"]["colors"]["primary"],
