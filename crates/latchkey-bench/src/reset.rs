@@ -156,7 +156,7 @@ pub async fn drain(
     let started = Instant::now();
     let deadline = started + Duration::from_secs(600);
     loop {
-        let counts = services.mail_queue().await?;
+        let counts = services.jobs.mail_queue().await?;
         let pending = counts
             .iter()
             .find(|(s, _)| s == "pending")

@@ -169,6 +169,14 @@ const QUEUE: usize = 8192;
 const BATCH: usize = 256;
 
 impl AuditLog {
+    /// Queues `entry` if there is one: a caller's kind of action may not be logged (see
+    /// `Caller::api_log`).
+    pub(crate) fn record_some(&self, entry: Option<LogEntry>) {
+        if let Some(e) = entry {
+            self.record(e);
+        }
+    }
+
     pub(crate) fn start(
         store: Arc<dyn Store>,
         fanout: Arc<dyn LogFanout>,

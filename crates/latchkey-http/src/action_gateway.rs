@@ -142,6 +142,7 @@ impl ManagementGateway for InProcessManagementApi {
             .ok_or_else(|| failure(503, "Service Unavailable", "The server is stopping"))?;
         let (method, path, body) = route(&call.method, &call.args)?;
         let token = services
+            .login
             .exchange_token(
                 ClientAuth {
                     client_id: Some(call.client_id.clone()),

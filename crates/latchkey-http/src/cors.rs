@@ -27,7 +27,7 @@ fn set_cors(headers: &mut HeaderMap, origin: HeaderValue) {
 pub async fn for_clients(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let allowed = match origin.as_ref().and_then(|o| o.to_str().ok()) {
-        Some(o) => match state.services.is_allowed_origin(o).await {
+        Some(o) => match state.services.tenant.is_allowed_origin(o).await {
             Ok(allowed) => allowed,
             Err(e) => {
                 // Deny, but say why: a store outage must not look like a misconfigured origin.
@@ -85,7 +85,7 @@ pub(crate) async fn credentialed_preflight(
     let Some(origin) = origin_of(&headers) else {
         return StatusCode::FORBIDDEN.into_response();
     };
-    match state.services.is_allowed_origin(&origin).await {
+    match state.services.tenant.is_allowed_origin(&origin).await {
         Ok(true) => {}
         Ok(false) => return StatusCode::FORBIDDEN.into_response(),
         Err(e) => {

@@ -84,7 +84,7 @@ async fn client_script(State(state): State<AppState>, Path(file): Path<String>) 
             "no-store",
         );
     };
-    match state.services.lock_client_config(client_id).await {
+    match state.services.tenant.lock_client_config(client_id).await {
         Ok(Some(config)) => {
             let value = serde_json::to_value(&config).unwrap_or_default();
             javascript(
@@ -179,12 +179,17 @@ async fn authenticate(
     // CORS for this client's origins only; a body without a client gets it for any
     // registered origin, so the application can read what it got wrong.
     let cors = match (&origin, &client_id) {
-        (Some(o), Some(id)) => services.cross_origin_allowed(id, o).await.unwrap_or(false),
-        (Some(o), None) => services.is_allowed_origin(o).await.unwrap_or(false),
+        (Some(o), Some(id)) => services
+            .login
+            .cross_origin_allowed(id, o)
+            .await
+            .unwrap_or(false),
+        (Some(o), None) => services.tenant.is_allowed_origin(o).await.unwrap_or(false),
         (None, _) => false,
     };
     let outcome = match parse_login(&params) {
         Ok(login) => services
+            .login
             .cross_origin_authenticate(login, origin.as_deref(), &Caller::end_user(meta))
             .await
             .map_err(co_error),

@@ -85,6 +85,7 @@ async fn change_password(
     };
     let answer = state
         .services
+        .credentials
         .request_password_reset(request, &Caller::end_user(meta))
         .await;
     let headers = rate_limit_headers(&answer.rate);
@@ -143,6 +144,7 @@ async fn signup(
     };
     let user = state
         .services
+        .login
         .signup(&client_id, new, &Caller::end_user(meta))
         .await?;
     let mut body = json!({"_id": user.user_id.bare(), "email_verified": user.email_verified, "email": user.email});

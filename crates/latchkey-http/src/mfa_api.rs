@@ -45,7 +45,7 @@ async fn authenticators(
     headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
     let token = bearer(&headers)?;
-    let list = state.services.mfa_authenticators(&token).await?;
+    let list = state.services.mfa.mfa_authenticators(&token).await?;
     Ok(no_store(Value::Array(
         list.iter()
             .map(|a| {
@@ -70,6 +70,7 @@ async fn challenge(
         .unwrap_or_else(|| "otp".into());
     let kind = state
         .services
+        .mfa
         .mfa_challenge(&mfa_token, &client_id, &challenge_type)
         .await?;
     Ok(no_store(json!({ "challenge_type": kind })))
@@ -93,7 +94,7 @@ async fn associate(
             ));
         }
     };
-    let association = state.services.mfa_associate(&token, &types).await?;
+    let association = state.services.mfa.mfa_associate(&token, &types).await?;
     Ok(no_store(json!({
         "authenticator_type": "otp",
         "secret": association.secret.expose_secret(),

@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 /// `GET|POST /userinfo` with `Authorization: Bearer <access token>`.
 async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let claims = match crate::extract::bearer_token(&headers) {
-        Some(t) => state.services.userinfo(t).await,
+        Some(t) => state.services.sessions.userinfo(t).await,
         None => Err(latchkey_core::ServiceError::InvalidClient(
             "Unauthorized".into(),
         )),
@@ -191,7 +191,11 @@ async fn token(
             code_verifier: params.get("code_verifier")?.map(SecretString::from),
         },
     };
-    let tokens = state.services.exchange_token(auth, request, &meta).await?;
+    let tokens = state
+        .services
+        .login
+        .exchange_token(auth, request, &meta)
+        .await?;
     let body = TokenBody {
         access_token: tokens.access_token.expose_secret(),
         id_token: tokens.id_token.as_ref().map(|t| t.expose_secret()),
@@ -216,6 +220,6 @@ async fn revoke(
 ) -> Result<Response, OAuthError> {
     let auth = client_auth(&headers, &params)?;
     let token = SecretString::from(params.require("token")?);
-    state.services.revoke_token(auth, &token).await?;
+    state.services.login.revoke_token(auth, &token).await?;
     Ok(axum::http::StatusCode::OK.into_response())
 }

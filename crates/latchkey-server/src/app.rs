@@ -143,10 +143,9 @@ impl Application {
         };
         let services = Arc::new(Services::new(settings.core(&issuer), infrastructure).await?);
         let theme = Arc::new(theme);
-        services.install_management_gateway(Arc::new(latchkey_http::InProcessManagementApi::new(
-            &services,
-            theme.clone(),
-        )));
+        services.actions.install_management_gateway(Arc::new(
+            latchkey_http::InProcessManagementApi::new(&services, theme.clone()),
+        ));
         latchkey_http::set_build_info(crate::VERSION, crate::GIT_COMMIT);
         Ok(Self {
             trusted_proxies: settings.trusted_proxies()?,
@@ -219,7 +218,7 @@ impl Application {
         let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
         let mut worker = self.deliver_mail.then(|| {
             AbortOnDrop(tokio::spawn(
-                self.services.clone().run_job_worker(worker_stop),
+                self.services.jobs.clone().run_job_worker(worker_stop),
             ))
         });
         let shutdown = async move {

@@ -281,7 +281,7 @@ async fn admin_command(
     match command {
         AdminCommand::Create { email } => {
             let (pw, shown) = password(env)?;
-            let admin = services.create_admin(&email, &pw).await?;
+            let admin = services.console.create_admin(&email, &pw).await?;
             println!(
                 "administrator {} created ({})",
                 admin.email.as_str(),
@@ -292,7 +292,7 @@ async fn admin_command(
             }
         }
         AdminCommand::List => {
-            for a in services.list_admins().await? {
+            for a in services.console.list_admins().await? {
                 println!(
                     "{}\t{}\tmfa={}\tlast_login={}",
                     a.email.as_str(),
@@ -304,19 +304,19 @@ async fn admin_command(
             }
         }
         AdminCommand::Delete { email } => {
-            services.delete_admin(&email).await?;
+            services.console.delete_admin(&email).await?;
             println!("administrator {email} deleted");
         }
         AdminCommand::ResetPassword { email } => {
             let (pw, shown) = password(env)?;
-            services.set_admin_password(&email, &pw).await?;
+            services.console.set_admin_password(&email, &pw).await?;
             println!("password of {email} changed; their console sessions ended");
             if let Some(p) = shown {
                 println!("password (shown once): {p}");
             }
         }
         AdminCommand::ResetMfa { email } => {
-            services.clear_admin_totp(&email).await?;
+            services.console.clear_admin_totp(&email).await?;
             println!("authenticator of {email} removed; they sign in with the password alone");
         }
     }

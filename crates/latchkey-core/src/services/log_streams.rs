@@ -11,9 +11,10 @@
 //! each POST carries `Latchkey-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
 //! "<t>.<body>")>`, the key being the secret's text as shown.
 
+use super::Caller;
 use super::jobs::Attempt;
-use super::{Caller, Services};
 use crate::audit::{LogEntry, LogFanout};
+use crate::config::CoreConfig;
 use crate::domain::{ContentFormat, FILTER_CATEGORIES, HttpSink, LogStream, LogStreamStatus};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
@@ -275,7 +276,7 @@ fn check_filters(filters: Vec<FilterInput>) -> ServiceResult<Vec<String>> {
     Ok(out)
 }
 
-impl Services {
+impl LogStreams {
     fn seal_authorization(&self, id: &str, value: &SecretString) -> ServiceResult<Option<String>> {
         let v = value.expose_secret();
         if v.is_empty() {
@@ -294,7 +295,7 @@ impl Services {
     /// Applies `input` over `sink`.
     fn apply_sink(&self, id: &str, sink: &mut HttpSink, input: SinkInput) -> ServiceResult<()> {
         if let Some(e) = input.http_endpoint {
-            sink.endpoint = check_endpoint(&e, self.config().log_streams_allow_loopback)?;
+            sink.endpoint = check_endpoint(&e, self.config.log_streams_allow_loopback)?;
         }
         if let Some(t) = input.http_content_type {
             if t.trim().is_empty() || !is_header_value(&t) || t.len() > 256 {
@@ -336,7 +337,7 @@ impl Services {
             ));
         };
         let mut sink = HttpSink {
-            endpoint: check_endpoint(endpoint, self.config().log_streams_allow_loopback)?,
+            endpoint: check_endpoint(endpoint, self.config.log_streams_allow_loopback)?,
             content_type: "application/json".into(),
             content_format: ContentFormat::JsonObject,
             sealed_authorization: None,
@@ -358,8 +359,9 @@ impl Services {
             updated_at: now,
         };
         self.store.insert_log_stream(&stream).await?;
-        self.log_streams.forget();
-        self.record(caller.api_log("Create a log stream"));
+        self.router.forget();
+        self.audit
+            .record_some(caller.api_log("Create a log stream"));
         Ok(CreatedLogStream {
             stream,
             signing_secret: SecretString::from(secret),
@@ -399,8 +401,9 @@ impl Services {
         if !self.store.update_log_stream(&stream).await? {
             return Err(not_found());
         }
-        self.log_streams.forget();
-        self.record(caller.api_log("Update a log stream"));
+        self.router.forget();
+        self.audit
+            .record_some(caller.api_log("Update a log stream"));
         Ok(stream)
     }
 
@@ -408,8 +411,9 @@ impl Services {
         if !self.store.delete_log_stream(id).await? {
             return Err(not_found());
         }
-        self.log_streams.forget();
-        self.record(caller.api_log("Delete a log stream"));
+        self.router.forget();
+        self.audit
+            .record_some(caller.api_log("Delete a log stream"));
         Ok(())
     }
 
@@ -433,7 +437,7 @@ impl Services {
         &self,
         entries: &[LogEntry],
     ) -> ServiceResult<Vec<QueuedMail>> {
-        Ok(self.log_streams.jobs_for(entries).await?)
+        Ok(self.router.jobs_for(entries).await?)
     }
 
     /// Delivers one entry to one stream. 2xx is success; no answer, 408, 429 and 5xx are
@@ -508,6 +512,16 @@ impl Services {
             },
         )
     }
+}
+
+/// Auth0's custom-webhook log streams: their configuration and signed delivery.
+pub struct LogStreams {
+    pub(in crate::services) audit: crate::audit::AuditLog,
+    pub(in crate::services) config: Arc<CoreConfig>,
+    pub(in crate::services) form_poster: Arc<dyn crate::backchannel::FormPoster>,
+    pub(in crate::services) router: Arc<crate::services::log_streams::StreamRouter>,
+    pub(in crate::services) store: Arc<dyn Store>,
+    pub(in crate::services) tenant_keys: Arc<crate::tenant_keys::TenantKeys>,
 }
 
 #[cfg(test)]

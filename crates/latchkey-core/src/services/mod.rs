@@ -1,74 +1,68 @@
 //! Use-cases. Every surface (Authentication API, Management API, hosted pages, dashboard, CLI)
 //! calls these functions, so each rule lives in exactly one place.
 
-mod action_runs;
-mod action_triggers;
 mod actions;
-mod admins;
-mod backchannel_logout;
-mod bootstrap;
-mod clients;
-mod config_cache;
-mod connections;
-mod custom_db;
-mod email_provider;
-mod email_templates;
+mod console;
+mod credentials;
 mod jobs;
-mod lock_config;
 mod log_streams;
 mod login;
-mod login_blocks;
-mod logs;
-mod mail_defaults;
-mod management_auth;
+mod mailer;
 mod mfa;
-mod mfa_api;
-mod origins;
-mod passwords;
-mod reset;
-mod resource_servers;
-mod rp_logout;
 mod sessions;
-mod settings_documents;
-mod signing_keys;
-mod signup;
 mod tenant;
 mod users;
 
-pub use action_runs::ManagementGateway;
-pub use actions::{ActionPatch, BindingRef, NewAction, SecretInput};
-pub use admins::{AdminPrincipal, AdminResetState, AdminSignIn, AdminTotpSetup, NewAdminSession};
-pub use bootstrap::{
-    BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap,
-    earlier_management_audiences,
+pub use actions::Actions;
+pub use actions::definitions::{ActionPatch, BindingRef, NewAction, SecretInput};
+pub use actions::runs::ManagementGateway;
+pub use console::Console;
+pub use console::admins::{
+    AdminPrincipal, AdminResetState, AdminSignIn, AdminTotpSetup, NewAdminSession,
 };
-pub use clients::{ClientGrantPatch, ClientPatch, NewClient, NewClientGrant, OidcLogoutPatch};
-pub use connections::{ConnectionPatch, NewConnection};
-pub use email_provider::EmailProviderPatch;
-pub use email_templates::EmailTemplatePatch;
-pub use lock_config::{LockClientConfig, LockConnection, LockStrategy};
+pub use credentials::Credentials;
+pub use credentials::passwords::PasswordChangeReason;
+pub use credentials::reset::{
+    NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
+    ResetSecondFactorPassed, TicketState,
+};
+pub use jobs::JobRunner;
 pub use log_streams::{
-    CreatedLogStream, FilterInput, LogStreamPatch, NewLogStream, SinkInput, log_stream_signature,
+    CreatedLogStream, FilterInput, LogStreamPatch, LogStreams, NewLogStream, SinkInput,
+    log_stream_signature,
 };
+pub use login::Login;
+pub use login::blocks::UnblockLinkState;
 pub use login::{
     AuthorizationResponse, AuthorizeOutcome, AuthorizeRequest, LoginForm, LoginStep, NewSession,
     ResponseMode, ResponseType,
 };
 pub use login::{ClientAuth, TokenRequest, TokenResponse};
 pub use login::{CrossOriginLogin, IssuedLoginTicket, LOGIN_TICKET_TTL_SECS};
-pub use login_blocks::UnblockLinkState;
-pub use mail_defaults::default_template;
-pub use management_auth::{ManagementAuthError, ManagementPrincipal};
-pub use mfa::NewAuthenticationMethod;
-pub use mfa_api::MfaAssociation;
-pub use passwords::PasswordChangeReason;
-pub use reset::{
-    Branding, NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
-    ResetSecondFactorPassed, TicketState,
+pub use mailer::Mailer;
+pub use mfa::Mfa;
+pub use mfa::api::MfaAssociation;
+pub use mfa::factors::NewAuthenticationMethod;
+pub use sessions::Sessions;
+pub use sessions::rp_logout::{RpLogout, RpLogoutRequest};
+pub use tenant::TenantConfig;
+pub use tenant::bootstrap::{
+    BootstrapOutcome, BootstrapPresets, DEFAULT_CONNECTION, MANAGEMENT_SCOPES, bootstrap,
+    earlier_management_audiences,
 };
-pub use rp_logout::{RpLogout, RpLogoutRequest};
-pub use settings_documents::SettingsDocument;
-pub use users::{NewUser, UserPatch};
+pub use tenant::clients::{
+    ClientGrantPatch, ClientPatch, NewClient, NewClientGrant, OidcLogoutPatch,
+};
+pub use tenant::connections::{ConnectionPatch, NewConnection};
+pub use tenant::email_provider::EmailProviderPatch;
+pub use tenant::email_templates::EmailTemplatePatch;
+pub use tenant::lock_config::{LockClientConfig, LockConnection, LockStrategy};
+pub use tenant::mail_defaults::default_template;
+pub use tenant::management_auth::{ManagementAuthError, ManagementPrincipal};
+pub use tenant::settings::Branding;
+pub use tenant::settings_documents::SettingsDocument;
+pub use users::lifecycle::{NewUser, UserPatch};
+pub use users::{UserDirectory, Users};
 
 use crate::audit::{AuditLog, LogEntry, RequestMeta};
 use crate::config::CoreConfig;
@@ -156,36 +150,40 @@ pub struct Infrastructure {
     pub form_poster: Arc<dyn crate::backchannel::FormPoster>,
 }
 
+/// The flows, wired once at start-up. Each flow holds only what it uses: the infrastructure
+/// handles its rules need and the lower flows it calls. Calls go one way, from top to bottom:
+///
+/// ```text
+/// jobs (JobRunner) → login, console, credentials, mailer, log_streams, …
+/// login → users → credentials → sessions, mfa → tenant, directory → actions
+/// console → mailer, mfa, tenant;  mailer → tenant;  log_streams, directory: store only
+/// ```
+///
+/// Surfaces (the Management API, hosted pages, console, CLI) pick the flow they need from
+/// here, so the same rule is reached from every surface through the same method.
 pub struct Services {
-    config: CoreConfig,
+    config: Arc<CoreConfig>,
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
     keys: Arc<Keys>,
-    audit: AuditLog,
-    log_streams: Arc<log_streams::StreamRouter>,
-    cache: config_cache::ConfigCache,
-    templates: Arc<dyn crate::mail::TemplateEngine>,
-    mail: Arc<dyn crate::mail::MailTransport>,
-    job_intake: jobs::JobIntake,
-    /// Wakes the worker's people lane (mail) and machines lane (the rest) after a commit.
-    mail_wake: Arc<tokio::sync::Notify>,
-    machine_wake: Arc<tokio::sync::Notify>,
-    /// Consecutive failed deliveries per log stream on this node (reset by a success), and
-    /// until when its deliveries are parked.
-    stream_failures:
-        std::sync::Mutex<std::collections::HashMap<String, (u32, crate::time::Timestamp)>>,
-    rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
-    tenant_keys: crate::tenant_keys::TenantKeys,
-    action_runtime: Arc<dyn crate::actions::ActionRuntime>,
-    management_gateway: std::sync::OnceLock<Arc<dyn action_runs::ManagementGateway>>,
-    form_poster: Arc<dyn crate::backchannel::FormPoster>,
-    /// One password change per user at a time on this node, in arrival order.
-    password_turns: crate::keyed_lock::KeyedLocks,
+    pub tenant: Arc<TenantConfig>,
+    pub directory: Arc<UserDirectory>,
+    pub users: Arc<Users>,
+    pub actions: Arc<Actions>,
+    pub log_streams: Arc<LogStreams>,
+    pub mailer: Arc<Mailer>,
+    pub credentials: Arc<Credentials>,
+    pub mfa: Arc<Mfa>,
+    pub sessions: Arc<Sessions>,
+    pub login: Arc<Login>,
+    pub console: Arc<Console>,
+    pub jobs: Arc<JobRunner>,
 }
 
 impl Services {
-    /// Loads the signing keys and the tenant's MAC keys, and starts the log writer and the mail
-    /// intake. Call after `bootstrap`; spawn `run_job_worker` to run queued jobs.
+    /// Loads the signing keys and the tenant's MAC keys, starts the log writer and the job
+    /// intake, and wires the flows bottom-up. Call after `bootstrap`; spawn
+    /// `jobs.run_job_worker` to run queued jobs.
     pub async fn new(config: CoreConfig, infra: Infrastructure) -> anyhow::Result<Self> {
         let Infrastructure {
             store,
@@ -196,6 +194,7 @@ impl Services {
             action_runtime,
             form_poster,
         } = infra;
+        let config = Arc::new(config);
         let keys = Arc::new(Keys::load(store.clone()).await?);
         // Other nodes may rotate keys: pick up their changes every minute.
         let weak = Arc::downgrade(&keys);
@@ -210,35 +209,156 @@ impl Services {
         });
         let mail_wake = Arc::new(tokio::sync::Notify::new());
         let machine_wake = Arc::new(tokio::sync::Notify::new());
-        let log_streams = Arc::new(log_streams::StreamRouter::new(
+        let router = Arc::new(log_streams::StreamRouter::new(
             store.clone(),
             config.config_cache_ttl,
         ));
-        let audit = AuditLog::start(store.clone(), log_streams.clone(), machine_wake.clone());
-        let cache = config_cache::ConfigCache::new(config.config_cache_ttl);
-        let tenant_keys = crate::tenant_keys::TenantKeys::load(store.as_ref()).await?;
-        let job_intake =
-            jobs::JobIntake::start(store.clone(), mail_wake.clone(), machine_wake.clone());
+        let audit = AuditLog::start(store.clone(), router.clone(), machine_wake.clone());
+        let cache = Arc::new(tenant::ConfigCache::new(config.config_cache_ttl));
+        let tenant_keys = Arc::new(crate::tenant_keys::TenantKeys::load(store.as_ref()).await?);
+        let job_intake = jobs::JobIntake::start(store.clone(), mail_wake, machine_wake);
+        let rate_limiter: Arc<dyn crate::ratelimit::RateLimiter> =
+            Arc::new(crate::metrics::CountedRateLimiter(rate_limiter));
+
+        let actions = Arc::new(Actions {
+            action_runtime,
+            audit: audit.clone(),
+            cache: cache.clone(),
+            config: config.clone(),
+            hasher: hasher.clone(),
+            management_gateway: std::sync::OnceLock::new(),
+            store: store.clone(),
+            tenant_keys: tenant_keys.clone(),
+        });
+        let tenant = Arc::new(TenantConfig {
+            audit: audit.clone(),
+            cache: cache.clone(),
+            config: config.clone(),
+            keys: keys.clone(),
+            store: store.clone(),
+            templates: templates.clone(),
+            actions: actions.clone(),
+        });
+        let directory = Arc::new(UserDirectory {
+            store: store.clone(),
+        });
+        let log_streams = Arc::new(LogStreams {
+            audit: audit.clone(),
+            config: config.clone(),
+            form_poster: form_poster.clone(),
+            router,
+            store: store.clone(),
+            tenant_keys: tenant_keys.clone(),
+        });
+        let mailer = Arc::new(Mailer {
+            audit: audit.clone(),
+            config: config.clone(),
+            mail,
+            templates,
+            tenant: tenant.clone(),
+        });
+        let mfa = Arc::new(Mfa {
+            audit: audit.clone(),
+            cache: cache.clone(),
+            store: store.clone(),
+            tenant_keys: tenant_keys.clone(),
+            directory: directory.clone(),
+            tenant: tenant.clone(),
+        });
+        let sessions = Arc::new(Sessions {
+            audit: audit.clone(),
+            config: config.clone(),
+            form_poster,
+            job_intake: job_intake.clone(),
+            keys: keys.clone(),
+            store: store.clone(),
+            directory: directory.clone(),
+            tenant: tenant.clone(),
+        });
+        let credentials = Arc::new(Credentials {
+            audit: audit.clone(),
+            config: config.clone(),
+            hasher: hasher.clone(),
+            job_intake: job_intake.clone(),
+            password_turns: crate::keyed_lock::KeyedLocks::default(),
+            rate_limiter: rate_limiter.clone(),
+            store: store.clone(),
+            tenant_keys: tenant_keys.clone(),
+            actions: actions.clone(),
+            directory: directory.clone(),
+            log_streams: log_streams.clone(),
+            mfa: mfa.clone(),
+            sessions: sessions.clone(),
+            tenant: tenant.clone(),
+        });
+        let users = Arc::new(Users {
+            hasher: hasher.clone(),
+            store: store.clone(),
+            credentials: credentials.clone(),
+            directory: directory.clone(),
+            tenant: tenant.clone(),
+        });
+        let login = Arc::new(Login {
+            audit: audit.clone(),
+            cache,
+            config: config.clone(),
+            hasher: hasher.clone(),
+            job_intake: job_intake.clone(),
+            keys: keys.clone(),
+            rate_limiter: rate_limiter.clone(),
+            store: store.clone(),
+            tenant_keys: tenant_keys.clone(),
+            actions: actions.clone(),
+            directory: directory.clone(),
+            mfa: mfa.clone(),
+            sessions: sessions.clone(),
+            tenant: tenant.clone(),
+            users: users.clone(),
+        });
+        let console = Arc::new(Console {
+            config: config.clone(),
+            hasher: hasher.clone(),
+            job_intake: job_intake.clone(),
+            rate_limiter,
+            store: store.clone(),
+            tenant_keys,
+            mailer: mailer.clone(),
+            mfa: mfa.clone(),
+            tenant: tenant.clone(),
+        });
+        let jobs = Arc::new(JobRunner {
+            audit,
+            config: config.clone(),
+            job_intake,
+            store: store.clone(),
+            stream_failures: std::sync::Mutex::default(),
+            actions: actions.clone(),
+            console: console.clone(),
+            credentials: credentials.clone(),
+            directory: directory.clone(),
+            log_streams: log_streams.clone(),
+            login: login.clone(),
+            mailer: mailer.clone(),
+            sessions: sessions.clone(),
+            tenant: tenant.clone(),
+        });
         Ok(Self {
             config,
             store,
             hasher,
             keys,
-            audit,
+            tenant,
+            directory,
+            users,
+            actions,
             log_streams,
-            cache,
-            templates,
-            mail,
-            job_intake,
-            mail_wake,
-            machine_wake,
-            stream_failures: std::sync::Mutex::default(),
-            rate_limiter: Arc::new(crate::metrics::CountedRateLimiter(rate_limiter)),
-            tenant_keys,
-            action_runtime,
-            management_gateway: std::sync::OnceLock::new(),
-            form_poster,
-            password_turns: crate::keyed_lock::KeyedLocks::default(),
+            mailer,
+            credentials,
+            mfa,
+            sessions,
+            login,
+            console,
+            jobs,
         })
     }
 
@@ -248,13 +368,6 @@ impl Services {
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
-    /// Queues a tenant log entry, if the caller's kind of action is logged (see `Caller::api_log`).
-    pub(crate) fn record(&self, entry: Option<LogEntry>) {
-        if let Some(e) = entry {
-            self.audit.record(e);
-        }
-    }
-
     /// "sqlite" or "postgres".
     pub fn backend(&self) -> &'static str {
         self.store.backend()

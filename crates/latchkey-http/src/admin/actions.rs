@@ -307,10 +307,10 @@ async fn overview_page(
 ) -> Response {
     let services = &console.state.services;
     let gathered = async {
-        let actions = services.list_actions(None, None, None).await?;
+        let actions = services.actions.list_actions(None, None, None).await?;
         let mut bindings = Vec::with_capacity(Trigger::ALL.len());
         for t in Trigger::ALL {
-            bindings.push((t, services.trigger_bindings(t).await?));
+            bindings.push((t, services.actions.trigger_bindings(t).await?));
         }
         Ok::<_, ServiceError>((actions, bindings))
     };
@@ -397,7 +397,13 @@ async fn create(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<NewFields
         secrets: Vec::new(),
     };
     let caller = console.admin.caller(meta);
-    match console.state.services.create_action(new, &caller).await {
+    match console
+        .state
+        .services
+        .actions
+        .create_action(new, &caller)
+        .await
+    {
         Ok(action) => done(&action_path(&action.id), "created"),
         Err(err) => match refusal(&err) {
             Some((Some("supported_triggers"), message)) => refused("new-trigger", message).await,
@@ -452,7 +458,13 @@ async fn bind(
             .await
         }
     };
-    let current = match console.state.services.trigger_bindings(trigger).await {
+    let current = match console
+        .state
+        .services
+        .actions
+        .trigger_bindings(trigger)
+        .await
+    {
         Ok(b) => b,
         Err(err) => {
             return failed("reading trigger bindings in the console", err);
@@ -526,6 +538,7 @@ async fn bind(
     match console
         .state
         .services
+        .actions
         .set_trigger_bindings(trigger, refs, &caller)
         .await
     {
@@ -580,7 +593,7 @@ fn no_such_action(console: &Console) -> Response {
 }
 
 async fn find(console: &Console, id: &str) -> Result<Action, Response> {
-    match console.state.services.get_action(id).await {
+    match console.state.services.actions.get_action(id).await {
         Ok(a) => Ok(a),
         Err(ServiceError::NotFound { .. }) => Err(no_such_action(console)),
         Err(err) => Err(failed("loading an action in the console", err)),
@@ -591,7 +604,7 @@ async fn find(console: &Console, id: &str) -> Result<Action, Response> {
 async fn bound_to(console: &Console, action: &Action) -> Result<Vec<Trigger>, ServiceError> {
     let mut out = Vec::new();
     for t in Trigger::ALL {
-        let bound = console.state.services.trigger_bindings(t).await?;
+        let bound = console.state.services.actions.trigger_bindings(t).await?;
         if bound.iter().any(|(b, _)| b.action_id == action.id) {
             out.push(t);
         }
@@ -607,7 +620,12 @@ async fn edit_page(
     status: StatusCode,
 ) -> Response {
     let gathered = async {
-        let versions = console.state.services.action_versions(&action.id).await?;
+        let versions = console
+            .state
+            .services
+            .actions
+            .action_versions(&action.id)
+            .await?;
         let bound = bound_to(console, action).await?;
         Ok::<_, ServiceError>((versions, bound))
     };
@@ -737,9 +755,12 @@ async fn save(
         ..ActionPatch::default()
     };
     let result = async {
-        let saved = services.update_action(&action.id, patch, &caller).await?;
+        let saved = services
+            .actions
+            .update_action(&action.id, patch, &caller)
+            .await?;
         if deploy {
-            services.deploy_action(&saved.id, &caller).await?;
+            services.actions.deploy_action(&saved.id, &caller).await?;
         }
         Ok::<_, ServiceError>(saved)
     }
@@ -864,6 +885,7 @@ async fn save_secrets(
     match console
         .state
         .services
+        .actions
         .update_action(&action.id, patch, &caller)
         .await
     {
@@ -959,7 +981,13 @@ async fn test(
             .await;
         }
     };
-    match console.state.services.test_action(&action.id, event).await {
+    match console
+        .state
+        .services
+        .actions
+        .test_action(&action.id, event)
+        .await
+    {
         Ok(result) => {
             let forms = EditForms {
                 event: Some(&f.event),
@@ -1031,6 +1059,7 @@ async fn delete(
     match console
         .state
         .services
+        .actions
         .delete_action(&action.id, bound, &caller)
         .await
     {

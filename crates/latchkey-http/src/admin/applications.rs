@@ -66,7 +66,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
 }
 
 async fn list(console: Console, Query(q): Query<DoneQuery>) -> Response {
-    let clients = match console.state.services.list_clients().await {
+    let clients = match console.state.services.tenant.list_clients().await {
         Ok(c) => c,
         Err(err) => {
             return failed("listing applications in the console", err);
@@ -88,7 +88,7 @@ async fn list(console: Console, Query(q): Query<DoneQuery>) -> Response {
             more_callbacks: c.callbacks.len().saturating_sub(1),
         })
         .collect();
-    let resource_servers = match console.state.services.list_resource_servers().await {
+    let resource_servers = match console.state.services.tenant.list_resource_servers().await {
         Ok(r) => r,
         Err(err) => {
             return failed("listing APIs in the console", err);
@@ -225,7 +225,7 @@ fn no_such_app(console: &Console) -> Response {
 }
 
 async fn find(console: &Console, id: &str) -> Result<Client, Response> {
-    match console.state.services.get_client(id).await {
+    match console.state.services.tenant.get_client(id).await {
         Ok(c) => Ok(c),
         Err(ServiceError::NotFound { .. }) => Err(no_such_app(console)),
         Err(err) => Err(failed("loading an application in the console", err)),
@@ -265,6 +265,7 @@ async fn save(
     match console
         .state
         .services
+        .tenant
         .update_client(client.client_id.as_str(), f.patch(), &caller)
         .await
     {
@@ -319,6 +320,7 @@ async fn rotate_secret(
     match console
         .state
         .services
+        .tenant
         .rotate_client_secret(client.client_id.as_str(), &caller)
         .await
     {

@@ -45,7 +45,10 @@ fn reset_purpose(token: &str) -> String {
 fn csrf_for(state: &AppState, headers: &HeaderMap, purpose: &str) -> (String, Option<String>) {
     let secure = state.services.config().issuer.starts_with("https://");
     let (nonce, cookie) = csrf_nonce(headers, secure);
-    (state.services.csrf_token(&nonce, purpose), cookie)
+    (
+        state.services.credentials.csrf_token(&nonce, purpose),
+        cookie,
+    )
 }
 
 fn csrf_refused() -> Response {
@@ -181,6 +184,7 @@ async fn login(
     };
     match state
         .services
+        .console
         .admin_sign_in(&f.email, &password, &Caller::end_user(meta))
         .await
     {
@@ -222,6 +226,7 @@ async fn login_second_factor(
     let next = safe_next(Some(&f.next));
     match state
         .services
+        .console
         .admin_sign_in_second_factor(&f.pending, &f.code)
         .await
     {
@@ -262,7 +267,7 @@ async fn logout(
     super::ConsoleForm(console, _): super::ConsoleForm<super::NoFields>,
 ) -> Response {
     let token = read_cookie(&headers, SESSION_COOKIE).unwrap_or_default();
-    if let Err(err) = console.state.services.admin_sign_out(&token).await {
+    if let Err(err) = console.state.services.console.admin_sign_out(&token).await {
         return failed("console sign-out", err);
     }
     let mut res = Redirect::to("/admin/login?done=out").into_response();
@@ -311,6 +316,7 @@ async fn forgot(
     }
     match state
         .services
+        .console
         .request_admin_password_reset(&f.email, &Caller::end_user(meta))
         .await
     {
@@ -347,6 +353,7 @@ async fn reset_view(
     let (csrf, cookie) = csrf_for(state, headers, &reset_purpose(token));
     match state
         .services
+        .console
         .open_admin_reset(token, proof.as_deref())
         .await
     {
@@ -359,6 +366,7 @@ async fn reset_view(
         Ok(AdminResetState::NeedsSecondFactor) => {
             let support = state
                 .services
+                .tenant
                 .tenant_settings()
                 .await
                 .ok()
@@ -416,6 +424,7 @@ async fn reset_second_factor(
     }
     match state
         .services
+        .console
         .pass_admin_reset_second_factor(&f.ticket, &f.code)
         .await
     {
@@ -495,6 +504,7 @@ async fn reset(
     let proof = read_cookie(&headers, RESET_MFA_COOKIE);
     match state
         .services
+        .console
         .redeem_admin_reset(&f.ticket, &password, proof.as_deref())
         .await
     {

@@ -246,7 +246,7 @@ fn connection_page(
 }
 
 async fn database_connections(console: &Console) -> Result<Vec<Connection>, Response> {
-    match console.state.services.list_connections().await {
+    match console.state.services.tenant.list_connections().await {
         Ok(all) => Ok(all.into_iter().filter(Connection::is_database).collect()),
         Err(err) => Err(failed("listing connections in the console", err)),
     }
@@ -288,7 +288,7 @@ async fn index(console: Console, Query(q): Query<DoneQuery>) -> Response {
 
 /// The database connection `id`, or the page to answer with.
 async fn find(console: &Console, id: &str) -> Result<(Connection, bool), Response> {
-    let conn = match console.state.services.get_connection(id).await {
+    let conn = match console.state.services.tenant.get_connection(id).await {
         Ok(c) if c.is_database() => c,
         Ok(_) | Err(ServiceError::NotFound { .. }) => return Err(no_such_connection(console)),
         Err(err) => {
@@ -326,6 +326,7 @@ async fn save(
     match console
         .state
         .services
+        .tenant
         .update_connection(conn.id.as_str(), patch, &caller)
         .await
     {

@@ -127,12 +127,12 @@ async fn overview_page(
 ) -> Response {
     let services = &console.state.services;
     let gathered = async {
-        let provider = match services.email_provider().await {
+        let provider = match services.tenant.email_provider().await {
             Ok(p) => Some(p),
             Err(ServiceError::NotFound { .. }) => None,
             Err(err) => return Err(err),
         };
-        let templates = services.effective_email_templates().await?;
+        let templates = services.tenant.effective_email_templates().await?;
         Ok::<_, ServiceError>((provider, templates))
     };
     let (provider, templates) = match gathered.await {
@@ -251,6 +251,7 @@ async fn save_provider(
     match console
         .state
         .services
+        .tenant
         .save_email_provider(patch, &caller)
         .await
     {
@@ -279,7 +280,13 @@ struct TestFields {
 
 async fn test_mail(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<TestFields>) -> Response {
     let caller = console.admin.caller(meta);
-    match console.state.services.send_test_mail(&f.to, &caller).await {
+    match console
+        .state
+        .services
+        .mailer
+        .send_test_mail(&f.to, &caller)
+        .await
+    {
         Ok(()) => done(SECTION, "test-sent"),
         Err(err) => match user_message(&err) {
             Some(message) => {
@@ -382,7 +389,13 @@ async fn load_template(
     let Ok(name) = EmailTemplateName::parse(raw) else {
         return Err(no_such_template(console));
     };
-    match console.state.services.effective_email_template(name).await {
+    match console
+        .state
+        .services
+        .tenant
+        .effective_email_template(name)
+        .await
+    {
         Ok((t, stored)) => Ok((name, t, stored)),
         Err(ServiceError::NotFound { .. }) => Err(no_such_template(console)),
         Err(err) => Err(failed("loading an email template in the console", err)),
@@ -394,6 +407,7 @@ async fn render_preview(console: &Console, subject: &str, body: &str) -> Result<
     match console
         .state
         .services
+        .tenant
         .preview_email_template(subject, body)
         .await
     {
@@ -519,6 +533,7 @@ async fn save_template(
     match console
         .state
         .services
+        .tenant
         .replace_email_template(name, patch, &caller)
         .await
     {

@@ -110,7 +110,7 @@ async fn list(console: Console, Query(f): Query<Filters>) -> Response {
         per_page: PER_PAGE,
     };
     let (entries, total) = if problems.is_empty() {
-        match console.state.services.list_logs(&query).await {
+        match console.state.services.directory.list_logs(&query).await {
             Ok(r) => r,
             Err(err) => {
                 return failed("listing the log in the console", err);
@@ -201,7 +201,7 @@ fn row(v: &Value) -> Row {
 }
 
 async fn entry(console: Console, Path(id): Path<String>) -> Response {
-    match console.state.services.get_log(&id).await {
+    match console.state.services.directory.get_log(&id).await {
         Ok(v) => {
             let by = actor(&v);
             let view = Entry {

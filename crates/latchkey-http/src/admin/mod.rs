@@ -98,7 +98,7 @@ impl Console {
         back: Option<&str>,
     ) -> Result<Self, Response> {
         let token = read_cookie(headers, SESSION_COOKIE).unwrap_or_default();
-        let admin = match state.services.admin_session(&token).await {
+        let admin = match state.services.console.admin_session(&token).await {
             Ok(Some(a)) => a,
             Ok(None) => {
                 return Err(match back {
@@ -118,6 +118,7 @@ impl Console {
         let (nonce, cookie) = csrf_nonce(headers, secure);
         let tenant = state
             .services
+            .tenant
             .branding()
             .await
             .map(|b| b.name)
@@ -154,7 +155,10 @@ impl Console {
 
     /// The CSRF token every console form carries (`_csrf`).
     pub(crate) fn csrf(&self) -> String {
-        self.state.services.csrf_token(&self.nonce, &self.purpose())
+        self.state
+            .services
+            .credentials
+            .csrf_token(&self.nonce, &self.purpose())
     }
 
     /// A console page: navigation (with `section` current), the notice, then `view`.

@@ -71,6 +71,7 @@ async fn begin(ConsoleForm(console, _): ConsoleForm<NoFields>) -> Response {
     match console
         .state
         .services
+        .console
         .begin_admin_totp(&console.admin)
         .await
     {
@@ -97,12 +98,13 @@ struct CodeFields {
 async fn confirm(ConsoleForm(console, f): ConsoleForm<CodeFields>) -> Response {
     let services = console.state.services.clone();
     match services
+        .console
         .confirm_admin_totp(&console.admin, &f.pending, &f.code)
         .await
     {
         Ok(()) => done(SECTION, "totp-on"),
         Err(ServiceError::BadRequest { message, .. }) => {
-            match services.resume_admin_totp(&f.pending) {
+            match services.console.resume_admin_totp(&f.pending) {
                 Ok(setup) => setup_page(&console, &setup, Some(&message), StatusCode::BAD_REQUEST),
                 Err(_) => console.render(
                     StatusCode::BAD_REQUEST,
@@ -121,6 +123,7 @@ async fn remove(ConsoleForm(console, f): ConsoleForm<CodeFields>) -> Response {
     match console
         .state
         .services
+        .console
         .remove_admin_totp(&console.admin, &f.code)
         .await
     {

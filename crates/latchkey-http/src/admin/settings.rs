@@ -149,6 +149,7 @@ async fn settings(console: &Console) -> Result<TenantSettings, Response> {
     console
         .state
         .services
+        .tenant
         .tenant_settings()
         .await
         .map_err(|err| failed("reading tenant settings in the console", err))
@@ -224,6 +225,7 @@ async fn save(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<GeneralFiel
     match console
         .state
         .services
+        .tenant
         .update_tenant_settings(f.patch(&current), &caller)
         .await
     {
@@ -253,6 +255,7 @@ async fn save_flow(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<FlowFi
     match console
         .state
         .services
+        .tenant
         .update_tenant_settings(patch, &caller)
         .await
     {
@@ -291,9 +294,10 @@ async fn save_mfa(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<MfaFiel
     // The factor, then the policy: the two Management API calls the dashboard makes.
     let result = async {
         services
+            .mfa
             .set_guardian_factor("otp", f.otp.is_some(), &caller)
             .await?;
-        services.set_mfa_policies(policies, &caller).await
+        services.mfa.set_mfa_policies(policies, &caller).await
     }
     .await;
     match result {

@@ -70,7 +70,7 @@ async fn list(console: Console, Query(q): Query<ListQuery>) -> Response {
     } else if !search.is_empty() {
         query.text = Some(search.clone());
     }
-    let (users, total) = match console.state.services.list_users(&query).await {
+    let (users, total) = match console.state.services.directory.list_users(&query).await {
         Ok(r) => r,
         Err(err) => {
             return crate::web::failed("listing users in the console", err);
@@ -156,11 +156,11 @@ async fn user_page(
 ) -> Response {
     let services = &console.state.services;
     let gathered = async {
-        let rules = services.password_rules_for(user).await?;
-        let sessions = services.user_sessions(&user.user_id).await?;
-        let methods = services.authentication_methods(&user.user_id).await?;
-        let blocks = services.user_blocks(&user.user_id).await?;
-        let (logs, _) = services.user_logs(&user.user_id, 0, 10).await?;
+        let rules = services.credentials.password_rules_for(user).await?;
+        let sessions = services.sessions.user_sessions(&user.user_id).await?;
+        let methods = services.mfa.authentication_methods(&user.user_id).await?;
+        let blocks = services.login.user_blocks(&user.user_id).await?;
+        let (logs, _) = services.directory.user_logs(&user.user_id, 0, 10).await?;
         Ok::<_, ServiceError>((rules, sessions, methods, blocks, logs))
     };
     let (rules, sessions, methods, blocks, logs) = match gathered.await {
@@ -245,7 +245,7 @@ async fn detail(
     let Ok(id) = UserId::parse(&raw) else {
         return no_such_user();
     };
-    let user = match console.state.services.get_user(&id).await {
+    let user = match console.state.services.directory.get_user(&id).await {
         Ok(u) => u,
         Err(ServiceError::NotFound { .. }) => {
             return console.render(
@@ -267,7 +267,7 @@ async fn detail(
 /// The common start of every action: the user the path names.
 async fn begin(console: Console, raw: &str) -> Result<(Console, User), Response> {
     let id = UserId::parse(raw).map_err(|_| no_such_user())?;
-    match console.state.services.get_user(&id).await {
+    match console.state.services.directory.get_user(&id).await {
         Ok(user) => Ok((console, user)),
         Err(ServiceError::NotFound { .. }) => Err(no_such_user()),
         Err(err) => Err(crate::web::failed("loading a user in the console", err)),
@@ -333,6 +333,7 @@ async fn change_password(
     match console
         .state
         .services
+        .credentials
         .set_password(
             &user.user_id,
             password,
@@ -369,6 +370,7 @@ async fn ticket(
     match console
         .state
         .services
+        .credentials
         .create_password_ticket(request, &caller)
         .await
     {
@@ -417,13 +419,16 @@ simple_action!(send_reset, "reset-sent", |services, user, caller| async {
         password: None,
     };
     services
+        .credentials
         .request_password_reset(request, &caller)
         .await
         .result
 });
 simple_action!(reset_mfa, "mfa", |services, user, caller| services
+    .mfa
     .delete_authenticators(&user.user_id, &caller));
 simple_action!(block, "blocked", |services, user, caller| services
+    .users
     .update_user(
         &user.user_id,
         UserPatch {
@@ -433,6 +438,7 @@ simple_action!(block, "blocked", |services, user, caller| services
         &caller
     ));
 simple_action!(unblock, "unblocked", |services, user, caller| services
+    .users
     .update_user(
         &user.user_id,
         UserPatch {
@@ -442,9 +448,12 @@ simple_action!(unblock, "unblocked", |services, user, caller| services
         &caller
     ));
 simple_action!(lift_blocks, "lifted", |services, user, caller| services
+    .login
     .unblock_user(&user.user_id, &caller));
 simple_action!(revoke_sessions, "sessions", |services, user, caller| {
-    services.revoke_user_sessions(&user.user_id, &caller)
+    services
+        .sessions
+        .revoke_user_sessions(&user.user_id, &caller)
 });
 
 #[derive(Deserialize)]
@@ -477,6 +486,7 @@ async fn delete(
     match console
         .state
         .services
+        .users
         .delete_user(&user.user_id, &caller)
         .await
     {
@@ -508,7 +518,7 @@ async fn new_user_page(
     errors: NewUserErrors<'_>,
     status: StatusCode,
 ) -> Response {
-    let connections = match console.state.services.list_connections().await {
+    let connections = match console.state.services.tenant.list_connections().await {
         Ok(list) => list,
         Err(err) => {
             return crate::web::failed("listing connections for Create user", err);
@@ -598,7 +608,7 @@ async fn create(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<NewUserFi
         blocked: false,
     };
     let caller = console.admin.caller(meta);
-    match console.state.services.create_user(new, &caller).await {
+    match console.state.services.users.create_user(new, &caller).await {
         Ok(user) => done(&user_path(&user.user_id), "created"),
         Err(ServiceError::PasswordPolicy(v)) => {
             let errors = NewUserErrors {

@@ -123,6 +123,7 @@ async fn list(
     let deployed = super::parse_bool("deployed", q.deployed.as_deref())?;
     let actions = state
         .services
+        .actions
         .list_actions(
             trigger,
             q.action_name.as_deref().filter(|n| !n.is_empty()),
@@ -154,7 +155,11 @@ async fn create(
         runtime: body.runtime,
         secrets: secrets_of(body.secrets.unwrap_or_default()),
     };
-    let action = state.services.create_action(new, &p.caller()).await?;
+    let action = state
+        .services
+        .actions
+        .create_action(new, &p.caller())
+        .await?;
     Ok((StatusCode::CREATED, Json(action.to_auth0_json())))
 }
 
@@ -164,7 +169,14 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:actions"])?;
-    Ok(Json(state.services.get_action(&id).await?.to_auth0_json()))
+    Ok(Json(
+        state
+            .services
+            .actions
+            .get_action(&id)
+            .await?
+            .to_auth0_json(),
+    ))
 }
 
 async fn update(
@@ -185,6 +197,7 @@ async fn update(
     };
     let action = state
         .services
+        .actions
         .update_action(&id, patch, &p.caller())
         .await?;
     Ok(Json(action.to_auth0_json()))
@@ -205,6 +218,7 @@ async fn delete(
     let force = super::parse_bool("force", q.force.as_deref())?.unwrap_or(false);
     state
         .services
+        .actions
         .delete_action(&id, force, &p.caller())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -216,7 +230,11 @@ async fn deploy(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     p.require(&["create:actions", "update:actions"])?;
-    let version = state.services.deploy_action(&id, &p.caller()).await?;
+    let version = state
+        .services
+        .actions
+        .deploy_action(&id, &p.caller())
+        .await?;
     Ok((StatusCode::OK, Json(version.to_auth0_json(true))))
 }
 
@@ -237,7 +255,13 @@ async fn test(
     if !body.payload.is_object() {
         return Err(ApiError::bad_body("payload must be an object (the event)"));
     }
-    Ok(Json(state.services.test_action(&id, body.payload).await?))
+    Ok(Json(
+        state
+            .services
+            .actions
+            .test_action(&id, body.payload)
+            .await?,
+    ))
 }
 
 async fn versions(
@@ -248,10 +272,11 @@ async fn versions(
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:actions"])?;
     let paging = q.paging()?;
-    let action = state.services.get_action(&id).await?;
+    let action = state.services.actions.get_action(&id).await?;
     let current = action.deployed.as_ref().map(|d| d.version_id.clone());
     let items = state
         .services
+        .actions
         .action_versions(&id)
         .await?
         .iter()
@@ -266,8 +291,12 @@ async fn version(
     Path((id, version_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:actions"])?;
-    let action = state.services.get_action(&id).await?;
-    let v = state.services.action_version(&id, &version_id).await?;
+    let action = state.services.actions.get_action(&id).await?;
+    let v = state
+        .services
+        .actions
+        .action_version(&id, &version_id)
+        .await?;
     let deployed = action
         .deployed
         .as_ref()
@@ -298,6 +327,7 @@ async fn bindings(
     let paging = q.paging()?;
     let items = state
         .services
+        .actions
         .trigger_bindings(trigger(&id)?)
         .await?
         .iter()
@@ -362,6 +392,7 @@ async fn set_bindings(
         .collect::<Result<Vec<_>, ApiError>>()?;
     let bound = state
         .services
+        .actions
         .set_trigger_bindings(trigger, refs, &p.caller())
         .await?;
     let items: Vec<Value> = bound.iter().map(|(b, a)| b.to_auth0_json(a)).collect();
@@ -375,6 +406,11 @@ async fn execution(
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:actions"])?;
     Ok(Json(
-        state.services.action_execution(&id).await?.to_auth0_json(),
+        state
+            .services
+            .actions
+            .action_execution(&id)
+            .await?
+            .to_auth0_json(),
     ))
 }

@@ -42,7 +42,7 @@ async fn read<T: SettingsDocument>(
     p: Principal,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:attack_protection"])?;
-    let doc = state.services.settings_document::<T>().await?;
+    let doc = state.services.tenant.settings_document::<T>().await?;
     Ok(Json(serde_json::to_value(doc).unwrap_or_default()))
 }
 
@@ -55,6 +55,7 @@ async fn update<T: SettingsDocument>(
     let patch: Map<String, Value> = body.parse()?;
     let doc = state
         .services
+        .tenant
         .update_settings_document::<T>(patch, &p.caller())
         .await?;
     Ok(Json(serde_json::to_value(doc).unwrap_or_default()))

@@ -35,7 +35,9 @@ async fn blocks(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:users"])?;
-    Ok(Json(state.services.user_blocks(&user_id(&id)?).await?))
+    Ok(Json(
+        state.services.login.user_blocks(&user_id(&id)?).await?,
+    ))
 }
 
 async fn unblock(
@@ -46,6 +48,7 @@ async fn unblock(
     p.require(&["update:users"])?;
     state
         .services
+        .login
         .unblock_user(&user_id(&id)?, &p.caller())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -57,7 +60,11 @@ async fn sessions(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:sessions", "read:users"])?;
-    let list = state.services.user_sessions(&user_id(&id)?).await?;
+    let list = state
+        .services
+        .sessions
+        .user_sessions(&user_id(&id)?)
+        .await?;
     Ok(Json(serde_json::json!({
         "sessions": list.iter().map(|s| s.to_auth0_json()).collect::<Vec<_>>()
     })))
@@ -71,6 +78,7 @@ async fn end_sessions(
     p.require(&["delete:sessions", "update:users"])?;
     state
         .services
+        .sessions
         .revoke_user_sessions(&user_id(&id)?, &p.caller())
         .await?;
     Ok(StatusCode::ACCEPTED)
@@ -84,6 +92,7 @@ async fn list_methods(
     p.require(&["read:authentication_methods", "read:users"])?;
     let methods = state
         .services
+        .mfa
         .authentication_methods(&user_id(&id)?)
         .await?;
     Ok(Json(Value::Array(
@@ -118,6 +127,7 @@ async fn add_method(
     };
     let created = state
         .services
+        .mfa
         .add_authentication_method(&user_id(&id)?, method, &p.caller())
         .await?;
     Ok((StatusCode::CREATED, Json(created.to_auth0_json())))
@@ -131,6 +141,7 @@ async fn enrollments(
     p.require(&["read:users"])?;
     let methods = state
         .services
+        .mfa
         .authentication_methods(&user_id(&id)?)
         .await?;
     // Guardian lists authenticators; a recovery code is part of one, not an enrollment.
@@ -151,6 +162,7 @@ async fn delete_all(
     p.require(&["delete:guardian_enrollments", "update:users"])?;
     state
         .services
+        .mfa
         .delete_authenticators(&user_id(&id)?, &p.caller())
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 
 /// `{colors: {...}}` from the tenant's `universal_login`, or `{}`.
 async fn current(state: &AppState) -> Result<Map<String, Value>, ApiError> {
-    let settings = state.services.tenant_settings().await?;
+    let settings = state.services.tenant.tenant_settings().await?;
     let mut out = Map::new();
     if let Some(colors) = settings
         .extra
@@ -59,7 +59,7 @@ async fn update_branding(
         return Err(not_available(&format!("Branding setting {name}")));
     }
     if let Some(colors) = colors {
-        let settings = state.services.tenant_settings().await?;
+        let settings = state.services.tenant.tenant_settings().await?;
         let mut universal_login = settings
             .extra
             .get("universal_login")
@@ -71,6 +71,7 @@ async fn update_branding(
         patch.insert("universal_login".into(), Value::Object(universal_login));
         state
             .services
+            .tenant
             .update_tenant_settings(patch, &p.caller())
             .await?;
     }

@@ -55,7 +55,7 @@ async fn list(
     p.require(READ_CLIENTS)?;
     let paging = q.paging.paging()?;
     let first_party = parse_bool("is_first_party", q.is_first_party.as_deref())?;
-    let mut all = state.services.list_clients().await?;
+    let mut all = state.services.tenant.list_clients().await?;
     if let Some(types) = q.app_type.as_deref().filter(|s| !s.is_empty()) {
         let wanted: Vec<&str> = types.split(',').collect();
         all.retain(|c| {
@@ -235,6 +235,7 @@ async fn create(
     let b: ClientBody = b.parse()?;
     let client = state
         .services
+        .tenant
         .create_client(b.try_into()?, &p.caller())
         .await?;
     Ok((StatusCode::CREATED, Json(client.to_auth0_json(true))).into_response())
@@ -248,7 +249,12 @@ async fn get_one(
     p.require(READ_CLIENTS)?;
     let secrets = sees_secrets(&p);
     Ok(Json(
-        state.services.get_client(&id).await?.to_auth0_json(secrets),
+        state
+            .services
+            .tenant
+            .get_client(&id)
+            .await?
+            .to_auth0_json(secrets),
     ))
 }
 
@@ -267,6 +273,7 @@ async fn update(
     }
     let client = state
         .services
+        .tenant
         .update_client(&id, b.try_into()?, &p.caller())
         .await?;
     Ok(Json(client.to_auth0_json(sees_secrets(&p))))
@@ -278,7 +285,11 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     p.require(&["delete:clients"])?;
-    state.services.delete_client(&id, &p.caller()).await?;
+    state
+        .services
+        .tenant
+        .delete_client(&id, &p.caller())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -290,6 +301,7 @@ async fn rotate_secret(
     p.require(&["update:client_keys"])?;
     let client = state
         .services
+        .tenant
         .rotate_client_secret(&id, &p.caller())
         .await?;
     Ok(Json(client.to_auth0_json(true)))
@@ -307,7 +319,7 @@ async fn list_grants(
     Query(q): Query<GrantListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:client_grants"])?;
-    let mut grants = state.services.list_client_grants().await?;
+    let mut grants = state.services.tenant.list_client_grants().await?;
     if let Some(a) = q.audience.as_deref().filter(|s| !s.is_empty()) {
         grants.retain(|g| g.audience == a);
     }
@@ -337,6 +349,7 @@ async fn create_grant(
     let b: GrantBody = b.parse()?;
     let g = state
         .services
+        .tenant
         .create_client_grant(
             NewClientGrant {
                 client_id: b.client_id,
@@ -365,6 +378,7 @@ async fn update_grant(
     let b: GrantPatchBody = b.parse()?;
     let g = state
         .services
+        .tenant
         .update_client_grant(&id, ClientGrantPatch { scope: b.scope }, &p.caller())
         .await?;
     Ok(Json(g.to_auth0_json()))
@@ -376,6 +390,10 @@ async fn delete_grant(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     p.require(&["delete:client_grants"])?;
-    state.services.delete_client_grant(&id, &p.caller()).await?;
+    state
+        .services
+        .tenant
+        .delete_client_grant(&id, &p.caller())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -32,7 +32,7 @@ async fn enabled_clients(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:connections"])?;
-    let connection = state.services.get_connection(&id).await?;
+    let connection = state.services.tenant.get_connection(&id).await?;
     let clients: Vec<Value> = connection
         .enabled_clients
         .iter()
@@ -59,6 +59,7 @@ async fn set_enabled_clients(
     let changes: Vec<EnabledClientChange> = body.parse()?;
     let mut enabled: Vec<String> = state
         .services
+        .tenant
         .get_connection(&id)
         .await?
         .enabled_clients
@@ -77,6 +78,7 @@ async fn set_enabled_clients(
     };
     state
         .services
+        .tenant
         .update_connection(&id, patch, &p.caller())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -98,7 +100,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:connections"])?;
-    let mut all = state.services.list_connections().await?;
+    let mut all = state.services.tenant.list_connections().await?;
     if let Some(s) = q.strategy.as_deref().filter(|s| !s.is_empty()) {
         all.retain(|c| c.strategy.as_str() == s);
     }
@@ -174,6 +176,7 @@ async fn create(
     let _ = b.show_as_button; // Meaningful only for enterprise connections on the login page.
     let c = state
         .services
+        .tenant
         .create_connection(
             NewConnection {
                 name: b.name,
@@ -198,7 +201,12 @@ async fn get_one(
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:connections"])?;
     Ok(Json(
-        state.services.get_connection(&id).await?.to_auth0_json(),
+        state
+            .services
+            .tenant
+            .get_connection(&id)
+            .await?
+            .to_auth0_json(),
     ))
 }
 
@@ -226,6 +234,7 @@ async fn update(
     let _ = b.show_as_button;
     let c = state
         .services
+        .tenant
         .update_connection(
             &id,
             ConnectionPatch {
@@ -248,6 +257,10 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     p.require(&["delete:connections"])?;
-    state.services.delete_connection(&id, &p.caller()).await?;
+    state
+        .services
+        .tenant
+        .delete_connection(&id, &p.caller())
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }

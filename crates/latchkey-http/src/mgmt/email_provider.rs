@@ -68,7 +68,7 @@ async fn get_one(
     Query(mut fields): Query<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:email_provider"])?;
-    let provider = state.services.email_provider().await?;
+    let provider = state.services.tenant.email_provider().await?;
     if fields.fields.as_deref().is_none_or(str::is_empty) {
         fields = FieldsQuery {
             fields: Some("name,enabled".into()),
@@ -87,6 +87,7 @@ async fn create(
     let b: ProviderBody = b.parse()?;
     let provider = state
         .services
+        .tenant
         .create_email_provider(b.into_patch(), &p.caller())
         .await?;
     Ok((StatusCode::CREATED, Json(provider.to_auth0_json())).into_response())
@@ -101,6 +102,7 @@ async fn update(
     let b: ProviderBody = b.parse()?;
     let provider = state
         .services
+        .tenant
         .update_email_provider(b.into_patch(), &p.caller())
         .await?;
     Ok(Json(provider.to_auth0_json()))
@@ -108,6 +110,10 @@ async fn update(
 
 async fn delete(State(state): State<AppState>, p: Principal) -> Result<StatusCode, ApiError> {
     p.require(&["delete:email_provider"])?;
-    state.services.delete_email_provider(&p.caller()).await?;
+    state
+        .services
+        .tenant
+        .delete_email_provider(&p.caller())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -84,6 +84,7 @@ async fn create(
     )?;
     let t = state
         .services
+        .tenant
         .create_email_template(name, b.into_patch(), &p.caller())
         .await?;
     Ok(to_json(&t))
@@ -95,7 +96,11 @@ async fn get_one(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:email_templates"])?;
-    let t = state.services.email_template(template_name(&name)?).await?;
+    let t = state
+        .services
+        .tenant
+        .email_template(template_name(&name)?)
+        .await?;
     Ok(to_json(&t))
 }
 
@@ -110,6 +115,7 @@ async fn update(
     let name = named(&name, &b)?;
     let t = state
         .services
+        .tenant
         .update_email_template(name, b.into_patch(), &p.caller())
         .await?;
     Ok(to_json(&t))
@@ -126,6 +132,7 @@ async fn replace(
     let name = named(&name, &b)?;
     let t = state
         .services
+        .tenant
         .replace_email_template(name, b.into_patch(), &p.caller())
         .await?;
     Ok(to_json(&t))

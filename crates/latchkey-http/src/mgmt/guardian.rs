@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
 
 async fn factors(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["read:guardian_factors"])?;
-    Ok(Json(state.services.guardian_factors().await?))
+    Ok(Json(state.services.mfa.guardian_factors().await?))
 }
 
 #[derive(Deserialize)]
@@ -39,6 +39,7 @@ async fn set_factor(
     let body: FactorBody = body.parse()?;
     let enabled = state
         .services
+        .mfa
         .set_guardian_factor(&name, body.enabled, &p.caller())
         .await?;
     Ok(Json(json!({"enabled": enabled})))
@@ -46,7 +47,7 @@ async fn set_factor(
 
 async fn policies(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["read:mfa_policies"])?;
-    Ok(Json(json!(state.services.mfa_policies().await?)))
+    Ok(Json(json!(state.services.mfa.mfa_policies().await?)))
 }
 
 async fn set_policies(
@@ -57,6 +58,10 @@ async fn set_policies(
     p.require(&["update:mfa_policies"])?;
     let body: Vec<String> = body.parse()?;
     Ok(Json(json!(
-        state.services.set_mfa_policies(body, &p.caller()).await?
+        state
+            .services
+            .mfa
+            .set_mfa_policies(body, &p.caller())
+            .await?
     )))
 }

@@ -95,7 +95,7 @@ struct UpdateBody {
 
 async fn list(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["read:log_streams"])?;
-    let streams = state.services.list_log_streams().await?;
+    let streams = state.services.log_streams.list_log_streams().await?;
     Ok(Json(Value::Array(
         streams.iter().map(|s| s.to_json()).collect(),
     )))
@@ -116,7 +116,11 @@ async fn create(
         sink: body.sink.into(),
         filters: filters_of(body.filters.unwrap_or_default()),
     };
-    let created = state.services.create_log_stream(new, &p.caller()).await?;
+    let created = state
+        .services
+        .log_streams
+        .create_log_stream(new, &p.caller())
+        .await?;
     let mut out = created.stream.to_json();
     if let Some(sink) = out.get_mut("sink").and_then(Value::as_object_mut) {
         sink.insert(
@@ -133,7 +137,14 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:log_streams"])?;
-    Ok(Json(state.services.get_log_stream(&id).await?.to_json()))
+    Ok(Json(
+        state
+            .services
+            .log_streams
+            .get_log_stream(&id)
+            .await?
+            .to_json(),
+    ))
 }
 
 async fn update(
@@ -152,6 +163,7 @@ async fn update(
     };
     let stream = state
         .services
+        .log_streams
         .update_log_stream(&id, patch, &p.caller())
         .await?;
     Ok(Json(stream.to_json()))
@@ -163,7 +175,11 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     p.require(&["delete:log_streams"])?;
-    state.services.delete_log_stream(&id, &p.caller()).await?;
+    state
+        .services
+        .log_streams
+        .delete_log_stream(&id, &p.caller())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -179,7 +195,11 @@ async fn deliveries(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:log_streams"])?;
-    let (list, backlog) = state.services.log_stream_deliveries(&id).await?;
+    let (list, backlog) = state
+        .services
+        .log_streams
+        .log_stream_deliveries(&id)
+        .await?;
     let items: Vec<Value> = list
         .iter()
         .map(|d| {

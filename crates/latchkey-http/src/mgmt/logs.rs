@@ -50,7 +50,7 @@ async fn list(
             }
         }
     }
-    let (entries, total) = state.services.list_logs(&query).await?;
+    let (entries, total) = state.services.directory.list_logs(&query).await?;
     Ok(Json(paging.wrap("logs", entries, total)))
 }
 
@@ -60,5 +60,5 @@ async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:logs", "read:logs_users"])?;
-    Ok(Json(state.services.get_log(&id).await?))
+    Ok(Json(state.services.directory.get_log(&id).await?))
 }

@@ -114,6 +114,7 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or_else(|| ApiError::unauthorized("Bad HTTP authentication header format"))?;
         let principal = state
             .services
+            .tenant
             .authenticate_management(token)
             .await
             .map_err(|e| ApiError::unauthorized(&e.to_string()))?;

@@ -32,7 +32,11 @@ pub fn router() -> Router<AppState> {
 
 async fn settings(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["read:prompts"])?;
-    let s = state.services.settings_document::<PromptSettings>().await?;
+    let s = state
+        .services
+        .tenant
+        .settings_document::<PromptSettings>()
+        .await?;
     Ok(Json(serde_json::to_value(s).unwrap_or_default()))
 }
 
@@ -45,6 +49,7 @@ async fn update_settings(
     let patch: Map<String, Value> = body.parse()?;
     let s = state
         .services
+        .tenant
         .update_settings_document::<PromptSettings>(patch, &p.caller())
         .await?;
     Ok(Json(serde_json::to_value(s).unwrap_or_default()))

@@ -28,7 +28,7 @@ async fn list(
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:resource_servers"])?;
     let paging = q.paging()?;
-    let all = state.services.list_resource_servers().await?;
+    let all = state.services.tenant.list_resource_servers().await?;
     let total = all.len() as u64;
     let items = paging
         .slice(all)
@@ -45,7 +45,7 @@ async fn get_one(
     Query(fields): Query<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:resource_servers"])?;
-    let rs = state.services.resource_server(&id).await?;
+    let rs = state.services.tenant.resource_server(&id).await?;
     Ok(Json(fields.apply(rs.to_auth0_json())?))
 }
 
@@ -58,6 +58,7 @@ async fn create(
     let input: ResourceServerInput = body.parse()?;
     let rs = state
         .services
+        .tenant
         .create_resource_server(input, &p.caller())
         .await?;
     Ok((StatusCode::CREATED, Json(rs.to_auth0_json())))
@@ -73,6 +74,7 @@ async fn update(
     let input: ResourceServerInput = body.parse()?;
     let rs = state
         .services
+        .tenant
         .update_resource_server(&id, input, &p.caller())
         .await?;
     Ok(Json(rs.to_auth0_json()))
@@ -86,6 +88,7 @@ async fn delete(
     p.require(&["delete:resource_servers"])?;
     state
         .services
+        .tenant
         .delete_resource_server(&id, &p.caller())
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -20,7 +20,7 @@ async fn get_settings(
     p: Principal,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:tenant_settings"])?;
-    let s = state.services.tenant_settings().await?;
+    let s = state.services.tenant.tenant_settings().await?;
     Ok(Json(serde_json::to_value(s).unwrap_or_else(|_| json!({}))))
 }
 
@@ -32,6 +32,7 @@ async fn patch_settings(
     p.require(&["update:tenant_settings"])?;
     let s = state
         .services
+        .tenant
         .update_tenant_settings(body, &p.caller())
         .await?;
     Ok(Json(serde_json::to_value(s).unwrap_or_else(|_| json!({}))))
@@ -50,13 +51,17 @@ fn key_json(k: &latchkey_core::store::SigningKeyRecord) -> Value {
 
 async fn list_keys(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["read:signing_keys"])?;
-    let keys = state.services.list_signing_keys().await?;
+    let keys = state.services.tenant.list_signing_keys().await?;
     Ok(Json(Value::Array(keys.iter().map(key_json).collect())))
 }
 
 async fn rotate_key(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(&["create:signing_keys", "update:signing_keys"])?;
-    let kid = state.services.rotate_signing_key(&p.caller()).await?;
+    let kid = state
+        .services
+        .tenant
+        .rotate_signing_key(&p.caller())
+        .await?;
     Ok(Json(json!({"kid": kid})))
 }
 
@@ -66,6 +71,10 @@ async fn revoke_key(
     Path(kid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["update:signing_keys"])?;
-    let key = state.services.revoke_signing_key(&kid, &p.caller()).await?;
+    let key = state
+        .services
+        .tenant
+        .revoke_signing_key(&kid, &p.caller())
+        .await?;
     Ok(Json(key_json(&key)))
 }

@@ -101,6 +101,7 @@ async fn create_password_change(
     };
     let ticket = state
         .services
+        .credentials
         .create_password_ticket(request, &p.caller())
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"ticket": ticket}))))

@@ -139,7 +139,7 @@ async fn list(
     if let Some(s) = q.sort.as_deref() {
         query.sort = Some(parse_sort(s)?);
     }
-    let (users, total) = state.services.list_users(&query).await?;
+    let (users, total) = state.services.directory.list_users(&query).await?;
     let fields = &q.fields;
     let items = users
         .iter()
@@ -158,7 +158,7 @@ async fn get_one(
         &["read:users", "read:current_user", "read:user_idp_tokens"],
         &id,
     )?;
-    let user = state.services.get_user(&user_id(&id)?).await?;
+    let user = state.services.directory.get_user(&user_id(&id)?).await?;
     Ok(Json(fields.apply(user.to_auth0_json())?))
 }
 
@@ -180,7 +180,7 @@ async fn by_email(
         .as_deref()
         .filter(|e| !e.is_empty())
         .ok_or_else(|| ApiError::bad_query("Missing required property: email"))?;
-    let users = state.services.users_by_email(email).await?;
+    let users = state.services.directory.users_by_email(email).await?;
     let fields = &q.fields;
     let items = users
         .iter()
@@ -272,6 +272,7 @@ async fn create(
     let _ = body.verify_email; // Verification mail arrives with the mail pipeline; accepted for compatibility.
     let user = state
         .services
+        .users
         .create_user(body.try_into()?, &p.caller())
         .await?;
     Ok((StatusCode::CREATED, Json(user.to_auth0_json())).into_response())
@@ -382,6 +383,7 @@ async fn update(
     let patch = parse_user_patch(body)?;
     let user = state
         .services
+        .users
         .update_user(&user_id(&id)?, patch, &p.caller())
         .await?;
     Ok(Json(user.to_auth0_json()))
@@ -395,6 +397,7 @@ async fn delete(
     p.require_for_user(&["delete:users", "delete:current_user"], &id)?;
     state
         .services
+        .users
         .delete_user(&user_id(&id)?, &p.caller())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -406,7 +409,11 @@ async fn list_refresh_tokens(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:refresh_tokens"])?;
-    let tokens = state.services.list_refresh_tokens(&user_id(&id)?).await?;
+    let tokens = state
+        .services
+        .login
+        .list_refresh_tokens(&user_id(&id)?)
+        .await?;
     let items: Vec<Value> = tokens
         .iter()
         .map(|t| {
@@ -433,6 +440,7 @@ async fn delete_refresh_tokens(
     p.require(&["delete:refresh_tokens"])?;
     state
         .services
+        .login
         .revoke_refresh_tokens(&user_id(&id)?, None)
         .await?;
     Ok(StatusCode::ACCEPTED)
@@ -470,6 +478,7 @@ async fn revoke_access(
             .map_err(ApiError::bad_body)?;
         state
             .services
+            .login
             .revoke_refresh_tokens(&user_id(&id)?, client.as_ref())
             .await?;
     }
@@ -486,6 +495,7 @@ async fn user_logs(
     let paging = q.paging()?;
     let (entries, total) = state
         .services
+        .directory
         .user_logs(&user_id(&id)?, paging.page, paging.per_page)
         .await?;
     Ok(Json(paging.wrap("logs", entries, total)))

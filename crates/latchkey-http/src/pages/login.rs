@@ -232,6 +232,7 @@ async fn signup(
         return Ok(again("Choose a password.", None));
     };
     match services
+        .login
         .signup_with_password(&fields.state, email, password, &Caller::end_user(meta))
         .await
     {
@@ -281,7 +282,13 @@ async fn authorize_answer(
     caller: &Caller,
 ) -> PageResult {
     Ok(
-        match ctx.state.services.authorize(req, session, caller).await {
+        match ctx
+            .state
+            .services
+            .login
+            .authorize(req, session, caller)
+            .await
+        {
             Ok(AuthorizeOutcome::Respond(answer)) => respond(ctx, &answer, Vec::new()),
             Ok(AuthorizeOutcome::Step(step)) => after_login(ctx, step, None, StatusCode::OK),
             Err(ServiceError::AccessDenied(message)) => denied_page(ctx, &message),
@@ -337,6 +344,7 @@ async fn login(
         );
     };
     match services
+        .login
         .login_with_password(
             &fields.state,
             &fields.username,
@@ -373,7 +381,7 @@ const MFA_PURPOSE: &str = "login-mfa";
 
 /// The login form's context from its sealed state, or the page that says it expired.
 async fn login_form(ctx: &Ctx, transaction: &str) -> Result<LoginForm, PageError> {
-    match ctx.state.services.login_form(transaction).await {
+    match ctx.state.services.login.login_form(transaction).await {
         Ok(f) => Ok(f),
         Err(ServiceError::BadRequest { message, .. }) => Err(expired_page(ctx, &message).into()),
         Err(err) => Err(internal("login form")(err)),
@@ -471,6 +479,7 @@ async fn continue_login(
     let outcome = ctx
         .state
         .services
+        .login
         .continue_login(
             &sealed,
             binding.as_deref(),
@@ -612,6 +621,7 @@ async fn second_factor(
     let ctx = Ctx::for_post(state, &headers, MFA_PURPOSE, &fields.csrf).await?;
     let services = ctx.state.services.clone();
     let outcome = services
+        .login
         .login_second_factor(&fields.pending, &fields.code, &Caller::end_user(meta))
         .await;
     let (message, status) = match outcome {
@@ -626,6 +636,7 @@ async fn second_factor(
         Err(err) => return Err(internal("second factor at login")(err)),
     };
     let step = services
+        .login
         .login_challenge(&fields.pending)
         .map_err(internal("second factor at login"))?;
     Ok(after_login(&ctx, step, Some(&message), status))
@@ -649,6 +660,7 @@ async fn logout(
     let target = ctx
         .state
         .services
+        .sessions
         .logout(
             session.as_deref(),
             q.client_id.as_deref(),

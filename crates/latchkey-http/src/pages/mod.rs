@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
 async fn stylesheet(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     let primary = state
         .services
+        .tenant
         .branding()
         .await
         .map_or_else(|_| "#635bff".to_owned(), |b| b.primary_color);
@@ -81,6 +82,7 @@ impl Ctx {
     pub(crate) async fn new(state: AppState, headers: &HeaderMap) -> Result<Self, PageError> {
         let branding = state
             .services
+            .tenant
             .branding()
             .await
             .map_err(crate::web::internal("loading the tenant's branding"))?;
@@ -118,7 +120,10 @@ impl Ctx {
 
     /// The CSRF token of `purpose` for this browser.
     pub(crate) fn csrf(&self, purpose: &str) -> String {
-        self.state.services.csrf_token(&self.nonce, purpose)
+        self.state
+            .services
+            .credentials
+            .csrf_token(&self.nonce, purpose)
     }
 
     /// A complete page around `view`, in the visitor's language, with the tenant's branding

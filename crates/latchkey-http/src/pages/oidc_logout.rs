@@ -112,6 +112,7 @@ async fn logout(
     let outcome = ctx
         .state
         .services
+        .sessions
         .rp_initiated_logout(
             session.as_deref(),
             params.request(confirmed),

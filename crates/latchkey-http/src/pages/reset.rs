@@ -171,6 +171,7 @@ impl Ctx {
         let state = self
             .state
             .services
+            .credentials
             .open_password_ticket(token, proof, &caller)
             .await
             .map_err(internal("opening a password ticket"))?;
@@ -299,6 +300,7 @@ async fn submit(
         None
     };
     match services
+        .credentials
         .redeem_opened_ticket(&open, password, &Caller::end_user(meta))
         .await
     {
@@ -365,6 +367,7 @@ async fn second_factor(
     let ctx = Ctx::for_ticket_post(state, &headers, &form.ticket, &form.csrf).await?;
     let services = ctx.state.services.clone();
     let (status, message) = match services
+        .credentials
         .pass_reset_second_factor(&form.ticket, &form.code, &Caller::end_user(meta.clone()))
         .await
     {
@@ -481,6 +484,7 @@ async fn forgot(
         password: None,
     };
     let answer = services
+        .credentials
         .request_password_reset(request, &Caller::end_user(meta))
         .await;
     let headers = rate_limit_headers(&answer.rate);

@@ -61,6 +61,7 @@ async fn show(
     let link = ctx
         .state
         .services
+        .login
         .open_unblock_link(&token)
         .await
         .map_err(internal("opening an unblock link"))?;
@@ -88,6 +89,7 @@ async fn unblock(
     match ctx
         .state
         .services
+        .login
         .unblock_with_link(&form.ticket, &Caller::end_user(meta))
         .await
     {

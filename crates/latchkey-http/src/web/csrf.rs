@@ -28,7 +28,10 @@ pub(crate) fn csrf_matches(
     token: &str,
 ) -> bool {
     let nonce = read_cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    state.services.csrf_valid(&nonce, purpose, token)
+    state
+        .services
+        .credentials
+        .csrf_valid(&nonce, purpose, token)
 }
 
 pub(crate) fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {

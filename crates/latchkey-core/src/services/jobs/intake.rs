@@ -15,13 +15,18 @@ struct Pending {
     done: oneshot::Sender<Result<(), (bool, String)>>,
 }
 
+#[derive(Clone)]
 pub(crate) struct JobIntake {
     tx: mpsc::Sender<Pending>,
+    /// The worker's people lane (mail) and machines lane (the rest).
+    people: Arc<Notify>,
+    machines: Arc<Notify>,
 }
 
 impl JobIntake {
     pub(crate) fn start(store: Arc<dyn Store>, people: Arc<Notify>, machines: Arc<Notify>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Pending>(16_384);
+        let wakes = (people.clone(), machines.clone());
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(512);
             while rx.recv_many(&mut batch, 512).await > 0 {
@@ -49,7 +54,25 @@ impl JobIntake {
                 }
             }
         });
-        Self { tx }
+        Self {
+            tx,
+            people: wakes.0,
+            machines: wakes.1,
+        }
+    }
+
+    /// Wakes this node's worker (after a commit that queued jobs outside the intake).
+    pub(crate) fn wake_worker(&self) {
+        self.people.notify_one();
+        self.machines.notify_one();
+    }
+
+    /// What the worker waits on for `lane`.
+    pub(crate) fn wake_for(&self, lane: Lane) -> Arc<Notify> {
+        match lane {
+            Lane::People => self.people.clone(),
+            Lane::Machines => self.machines.clone(),
+        }
     }
 
     /// Returns once the mail is committed to the outbox.

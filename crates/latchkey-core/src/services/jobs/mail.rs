@@ -3,22 +3,16 @@
 
 use super::Attempt;
 use crate::audit::{LogEntry, RequestMeta, codes};
-use crate::domain::{Email, EmailTemplate, EmailTemplateName, User, UserId};
+use crate::domain::{Email, EmailTemplateName, UserId};
 use crate::error::ServiceResult;
-use crate::mail::{MailError, MailRoute, OutgoingMail, SmtpRelay, escape_html};
-use crate::services::Services;
-use crate::services::reset::TicketSpec;
+use crate::mail::MailError;
+use crate::services::JobRunner;
+use crate::services::credentials::reset::TicketSpec;
+use crate::services::mailer::Rendering;
 use crate::store::TicketKind;
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// What a mail's variables carry besides the user and the tenant.
-struct Rendering<'a> {
-    url: Option<&'a str>,
-    ip: Option<&'a str>,
-    client_id: Option<&'a str>,
-}
-
-impl Services {
+impl JobRunner {
     /// The blocked-account notice, with a link that lifts this block (none is sent if the
     /// block was lifted meanwhile).
     pub(super) async fn send_account_blocked(
@@ -26,13 +20,17 @@ impl Services {
         user_id: &UserId,
         ip: Option<&str>,
     ) -> ServiceResult<Attempt> {
-        let Ok(user) = self.get_user(user_id).await else {
+        let Ok(user) = self.directory.get_user(user_id).await else {
             return Ok(Attempt::Dropped {
                 reason: "the user no longer exists".into(),
                 log: None,
             });
         };
-        let Some(template) = self.template_for(EmailTemplateName::BlockedAccount).await? else {
+        let Some(template) = self
+            .mailer
+            .template_for(EmailTemplateName::BlockedAccount)
+            .await?
+        else {
             return Ok(Attempt::Dropped {
                 reason: "the blocked_account template is disabled".into(),
                 log: None,
@@ -41,7 +39,8 @@ impl Services {
         // The block may have been lifted meanwhile (reset, administrator): no mail.
         let link = match ip {
             Some(ip) => {
-                self.unblock_link(&user, ip, template.url_lifetime_secs)
+                self.login
+                    .unblock_link(&user, ip, template.url_lifetime_secs)
                     .await?
             }
             None => None,
@@ -58,7 +57,7 @@ impl Services {
             client_id: None,
         };
         Ok(sent_or_failed(
-            self.send_templated(&template, &user, &mail).await?,
+            self.mailer.send_templated(&template, &user, &mail).await?,
         ))
     }
 
@@ -68,13 +67,14 @@ impl Services {
         user_id: &UserId,
         client_id: Option<&str>,
     ) -> ServiceResult<Attempt> {
-        let Ok(user) = self.get_user(user_id).await else {
+        let Ok(user) = self.directory.get_user(user_id).await else {
             return Ok(Attempt::Dropped {
                 reason: "the user no longer exists".into(),
                 log: None,
             });
         };
         let Some(template) = self
+            .mailer
             .template_for(EmailTemplateName::PasswordChanged)
             .await?
         else {
@@ -89,21 +89,8 @@ impl Services {
             client_id,
         };
         Ok(sent_or_failed(
-            self.send_templated(&template, &user, &mail).await?,
+            self.mailer.send_templated(&template, &user, &mail).await?,
         ))
-    }
-
-    /// The stored template, or the built-in one; `None` when the administrator disabled it.
-    pub(super) async fn template_for(
-        &self,
-        name: EmailTemplateName,
-    ) -> ServiceResult<Option<EmailTemplate>> {
-        let t = match self.stored_template(name).await? {
-            Some(t) => t,
-            None => crate::services::mail_defaults::default_template(name)
-                .ok_or_else(|| anyhow::anyhow!("no template for {}", name.as_str()))?,
-        };
-        Ok(t.enabled.then_some(t))
     }
 
     pub(super) async fn send_reset_link(
@@ -135,11 +122,12 @@ impl Services {
         // A custom database's user not migrated yet: its `get_user` script finds them.
         if user.is_none()
             && let Some(db) = self
+                .tenant
                 .find_connection(connection)
                 .await?
-                .and_then(|c| self.custom_database(&c))
+                .and_then(|c| self.actions.custom_database(&c))
         {
-            user = self.user_through_script(&db, email).await?;
+            user = self.actions.user_through_script(&db, email).await?;
         }
         let Some(user) = user else {
             return failed("User does not exist");
@@ -156,7 +144,7 @@ impl Services {
             TicketKind::Reset => EmailTemplateName::ResetEmail,
             TicketKind::ConfirmPending => EmailTemplateName::ChangePassword,
         };
-        let Some(template) = self.template_for(template_name).await? else {
+        let Some(template) = self.mailer.template_for(template_name).await? else {
             return failed("The reset mail template is disabled");
         };
         // Stored before the mail leaves: a link in a mailbox always has its ticket. A crash
@@ -171,9 +159,10 @@ impl Services {
             pending_hash: pending_hash.map(|h| crate::domain::PasswordHash::new(h.to_owned())),
             ttl_secs: template.url_lifetime_secs,
         };
-        let url = self.issue_ticket(&user, spec, None).await?;
+        let url = self.credentials.issue_ticket(&user, spec, None).await?;
         Ok(
             match self
+                .mailer
                 .send_templated(
                     &template,
                     &user,
@@ -198,129 +187,6 @@ impl Services {
                 Err(e) => Attempt::Failed(e),
             },
         )
-    }
-
-    /// Renders `template` for `user` and hands it to the transport. The outer error is ours
-    /// (store, template); the inner one is the transport's.
-    async fn send_templated(
-        &self,
-        template: &EmailTemplate,
-        user: &User,
-        mail: &Rendering<'_>,
-    ) -> ServiceResult<Result<(), MailError>> {
-        let (url, client_id) = (mail.url, mail.client_id);
-        let Some(to) = user.email.as_ref() else {
-            return Ok(Err(MailError::Permanent(
-                "the user has no email address".into(),
-            )));
-        };
-        let tenant = self.active_tenant().await?;
-        let application = match client_id.and_then(|c| crate::domain::ClientId::parse(c).ok()) {
-            Some(id) => self.active_client(&id).await?,
-            None => None,
-        };
-        let e = escape_html;
-        let friendly = if tenant.friendly_name.is_empty() {
-            "Latchkey".to_owned()
-        } else {
-            tenant.friendly_name.clone()
-        };
-        let app_name = application
-            .as_ref()
-            .map_or_else(|| friendly.clone(), |c| c.name.clone());
-        // Everything a user or administrator typed is escaped for the HTML body; the subject is
-        // a header, rendered from the raw values.
-        let vars = |escape: bool| -> Value {
-            let t = |s: &str| if escape { e(s) } else { s.to_owned() };
-            json!({
-                "url": url.unwrap_or_default(),
-                "user": {
-                    "email": t(to.as_str()),
-                    "name": t(&user.display_name()),
-                    "nickname": t(user.profile.nickname.as_deref().unwrap_or_default()),
-                    "given_name": t(user.profile.given_name.as_deref().unwrap_or_default()),
-                    "family_name": t(user.profile.family_name.as_deref().unwrap_or_default()),
-                    "user_id": t(user.user_id.as_str()),
-                    "email_verified": user.email_verified,
-                    "user_metadata": if escape { Value::Null } else { Value::Object(user.user_metadata.clone()) },
-                },
-                "application": {
-                    "name": t(&app_name),
-                    "clientID": application.as_ref().map(|c| c.client_id.as_str().to_owned()),
-                },
-                "connection": {"name": t(&user.connection)},
-                "tenant": t(&friendly),
-                "friendly_name": t(&friendly),
-                "support_email": tenant.support_email.as_deref().map(&t),
-                "support_url": tenant.support_url.as_deref().map(&t),
-                "ip": t(mail.ip.unwrap_or("an unknown address")),
-            })
-        };
-        let render = |source: &str, escape: bool| {
-            self.templates
-                .render(source, &vars(escape))
-                .map_err(|err| anyhow::anyhow!("rendering {}: {err}", template.template.as_str()))
-        };
-        let subject = render(&template.subject, false)?;
-        let html = render(&template.body, true)?;
-        let from = if template.from.trim().is_empty() {
-            None
-        } else {
-            Some(render(&template.from, false)?)
-        };
-        self.send_message(
-            from,
-            to.as_str(),
-            &subject,
-            html,
-            &template.template.as_str(),
-        )
-        .await
-    }
-
-    /// Sends one message through the configured route: `LATCHKEY_SMTP_URL`, else the
-    /// Management API's provider, else the development directory. The sender is `from`, else
-    /// the provider's default, else the configured default. `label` names the mail in the log.
-    pub(crate) async fn send_message(
-        &self,
-        from: Option<String>,
-        to: &str,
-        subject: &str,
-        html: String,
-        label: &str,
-    ) -> ServiceResult<Result<(), MailError>> {
-        let provider = self.active_email_provider().await?.filter(|p| p.enabled);
-        let from = from
-            .or_else(|| {
-                provider
-                    .as_ref()
-                    .and_then(|p| p.default_from_address.clone())
-            })
-            .unwrap_or_else(|| self.config.mail.default_from.clone());
-        let route = match (&self.config.mail.smtp_url, provider) {
-            (Some(url), _) => MailRoute::SmtpUrl(url.clone()),
-            (None, Some(p)) => MailRoute::Smtp(SmtpRelay {
-                host: p.smtp_host,
-                port: p.smtp_port,
-                user: p.smtp_user,
-                password: p.smtp_pass,
-            }),
-            (None, None) => MailRoute::Directory(self.config.mail.outbox_dir.clone()),
-        };
-        let mail = OutgoingMail {
-            id: crate::random::alnum(24)?,
-            from,
-            to: to.to_owned(),
-            subject: subject.replace(['\r', '\n'], " "),
-            html,
-        };
-        Ok(match self.mail.send(&route, &mail).await {
-            Ok(where_to) => {
-                tracing::info!(mail = %label, delivered = %where_to, "mail sent");
-                Ok(())
-            }
-            Err(e) => Err(e),
-        })
     }
 }
 

@@ -24,3 +24,26 @@ pub(crate) enum Attempt {
     },
     Failed(MailError),
 }
+
+use crate::config::CoreConfig;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Runs the outbox's jobs: leases them and hands each to the flow that owns its kind (`registry.rs`). It sits above every flow it delivers for; nothing below calls it.
+pub struct JobRunner {
+    pub(in crate::services) audit: crate::audit::AuditLog,
+    pub(in crate::services) config: Arc<CoreConfig>,
+    pub(in crate::services) job_intake: crate::services::jobs::JobIntake,
+    pub(in crate::services) store: Arc<dyn Store>,
+    pub(in crate::services) stream_failures:
+        std::sync::Mutex<std::collections::HashMap<String, (u32, crate::time::Timestamp)>>,
+    pub(in crate::services) actions: Arc<crate::services::Actions>,
+    pub(in crate::services) console: Arc<crate::services::Console>,
+    pub(in crate::services) credentials: Arc<crate::services::Credentials>,
+    pub(in crate::services) directory: Arc<crate::services::UserDirectory>,
+    pub(in crate::services) log_streams: Arc<crate::services::LogStreams>,
+    pub(in crate::services) login: Arc<crate::services::Login>,
+    pub(in crate::services) mailer: Arc<crate::services::Mailer>,
+    pub(in crate::services) sessions: Arc<crate::services::Sessions>,
+    pub(in crate::services) tenant: Arc<crate::services::TenantConfig>,
+}

@@ -6,9 +6,9 @@ use super::Attempt;
 use crate::audit::RequestMeta;
 use crate::error::ServiceResult;
 use crate::mail::OutboxJob;
-use crate::services::Services;
+use crate::services::JobRunner;
 
-impl Services {
+impl JobRunner {
     pub(super) async fn attempt(&self, job: &OutboxJob) -> ServiceResult<Attempt> {
         match job {
             OutboxJob::PasswordResetRequest {
@@ -35,7 +35,7 @@ impl Services {
                     .await
             }
             OutboxJob::AdminPasswordReset { email } => {
-                Ok(match self.send_admin_reset_link(email).await? {
+                Ok(match self.console.send_admin_reset_link(email).await? {
                     None => Attempt::Dropped {
                         reason: "no administrator has this address".into(),
                         log: None,
@@ -55,7 +55,8 @@ impl Services {
                     ip: ip.clone(),
                     user_agent: user_agent.clone(),
                 };
-                self.run_post_change_password(user_id, connection, &meta, *changed_at)
+                self.credentials
+                    .run_post_change_password(user_id, connection, &meta, *changed_at)
                     .await
             }
             OutboxJob::BackChannelLogout {
@@ -64,11 +65,12 @@ impl Services {
                 session_id,
                 initiator,
             } => {
-                self.send_logout_token(client_id, user_id, session_id, initiator)
+                self.sessions
+                    .send_logout_token(client_id, user_id, session_id, initiator)
                     .await
             }
             OutboxJob::LogStreamDelivery { stream_id, log_id } => {
-                self.deliver_log_entry(stream_id, log_id).await
+                self.log_streams.deliver_log_entry(stream_id, log_id).await
             }
         }
     }

@@ -10,7 +10,7 @@
 use super::Attempt;
 use crate::error::ServiceResult;
 use crate::mail::{Lane, MailError, OutboxJob};
-use crate::services::Services;
+use crate::services::JobRunner;
 use crate::store::{LeasedMail, MailDisposition};
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// back (a mail cut off here goes out from the next node at once, not after its lease).
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-impl Services {
+impl JobRunner {
     /// Runs queued jobs until `stop` turns true (or the task is aborted): one lane for mail to
     /// people, one for deliveries to machines, each with its own slots, so a hung endpoint
     /// only ever holds machine slots. On stop, each lane leases nothing more, lets its
@@ -74,10 +74,7 @@ impl Services {
             Lane::Machines => cfg.machine_concurrency,
         }
         .max(1);
-        let wake = match lane {
-            Lane::People => self.mail_wake.clone(),
-            Lane::Machines => self.machine_wake.clone(),
-        };
+        let wake = self.job_intake.wake_for(lane);
         let mut in_flight = tokio::task::JoinSet::new();
         // The row behind each delivery in progress, to hand back if it is cut off.
         let mut leased_rows: std::collections::HashMap<tokio::task::Id, String> =
@@ -243,11 +240,11 @@ impl Services {
         };
         let disposition = match attempt {
             Attempt::Sent { log } => {
-                self.record(log);
+                self.audit.record_some(log);
                 MailDisposition::Sent
             }
             Attempt::Dropped { reason, log } => {
-                self.record(log);
+                self.audit.record_some(log);
                 MailDisposition::Dropped(reason)
             }
             Attempt::Failed(MailError::Permanent(e)) => MailDisposition::Failed(e),
@@ -323,12 +320,6 @@ impl Services {
     /// benchmark, which waits for the queue to drain.
     pub async fn mail_queue(&self) -> ServiceResult<Vec<(String, u64)>> {
         Ok(self.store.mail_counts().await?)
-    }
-
-    /// Wakes this node's worker (after a commit that queued mail outside the intake).
-    pub(crate) fn wake_job_worker(&self) {
-        self.mail_wake.notify_one();
-        self.machine_wake.notify_one();
     }
 }
 

@@ -5,9 +5,9 @@
 
 use crate::domain::{ResourceServer, Scope};
 use crate::error::ServiceResult;
-use crate::services::Services;
+use crate::services::Login;
 
-impl Services {
+impl Login {
     /// The API a user's token is for (`None`: no audience, or `/userinfo` only), or the
     /// message Auth0 answers for an unknown audience (`access_denied`).
     pub(in crate::services) async fn api_for_user(
@@ -20,7 +20,7 @@ impl Services {
         if aud == self.config.userinfo_audience() {
             return Ok(Ok(None));
         }
-        Ok(match self.resource_server_for_audience(aud).await? {
+        Ok(match self.tenant.resource_server_for_audience(aud).await? {
             Some(rs) => Ok(Some(rs)),
             None => Err(format!("Service not found: {aud}")),
         })

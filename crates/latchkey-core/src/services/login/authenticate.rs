@@ -5,13 +5,13 @@ use super::grants::PendingMfa;
 use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Client, Email, Password, Scope, User};
 use crate::error::{ServiceError, ServiceResult};
-use crate::services::Services;
+use crate::services::Login;
 use crate::store::LoginRecord;
 use crate::time::Timestamp;
 use secrecy::SecretString;
 use serde_json::Value;
 
-impl Services {
+impl Login {
     /// Checks a username (or email) and password on a database connection for `client`: the
     /// one credential check behind the password grants and the hosted login form. Unknown users
     /// cost a decoy verification; the blocked state is told only after a correct password.
@@ -51,9 +51,10 @@ impl Services {
         // for them too: a blocked pair never reaches the store, and a refusal counts.
         let mut checked_by_script = false;
         if let Some(db) = self
+            .tenant
             .find_connection(connection)
             .await?
-            .and_then(|c| self.custom_database(&c))
+            .and_then(|c| self.actions.custom_database(&c))
             && (!db.import_mode || user.as_ref().is_none_or(|u| u.password_hash.is_none()))
         {
             let ip = meta.ip.clone().unwrap_or_default();
@@ -73,6 +74,7 @@ impl Services {
             }
             let local = user.clone();
             match self
+                .actions
                 .login_through_script(&db, username, password, local.clone())
                 .await?
             {
@@ -170,7 +172,7 @@ impl Services {
             expires: now.seconds() + 600,
         };
         Ok(ServiceError::MfaRequired {
-            mfa_token: SecretString::from(self.seal_value(
+            mfa_token: SecretString::from(self.tenant_keys.seal_value(
                 "mfa-token",
                 &pending,
                 pending.expires,
@@ -194,6 +196,7 @@ impl Services {
             "Wrong email or password.",
         );
         let max_attempts = self
+            .tenant
             .settings_document::<crate::domain::attack_protection::BruteForceProtection>()
             .await?
             .max_attempts;

@@ -10,13 +10,13 @@ use super::{
 use crate::domain::{Client, ClientId, IMPLICIT_GRANT, Scope};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
-use crate::services::origins::origin_matches;
-use crate::services::{Caller, Services};
+use crate::services::tenant::origins::origin_matches;
+use crate::services::{Caller, Login};
 use crate::store::{AuthorizationCode, SessionRecord};
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 
-impl Services {
+impl Login {
     /// `GET /authorize`. Errors about the client or the callback are shown, never redirected;
     /// every later error goes back to the callback with `state`.
     pub async fn authorize(
@@ -26,7 +26,7 @@ impl Services {
         caller: &Caller,
     ) -> ServiceResult<AuthorizeOutcome> {
         let client = match req.client_id.as_deref().map(ClientId::parse) {
-            Some(Ok(id)) => self.active_client(&id).await?,
+            Some(Ok(id)) => self.tenant.active_client(&id).await?,
             _ => None,
         };
         let Some(client) = client else {
@@ -102,7 +102,7 @@ impl Services {
         }
         let prompt = req.prompt.as_deref().unwrap_or_default();
         if prompt != "login"
-            && let Some(session) = self.live_session(session_token).await?
+            && let Some(session) = self.sessions.live_session(session_token).await?
         {
             // max_age=0 always asks again (J4: re-authenticate before a password change).
             let fresh_enough = tx.max_age.is_none_or(|max| {
@@ -110,6 +110,7 @@ impl Services {
             });
             if fresh_enough {
                 if self
+                    .actions
                     .trigger_has_actions(crate::actions::Trigger::PostLogin)
                     .await?
                 {
@@ -150,7 +151,7 @@ impl Services {
                 tx.error(ErrorCode::LoginRequired, "Login required"),
             ));
         }
-        let mut form = self.login_form(&self.seal(&tx)?).await?;
+        let mut form = self.login_form(&self.tenant_keys.seal(&tx)?).await?;
         form.show_signup = req.screen_hint.as_deref() == Some("signup") && form.signup_allowed;
         Ok(AuthorizeOutcome::Login(form))
     }
@@ -243,7 +244,7 @@ impl Services {
         };
         tx.scope = super::audience::scope_for_api(scope, &requested, api.as_ref()).to_string();
         tx.audience = req.audience.clone();
-        let tenant = self.active_tenant().await?;
+        let tenant = self.tenant.active_tenant().await?;
         let name = req
             .connection
             .clone()
@@ -251,6 +252,7 @@ impl Services {
             .or(tenant.default_directory.clone())
             .unwrap_or_else(|| crate::services::DEFAULT_CONNECTION.to_owned());
         let connection = self
+            .tenant
             .find_connection(&name)
             .await?
             .filter(|c| c.is_database());
@@ -334,10 +336,10 @@ impl Services {
         code: Option<&SecretString>,
     ) -> ServiceResult<TokenResponse> {
         let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
-        let client = self.active_client(&id).await?.ok_or_else(|| {
+        let client = self.tenant.active_client(&id).await?.ok_or_else(|| {
             ServiceError::bad_request(ErrorCode::InvalidRequest, "Unknown client.")
         })?;
-        let user = self.get_user(&session.user_id).await?;
+        let user = self.directory.get_user(&session.user_id).await?;
         let login = LoginContext {
             nonce: tx.nonce.clone(),
             auth_time: Some(session.auth_time),
@@ -405,12 +407,12 @@ impl Services {
 
     /// The login form's context again (after a failed attempt), if the transaction is valid.
     pub async fn login_form(&self, transaction: &str) -> ServiceResult<LoginForm> {
-        let tx = self.unseal(transaction)?;
+        let tx = self.tenant_keys.unseal(transaction)?;
         let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
-        let client = self.active_client(&id).await?.ok_or_else(|| {
+        let client = self.tenant.active_client(&id).await?.ok_or_else(|| {
             ServiceError::bad_request(ErrorCode::InvalidRequest, "Unknown client.")
         })?;
-        let connection = self.connection_named(&tx.connection).await?;
+        let connection = self.tenant.connection_named(&tx.connection).await?;
         Ok(LoginForm {
             transaction: transaction.to_owned(),
             login_hint: tx.login_hint.clone(),

@@ -9,8 +9,8 @@ use super::{AuthorizeOutcome, Transaction};
 use crate::domain::{Client, ClientId, Password, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
-use crate::services::origins::origin_matches;
-use crate::services::{Caller, Services};
+use crate::services::tenant::origins::origin_matches;
+use crate::services::{Caller, Login};
 use crate::store::LoginTicket;
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
@@ -51,7 +51,7 @@ impl std::fmt::Debug for IssuedLoginTicket {
     }
 }
 
-impl Services {
+impl Login {
     /// Whether `origin` may call `/co/authenticate` for `client_id`: the client exists, allows
     /// cross-origin authentication and lists the origin (`allowed_origins` or `web_origins`).
     /// The CORS answer and the login itself ask the same question.
@@ -60,6 +60,7 @@ impl Services {
             return Ok(false);
         };
         Ok(self
+            .tenant
             .active_client(&id)
             .await?
             .is_some_and(|c| c.cross_origin_authentication && client_lists_origin(&c, origin)))
@@ -74,7 +75,7 @@ impl Services {
         caller: &Caller,
     ) -> ServiceResult<IssuedLoginTicket> {
         let client = match ClientId::parse(&req.client_id) {
-            Ok(id) => self.active_client(&id).await?,
+            Ok(id) => self.tenant.active_client(&id).await?,
             Err(_) => None,
         }
         .ok_or_else(|| ServiceError::UnauthorizedClient("Unknown client.".into()))?;
@@ -91,6 +92,7 @@ impl Services {
         let connection = match (req.credential_type.as_str(), req.realm.as_deref()) {
             (PASSWORD_REALM, Some(realm)) => realm.to_owned(),
             ("password", None) => self
+                .tenant
                 .active_tenant()
                 .await?
                 .default_directory
@@ -109,6 +111,7 @@ impl Services {
             }
         };
         let enabled = self
+            .tenant
             .find_connection(&connection)
             .await?
             .is_some_and(|c| c.is_database() && c.is_enabled_for(&client.client_id));
@@ -190,6 +193,7 @@ impl Services {
             return refused(&tx);
         }
         let user = self
+            .directory
             .get_user(&UserId::from_trusted(t.user_id.as_str().to_owned()))
             .await?;
         if user.credential_epoch != t.credential_epoch || user.blocked {

@@ -4,13 +4,13 @@ use super::{LoginStep, NewSession, PendingLogin, PostLoginProgress};
 use crate::domain::{ClientId, Password, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
-use crate::services::mfa::SecondFactorNeed;
-use crate::services::{Caller, Services};
+use crate::services::mfa::factors::SecondFactorNeed;
+use crate::services::{Caller, Login};
 use crate::store::SessionRecord;
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 
-impl Services {
+impl Login {
     /// The hosted login form's submission: checks the password, then either asks for the
     /// second factor (enrolling one first when the tenant requires MFA) or opens the session
     /// and answers the authorization request with a code.
@@ -21,9 +21,9 @@ impl Services {
         password: &Password,
         caller: &Caller,
     ) -> ServiceResult<LoginStep> {
-        let tx = self.unseal(transaction)?;
+        let tx = self.tenant_keys.unseal(transaction)?;
         let id = ClientId::parse(&tx.client_id).map_err(ServiceError::from)?;
-        let client = self.active_client(&id).await?.ok_or_else(|| {
+        let client = self.tenant.active_client(&id).await?.ok_or_else(|| {
             ServiceError::bad_request(ErrorCode::InvalidRequest, "Unknown client.")
         })?;
         let user = self
@@ -51,7 +51,7 @@ impl Services {
         caller: &Caller,
     ) -> ServiceResult<LoginStep> {
         let now = Timestamp::now();
-        let need = self.second_factor_need(user).await?;
+        let need = self.mfa.second_factor_need(user).await?;
         let mut pending = PendingLogin {
             tx,
             user_id: user.user_id.as_str().to_owned(),
@@ -63,7 +63,9 @@ impl Services {
         };
         if need == SecondFactorNeed::Challenge {
             return Ok(LoginStep::SecondFactor {
-                pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+                pending: self
+                    .tenant_keys
+                    .seal_value("login-mfa", &pending, pending.expires)?,
                 callback: pending.tx.redirect_uri.clone(),
             });
         }
@@ -72,11 +74,13 @@ impl Services {
                 || user.user_id.as_str().to_owned(),
                 |e| e.as_str().to_owned(),
             );
-            let (secret, uri) = self.new_totp_key(&label).await?;
+            let (secret, uri) = self.mfa.new_totp_key(&label).await?;
             pending.enroll_secret = Some(secret.clone());
             pending.enroll_uri = Some(uri.clone());
             return Ok(LoginStep::Enroll {
-                pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+                pending: self
+                    .tenant_keys
+                    .seal_value("login-mfa", &pending, pending.expires)?,
                 secret: SecretString::from(secret),
                 otpauth_uri: SecretString::from(uri),
                 callback: pending.tx.redirect_uri.clone(),
@@ -89,7 +93,7 @@ impl Services {
     /// The challenge (or enrolment) a pending login shows again after a wrong code.
     pub fn login_challenge(&self, pending: &str) -> ServiceResult<LoginStep> {
         let sealed = pending.to_owned();
-        let pending: PendingLogin = self.unseal_value("login-mfa", pending)?;
+        let pending: PendingLogin = self.tenant_keys.unseal_value("login-mfa", pending)?;
         let callback = pending.tx.redirect_uri;
         Ok(match (pending.enroll_secret, pending.enroll_uri) {
             (Some(secret), Some(uri)) => LoginStep::Enroll {
@@ -112,8 +116,9 @@ impl Services {
         code: &str,
         caller: &Caller,
     ) -> ServiceResult<LoginStep> {
-        let pending: PendingLogin = self.unseal_value("login-mfa", pending)?;
+        let pending: PendingLogin = self.tenant_keys.unseal_value("login-mfa", pending)?;
         let user = self
+            .directory
             .get_user(&UserId::from_trusted(pending.user_id.clone()))
             .await?;
         let bucket = self.tenant_keys.bucket("login-mfa", &[&pending.user_id]);
@@ -132,20 +137,25 @@ impl Services {
         let recovery = match &pending.enroll_secret {
             Some(secret) => {
                 // A replayed enrolment form: the user enrolled meanwhile (with this very form).
-                if self.has_second_factor(&user).await? {
+                if self.mfa.has_second_factor(&user).await? {
                     return Err(wrong());
                 }
                 let key = crate::totp::decode_base32(secret).ok_or_else(wrong)?;
                 let step = crate::totp::matching_step(&key, code, Timestamp::now().seconds())
                     .ok_or_else(wrong)?;
-                Some(self.enroll_totp(&user, secret, step, caller).await?)
+                Some(self.mfa.enroll_totp(&user, secret, step, caller).await?)
             }
             None => {
                 let check = self
-                    .verify_second_factor(&user, code, crate::services::mfa::SecondFactorKind::Any)
+                    .mfa
+                    .verify_second_factor(
+                        &user,
+                        code,
+                        crate::services::mfa::factors::SecondFactorKind::Any,
+                    )
                     .await?;
                 if !check.passed() {
-                    self.record(Some(
+                    self.audit.record_some(Some(
                         crate::audit::LogEntry::new(crate::audit::codes::FAILED_MFA, &caller.meta)
                             .description("Wrong second-factor code at login")
                             .user(user.user_id.as_str(), &user.display_name()),
@@ -178,6 +188,7 @@ impl Services {
             return Ok(step);
         }
         let user = self
+            .directory
             .get_user(&UserId::from_trusted(pending.user_id.clone()))
             .await?;
         if pending.post_login.mfa_required && !amr.iter().any(|m| m == "mfa") {
@@ -212,7 +223,7 @@ impl Services {
         }
         let token = crate::random::opaque_token()?;
         let lifetime_secs =
-            ((self.active_tenant().await?.session_lifetime * 3600.0) as i64).max(60);
+            ((self.tenant.active_tenant().await?.session_lifetime * 3600.0) as i64).max(60);
         let session = SessionRecord {
             id: crate::random::alnum(24)?,
             digest: crate::random::token_digest(token.expose_secret()),
@@ -249,9 +260,11 @@ impl Services {
     ) -> ServiceResult<LoginStep> {
         pending.expires = Timestamp::now().seconds() + 300;
         let callback = pending.tx.redirect_uri.clone();
-        if self.has_second_factor(user).await? {
+        if self.mfa.has_second_factor(user).await? {
             return Ok(LoginStep::SecondFactor {
-                pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+                pending: self
+                    .tenant_keys
+                    .seal_value("login-mfa", &pending, pending.expires)?,
                 callback,
             });
         }
@@ -259,11 +272,13 @@ impl Services {
             || user.user_id.as_str().to_owned(),
             |e| e.as_str().to_owned(),
         );
-        let (secret, uri) = self.new_totp_key(&label).await?;
+        let (secret, uri) = self.mfa.new_totp_key(&label).await?;
         pending.enroll_secret = Some(secret.clone());
         pending.enroll_uri = Some(uri.clone());
         Ok(LoginStep::Enroll {
-            pending: self.seal_value("login-mfa", &pending, pending.expires)?,
+            pending: self
+                .tenant_keys
+                .seal_value("login-mfa", &pending, pending.expires)?,
             secret: SecretString::from(secret),
             otpauth_uri: SecretString::from(uri),
             callback,
@@ -279,7 +294,7 @@ impl Services {
         password: Password,
         caller: &Caller,
     ) -> ServiceResult<LoginStep> {
-        let tx = self.unseal(transaction)?;
+        let tx = self.tenant_keys.unseal(transaction)?;
         let new = crate::services::NewUser {
             connection: tx.connection.clone(),
             email: Some(email.clone()),

@@ -8,20 +8,25 @@
 mod audience;
 mod authenticate;
 mod authorize;
+pub(super) mod blocks;
 mod cross_origin;
 pub(in crate::services) mod grants;
 mod hosted;
 mod post_login;
 mod sealed;
+mod signup;
 
 pub use cross_origin::{CrossOriginLogin, IssuedLoginTicket, LOGIN_TICKET_TTL_SECS};
 pub(crate) use grants::PendingMfa;
 pub use grants::{ClientAuth, TokenRequest, TokenResponse};
 
+use crate::config::CoreConfig;
 use crate::error_code::ErrorCode;
+use crate::store::Store;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Codes live one minute, as Auth0's.
 pub(in crate::services) const CODE_TTL_SECS: i64 = 60;
@@ -395,4 +400,23 @@ pub(crate) fn url_component(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
+}
+
+/// Logins: /authorize, the hosted form, post-login Actions, cross-origin tickets, /oauth/token's grants, sign-up and login blocks.
+pub struct Login {
+    pub(in crate::services) audit: crate::audit::AuditLog,
+    pub(in crate::services) cache: Arc<crate::services::tenant::ConfigCache>,
+    pub(in crate::services) config: Arc<CoreConfig>,
+    pub(in crate::services) hasher: crate::password::PasswordHasher,
+    pub(in crate::services) job_intake: crate::services::jobs::JobIntake,
+    pub(in crate::services) keys: Arc<crate::keys::Keys>,
+    pub(in crate::services) rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
+    pub(in crate::services) store: Arc<dyn Store>,
+    pub(in crate::services) tenant_keys: Arc<crate::tenant_keys::TenantKeys>,
+    pub(in crate::services) actions: Arc<crate::services::Actions>,
+    pub(in crate::services) directory: Arc<crate::services::UserDirectory>,
+    pub(in crate::services) mfa: Arc<crate::services::Mfa>,
+    pub(in crate::services) sessions: Arc<crate::services::Sessions>,
+    pub(in crate::services) tenant: Arc<crate::services::TenantConfig>,
+    pub(in crate::services) users: Arc<crate::services::Users>,
 }

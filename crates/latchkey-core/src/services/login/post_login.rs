@@ -8,12 +8,12 @@ use super::{
 use crate::domain::{Client, ClientId, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
-use crate::services::{Caller, Services};
+use crate::services::{Caller, Login};
 use crate::time::Timestamp;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-impl Services {
+impl Login {
     /// Runs the post-login actions (from the start, or from the one that redirected when the
     /// user comes back with `resume`), folding what they asked for into `pending`. Returns the
     /// step that ends the login here (a redirect, a denial), or `None` to go on.
@@ -26,10 +26,11 @@ impl Services {
     ) -> ServiceResult<Option<LoginStep>> {
         use crate::actions::{ActionCommand, Entry, Trigger};
         pending.post_login.done = true;
-        if !self.trigger_has_actions(Trigger::PostLogin).await? {
+        if !self.actions.trigger_has_actions(Trigger::PostLogin).await? {
             return Ok(None);
         }
         let mut user = self
+            .directory
             .get_user(&UserId::from_trusted(pending.user_id.clone()))
             .await?;
         let (from, entry, query) = match resume {
@@ -40,12 +41,13 @@ impl Services {
             .post_login_event(&pending.tx, &user, amr, pending.auth_time, query, caller)
             .await?;
         let run = self
+            .actions
             .run_trigger(Trigger::PostLogin, &event, from, entry, true)
             .await?;
         // Auth0 names the execution in the log entry, for GET /actions/executions/{id}.
         let executions = json!({"executions": run.execution_id.iter().collect::<Vec<_>>()});
         if let Some((name, _)) = &run.failure {
-            self.record(Some(
+            self.audit.record_some(Some(
                 crate::audit::LogEntry::new(crate::audit::codes::FAILED_LOGIN, &caller.meta)
                     .description(format!("The post-login action {name} failed"))
                     .user(user.user_id.as_str(), &user.display_name())
@@ -57,7 +59,7 @@ impl Services {
             ));
         }
         if let Some(reason) = run.denied() {
-            self.record(Some(
+            self.audit.record_some(Some(
                 crate::audit::LogEntry::new(crate::audit::codes::FAILED_LOGIN, &caller.meta)
                     .description(reason)
                     .user(user.user_id.as_str(), &user.display_name())
@@ -94,7 +96,7 @@ impl Services {
         if !metadata.is_empty() {
             // Onto the user as stored now: the actions' own Management API calls (a block,
             // an update) must not be undone by a copy read before they ran.
-            user = self.get_user(&user.user_id).await?;
+            user = self.directory.get_user(&user.user_id).await?;
             for (app, name, value) in metadata {
                 let map = if app {
                     &mut user.app_metadata
@@ -130,7 +132,9 @@ impl Services {
         pending.post_login.browser_binding =
             Some(crate::random::token_digest(binding.expose_secret()));
         pending.expires = Timestamp::now().seconds() + TRANSACTION_TTL_SECS;
-        let state = self.seal_private("login-continue", &*pending, pending.expires)?;
+        let state = self
+            .tenant_keys
+            .seal_private("login-continue", &*pending, pending.expires)?;
         let mut target = url::Url::parse(&url).map_err(|_| {
             ServiceError::AccessDenied(
                 "The login could not be completed: an action redirected to an invalid URL.".into(),
@@ -164,6 +168,7 @@ impl Services {
         meta: &crate::audit::RequestMeta,
     ) -> ServiceResult<GrantPostLogin> {
         if !self
+            .actions
             .trigger_has_actions(crate::actions::Trigger::PostLogin)
             .await?
         {
@@ -229,7 +234,7 @@ impl Services {
         query: Value,
         caller: &Caller,
     ) -> ServiceResult<LoginStep> {
-        let mut pending: PendingLogin = self.unseal_private("login-continue", state)?;
+        let mut pending: PendingLogin = self.tenant_keys.unseal_private("login-continue", state)?;
         let expired = || {
             ServiceError::bad_request(
                 ErrorCode::InvalidTransaction,
@@ -245,6 +250,7 @@ impl Services {
         };
         let at = pending.post_login.resume_at.ok_or_else(expired)?;
         let user = self
+            .directory
             .get_user(&UserId::from_trusted(pending.user_id.clone()))
             .await?;
         // A password change (J4's very purpose) or a block ends the login: log in again.
@@ -274,10 +280,10 @@ impl Services {
         caller: &Caller,
     ) -> ServiceResult<Value> {
         let client = match ClientId::parse(&tx.client_id) {
-            Ok(id) => self.active_client(&id).await?,
+            Ok(id) => self.tenant.active_client(&id).await?,
             Err(_) => None,
         };
-        let connection = self.connection_named(&tx.connection).await?;
+        let connection = self.tenant.connection_named(&tx.connection).await?;
         let scopes: Vec<&str> = tx.requested_scope.split_whitespace().collect();
         let mut query = serde_json::Map::new();
         let mut put = |k: &str, v: Option<String>| {
@@ -318,7 +324,7 @@ impl Services {
                 "response_mode": tx.mode.as_str(),
                 "response_type": tx.response_type.as_words(),
             },
-            "request": self.action_request(&caller.meta, json!({"method": method, "query": query, "body": {}})),
+            "request": self.actions.action_request(&caller.meta, json!({"method": method, "query": query, "body": {}})),
             "user": user.to_auth0_json(),
             "client": client.as_ref().map(|c| json!({"client_id": c.client_id, "name": c.name, "metadata": {}})),
             "connection": {"id": connection.id, "name": connection.name, "strategy": "auth0", "metadata": {}},
@@ -326,7 +332,7 @@ impl Services {
                 "methods": amr.iter().map(|m| json!({"name": m, "timestamp": auth_time})).collect::<Vec<_>>(),
             },
             "stats": {"logins_count": user.logins_count},
-            "tenant": self.action_tenant(),
+            "tenant": self.actions.action_tenant(),
             "resource_server": tx.audience.as_ref().map(|a| json!({"identifier": a})),
             "authorization": {"roles": []},
             "secrets": {},

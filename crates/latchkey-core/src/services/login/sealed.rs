@@ -4,14 +4,16 @@
 use super::Transaction;
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
-use crate::services::Services;
+use crate::tenant_keys::TenantKeys;
 use crate::time::Timestamp;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-impl Services {
+/// Sealing is the tenant's MAC and encryption keys' job; every flow that hands state to the
+/// browser reaches it through its `tenant_keys`.
+impl TenantKeys {
     pub(in crate::services) fn seal(&self, tx: &Transaction) -> ServiceResult<String> {
         self.seal_value("authorize", tx, tx.expires)
     }
@@ -29,9 +31,7 @@ impl Services {
         expires: i64,
     ) -> ServiceResult<String> {
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).map_err(anyhow::Error::from)?);
-        let proof = self
-            .tenant_keys
-            .proof(&format!("{purpose}\0{body}"), expires);
+        let proof = self.proof(&format!("{purpose}\0{body}"), expires);
         Ok(format!("{body}.{proof}"))
     }
 
@@ -44,7 +44,7 @@ impl Services {
         expires: i64,
     ) -> ServiceResult<String> {
         let body = serde_json::to_string(&(expires, value)).map_err(anyhow::Error::from)?;
-        Ok(self.tenant_keys.seal_secret(purpose, &body)?)
+        Ok(self.seal_secret(purpose, &body)?)
     }
 
     pub(in crate::services) fn unseal_private<T: serde::de::DeserializeOwned>(
@@ -58,10 +58,7 @@ impl Services {
                 "This login can no longer continue. Go back to the application and log in again.",
             )
         };
-        let clear = self
-            .tenant_keys
-            .open_secret(purpose, sealed)
-            .ok_or_else(expired)?;
+        let clear = self.open_secret(purpose, sealed).ok_or_else(expired)?;
         let (expires, value): (i64, T) =
             serde_json::from_str(clear.expose_secret()).map_err(|_| expired())?;
         if expires <= Timestamp::now().seconds() {
@@ -82,7 +79,7 @@ impl Services {
             )
         };
         let (body, proof) = sealed.split_once('.').ok_or_else(expired)?;
-        if !self.tenant_keys.proof_valid(
+        if !self.proof_valid(
             &format!("{purpose}\0{body}"),
             proof,
             Timestamp::now().seconds(),

@@ -5,12 +5,12 @@ use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Client, Scope};
 use crate::error::{ServiceError, ServiceResult};
 use crate::random;
-use crate::services::Services;
+use crate::services::Login;
 use crate::time::Timestamp;
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 
-impl Services {
+impl Login {
     /// `authorization_code`: the single-use code from `/authorize`, for the client and redirect
     /// URI it was issued to, with the PKCE verifier when a challenge was sent.
     pub(in crate::services) async fn authorization_code_grant(

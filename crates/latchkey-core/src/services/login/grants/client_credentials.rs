@@ -4,12 +4,12 @@ use super::{MachineClaims, TokenResponse};
 use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Client, Scope};
 use crate::error::{ServiceError, ServiceResult};
-use crate::services::Services;
+use crate::services::Login;
 use crate::time::Timestamp;
 use secrecy::SecretString;
 use serde_json::Value;
 
-impl Services {
+impl Login {
     pub(in crate::services) async fn client_credentials(
         &self,
         client: &Client,
@@ -19,13 +19,13 @@ impl Services {
     ) -> ServiceResult<TokenResponse> {
         let audience = match audience {
             Some(a) => a,
-            None => self.active_tenant().await?.default_audience.ok_or_else(|| {
+            None => self.tenant.active_tenant().await?.default_audience.ok_or_else(|| {
                 ServiceError::AccessDenied(
                     "No audience parameter was provided, and no default audience has been configured".into(),
                 )
             })?,
         };
-        let grant = match self.active_grant(&client.client_id, &audience).await? {
+        let grant = match self.tenant.active_grant(&client.client_id, &audience).await? {
             Some(g) => Some(g),
             // The Management API's identifier follows the issuer: a grant made for it under an
             // earlier public URL still names it.
@@ -44,6 +44,7 @@ impl Services {
         // grant whose audience names no API (made before resource servers existed) keeps its
         // scopes and the server's lifetime.
         let api = self
+            .tenant
             .resource_server_for_audience(&audience)
             .await?
             .filter(|rs| !rs.is_system);
@@ -113,7 +114,7 @@ impl Services {
             .into_iter()
             .find(|g| {
                 g.client_id == *client
-                    && crate::services::bootstrap::names_a_management_api(&g.audience)
+                    && crate::services::tenant::bootstrap::names_a_management_api(&g.audience)
             });
         Ok(found.map(|mut g| {
             g.audience = audience.to_owned();

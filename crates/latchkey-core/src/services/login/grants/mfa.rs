@@ -4,21 +4,22 @@ use super::{LoginContext, TokenResponse};
 use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Client, Scope};
 use crate::error::{ServiceError, ServiceResult};
-use crate::services::Services;
+use crate::services::Login;
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 
-impl Services {
+impl Login {
     /// `mfa-otp` / `mfa-recovery-code`: the second factor of a password login.
     pub(in crate::services) async fn mfa_grant(
         &self,
         client: &Client,
         mfa_token: &str,
         code: &SecretString,
-        accept: crate::services::mfa::SecondFactorKind,
+        accept: crate::services::mfa::factors::SecondFactorKind,
         meta: &RequestMeta,
     ) -> ServiceResult<TokenResponse> {
         let (pending, user) = self
+            .mfa
             .pending_mfa(mfa_token, client.client_id.as_str())
             .await
             .map_err(|_| ServiceError::InvalidGrant("Malformed mfa_token".into()))?;
@@ -30,14 +31,16 @@ impl Services {
             ));
         }
         // The first code after `/mfa/associate` confirms that enrolment.
-        let check = if accept == crate::services::mfa::SecondFactorKind::Otp
+        let check = if accept == crate::services::mfa::factors::SecondFactorKind::Otp
             && self
+                .mfa
                 .confirm_associated_totp(&user, code.expose_secret())
                 .await?
         {
-            crate::services::mfa::SecondFactorCheck::Passed
+            crate::services::mfa::factors::SecondFactorCheck::Passed
         } else {
-            self.verify_second_factor(&user, code.expose_secret(), accept)
+            self.mfa
+                .verify_second_factor(&user, code.expose_secret(), accept)
                 .await?
         };
         if !check.passed() {

@@ -12,7 +12,7 @@ use crate::domain::{Client, ClientId, GrantType, Password, Scope, User};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
 use crate::random;
-use crate::services::Services;
+use crate::services::Login;
 #[allow(unused_imports)]
 use crate::services::*;
 use crate::store::RefreshTokenRecord;
@@ -170,7 +170,7 @@ pub(in crate::services) fn add_custom_claims(
     }
 }
 
-impl Services {
+impl Login {
     /// `POST /oauth/token`: authenticates the client, then runs the grant.
     pub async fn exchange_token(
         &self,
@@ -218,9 +218,9 @@ impl Services {
                 code,
             } => {
                 let accept = if grant == GrantType::MfaRecoveryCode {
-                    crate::services::mfa::SecondFactorKind::RecoveryCode
+                    crate::services::mfa::factors::SecondFactorKind::RecoveryCode
                 } else {
-                    crate::services::mfa::SecondFactorKind::Otp
+                    crate::services::mfa::factors::SecondFactorKind::Otp
                 };
                 self.mfa_grant(&client, &mfa_token, &code, accept, meta)
                     .await
@@ -422,7 +422,7 @@ impl Services {
         user: &crate::domain::UserId,
         client: Option<&ClientId>,
     ) -> ServiceResult<u64> {
-        self.get_user(user).await?;
+        self.directory.get_user(user).await?;
         Ok(self.store.revoke_refresh_tokens(user, client).await?)
     }
 
@@ -430,7 +430,7 @@ impl Services {
         &self,
         user: &crate::domain::UserId,
     ) -> ServiceResult<Vec<RefreshTokenRecord>> {
-        self.get_user(user).await?;
+        self.directory.get_user(user).await?;
         Ok(self.store.list_refresh_tokens(user).await?)
     }
 
@@ -463,7 +463,11 @@ impl Services {
         let Ok(id) = ClientId::parse(client_id) else {
             return Err(client_failed());
         };
-        let client = self.active_client(&id).await?.ok_or_else(client_failed)?;
+        let client = self
+            .tenant
+            .active_client(&id)
+            .await?
+            .ok_or_else(client_failed)?;
         match &auth.client_secret {
             Some(secret) if client.secret_matches(secret.expose_secret()) => Ok(client),
             None if public_allowed && client.is_public() => Ok(client),

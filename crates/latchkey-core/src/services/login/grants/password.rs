@@ -5,10 +5,10 @@ use crate::audit::RequestMeta;
 use crate::domain::{Client, GrantType, Password, Scope};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
-use crate::services::Services;
+use crate::services::Login;
 use crate::time::Timestamp;
 
-impl Services {
+impl Login {
     #[allow(clippy::too_many_arguments)]
     pub(in crate::services) async fn password_grant(
         &self,
@@ -20,7 +20,7 @@ impl Services {
         requested: Option<Scope>,
         meta: &RequestMeta,
     ) -> ServiceResult<TokenResponse> {
-        let tenant = self.active_tenant().await?;
+        let tenant = self.tenant.active_tenant().await?;
         let realm = realm.or(tenant.default_directory.clone()).ok_or_else(|| {
             ServiceError::bad_request(
                 ErrorCode::InvalidRequest,
@@ -28,6 +28,7 @@ impl Services {
             )
         })?;
         let connection = self
+            .tenant
             .find_connection(&realm)
             .await?
             .filter(|c| c.is_database())
@@ -78,9 +79,9 @@ impl Services {
         // The same rule as the hosted form: Auth0's `mfa_required` with a token for the
         // `mfa-otp` grant. A user the policy requires to enrol gets one too: `/mfa/associate`
         // enrols with it, and the `mfa-otp` grant's first code confirms the enrolment.
-        let need = self.second_factor_need(&user).await?;
-        if need != crate::services::mfa::SecondFactorNeed::None {
-            let enroll = need == crate::services::mfa::SecondFactorNeed::Enroll;
+        let need = self.mfa.second_factor_need(&user).await?;
+        if need != crate::services::mfa::factors::SecondFactorNeed::None {
+            let enroll = need == crate::services::mfa::factors::SecondFactorNeed::Enroll;
             return Err(self.mfa_required(
                 client,
                 &user,
@@ -102,7 +103,7 @@ impl Services {
             .await?;
         // An action asked for a second factor: the same answer as the tenant's policy gives.
         if actions.mfa_required {
-            let enroll = !self.has_second_factor(&user).await?;
+            let enroll = !self.mfa.has_second_factor(&user).await?;
             return Err(self.mfa_required(
                 client,
                 &user,

@@ -5,12 +5,12 @@ use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Client, Scope};
 use crate::error::{ServiceError, ServiceResult};
 use crate::random;
-use crate::services::Services;
+use crate::services::Login;
 use crate::store::RefreshUse;
 use crate::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 
-impl Services {
+impl Login {
     pub(in crate::services) async fn refresh_grant(
         &self,
         client: &Client,
