@@ -1,5 +1,5 @@
 //! Actions as the Management API and the console manage them: drafts, deploys (immutable
-//! versions), trigger bindings and execution records. Running them is in `action_runs.rs`.
+//! versions), trigger bindings and execution records. Running them is in `runs.rs`.
 
 use crate::actions::Trigger;
 use crate::domain::{

@@ -1,6 +1,6 @@
 //! The triggers outside the login: `post-change-password` (from the outbox, after the commit)
 //! and `password-reset-post-challenge` (when a reset link is opened, before the new password).
-//! Post-login lives with the login in `authorize.rs`.
+//! Post-login lives with the login in `login/post_login.rs`.
 
 use crate::actions::{ActionCommand, Entry, Trigger};
 use crate::audit::RequestMeta;

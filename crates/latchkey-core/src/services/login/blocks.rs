@@ -1,5 +1,5 @@
 //! Brute-force blocks seen from outside: the Management API's `user-blocks`, and the unblock
-//! link in the `blocked_account` mail. Counting failures and blocking live in `tokens.rs`
+//! link in the `blocked_account` mail. Counting failures and blocking live in `authenticate.rs`
 //! (`authenticate_user`), where the password is checked.
 
 use crate::domain::{User, UserId};

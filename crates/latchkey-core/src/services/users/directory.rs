@@ -1,5 +1,5 @@
 //! Reading the user directory: one user, a page of users, users by email. Every flow that
-//! acts on a user reads it here; writes are in `users.rs`.
+//! acts on a user reads it here; writes are in `lifecycle.rs`.
 
 use crate::domain::{User, UserId};
 use crate::error::{ServiceError, ServiceResult};
