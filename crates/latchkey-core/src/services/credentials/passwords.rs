@@ -133,12 +133,12 @@ impl Credentials {
                 NewPassword::Chosen(p) => {
                     if let Err(e) = self.check_new_password(&user, &connection, p).await {
                         if ticket.is_some() {
-                            self.audit.record_some(Some(
+                            self.audit.record(
                                 LogEntry::new(codes::FAILED_CHANGE_PASSWORD, &caller.meta)
                                     .description("The new password does not satisfy the policy")
                                     .user(user.user_id.as_str(), &user.display_name())
                                     .connection(&user.connection),
-                            ));
+                            );
                         }
                         return Err(e);
                     }

@@ -174,17 +174,7 @@ impl Credentials {
         request: PasswordResetRequest,
         caller: &Caller,
     ) -> ServiceResult<()> {
-        let connection = self
-            .tenant
-            .find_connection(&request.connection)
-            .await?
-            .filter(|c| c.is_database())
-            .ok_or_else(|| {
-                ServiceError::bad_request(
-                    ErrorCode::InvalidConnection,
-                    "The connection does not exist",
-                )
-            })?;
+        let connection = self.tenant.database_connection(&request.connection).await?;
         if let Some(id) = &request.client_id {
             let known = match ClientId::parse(id) {
                 Ok(id) => self.tenant.active_client(&id).await?.is_some(),
@@ -458,12 +448,12 @@ impl Credentials {
             )
             .await?;
         if !check.passed() {
-            self.audit.record_some(Some(
+            self.audit.record(
                 crate::audit::LogEntry::new(crate::audit::codes::FAILED_MFA, &caller.meta)
                     .description("Wrong second-factor code before a password reset")
                     .user(user.user_id.as_str(), &user.display_name())
                     .connection(&user.connection),
-            ));
+            );
             return Err(ServiceError::bad_request(
                 ErrorCode::InvalidOtp,
                 "That code is not valid. Enter the current code from your authenticator app.",

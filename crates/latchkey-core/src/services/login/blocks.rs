@@ -116,13 +116,13 @@ impl Login {
         if !lifted {
             return Err(unusable());
         }
-        self.audit.record_some(Some(
+        self.audit.record(
             crate::audit::LogEntry::new(crate::audit::codes::USER_BLOCK_RELEASED, &caller.meta)
                 .description("Unblocked from the link in the blocked-account mail")
                 .user(user.user_id.as_str(), &user.display_name())
                 .connection(&user.connection)
                 .detail("blocked_ip", Value::String(link.ip.clone())),
-        ));
+        );
         Ok(())
     }
 

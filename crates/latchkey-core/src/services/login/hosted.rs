@@ -155,11 +155,11 @@ impl Login {
                     )
                     .await?;
                 if !check.passed() {
-                    self.audit.record_some(Some(
+                    self.audit.record(
                         crate::audit::LogEntry::new(crate::audit::codes::FAILED_MFA, &caller.meta)
                             .description("Wrong second-factor code at login")
                             .user(user.user_id.as_str(), &user.display_name()),
-                    ));
+                    );
                     return Err(wrong());
                 }
                 // A used recovery code was replaced: the new one is shown like an enrolment's.

@@ -47,25 +47,25 @@ impl Login {
         // Auth0 names the execution in the log entry, for GET /actions/executions/{id}.
         let executions = json!({"executions": run.execution_id.iter().collect::<Vec<_>>()});
         if let Some((name, _)) = &run.failure {
-            self.audit.record_some(Some(
+            self.audit.record(
                 crate::audit::LogEntry::new(crate::audit::codes::FAILED_LOGIN, &caller.meta)
                     .description(format!("The post-login action {name} failed"))
                     .user(user.user_id.as_str(), &user.display_name())
                     .client(&pending.tx.client_id, "")
                     .detail("actions", executions.clone()),
-            ));
+            );
             return Err(ServiceError::AccessDenied(
                 "The login could not be completed because one of the application's login rules failed. Try again later, or contact the application's support.".into(),
             ));
         }
         if let Some(reason) = run.denied() {
-            self.audit.record_some(Some(
+            self.audit.record(
                 crate::audit::LogEntry::new(crate::audit::codes::FAILED_LOGIN, &caller.meta)
                     .description(reason)
                     .user(user.user_id.as_str(), &user.display_name())
                     .client(&pending.tx.client_id, "")
                     .detail("actions", executions),
-            ));
+            );
             return Ok(Some(LoginStep::Respond {
                 response: pending.tx.error(ErrorCode::AccessDenied, reason),
             }));

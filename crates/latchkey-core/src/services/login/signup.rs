@@ -46,17 +46,7 @@ impl Login {
             Err(_) => None,
         }
         .ok_or_else(|| ServiceError::bad_request(ErrorCode::InvalidRequest, "Unknown client"))?;
-        let connection = self
-            .tenant
-            .find_connection(&new.connection)
-            .await?
-            .filter(|c| c.is_database())
-            .ok_or_else(|| {
-                ServiceError::bad_request(
-                    ErrorCode::InvalidConnection,
-                    "The connection does not exist",
-                )
-            })?;
+        let connection = self.tenant.database_connection(&new.connection).await?;
         if !connection.is_enabled_for(&client.client_id) {
             return Err(ServiceError::bad_request(
                 ErrorCode::InvalidConnection,

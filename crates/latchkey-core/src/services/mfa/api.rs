@@ -177,14 +177,14 @@ impl Mfa {
             return Ok(false);
         }
         self.store.use_totp_step(&pending.id, step).await?;
-        self.audit.record_some(Some(
+        self.audit.record(
             crate::audit::LogEntry::new(
                 crate::audit::codes::MFA_ENROLLED,
                 &crate::audit::RequestMeta::default(),
             )
             .description("Authenticator app enrolled through /mfa/associate")
             .user(user.user_id.as_str(), &user.display_name()),
-        ));
+        );
         Ok(true)
     }
 }

@@ -89,11 +89,11 @@ impl Sessions {
                 )
                 .await?;
             }
-            self.audit.record_some(Some(
+            self.audit.record(
                 crate::audit::LogEntry::new(crate::audit::codes::SUCCESS_LOGOUT, &caller.meta)
                     .description("User successfully logged out")
                     .user(session.user_id.as_str(), ""),
-            ));
+            );
         }
         Ok(())
     }

@@ -343,6 +343,20 @@ impl TenantConfig {
         })
     }
 
+    /// The database connection called `name`, for the Authentication API's sign-up and
+    /// reset requests (Auth0 answers `invalid_connection` for any other kind).
+    pub(crate) async fn database_connection(&self, name: &str) -> ServiceResult<Connection> {
+        self.find_connection(name)
+            .await?
+            .filter(|c| c.is_database())
+            .ok_or_else(|| {
+                ServiceError::bad_request(
+                    ErrorCode::InvalidConnection,
+                    "The connection does not exist",
+                )
+            })
+    }
+
     pub(crate) async fn connection_named(&self, name: &str) -> ServiceResult<Connection> {
         self.find_connection(name).await?.ok_or_else(|| {
             ServiceError::bad_request(
