@@ -2,6 +2,7 @@
 //! delivery goes over SMTP (lettre) or, in development, into a directory of `.eml` files.
 
 mod liquid_engine;
+pub mod outbox_reader;
 mod plain_text;
 mod transport;
 

@@ -44,6 +44,14 @@ enum Command {
         /// The new file to write (it must not exist).
         out: PathBuf,
     },
+    /// The development outbox (mail written to DATA/outbox/ when no SMTP is configured).
+    Outbox {
+        /// The data directory `serve` uses [default: ./latchkey-data].
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Console administrators (not the tenant's users).
     Admin {
         /// The data directory `serve` uses [default: ./latchkey-data].
@@ -52,6 +60,13 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Print the link in the newest mail to EMAIL (a reset, ticket or unblock link), decoded
+    /// from the .eml; exits 1 if there is none yet.
+    LastLink { email: String },
 }
 
 #[derive(Subcommand)]
@@ -200,6 +215,31 @@ async fn main() -> anyhow::Result<()> {
                 latchkey_server::private_files::check_writable(&settings.server.data_dir)?;
             }
             admin(&settings, &env, command).await
+        }
+        Command::Outbox {
+            data_dir,
+            command: OutboxCommand::LastLink { email },
+        } => {
+            let (mut settings, _) = load(cli.config.as_ref())?;
+            if let Some(d) = data_dir {
+                settings.server.data_dir = d;
+            }
+            let dir = settings.server.data_dir.join("outbox");
+            let text = match latchkey_mail::outbox_reader::newest_text_to(&dir, &email) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(anyhow::anyhow!("{}: {e}", dir.display())),
+            };
+            match text
+                .as_deref()
+                .and_then(latchkey_mail::outbox_reader::first_link)
+            {
+                Some(link) => {
+                    println!("{link}");
+                    Ok(())
+                }
+                None => anyhow::bail!("no mail with a link to {email} in {}", dir.display()),
+            }
         }
         Command::Backup { data_dir, out } => {
             let (mut settings, _) = load(cli.config.as_ref())?;

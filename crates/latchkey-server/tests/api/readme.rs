@@ -42,8 +42,9 @@ async fn the_readme_tour_runs_as_written_on_a_fresh_data_dir() {
 
     let mut script = format!(
         "set -euo pipefail\n\
-         cargo() {{ if [ \"$1 $2 $3\" = 'run --release --' ]; then shift 3; exec '{}' \"$@\" >>server.log 2>&1; fi; command cargo \"$@\"; }}\n",
-        env!("CARGO_BIN_EXE_latchkey")
+         cargo() {{ if [ \"$1 $2 $3 $4\" = 'run --release -- serve' ]; then shift 3; exec '{bin}' \"$@\" >>server.log 2>&1; fi; \
+         if [ \"$1 $2 $3\" = 'run --release --' ]; then shift 3; exec '{bin}' \"$@\"; fi; command cargo \"$@\"; }}\n",
+        bin = env!("CARGO_BIN_EXE_latchkey")
     );
     for block in &shell {
         script.push_str(block);
