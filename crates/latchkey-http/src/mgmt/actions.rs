@@ -3,12 +3,13 @@
 
 use super::{PageQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use latchkey_core::ErrorCode;
 use latchkey_core::actions::Trigger;
 use latchkey_core::services::{ActionPatch, BindingRef, NewAction, SecretInput};
@@ -16,8 +17,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/actions/actions", get(list).post(create))
         .route(
             "/actions/actions/{id}",

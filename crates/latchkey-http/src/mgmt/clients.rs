@@ -1,19 +1,20 @@
 use super::{PageQuery, Principal, parse_bool};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use latchkey_core::domain::{AppType, InitiatorMode, LogoutInitiators, TokenEndpointAuthMethod};
 use latchkey_core::services::{ClientGrantPatch, ClientPatch, NewClientGrant, OidcLogoutPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/clients", get(list).post(create))
         .route("/clients/{id}", get(get_one).patch(update).delete(delete))
         .route("/clients/{id}/rotate-secret", post(rotate_secret))
@@ -23,7 +24,7 @@ pub fn router() -> Router<AppState> {
             patch(update_grant).delete(delete_grant),
         )
         // Client answers carry secrets.
-        .layer(crate::no_store())
+        .map(|r| r.layer(crate::no_store()))
 }
 
 #[derive(Debug, Deserialize)]

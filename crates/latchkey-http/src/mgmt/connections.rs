@@ -1,18 +1,19 @@
 use super::{PageQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::services::{ConnectionPatch, NewConnection};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/connections", get(list).post(create))
         .route(
             "/connections/{id}",

@@ -1,15 +1,16 @@
 use super::{PageQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::store::LogQuery;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/logs", get(list))
         .route("/logs/{id}", get(one))
 }

@@ -3,17 +3,18 @@
 
 use super::{FieldsQuery, PageQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::domain::ResourceServerInput;
 use serde_json::Value;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/resource-servers", get(list).post(create))
         .route(
             "/resource-servers/{id}",

@@ -1,12 +1,13 @@
 use super::{FieldsQuery, PageQuery, Principal, parse_bool};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::{ApiBody, ApiJson};
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use latchkey_core::ErrorCode;
 use latchkey_core::domain::{ClientId, Email, Password, Profile, UserId};
 use latchkey_core::services::{NewUser, UserPatch};
@@ -14,8 +15,8 @@ use latchkey_core::store::{UserQuery, UserSort, UserSortField};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/users", get(list).post(create))
         .route("/users/{id}", get(get_one).patch(update).delete(delete))
         .route("/users-by-email", get(by_email))
