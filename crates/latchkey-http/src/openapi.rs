@@ -910,6 +910,7 @@ fn management_api(paths: &mut Paths) {
             "Remove the email provider",
         )
         .scopes(&["delete:email_provider"])
+        .also(&[404])
         .empty(204),
     );
 
@@ -1360,8 +1361,6 @@ fn management_api(paths: &mut Paths) {
             "/attack-protection/suspicious-ip-throttling",
             "Suspicious IP throttling",
         ),
-        ("/attack-protection/bot-detection", "Bot detection"),
-        ("/attack-protection/captcha", "CAPTCHA"),
     ] {
         paths.add(
             m("get", path, "attack protection", summary)
@@ -1374,6 +1373,23 @@ fn management_api(paths: &mut Paths) {
                 .json_body(any.clone())
                 .ok(200, any.clone()),
         );
+    }
+    // Auth0 gates these by plan: 403 `feature_not_enabled`, read or write.
+    for (path, feature) in [
+        ("/attack-protection/bot-detection", "Bot detection"),
+        ("/attack-protection/captcha", "CAPTCHA"),
+    ] {
+        for method in ["get", "patch"] {
+            paths.add(
+                m(
+                    method,
+                    path,
+                    "attack protection",
+                    &format!("{feature}: 403 feature_not_enabled"),
+                )
+                .scopes(&["read:attack_protection", "update:attack_protection"]),
+            );
+        }
     }
 
     not_offered(paths);
