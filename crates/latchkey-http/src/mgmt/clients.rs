@@ -3,8 +3,9 @@ use crate::AppState;
 use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use crate::extract::ApiQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -51,7 +52,7 @@ fn sees_secrets(p: &Principal) -> bool {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(READ_CLIENTS)?;
     let paging = q.paging.paging()?;
@@ -317,7 +318,7 @@ struct GrantListQuery {
 async fn list_grants(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<GrantListQuery>,
+    ApiQuery(q): ApiQuery<GrantListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:client_grants"])?;
     let mut grants = state.services.tenant.list_client_grants().await?;

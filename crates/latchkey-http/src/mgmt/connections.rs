@@ -3,8 +3,9 @@ use crate::AppState;
 use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use crate::extract::ApiQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -98,7 +99,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:connections"])?;
     let mut all = state.services.tenant.list_connections().await?;

@@ -3,8 +3,9 @@ use crate::AppState;
 use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use crate::extract::ApiQuery;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -66,7 +67,7 @@ impl ProviderBody {
 async fn get_one(
     State(state): State<AppState>,
     p: Principal,
-    Query(mut fields): Query<FieldsQuery>,
+    ApiQuery(mut fields): ApiQuery<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:email_provider"])?;
     let provider = state.services.tenant.email_provider().await?;

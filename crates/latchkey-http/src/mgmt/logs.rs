@@ -2,8 +2,9 @@ use super::{PageQuery, Principal};
 use crate::AppState;
 use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
+use crate::extract::ApiQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use latchkey_core::store::LogQuery;
 use serde::Deserialize;
@@ -25,7 +26,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:logs", "read:logs_users"])?;
     let paging = q.paging.paging()?;

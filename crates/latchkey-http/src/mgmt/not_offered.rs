@@ -7,8 +7,8 @@ use super::{PageQuery, Principal};
 use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use crate::extract::ApiQuery;
 use axum::Json;
-use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::routing::get;
 use latchkey_core::error_code::ErrorCode;
@@ -229,7 +229,7 @@ pub fn router() -> ApiRouter {
         router = router
             .route(
                 c.path,
-                get(move |p: Principal, q: Query<PageQuery>| list(c, p, q))
+                get(move |p: Principal, q: ApiQuery<PageQuery>| list(c, p, q))
                     .post(move |p: Principal| create(c, p)),
             )
             .route(
@@ -253,7 +253,7 @@ async fn gated(feature: &'static str, scope: &'static str, p: Principal) -> ApiE
 async fn list(
     c: &'static Collection,
     p: Principal,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&[c.read])?;
     let paging = q.paging()?;

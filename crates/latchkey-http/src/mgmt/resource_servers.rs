@@ -6,8 +6,9 @@ use crate::AppState;
 use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use crate::extract::ApiQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use latchkey_core::domain::ResourceServerInput;
@@ -25,7 +26,7 @@ pub fn router() -> ApiRouter {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:resource_servers"])?;
     let paging = q.paging()?;
@@ -43,7 +44,7 @@ async fn get_one(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(fields): Query<FieldsQuery>,
+    ApiQuery(fields): ApiQuery<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:resource_servers"])?;
     let rs = state.services.tenant.resource_server(&id).await?;

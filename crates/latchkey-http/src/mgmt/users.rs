@@ -2,9 +2,10 @@ use super::{FieldsQuery, PageQuery, Principal, parse_bool};
 use crate::AppState;
 use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
+use crate::extract::ApiQuery;
 use crate::extract::{ApiBody, ApiJson};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -119,7 +120,7 @@ fn parse_sort(s: &str) -> Result<UserSort, ApiError> {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:users", "read:user_idp_tokens"])?;
     let paging = q.paging.paging()?;
@@ -153,7 +154,7 @@ async fn get_one(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(fields): Query<FieldsQuery>,
+    ApiQuery(fields): ApiQuery<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require_for_user(
         &["read:users", "read:current_user", "read:user_idp_tokens"],
@@ -173,7 +174,7 @@ struct ByEmailQuery {
 async fn by_email(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ByEmailQuery>,
+    ApiQuery(q): ApiQuery<ByEmailQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:users"])?;
     let email = q
@@ -490,7 +491,7 @@ async fn user_logs(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:logs", "read:logs_users"])?;
     let paging = q.paging()?;
