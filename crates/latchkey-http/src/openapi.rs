@@ -9,26 +9,30 @@
 
 use crate::AppState;
 use crate::mgmt::not_offered::{COLLECTIONS, PLAN_GATED};
-use axum::Json;
 use axum::extract::State;
+use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
 
-/// `GET /api/v2/openapi.json`: the document, its server the issuer.
+/// `GET /api/v2/openapi.json`: the document, its server the issuer. The document is
+/// serialized once; each answer only puts `servers` in front of it.
 pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
-    let mut doc = document().clone();
+    static SERIALIZED: OnceLock<String> = OnceLock::new();
+    let doc = SERIALIZED.get_or_init(|| document().to_string());
     let issuer = state.services.discovery_document()["issuer"]
         .as_str()
         .unwrap_or("/")
         .trim_end_matches('/')
         .to_owned();
-    doc["servers"] = json!([{"url": issuer, "description": "This Latchkey server (the issuer)"}]);
-    Json(doc)
+    let servers = json!([{"url": issuer, "description": "This Latchkey server (the issuer)"}]);
+    // `doc` is a JSON object with at least one member and no `servers`: `{"servers":…,` + the rest.
+    let body = format!("{{\"servers\":{servers},{}", doc.get(1..).unwrap_or("}"));
+    ([(header::CONTENT_TYPE, "application/json")], body)
 }
 
 /// The document without `servers`, built once.
-pub fn document() -> &'static Value {
+fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(build)
 }
@@ -78,6 +82,14 @@ enum Dialect {
 }
 
 impl Dialect {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Management => "Management",
+            Self::OAuth => "OAuth",
+            Self::DbConnections => "DbConnections",
+        }
+    }
+
     fn schema(self) -> Value {
         match self {
             Self::Management => schema_ref("ManagementError"),
@@ -243,18 +255,36 @@ fn path_params(path: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The statuses an error may have, on any surface.
+const ERROR_STATUSES: &[u16] = &[400, 401, 403, 404, 409, 413, 429, 503];
+
 fn error_response(status: u16, dialect: Dialect) -> Value {
-    let description = match status {
-        400 => "Bad request",
-        401 => "Missing or invalid credentials",
-        403 => "Forbidden",
-        404 => "Not found",
-        409 => "Conflict",
-        429 => "Too many requests",
-        503 => "Temporarily unavailable (Retry-After)",
-        _ => "Error",
-    };
-    json!({"description": description, "content": {"application/json": {"schema": dialect.schema()}}})
+    json!({"$ref": format!("#/components/responses/{}{status}", dialect.name())})
+}
+
+/// One shared response per dialect and error status, so the operations refer to them.
+fn error_responses() -> Map<String, Value> {
+    let mut out = Map::new();
+    for dialect in [Dialect::Management, Dialect::OAuth, Dialect::DbConnections] {
+        for &status in ERROR_STATUSES {
+            let description = match status {
+                400 => "Bad request",
+                401 => "Missing or invalid credentials",
+                403 => "Forbidden",
+                404 => "Not found",
+                409 => "Conflict",
+                413 => "Body too large",
+                429 => "Too many requests",
+                _ => "Temporarily unavailable (Retry-After)",
+            };
+            out.insert(
+                format!("{}{status}", dialect.name()),
+                json!({"description": description,
+                       "content": {"application/json": {"schema": dialect.schema()}}}),
+            );
+        }
+    }
+    out
 }
 
 fn schema_ref(name: &str) -> Value {
@@ -1494,6 +1524,7 @@ fn components() -> Value {
     let boolean = json!({"type": "boolean"});
     let strings = array_of(string.clone());
     json!({
+        "responses": error_responses(),
         "securitySchemes": {
             "bearer": {
                 "type": "http", "scheme": "bearer", "bearerFormat": "JWT",

@@ -32,6 +32,23 @@ fn documented(doc: &Value) -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
+/// Every `$ref` in `v` that does not point into the document.
+fn dangling_refs(doc: &Value, v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                let pointer = r.trim_start_matches('#');
+                if doc.pointer(pointer).is_none() {
+                    out.push(r.clone());
+                }
+            }
+            m.values().for_each(|x| dangling_refs(doc, x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| dangling_refs(doc, x, out)),
+        _ => {}
+    }
+}
+
 /// A concrete URL path for a route template: every `{param}` filled.
 fn concrete(template: &str) -> String {
     template
@@ -58,6 +75,9 @@ async fn the_openapi_document_lists_every_json_api_route_and_only_those() {
         json!(app.base),
         "the issuer, where every path of the document is served"
     );
+    let mut dangling = Vec::new();
+    dangling_refs(&doc, &doc, &mut dangling);
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
     let documented = documented(&doc);
 
     // The router's side: every path `ApiRouter` recorded, and for each the methods its
