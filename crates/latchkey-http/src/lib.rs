@@ -55,6 +55,8 @@ fn json_apis() -> (ApiRouter, ApiRouter, ApiRouter) {
     let rest = ApiRouter::new()
         .merge(cross_origin::router())
         .nest("/api/v2", mgmt::router())
+        // Public, unlike every Management API operation: it holds no tenant data.
+        .route("/api/v2/openapi.json", get(openapi::serve))
         .route("/health", get(health))
         .route("/ready", get(ready));
     (authentication, metadata, rest)

@@ -48,7 +48,6 @@ pub fn router() -> ApiRouter {
         .merge(branding::router())
         .merge(attack_protection::router())
         .merge(not_offered::router())
-        .route("/openapi.json", axum::routing::get(crate::openapi::serve))
         .map(|r| r.fallback(|| async { ApiError::not_found() }))
 }
 
