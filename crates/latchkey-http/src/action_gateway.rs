@@ -181,7 +181,7 @@ impl ManagementGateway for InProcessManagementApi {
             services,
             theme: self.theme.clone(),
         };
-        let router = crate::mgmt::router().with_state(state);
+        let router = crate::mgmt::router().into_router().with_state(state);
         let response = router
             .oneshot(request)
             .await

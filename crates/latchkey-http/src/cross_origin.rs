@@ -5,9 +5,9 @@
 //! (`pages/login.rs`), which reads the verifier cookie set here.
 
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::OAuthError;
 use crate::extract::{Meta, OAuthParams};
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,8 +26,8 @@ pub(crate) const CO_VERIFIER_COOKIE: &str = "lk_co_verifier";
 /// a changed password policy should reach other readers soon.
 const CLIENT_SCRIPT_MAX_AGE: &str = "public, max-age=60";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/client/{file}", get(client_script))
         .route(
             "/co/authenticate",

@@ -1,13 +1,14 @@
 //! `/dbconnections/*`: the database-connection endpoints of the Authentication API.
 
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::DbConnError;
 use crate::extract::{DbParams, Meta};
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
 use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::{Email, Password, Profile};
@@ -15,8 +16,8 @@ use latchkey_core::ratelimit::RateDecision;
 use latchkey_core::services::{Caller, NewUser, PasswordResetRequest};
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/dbconnections/signup", post(signup))
         .route("/dbconnections/change_password", post(change_password))
 }

@@ -32,6 +32,20 @@ fn too_large() -> String {
     format!("Payload content length greater than maximum allowed: {MAX_BODY_BYTES}")
 }
 
+/// A Management API query string: a malformed one (a repeated or badly encoded parameter) is
+/// Auth0's 400 `invalid_query_string`, not axum's plain-text rejection.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .map(Self)
+            .map_err(ApiError::bad_query)
+    }
+}
+
 /// A Management API body read but not parsed yet: the handler checks the caller's scopes first
 /// (Auth0 answers 403 before it looks at the body), then calls `parse`.
 pub struct ApiBody {

@@ -3,6 +3,7 @@
 
 mod action_gateway;
 mod admin;
+mod api_router;
 pub mod client_ip;
 mod cors;
 mod cross_origin;
@@ -13,6 +14,7 @@ mod metrics;
 mod mfa_api;
 mod mgmt;
 mod oauth;
+mod openapi;
 mod pages;
 mod web;
 
@@ -21,6 +23,7 @@ pub use client_ip::{Cidr, TrustedProxies};
 pub use metrics::{metrics_only, with_metrics};
 pub use pages::PageTheme;
 
+use api_router::ApiRouter;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -40,29 +43,55 @@ pub struct AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The JSON APIs, unlayered: the Authentication API endpoints browsers call (per-client CORS),
+/// the public metadata (open CORS), and the rest (embedded login, `/api/v2`, health). The one
+/// list of what `openapi.rs` documents; `json_api_paths` reads the paths back from it.
+fn json_apis() -> (ApiRouter, ApiRouter, ApiRouter) {
+    let authentication = ApiRouter::new()
+        .merge(oauth::router())
+        .merge(dbconnections::router())
+        .merge(mfa_api::router());
+    let metadata = oauth::metadata_router();
+    let rest = ApiRouter::new()
+        .merge(cross_origin::router())
+        .nest("/api/v2", mgmt::router())
+        // Public, unlike every Management API operation: it holds no tenant data.
+        .route("/api/v2/openapi.json", get(openapi::serve))
+        .route("/health", get(health))
+        .route("/ready", get(ready));
+    (authentication, metadata, rest)
+}
+
+/// Every path the JSON API routers register (axum templates, `{param}`), for the test that
+/// holds the OpenAPI document to them.
+pub fn json_api_paths() -> Vec<String> {
+    let (authentication, metadata, rest) = json_apis();
+    [authentication, metadata, rest]
+        .iter()
+        .flat_map(|r| r.paths().iter().cloned())
+        .collect()
+}
+
 /// The whole application. Layers, outermost first: request id, the request log (method and
 /// matched path only: query strings on `/oauth/*` carry secrets), security headers, then the
 /// routers. `with_client_ip` goes around it in the server.
 pub fn router(state: AppState) -> Router {
-    // Authentication API endpoints browsers call, with per-client CORS.
-    let authentication = Router::new()
-        .merge(oauth::router())
-        .merge(dbconnections::router())
-        .merge(mfa_api::router())
+    let (authentication, metadata, rest) = json_apis();
+    let authentication = authentication
+        .into_router()
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             cors::for_clients,
         ));
-    let metadata = oauth::metadata_router().layer(axum::middleware::from_fn(cors::public));
+    let metadata = metadata
+        .into_router()
+        .layer(axum::middleware::from_fn(cors::public));
     Router::new()
         .merge(authentication)
         .merge(metadata)
-        .merge(cross_origin::router())
-        .nest("/api/v2", mgmt::router())
+        .merge(rest.into_router())
         .merge(pages::router())
         .merge(admin::router())
-        .route("/health", get(health))
-        .route("/ready", get(ready))
         .fallback(|| async { errors::ApiError::not_found() })
         .with_state(state)
         .layer(SetResponseHeaderLayer::overriding(

@@ -2,19 +2,20 @@
 //! and `POST /mfa/associate`, authorised by the `mfa_token` of an `mfa_required` answer.
 
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::OAuthError;
 use crate::extract::OAuthParams;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use latchkey_core::ErrorCode;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/mfa/authenticators", get(authenticators))
         .route("/mfa/challenge", post(challenge))
         .route("/mfa/associate", post(associate))

@@ -1,13 +1,14 @@
 //! `/oauth/*` and `/.well-known/*`: tokens, revocation, discovery, keys.
 
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::OAuthError;
 use crate::extract::{Meta, OAuthParams};
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::ErrorCode;
@@ -16,8 +17,8 @@ use latchkey_core::services::{ClientAuth, TokenRequest};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Token and revocation: called by browsers from client origins (see `cors`).
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/oauth/token", post(token))
         .route("/oauth/revoke", post(revoke))
         .route(
@@ -47,8 +48,8 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 /// Discovery and keys: public metadata.
-pub fn metadata_router() -> Router<AppState> {
-    Router::new()
+pub fn metadata_router() -> ApiRouter {
+    ApiRouter::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks.json", get(jwks))
 }

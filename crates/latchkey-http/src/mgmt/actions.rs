@@ -3,12 +3,14 @@
 
 use super::{PageQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
-use axum::extract::{Path, Query, State};
+use crate::extract::ApiQuery;
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use latchkey_core::ErrorCode;
 use latchkey_core::actions::Trigger;
 use latchkey_core::services::{ActionPatch, BindingRef, NewAction, SecretInput};
@@ -16,8 +18,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/actions/actions", get(list).post(create))
         .route(
             "/actions/actions/{id}",
@@ -110,7 +112,7 @@ fn page_of(key: &str, paging: &super::Paging, items: Vec<Value>) -> Value {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:actions"])?;
     let paging = q.paging.paging()?;
@@ -212,7 +214,7 @@ async fn delete(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<DeleteQuery>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     p.require(&["delete:actions"])?;
     let force = super::parse_bool("force", q.force.as_deref())?.unwrap_or(false);
@@ -268,7 +270,7 @@ async fn versions(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:actions"])?;
     let paging = q.paging()?;
@@ -321,7 +323,7 @@ async fn bindings(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:actions"])?;
     let paging = q.paging()?;

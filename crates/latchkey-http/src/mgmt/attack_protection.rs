@@ -5,19 +5,20 @@
 use super::Principal;
 use super::not_offered::feature_not_enabled;
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::domain::attack_protection::{
     BreachedPasswordDetection, BruteForceProtection, SuspiciousIpThrottling,
 };
 use latchkey_core::services::SettingsDocument;
 use serde_json::{Map, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route(
             "/attack-protection/breached-password-detection",
             get(read::<BreachedPasswordDetection>).patch(update::<BreachedPasswordDetection>),

@@ -6,19 +6,20 @@
 use super::Principal;
 use super::users::user_id;
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use axum::{Json, Router};
 use latchkey_core::services::NewAuthenticationMethod;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route(
             "/users/{id}/authentication-methods",
             get(list_methods).post(add_method),

@@ -5,17 +5,18 @@
 use super::Principal;
 use super::not_offered::{not_available, refuse_unless_empty};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::error_code::ErrorCode;
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/branding", get(branding).patch(update_branding))
         .route(
             "/branding/templates/universal-login",

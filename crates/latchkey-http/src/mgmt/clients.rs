@@ -1,19 +1,21 @@
 use super::{PageQuery, Principal, parse_bool};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
-use axum::extract::{Path, Query, State};
+use crate::extract::ApiQuery;
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use latchkey_core::domain::{AppType, InitiatorMode, LogoutInitiators, TokenEndpointAuthMethod};
 use latchkey_core::services::{ClientGrantPatch, ClientPatch, NewClientGrant, OidcLogoutPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/clients", get(list).post(create))
         .route("/clients/{id}", get(get_one).patch(update).delete(delete))
         .route("/clients/{id}/rotate-secret", post(rotate_secret))
@@ -23,7 +25,7 @@ pub fn router() -> Router<AppState> {
             patch(update_grant).delete(delete_grant),
         )
         // Client answers carry secrets.
-        .layer(crate::no_store())
+        .map(|r| r.layer(crate::no_store()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,7 +52,7 @@ fn sees_secrets(p: &Principal) -> bool {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(READ_CLIENTS)?;
     let paging = q.paging.paging()?;
@@ -316,7 +318,7 @@ struct GrantListQuery {
 async fn list_grants(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<GrantListQuery>,
+    ApiQuery(q): ApiQuery<GrantListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:client_grants"])?;
     let mut grants = state.services.tenant.list_client_grants().await?;

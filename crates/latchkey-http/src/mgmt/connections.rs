@@ -1,18 +1,20 @@
 use super::{PageQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
-use axum::extract::{Path, Query, State};
+use crate::extract::ApiQuery;
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::services::{ConnectionPatch, NewConnection};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/connections", get(list).post(create))
         .route(
             "/connections/{id}",
@@ -97,7 +99,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:connections"])?;
     let mut all = state.services.tenant.list_connections().await?;

@@ -1,19 +1,21 @@
 use super::{FieldsQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
-use axum::extract::{Query, State};
+use crate::extract::ApiQuery;
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::services::EmailProviderPatch;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
+pub fn router() -> ApiRouter {
+    ApiRouter::new().route(
         "/emails/provider",
         get(get_one).post(create).patch(update).delete(delete),
     )
@@ -65,7 +67,7 @@ impl ProviderBody {
 async fn get_one(
     State(state): State<AppState>,
     p: Principal,
-    Query(mut fields): Query<FieldsQuery>,
+    ApiQuery(mut fields): ApiQuery<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:email_provider"])?;
     let provider = state.services.tenant.email_provider().await?;

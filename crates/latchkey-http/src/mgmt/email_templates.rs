@@ -1,20 +1,23 @@
 use super::Principal;
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use latchkey_core::domain::EmailTemplateName;
 use latchkey_core::services::EmailTemplatePatch;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/email-templates", post(create)).route(
-        "/email-templates/{name}",
-        get(get_one).patch(update).put(replace),
-    )
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
+        .route("/email-templates", post(create))
+        .route(
+            "/email-templates/{name}",
+            get(get_one).patch(update).put(replace),
+        )
 }
 
 /// The template body as Auth0's SDKs send it (camelCase names are the real wire names).

@@ -3,16 +3,17 @@
 
 use super::Principal;
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/guardian/factors", get(factors))
         .route("/guardian/factors/{name}", put(set_factor))
         .route("/guardian/policies", get(policies).put(set_policies))

@@ -1,15 +1,17 @@
 use super::{PageQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
-use axum::extract::{Path, Query, State};
+use crate::extract::ApiQuery;
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::store::LogQuery;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/logs", get(list))
         .route("/logs/{id}", get(one))
 }
@@ -24,7 +26,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:logs", "read:logs_users"])?;
     let paging = q.paging.paging()?;

@@ -12,7 +12,7 @@ mod email_templates;
 mod guardian;
 mod log_streams;
 mod logs;
-mod not_offered;
+pub(crate) mod not_offered;
 mod prompts;
 mod resource_servers;
 mod tenant;
@@ -20,8 +20,8 @@ mod tickets;
 mod users;
 
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
-use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -29,8 +29,8 @@ use latchkey_core::services::{Caller, ManagementPrincipal};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .merge(users::router())
         .merge(actions::router())
         .merge(authenticators::router())
@@ -48,7 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(branding::router())
         .merge(attack_protection::router())
         .merge(not_offered::router())
-        .fallback(|| async { ApiError::not_found() })
+        .map(|r| r.fallback(|| async { ApiError::not_found() }))
 }
 
 /// An authenticated Management API caller.

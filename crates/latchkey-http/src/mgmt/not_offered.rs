@@ -4,22 +4,22 @@
 //! `operation_not_supported` naming the feature, and a write of the disabled state is accepted.
 
 use super::{PageQuery, Principal};
-use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
-use axum::extract::Query;
+use crate::extract::ApiQuery;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::error_code::ErrorCode;
 use serde_json::{Map, Value, json};
 
 /// A collection Latchkey has no members of.
-struct Collection {
-    path: &'static str,
+pub(crate) struct Collection {
+    pub(crate) path: &'static str,
     /// The array's key in Auth0's paged answer (`include_totals=true`).
-    key: &'static str,
-    feature: &'static str,
+    pub(crate) key: &'static str,
+    pub(crate) feature: &'static str,
     read: &'static str,
     create: &'static str,
     update: &'static str,
@@ -40,7 +40,7 @@ macro_rules! collection {
     };
 }
 
-const COLLECTIONS: &[Collection] = &[
+pub(crate) const COLLECTIONS: &[Collection] = &[
     collection!("/rules", "rules", "Rules (use Actions)", "rules"),
     collection!("/hooks", "hooks", "Hooks (use Actions)", "hooks"),
     collection!(
@@ -118,7 +118,7 @@ const COLLECTIONS: &[Collection] = &[
 /// feature outside the tenant's plan, which tools such as auth0-deploy-cli skip with a
 /// warning): Latchkey has no phone, SMS or push factor, no action modules, no rate-limit
 /// policies and no directory provisioning. (path, feature, read scope, update scope)
-const PLAN_GATED: &[(&str, &str, &str, &str)] = &[
+pub(crate) const PLAN_GATED: &[(&str, &str, &str, &str)] = &[
     (
         "/actions/modules",
         "Action modules",
@@ -197,8 +197,8 @@ pub fn feature_not_enabled(feature: &str) -> ApiError {
     )
 }
 
-pub fn router() -> Router<AppState> {
-    let mut router = Router::new()
+pub fn router() -> ApiRouter {
+    let mut router = ApiRouter::new()
         .route("/rules-configs", get(rules_configs))
         .route(
             "/rules-configs/{key}",
@@ -229,7 +229,7 @@ pub fn router() -> Router<AppState> {
         router = router
             .route(
                 c.path,
-                get(move |p: Principal, q: Query<PageQuery>| list(c, p, q))
+                get(move |p: Principal, q: ApiQuery<PageQuery>| list(c, p, q))
                     .post(move |p: Principal| create(c, p)),
             )
             .route(
@@ -253,7 +253,7 @@ async fn gated(feature: &'static str, scope: &'static str, p: Principal) -> ApiE
 async fn list(
     c: &'static Collection,
     p: Principal,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&[c.read])?;
     let paging = q.paging()?;

@@ -5,16 +5,17 @@
 use super::Principal;
 use super::not_offered::refuse_unless_empty;
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::domain::prompts::PromptSettings;
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/prompts", get(settings).patch(update_settings))
         .route(
             "/prompts/rendering",

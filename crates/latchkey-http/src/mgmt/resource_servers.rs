@@ -3,17 +3,19 @@
 
 use super::{FieldsQuery, PageQuery, Principal};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
-use axum::extract::{Path, Query, State};
+use crate::extract::ApiQuery;
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
 use latchkey_core::domain::ResourceServerInput;
 use serde_json::Value;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/resource-servers", get(list).post(create))
         .route(
             "/resource-servers/{id}",
@@ -24,7 +26,7 @@ pub fn router() -> Router<AppState> {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:resource_servers"])?;
     let paging = q.paging()?;
@@ -42,7 +44,7 @@ async fn get_one(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(fields): Query<FieldsQuery>,
+    ApiQuery(fields): ApiQuery<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:resource_servers"])?;
     let rs = state.services.tenant.resource_server(&id).await?;

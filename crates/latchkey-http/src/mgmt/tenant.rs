@@ -1,14 +1,15 @@
 use super::Principal;
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiJson;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/tenants/settings", get(get_settings).patch(patch_settings))
         .route("/keys/signing", get(list_keys))
         .route("/keys/signing/rotate", post(rotate_key))

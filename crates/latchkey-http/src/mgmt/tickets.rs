@@ -1,11 +1,12 @@
 use super::Principal;
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
 use crate::extract::ApiBody;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
 use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::{ConnectionId, Email, UserId};
@@ -13,11 +14,11 @@ use latchkey_core::services::NewPasswordTicket;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> ApiRouter {
     // A ticket is a credential: no cache may keep it.
-    Router::new()
+    ApiRouter::new()
         .route("/tickets/password-change", post(create_password_change))
-        .layer(crate::no_store())
+        .map(|r| r.layer(crate::no_store()))
 }
 
 #[derive(Deserialize)]

@@ -1,12 +1,14 @@
 use super::{FieldsQuery, PageQuery, Principal, parse_bool};
 use crate::AppState;
+use crate::api_router::ApiRouter;
 use crate::errors::ApiError;
+use crate::extract::ApiQuery;
 use crate::extract::{ApiBody, ApiJson};
-use axum::extract::{Path, Query, State};
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use latchkey_core::ErrorCode;
 use latchkey_core::domain::{ClientId, Email, Password, Profile, UserId};
 use latchkey_core::services::{NewUser, UserPatch};
@@ -14,8 +16,8 @@ use latchkey_core::store::{UserQuery, UserSort, UserSortField};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
         .route("/users", get(list).post(create))
         .route("/users/{id}", get(get_one).patch(update).delete(delete))
         .route("/users-by-email", get(by_email))
@@ -118,7 +120,7 @@ fn parse_sort(s: &str) -> Result<UserSort, ApiError> {
 async fn list(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:users", "read:user_idp_tokens"])?;
     let paging = q.paging.paging()?;
@@ -152,7 +154,7 @@ async fn get_one(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(fields): Query<FieldsQuery>,
+    ApiQuery(fields): ApiQuery<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require_for_user(
         &["read:users", "read:current_user", "read:user_idp_tokens"],
@@ -172,7 +174,7 @@ struct ByEmailQuery {
 async fn by_email(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<ByEmailQuery>,
+    ApiQuery(q): ApiQuery<ByEmailQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:users"])?;
     let email = q
@@ -489,7 +491,7 @@ async fn user_logs(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["read:logs", "read:logs_users"])?;
     let paging = q.paging()?;

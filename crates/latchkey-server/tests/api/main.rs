@@ -33,6 +33,7 @@ mod loopback_http;
 mod mail_delivery;
 mod management;
 mod metrics;
+mod openapi;
 mod operations;
 mod readme;
 mod reset;

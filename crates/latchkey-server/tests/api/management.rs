@@ -5,6 +5,21 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
+async fn a_malformed_query_string_is_a_400_in_the_management_shape() {
+    let app = spawn_app().await;
+    for path in [
+        "/users?page=1&page=2",
+        "/clients?per_page=%FF",
+        "/resource-servers/x?fields=a&fields=b",
+    ] {
+        let (status, body) = app.api(Method::GET, path, None).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["errorCode"], "invalid_query_string", "{path}: {body}");
+        assert_eq!(body["statusCode"], 400);
+    }
+}
+
+#[tokio::test]
 async fn users_can_be_created_found_updated_and_deleted() {
     let app = spawn_app().await;
     let created = app
