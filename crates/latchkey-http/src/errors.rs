@@ -87,6 +87,9 @@ impl From<ServiceError> for OAuthError {
                 ErrorCode::TooManyAttempts,
                 e.to_string(),
             ),
+            ServiceError::PasswordLeaked { .. } => {
+                Self::new(S::FORBIDDEN, ErrorCode::PasswordLeaked, e.to_string())
+            }
             ServiceError::MfaRequired { mfa_token, enroll } => Self {
                 status: S::FORBIDDEN,
                 body: json!({"error": ErrorCode::MfaRequired,
@@ -231,6 +234,11 @@ impl From<ServiceError> for ApiError {
                 e.to_string(),
                 Some(ErrorCode::TooManyAttempts),
             ),
+            ServiceError::PasswordLeaked { .. } => Self::new(
+                S::FORBIDDEN,
+                e.to_string(),
+                Some(ErrorCode::PasswordLeaked),
+            ),
             ServiceError::MfaRequired { .. } => {
                 Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::MfaRequired))
             }
@@ -338,6 +346,9 @@ impl From<ServiceError> for DbConnError {
                 ErrorCode::TooManyAttempts,
                 e.to_string(),
             ),
+            ServiceError::PasswordLeaked { .. } => {
+                Self::new(S::FORBIDDEN, ErrorCode::PasswordLeaked, e.to_string())
+            }
             ServiceError::MfaRequired { .. } => {
                 Self::new(S::FORBIDDEN, ErrorCode::MfaRequired, e.to_string())
             }

@@ -52,8 +52,9 @@ pub struct BreachedStages {
     pub pre_change_password: StageShields,
 }
 
-/// `/attack-protection/breached-password-detection`. Latchkey has no breached-password corpus
-/// yet (issue 15), so it is off and cannot be turned on.
+/// `/attack-protection/breached-password-detection`: Auth0's settings, checked against the
+/// offline corpus (`password::breach`). `shields` act at login, the stages' at sign-up and at
+/// every password change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreachedPasswordDetection {
@@ -64,11 +65,88 @@ pub struct BreachedPasswordDetection {
     pub stage: BreachedStages,
 }
 
+/// Where a password meets the corpus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreachStage {
+    Login,
+    /// `pre-user-registration`: sign-up and every new user.
+    Registration,
+    /// `pre-change-password`: every way a password changes.
+    ChangePassword,
+}
+
+impl BreachStage {
+    /// Auth0's log type code for a breached password met here.
+    pub fn log_code(self) -> &'static str {
+        match self {
+            Self::Login => "pwd_leak",
+            Self::Registration => "signup_pwd_leak",
+            Self::ChangePassword => "reset_pwd_leak",
+        }
+    }
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Registration => "signup",
+            Self::ChangePassword => "change_password",
+        }
+    }
+}
+
+/// What the settings ask for when a breached password is met at one stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BreachResponse {
+    pub block: bool,
+    pub notify_user: bool,
+    pub notify_admins: bool,
+}
+
 impl BreachedPasswordDetection {
     pub fn unsupported(&self) -> Option<&'static str> {
-        self.enabled.then_some(
-            "Breached password detection is not available in Latchkey yet: enabled must be false",
+        (self.method == BreachMethod::Enhanced).then_some(
+            "Credential Guard (method \"enhanced\") is a paid Auth0 data feed Latchkey does not have: method must be \"standard\"",
         )
+    }
+
+    /// The shields of `stage`, or nothing when detection is off.
+    pub fn response_at(&self, stage: BreachStage) -> BreachResponse {
+        if !self.enabled {
+            return BreachResponse::default();
+        }
+        match stage {
+            BreachStage::Login => BreachResponse {
+                block: self.shields.contains(&BreachedShield::Block),
+                notify_user: self.shields.contains(&BreachedShield::UserNotification),
+                notify_admins: self.shields.contains(&BreachedShield::AdminNotification),
+            },
+            BreachStage::Registration | BreachStage::ChangePassword => {
+                let shields = if stage == BreachStage::Registration {
+                    &self.stage.pre_user_registration.shields
+                } else {
+                    &self.stage.pre_change_password.shields
+                };
+                BreachResponse {
+                    block: shields.contains(&StageShield::Block),
+                    notify_user: false,
+                    notify_admins: shields.contains(&StageShield::AdminNotification),
+                }
+            }
+        }
+    }
+
+    /// The shortest period between two mails to administrators (`None`: each time).
+    pub fn admin_notification_period_secs(&self) -> Option<u64> {
+        let periods = self.admin_notification_frequency.iter().map(|f| match f {
+            NotificationFrequency::Immediately => 0,
+            NotificationFrequency::Daily => 86_400,
+            NotificationFrequency::Weekly => 7 * 86_400,
+            NotificationFrequency::Monthly => 30 * 86_400,
+        });
+        match periods.min() {
+            None | Some(0) => None,
+            Some(p) => Some(p),
+        }
     }
 }
 
@@ -242,6 +320,20 @@ mod tests {
     #[test]
     fn the_defaults_are_what_latchkey_does() {
         assert_eq!(BreachedPasswordDetection::default().unsupported(), None);
+        let on = BreachedPasswordDetection {
+            enabled: true,
+            shields: vec![BreachedShield::Block],
+            stage: BreachedStages {
+                pre_change_password: StageShields {
+                    shields: vec![StageShield::AdminNotification],
+                },
+                ..BreachedStages::default()
+            },
+            ..BreachedPasswordDetection::default()
+        };
+        assert!(on.response_at(BreachStage::Login).block);
+        assert!(!on.response_at(BreachStage::Registration).block);
+        assert!(on.response_at(BreachStage::ChangePassword).notify_admins);
         assert_eq!(BruteForceProtection::default().unsupported(), None);
         assert_eq!(SuspiciousIpThrottling::default().unsupported(), None);
         assert!(is_address_or_range("10.0.0.0/8"));

@@ -361,6 +361,9 @@ async fn login(
             "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.",
             StatusCode::TOO_MANY_REQUESTS,
         ),
+        Err(e @ ServiceError::PasswordLeaked { .. }) => {
+            again(&e.to_string(), StatusCode::FORBIDDEN)
+        }
         Err(ServiceError::UserBlocked) => again(
             "Your account is blocked. Contact the application's support.",
             StatusCode::FORBIDDEN,

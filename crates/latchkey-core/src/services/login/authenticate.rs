@@ -1,11 +1,13 @@
 //! The password check every login shares (hosted form and password grants): decoy hashes
-//! for unknown users, brute-force counting and blocks, the second factor a login needs.
+//! for unknown users, brute-force counting and blocks, breached-password detection (only once
+//! the password is known right), the second factor a login needs.
 
 use super::grants::PendingMfa;
 use crate::audit::{LogEntry, RequestMeta, codes};
 use crate::domain::{Client, Email, Password, Scope, User};
 use crate::error::{ServiceError, ServiceResult};
 use crate::services::Login;
+use crate::services::credentials::breach::LoginContext;
 use crate::store::LoginRecord;
 use crate::time::Timestamp;
 use secrecy::SecretString;
@@ -92,7 +94,7 @@ impl Login {
         let (user, hash) = match user {
             Some(u) if checked_by_script => {
                 return self
-                    .login_succeeded(client, connection, u, None, true, method, meta)
+                    .login_succeeded(client, connection, u, password, None, true, method, meta)
                     .await;
             }
             Some(u) => match u.password_hash.clone() {
@@ -144,6 +146,7 @@ impl Login {
             client,
             connection,
             user,
+            password,
             upgraded_hash,
             earlier_failures.is_some(),
             method,
@@ -223,13 +226,15 @@ impl Login {
         Ok(ServiceError::WrongCredentials)
     }
 
-    /// The password was right: refuses a blocked user, records the login and logs it.
+    /// The password was right: refuses a blocked user, then a breached password (per the
+    /// breached-password settings), records the login and logs it.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::services) async fn login_succeeded(
         &self,
         client: &Client,
         connection: &str,
         user: User,
+        password: &Password,
         upgraded_hash: Option<crate::domain::PasswordHash>,
         clear_failures: bool,
         method: &str,
@@ -246,6 +251,17 @@ impl Login {
             );
             return Err(ServiceError::UserBlocked);
         }
+        self.credentials
+            .screen_login_password(
+                &user,
+                password,
+                &LoginContext {
+                    client_id: client.client_id.as_str(),
+                    client_name: &client.name,
+                    meta,
+                },
+            )
+            .await?;
         let now = Timestamp::now();
         self.store
             .record_login(&LoginRecord {
