@@ -13,6 +13,7 @@ mod browser_admin;
 mod browser_lock;
 mod browser_mfa;
 mod browser_silent;
+mod breached_passwords;
 mod brute_force;
 mod cors;
 mod cross_origin;

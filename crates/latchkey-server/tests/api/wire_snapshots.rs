@@ -710,16 +710,16 @@ async fn wire_snapshots_deploy_cli_surfaces() {
         ),
     );
     assert_snapshot(
-        "enabling breached password detection refused",
+        "Credential Guard refused",
         &call(
             Method::PATCH,
             "/attack-protection/breached-password-detection",
-            Some(r#"{"enabled": true}"#),
+            Some(r#"{"enabled": true, "method": "enhanced"}"#),
         )
         .await,
         mgmt(
             400,
-            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Breached password detection is not available in Latchkey yet: enabled must be false"}),
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Credential Guard (method \"enhanced\") is a paid Auth0 data feed Latchkey does not have: method must be \"standard\""}),
         ),
     );
     assert_snapshot(
