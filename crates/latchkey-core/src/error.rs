@@ -55,6 +55,11 @@ pub enum ServiceError {
     /// breached corpus; `user_notified`: a reset link is on its way to the user.
     #[error("{}", if *user_notified { PASSWORD_LEAKED_NOTIFIED } else { PASSWORD_LEAKED })]
     PasswordLeaked { user_notified: bool },
+    /// Suspicious IP throttling: this address made too many failed logins or sign-ups.
+    #[error(
+        "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
+    )]
+    SuspiciousIp,
     /// A rate limit refused the request.
     #[error("{0}")]
     TooManyRequests(String),

@@ -487,6 +487,10 @@ impl crate::ratelimit::RateLimiter for CountedRateLimiter {
         }
         decision
     }
+
+    async fn peek(&self, key: &str, rule: crate::ratelimit::RateRule) -> bool {
+        self.0.peek(key, rule).await
+    }
 }
 
 #[cfg(test)]

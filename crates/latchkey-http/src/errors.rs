@@ -90,6 +90,11 @@ impl From<ServiceError> for OAuthError {
             ServiceError::PasswordLeaked { .. } => {
                 Self::new(S::FORBIDDEN, ErrorCode::PasswordLeaked, e.to_string())
             }
+            ServiceError::SuspiciousIp => Self::new(
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyAttempts,
+                e.to_string(),
+            ),
             ServiceError::MfaRequired { mfa_token, enroll } => Self {
                 status: S::FORBIDDEN,
                 body: json!({"error": ErrorCode::MfaRequired,
@@ -234,10 +239,13 @@ impl From<ServiceError> for ApiError {
                 e.to_string(),
                 Some(ErrorCode::TooManyAttempts),
             ),
-            ServiceError::PasswordLeaked { .. } => Self::new(
-                S::FORBIDDEN,
+            ServiceError::PasswordLeaked { .. } => {
+                Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::PasswordLeaked))
+            }
+            ServiceError::SuspiciousIp => Self::new(
+                S::TOO_MANY_REQUESTS,
                 e.to_string(),
-                Some(ErrorCode::PasswordLeaked),
+                Some(ErrorCode::TooManyAttempts),
             ),
             ServiceError::MfaRequired { .. } => {
                 Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::MfaRequired))
@@ -349,6 +357,11 @@ impl From<ServiceError> for DbConnError {
             ServiceError::PasswordLeaked { .. } => {
                 Self::new(S::FORBIDDEN, ErrorCode::PasswordLeaked, e.to_string())
             }
+            ServiceError::SuspiciousIp => Self::new(
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyAttempts,
+                e.to_string(),
+            ),
             ServiceError::MfaRequired { .. } => {
                 Self::new(S::FORBIDDEN, ErrorCode::MfaRequired, e.to_string())
             }

@@ -23,8 +23,14 @@ use serde_json::{Map, Value, json};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/attack-protection", get(show))
-        .route("/admin/attack-protection/breached-passwords", post(save_breached))
-        .route("/admin/attack-protection/brute-force", post(save_brute_force))
+        .route(
+            "/admin/attack-protection/breached-passwords",
+            post(save_breached),
+        )
+        .route(
+            "/admin/attack-protection/brute-force",
+            post(save_brute_force),
+        )
 }
 
 const SECTION: &str = "/admin/attack-protection";
@@ -93,6 +99,7 @@ async fn page(console: &Console, notice: Option<Notice<'_>>, status: StatusCode)
         csrf: console.csrf(),
         breached: BreachedView::of(&breached),
         max_attempts: brute.max_attempts,
+        brute_force_on: brute.blocks(),
     };
     console.render(status, SECTION, "Attack protection", notice, &view)
 }

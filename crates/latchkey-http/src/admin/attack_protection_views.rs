@@ -9,4 +9,6 @@ pub(super) struct AttackProtection {
     pub(super) csrf: String,
     pub(super) breached: BreachedView,
     pub(super) max_attempts: u32,
+    /// Brute-force protection counts and blocks.
+    pub(super) brute_force_on: bool,
 }

@@ -6,10 +6,10 @@
 
 mod actions;
 mod actions_views;
-mod attack_protection;
-mod attack_protection_views;
 mod applications;
 mod applications_views;
+mod attack_protection;
+mod attack_protection_views;
 mod auth;
 mod auth_views;
 mod database;

@@ -57,8 +57,10 @@ async fn signup(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
     let res = app
         .http
         .post(app.url("/dbconnections/signup"))
-        .json(&json!({"client_id": client_id, "email": email, "password": password,
-                      "connection": CONNECTION}))
+        .json(
+            &json!({"client_id": client_id, "email": email, "password": password,
+                      "connection": CONNECTION}),
+        )
         .send()
         .await
         .unwrap();
@@ -198,14 +200,25 @@ async fn a_breached_password_is_refused_per_stage_and_a_breached_login_gets_a_re
     // Nothing more comes (the throttles hold): give a third mail time to arrive, if any.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mails = sink.mails();
-    let to_admin: Vec<_> = mails.iter().filter(|m| m.to == vec![admin_email.clone()]).collect();
+    let to_admin: Vec<_> = mails
+        .iter()
+        .filter(|m| m.to == vec![admin_email.clone()])
+        .collect();
     let to_user: Vec<_> = mails
         .iter()
         .filter(|m| m.to == vec!["leaky@example.com".to_owned()])
         .collect();
     assert_eq!(to_admin.len(), 1, "{mails:?}");
-    assert!(to_admin[0].header("Subject").unwrap().contains("breached password"));
-    assert!(!to_admin[0].data.contains(LEAKED), "the password never travels");
+    assert!(
+        to_admin[0]
+            .header("Subject")
+            .unwrap()
+            .contains("breached password")
+    );
+    assert!(
+        !to_admin[0].data.contains(LEAKED),
+        "the password never travels"
+    );
     assert_eq!(to_user.len(), 1, "{mails:?}");
 
     // The link opens the reset page, which refuses another breached password and takes a
@@ -217,7 +230,14 @@ async fn a_breached_password_is_refused_per_stage_and_a_breached_login_gets_a_re
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("public data breach"));
     let visit = open_page(&app, &ticket).await;
-    let res = submit(&app, &visit, &ticket, "Fresh-Unleaked-Pass-3", "Fresh-Unleaked-Pass-3").await;
+    let res = submit(
+        &app,
+        &visit,
+        &ticket,
+        "Fresh-Unleaked-Pass-3",
+        "Fresh-Unleaked-Pass-3",
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         app.login("leaky@example.com", "Fresh-Unleaked-Pass-3", "openid")
@@ -259,7 +279,9 @@ async fn the_console_sets_detection_and_brute_force_and_refuses_breached_passwor
     let index = dir.join("pwned.lkidx");
     build_index(&corpus_file(&dir), &index, &mut |_, _| {}).unwrap();
     let (app, _sink) = app_with(index).await;
-    let user = app.create_user("console@example.com", "Quite-Fine-Pass-4").await;
+    let user = app
+        .create_user("console@example.com", "Quite-Fine-Pass-4")
+        .await;
     let id = user["user_id"].as_str().unwrap().to_owned();
     let mut b = crate::admin::signed_in_admin(&app).await;
 
@@ -284,7 +306,10 @@ async fn the_console_sets_detection_and_brute_force_and_refuses_breached_passwor
         .await;
     assert_eq!(status, 303);
     let (_, saved, _) = b.get(&app.url(&location.unwrap())).await;
-    assert!(saved.contains("Breached-password detection saved."), "{saved}");
+    assert!(
+        saved.contains("Breached-password detection saved."),
+        "{saved}"
+    );
     let (_, api) = app.api(Method::GET, SETTINGS, None).await;
     assert_eq!(
         api,
@@ -297,7 +322,11 @@ async fn the_console_sets_detection_and_brute_force_and_refuses_breached_passwor
     let (status, refused, _) = b
         .post(
             &app.url("/admin/attack-protection/breached-passwords"),
-            &[("_csrf", csrf.as_str()), ("enabled", "on"), ("frequency", "hourly")],
+            &[
+                ("_csrf", csrf.as_str()),
+                ("enabled", "on"),
+                ("frequency", "hourly"),
+            ],
         )
         .await;
     assert_eq!(status, 400, "{refused}");
@@ -325,16 +354,26 @@ async fn the_console_sets_detection_and_brute_force_and_refuses_breached_passwor
     // Brute force: max_attempts from the console; a bad value is refused and changes nothing.
     let brute = "/admin/attack-protection/brute-force";
     let (status, refused, _) = b
-        .post(&app.url(brute), &[("_csrf", csrf.as_str()), ("max_attempts", "0")])
+        .post(
+            &app.url(brute),
+            &[("_csrf", csrf.as_str()), ("max_attempts", "0")],
+        )
         .await;
     assert_eq!(status, 400);
     assert!(refused.contains("max_attempts must be between 1 and 100"));
     let (status, _, _) = b
-        .post(&app.url(brute), &[("_csrf", csrf.as_str()), ("max_attempts", "3")])
+        .post(
+            &app.url(brute),
+            &[("_csrf", csrf.as_str()), ("max_attempts", "3")],
+        )
         .await;
     assert_eq!(status, 303);
     let (_, api) = app
-        .api(Method::GET, "/attack-protection/brute-force-protection", None)
+        .api(
+            Method::GET,
+            "/attack-protection/brute-force-protection",
+            None,
+        )
         .await;
     assert_eq!(api["max_attempts"], 3);
     for _ in 0..3 {
@@ -370,8 +409,7 @@ async fn a_missing_or_damaged_corpus_stops_the_start() {
     ] {
         let mut settings = crate::helpers::settings(&temp_dir(), None);
         settings.passwords.breached_corpus = Some(path.clone());
-        let err = match latchkey_server::Application::build(&settings, &Default::default()).await
-        {
+        let err = match latchkey_server::Application::build(&settings, &Default::default()).await {
             Ok(_) => panic!("{} was accepted", path.display()),
             Err(e) => format!("{e:#}"),
         };

@@ -55,7 +55,8 @@ impl HashIndex {
         }
         let mut head = vec![0u8; usize::try_from(HEADER)?];
         file.read_exact_at(&mut head, 0).with_context(damaged)?;
-        let u32_at = |i: usize| u32::from_be_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        let u32_at =
+            |i: usize| u32::from_be_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
         let u64_at = |i: usize| {
             let mut b = [0u8; 8];
             b.copy_from_slice(&head[i..i + 8]);
@@ -108,21 +109,90 @@ impl HashIndex {
     }
 }
 
+/// Writes an index from sorted 8-byte keys (the first 8 bytes of each SHA-1, big-endian):
+/// `push` each in order, then `finish`. Written beside `output` first and renamed when complete,
+/// so a stopped build leaves no index.
+pub struct IndexWriter {
+    out: BufWriter<File>,
+    partial: std::path::PathBuf,
+    output: std::path::PathBuf,
+    bucket_counts: Vec<u64>,
+    count: u64,
+    last: Option<u64>,
+}
+
+impl IndexWriter {
+    pub fn create(output: &Path) -> anyhow::Result<Self> {
+        let partial = output.with_extension("partial");
+        let mut out = BufWriter::with_capacity(
+            1 << 20,
+            File::create(&partial).with_context(|| format!("creating {}", partial.display()))?,
+        );
+        out.write_all(&vec![0u8; usize::try_from(HEADER)?])?;
+        Ok(Self {
+            out,
+            partial,
+            output: output.to_path_buf(),
+            bucket_counts: vec![0u64; BUCKETS],
+            count: 0,
+            last: None,
+        })
+    }
+
+    /// Adds `key`; a repeat is skipped, a smaller key than the last is an error.
+    pub fn push(&mut self, key: u64) -> anyhow::Result<()> {
+        match self.last {
+            Some(prev) if prev > key => bail!("the keys are not sorted"),
+            Some(prev) if prev == key => return Ok(()),
+            _ => {}
+        }
+        self.last = Some(key);
+        self.out.write_all(&key.to_be_bytes())?;
+        self.bucket_counts[bucket_of(key)] += 1;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes the header and moves the index into place; returns the number of hashes.
+    pub fn finish(self) -> anyhow::Result<u64> {
+        let mut head = Vec::with_capacity(usize::try_from(HEADER)?);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&VERSION.to_be_bytes());
+        head.extend_from_slice(&0u32.to_be_bytes());
+        head.extend_from_slice(&self.count.to_be_bytes());
+        let mut end = 0u64;
+        for c in &self.bucket_counts {
+            end += c;
+            head.extend_from_slice(&end.to_be_bytes());
+        }
+        let mut file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&head)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.partial, &self.output)
+            .with_context(|| format!("moving the index to {}", self.output.display()))?;
+        Ok(self.count)
+    }
+}
+
+/// The 8-byte key the index keeps of a hash.
+pub fn index_key(hash: &Sha1) -> u64 {
+    key(hash)
+}
+
 /// Builds the index at `output` from the sorted `HASH:COUNT` file at `input`, reporting progress.
-/// Written beside `output` first and renamed when complete, so a stopped build leaves no index.
 /// Returns the number of hashes indexed.
-pub fn build_index(input: &Path, output: &Path, progress: BuildProgress<'_>) -> anyhow::Result<u64> {
+pub fn build_index(
+    input: &Path,
+    output: &Path,
+    progress: BuildProgress<'_>,
+) -> anyhow::Result<u64> {
     let source = File::open(input).with_context(|| format!("opening {}", input.display()))?;
     let total = source.metadata()?.len();
     let mut reader = BufReader::with_capacity(1 << 20, source);
-    let partial = output.with_extension("partial");
-    let mut out = BufWriter::with_capacity(
-        1 << 20,
-        File::create(&partial).with_context(|| format!("creating {}", partial.display()))?,
-    );
-    out.write_all(&vec![0u8; usize::try_from(HEADER)?])?;
-    let mut bucket_counts = vec![0u64; BUCKETS];
-    let (mut count, mut read, mut last, mut line_no) = (0u64, 0u64, None::<u64>, 0u64);
+    let mut writer = IndexWriter::create(output)?;
+    let (mut read, mut line_no) = (0u64, 0u64);
     let mut line = Vec::with_capacity(128);
     loop {
         line.clear();
@@ -139,41 +209,15 @@ pub fn build_index(input: &Path, output: &Path, progress: BuildProgress<'_>) -> 
         let hash = split_line(text).and_then(parse_hex).with_context(|| {
             format!("{} line {line_no}: not a HASH:COUNT line", input.display())
         })?;
-        let k = key(&hash);
-        match last {
-            Some(prev) if prev > k => {
-                bail!("{} line {line_no}: the file is not sorted", input.display())
-            }
-            Some(prev) if prev == k => continue,
-            _ => {}
-        }
-        last = Some(k);
-        out.write_all(&k.to_be_bytes())?;
-        bucket_counts[bucket_of(k)] += 1;
-        count += 1;
+        writer.push(key(&hash)).with_context(|| {
+            format!("{} line {line_no}: the file is not sorted", input.display())
+        })?;
         if line_no % 1_000_000 == 0 {
             progress(read, total);
         }
     }
     progress(read, total);
-    let mut head = Vec::with_capacity(usize::try_from(HEADER)?);
-    head.extend_from_slice(MAGIC);
-    head.extend_from_slice(&VERSION.to_be_bytes());
-    head.extend_from_slice(&0u32.to_be_bytes());
-    head.extend_from_slice(&count.to_be_bytes());
-    let mut end = 0u64;
-    for c in bucket_counts {
-        end += c;
-        head.extend_from_slice(&end.to_be_bytes());
-    }
-    let mut file = out.into_inner().map_err(|e| e.into_error())?;
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(&head)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&partial, output)
-        .with_context(|| format!("moving the index to {}", output.display()))?;
-    Ok(count)
+    writer.finish()
 }
 
 #[cfg(test)]

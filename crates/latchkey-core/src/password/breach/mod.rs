@@ -21,7 +21,7 @@ mod index;
 mod prefix_dir;
 mod sorted_file;
 
-pub use index::{BuildProgress, build_index};
+pub use index::{BuildProgress, IndexWriter, build_index, index_key};
 
 use anyhow::Context;
 use std::path::Path;
@@ -191,7 +191,9 @@ mod tests {
         assert!(BreachCorpus::bundled_contains("password"));
         assert!(BreachCorpus::bundled_contains("PASSWORD"));
         assert!(BreachCorpus::bundled_contains("AUTH0-TEST-anything"));
-        assert!(!BreachCorpus::bundled_contains("correct horse battery staple 42!"));
+        assert!(!BreachCorpus::bundled_contains(
+            "correct horse battery staple 42!"
+        ));
         assert_eq!(
             hex_upper(&sha1("password")),
             "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"

@@ -70,8 +70,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lk-prefix-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let hex = hex_upper(&sha1("hunter2"));
-        std::fs::write(dir.join("00000.txt"), "0005AD76BD555C1D6D771DE417A4B87E4B4:10\r\n")
-            .unwrap();
+        std::fs::write(
+            dir.join("00000.txt"),
+            "0005AD76BD555C1D6D771DE417A4B87E4B4:10\r\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("FFFFF.txt"), "").unwrap();
         std::fs::write(
             dir.join(format!("{}.txt", &hex[..5])),

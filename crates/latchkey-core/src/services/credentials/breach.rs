@@ -126,12 +126,11 @@ impl Credentials {
         settings: &BreachedPasswordDetection,
     ) -> ServiceResult<()> {
         crate::metrics::METRICS.breached_password(stage.label(), blocked);
-        let mut entry = LogEntry::new(stage.log_code(), meta)
-            .description(if blocked {
-                "Breached password: refused"
-            } else {
-                "Breached password: allowed by the settings"
-            });
+        let mut entry = LogEntry::new(stage.log_code(), meta).description(if blocked {
+            "Breached password: refused"
+        } else {
+            "Breached password: allowed by the settings"
+        });
         if let Some(u) = user {
             entry = entry
                 .user(u.user_id.as_str(), &u.display_name())

@@ -228,7 +228,13 @@ impl JobRunner {
         for admin in admins {
             if let Err(err) = self
                 .mailer
-                .send_message(None, admin.email.as_str(), &subject, html.clone(), "breached_password_admin_notice")
+                .send_message(
+                    None,
+                    admin.email.as_str(),
+                    &subject,
+                    html.clone(),
+                    "breached_password_admin_notice",
+                )
                 .await?
             {
                 return Ok(Attempt::Failed(err));
