@@ -267,7 +267,7 @@ fn breach(command: BreachCommand) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let mut stderr = std::io::stderr();
             let count = build_index(&file, &output, &mut |done, total| {
-                let percent = if total == 0 { 100 } else { done * 100 / total };
+                let percent = (done * 100).checked_div(total).unwrap_or(100);
                 let filled = usize::try_from(percent / 4).unwrap_or(25);
                 let _ = write!(
                     stderr,

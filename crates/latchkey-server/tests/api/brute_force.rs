@@ -225,14 +225,14 @@ async fn the_brute_force_setting_sets_how_many_failures_block() {
         200,
         "an allowlisted address is not refused"
     );
-    fail(&app, "three@example.com", 5).await;
+    fail(app, "three@example.com", 5).await;
     patch(json!({"allowlist": []})).await;
     assert_eq!(right().await.status(), 429, "the block holds again");
     patch(json!({"shields": ["user_notification"]})).await;
     assert_eq!(right().await.status(), 200, "without the block shield");
     patch(json!({"shields": ["block", "user_notification"], "enabled": false})).await;
     assert_eq!(right().await.status(), 200, "turned off");
-    fail(&app, "three@example.com", 5).await;
+    fail(app, "three@example.com", 5).await;
     patch(json!({"enabled": true})).await;
     assert_eq!(right().await.status(), 429);
     for bad in [
