@@ -293,6 +293,25 @@ async function main() {
     await admin.screenshot("template-saved");
     ok("Save: the template is saved with the new subject and lifetime");
 
+    // Attack protection: breached-password detection turned on from its form.
+    const protection = await admin.page.goto(`${baseUrl}/admin/attack-protection`);
+    check(protection?.status() === 200, `Attack protection: HTTP ${protection?.status()}`);
+    await admin.expectHeading("Attack protection", "the attack-protection page");
+    await admin.page.check('input[name="enabled"]');
+    await admin.page.check('input[name="block"]');
+    await admin.page.check('input[name="notify_user"]');
+    await admin.page.check('input[name="signup_block"]');
+    await admin.page.check('input[name="change_block"]');
+    const protected_ = await admin.clickAndLoad(
+      admin.page.locator('form[action="/admin/attack-protection/breached-passwords"] button[type="submit"]'),
+    );
+    check(protected_?.status() === 200, `Save breached-password detection: HTTP ${protected_?.status()}`);
+    await admin.expectNotice("Breached-password detection saved.", "after saving attack protection", true);
+    await admin.screenshot("attack-protection");
+    const detection = await api(baseUrl, "GET", "/api/v2/attack-protection/breached-password-detection", token);
+    check(detection.body?.enabled === true, `the Management API reads ${show(detection.body)}`);
+    ok("Attack protection: breached-password detection saved from the console, read back by the Management API");
+
     const stored = await api(baseUrl, "GET", "/api/v2/email-templates/reset_email", token);
     check(stored.status === 200, `GET email-templates/reset_email: ${stored.status} ${show(stored.body)}`);
     check(stored.body.subject === RESET_SUBJECT, `the Management API reads the subject ${show(stored.body.subject)}`);

@@ -10,6 +10,7 @@
 //! thermal limits) affects both sides alike instead of skewing the ratio.
 
 mod actions;
+mod breach;
 mod load;
 mod overload;
 mod raw;
@@ -41,7 +42,10 @@ struct Args {
     /// User counts for the change_password scenario (users are added between runs).
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     reset_users: Vec<u64>,
-    /// Scenarios to run: logins, hosted, tokens, reset, actions, overload.
+    /// Scenarios to run: logins, hosted, tokens, reset, actions, overload; and, not by default,
+    /// breach (an index of --breach-hashes generated hashes: lookups/s, memory) and
+    /// logins-breach (password-grant logins with breached-password detection on, against that
+    /// index: the ratio to raw argon2id, to compare with `logins`).
     #[arg(
         long,
         value_delimiter = ',',
@@ -54,6 +58,9 @@ struct Args {
     /// Overload scenario: seconds per level.
     #[arg(long, default_value_t = 15)]
     overload_seconds: u64,
+    /// Breach scenario: hashes in the generated index (100M: an 800 MB file in the temp dir).
+    #[arg(long, default_value_t = 100_000_000)]
+    breach_hashes: u64,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -142,6 +149,39 @@ async fn main() -> anyhow::Result<()> {
     // delivery measured.
     settings.mail.deliver = false;
     let argon2 = settings.argon2();
+    let wants_breach = args
+        .scenarios
+        .iter()
+        .any(|s| s == "breach" || s == "logins-breach");
+    let index_path = data_dir.with_extension("lkidx");
+    let mut breach_doc = Value::Null;
+    if wants_breach {
+        let (present, took) = breach::generate(&index_path, args.breach_hashes)?;
+        let bytes = std::fs::metadata(&index_path)?.len();
+        let report = breach::lookups(
+            &index_path,
+            &present,
+            Duration::from_secs(args.seconds.max(1) * 2),
+        )?;
+        println!(
+            "breached-password index: {} hashes, {} MiB on disk, built in {:.1}s",
+            args.breach_hashes,
+            bytes >> 20,
+            took.as_secs_f64()
+        );
+        println!(
+            "  lookups (one thread, half present) {:>11.0}/s, {} found of {}; RSS {} KiB before opening, {} KiB after",
+            report.per_sec,
+            report.found,
+            report.lookups,
+            report.rss_before_kib,
+            report.rss_after_kib
+        );
+        breach_doc = json!({"hashes": args.breach_hashes, "bytes": bytes,
+            "build_seconds": took.as_secs_f64(), "lookups_per_sec": report.per_sec,
+            "rss_before_kib": report.rss_before_kib, "rss_after_kib": report.rss_after_kib});
+        settings.passwords.breached_corpus = Some(index_path.clone());
+    }
     let app = Application::build(&settings, &Default::default()).await?;
     let addr = app.address();
     let base = format!("http://{addr}");
@@ -237,6 +277,41 @@ async fn main() -> anyhow::Result<()> {
         doc["raw_argon2id_per_sec"] = json!(logins.raw_per_sec);
         doc["logins"] = logins.server.to_json(logins.server_seconds);
         doc["login_ratio"] = json!(logins.ratio());
+    }
+    if wants_breach {
+        doc["breached_password_index"] = breach_doc.clone();
+    }
+    if wants("logins-breach") {
+        // Detection on with every shield: each successful login looks its password up.
+        let on = client
+            .patch(format!("{base}/api/v2/attack-protection/breached-password-detection"))
+            .bearer_auth(&mgmt_token)
+            .json(&json!({"enabled": true, "shields": ["block", "user_notification", "admin_notification"]}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            on.status().is_success(),
+            "enabling detection: {}",
+            on.status()
+        );
+        let logins = compare(
+            &args,
+            addr,
+            load::json_post(addr, "/oauth/token", &login_body),
+            move |d| raw::argon2_hashes(argon2, cores, d),
+        )
+        .await?;
+        row(
+            "logins, breach detection on (HTTP)",
+            logins.server_per_sec,
+            &logins.server,
+        );
+        println!(
+            "  logins with detection / raw argon2id = {:>5.1}%  (compare with logins)",
+            logins.ratio() * 100.0
+        );
+        doc["logins_breach_detection"] = logins.server.to_json(logins.server_seconds);
+        doc["login_breach_detection_ratio"] = json!(logins.ratio());
     }
     if wants("hosted") {
         // The hosted login form: one browser's page (cookie, CSRF token, sealed request),
@@ -440,6 +515,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop.send(());
     server.await??;
     let _ = std::fs::remove_dir_all(&data_dir);
+    let _ = std::fs::remove_file(&index_path);
     Ok(())
 }
 

@@ -22,6 +22,8 @@ pub mod codes {
     pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
     pub const FAILED_MFA: &str = "gd_auth_failed";
     pub const BLOCKED_BY_ATTEMPTS: &str = "limit_wc";
+    /// Suspicious IP throttling refused an address (Auth0's "blocked IP address").
+    pub const BLOCKED_IP: &str = "limit_mu";
     /// A brute-force block released (Auth0's "user login block released").
     pub const USER_BLOCK_RELEASED: &str = "ublkdu";
     pub const MFA_ENROLLED: &str = "gd_enrollment_complete";

@@ -51,6 +51,15 @@ pub enum ServiceError {
         "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it."
     )]
     TooManyAttempts,
+    /// Breached-password detection refused a login whose password was right but is in the
+    /// breached corpus; `user_notified`: a reset link is on its way to the user.
+    #[error("{}", if *user_notified { PASSWORD_LEAKED_NOTIFIED } else { PASSWORD_LEAKED })]
+    PasswordLeaked { user_notified: bool },
+    /// Suspicious IP throttling: this address made too many failed logins or sign-ups.
+    #[error(
+        "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
+    )]
+    SuspiciousIp,
     /// A rate limit refused the request.
     #[error("{0}")]
     TooManyRequests(String),
@@ -89,6 +98,13 @@ impl From<anyhow::Error> for ServiceError {
         }
     }
 }
+
+/// The login refusal when the user was mailed a reset link (Auth0's wording).
+pub const PASSWORD_LEAKED_NOTIFIED: &str = "This login has been blocked because your password has been leaked in another website. We’ve sent you an email with instructions on how to unblock it.";
+/// The login refusal when no mail went out.
+pub const PASSWORD_LEAKED: &str = "This login has been blocked because your password has been leaked in another website. Reset your password to sign in again.";
+/// A new password found in the corpus (sign-up, change, reset).
+pub const NEW_PASSWORD_LEAKED: &str = "This password was found in a public data breach on another website. Choose a different password.";
 
 impl ServiceError {
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {

@@ -119,6 +119,9 @@ make_error_codes! {
 
     // Authentication API: `/dbconnections/*`.
     InvalidPassword = "invalid_password", 400, [Authentication];
+    /// Breached-password detection: the password is in the breached corpus (a login is
+    /// answered 403, a new password 400).
+    PasswordLeaked = "password_leaked", 400, [Management, Authentication];
     InvalidSignup = "invalid_signup", 400, [Authentication];
     UserExists = "user_exists", 400, [Authentication];
     InvalidConnection = "invalid_connection", 400, [Authentication];

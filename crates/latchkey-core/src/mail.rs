@@ -49,6 +49,9 @@ pub enum OutboxJob {
     /// A console administrator's "Don't remember your password?": the lookup and the link
     /// happen at delivery, like `PasswordResetRequest`.
     AdminPasswordReset { email: Email },
+    /// Breached-password detection met a breached password at `stage` (`login`, `signup`,
+    /// `change_password`) for `user_id`: a notice to every console administrator.
+    BreachedPasswordAdminNotice { stage: String, user_id: UserId },
     /// The post-change-password actions for one change: run after the commit, at least once
     /// (a failed run is retried like a failed mail).
     PostChangePasswordActions {
@@ -106,7 +109,8 @@ impl OutboxJob {
             Self::PasswordResetRequest { .. }
             | Self::AccountBlocked { .. }
             | Self::PasswordChanged { .. }
-            | Self::AdminPasswordReset { .. } => Lane::People,
+            | Self::AdminPasswordReset { .. }
+            | Self::BreachedPasswordAdminNotice { .. } => Lane::People,
             Self::PostChangePasswordActions { .. }
             | Self::BackChannelLogout { .. }
             | Self::LogStreamDelivery { .. } => Lane::Machines,
@@ -120,6 +124,7 @@ impl OutboxJob {
             Self::AccountBlocked { .. } => "account_blocked",
             Self::PasswordChanged { .. } => "password_changed",
             Self::AdminPasswordReset { .. } => "admin_password_reset",
+            Self::BreachedPasswordAdminNotice { .. } => "breached_password_admin_notice",
             Self::PostChangePasswordActions { .. } => "post_change_password_actions",
             Self::BackChannelLogout { .. } => "back_channel_logout",
             Self::LogStreamDelivery { .. } => "log_stream_delivery",
@@ -158,6 +163,11 @@ impl std::fmt::Debug for OutboxJob {
             Self::AdminPasswordReset { email } => f
                 .debug_struct("AdminPasswordReset")
                 .field("email", email)
+                .finish(),
+            Self::BreachedPasswordAdminNotice { stage, user_id } => f
+                .debug_struct("BreachedPasswordAdminNotice")
+                .field("stage", stage)
+                .field("user_id", user_id)
                 .finish(),
             Self::PostChangePasswordActions { user_id, .. } => f
                 .debug_struct("PostChangePasswordActions")

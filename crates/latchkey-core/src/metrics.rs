@@ -83,6 +83,7 @@ pub struct Metrics {
     log_events: Labelled<1>,
     action_executions: Labelled<2>,
     password_resets: Labelled<2>,
+    breached_passwords: Labelled<2>,
 }
 
 #[derive(Default, Clone)]
@@ -234,6 +235,13 @@ impl Metrics {
         self.password_resets.inc([connection, stage.label()]);
     }
 
+    /// A breached password met at `stage` (`login`, `signup`, `change_password`), refused or
+    /// let through by the settings.
+    pub fn breached_password(&self, stage: &str, blocked: bool) {
+        self.breached_passwords
+            .inc([stage, if blocked { "blocked" } else { "allowed" }]);
+    }
+
     /// The exposition text: these series, then `gauges` read at scrape time.
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(16 * 1024);
@@ -334,6 +342,14 @@ impl Metrics {
              (link opened too late or twice), completed. Abandoned = opened - completed.",
             ["connection", "stage"],
             &self.password_resets.snapshot(),
+        );
+        counters(
+            &mut out,
+            "latchkey_breached_passwords_total",
+            "Breached passwords met with detection on, by stage (login, signup, \
+             change_password) and outcome (blocked, allowed).",
+            ["stage", "outcome"],
+            &self.breached_passwords.snapshot(),
         );
         out
     }
@@ -470,6 +486,10 @@ impl crate::ratelimit::RateLimiter for CountedRateLimiter {
             METRICS.rate_limited(key.split(':').next().unwrap_or("other"));
         }
         decision
+    }
+
+    async fn peek(&self, key: &str, rule: crate::ratelimit::RateRule) -> bool {
+        self.0.peek(key, rule).await
     }
 }
 

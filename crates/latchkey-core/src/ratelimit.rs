@@ -91,6 +91,17 @@ pub trait RateLimiter: Send + Sync {
     /// Takes one request from `key`'s bucket. Backends that can fail (Redis) fail open with a
     /// warning: an outage of the limiter must not take sign-in down.
     async fn check(&self, key: &str, rule: RateRule) -> RateDecision;
+
+    /// Whether `key`'s bucket has a request left, without taking it (a guard that spends only
+    /// on failures asks first). Fails open like `check`.
+    async fn peek(&self, key: &str, rule: RateRule) -> bool;
+}
+
+/// Whether a bucket whose arrival time is `tat` would allow a request at `now` (the `gcra`
+/// test without the step).
+pub fn would_allow(tat: u64, now: u64, rule: RateRule) -> bool {
+    let interval = interval_ms(rule);
+    tat.max(now) + interval <= now + interval * u64::from(rule.burst)
 }
 
 /// In-process buckets: the single-node default. Memory is bounded: buckets that are full
@@ -212,6 +223,18 @@ fn evict_soonest(buckets: &mut HashMap<String, u64>, n: usize) {
 impl RateLimiter for MemoryRateLimiter {
     async fn check(&self, key: &str, rule: RateRule) -> RateDecision {
         self.check_at(key, rule, now_millis())
+    }
+
+    async fn peek(&self, key: &str, rule: RateRule) -> bool {
+        let Some(shard) = self.shard(key) else {
+            return true;
+        };
+        let shard = match shard.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let tat = shard.buckets.get(key).copied().unwrap_or(0);
+        would_allow(tat, now_millis(), rule)
     }
 }
 

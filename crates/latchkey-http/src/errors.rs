@@ -87,6 +87,14 @@ impl From<ServiceError> for OAuthError {
                 ErrorCode::TooManyAttempts,
                 e.to_string(),
             ),
+            ServiceError::PasswordLeaked { .. } => {
+                Self::new(S::FORBIDDEN, ErrorCode::PasswordLeaked, e.to_string())
+            }
+            ServiceError::SuspiciousIp => Self::new(
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyAttempts,
+                e.to_string(),
+            ),
             ServiceError::MfaRequired { mfa_token, enroll } => Self {
                 status: S::FORBIDDEN,
                 body: json!({"error": ErrorCode::MfaRequired,
@@ -231,6 +239,14 @@ impl From<ServiceError> for ApiError {
                 e.to_string(),
                 Some(ErrorCode::TooManyAttempts),
             ),
+            ServiceError::PasswordLeaked { .. } => {
+                Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::PasswordLeaked))
+            }
+            ServiceError::SuspiciousIp => Self::new(
+                S::TOO_MANY_REQUESTS,
+                e.to_string(),
+                Some(ErrorCode::TooManyAttempts),
+            ),
             ServiceError::MfaRequired { .. } => {
                 Self::new(S::FORBIDDEN, e.to_string(), Some(ErrorCode::MfaRequired))
             }
@@ -334,6 +350,14 @@ impl From<ServiceError> for DbConnError {
                 Self::new(S::BAD_REQUEST, ErrorCode::InvalidRequest, e.to_string())
             }
             ServiceError::TooManyAttempts => Self::new(
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyAttempts,
+                e.to_string(),
+            ),
+            ServiceError::PasswordLeaked { .. } => {
+                Self::new(S::FORBIDDEN, ErrorCode::PasswordLeaked, e.to_string())
+            }
+            ServiceError::SuspiciousIp => Self::new(
                 S::TOO_MANY_REQUESTS,
                 ErrorCode::TooManyAttempts,
                 e.to_string(),

@@ -53,6 +53,7 @@ pub async fn offline_services(settings: &Settings) -> anyhow::Result<Arc<Service
             settings.actions.concurrency(),
         )),
         form_poster: Arc::new(crate::backchannel::ReqwestPoster::new()?),
+        breach_corpus: settings.breach_corpus()?,
     };
     Ok(Arc::new(
         Services::new(settings.core(&issuer), infrastructure).await?,
@@ -91,6 +92,9 @@ impl Application {
                 .clone()
                 .zip(settings.server.tls_key.clone())
         };
+        // A missing or damaged breached-password corpus stops the start, before anything else.
+        let breach_corpus = settings.breach_corpus()?;
+        tracing::info!(corpus = %breach_corpus.describe(), "breached-password detection");
         let store: Arc<dyn Store> =
             Arc::new(latchkey_store_sql::connect(&settings.database_url()).await?);
         crate::private_files::tighten_database_files(&settings.server.data_dir, allow_insecure)?;
@@ -140,6 +144,7 @@ impl Application {
                 settings.actions.concurrency(),
             )),
             form_poster: Arc::new(crate::backchannel::ReqwestPoster::new()?),
+            breach_corpus,
         };
         let services = Arc::new(Services::new(settings.core(&issuer), infrastructure).await?);
         let theme = Arc::new(theme);

@@ -280,6 +280,10 @@ pub struct PasswordSettings {
     pub hashing_queue_depth: usize,
     /// A queued hash older than this when a thread is free is refused (503), not computed.
     pub hashing_queue_max_wait_ms: u64,
+    /// A local breached-password corpus, on top of the bundled one: the Have I Been Pwned
+    /// downloader's single sorted file or its directory of prefix files, or an index built by
+    /// `latchkey breach build-index`. Checked at start-up (a bad one stops the server).
+    pub breached_corpus: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -347,6 +351,7 @@ impl Default for PasswordSettings {
             hashing_concurrency: 0,
             hashing_queue_depth: 64,
             hashing_queue_max_wait_ms: 1000,
+            breached_corpus: None,
         }
     }
 }
@@ -583,6 +588,19 @@ impl Settings {
 
     pub fn tls_enabled(&self) -> bool {
         self.server.tls_self_signed || self.server.tls_cert.is_some()
+    }
+
+    /// The breached-password corpus: the bundled one, and the configured file if any (opened
+    /// and checked now).
+    pub fn breach_corpus(
+        &self,
+    ) -> anyhow::Result<std::sync::Arc<latchkey_core::password::breach::BreachCorpus>> {
+        use latchkey_core::password::breach::BreachCorpus;
+        let corpus = match &self.passwords.breached_corpus {
+            Some(path) => BreachCorpus::open(path).context("passwords.breached_corpus")?,
+            None => BreachCorpus::bundled(),
+        };
+        Ok(std::sync::Arc::new(corpus))
     }
 
     pub fn argon2(&self) -> Argon2Settings {

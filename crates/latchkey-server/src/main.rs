@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// The breached-password corpus.
+    Breach {
+        #[command(subcommand)]
+        command: BreachCommand,
+    },
     /// Console administrators (not the tenant's users).
     Admin {
         /// The data directory `serve` uses [default: ./latchkey-data].
@@ -83,6 +88,22 @@ enum AdminCommand {
     ResetPassword { email: String },
     /// Remove the administrator's authenticator app (a lost phone).
     ResetMfa { email: String },
+}
+
+#[derive(Subcommand)]
+enum BreachCommand {
+    /// Build the compact index (8 bytes a hash) from the Have I Been Pwned downloader's sorted
+    /// single file of HASH:COUNT lines; point `passwords.breached_corpus` at the result.
+    BuildIndex {
+        /// The sorted HASH:COUNT file.
+        file: PathBuf,
+        /// Where to write the index [default: FILE with the extension .lkidx].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Check a corpus (file, prefix directory or index) as the server would at start-up, and
+    /// look passwords read from standard input (one a line) up in it.
+    Check { corpus: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -198,6 +219,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Breach { command } => breach(command),
         Command::Admin { data_dir, command } => {
             let (mut settings, env) = load(cli.config.as_ref())?;
             if let Some(d) = data_dir {
@@ -270,6 +292,50 @@ async fn main() -> anyhow::Result<()> {
             let keys = latchkey_core::keys::Keys::load(store).await?;
             let kid = keys.rotate().await?;
             println!("new current signing key: {kid}");
+            Ok(())
+        }
+    }
+}
+
+/// `latchkey breach …`: works on files only, no configuration or store needed.
+fn breach(command: BreachCommand) -> anyhow::Result<()> {
+    use latchkey_core::password::breach::{BreachCorpus, build_index, sha1};
+    use std::io::{BufRead, Write};
+    match command {
+        BreachCommand::BuildIndex { file, output } => {
+            let output = output.unwrap_or_else(|| file.with_extension("lkidx"));
+            let started = std::time::Instant::now();
+            let mut stderr = std::io::stderr();
+            let count = build_index(&file, &output, &mut |done, total| {
+                let percent = (done * 100).checked_div(total).unwrap_or(100);
+                let filled = usize::try_from(percent / 4).unwrap_or(25);
+                let _ = write!(
+                    stderr,
+                    "\r[{}{}] {percent:>3}%  {} of {} MiB",
+                    "#".repeat(filled),
+                    " ".repeat(25 - filled.min(25)),
+                    done >> 20,
+                    total >> 20
+                );
+                let _ = stderr.flush();
+            })?;
+            eprintln!();
+            println!(
+                "indexed {count} hashes into {} in {:.1} s",
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        BreachCommand::Check { corpus } => {
+            let corpus = BreachCorpus::open(&corpus)?;
+            println!("corpus is valid: {}", corpus.describe());
+            for line in std::io::stdin().lock().lines() {
+                let password = line?;
+                let found = BreachCorpus::bundled_contains(&password)
+                    || corpus.file_contains(&sha1(&password))?;
+                println!("{}", if found { "breached" } else { "not found" });
+            }
             Ok(())
         }
     }

@@ -1,5 +1,7 @@
-//! Passwords: hashing on a bounded pool, and the connection policy every path evaluates.
+//! Passwords: hashing on a bounded pool, the connection policy every path evaluates, and the
+//! breached-password corpus.
 
+pub mod breach;
 mod hasher;
 mod policy;
 

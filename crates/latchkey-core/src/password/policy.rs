@@ -25,6 +25,11 @@ fn common_passwords() -> &'static HashSet<&'static str> {
     })
 }
 
+/// Whether `lower` (lower-cased) is one of the ten thousand most common passwords.
+pub(crate) fn is_common_password(lower: &str) -> bool {
+    common_passwords().contains(lower)
+}
+
 /// Which of Auth0's four policy errors a violation is (`name` on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyErrorName {

@@ -148,6 +148,8 @@ pub struct Infrastructure {
     pub action_runtime: Arc<dyn crate::actions::ActionRuntime>,
     /// Delivers OpenID Connect Back-Channel Logout tokens.
     pub form_poster: Arc<dyn crate::backchannel::FormPoster>,
+    /// Breached passwords, looked up offline.
+    pub breach_corpus: Arc<crate::password::breach::BreachCorpus>,
 }
 
 /// The flows, wired once at start-up. Each flow holds only what it uses: the infrastructure
@@ -155,7 +157,7 @@ pub struct Infrastructure {
 ///
 /// ```text
 /// jobs (JobRunner) → login, console, credentials, mailer, log_streams, …
-/// login → users → credentials → sessions, mfa → tenant, directory → actions
+/// login → users → credentials → sessions, mfa → tenant, directory → actions;  login → credentials
 /// console → mailer, mfa, tenant;  mailer → tenant;  log_streams, directory: store only
 /// ```
 ///
@@ -193,6 +195,7 @@ impl Services {
             rate_limiter,
             action_runtime,
             form_poster,
+            breach_corpus,
         } = infra;
         let config = Arc::new(config);
         let keys = Arc::new(Keys::load(store.clone()).await?);
@@ -277,6 +280,7 @@ impl Services {
         });
         let credentials = Arc::new(Credentials {
             audit: audit.clone(),
+            breach_corpus,
             config: config.clone(),
             hasher: hasher.clone(),
             job_intake: job_intake.clone(),
@@ -314,6 +318,7 @@ impl Services {
             sessions: sessions.clone(),
             tenant: tenant.clone(),
             users: users.clone(),
+            credentials: credentials.clone(),
         });
         let console = Arc::new(Console {
             config: config.clone(),

@@ -8,6 +8,8 @@ mod actions;
 mod actions_views;
 mod applications;
 mod applications_views;
+mod attack_protection;
+mod attack_protection_views;
 mod auth;
 mod auth_views;
 mod database;
@@ -40,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(emails::router())
         .merge(database::router())
         .merge(settings::router())
+        .merge(attack_protection::router())
         .merge(applications::router())
         .merge(actions::router())
         .merge(logs::router())
@@ -63,13 +66,14 @@ async fn stylesheet() -> Response {
 }
 
 /// The sections of the console, in the navigation's order: (path, label).
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("/admin/users", "Users"),
     ("/admin/applications", "Applications"),
     ("/admin/actions", "Actions"),
     ("/admin/emails", "Emails"),
     ("/admin/database", "Database"),
     ("/admin/settings", "Settings"),
+    ("/admin/attack-protection", "Attack protection"),
     ("/admin/logs", "Logs"),
     ("/admin/security", "Your account"),
 ];

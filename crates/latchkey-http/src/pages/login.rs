@@ -238,6 +238,7 @@ async fn signup(
     {
         Ok(step) => Ok(after_login(&ctx, step, None, StatusCode::OK)),
         Err(ServiceError::PasswordPolicy(v)) => Ok(again(v.name.message(), Some(&v.rules))),
+        Err(e @ ServiceError::SuspiciousIp) => Ok(again(&e.to_string(), None)),
         // Auth0 does not tell strangers which addresses are registered.
         Err(ServiceError::BadRequest { message, .. }) => Ok(again(&message, None)),
         Err(err) => Err(internal("sign-up")(err)),
@@ -361,6 +362,10 @@ async fn login(
             "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.",
             StatusCode::TOO_MANY_REQUESTS,
         ),
+        Err(e @ ServiceError::PasswordLeaked { .. }) => {
+            again(&e.to_string(), StatusCode::FORBIDDEN)
+        }
+        Err(e @ ServiceError::SuspiciousIp) => again(&e.to_string(), StatusCode::TOO_MANY_REQUESTS),
         Err(ServiceError::UserBlocked) => again(
             "Your account is blocked. Contact the application's support.",
             StatusCode::FORBIDDEN,

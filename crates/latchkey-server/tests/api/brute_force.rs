@@ -1,7 +1,8 @@
 //! Brute-force protection with Auth0's semantics: 10 consecutive failures (or the tenant's
 //! `max_attempts`) for one user from one IP block that pair (429 `too_many_attempts`, even with
 //! the right password), a mail with an unblock link goes out; that link (once), a successful
-//! reset or an administrator lifts the block.
+//! reset or an administrator lifts the block. Its allowlist, switch and shields take effect;
+//! suspicious IP throttling answers 429 `too_many_attempts` past its per-IP rates.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -203,4 +204,137 @@ async fn the_brute_force_setting_sets_how_many_failures_block() {
     assert_eq!(res.status(), 429);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "too_many_attempts");
+
+    // The allowlist, the switch and the block shield take effect for the pair at once.
+    let app = &app;
+    let patch = move |body: Value| async move {
+        let (status, answer) = app
+            .api(
+                Method::PATCH,
+                "/attack-protection/brute-force-protection",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    };
+    // (The pair is blocked now; a block stays until lifted, whatever the settings meanwhile.)
+    let right = || app.login("three@example.com", "Right-Password-1", "openid");
+    patch(json!({"allowlist": ["10.0.0.0/8", "127.0.0.0/24"]})).await;
+    assert_eq!(
+        right().await.status(),
+        200,
+        "an allowlisted address is not refused"
+    );
+    fail(app, "three@example.com", 5).await;
+    patch(json!({"allowlist": []})).await;
+    assert_eq!(right().await.status(), 429, "the block holds again");
+    patch(json!({"shields": ["user_notification"]})).await;
+    assert_eq!(right().await.status(), 200, "without the block shield");
+    patch(json!({"shields": ["block", "user_notification"], "enabled": false})).await;
+    assert_eq!(right().await.status(), 200, "turned off");
+    fail(app, "three@example.com", 5).await;
+    patch(json!({"enabled": true})).await;
+    assert_eq!(right().await.status(), 429);
+    for bad in [
+        json!({"allowlist": ["10.0.0.0/33"]}),
+        json!({"allowlist": ["example.com"]}),
+        json!({"shields": ["block", "shout"]}),
+    ] {
+        let (status, body) = app
+            .api(
+                Method::PATCH,
+                "/attack-protection/brute-force-protection",
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["errorCode"], "invalid_body", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn suspicious_ip_throttling_answers_auth0s_429_past_the_stage_rates() {
+    let app = crate::helpers::spawn_app().await;
+    app.create_user("someone@example.com", "Right-Password-1")
+        .await;
+    let path = "/attack-protection/suspicious-ip-throttling";
+    let (_, before) = app.api(Method::GET, path, None).await;
+    for bad in [
+        json!({"stage": {"pre-login": {"max_attempts": -1, "rate": 1000}}}),
+        json!({"stage": {"pre-login": {"max_attempts": 5, "rate": 0}}}),
+        json!({"allowlist": ["10.0.0.0/40"]}),
+        json!({"shields": ["block", "shout"]}),
+    ] {
+        let (status, body) = app.api(Method::PATCH, path, Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["errorCode"], "invalid_body", "{body}");
+    }
+    assert_eq!(app.api(Method::GET, path, None).await.1, before);
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            path,
+            Some(json!({"enabled": true,
+                "stage": {"pre-login": {"max_attempts": 2, "rate": 3_600_000},
+                          "pre-user-registration": {"max_attempts": 1, "rate": 3_600_000}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Failed logins across accounts spend the address's budget; then even a right password
+    // is refused before any password work.
+    assert_eq!(
+        app.login("someone@example.com", "Wrong-Guess-9", "openid")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.login("nobody@example.com", "Wrong-Guess-9", "openid")
+            .await
+            .status(),
+        403
+    );
+    let res = app
+        .login("someone@example.com", "Right-Password-1", "openid")
+        .await;
+    assert_eq!(res.status(), 429);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_attempts");
+    assert_eq!(
+        body["error_description"],
+        "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
+    );
+
+    // Sign-ups have their own budget.
+    let (client_id, _) = app.app_client();
+    let signup = |email: &'static str| {
+        app.http
+            .post(app.url("/dbconnections/signup"))
+            .json(&json!({"client_id": client_id, "email": email,
+                          "password": "Sign-Up-Password-7",
+                          "connection": "Username-Password-Authentication"}))
+            .send()
+    };
+    assert_eq!(signup("first@example.com").await.unwrap().status(), 200);
+    let res = signup("second@example.com").await.unwrap();
+    assert_eq!(res.status(), 429);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_attempts", "{body}");
+
+    // An allowlisted address is not throttled.
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            path,
+            Some(json!({"allowlist": ["127.0.0.1"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.login("someone@example.com", "Right-Password-1", "openid")
+            .await
+            .status(),
+        200
+    );
 }

@@ -7,6 +7,7 @@ mod admin_emails;
 mod admin_logs;
 mod admin_settings;
 mod backchannel_logout;
+mod breached_passwords;
 mod browser;
 mod browser_actions;
 mod browser_admin;

@@ -710,16 +710,16 @@ async fn wire_snapshots_deploy_cli_surfaces() {
         ),
     );
     assert_snapshot(
-        "enabling breached password detection refused",
+        "Credential Guard refused",
         &call(
             Method::PATCH,
             "/attack-protection/breached-password-detection",
-            Some(r#"{"enabled": true}"#),
+            Some(r#"{"enabled": true, "method": "enhanced"}"#),
         )
         .await,
         mgmt(
             400,
-            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Breached password detection is not available in Latchkey yet: enabled must be false"}),
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Credential Guard (method \"enhanced\") is a paid Auth0 data feed Latchkey does not have: method must be \"standard\""}),
         ),
     );
     assert_snapshot(
@@ -739,16 +739,16 @@ async fn wire_snapshots_deploy_cli_surfaces() {
         ),
     );
     assert_snapshot(
-        "turning brute-force protection off is refused",
+        "counting per identifier only is refused",
         &call(
             Method::PATCH,
             "/attack-protection/brute-force-protection",
-            Some(r#"{"enabled": false}"#),
+            Some(r#"{"mode": "count_per_identifier"}"#),
         )
         .await,
         mgmt(
             400,
-            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Brute-force protection cannot be turned off in Latchkey: enabled must be true"}),
+            json!({"statusCode": 400, "error": "Bad Request", "errorCode": "operation_not_supported", "message": "Latchkey's brute-force protection counts per identifier and IP: mode must be count_per_identifier_and_ip"}),
         ),
     );
     // A change Latchkey can keep (throttling stays off) merges into the stored settings.

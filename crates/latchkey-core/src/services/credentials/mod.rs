@@ -1,8 +1,10 @@
 //! Credentials: `set_password` (the one way a password changes), the reset flow and
 //! password-change tickets, and the triggers around a change (post-challenge gate,
-//! post-change-password from the outbox).
+//! post-change-password from the outbox), and breached-password detection at every stage
+//! (`breach.rs`).
 
 pub(super) mod action_triggers;
+pub(super) mod breach;
 pub(super) mod passwords;
 pub(super) mod reset;
 
@@ -13,6 +15,7 @@ use std::sync::Arc;
 /// Password changes, resets and tickets.
 pub struct Credentials {
     pub(in crate::services) audit: crate::audit::AuditLog,
+    pub(in crate::services) breach_corpus: Arc<crate::password::breach::BreachCorpus>,
     pub(in crate::services) config: Arc<CoreConfig>,
     pub(in crate::services) hasher: crate::password::PasswordHasher,
     pub(in crate::services) job_intake: crate::services::jobs::JobIntake,

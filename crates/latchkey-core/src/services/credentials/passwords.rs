@@ -1,4 +1,5 @@
 use crate::audit::{LogEntry, codes};
+use crate::domain::attack_protection::BreachStage;
 use crate::domain::{Connection, Password, PasswordHash, User, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
@@ -67,7 +68,8 @@ impl Credentials {
         Ok(crate::password::PasswordPolicy::from_options(&connection.options).describe())
     }
 
-    /// The one way a password changes, whatever the path: policy and history, hash, store,
+    /// The one way a password changes, whatever the path: policy and history, breached-password
+    /// detection, hash, store,
     /// `last_password_reset`, credential epoch bump (every refresh token, session and pending
     /// ticket issued before dies in the same transaction), the `scp` log entry and, for the
     /// user's own changes, the `password_changed` notice queued in the same transaction.
@@ -131,11 +133,28 @@ impl Credentials {
             }
             let new_hash = match &password {
                 NewPassword::Chosen(p) => {
-                    if let Err(e) = self.check_new_password(&user, &connection, p).await {
+                    let checked = match self.check_new_password(&user, &connection, p).await {
+                        Ok(()) => {
+                            self.screen_new_password(
+                                BreachStage::ChangePassword,
+                                Some(&user),
+                                p,
+                                &caller.meta,
+                            )
+                            .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = checked {
                         if ticket.is_some() {
                             self.audit.record(
                                 LogEntry::new(codes::FAILED_CHANGE_PASSWORD, &caller.meta)
-                                    .description("The new password does not satisfy the policy")
+                                    .description(match &e {
+                                        ServiceError::PasswordPolicy(_) => {
+                                            "The new password does not satisfy the policy"
+                                        }
+                                        _ => "The new password was found in a data breach",
+                                    })
                                     .user(user.user_id.as_str(), &user.display_name())
                                     .connection(&user.connection),
                             );

@@ -202,6 +202,13 @@ impl Credentials {
                 PasswordPolicy::from_options(&connection.options)
                     .evaluate(password.expose(), &PersonalInfo::default())
                     .map_err(ServiceError::PasswordPolicy)?;
+                self.screen_new_password(
+                    crate::domain::attack_protection::BreachStage::ChangePassword,
+                    None,
+                    &password,
+                    &caller.meta,
+                )
+                .await?;
                 Some(self.hasher.hash(&password).await?.as_str().to_owned())
             }
         };

@@ -190,6 +190,60 @@ impl JobRunner {
     }
 }
 
+impl JobRunner {
+    /// Breached-password detection's notice to the console administrators: which user, at
+    /// which stage; the password itself is never part of it.
+    pub(super) async fn send_breach_admin_notice(
+        &self,
+        stage: &str,
+        user_id: &UserId,
+    ) -> ServiceResult<Attempt> {
+        let admins = self.store.list_admins().await?;
+        if admins.is_empty() {
+            return Ok(Attempt::Dropped {
+                reason: "no console administrator".into(),
+                log: None,
+            });
+        }
+        let user = match self.directory.get_user(user_id).await {
+            Ok(u) => u.display_name(),
+            Err(_) => user_id.as_str().to_owned(),
+        };
+        let name = self.tenant.branding().await?.name;
+        let what = match stage {
+            "signup" => "signing up with",
+            "change_password" => "choosing",
+            _ => "logging in with",
+        };
+        let e = crate::mail::escape_html;
+        let html = format!(
+            "<p>Hello,</p>\n<p>Breached password detection on {name} saw {user} ({id}) {what} a \
+             password found in a public data breach. The tenant log holds the entry; the \
+             attack-protection settings decide whether it was refused.</p>",
+            name = e(&name),
+            user = e(&user),
+            id = e(user_id.as_str()),
+        );
+        let subject = format!("{name}: a breached password was used");
+        for admin in admins {
+            if let Err(err) = self
+                .mailer
+                .send_message(
+                    None,
+                    admin.email.as_str(),
+                    &subject,
+                    html.clone(),
+                    "breached_password_admin_notice",
+                )
+                .await?
+            {
+                return Ok(Attempt::Failed(err));
+            }
+        }
+        Ok(Attempt::Sent { log: None })
+    }
+}
+
 fn sent_or_failed(sent: Result<(), MailError>) -> Attempt {
     match sent {
         Ok(()) => Attempt::Sent { log: None },

@@ -44,6 +44,9 @@ impl JobRunner {
                     Some(Err(e)) => Attempt::Failed(e),
                 })
             }
+            OutboxJob::BreachedPasswordAdminNotice { stage, user_id } => {
+                self.send_breach_admin_notice(stage, user_id).await
+            }
             OutboxJob::PostChangePasswordActions {
                 user_id,
                 connection,

@@ -1,11 +1,14 @@
 //! The password check every login shares (hosted form and password grants): decoy hashes
-//! for unknown users, brute-force counting and blocks, the second factor a login needs.
+//! for unknown users, suspicious IP throttling, brute-force counting and blocks, breached-password detection (only once
+//! the password is known right), the second factor a login needs.
 
 use super::grants::PendingMfa;
 use crate::audit::{LogEntry, RequestMeta, codes};
+use crate::domain::attack_protection::SuspiciousIpThrottling;
 use crate::domain::{Client, Email, Password, Scope, User};
 use crate::error::{ServiceError, ServiceResult};
 use crate::services::Login;
+use crate::services::credentials::breach::LoginContext;
 use crate::store::LoginRecord;
 use crate::time::Timestamp;
 use secrecy::SecretString;
@@ -17,6 +20,45 @@ impl Login {
     /// cost a decoy verification; the blocked state is told only after a correct password.
     /// Logs `s`/`f`/`fu`/`fp` and records the login.
     pub(crate) async fn authenticate_user(
+        &self,
+        client: &Client,
+        connection: &str,
+        username: &str,
+        password: &Password,
+        method: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<User> {
+        // Suspicious IP throttling: an address past its failed logins is refused before any
+        // password work; each wrong password or unknown user from it spends one.
+        let ip = meta.ip.clone().unwrap_or_default();
+        let throttling = self
+            .tenant
+            .settings_document::<SuspiciousIpThrottling>()
+            .await?;
+        let guarded = throttling.guards(&ip);
+        let key = format!("sit-login:{ip}");
+        let rule = throttling.stage.pre_login.rule();
+        if guarded && !self.rate_limiter.peek(&key, rule).await {
+            self.audit.record(
+                LogEntry::new(codes::BLOCKED_IP, meta)
+                    .description("Suspicious IP throttling: too many failed logins from this IP")
+                    .client(client.client_id.as_str(), &client.name)
+                    .connection(connection)
+                    .user("", username),
+            );
+            return Err(ServiceError::SuspiciousIp);
+        }
+        let result = self
+            .check_credentials(client, connection, username, password, method, meta)
+            .await;
+        if guarded && matches!(result, Err(ServiceError::WrongCredentials)) {
+            self.rate_limiter.check(&key, rule).await;
+        }
+        result
+    }
+
+    /// The credential check itself (see `authenticate_user`).
+    async fn check_credentials(
         &self,
         client: &Client,
         connection: &str,
@@ -64,6 +106,7 @@ impl Login {
                     .login_failures(&local.user_id, &ip)
                     .await?
                     .is_some_and(|(_, blocked)| blocked)
+                && self.brute_force_refuses(&ip).await?
             {
                 log_failure(
                     codes::BLOCKED_BY_ATTEMPTS,
@@ -92,7 +135,7 @@ impl Login {
         let (user, hash) = match user {
             Some(u) if checked_by_script => {
                 return self
-                    .login_succeeded(client, connection, u, None, true, method, meta)
+                    .login_succeeded(client, connection, u, password, None, true, method, meta)
                     .await;
             }
             Some(u) => match u.password_hash.clone() {
@@ -122,7 +165,10 @@ impl Login {
         // refused even with the right password, after the same hashing work.
         let ip = meta.ip.clone().unwrap_or_default();
         let earlier_failures = self.store.login_failures(&user.user_id, &ip).await?;
-        if earlier_failures.is_some_and(|(_, blocked)| blocked) {
+        // The settings are read only for a blocked pair: the common login costs nothing more.
+        if earlier_failures.is_some_and(|(_, blocked)| blocked)
+            && self.brute_force_refuses(&ip).await?
+        {
             self.hasher.verify_decoy(password).await?;
             log_failure(
                 codes::BLOCKED_BY_ATTEMPTS,
@@ -144,6 +190,7 @@ impl Login {
             client,
             connection,
             user,
+            password,
             upgraded_hash,
             earlier_failures.is_some(),
             method,
@@ -195,11 +242,14 @@ impl Login {
             Some(user),
             "Wrong email or password.",
         );
-        let max_attempts = self
+        let settings = self
             .tenant
             .settings_document::<crate::domain::attack_protection::BruteForceProtection>()
-            .await?
-            .max_attempts;
+            .await?;
+        if !settings.counts(ip) {
+            return Ok(ServiceError::WrongCredentials);
+        }
+        let max_attempts = settings.max_attempts;
         let count = self
             .store
             .record_login_failure(&user.user_id, ip, Timestamp::now(), i64::from(max_attempts))
@@ -213,23 +263,37 @@ impl Login {
                 ),
             );
             // The mail carries a link that lifts this block (a reset lifts it too).
-            self.job_intake
-                .enqueue(crate::mail::OutboxJob::AccountBlocked {
-                    user_id: user.user_id.clone(),
-                    ip: Some(ip.to_owned()),
-                })
-                .await?;
+            if settings.notifies_user() {
+                self.job_intake
+                    .enqueue(crate::mail::OutboxJob::AccountBlocked {
+                        user_id: user.user_id.clone(),
+                        ip: Some(ip.to_owned()),
+                    })
+                    .await?;
+            }
         }
         Ok(ServiceError::WrongCredentials)
     }
 
-    /// The password was right: refuses a blocked user, records the login and logs it.
+    /// Whether brute-force protection refuses a pair the store holds blocked from `ip`: not when
+    /// it was turned off, its `block` shield removed or the address allowlisted since.
+    async fn brute_force_refuses(&self, ip: &str) -> ServiceResult<bool> {
+        let settings = self
+            .tenant
+            .settings_document::<crate::domain::attack_protection::BruteForceProtection>()
+            .await?;
+        Ok(settings.blocks() && settings.counts(ip))
+    }
+
+    /// The password was right: refuses a blocked user, then a breached password (per the
+    /// breached-password settings), records the login and logs it.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::services) async fn login_succeeded(
         &self,
         client: &Client,
         connection: &str,
         user: User,
+        password: &Password,
         upgraded_hash: Option<crate::domain::PasswordHash>,
         clear_failures: bool,
         method: &str,
@@ -246,6 +310,17 @@ impl Login {
             );
             return Err(ServiceError::UserBlocked);
         }
+        self.credentials
+            .screen_login_password(
+                &user,
+                password,
+                &LoginContext {
+                    client_id: client.client_id.as_str(),
+                    client_name: &client.name,
+                    meta,
+                },
+            )
+            .await?;
         let now = Timestamp::now();
         self.store
             .record_login(&LoginRecord {

@@ -419,4 +419,5 @@ pub struct Login {
     pub(in crate::services) sessions: Arc<crate::services::Sessions>,
     pub(in crate::services) tenant: Arc<crate::services::TenantConfig>,
     pub(in crate::services) users: Arc<crate::services::Users>,
+    pub(in crate::services) credentials: Arc<crate::services::Credentials>,
 }

@@ -1,5 +1,7 @@
 //! `POST /dbconnections/signup`: an end user creates their own account on a database connection.
 
+use crate::audit::{LogEntry, codes};
+use crate::domain::attack_protection::SuspiciousIpThrottling;
 use crate::domain::{ClientId, User};
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
@@ -60,6 +62,30 @@ impl Login {
             ));
         }
         check_signup_metadata(&new.user_metadata)?;
+        // Suspicious IP throttling: every sign-up from an address spends one of its budget.
+        let throttling = self
+            .tenant
+            .settings_document::<SuspiciousIpThrottling>()
+            .await?;
+        let ip = caller.meta.ip.clone().unwrap_or_default();
+        if throttling.guards(&ip)
+            && !self
+                .rate_limiter
+                .check(
+                    &format!("sit-signup:{ip}"),
+                    throttling.stage.pre_user_registration.rule(),
+                )
+                .await
+                .allowed
+        {
+            self.audit.record(
+                LogEntry::new(codes::BLOCKED_IP, &caller.meta)
+                    .description("Suspicious IP throttling: too many sign-ups from this IP")
+                    .client(client.client_id.as_str(), &client.name)
+                    .connection(&connection.name),
+            );
+            return Err(ServiceError::SuspiciousIp);
+        }
         if !new.app_metadata.is_empty()
             || new.blocked
             || new.email_verified

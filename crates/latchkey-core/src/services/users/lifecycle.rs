@@ -168,6 +168,14 @@ impl Users {
         policy
             .evaluate(password.expose(), &PersonalInfo::of_user(&user))
             .map_err(ServiceError::PasswordPolicy)?;
+        self.credentials
+            .screen_new_password(
+                crate::domain::attack_protection::BreachStage::Registration,
+                Some(&user),
+                &password,
+                &caller.meta,
+            )
+            .await?;
         user.password_hash = Some(self.hasher.hash(&password).await?);
         let log = match &caller.actor {
             crate::services::Actor::EndUser => Some(

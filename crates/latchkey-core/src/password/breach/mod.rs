@@ -1,0 +1,205 @@
+//! The breached-password corpus, offline: nothing derived from a password leaves the server.
+//!
+//! Always present, the bundled corpus: the ten thousand most common passwords (any case) and
+//! every password starting with `AUTH0-TEST-` (the prefix Auth0 documents for trying the
+//! feature, so a team's migration tests behave the same here). On top of it, optionally, a local
+//! copy of the Have I Been Pwned corpus in one of three forms, told apart when it is opened:
+//!
+//! * one sorted file of `HASH:COUNT` lines (upper-case SHA-1), as the official downloader writes
+//!   it in single-file mode: binary search over byte offsets (`sorted_file.rs`);
+//! * a directory of prefix files (`00000.txt` … `FFFFF.txt`, `SUFFIX:COUNT` lines), as the
+//!   downloader writes by default: one small file read per lookup (`prefix_dir.rs`);
+//! * Latchkey's compact index, built once from the sorted file by `latchkey breach
+//!   build-index`: 8 bytes a hash behind a 512 KiB bucket table (`index.rs`).
+//!
+//! Every form is read with positioned reads, never loaded: the operating system's page cache
+//! holds what is hot, so a billion hashes cost disk, not memory. A corpus that is missing or does
+//! not look like one of the forms is refused when it is opened (a start-up error); a read that
+//! fails later is logged and counted as "not breached" (an unreadable disk must not stop logins).
+
+mod index;
+mod prefix_dir;
+mod sorted_file;
+
+pub use index::{BuildProgress, IndexWriter, build_index, index_key};
+
+use anyhow::Context;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The prefix of Auth0's documented test passwords.
+pub const TEST_PASSWORD_PREFIX: &str = "AUTH0-TEST-";
+
+/// A SHA-1 digest, as the corpus is keyed.
+pub type Sha1 = [u8; 20];
+
+pub fn sha1(password: &str) -> Sha1 {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        password.as_bytes(),
+    );
+    let mut out = [0u8; 20];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// Upper-case hex, as the corpus files spell hashes.
+pub fn hex_upper(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+/// One of the on-disk forms.
+enum Source {
+    Sorted(sorted_file::SortedHashFile),
+    Prefixes(prefix_dir::PrefixDirectory),
+    Index(index::HashIndex),
+}
+
+impl Source {
+    fn contains(&self, hash: &Sha1) -> std::io::Result<bool> {
+        match self {
+            Self::Sorted(f) => f.contains(hash),
+            Self::Prefixes(d) => d.contains(hash),
+            Self::Index(i) => i.contains(hash),
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            Self::Sorted(f) => format!("sorted hash file ({} bytes)", f.len()),
+            Self::Prefixes(_) => "directory of prefix files".to_owned(),
+            Self::Index(i) => format!("compact index ({} hashes)", i.count()),
+        }
+    }
+}
+
+/// Where breached passwords are looked up. Cheap to share (`Arc`).
+pub struct BreachCorpus {
+    file: Option<Source>,
+}
+
+impl BreachCorpus {
+    /// The bundled corpus only.
+    pub fn bundled() -> Self {
+        Self { file: None }
+    }
+
+    /// The bundled corpus and the local corpus at `path` (a sorted file, a prefix directory or a
+    /// compact index), checked now so that a wrong path or a damaged file stops the start.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("breached-password corpus {}", path.display()))?;
+        let source = if meta.is_dir() {
+            Source::Prefixes(prefix_dir::PrefixDirectory::open(path)?)
+        } else if index::HashIndex::is_index(path)? {
+            Source::Index(index::HashIndex::open(path)?)
+        } else {
+            Source::Sorted(sorted_file::SortedHashFile::open(path)?)
+        };
+        Ok(Self { file: Some(source) })
+    }
+
+    /// What is loaded, for the start-up log.
+    pub fn describe(&self) -> String {
+        match &self.file {
+            None => "bundled corpus only".to_owned(),
+            Some(s) => format!("bundled corpus and a {}", s.describe()),
+        }
+    }
+
+    /// Whether `password` is in the bundled corpus (no I/O).
+    pub fn bundled_contains(password: &str) -> bool {
+        password.starts_with(TEST_PASSWORD_PREFIX)
+            || super::policy::is_common_password(&password.to_lowercase())
+    }
+
+    /// Whether `hash` is in the local corpus file; a read error is reported, not hidden.
+    pub fn file_contains(&self, hash: &Sha1) -> std::io::Result<bool> {
+        match &self.file {
+            None => Ok(false),
+            Some(s) => s.contains(hash),
+        }
+    }
+
+    /// Whether `password` is known breached. The file lookup runs on the blocking pool (it
+    /// reads the disk); a failed read counts as "not breached", logged.
+    pub async fn is_breached(self: &Arc<Self>, password: &str) -> bool {
+        if Self::bundled_contains(password) {
+            return true;
+        }
+        if self.file.is_none() {
+            return false;
+        }
+        let hash = sha1(password);
+        let corpus = self.clone();
+        match tokio::task::spawn_blocking(move || corpus.file_contains(&hash)).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "breached-password corpus unreadable; lookup skipped");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "breached-password lookup did not finish");
+                false
+            }
+        }
+    }
+}
+
+/// Parses 40 hex digits (either case) into a hash.
+pub(crate) fn parse_hex(s: &[u8]) -> Option<Sha1> {
+    if s.len() != 40 {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        let hi = hex_digit(pair[0])?;
+        let lo = hex_digit(pair[1])?;
+        out[i] = (hi << 4) | lo;
+    }
+    Some(out)
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Splits a corpus line `HEX:COUNT` (trailing `\r` allowed) into its hex part, checking the count.
+pub(crate) fn split_line(line: &[u8]) -> Option<&[u8]> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let colon = line.iter().position(|&c| c == b':')?;
+    let (hex, count) = (&line[..colon], &line[colon + 1..]);
+    (!count.is_empty() && count.iter().all(u8::is_ascii_digit)).then_some(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_corpus_knows_the_worst_and_the_test_prefix() {
+        assert!(BreachCorpus::bundled_contains("password"));
+        assert!(BreachCorpus::bundled_contains("PASSWORD"));
+        assert!(BreachCorpus::bundled_contains("AUTH0-TEST-anything"));
+        assert!(!BreachCorpus::bundled_contains(
+            "correct horse battery staple 42!"
+        ));
+        assert_eq!(
+            hex_upper(&sha1("password")),
+            "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"
+        );
+        assert_eq!(parse_hex(hex_upper(&sha1("x")).as_bytes()), Some(sha1("x")));
+        assert_eq!(split_line(b"ABC:12\r"), Some(&b"ABC"[..]));
+        assert_eq!(split_line(b"ABC:"), None);
+    }
+}
