@@ -1,9 +1,11 @@
 //! Passwords: hashing on a bounded pool, and the connection policy every path evaluates.
 
 mod hasher;
+mod imported;
 mod policy;
 
 pub use hasher::{
     Argon2Settings, Overloaded, PasswordHasher, QueueLimits, Verification, raw_hash_for_benchmark,
 };
+pub use imported::ImportedHash;
 pub use policy::{PasswordPolicy, PersonalInfo, PolicyErrorName, PolicyViolation, RuleReport};
