@@ -185,8 +185,8 @@ impl JobStore for SqlStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(other)?;
-        let mut seq: i64 = before.try_get("failed").map_err(other)?;
-        for f in &failures {
+        let first: i64 = before.try_get("failed").map_err(other)?;
+        for (seq, f) in (first..).zip(&failures) {
             let body = json!({"user": f.user, "errors": f.errors});
             execute(
                 sqlx::query("INSERT INTO job_errors (job_id, seq, body) VALUES ($1, $2, $3)")
@@ -196,7 +196,6 @@ impl JobStore for SqlStore {
                 &mut *tx,
             )
             .await?;
-            seq += 1;
         }
         execute(
             sqlx::query(
