@@ -868,12 +868,21 @@ pub struct ImportFailure {
     pub errors: Vec<crate::domain::ImportError>,
 }
 
+/// A user read from an import's file, with the second factors it brings (confirmed TOTP keys,
+/// written with a newly inserted user only) and the file's object, for the report.
+#[derive(Debug)]
+pub struct ImportedUser {
+    pub user: User,
+    pub authenticators: Vec<Authenticator>,
+    pub original: serde_json::Value,
+}
+
 /// The next users of an import's file, in order: those that parsed (with the file's object,
 /// for the report if the store refuses them) and those that did not. Together they are the
 /// `settled` users after the job's position.
 #[derive(Debug)]
 pub struct ImportBatch {
-    pub users: Vec<(User, serde_json::Value)>,
+    pub users: Vec<ImportedUser>,
     pub invalid: Vec<ImportFailure>,
     pub settled: u64,
     pub upsert: bool,

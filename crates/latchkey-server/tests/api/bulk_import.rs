@@ -433,3 +433,61 @@ async fn an_import_survives_a_restart_and_imports_each_user_once() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn imported_totp_factors_challenge_at_login_and_phone_factors_are_refused() {
+    const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
+    let app = spawn_app().await;
+    let token = app.mgmt_token().await;
+    let connection_id = database_connection_id(&app, &token).await;
+    app.api_with(
+        &token,
+        Method::PUT,
+        "/guardian/factors/otp",
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    let run = unique("mfa");
+    let email = format!("totp-{run}@example.com");
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    let file = json!([
+        {"email": email, "password_hash": hash, "mfa_factors": [{"totp": {"secret": SECRET}}]},
+        {"email": format!("phone-{run}@example.com"), "password_hash": hash,
+         "mfa_factors": [{"phone": {"value": "+15555550100"}}]},
+        {"email": format!("badkey-{run}@example.com"), "mfa_factors": [{"totp": {"secret": "not base32!"}}]},
+    ])
+    .to_string();
+    let (status, job) = upload(&app, &token, &connection_id, &file, &[]).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let job = finished_job(&app, &token, &id).await;
+    assert_eq!(
+        job["summary"],
+        json!({"failed": 2, "updated": 0, "inserted": 1, "total": 3})
+    );
+    let (_, errors) = app
+        .api_with(&token, Method::GET, &format!("/jobs/{id}/errors"), None)
+        .await;
+    assert_eq!(
+        errors[0]["errors"][0]["code"], "UNSUPPORTED_VALUE",
+        "{errors}"
+    );
+    assert_eq!(errors[0]["errors"][0]["path"], "mfa_factors/0");
+    assert_eq!(errors[1]["errors"][0]["code"], "INVALID_FORMAT", "{errors}");
+    assert_eq!(errors[1]["errors"][0]["path"], "mfa_factors/0/totp/secret");
+
+    let res = app.login(&email, PASSWORD, "openid").await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "mfa_required", "{body}");
+    let (client_id, secret) = app.app_client();
+    let res = app
+        .token(
+            json!({"grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+                      "client_id": client_id, "client_secret": secret,
+                      "mfa_token": body["mfa_token"], "otp": totp_now(SECRET)}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    app.stop().await;
+}

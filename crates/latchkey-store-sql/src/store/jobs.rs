@@ -3,7 +3,8 @@ use super::{SqlStore, execute, fetch_all, fetch_opt, flag, other, to_json};
 use async_trait::async_trait;
 use latchkey_core::domain::ImportError;
 use latchkey_core::store::{
-    ImportBatch, ImportFailure, JobKind, JobRecord, JobStatus, JobStore, QueuedMail, StoreResult,
+    ImportBatch, ImportFailure, ImportedUser, JobKind, JobRecord, JobStatus, JobStore, QueuedMail,
+    StoreResult,
 };
 use latchkey_core::time::Timestamp;
 use serde_json::{Value, json};
@@ -133,7 +134,12 @@ impl JobStore for SqlStore {
         let (mut inserted, mut updated) = (0u64, 0u64);
         let mut failures: Vec<&ImportFailure> = batch.invalid.iter().collect();
         let mut duplicates = Vec::new();
-        for (user, original) in &batch.users {
+        for ImportedUser {
+            user,
+            authenticators,
+            original,
+        } in &batch.users
+        {
             if batch.upsert
                 && let Some(email) = &user.email
             {
@@ -171,6 +177,9 @@ impl JobStore for SqlStore {
             )
             .await?;
             if n > 0 {
+                for a in authenticators {
+                    execute(super::authenticators::insert_row(a), &mut *tx).await?;
+                }
                 inserted += 1;
             } else {
                 duplicates.push(ImportFailure {

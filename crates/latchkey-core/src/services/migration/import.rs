@@ -10,7 +10,9 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
 use crate::mail::OutboxJob;
 use crate::services::Caller;
-use crate::store::{ImportBatch, ImportFailure, JobKind, JobRecord, JobStatus, QueuedMail};
+use crate::store::{
+    ImportBatch, ImportFailure, ImportedUser, JobKind, JobRecord, JobStatus, QueuedMail,
+};
 use crate::time::Timestamp;
 use serde_json::Value;
 
@@ -147,7 +149,11 @@ impl Migration {
             };
             for value in &users[position..end] {
                 match read_user(value, &connection, now) {
-                    Ok(user) => batch.users.push((user, value.clone())),
+                    Ok((user, authenticators)) => batch.users.push(ImportedUser {
+                        user,
+                        authenticators,
+                        original: value.clone(),
+                    }),
                     Err(errors) => batch.invalid.push(ImportFailure {
                         user: value.clone(),
                         errors,

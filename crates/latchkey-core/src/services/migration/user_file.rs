@@ -4,7 +4,9 @@
 
 use crate::domain::{Connection, Email, ImportError, ImportErrorCode, Profile, User, UserId};
 use crate::password::ImportedHash;
+use crate::store::Authenticator;
 use crate::time::Timestamp;
+use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 /// The properties Auth0's schema allows on an imported user.
@@ -108,7 +110,7 @@ pub(super) fn read_user(
     value: &Value,
     connection: &Connection,
     now: Timestamp,
-) -> Result<User, Vec<ImportError>> {
+) -> Result<(User, Vec<Authenticator>), Vec<ImportError>> {
     let Value::Object(object) = value else {
         return Err(vec![ImportError::new(
             ImportErrorCode::InvalidType,
@@ -230,16 +232,10 @@ pub(super) fn read_user(
         },
         (None, None) => None,
     };
-    if let Some(factors) = object.get("mfa_factors") {
-        r.errors.push(ImportError::new(
-            ImportErrorCode::UnsupportedValue,
-            format!(
-                "mfa_factors cannot be imported by Latchkey yet ({} given)",
-                factors.as_array().map_or(0, Vec::len)
-            ),
-            "mfa_factors",
-        ));
-    }
+    let totp_keys = match object.get("mfa_factors") {
+        None => Vec::new(),
+        Some(factors) => read_factors(factors, &mut r.errors),
+    };
     let Some(email) = email.filter(|_| r.errors.is_empty()) else {
         return Err(r.errors);
     };
@@ -253,7 +249,28 @@ pub(super) fn read_user(
             )]
         })?,
     };
-    Ok(User {
+    let authenticators = totp_keys
+        .into_iter()
+        .map(|key| {
+            Ok(Authenticator {
+                id: format!("totp|dev_{}", crate::random::alnum(16)?),
+                user_id: user_id.clone(),
+                kind: "totp".into(),
+                name: None,
+                secret: SecretString::from(key),
+                confirmed: true,
+                created_at: now,
+            })
+        })
+        .collect::<Result<Vec<_>, crate::random::RandomError>>()
+        .map_err(|e| {
+            vec![ImportError::new(
+                ImportErrorCode::InvalidFormat,
+                format!("no authenticator id could be made: {e}"),
+                "mfa_factors",
+            )]
+        })?;
+    let user = User {
         email_verified,
         username,
         profile,
@@ -262,5 +279,58 @@ pub(super) fn read_user(
         blocked,
         password_hash: hash,
         ..User::fresh(user_id, connection.name.clone(), Some(email), now)
-    })
+    };
+    Ok((user, authenticators))
+}
+
+/// Auth0's `mfa_factors`: `[{"totp": {"secret": BASE32}}, {"phone": {…}}, {"email": {…}}]`.
+/// TOTP keys become confirmed authenticators; phone and email factors are refused, because
+/// Latchkey sends no SMS and has no email second factor: importing them would drop a factor
+/// the user relies on without saying so.
+fn read_factors(factors: &Value, errors: &mut Vec<ImportError>) -> Vec<String> {
+    let Value::Array(list) = factors else {
+        errors.push(ImportError::new(
+            ImportErrorCode::InvalidType,
+            format!("Expected type array but found type {}", type_name(factors)),
+            "mfa_factors",
+        ));
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    for (i, factor) in list.iter().enumerate() {
+        let path = format!("mfa_factors/{i}");
+        let kind = factor
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .and_then(|o| o.keys().next().cloned());
+        match kind.as_deref() {
+            Some("totp") => {
+                let secret = factor["totp"]["secret"].as_str().unwrap_or_default();
+                let secret = secret.trim().to_ascii_uppercase();
+                if crate::totp::decode_base32(&secret).is_some_and(|k| k.len() >= 10) {
+                    keys.push(secret);
+                } else {
+                    errors.push(ImportError::new(
+                        ImportErrorCode::InvalidFormat,
+                        "totp.secret must be a base32 key of at least 16 characters",
+                        format!("{path}/totp/secret"),
+                    ));
+                }
+            }
+            Some(kind @ ("phone" | "email")) => errors.push(ImportError::new(
+                ImportErrorCode::UnsupportedValue,
+                format!(
+                    "{kind} factors cannot be used by Latchkey (no SMS or email second factor); \
+                     import the user without it, or with a totp factor"
+                ),
+                path,
+            )),
+            _ => errors.push(ImportError::new(
+                ImportErrorCode::InvalidFormat,
+                "each factor must be one of {\"totp\": …}, {\"phone\": …}, {\"email\": …}",
+                path,
+            )),
+        }
+    }
+    keys
 }
