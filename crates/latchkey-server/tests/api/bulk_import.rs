@@ -491,3 +491,73 @@ async fn imported_totp_factors_challenge_at_login_and_phone_factors_are_refused(
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_cli_imports_a_file_past_the_api_limit_and_writes_the_refused_users() {
+    let server = start_binary(false, &[]).await;
+    let run = unique("cli");
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    // Over the API's 500 KB: the CLI has no such limit.
+    let mut users: Vec<Value> = (0..3000)
+        .map(|i| {
+            json!({"email": format!("c{i}-{run}@example.com"), "password_hash": hash,
+                        "user_metadata": {"padding": "x".repeat(120)}})
+        })
+        .collect();
+    users.push(json!({"email": "broken"}));
+    let file = server.data_dir.join("users.json");
+    let body = Value::Array(users).to_string();
+    assert!(body.len() > 500 * 1024);
+    std::fs::write(&file, body).unwrap();
+    let cli = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        cmd.args(["users", "import"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&server.data_dir);
+        match &server.database_url {
+            Some(url) => cmd.env("DATABASE_URL", url),
+            None => cmd.env_remove("DATABASE_URL"),
+        };
+        cmd.output().unwrap()
+    };
+    let out = cli();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("3001 users: 3000 inserted, 0 updated, 1 failed"),
+        "{stdout}"
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(server.data_dir.join("users.json.errors.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report[0]["user"]["email"], "broken");
+    assert_eq!(report[0]["errors"][0]["code"], "INVALID_FORMAT");
+    // A second run changes nothing: every user is reported as a duplicate.
+    let out = cli();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("3001 users: 0 inserted, 0 updated, 3001 failed"),
+        "{stdout}"
+    );
+    // The running server's users log in with the imported passwords.
+    let boot = server.bootstrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth/token", server.base()))
+        .json(
+            &json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
+                      "client_id": boot["default_client"]["client_id"],
+                      "client_secret": boot["default_client"]["client_secret"],
+                      "username": format!("c2999-{run}@example.com"), "password": PASSWORD,
+                      "realm": "Username-Password-Authentication", "scope": "openid"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}

@@ -96,6 +96,32 @@ impl Migration {
         Ok(job)
     }
 
+    /// The CLI's import: the same job, without the API's size limit, run here and now (a
+    /// server sharing the store may pick up its outbox row too; the job's position keeps each
+    /// user written once). Answers with the ended job and the users it refused.
+    pub async fn import_now(
+        &self,
+        connection_name: &str,
+        users: String,
+        upsert: bool,
+    ) -> ServiceResult<(JobRecord, Vec<ImportFailure>)> {
+        let connection = self.tenant.connection_named(connection_name).await?;
+        let job = self
+            .start_import(
+                NewImport {
+                    connection_id: connection.id.as_str().to_owned(),
+                    users,
+                    upsert,
+                    external_id: None,
+                    send_completion_email: false,
+                },
+                &Caller::system(),
+            )
+            .await?;
+        self.run_import(&job.id).await?;
+        self.job_errors(&job.id).await
+    }
+
     pub async fn get_job(&self, id: &str) -> ServiceResult<JobRecord> {
         self.store.get_job(id).await?.ok_or_else(job_not_found)
     }
