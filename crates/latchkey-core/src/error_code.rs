@@ -88,6 +88,9 @@ make_error_codes! {
     InexistentLogStream = "inexistent_log_stream", 404, [Management];
     InexistentSigningKey = "inexistent_signing_key", 404, [Management];
     InexistentResourceServer = "inexistent_resource_server", 404, [Management];
+    InexistentJob = "inexistent_job", 404, [Management];
+    /// A bulk import's file over Auth0's 500 KB.
+    PayloadTooLarge = "payload_too_large", 413, [Management];
     /// An Auth0 feature Latchkey does not offer, on a plan-gated route (auth0-deploy-cli skips it).
     FeatureNotEnabled = "feature_not_enabled", 403, [Management];
     /// A store-level uniqueness conflict, or a concurrent change to retry.

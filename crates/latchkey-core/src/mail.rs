@@ -76,6 +76,8 @@ pub enum OutboxJob {
     /// POST log entry `log_id` to log stream `stream_id` (signed; the stream's current sink
     /// and the entry as the store holds it are read at delivery).
     LogStreamDelivery { stream_id: String, log_id: String },
+    /// Run (or resume, from its stored position) the bulk user import `job_id`.
+    UsersImport { job_id: String },
 }
 
 /// The outbox's lanes: each has its own worker slots, so mail to people never waits behind
@@ -113,7 +115,8 @@ impl OutboxJob {
             | Self::BreachedPasswordAdminNotice { .. } => Lane::People,
             Self::PostChangePasswordActions { .. }
             | Self::BackChannelLogout { .. }
-            | Self::LogStreamDelivery { .. } => Lane::Machines,
+            | Self::LogStreamDelivery { .. }
+            | Self::UsersImport { .. } => Lane::Machines,
         }
     }
 
@@ -128,6 +131,7 @@ impl OutboxJob {
             Self::PostChangePasswordActions { .. } => "post_change_password_actions",
             Self::BackChannelLogout { .. } => "back_channel_logout",
             Self::LogStreamDelivery { .. } => "log_stream_delivery",
+            Self::UsersImport { .. } => "users_import",
         }
     }
 
@@ -189,6 +193,10 @@ impl std::fmt::Debug for OutboxJob {
                 .debug_struct("LogStreamDelivery")
                 .field("stream_id", stream_id)
                 .field("log_id", log_id)
+                .finish(),
+            Self::UsersImport { job_id } => f
+                .debug_struct("UsersImport")
+                .field("job_id", job_id)
                 .finish(),
         }
     }

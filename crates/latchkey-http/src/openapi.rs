@@ -197,6 +197,27 @@ impl Op {
         self
     }
 
+    /// A multipart form with a file field (bulk imports).
+    fn multipart_body(mut self, file_field: &str, fields: &[&str]) -> Self {
+        let mut properties = Map::new();
+        properties.insert(
+            file_field.to_owned(),
+            json!({"type": "string", "contentMediaType": "application/octet-stream"}),
+        );
+        for f in fields {
+            properties.insert((*f).to_owned(), json!({"type": "string"}));
+        }
+        self.body = Some(json!({
+            "required": true,
+            "content": {"multipart/form-data": {"schema": {
+                "type": "object",
+                "required": [file_field, "connection_id"],
+                "properties": properties,
+            }}},
+        }));
+        self
+    }
+
     fn query(mut self, names: &[&'static str]) -> Self {
         self.query.extend_from_slice(names);
         self
@@ -1140,6 +1161,49 @@ fn management_api(paths: &mut Paths) {
         )
         .scopes(&["read:log_streams"])
         .ok(200, any.clone()),
+    );
+
+    // Jobs: bulk user imports.
+    let job = json!({"type": "object", "required": ["id", "type", "status"],
+        "properties": {"id": {"type": "string"}, "type": {"type": "string"},
+                       "status": {"type": "string"}}});
+    paths.add(
+        m(
+            "post",
+            "/jobs/users-imports",
+            "jobs",
+            "Import users from a file (Auth0's bulk-import format)",
+        )
+        .scopes(&["create:users"])
+        .multipart_body(
+            "users",
+            &[
+                "connection_id",
+                "upsert",
+                "external_id",
+                "send_completion_email",
+            ],
+        )
+        .also(&[413])
+        .ok(202, job.clone()),
+    );
+    paths.add(
+        m("get", "/jobs/{id}", "jobs", "A job's status")
+            .scopes(&["create:users", "read:users"])
+            .ok(200, job),
+    );
+    paths.add(
+        m(
+            "get",
+            "/jobs/{id}/errors",
+            "jobs",
+            "The users a finished import refused, and why",
+        )
+        .scopes(&["create:users", "read:users"])
+        .ok(
+            200,
+            json!({"oneOf": [{"type": "array"}, {"type": "object"}]}),
+        ),
     );
 
     // Guardian.

@@ -65,6 +65,30 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The tenant's users in bulk.
+    Users {
+        /// The data directory `serve` uses [default: ./latchkey-data].
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Import a file in Auth0's bulk-import format (a JSON array of users, with password hashes)
+    /// through the same job as POST /api/v2/jobs/users-imports, without its 500 KB limit. Prints
+    /// the summary; refused users go to FILE.errors.json.
+    Import {
+        file: PathBuf,
+        /// The database connection's name.
+        #[arg(long, default_value = "Username-Password-Authentication")]
+        connection: String,
+        /// Update users whose address exists in the connection instead of refusing them.
+        #[arg(long)]
+        upsert: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -263,6 +287,14 @@ async fn main() -> anyhow::Result<()> {
                 None => anyhow::bail!("no mail with a link to {email} in {}", dir.display()),
             }
         }
+        Command::Users { data_dir, command } => {
+            let (mut settings, _) = load(cli.config.as_ref())?;
+            if let Some(d) = data_dir {
+                settings.server.data_dir = d;
+            }
+            check_database_url(&settings.database_url())?;
+            users_command(&settings, command).await
+        }
         Command::Backup { data_dir, out } => {
             let (mut settings, _) = load(cli.config.as_ref())?;
             if let Some(d) = data_dir {
@@ -350,6 +382,37 @@ fn admin_password(env: &[(String, String)]) -> anyhow::Result<(secrecy::SecretSt
     // Three kinds of characters guaranteed, 24 random ones besides.
     let generated = format!("Lk-{}7", latchkey_core::random::alnum(24)?);
     Ok((secrecy::SecretString::from(generated), true))
+}
+
+async fn users_command(settings: &Settings, command: UsersCommand) -> anyhow::Result<()> {
+    let UsersCommand::Import {
+        file,
+        connection,
+        upsert,
+    } = command;
+    let users = std::fs::read_to_string(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let services = latchkey_server::app::offline_services(settings).await?;
+    let (job, errors) = services
+        .migration
+        .import_now(&connection, users, upsert)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{}: {} users: {} inserted, {} updated, {} failed",
+        job.id, job.total, job.inserted, job.updated, job.failed
+    );
+    if !errors.is_empty() {
+        let mut path = file.into_os_string();
+        path.push(".errors.json");
+        let report: Vec<serde_json::Value> = errors
+            .into_iter()
+            .map(|f| serde_json::json!({"user": f.user, "errors": f.errors}))
+            .collect();
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+        println!("refused users: {}", PathBuf::from(path).display());
+    }
+    Ok(())
 }
 
 async fn admin(

@@ -21,6 +21,7 @@ const OUTBOX_LANES: &str = include_str!("../migrations/0011_outbox_lanes.sql");
 const LOGIN_TICKETS: &str = include_str!("../migrations/0012_login_tickets.sql");
 const TENANT_DOCUMENTS_RESOURCE_SERVERS: &str =
     include_str!("../migrations/0014_tenant_documents_resource_servers.sql");
+const JOBS: &str = include_str!("../migrations/0017_jobs.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -35,6 +36,7 @@ const SQLITE: &[(i64, &str)] = &[
     (11, OUTBOX_LANES),
     (12, LOGIN_TICKETS),
     (14, TENANT_DOCUMENTS_RESOURCE_SERVERS),
+    (17, JOBS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -50,6 +52,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (11, OUTBOX_LANES),
     (12, LOGIN_TICKETS),
     (14, TENANT_DOCUMENTS_RESOURCE_SERVERS),
+    (17, JOBS),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

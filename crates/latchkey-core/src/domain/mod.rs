@@ -8,6 +8,7 @@ mod email;
 mod email_provider;
 mod email_template;
 mod ids;
+mod import_report;
 mod log_stream;
 pub mod prompts;
 mod render;
@@ -32,6 +33,7 @@ pub use email::Email;
 pub use email_provider::EmailProvider;
 pub use email_template::{EmailTemplate, EmailTemplateName};
 pub use ids::{ClientId, ConnectionId, ParseError, UserId};
+pub use import_report::{ImportError, ImportErrorCode};
 pub use log_stream::{
     ContentFormat, FILTER_CATEGORIES, HttpSink, LogStream, LogStreamStatus, category_of,
 };

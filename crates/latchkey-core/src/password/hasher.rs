@@ -279,6 +279,13 @@ impl Argon2Worker {
     }
 
     fn verify(&mut self, params: &Params, password: &str, stored: &str) -> Verification {
+        // Imported with another system's algorithm (`custom_password_hash`): always replaced.
+        if let Some(imported) = super::ImportedHash::from_stored(stored) {
+            return Verification {
+                matches: imported.matches(password),
+                needs_rehash: true,
+            };
+        }
         if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
             let matches = bcrypt::verify(password, stored).unwrap_or(false);
             return Verification {

@@ -3,9 +3,11 @@
 
 pub mod breach;
 mod hasher;
+mod imported;
 mod policy;
 
 pub use hasher::{
     Argon2Settings, Overloaded, PasswordHasher, QueueLimits, Verification, raw_hash_for_benchmark,
 };
+pub use imported::ImportedHash;
 pub use policy::{PasswordPolicy, PersonalInfo, PolicyErrorName, PolicyViolation, RuleReport};

@@ -9,6 +9,7 @@ mod log_streams;
 mod login;
 mod mailer;
 mod mfa;
+mod migration;
 mod sessions;
 mod tenant;
 mod users;
@@ -43,6 +44,7 @@ pub use mailer::Mailer;
 pub use mfa::Mfa;
 pub use mfa::api::MfaAssociation;
 pub use mfa::factors::NewAuthenticationMethod;
+pub use migration::{Migration, NewImport};
 pub use sessions::Sessions;
 pub use sessions::rp_logout::{RpLogout, RpLogoutRequest};
 pub use tenant::TenantConfig;
@@ -179,6 +181,7 @@ pub struct Services {
     pub sessions: Arc<Sessions>,
     pub login: Arc<Login>,
     pub console: Arc<Console>,
+    pub migration: Arc<Migration>,
     pub jobs: Arc<JobRunner>,
 }
 
@@ -331,6 +334,11 @@ impl Services {
             mfa: mfa.clone(),
             tenant: tenant.clone(),
         });
+        let migration = Arc::new(Migration {
+            job_intake: job_intake.clone(),
+            store: store.clone(),
+            tenant: tenant.clone(),
+        });
         let jobs = Arc::new(JobRunner {
             audit,
             config: config.clone(),
@@ -344,6 +352,7 @@ impl Services {
             log_streams: log_streams.clone(),
             login: login.clone(),
             mailer: mailer.clone(),
+            migration: migration.clone(),
             sessions: sessions.clone(),
             tenant: tenant.clone(),
         });
@@ -363,6 +372,7 @@ impl Services {
             sessions,
             login,
             console,
+            migration,
             jobs,
         })
     }

@@ -792,6 +792,127 @@ pub struct BootstrapData {
     pub key: SigningKeyRecord,
 }
 
+/// What a Management API job does (`type` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    UsersImport,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UsersImport => "users_import",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        (s == "users_import").then_some(Self::UsersImport)
+    }
+}
+
+/// Where a job is (`status` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "processing" => Self::Processing,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A Management API job and its counters (the uploaded file is read apart: `job_input`).
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    pub id: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub connection_id: String,
+    pub connection: String,
+    pub external_id: Option<String>,
+    pub upsert: bool,
+    pub send_completion_email: bool,
+    /// Users in the file.
+    pub total: u64,
+    /// Users settled (imported or reported), in file order.
+    pub position: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub failed: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One user an import could not bring: the user as the file gave it and Auth0's error list
+/// (`[{code, message, path}]`).
+#[derive(Debug, Clone)]
+pub struct ImportFailure {
+    pub user: serde_json::Value,
+    pub errors: Vec<crate::domain::ImportError>,
+}
+
+/// A user read from an import's file, with the second factors it brings (confirmed TOTP keys,
+/// written with a newly inserted user only) and the file's object, for the report.
+#[derive(Debug)]
+pub struct ImportedUser {
+    pub user: User,
+    pub authenticators: Vec<Authenticator>,
+    pub original: serde_json::Value,
+}
+
+/// The next users of an import's file, in order: those that parsed (with the file's object,
+/// for the report if the store refuses them) and those that did not. Together they are the
+/// `settled` users after the job's position.
+#[derive(Debug)]
+pub struct ImportBatch {
+    pub users: Vec<ImportedUser>,
+    pub invalid: Vec<ImportFailure>,
+    pub settled: u64,
+    pub upsert: bool,
+    pub at: Timestamp,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a new job, its file and the outbox row that will run it, together.
+    async fn insert_job(&self, job: &JobRecord, input: &str, run: &QueuedMail) -> StoreResult<()>;
+    async fn get_job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+    /// The uploaded file, until the job ends.
+    async fn job_input(&self, id: &str) -> StoreResult<Option<String>>;
+    /// The users the job could not import, in file order.
+    async fn job_errors(&self, id: &str) -> StoreResult<Vec<ImportFailure>>;
+    /// Writes one batch in one transaction: each user inserted (with `upsert`, the user with
+    /// that address in the connection updated instead) or, if it collides with another, added
+    /// to the failures as `DUPLICATED_USER`; the counters moved and the position advanced from
+    /// `from`. `None` (nothing written) when the job is not at `from` any more: another run
+    /// of it got there first.
+    async fn import_batch(
+        &self,
+        job_id: &str,
+        from: u64,
+        batch: &ImportBatch,
+    ) -> StoreResult<Option<JobRecord>>;
+    /// Sets the job's status; a job that ended drops its file.
+    async fn set_job_status(&self, id: &str, status: JobStatus, at: Timestamp) -> StoreResult<()>;
+}
+
 #[async_trait]
 pub trait Store:
     UserStore
@@ -813,6 +934,7 @@ pub trait Store:
     + ActionStore
     + LogStreamStore
     + ResourceServerStore
+    + JobStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

@@ -10,6 +10,7 @@ mod connections;
 mod email_provider;
 mod email_templates;
 mod guardian;
+mod jobs;
 mod log_streams;
 mod logs;
 pub(crate) mod not_offered;
@@ -43,6 +44,7 @@ pub fn router() -> ApiRouter {
         .merge(log_streams::router())
         .merge(guardian::router())
         .merge(tickets::router())
+        .merge(jobs::router())
         .merge(resource_servers::router())
         .merge(prompts::router())
         .merge(branding::router())

@@ -15,6 +15,7 @@ mod browser_lock;
 mod browser_mfa;
 mod browser_silent;
 mod brute_force;
+mod bulk_import;
 mod cors;
 mod cross_origin;
 mod custom_db;

@@ -7,7 +7,7 @@ use latchkey_core::time::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
 
-fn insert_row(a: &Authenticator) -> AnyQuery<'_> {
+pub(super) fn insert_row(a: &Authenticator) -> AnyQuery<'_> {
     sqlx::query(
         "INSERT INTO authenticators (id, user_id, kind, name, secret, confirmed, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -8,6 +8,7 @@ mod clients;
 mod connections;
 mod email_provider;
 mod email_templates;
+mod jobs;
 mod keys;
 mod log_streams;
 mod login_failures;

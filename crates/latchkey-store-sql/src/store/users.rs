@@ -1,6 +1,6 @@
 use super::{
-    Bind, Filter, SqlStore, conflict, execute, fetch_all, fetch_opt, fetch_page, flag, insert_log,
-    other, to_json,
+    AnyQuery, Bind, Filter, SqlStore, conflict, execute, fetch_all, fetch_opt, fetch_page, flag,
+    insert_log, other, to_json,
 };
 use crate::rows::{self, USER_COLUMNS};
 use async_trait::async_trait;
@@ -12,17 +12,14 @@ use latchkey_core::store::{
 };
 use latchkey_core::time::Timestamp;
 
-#[async_trait]
-impl UserStore for SqlStore {
-    async fn insert_user(&self, u: &User, log: Option<&LogEntry>) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
-        sqlx::query(
-            "INSERT INTO users (user_id, connection, email, username, email_verified, blocked, password_hash, \
-             password_history, credential_epoch, profile, user_metadata, app_metadata, created_at, updated_at, \
-             last_login, last_ip, last_password_reset, logins_count) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        )
-        .bind(u.user_id.as_str().to_owned())
+/// Every column of a new user; `bind_user` binds them in this order.
+pub(super) const INSERT_USER: &str = "INSERT INTO users (user_id, connection, email, username, email_verified, blocked, password_hash, \
+     password_history, credential_epoch, profile, user_metadata, app_metadata, created_at, updated_at, \
+     last_login, last_ip, last_password_reset, logins_count) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+pub(super) fn bind_user<'q>(q: AnyQuery<'q>, u: &User) -> AnyQuery<'q> {
+    q.bind(u.user_id.as_str().to_owned())
         .bind(u.connection.clone())
         .bind(u.email.as_ref().map(|e| e.as_str().to_owned()))
         .bind(u.username.clone())
@@ -40,9 +37,16 @@ impl UserStore for SqlStore {
         .bind(u.last_ip.clone())
         .bind(u.last_password_reset.map(Timestamp::millis))
         .bind(u.logins_count)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("The user"))?;
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn insert_user(&self, u: &User, log: Option<&LogEntry>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        bind_user(sqlx::query(INSERT_USER), u)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("The user"))?;
         if let Some(log) = log {
             insert_log(&mut *tx, log).await?;
         }

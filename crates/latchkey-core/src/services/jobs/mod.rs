@@ -44,6 +44,7 @@ pub struct JobRunner {
     pub(in crate::services) log_streams: Arc<crate::services::LogStreams>,
     pub(in crate::services) login: Arc<crate::services::Login>,
     pub(in crate::services) mailer: Arc<crate::services::Mailer>,
+    pub(in crate::services) migration: Arc<crate::services::Migration>,
     pub(in crate::services) sessions: Arc<crate::services::Sessions>,
     pub(in crate::services) tenant: Arc<crate::services::TenantConfig>,
 }

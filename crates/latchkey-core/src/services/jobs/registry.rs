@@ -75,6 +75,10 @@ impl JobRunner {
             OutboxJob::LogStreamDelivery { stream_id, log_id } => {
                 self.log_streams.deliver_log_entry(stream_id, log_id).await
             }
+            OutboxJob::UsersImport { job_id } => {
+                self.migration.run_import(job_id).await?;
+                Ok(Attempt::Sent { log: None })
+            }
         }
     }
 }

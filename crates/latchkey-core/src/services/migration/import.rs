@@ -1,0 +1,208 @@
+//! `POST /api/v2/jobs/users-imports` and the job behind it. The upload is checked (a JSON array
+//! of users, a database connection) and stored with the outbox row that runs it, in one
+//! transaction, so an accepted import survives a restart. The run reads the file in batches;
+//! each batch's users, failures, counters and the job's position are written together, so a
+//! run cut short resumes where the last batch ended and nothing is half-imported.
+
+use super::Migration;
+use super::user_file::read_user;
+use crate::error::{ServiceError, ServiceResult};
+use crate::error_code::ErrorCode;
+use crate::mail::OutboxJob;
+use crate::services::Caller;
+use crate::store::{
+    ImportBatch, ImportFailure, ImportedUser, JobKind, JobRecord, JobStatus, QueuedMail,
+};
+use crate::time::Timestamp;
+use serde_json::Value;
+
+/// Users written per transaction: small enough to keep SQLite's single writer available to
+/// logins between batches, large enough that the commit is not the cost.
+const BATCH: usize = 500;
+
+/// A bulk import as uploaded.
+#[derive(Debug)]
+pub struct NewImport {
+    pub connection_id: String,
+    /// The file: a JSON array of users.
+    pub users: String,
+    pub upsert: bool,
+    pub external_id: Option<String>,
+    pub send_completion_email: bool,
+}
+
+fn job_not_found() -> ServiceError {
+    ServiceError::not_found(ErrorCode::InexistentJob, "The job does not exist.")
+}
+
+impl Migration {
+    /// Stores the import and queues its run; answers with the pending job.
+    pub async fn start_import(&self, new: NewImport, caller: &Caller) -> ServiceResult<JobRecord> {
+        let connection = self.tenant.get_connection(&new.connection_id).await?;
+        if !connection.is_database() {
+            return Err(ServiceError::bad_request(
+                ErrorCode::OperationNotSupported,
+                "Users can only be imported into database connections.",
+            ));
+        }
+        let users: Vec<Value> = serde_json::from_str(&new.users).map_err(|e| {
+            ServiceError::bad_request(
+                ErrorCode::InvalidBody,
+                format!("The users file must be a JSON array of users: {e}"),
+            )
+        })?;
+        if users.is_empty() {
+            return Err(ServiceError::bad_request(
+                ErrorCode::InvalidBody,
+                "The users file must contain at least one user.",
+            ));
+        }
+        if let Some(external) = &new.external_id
+            && external.chars().count() > 128
+        {
+            return Err(ServiceError::bad_request(
+                ErrorCode::InvalidBody,
+                "external_id must be at most 128 characters.",
+            ));
+        }
+        let now = Timestamp::now();
+        let job = JobRecord {
+            id: format!("job_{}", crate::random::alnum(16)?),
+            kind: JobKind::UsersImport,
+            status: JobStatus::Pending,
+            connection_id: connection.id.as_str().to_owned(),
+            connection: connection.name.clone(),
+            external_id: new.external_id,
+            upsert: new.upsert,
+            send_completion_email: new.send_completion_email,
+            total: users.len() as u64,
+            position: 0,
+            inserted: 0,
+            updated: 0,
+            failed: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let run = QueuedMail {
+            id: format!("mail_{}", crate::random::alnum(20)?),
+            job: OutboxJob::UsersImport {
+                job_id: job.id.clone(),
+            },
+            at: now,
+        };
+        self.store.insert_job(&job, &new.users, &run).await?;
+        self.job_intake.wake_worker();
+        tracing::info!(job = %job.id, connection = %job.connection, users = job.total, client = ?caller.actor, "bulk import queued");
+        Ok(job)
+    }
+
+    /// The CLI's import: the same job, without the API's size limit, run here and now (a
+    /// server sharing the store may pick up its outbox row too; the job's position keeps each
+    /// user written once). Answers with the ended job and the users it refused.
+    pub async fn import_now(
+        &self,
+        connection_name: &str,
+        users: String,
+        upsert: bool,
+    ) -> ServiceResult<(JobRecord, Vec<ImportFailure>)> {
+        let connection = self.tenant.connection_named(connection_name).await?;
+        let job = self
+            .start_import(
+                NewImport {
+                    connection_id: connection.id.as_str().to_owned(),
+                    users,
+                    upsert,
+                    external_id: None,
+                    send_completion_email: false,
+                },
+                &Caller::system(),
+            )
+            .await?;
+        self.run_import(&job.id).await?;
+        self.job_errors(&job.id).await
+    }
+
+    pub async fn get_job(&self, id: &str) -> ServiceResult<JobRecord> {
+        self.store.get_job(id).await?.ok_or_else(job_not_found)
+    }
+
+    /// The users the job could not import (none until it has run).
+    pub async fn job_errors(&self, id: &str) -> ServiceResult<(JobRecord, Vec<ImportFailure>)> {
+        let job = self.get_job(id).await?;
+        let errors = self.store.job_errors(id).await?;
+        Ok((job, errors))
+    }
+
+    /// Runs (or resumes) import `job_id` from the outbox. An error leaves the job where its last
+    /// batch put it, and the outbox retries.
+    pub(in crate::services) async fn run_import(&self, job_id: &str) -> ServiceResult<()> {
+        let Some(job) = self.store.get_job(job_id).await? else {
+            return Ok(());
+        };
+        if matches!(job.status, JobStatus::Completed | JobStatus::Failed) {
+            return Ok(());
+        }
+        let fail = |reason: &str| {
+            tracing::warn!(job = %job_id, reason, "bulk import failed");
+        };
+        let Some(input) = self.store.job_input(job_id).await? else {
+            fail("the uploaded file is gone");
+            return self.end(job_id, JobStatus::Failed).await;
+        };
+        let Ok(users) = serde_json::from_str::<Vec<Value>>(&input) else {
+            fail("the uploaded file is not a JSON array");
+            return self.end(job_id, JobStatus::Failed).await;
+        };
+        drop(input);
+        let connection = match self.tenant.get_connection(&job.connection_id).await {
+            Ok(c) => c,
+            Err(ServiceError::NotFound { .. }) => {
+                fail("the connection was deleted");
+                return self.end(job_id, JobStatus::Failed).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut position = usize::try_from(job.position).unwrap_or(usize::MAX);
+        while position < users.len() {
+            let end = (position + BATCH).min(users.len());
+            let now = Timestamp::now();
+            let mut batch = ImportBatch {
+                users: Vec::with_capacity(end - position),
+                invalid: Vec::new(),
+                settled: (end - position) as u64,
+                upsert: job.upsert,
+                at: now,
+            };
+            for value in &users[position..end] {
+                match read_user(value, &connection, now) {
+                    Ok((user, authenticators)) => batch.users.push(ImportedUser {
+                        user,
+                        authenticators,
+                        original: value.clone(),
+                    }),
+                    Err(errors) => batch.invalid.push(ImportFailure {
+                        user: value.clone(),
+                        errors,
+                    }),
+                }
+            }
+            match self
+                .store
+                .import_batch(job_id, position as u64, &batch)
+                .await?
+            {
+                Some(after) => position = usize::try_from(after.position).unwrap_or(usize::MAX),
+                // Another run of this job is ahead of this one: it finishes the job.
+                None => return Ok(()),
+            }
+        }
+        self.end(job_id, JobStatus::Completed).await
+    }
+
+    async fn end(&self, job_id: &str, status: JobStatus) -> ServiceResult<()> {
+        self.store
+            .set_job_status(job_id, status, Timestamp::now())
+            .await?;
+        Ok(())
+    }
+}
