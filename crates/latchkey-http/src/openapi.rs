@@ -1184,7 +1184,7 @@ fn management_api(paths: &mut Paths) {
                 "send_completion_email",
             ],
         )
-        .also(&[413])
+        .also(&[404, 413])
         .ok(202, job.clone()),
     );
     paths.add(

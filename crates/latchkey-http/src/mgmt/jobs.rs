@@ -5,10 +5,10 @@
 use super::Principal;
 use crate::AppState;
 use crate::errors::ApiError;
+use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Json;
 use latchkey_core::ErrorCode;
 use latchkey_core::services::NewImport;
 use latchkey_core::store::{JobRecord, JobStatus};
