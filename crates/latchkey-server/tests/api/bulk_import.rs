@@ -475,6 +475,10 @@ async fn imported_totp_factors_challenge_at_login_and_phone_factors_are_refused(
     assert_eq!(errors[0]["errors"][0]["path"], "mfa_factors/0");
     assert_eq!(errors[1]["errors"][0]["code"], "INVALID_FORMAT", "{errors}");
     assert_eq!(errors[1]["errors"][0]["path"], "mfa_factors/0/totp/secret");
+    // The report keeps who was refused and why, never their hashes or second-factor secrets.
+    assert_eq!(errors[0]["user"]["password_hash"], "[redacted]", "{errors}");
+    assert_eq!(errors[1]["user"]["mfa_factors"], "[redacted]", "{errors}");
+    assert!(!errors.to_string().contains(&hash), "{errors}");
 
     let res = app.login(&email, PASSWORD, "openid").await;
     assert_eq!(res.status(), 403);

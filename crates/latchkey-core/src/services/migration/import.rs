@@ -31,6 +31,25 @@ pub struct NewImport {
     pub send_completion_email: bool,
 }
 
+/// A user's object as the job's report keeps it: without its password hashes and second-factor
+/// secrets. The report outlives the job (the file itself is dropped when the job ends) and is
+/// answered by `GET /jobs/{id}/errors` and written to the CLI's errors file.
+fn report_copy(value: &serde_json::Value) -> serde_json::Value {
+    const SECRET_FIELDS: [&str; 3] = ["password_hash", "custom_password_hash", "mfa_factors"];
+    let mut copy = value.clone();
+    if let Some(object) = copy.as_object_mut() {
+        for field in SECRET_FIELDS {
+            if object.contains_key(field) {
+                object.insert(
+                    field.to_owned(),
+                    serde_json::Value::String("[redacted]".into()),
+                );
+            }
+        }
+    }
+    copy
+}
+
 fn job_not_found() -> ServiceError {
     ServiceError::not_found(ErrorCode::InexistentJob, "The job does not exist.")
 }
@@ -178,10 +197,10 @@ impl Migration {
                     Ok((user, authenticators)) => batch.users.push(ImportedUser {
                         user,
                         authenticators,
-                        original: value.clone(),
+                        original: report_copy(value),
                     }),
                     Err(errors) => batch.invalid.push(ImportFailure {
-                        user: value.clone(),
+                        user: report_copy(value),
                         errors,
                     }),
                 }
