@@ -25,6 +25,21 @@ pub(crate) struct LoginContext<'a> {
 }
 
 impl Credentials {
+    /// The detection settings, when `password` is in the corpus and detection is on.
+    async fn detected(
+        &self,
+        password: &Password,
+    ) -> ServiceResult<Option<BreachedPasswordDetection>> {
+        if !self.breach_corpus.is_breached(password.expose()).await {
+            return Ok(None);
+        }
+        let settings = self
+            .tenant
+            .settings_document::<BreachedPasswordDetection>()
+            .await?;
+        Ok(settings.enabled.then_some(settings))
+    }
+
     /// A new password for `user` (not stored yet at registration; unknown to a flow-v1 reset
     /// request, which must not look the address up): refused with `password_leaked` when it is
     /// breached and the stage's shields block.
@@ -35,16 +50,9 @@ impl Credentials {
         password: &Password,
         meta: &RequestMeta,
     ) -> ServiceResult<()> {
-        if !self.breach_corpus.is_breached(password.expose()).await {
+        let Some(settings) = self.detected(password).await? else {
             return Ok(());
-        }
-        let settings = self
-            .tenant
-            .settings_document::<BreachedPasswordDetection>()
-            .await?;
-        if !settings.enabled {
-            return Ok(());
-        }
+        };
         let response = settings.response_at(stage);
         self.record_breach(stage, user, None, meta, response.block, &settings)
             .await?;
@@ -65,16 +73,9 @@ impl Credentials {
         password: &Password,
         login: &LoginContext<'_>,
     ) -> ServiceResult<()> {
-        if !self.breach_corpus.is_breached(password.expose()).await {
+        let Some(settings) = self.detected(password).await? else {
             return Ok(());
-        }
-        let settings = self
-            .tenant
-            .settings_document::<BreachedPasswordDetection>()
-            .await?;
-        if !settings.enabled {
-            return Ok(());
-        }
+        };
         let response = settings.response_at(BreachStage::Login);
         self.record_breach(
             BreachStage::Login,
