@@ -137,10 +137,14 @@ async fn without_smtp_mail_is_written_to_the_outbox_directory() {
     let dir = app.data_dir.join("outbox");
     let mut eml = None;
     for _ in 0..200 {
-        eml = std::fs::read_dir(&dir)
-            .ok()
-            .and_then(|mut d| d.find_map(Result::ok))
-            .map(|e| e.path());
+        eml = std::fs::read_dir(&dir).ok().and_then(|mut d| {
+            // Only a finished message: it is written aside as `.….eml.part`, then renamed.
+            d.find_map(|e| {
+                e.ok()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            })
+        });
         if eml.is_some() {
             break;
         }
