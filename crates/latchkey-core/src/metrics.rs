@@ -84,6 +84,7 @@ pub struct Metrics {
     action_executions: Labelled<2>,
     password_resets: Labelled<2>,
     breached_passwords: Labelled<2>,
+    breach_range_failures: AtomicU64,
 }
 
 #[derive(Default, Clone)]
@@ -242,6 +243,11 @@ impl Metrics {
             .inc([stage, if blocked { "blocked" } else { "allowed" }]);
     }
 
+    /// The breached-password range service did not answer, or answered wrongly.
+    pub fn breach_range_failure(&self) {
+        self.breach_range_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The exposition text: these series, then `gauges` read at scrape time.
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(16 * 1024);
@@ -350,6 +356,17 @@ impl Metrics {
              change_password) and outcome (blocked, allowed).",
             ["stage", "outcome"],
             &self.breached_passwords.snapshot(),
+        );
+        header(
+            &mut out,
+            "latchkey_breach_range_failures_total",
+            "counter",
+            "Lookups the breached-password range service did not answer (or answered wrongly).",
+        );
+        let _ = writeln!(
+            out,
+            "latchkey_breach_range_failures_total {}",
+            self.breach_range_failures.load(Ordering::Relaxed)
         );
         out
     }

@@ -284,6 +284,15 @@ pub struct PasswordSettings {
     /// downloader's single sorted file or its directory of prefix files, or an index built by
     /// `latchkey breach build-index`. Checked at start-up (a bad one stops the server).
     pub breached_corpus: Option<PathBuf>,
+    /// A Have I Been Pwned compatible range service (a self-hosted mirror of
+    /// `https://api.pwnedpasswords.com/range/`), asked after the local corpora while detection
+    /// is on: only the first five hex digits of a password's SHA-1 are sent. Unset: none.
+    pub breached_range_url: Option<String>,
+    /// How long a range lookup may take before it counts as failed.
+    pub breached_range_timeout_ms: u64,
+    /// `open`: a failed range lookup counts as "not breached" (logged, counted). `closed`: a
+    /// new password is refused for now (503) until the service answers; logins go on.
+    pub breached_range_on_failure: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -352,6 +361,9 @@ impl Default for PasswordSettings {
             hashing_queue_depth: 64,
             hashing_queue_max_wait_ms: 1000,
             breached_corpus: None,
+            breached_range_url: None,
+            breached_range_timeout_ms: 1500,
+            breached_range_on_failure: "open".to_owned(),
         }
     }
 }
@@ -596,10 +608,28 @@ impl Settings {
         &self,
     ) -> anyhow::Result<std::sync::Arc<latchkey_core::password::breach::BreachCorpus>> {
         use latchkey_core::password::breach::BreachCorpus;
-        let corpus = match &self.passwords.breached_corpus {
+        use latchkey_core::password::breach::{RangeFailure, RangeService};
+        let mut corpus = match &self.passwords.breached_corpus {
             Some(path) => BreachCorpus::open(path).context("passwords.breached_corpus")?,
             None => BreachCorpus::bundled(),
         };
+        let on_failure = match self.passwords.breached_range_on_failure.as_str() {
+            "open" => RangeFailure::Open,
+            "closed" => RangeFailure::Closed,
+            other => anyhow::bail!(
+                "passwords.breached_range_on_failure must be \"open\" or \"closed\", not {other:?}"
+            ),
+        };
+        if let Some(url) = &self.passwords.breached_range_url {
+            let range = RangeService::new(
+                url,
+                std::time::Duration::from_millis(self.passwords.breached_range_timeout_ms),
+                on_failure,
+                std::sync::Arc::new(crate::breach_range::ReqwestRangeFetcher::new()?),
+            )
+            .context("passwords.breached_range_url")?;
+            corpus = corpus.with_range(range);
+        }
         Ok(std::sync::Arc::new(corpus))
     }
 

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod backchannel;
+pub mod breach_range;
 pub mod config;
 pub mod listener;
 pub mod logging;

@@ -70,6 +70,21 @@ pub struct EnableOption {
     pub enable: bool,
 }
 
+/// Latchkey's strength estimate (not in Auth0): a new password must reach `min_score` on
+/// zxcvbn's 0–4 scale (how many guesses an attacker needs, from patterns, dictionaries, the
+/// user's own details), and a refusal says why and what would help.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrengthEstimateOptions {
+    pub enable: bool,
+    #[serde(default = "default_min_score")]
+    pub min_score: u8,
+}
+
+fn default_min_score() -> u8 {
+    3
+}
+
 /// `options` of a database connection. Unknown keys are kept and returned as they came.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionOptions {
@@ -87,6 +102,8 @@ pub struct ConnectionOptions {
     pub password_dictionary: Option<DictionaryOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_no_personal_info: Option<EnableOption>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_strength_estimate: Option<StrengthEstimateOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brute_force_protection: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +152,14 @@ impl ConnectionOptions {
                 "must be between 0 and 24",
             ));
         }
+        if let Some(e) = &opts.password_strength_estimate
+            && !(1..=4).contains(&e.min_score)
+        {
+            return Err(ParseError::new(
+                "options.password_strength_estimate.min_score",
+                "must be between 1 and 4",
+            ));
+        }
         if let Some(d) = &opts.password_dictionary {
             if d.dictionary.len() > 200 {
                 return Err(ParseError::new(
@@ -167,6 +192,13 @@ impl ConnectionOptions {
             Some(h) if h.enable => h.size as usize,
             _ => 0,
         }
+    }
+    /// The zxcvbn score a new password must reach, when the estimate is on.
+    pub fn min_strength_score(&self) -> Option<u8> {
+        self.password_strength_estimate
+            .as_ref()
+            .filter(|e| e.enable)
+            .map(|e| e.min_score)
     }
 }
 
@@ -234,6 +266,9 @@ mod tests {
             json!({"password_complexity_options": {"min_length": 0}}),
             json!({"password_complexity_options": {"min_length": 129}}),
             json!({"password_history": {"enable": true, "size": 25}}),
+            json!({"password_strength_estimate": {"enable": true, "min_score": 5}}),
+            json!({"password_strength_estimate": {"enable": true, "min_score": 0}}),
+            json!({"password_strength_estimate": {"enable": true, "bogus": 1}}),
             json!([1]),
         ] {
             assert!(ConnectionOptions::from_json(bad.clone()).is_err(), "{bad}");

@@ -10,4 +10,6 @@ pub use hasher::{
     Argon2Settings, Overloaded, PasswordHasher, QueueLimits, Verification, raw_hash_for_benchmark,
 };
 pub use imported::ImportedHash;
-pub use policy::{PasswordPolicy, PersonalInfo, PolicyErrorName, PolicyViolation, RuleReport};
+pub use policy::{
+    ADVICE_CODES, PasswordPolicy, PersonalInfo, PolicyErrorName, PolicyViolation, RuleReport,
+};

@@ -125,6 +125,8 @@ pub struct PasswordPolicy {
     dictionary: Option<Vec<String>>,
     no_personal_info: bool,
     history_depth: usize,
+    /// zxcvbn's score (0–4) a new password must reach (`password_strength_estimate`).
+    min_score: Option<u8>,
 }
 
 enum Rule {
@@ -132,7 +134,16 @@ enum Rule {
     ShouldContain,
     ContainsAtLeast(usize),
     IdenticalChars(usize),
+    StrengthScore(u8),
 }
+
+/// Codes of the advice under a failed strength estimate: zxcvbn's warning and suggestions.
+/// They say what would help; they are not rules a password meets.
+pub const ADVICE_CODES: [&str; 2] = ["strengthWarning", "strengthSuggestion"];
+
+/// zxcvbn's work grows with the length; past this many characters the rest adds nothing a
+/// guesser would try, so the estimate looks at the beginning only.
+const ESTIMATE_PREFIX: usize = 100;
 
 impl PasswordPolicy {
     pub fn from_options(options: &ConnectionOptions) -> Self {
@@ -163,6 +174,7 @@ impl PasswordPolicy {
                 .as_ref()
                 .is_some_and(|o| o.enable),
             history_depth: options.history_depth(),
+            min_score: options.min_strength_score(),
         }
     }
 
@@ -175,6 +187,7 @@ impl PasswordPolicy {
             dictionary: Some(Vec::new()),
             no_personal_info: true,
             history_depth: 0,
+            min_score: None,
         }
     }
 
@@ -193,12 +206,17 @@ impl PasswordPolicy {
                 rules.push(Rule::IdenticalChars(2));
             }
         }
+        rules.extend(self.min_score.map(Rule::StrengthScore));
         rules
     }
 
     /// The rules with nothing verified yet: what a page shows before the user types.
     pub fn describe(&self) -> Vec<RuleReport> {
-        self.rules().iter().map(|r| report(r, None)).collect()
+        let nobody = PersonalInfo::default();
+        self.rules()
+            .iter()
+            .map(|r| report(r, None, &nobody))
+            .collect()
     }
 
     /// `* rule` lines, as in Auth0's `policy` field.
@@ -219,7 +237,7 @@ impl PasswordPolicy {
         let reports: Vec<RuleReport> = self
             .rules()
             .iter()
-            .map(|r| report(r, Some(password)))
+            .map(|r| report(r, Some(password), info))
             .collect();
         if reports.iter().any(|r| !r.verified) {
             return Err(self.violation(PolicyErrorName::Strength, reports));
@@ -304,8 +322,55 @@ fn has_class(p: &str, code: &str) -> bool {
     }
 }
 
-fn report(rule: &Rule, password: Option<&str>) -> RuleReport {
+/// zxcvbn's score for `password`, the user's own details counting as known words; with its
+/// warning and suggestions as advice items when the score is below `min`.
+fn strength_report(min: u8, password: Option<&str>, info: &PersonalInfo) -> RuleReport {
+    let estimate = password.map(|p| {
+        let end = p
+            .char_indices()
+            .nth(ESTIMATE_PREFIX)
+            .map_or(p.len(), |(i, _)| i);
+        let inputs: Vec<&str> = info.values.iter().map(String::as_str).collect();
+        zxcvbn::zxcvbn(&p[..end], &inputs)
+    });
+    let verified = estimate
+        .as_ref()
+        .is_some_and(|e| u8::from(e.score()) >= min);
+    let advice = |message: String, code: &'static str| RuleReport {
+        message,
+        format: None,
+        code,
+        items: None,
+        verified: false,
+    };
+    let items = estimate
+        .as_ref()
+        .filter(|_| !verified)
+        .and_then(|e| e.feedback())
+        .map(|f| {
+            let warning = f.warning().map(|w| advice(w.to_string(), ADVICE_CODES[0]));
+            warning
+                .into_iter()
+                .chain(
+                    f.suggestions()
+                        .iter()
+                        .map(|s| advice(s.to_string(), ADVICE_CODES[1])),
+                )
+                .collect::<Vec<_>>()
+        })
+        .filter(|items| !items.is_empty());
+    RuleReport {
+        message: "Hard to guess: strength %d out of 4 or more".into(),
+        format: Some(vec![json!(min)]),
+        code: "strengthScoreAtLeast",
+        items,
+        verified,
+    }
+}
+
+fn report(rule: &Rule, password: Option<&str>, info: &PersonalInfo) -> RuleReport {
     match rule {
+        Rule::StrengthScore(min) => strength_report(*min, password, info),
         Rule::Length(1) => RuleReport {
             message: "Non-empty password required".into(),
             format: None,
@@ -491,5 +556,45 @@ mod tests {
         assert!(p.evaluate("x-other-99", &info).is_ok());
         // Off by default.
         assert!(policy(json!({})).evaluate("password", &none).is_ok());
+    }
+
+    #[test]
+    fn the_strength_estimate_refuses_guessable_passwords_with_advice() {
+        let p = policy(json!({"passwordPolicy": "low",
+            "password_strength_estimate": {"enable": true, "min_score": 3}}));
+        let none = PersonalInfo::default();
+        // Meets every character rule a level could ask, and is still a keyboard walk.
+        let v = p.evaluate("Qwerty123!", &none).unwrap_err();
+        assert_eq!(v.name, PolicyErrorName::Strength);
+        let rule = v
+            .rules
+            .iter()
+            .find(|r| r.code == "strengthScoreAtLeast")
+            .unwrap();
+        assert!(!rule.verified);
+        let advice = rule.items.as_ref().unwrap();
+        assert!(advice.iter().all(|i| ADVICE_CODES.contains(&i.code)));
+        assert!(!advice.is_empty());
+        assert!(
+            v.policy_text
+                .contains("Hard to guess: strength 3 out of 4 or more")
+        );
+        // A few uncommon words pass.
+        assert!(p.evaluate("velvet orbit gravel tundra", &none).is_ok());
+        // The user's own details count as known words.
+        let info = PersonalInfo {
+            values: vec!["mortimerwhistlecraft".into()],
+        };
+        assert!(p.evaluate("mortimerwhistlecraft", &none).is_ok());
+        assert!(p.evaluate("mortimerwhistlecraft", &info).is_err());
+        // Off unless enabled; the rule is listed when it is.
+        let off = policy(json!({"passwordPolicy": "low",
+            "password_strength_estimate": {"enable": false}}));
+        assert!(off.evaluate("Qwerty123!", &none).is_ok());
+        assert!(
+            p.describe()
+                .iter()
+                .any(|r| r.code == "strengthScoreAtLeast" && r.items.is_none())
+        );
     }
 }

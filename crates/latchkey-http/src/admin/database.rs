@@ -64,6 +64,10 @@ pub(super) struct PolicyFields {
     pub(super) words: String,
     #[serde(default)]
     pub(super) no_personal_info: Option<String>,
+    #[serde(default)]
+    pub(super) estimate: Option<String>,
+    #[serde(default)]
+    pub(super) min_score: String,
 }
 
 fn checked(v: &Option<String>) -> bool {
@@ -96,6 +100,11 @@ impl PolicyFields {
                 .password_no_personal_info
                 .as_ref()
                 .is_some_and(|p| p.enable)),
+            estimate: on(o.min_strength_score().is_some()),
+            min_score: o
+                .password_strength_estimate
+                .as_ref()
+                .map_or_else(|| "3".to_owned(), |e| e.min_score.to_string()),
         }
     }
 
@@ -137,6 +146,13 @@ impl PolicyFields {
             "password_no_personal_info".into(),
             json!({"enable": checked(&self.no_personal_info)}),
         );
+        // Left out while it was never turned on, so the options stay as Auth0 knows them.
+        if checked(&self.estimate) || o.contains_key("password_strength_estimate") {
+            o.insert(
+                "password_strength_estimate".into(),
+                json!({"enable": checked(&self.estimate), "min_score": number_or_text(&self.min_score)}),
+            );
+        }
         Value::Object(o)
     }
 }
@@ -166,6 +182,17 @@ fn level_name(level: PasswordPolicyLevel) -> &'static str {
         PasswordPolicyLevel::Excellent => "excellent",
     }
 }
+
+/// zxcvbn's scores a connection may require, as the console offers them.
+const SCORES: [(&str, &str); 4] = [
+    (
+        "1",
+        "1: stops the most guessable (top passwords, short patterns)",
+    ),
+    ("2", "2: somewhat guessable passwords refused"),
+    ("3", "3: safely unguessable online (recommended)"),
+    ("4", "4: very unguessable, even offline"),
+];
 
 const LEVELS: [(&str, &str); 5] = [
     ("none", "None: at least 1 character"),
@@ -237,6 +264,7 @@ fn connection_page(
         path: connection_path(conn.id.as_str()),
         csrf: console.csrf(),
         levels: &LEVELS,
+        scores: &SCORES,
         fields,
         rules: RuleLine::list(&rules, false),
         other: other_checks(&conn.options),

@@ -15,6 +15,8 @@ pub(super) struct Connection<'a> {
     pub(super) csrf: String,
     /// The strength levels: (value, label).
     pub(super) levels: &'a [(&'a str, &'a str)],
+    /// The strength estimate's scores: (value, label).
+    pub(super) scores: &'a [(&'a str, &'a str)],
     pub(super) fields: &'a PolicyFields,
     pub(super) rules: Vec<RuleLine>,
     /// The checks besides the rules, one sentence each.

@@ -128,6 +128,14 @@ fn french(en: &str) -> Option<String> {
     {
         return Some(format!("Pas plus de {n} caractères identiques à la suite"));
     }
+    if let Some(n) = en
+        .strip_prefix("Hard to guess: strength ")
+        .and_then(|r| r.strip_suffix(" out of 4 or more"))
+    {
+        return Some(format!(
+            "Difficile à deviner : robustesse d'au moins {n} sur 4"
+        ));
+    }
     let fr = match en {
         // Layout and common
         "Continue" => "Continuer",
@@ -147,6 +155,68 @@ fn french(en: &str) -> Option<String> {
         "This page expired" => "Cette page a expiré",
         "This login page expired. Go back to the application and try again." => {
             "Cette page de connexion a expiré. Revenez à l'application et réessayez."
+        }
+        // The strength estimate's advice (zxcvbn's warnings and suggestions)
+        "Straight rows of keys are easy to guess." => {
+            "Les rangées de touches du clavier sont faciles à deviner."
+        }
+        "Short keyboard patterns are easy to guess." => {
+            "Les motifs courts du clavier sont faciles à deviner."
+        }
+        "Repeats like \"aaa\" are easy to guess." => {
+            "Les répétitions comme « aaa » sont faciles à deviner."
+        }
+        "Repeats like \"abcabcabc\" are only slightly harder to guess than \"abc\"." => {
+            "Les répétitions comme « abcabcabc » ne sont guère plus difficiles à deviner que « abc »."
+        }
+        "This is a top-10 common password." => "C'est l'un des 10 mots de passe les plus courants.",
+        "This is a top-100 common password." => {
+            "C'est l'un des 100 mots de passe les plus courants."
+        }
+        "This is a very common password." => "C'est un mot de passe très courant.",
+        "This is similar to a commonly used password." => {
+            "Il ressemble à un mot de passe très utilisé."
+        }
+        "Sequences like abc or 6543 are easy to guess." => {
+            "Les suites comme abc ou 6543 sont faciles à deviner."
+        }
+        "Recent years are easy to guess." => "Les années récentes sont faciles à deviner.",
+        "A word by itself is easy to guess." => "Un mot seul est facile à deviner.",
+        "Dates are often easy to guess." => "Les dates sont souvent faciles à deviner.",
+        "Names and surnames by themselves are easy to guess." => {
+            "Les prénoms et les noms seuls sont faciles à deviner."
+        }
+        "Common names and surnames are easy to guess." => {
+            "Les prénoms et noms courants sont faciles à deviner."
+        }
+        "Use a few words, avoid common phrases." => {
+            "Utilisez quelques mots, évitez les expressions courantes."
+        }
+        "No need for symbols, digits, or uppercase letters." => {
+            "Les symboles, chiffres et majuscules ne sont pas nécessaires."
+        }
+        "Add another word or two. Uncommon words are better." => {
+            "Ajoutez un ou deux mots. Les mots peu courants sont préférables."
+        }
+        "Capitalization doesn't help very much." => "Les majuscules n'aident pas beaucoup.",
+        "All-uppercase is almost as easy to guess as all-lowercase." => {
+            "Tout en majuscules est presque aussi facile à deviner que tout en minuscules."
+        }
+        "Reversed words aren't much harder to guess." => {
+            "Les mots à l'envers ne sont guère plus difficiles à deviner."
+        }
+        "Predictable substitutions like '@' instead of 'a' don't help very much." => {
+            "Les substitutions prévisibles comme « @ » au lieu de « a » n'aident pas beaucoup."
+        }
+        "Use a longer keyboard pattern with more turns." => {
+            "Utilisez un motif de clavier plus long avec plus de changements de direction."
+        }
+        "Avoid repeated words and characters." => "Évitez les mots et caractères répétés.",
+        "Avoid sequences." => "Évitez les suites.",
+        "Avoid recent years." => "Évitez les années récentes.",
+        "Avoid years that are associated with you." => "Évitez les années qui vous sont associées.",
+        "Avoid dates and years that are associated with you." => {
+            "Évitez les dates et années qui vous sont associées."
         }
         // Login and sign-up
         "Log in" => "Connexion",
@@ -326,5 +396,57 @@ mod tests {
             r#"<h1>Connexion</h1><p class="lead">pour continuer vers <strong>Connexion</strong></p><label for="p">Mot de passe</label><li>Au moins 8 caractères</li><div>Nous venons de vous envoyer un e-mail pour réinitialiser votre mot de passe.</div>"#
         );
         assert_eq!(translate_html(Lang::En, html), html);
+    }
+
+    /// The strength estimate's advice is shown on the hosted pages: every warning and
+    /// suggestion it gives for typical weak passwords has its French text.
+    #[test]
+    fn the_strength_estimates_advice_is_translated() {
+        use latchkey_core::domain::ConnectionOptions;
+        use latchkey_core::password::{PasswordPolicy, PersonalInfo};
+        #[allow(clippy::unwrap_used)]
+        let options = ConnectionOptions::from_json(serde_json::json!({
+            "password_strength_estimate": {"enable": true, "min_score": 4}
+        }))
+        .unwrap();
+        let policy = PasswordPolicy::from_options(&options);
+        let info = PersonalInfo {
+            values: vec!["mortimer".into()],
+        };
+        let weak = [
+            "qwertyuiop",
+            "zxcvbn",
+            "aaaaaaaa",
+            "abcabcabc",
+            "password",
+            "123456",
+            "Password1",
+            "p@ssw0rd",
+            "abcdefg",
+            "2019",
+            "sunshine",
+            "11/11/1999",
+            "mortimer",
+            "john",
+            "smith",
+            "drowssap",
+            "PASSWORD",
+            "qazwsx",
+            "1qaz2wsx3edc",
+        ];
+        let mut seen = 0;
+        for password in weak {
+            let Err(v) = policy.evaluate(password, &info) else {
+                panic!("{password} passed min_score 4");
+            };
+            for advice in v.rules.iter().flat_map(|r| r.items.iter().flatten()) {
+                if latchkey_core::password::ADVICE_CODES.contains(&advice.code) {
+                    seen += 1;
+                    assert!(french(&advice.message).is_some(), "{}", advice.message);
+                }
+            }
+        }
+        assert!(seen > 10, "{seen}");
+        assert!(french("Hard to guess: strength 3 out of 4 or more").is_some());
     }
 }

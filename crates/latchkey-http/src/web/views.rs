@@ -1,6 +1,6 @@
 //! View types shared by hosted pages and console templates.
 
-use latchkey_core::password::RuleReport;
+use latchkey_core::password::{ADVICE_CODES, RuleReport};
 
 /// One password rule as a list item: its text and, once a password was tried, whether it
 /// was met (`state` "ok" or "bad", shown in colour and in words for screen readers).
@@ -20,6 +20,8 @@ impl RuleLine {
         Self {
             text: r.text(),
             state: match (checked, r.verified) {
+                // A strength estimate's warning and suggestions: advice, neither met nor not.
+                _ if ADVICE_CODES.contains(&r.code) => "hint",
                 (false, _) => "",
                 (true, true) => "ok",
                 (true, false) => "bad",

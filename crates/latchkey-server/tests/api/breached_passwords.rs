@@ -417,3 +417,156 @@ async fn a_missing_or_damaged_corpus_stops_the_start() {
         assert!(err.contains(expected), "{expected} in {err}");
     }
 }
+
+/// A Have I Been Pwned compatible range mirror on loopback: it lists `RANGE_ONLY` (and padding)
+/// under its prefix, and records what it was asked.
+const RANGE_ONLY: &str = "Only-The-Mirror-Knows-This-1";
+
+#[tokio::test]
+async fn a_range_service_is_asked_with_five_hex_digits_only_while_detection_is_on() {
+    use crate::loopback_http::{Request, serve};
+    use std::sync::{Arc, Mutex};
+    let asked: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let seen = asked.clone();
+    let listed = hex_upper(&sha1(RANGE_ONLY));
+    let mirror = serve(move |req| {
+        seen.lock().unwrap().push(req.clone());
+        let prefix = req.path.trim_start_matches("/range/");
+        let mut body = format!("{}:0\r\n", "0".repeat(35));
+        if listed.starts_with(prefix) {
+            body.push_str(&format!("{}:42\r\n", &listed[5..]));
+        }
+        (200, "text/plain".into(), body.into_bytes())
+    })
+    .await;
+    let app = spawn_app_with(move |s| {
+        s.passwords.breached_range_url = Some(format!("{mirror}/range"));
+    })
+    .await;
+
+    // Off: the mirror is never asked.
+    let (status, body) = signup(&app, "first@example.com", RANGE_ONLY).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(asked.lock().unwrap().is_empty());
+
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            SETTINGS,
+            Some(json!({"enabled": true, "shields": ["block"],
+                "stage": {"pre-user-registration": {"shields": ["block"]}}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = signup(&app, "second@example.com", RANGE_ONLY).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "password_leaked", "{body}");
+    let (status, body) = signup(&app, "third@example.com", "Not-Known-Anywhere-93").await;
+    assert_eq!(status, 200, "{body}");
+    // Known to the mirror, at login too (the first user's password was accepted while off).
+    let res = app.login("first@example.com", RANGE_ONLY, "openid").await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "password_leaked", "{body}");
+
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 3);
+    for req in &asked {
+        assert_eq!(req.method, "GET");
+        let prefix = req.path.strip_prefix("/range/").unwrap();
+        assert_eq!(prefix.len(), 5, "{}", req.path);
+        assert!(prefix.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(req.query, "");
+        assert!(req.body.is_empty());
+        assert_eq!(req.header("add-padding"), Some("true"));
+    }
+    assert_eq!(
+        asked[0].path,
+        format!("/range/{}", &hex_upper(&sha1(RANGE_ONLY))[..5])
+    );
+}
+
+#[tokio::test]
+async fn a_range_service_that_fails_closed_holds_new_passwords_but_not_logins() {
+    use crate::loopback_http::{empty, serve};
+    let mirror = serve(|_| empty(502)).await;
+    let app = spawn_app_with(move |s| {
+        s.passwords.breached_range_url = Some(format!("{mirror}/range/"));
+        s.passwords.breached_range_on_failure = "closed".into();
+        s.metrics.allow_from = vec!["127.0.0.1/32".into(), "::1/128".into()];
+    })
+    .await;
+    app.create_user("kept@example.com", "Set-While-Detection-Off-5")
+        .await;
+    let (status, _) = app
+        .api(Method::PATCH, SETTINGS, Some(json!({"enabled": true})))
+        .await;
+    assert_eq!(status, 200);
+    // A new password waits for the service: 503 with Retry-After, in the surface's shape.
+    let (client_id, _) = app.app_client();
+    let res = app
+        .http
+        .post(app.url("/dbconnections/signup"))
+        .json(&json!({"client_id": client_id, "email": "held@example.com",
+                      "password": "Unchecked-For-Now-8", "connection": CONNECTION}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let (status, body) = app
+        .api(
+            Method::POST,
+            "/users",
+            Some(
+                json!({"connection": CONNECTION, "email": "held2@example.com",
+                        "password": "Unchecked-For-Now-8"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["statusCode"], 503);
+    // A login goes on.
+    let res = app
+        .login("kept@example.com", "Set-While-Detection-Off-5", "openid")
+        .await;
+    assert_eq!(res.status(), 200);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("latchkey_breach_range_failures_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(failures >= 3, "{failures}");
+}
+
+#[tokio::test]
+async fn a_bad_range_setting_stops_the_start() {
+    for (url, on_failure, expected) in [
+        ("ftp://mirror.example/range/", "open", "http(s) URL"),
+        ("not a url", "open", "is not a URL"),
+        (
+            "https://mirror.example/range/",
+            "sometimes",
+            "\"open\" or \"closed\"",
+        ),
+    ] {
+        let mut settings = crate::helpers::settings(&temp_dir(), None);
+        settings.passwords.breached_range_url = Some(url.into());
+        settings.passwords.breached_range_on_failure = on_failure.into();
+        let err = match latchkey_server::Application::build(&settings, &Default::default()).await {
+            Ok(_) => panic!("{url} / {on_failure} was accepted"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains(expected), "{expected} in {err}");
+    }
+}

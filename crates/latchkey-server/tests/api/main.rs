@@ -37,6 +37,7 @@ mod management;
 mod metrics;
 mod openapi;
 mod operations;
+mod password_strength;
 mod readme;
 mod reset;
 mod resource_servers;

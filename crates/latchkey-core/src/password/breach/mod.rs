@@ -12,6 +12,10 @@
 //! * Latchkey's compact index, built once from the sorted file by `latchkey breach
 //!   build-index`: 8 bytes a hash behind a 512 KiB bucket table (`index.rs`).
 //!
+//! Last, if configured, a Have I Been Pwned compatible range service (a self-hosted mirror,
+//! k-anonymity: five hex digits of the hash leave the server), asked only when detection is on
+//! and the local corpora do not know the password (`range.rs`).
+//!
 //! Every form is read with positioned reads, never loaded: the operating system's page cache
 //! holds what is hot, so a billion hashes cost disk, not memory. A corpus that is missing or does
 //! not look like one of the forms is refused when it is opened (a start-up error); a read that
@@ -19,9 +23,11 @@
 
 mod index;
 mod prefix_dir;
+mod range;
 mod sorted_file;
 
 pub use index::{BuildProgress, IndexWriter, build_index, index_key};
+pub use range::{RangeFailure, RangeFetcher, RangeService};
 
 use anyhow::Context;
 use std::path::Path;
@@ -81,12 +87,36 @@ impl Source {
 /// Where breached passwords are looked up. Cheap to share (`Arc`).
 pub struct BreachCorpus {
     file: Option<Source>,
+    range: Option<RangeService>,
+}
+
+/// What the range service said of a password.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeAnswer {
+    /// No range service is configured, or it does not list the password.
+    NotListed,
+    Listed,
+    /// It did not answer, or answered wrongly, and is configured to fail closed.
+    Unanswered,
 }
 
 impl BreachCorpus {
     /// The bundled corpus only.
     pub fn bundled() -> Self {
-        Self { file: None }
+        Self {
+            file: None,
+            range: None,
+        }
+    }
+
+    /// Adds a range service, asked after the local corpora.
+    pub fn with_range(mut self, range: RangeService) -> Self {
+        self.range = Some(range);
+        self
+    }
+
+    pub fn has_range(&self) -> bool {
+        self.range.is_some()
     }
 
     /// The bundled corpus and the local corpus at `path` (a sorted file, a prefix directory or a
@@ -101,14 +131,41 @@ impl BreachCorpus {
         } else {
             Source::Sorted(sorted_file::SortedHashFile::open(path)?)
         };
-        Ok(Self { file: Some(source) })
+        Ok(Self {
+            file: Some(source),
+            range: None,
+        })
     }
 
     /// What is loaded, for the start-up log.
     pub fn describe(&self) -> String {
-        match &self.file {
+        let mut text = match &self.file {
             None => "bundled corpus only".to_owned(),
             Some(s) => format!("bundled corpus and a {}", s.describe()),
+        };
+        if let Some(r) = &self.range {
+            text.push_str(&format!(", then the range service {}", r.base()));
+        }
+        text
+    }
+
+    /// Asks the range service, if there is one. A failure is logged and counted; it is
+    /// `Unanswered` only when the service is set to fail closed.
+    pub async fn range_lookup(&self, password: &str) -> RangeAnswer {
+        let Some(range) = &self.range else {
+            return RangeAnswer::NotListed;
+        };
+        match range.contains(&sha1(password)).await {
+            Ok(true) => RangeAnswer::Listed,
+            Ok(false) => RangeAnswer::NotListed,
+            Err(reason) => {
+                crate::metrics::METRICS.breach_range_failure();
+                tracing::warn!(service = %range.base(), %reason, fail = ?range.on_failure, "breached-password range service did not answer");
+                match range.on_failure {
+                    RangeFailure::Open => RangeAnswer::NotListed,
+                    RangeFailure::Closed => RangeAnswer::Unanswered,
+                }
+            }
         }
     }
 
@@ -126,9 +183,9 @@ impl BreachCorpus {
         }
     }
 
-    /// Whether `password` is known breached. The file lookup runs on the blocking pool (it
-    /// reads the disk); a failed read counts as "not breached", logged.
-    pub async fn is_breached(self: &Arc<Self>, password: &str) -> bool {
+    /// Whether `password` is in the bundled corpus or the local file. The file lookup runs on
+    /// the blocking pool (it reads the disk); a failed read counts as "not breached", logged.
+    pub async fn in_local_corpus(self: &Arc<Self>, password: &str) -> bool {
         if Self::bundled_contains(password) {
             return true;
         }

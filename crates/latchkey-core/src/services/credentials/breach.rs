@@ -10,6 +10,7 @@ use crate::domain::{Password, User};
 use crate::error::{NEW_PASSWORD_LEAKED, ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
 use crate::mail::OutboxJob;
+use crate::password::breach::RangeAnswer;
 use crate::ratelimit::RateRule;
 use crate::services::Credentials;
 use std::time::Duration;
@@ -25,19 +26,38 @@ pub(crate) struct LoginContext<'a> {
 }
 
 impl Credentials {
-    /// The detection settings, when `password` is in the corpus and detection is on.
+    /// The detection settings, when `password` is breached and detection is on. The local
+    /// corpora are asked first (no store read for the common case of a password that is not in
+    /// them); the range service, when there is one, only once the settings say detection is
+    /// on, so that nothing about a password leaves the server while it is off. A range service
+    /// that fails closed refuses a new password for now (503); a login goes on.
     async fn detected(
         &self,
         password: &Password,
+        new_password: bool,
     ) -> ServiceResult<Option<BreachedPasswordDetection>> {
-        if !self.breach_corpus.is_breached(password.expose()).await {
+        let local = self.breach_corpus.in_local_corpus(password.expose()).await;
+        if !local && !self.breach_corpus.has_range() {
             return Ok(None);
         }
         let settings = self
             .tenant
             .settings_document::<BreachedPasswordDetection>()
             .await?;
-        Ok(settings.enabled.then_some(settings))
+        if !settings.enabled {
+            return Ok(None);
+        }
+        if local {
+            return Ok(Some(settings));
+        }
+        match self.breach_corpus.range_lookup(password.expose()).await {
+            RangeAnswer::Listed => Ok(Some(settings)),
+            RangeAnswer::NotListed => Ok(None),
+            RangeAnswer::Unanswered if new_password => Err(ServiceError::Unavailable(
+                anyhow::anyhow!("the breached-password range service did not answer"),
+            )),
+            RangeAnswer::Unanswered => Ok(None),
+        }
     }
 
     /// A new password for `user` (not stored yet at registration; unknown to a flow-v1 reset
@@ -50,7 +70,7 @@ impl Credentials {
         password: &Password,
         meta: &RequestMeta,
     ) -> ServiceResult<()> {
-        let Some(settings) = self.detected(password).await? else {
+        let Some(settings) = self.detected(password, true).await? else {
             return Ok(());
         };
         let response = settings.response_at(stage);
@@ -73,7 +93,7 @@ impl Credentials {
         password: &Password,
         login: &LoginContext<'_>,
     ) -> ServiceResult<()> {
-        let Some(settings) = self.detected(password).await? else {
+        let Some(settings) = self.detected(password, false).await? else {
             return Ok(());
         };
         let response = settings.response_at(BreachStage::Login);
