@@ -606,8 +606,8 @@ async fn create(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<NewUserFi
         user_metadata: serde_json::Map::new(),
         app_metadata: serde_json::Map::new(),
         blocked: false,
-        // As Auth0's Dashboard: an unverified address gets the verification mail.
-        verify_email: f.email_verified.is_none(),
+        // The console's form has no "send verification email" choice yet: none is sent.
+        verify_email: false,
     };
     let caller = console.admin.caller(meta);
     match console.state.services.users.create_user(new, &caller).await {

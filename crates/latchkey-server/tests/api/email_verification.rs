@@ -593,3 +593,63 @@ async fn headless_chromium_follows_the_link_to_the_result_url() {
     );
     assert!(email_verified(&app, id).await);
 }
+
+/// The mail the SDK script's job sent: one, to its `job-…` user, with a verification link.
+async fn assert_one_job_mail(sink: &SmtpSink, prefix: &str) {
+    let mails = sink.wait_for(1, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mails = if mails.len() == sink.mails().len() {
+        mails
+    } else {
+        sink.mails()
+    };
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let to = &mails[0].to[0];
+    assert!(
+        to.starts_with(prefix) && to.ends_with("@example.com"),
+        "{to}"
+    );
+    assert!(
+        mails[0].link().contains("/lo/email-verification?ticket="),
+        "{}",
+        mails[0].link()
+    );
+}
+
+#[tokio::test]
+async fn the_official_python_sdk_creates_tickets_and_verification_jobs() {
+    let python = std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| {
+        crate::sdk::repo_root()
+            .join(".venv/bin/python")
+            .display()
+            .to_string()
+    });
+    let sink = SmtpSink::start().await;
+    let server = crate::helpers::start_binary(false, &[("LATCHKEY_SMTP_URL", &sink.url())]).await;
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(crate::sdk::repo_root().join("tests-sdk/python/verification_flow.py"))
+        .env(
+            "LATCHKEY_BASE_URL",
+            format!("http://127.0.0.1:{}", server.port),
+        )
+        .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"));
+    crate::sdk::run(cmd, "auth0-python verification flow").await;
+    assert_one_job_mail(&sink, "job-").await;
+}
+
+#[tokio::test]
+async fn the_official_node_sdk_creates_tickets_and_verification_jobs() {
+    let dir = std::env::var("LATCHKEY_NODE_SDK_DIR").map_or_else(
+        |_| crate::sdk::repo_root().join("tests-sdk/node"),
+        std::path::PathBuf::from,
+    );
+    let sink = SmtpSink::start().await;
+    let server = crate::helpers::start_binary(true, &[("LATCHKEY_SMTP_URL", &sink.url())]).await;
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(dir.join("verification_flow.mjs"))
+        .env("LATCHKEY_DOMAIN", format!("127.0.0.1:{}", server.port))
+        .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"))
+        .env("NODE_EXTRA_CA_CERTS", server.data_dir.join("tls/cert.pem"));
+    crate::sdk::run(cmd, "node auth0 verification flow").await;
+    assert_one_job_mail(&sink, "node-job-").await;
+}
