@@ -653,3 +653,31 @@ async fn the_official_node_sdk_creates_tickets_and_verification_jobs() {
     crate::sdk::run(cmd, "node auth0 verification flow").await;
     assert_one_job_mail(&sink, "node-job-").await;
 }
+
+#[tokio::test]
+async fn the_console_sends_the_verification_mail_from_the_users_page() {
+    let (app, sink) = app_with_sink().await;
+    let user = quiet_user(&app, "console@example.com").await;
+    let id = user["user_id"].as_str().unwrap();
+    let mut b = crate::admin::signed_in_admin(&app).await;
+    let path: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    let user_path = format!("/admin/users/{path}");
+    let (status, page, _) = b.get(&app.url(&user_path)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Send verification email"), "{page}");
+    let csrf = crate::login::hidden(&page, "_csrf");
+    let (status, _, location) = b
+        .post(
+            &app.url(&format!("{user_path}/send-verification")),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(location.unwrap().ends_with("done=verification-sent"));
+    let mail = verification_mail(&sink, 1, "console@example.com").await;
+    assert_eq!(follow(&app, &mail.link()).await.status(), 200);
+    assert!(email_verified(&app, id).await);
+    // A verified address is not offered the action any more.
+    let (_, page, _) = b.get(&app.url(&user_path)).await;
+    assert!(!page.contains("Send verification email"));
+}
