@@ -141,7 +141,7 @@ async function main() {
   const token = tok.body.access_token;
   ok("got a Management API token");
 
-  const user = await api(baseUrl, "POST", "/api/v2/users", token, { connection, email: EMAIL, password: PASSWORD });
+  const user = await api(baseUrl, "POST", "/api/v2/users", token, { connection, email: EMAIL, password: PASSWORD, verify_email: false });
   check(user.status === 201, `create user: ${user.status} ${show(user.body)}`);
   ok(`created user ${user.body.user_id} <${EMAIL}>`);
 

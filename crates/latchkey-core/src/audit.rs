@@ -20,6 +20,14 @@ pub mod codes {
     pub const FAILED_CHANGE_PASSWORD: &str = "fcp";
     pub const SUCCESS_CHANGE_PASSWORD_REQUEST: &str = "scpr";
     pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
+    /// An email verification link was followed and the address verified.
+    pub const SUCCESS_VERIFICATION_EMAIL: &str = "sv";
+    /// An email verification link could not be used (used, expired, address changed).
+    pub const FAILED_VERIFICATION_EMAIL: &str = "fv";
+    /// A verification mail was sent.
+    pub const SUCCESS_VERIFICATION_EMAIL_REQUEST: &str = "svr";
+    /// A verification mail could not be sent.
+    pub const FAILED_VERIFICATION_EMAIL_REQUEST: &str = "fvr";
     pub const FAILED_MFA: &str = "gd_auth_failed";
     pub const BLOCKED_BY_ATTEMPTS: &str = "limit_wc";
     /// Suspicious IP throttling refused an address (Auth0's "blocked IP address").

@@ -85,4 +85,8 @@ impl CoreConfig {
     pub fn reset_url(&self, token: &str) -> String {
         format!("{}lo/reset?ticket={token}#", self.issuer)
     }
+    /// The email-verification link for `token` (Auth0's `/u/email-verification?ticket=…#`).
+    pub fn verification_url(&self, token: &str) -> String {
+        format!("{}lo/email-verification?ticket={token}#", self.issuer)
+    }
 }

@@ -78,6 +78,15 @@ pub enum OutboxJob {
     LogStreamDelivery { stream_id: String, log_id: String },
     /// Run (or resume, from its stored position) the bulk user import `job_id`.
     UsersImport { job_id: String },
+    /// The `verify_email` mail to `user_id`: the ticket is minted at delivery. `job_id` is
+    /// the `/api/v2/jobs/verification-email` job it settles, if it came from one.
+    VerificationEmail {
+        user_id: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job_id: Option<String>,
+    },
 }
 
 /// The outbox's lanes: each has its own worker slots, so mail to people never waits behind
@@ -112,7 +121,8 @@ impl OutboxJob {
             | Self::AccountBlocked { .. }
             | Self::PasswordChanged { .. }
             | Self::AdminPasswordReset { .. }
-            | Self::BreachedPasswordAdminNotice { .. } => Lane::People,
+            | Self::BreachedPasswordAdminNotice { .. }
+            | Self::VerificationEmail { .. } => Lane::People,
             Self::PostChangePasswordActions { .. }
             | Self::BackChannelLogout { .. }
             | Self::LogStreamDelivery { .. }
@@ -132,6 +142,7 @@ impl OutboxJob {
             Self::BackChannelLogout { .. } => "back_channel_logout",
             Self::LogStreamDelivery { .. } => "log_stream_delivery",
             Self::UsersImport { .. } => "users_import",
+            Self::VerificationEmail { .. } => "verification_email",
         }
     }
 
@@ -198,6 +209,13 @@ impl std::fmt::Debug for OutboxJob {
                 .debug_struct("UsersImport")
                 .field("job_id", job_id)
                 .finish(),
+            Self::VerificationEmail {
+                user_id, job_id, ..
+            } => f
+                .debug_struct("VerificationEmail")
+                .field("user_id", user_id)
+                .field("job_id", job_id)
+                .finish_non_exhaustive(),
         }
     }
 }

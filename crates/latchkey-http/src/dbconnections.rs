@@ -142,6 +142,8 @@ async fn signup(
         user_metadata: params.object("user_metadata")?,
         app_metadata: Map::new(),
         blocked: false,
+        // Auth0 sends the verification mail on sign-up (when the template is enabled).
+        verify_email: true,
     };
     let user = state
         .services

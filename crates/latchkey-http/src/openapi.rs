@@ -1188,6 +1188,26 @@ fn management_api(paths: &mut Paths) {
         .ok(202, job.clone()),
     );
     paths.add(
+        m(
+            "post",
+            "/jobs/verification-email",
+            "jobs",
+            "Send a user the email-verification mail (a job)",
+        )
+        .scopes(&["update:users"])
+        .json_body(json!({"type": "object", "additionalProperties": false,
+            "required": ["user_id"],
+            "properties": {
+                "user_id": {"type": "string"},
+                "client_id": {"type": "string"},
+                "identity": {"type": "object", "required": ["user_id", "provider"],
+                             "properties": {"user_id": {"type": "string"},
+                                            "provider": {"type": "string"}}},
+                "organization_id": {"type": "string"}}}))
+        .also(&[404])
+        .ok(201, job.clone()),
+    );
+    paths.add(
         m("get", "/jobs/{id}", "jobs", "A job's status")
             .scopes(&["create:users", "read:users"])
             .ok(200, job),
@@ -1246,6 +1266,34 @@ fn management_api(paths: &mut Paths) {
         )
         .scopes(&["create:user_tickets"])
         .json_body(any.clone())
+        .also(&[404])
+        .ok(
+            201,
+            json!({"type": "object", "required": ["ticket"],
+                        "properties": {"ticket": {"type": "string"}}}),
+        ),
+    );
+
+    paths.add(
+        m(
+            "post",
+            "/tickets/email-verification",
+            "tickets",
+            "An email-verification ticket",
+        )
+        .scopes(&["create:user_tickets"])
+        .json_body(json!({"type": "object", "additionalProperties": false,
+            "required": ["user_id"],
+            "properties": {
+                "user_id": {"type": "string"},
+                "result_url": {"type": "string"},
+                "client_id": {"type": "string"},
+                "organization_id": {"type": "string"},
+                "ttl_sec": {"type": "integer"},
+                "includeEmailInRedirect": {"type": "boolean"},
+                "identity": {"type": "object", "required": ["user_id", "provider"],
+                             "properties": {"user_id": {"type": "string"},
+                                            "provider": {"type": "string"}}}}}))
         .also(&[404])
         .ok(
             201,

@@ -144,6 +144,25 @@ pub fn signing_key(row: &AnyRow) -> anyhow::Result<SigningKeyRecord> {
     })
 }
 
+pub fn verification_ticket(
+    row: &AnyRow,
+) -> anyhow::Result<latchkey_core::store::VerificationTicket> {
+    Ok(latchkey_core::store::VerificationTicket {
+        id: row.try_get("id")?,
+        digest: row.try_get("digest")?,
+        user_id: UserId::from_trusted(row.try_get("user_id")?),
+        email: row.try_get("email")?,
+        client_id: row.try_get("client_id")?,
+        result_url: row.try_get("result_url")?,
+        include_email: row.try_get::<i64, _>("include_email")? != 0,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        expires_at: Timestamp::from_millis(row.try_get("expires_at")?),
+        used_at: row
+            .try_get::<Option<i64>, _>("used_at")?
+            .map(Timestamp::from_millis),
+    })
+}
+
 pub fn password_ticket(row: &AnyRow) -> anyhow::Result<latchkey_core::store::PasswordTicket> {
     let kind: String = row.try_get("kind")?;
     Ok(latchkey_core::store::PasswordTicket {

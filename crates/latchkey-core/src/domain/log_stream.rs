@@ -183,8 +183,14 @@ pub fn category_of(code: &str) -> &'static str {
         | codes::SUCCESS_EXCHANGE_REFRESH_TOKEN
         | codes::SUCCESS_EXCHANGE_AUTHORIZATION_CODE => "auth.token_exchange.success",
         // User/Behavioral - Success / Failure: password changes and their requests.
-        codes::SUCCESS_CHANGE_PASSWORD | codes::SUCCESS_CHANGE_PASSWORD_REQUEST => "user.success",
-        codes::FAILED_CHANGE_PASSWORD | codes::FAILED_CHANGE_PASSWORD_REQUEST => "user.fail",
+        codes::SUCCESS_CHANGE_PASSWORD
+        | codes::SUCCESS_CHANGE_PASSWORD_REQUEST
+        | codes::SUCCESS_VERIFICATION_EMAIL
+        | codes::SUCCESS_VERIFICATION_EMAIL_REQUEST => "user.success",
+        codes::FAILED_CHANGE_PASSWORD
+        | codes::FAILED_CHANGE_PASSWORD_REQUEST
+        | codes::FAILED_VERIFICATION_EMAIL
+        | codes::FAILED_VERIFICATION_EMAIL_REQUEST => "user.fail",
         codes::MFA_ENROLLED => "user.success",
         codes::FAILED_MFA => "user.fail",
         // System - Notification: the brute-force block and its release.

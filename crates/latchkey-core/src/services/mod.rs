@@ -27,6 +27,10 @@ pub use credentials::reset::{
     NewPasswordTicket, OpenTicket, PasswordResetRequest, RateLimited, ResetDone,
     ResetSecondFactorPassed, TicketState,
 };
+pub use credentials::verification::{
+    NewVerificationJob, NewVerificationTicket, VerificationFailure, VerificationIdentity,
+    VerificationOutcome,
+};
 pub use jobs::JobRunner;
 pub use log_streams::{
     CreatedLogStream, FilterInput, LogStreamPatch, LogStreams, NewLogStream, SinkInput,

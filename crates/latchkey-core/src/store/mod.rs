@@ -361,6 +361,42 @@ pub trait TicketStore: Send + Sync {
         log: Option<&LogEntry>,
     ) -> StoreResult<()>;
     async fn find_ticket(&self, digest: &str) -> StoreResult<Option<PasswordTicket>>;
+    /// Stores an email-verification ticket (older ones stay usable until used or expired).
+    async fn insert_verification_ticket(
+        &self,
+        ticket: &VerificationTicket,
+        log: Option<&LogEntry>,
+    ) -> StoreResult<()>;
+    async fn find_verification_ticket(
+        &self,
+        digest: &str,
+    ) -> StoreResult<Option<VerificationTicket>>;
+    /// Consumes ticket `digest` and marks its user's address verified, with `log`, in one
+    /// transaction. `false` (nothing written) when the ticket was used meanwhile, has expired
+    /// at `at`, or its user's address is no longer the one it was issued for: of concurrent
+    /// redemptions exactly one succeeds.
+    async fn redeem_verification_ticket(
+        &self,
+        digest: &str,
+        at: Timestamp,
+        log: &LogEntry,
+    ) -> StoreResult<bool>;
+}
+
+/// An email-verification ticket at rest: only the token's SHA-256 digest is kept.
+#[derive(Debug, Clone)]
+pub struct VerificationTicket {
+    pub id: String,
+    pub digest: String,
+    pub user_id: UserId,
+    /// The address it verifies (the user's when issued).
+    pub email: String,
+    pub client_id: Option<String>,
+    pub result_url: Option<String>,
+    pub include_email: bool,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
 }
 
 /// A mail to queue: the outbox row's id, and what to send.
@@ -796,16 +832,23 @@ pub struct BootstrapData {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
     UsersImport,
+    /// `POST /api/v2/jobs/verification-email`: one verification mail to `user_id`.
+    VerificationEmail,
 }
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UsersImport => "users_import",
+            Self::VerificationEmail => "verification_email",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        (s == "users_import").then_some(Self::UsersImport)
+        match s {
+            "users_import" => Some(Self::UsersImport),
+            "verification_email" => Some(Self::VerificationEmail),
+            _ => None,
+        }
     }
 }
 
@@ -846,6 +889,8 @@ pub struct JobRecord {
     pub status: JobStatus,
     pub connection_id: String,
     pub connection: String,
+    /// A verification-email job's addressee.
+    pub user_id: Option<UserId>,
     pub external_id: Option<String>,
     pub upsert: bool,
     pub send_completion_email: bool,

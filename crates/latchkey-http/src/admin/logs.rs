@@ -26,7 +26,7 @@ const SECTION: &str = "/admin/logs";
 const PER_PAGE: u32 = 50;
 
 /// The event types Latchkey writes, with Auth0's codes.
-const TYPES: [(&str, &str); 18] = [
+const TYPES: [(&str, &str); 22] = [
     ("s", "Successful login"),
     ("f", "Failed login"),
     ("fp", "Failed login (wrong password)"),
@@ -38,6 +38,10 @@ const TYPES: [(&str, &str); 18] = [
     ("fcp", "Password change failed"),
     ("scpr", "Password reset requested"),
     ("fcpr", "Password reset request failed"),
+    ("sv", "Email verified"),
+    ("fv", "Email verification failed"),
+    ("svr", "Verification mail sent"),
+    ("fvr", "Verification mail failed"),
     ("gd_enrollment_complete", "MFA enrolment"),
     ("gd_auth_failed", "Wrong MFA code"),
     ("slo", "Logout"),

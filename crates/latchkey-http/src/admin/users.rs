@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}", get(detail))
         .route("/admin/users/{id}/password", post(change_password))
         .route("/admin/users/{id}/send-reset", post(send_reset))
+        .route(
+            "/admin/users/{id}/send-verification",
+            post(send_verification),
+        )
         .route("/admin/users/{id}/ticket", post(ticket))
         .route("/admin/users/{id}/reset-mfa", post(reset_mfa))
         .route("/admin/users/{id}/block", post(block))
@@ -127,6 +131,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
             "Password changed. The user was not told; their sessions and refresh tokens were revoked."
         }
         "reset-sent" => "A reset link is on its way to the user's address.",
+        "verification-sent" => "A verification link is on its way to the user's address.",
         "mfa" => "Second factors removed: the user enrols again at the next login.",
         "blocked" => "User blocked: they can no longer sign in.",
         "unblocked" => "User unblocked.",
@@ -424,6 +429,19 @@ simple_action!(send_reset, "reset-sent", |services, user, caller| async {
         .await
         .result
 });
+simple_action!(
+    send_verification,
+    "verification-sent",
+    |services, user, caller| {
+        services.credentials.start_verification_email_job(
+            latchkey_core::services::NewVerificationJob {
+                user_id: Some(user.user_id.clone()),
+                ..Default::default()
+            },
+            &caller,
+        )
+    }
+);
 simple_action!(reset_mfa, "mfa", |services, user, caller| services
     .mfa
     .delete_authenticators(&user.user_id, &caller));
@@ -606,6 +624,8 @@ async fn create(Meta(meta): Meta, ConsoleForm(console, f): ConsoleForm<NewUserFi
         user_metadata: serde_json::Map::new(),
         app_metadata: serde_json::Map::new(),
         blocked: false,
+        // The console's form has no "send verification email" choice yet: none is sent.
+        verify_email: false,
     };
     let caller = console.admin.caller(meta);
     match console.state.services.users.create_user(new, &caller).await {

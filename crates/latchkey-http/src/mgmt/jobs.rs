@@ -10,8 +10,10 @@ use axum::extract::{FromRequest, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use latchkey_core::ErrorCode;
-use latchkey_core::services::NewImport;
-use latchkey_core::store::{JobRecord, JobStatus};
+use latchkey_core::ServiceError;
+use latchkey_core::domain::UserId;
+use latchkey_core::services::{NewImport, NewVerificationJob};
+use latchkey_core::store::{JobKind, JobRecord, JobStatus};
 use serde_json::{Value, json};
 
 /// Auth0's limit on one import file.
@@ -20,6 +22,7 @@ const MAX_USERS_FILE: usize = 500 * 1024;
 pub fn router() -> crate::api_router::ApiRouter {
     crate::api_router::ApiRouter::new()
         .route("/jobs/users-imports", post(create_import))
+        .route("/jobs/verification-email", post(create_verification_email))
         .route("/jobs/{id}", get(get_job))
         .route("/jobs/{id}/errors", get(get_errors))
 }
@@ -42,6 +45,15 @@ fn form_bool(field: &str, value: &str) -> Result<bool, ApiError> {
 
 /// The job as Auth0 shows it: the counts once it has ended, the progress while it runs.
 pub(crate) fn job_json(job: &JobRecord) -> Value {
+    if job.kind == JobKind::VerificationEmail {
+        // Auth0's verification job carries no connection and no summary.
+        return json!({
+            "type": job.kind.as_str(),
+            "status": job.status.as_str(),
+            "created_at": job.created_at.to_iso(),
+            "id": job.id,
+        });
+    }
     let mut v = json!({
         "type": job.kind.as_str(),
         "status": job.status.as_str(),
@@ -187,4 +199,43 @@ async fn get_errors(
             .map(|f| json!({"user": f.user, "errors": f.errors}))
             .collect(),
     )))
+}
+
+/// OAS `CreateVerificationEmailRequestContent` (additionalProperties: false).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerificationEmailBody {
+    user_id: Option<String>,
+    client_id: Option<String>,
+    identity: Option<super::tickets::VerificationIdentityBody>,
+    organization_id: Option<String>,
+}
+
+async fn create_verification_email(
+    State(state): State<AppState>,
+    p: Principal,
+    body: crate::extract::ApiBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    p.require(&["update:users"])?;
+    let body: VerificationEmailBody = body.parse()?;
+    super::tickets::refuse_organization(body.organization_id.as_deref())?;
+    let request = NewVerificationJob {
+        user_id: body
+            .user_id
+            .as_deref()
+            .map(UserId::parse)
+            .transpose()
+            .map_err(ServiceError::from)?,
+        client_id: body.client_id,
+        identity: body
+            .identity
+            .map(super::tickets::VerificationIdentityBody::into_domain)
+            .transpose()?,
+    };
+    let job = state
+        .services
+        .credentials
+        .start_verification_email_job(request, &p.caller())
+        .await?;
+    Ok((StatusCode::CREATED, Json(job_json(&job))))
 }

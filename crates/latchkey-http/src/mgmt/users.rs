@@ -202,8 +202,8 @@ struct CreateUserBody {
     user_id: Option<String>,
     #[serde(default)]
     email_verified: bool,
-    #[serde(default)]
-    verify_email: bool,
+    /// Absent: Auth0 sends the verification mail unless `email_verified` is true.
+    verify_email: Option<bool>,
     #[serde(default)]
     blocked: bool,
     phone_number: Option<String>,
@@ -260,6 +260,7 @@ impl TryFrom<CreateUserBody> for NewUser {
             user_metadata: b.user_metadata,
             app_metadata: b.app_metadata,
             blocked: b.blocked,
+            verify_email: b.verify_email.unwrap_or(!b.email_verified),
         })
     }
 }
@@ -271,7 +272,6 @@ async fn create(
 ) -> Result<Response, ApiError> {
     p.require(&["create:users"])?;
     let body: CreateUserBody = body.parse()?;
-    let _ = body.verify_email; // Verification mail arrives with the mail pipeline; accepted for compatibility.
     let user = state
         .services
         .users

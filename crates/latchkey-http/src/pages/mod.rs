@@ -7,6 +7,7 @@ mod oidc_logout;
 mod reset;
 mod theme;
 mod unblock;
+mod verify_email;
 mod views;
 
 pub use theme::PageTheme;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(login::router())
         .merge(oidc_logout::router())
         .merge(unblock::router())
+        .merge(verify_email::router())
         .route("/lo/style.css", get(stylesheet))
         .route("/lo/custom.css", get(custom_stylesheet))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))

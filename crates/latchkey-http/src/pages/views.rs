@@ -216,3 +216,12 @@ pub(super) struct LogoutConfirm<'a> {
     /// The logout request's parameters, carried to the confirming post.
     pub(super) fields: Vec<(&'a str, &'a str)>,
 }
+
+#[derive(Template)]
+#[template(path = "hosted/email_verification.html")]
+pub(super) struct EmailVerification<'a> {
+    pub(super) heading: &'a str,
+    pub(super) lead: &'a str,
+    pub(super) note: &'a str,
+    pub(super) verified: bool,
+}

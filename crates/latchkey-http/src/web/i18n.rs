@@ -280,6 +280,25 @@ fn french(en: &str) -> Option<String> {
             "Le blocage a déjà été levé, ou le lien a expiré. Si vous ne pouvez toujours pas vous connecter, réinitialisez votre mot de passe : cela lève tout blocage."
         }
         "Your account is unblocked" => "Votre compte est débloqué",
+        "Email verified" => "Adresse e-mail vérifiée",
+        "Your email was verified. You can continue using the application." => {
+            "Votre adresse e-mail a été vérifiée. Vous pouvez continuer à utiliser l'application."
+        }
+        "This link was already used" => "Ce lien a déjà été utilisé",
+        "This URL can be used only once." => "Cette adresse ne peut être utilisée qu'une fois.",
+        "If your address is verified, you can simply sign in. Otherwise, ask the application for a new verification email." => {
+            "Si votre adresse est vérifiée, connectez-vous simplement. Sinon, demandez à l'application un nouvel e-mail de vérification."
+        }
+        "Verification links work for a limited time." => {
+            "Les liens de vérification ne fonctionnent que pendant un temps limité."
+        }
+        "Ask the application for a new verification email." => {
+            "Demandez à l'application un nouvel e-mail de vérification."
+        }
+        "This link is not valid" => "Ce lien n'est pas valide",
+        "The link is incomplete, or it no longer matches your account." => {
+            "Le lien est incomplet, ou il ne correspond plus à votre compte."
+        }
         "You can sign in again. Go back to the application and log in." => {
             "Vous pouvez à nouveau vous connecter. Revenez à l'application et connectez-vous."
         }

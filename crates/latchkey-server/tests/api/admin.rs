@@ -80,6 +80,7 @@ async fn every_console_route_refuses_visitors_and_forms_without_their_token() {
         "/admin/logout".to_owned(),
         format!("{user_path}/password"),
         format!("{user_path}/send-reset"),
+        format!("{user_path}/send-verification"),
         format!("{user_path}/ticket"),
         format!("{user_path}/reset-mfa"),
         format!("{user_path}/block"),

@@ -255,7 +255,9 @@ impl TestApp {
     pub async fn create_user(&self, email: &str, password: &str) -> Value {
         let (status, body) = self
             .api(reqwest::Method::POST, "/users",
-                 Some(json!({"connection": "Username-Password-Authentication", "email": email, "password": password})))
+                 Some(json!({"connection": "Username-Password-Authentication", "email": email, "password": password,
+                             // A plain user: no verification mail (Auth0 sends one by default).
+                             "verify_email": false})))
             .await;
         assert_eq!(status, 201, "{body}");
         body

@@ -74,7 +74,10 @@ async fn binary_with_a_requested_reset(
     let created = http
         .post(format!("{base}/api/v2/users"))
         .bearer_auth(&token)
-        .json(&json!({"connection": CONNECTION, "email": email, "password": "Old-Password-1"}))
+        .json(
+            &json!({"connection": CONNECTION, "email": email, "password": "Old-Password-1",
+                      "verify_email": false}),
+        )
         .send()
         .await
         .unwrap();
@@ -129,7 +132,7 @@ async fn without_smtp_mail_is_written_to_the_outbox_directory() {
             Method::POST,
             "/users",
             Some(json!({"connection": CONNECTION, "email": "dev@example.com", "password": "Old-Password-1",
-                        "name": "<script>alert(1)</script>"})),
+                        "name": "<script>alert(1)</script>", "verify_email": false})),
         )
         .await;
     assert_eq!(status, 201);

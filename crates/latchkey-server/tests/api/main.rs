@@ -23,6 +23,7 @@ mod dbconnections;
 mod deploy_cli;
 mod email_provider;
 mod email_templates;
+mod email_verification;
 mod escaping;
 mod hardening;
 mod hardening_admin;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const JOB_COLUMNS: &str = "id, type, status, connection_id, connection, external_id, upsert, \
+const JOB_COLUMNS: &str = "id, type, status, connection_id, connection, user_id, external_id, upsert, \
      send_completion_email, total, position, inserted, updated, failed, created_at, updated_at";
 
 fn count(row: &AnyRow, column: &str) -> anyhow::Result<u64> {
@@ -28,6 +28,9 @@ fn job(row: &AnyRow) -> anyhow::Result<JobRecord> {
             .ok_or_else(|| anyhow::anyhow!("unknown job status {status}"))?,
         connection_id: row.try_get("connection_id")?,
         connection: row.try_get("connection")?,
+        user_id: row
+            .try_get::<Option<String>, _>("user_id")?
+            .map(latchkey_core::domain::UserId::from_trusted),
         external_id: row.try_get("external_id")?,
         upsert: row.try_get::<i64, _>("upsert")? != 0,
         send_completion_email: row.try_get::<i64, _>("send_completion_email")? != 0,
@@ -59,8 +62,8 @@ impl JobStore for SqlStore {
         let mut tx = self.writer.begin().await.map_err(other)?;
         let q = sqlx::query(
             "INSERT INTO jobs (id, type, status, connection_id, connection, external_id, upsert, \
-             send_completion_email, input, total, position, inserted, updated, failed, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, $11, $11)",
+             send_completion_email, input, total, position, inserted, updated, failed, created_at, updated_at, user_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, 0, $11, $11, $12)",
         )
         .bind(job.id.clone())
         .bind(job.kind.as_str())
@@ -72,7 +75,8 @@ impl JobStore for SqlStore {
         .bind(flag(job.send_completion_email))
         .bind(input.to_owned())
         .bind(big(job.total))
-        .bind(job.created_at.millis());
+        .bind(job.created_at.millis())
+        .bind(job.user_id.as_ref().map(|u| u.as_str().to_owned()));
         execute(q, &mut *tx).await?;
         super::outbox::insert_mail(&mut *tx, std::slice::from_ref(run)).await?;
         tx.commit().await.map_err(other)

@@ -2,12 +2,20 @@ use super::{SqlStore, execute, fetch_opt, flag, insert_log, other};
 use crate::rows;
 use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
-use latchkey_core::store::{PasswordTicket, StoreResult, TicketStore};
+use latchkey_core::store::{PasswordTicket, StoreResult, TicketStore, VerificationTicket};
+use latchkey_core::time::Timestamp;
 
 macro_rules! ticket_columns {
     () => {
         "id, digest, user_id, credential_epoch, kind, client_id, result_url, include_email, \
          mark_email_verified, pending_hash, created_at, expires_at, used_at"
+    };
+}
+
+macro_rules! verification_columns {
+    () => {
+        "id, digest, user_id, email, client_id, result_url, include_email, created_at, \
+         expires_at, used_at"
     };
 }
 
@@ -56,5 +64,85 @@ impl TicketStore for SqlStore {
         ))
         .bind(digest.to_owned());
         fetch_opt(q, &self.reader, rows::password_ticket).await
+    }
+
+    async fn insert_verification_ticket(
+        &self,
+        t: &VerificationTicket,
+        log: Option<&LogEntry>,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        let q = sqlx::query(concat!(
+            "INSERT INTO email_verification_tickets (",
+            verification_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(t.id.clone())
+        .bind(t.digest.clone())
+        .bind(t.user_id.as_str().to_owned())
+        .bind(t.email.clone())
+        .bind(t.client_id.clone())
+        .bind(t.result_url.clone())
+        .bind(flag(t.include_email))
+        .bind(t.created_at.millis())
+        .bind(t.expires_at.millis())
+        .bind(t.used_at.map(|u| u.millis()));
+        execute(q, &mut *tx).await?;
+        if let Some(log) = log {
+            insert_log(&mut *tx, log).await?;
+        }
+        tx.commit().await.map_err(other)
+    }
+
+    async fn find_verification_ticket(
+        &self,
+        digest: &str,
+    ) -> StoreResult<Option<VerificationTicket>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            verification_columns!(),
+            " FROM email_verification_tickets WHERE digest = $1"
+        ))
+        .bind(digest.to_owned());
+        fetch_opt(q, &self.reader, rows::verification_ticket).await
+    }
+
+    async fn redeem_verification_ticket(
+        &self,
+        digest: &str,
+        at: Timestamp,
+        log: &LogEntry,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        let claimed = execute(
+            sqlx::query(
+                "UPDATE email_verification_tickets SET used_at = $1 \
+                 WHERE digest = $2 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(at.millis())
+            .bind(digest.to_owned()),
+            &mut *tx,
+        )
+        .await?;
+        if claimed != 1 {
+            return Ok(false);
+        }
+        let verified = execute(
+            sqlx::query(
+                "UPDATE users SET email_verified = 1, updated_at = $1 WHERE user_id = \
+                 (SELECT user_id FROM email_verification_tickets WHERE digest = $2) \
+                 AND email = (SELECT email FROM email_verification_tickets WHERE digest = $2)",
+            )
+            .bind(at.millis())
+            .bind(digest.to_owned()),
+            &mut *tx,
+        )
+        .await?;
+        if verified != 1 {
+            return Ok(false);
+        }
+        insert_log(&mut *tx, log).await?;
+        tx.commit().await.map_err(other)?;
+        Ok(true)
     }
 }

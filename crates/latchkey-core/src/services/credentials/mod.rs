@@ -7,6 +7,7 @@ pub(super) mod action_triggers;
 pub(super) mod breach;
 pub(super) mod passwords;
 pub(super) mod reset;
+pub(super) mod verification;
 
 use crate::config::CoreConfig;
 use crate::store::Store;

@@ -8,6 +8,7 @@ use crate::error::ServiceResult;
 use crate::mail::MailError;
 use crate::services::JobRunner;
 use crate::services::credentials::reset::TicketSpec;
+use crate::services::credentials::verification::{VerificationSpec, verification_mail_log};
 use crate::services::mailer::Rendering;
 use crate::store::TicketKind;
 use serde_json::json;
@@ -191,6 +192,94 @@ impl JobRunner {
 }
 
 impl JobRunner {
+    /// The `verify_email` mail: a ticket minted now, with the template's `resultUrl`,
+    /// `urlLifetimeInSeconds` and `includeEmailInRedirect`; settles the job it came from.
+    pub(super) async fn send_verification_email(
+        &self,
+        user_id: &UserId,
+        client_id: Option<&str>,
+        job_id: Option<&str>,
+    ) -> ServiceResult<Attempt> {
+        let attempt = self.verification_attempt(user_id, client_id).await?;
+        if let Some(job) = job_id {
+            let status = match &attempt {
+                Attempt::Sent { .. } => Some(crate::store::JobStatus::Completed),
+                Attempt::Dropped { .. } => Some(crate::store::JobStatus::Failed),
+                // Retried by the outbox: the job stays pending meanwhile.
+                Attempt::Failed(_) => None,
+            };
+            if let Some(status) = status {
+                self.store
+                    .set_job_status(job, status, crate::time::Timestamp::now())
+                    .await?;
+            }
+        }
+        Ok(attempt)
+    }
+
+    async fn verification_attempt(
+        &self,
+        user_id: &UserId,
+        client_id: Option<&str>,
+    ) -> ServiceResult<Attempt> {
+        let Ok(user) = self.directory.get_user(user_id).await else {
+            return Ok(Attempt::Dropped {
+                reason: "the user no longer exists".into(),
+                log: None,
+            });
+        };
+        let dropped = |reason: &str| {
+            Ok(Attempt::Dropped {
+                reason: reason.to_owned(),
+                log: Some(verification_mail_log(
+                    codes::FAILED_VERIFICATION_EMAIL_REQUEST,
+                    &user,
+                    client_id,
+                    reason,
+                )),
+            })
+        };
+        if user.email.is_none() {
+            return dropped("The user does not have an email address");
+        }
+        let Some(template) = self
+            .mailer
+            .template_for(EmailTemplateName::VerifyEmail)
+            .await?
+        else {
+            return dropped("The verify_email template is disabled");
+        };
+        // Stored before the mail leaves: a link in a mailbox always has its ticket.
+        let spec = VerificationSpec {
+            client_id: client_id.map(str::to_owned),
+            result_url: template.result_url.clone(),
+            include_email: template.include_email_in_redirect,
+            ttl_secs: template.url_lifetime_secs,
+        };
+        let url = self
+            .credentials
+            .issue_verification_ticket(&user, spec, None)
+            .await?;
+        let mail = Rendering {
+            url: Some(&url),
+            ip: None,
+            client_id,
+        };
+        Ok(
+            match self.mailer.send_templated(&template, &user, &mail).await? {
+                Ok(()) => Attempt::Sent {
+                    log: Some(verification_mail_log(
+                        codes::SUCCESS_VERIFICATION_EMAIL_REQUEST,
+                        &user,
+                        client_id,
+                        "Verification mail sent",
+                    )),
+                },
+                Err(e) => Attempt::Failed(e),
+            },
+        )
+    }
+
     /// Breached-password detection's notice to the console administrators: which user, at
     /// which stage; the password itself is never part of it.
     pub(super) async fn send_breach_admin_notice(

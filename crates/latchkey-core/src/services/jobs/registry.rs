@@ -75,6 +75,14 @@ impl JobRunner {
             OutboxJob::LogStreamDelivery { stream_id, log_id } => {
                 self.log_streams.deliver_log_entry(stream_id, log_id).await
             }
+            OutboxJob::VerificationEmail {
+                user_id,
+                client_id,
+                job_id,
+            } => {
+                self.send_verification_email(user_id, client_id.as_deref(), job_id.as_deref())
+                    .await
+            }
             OutboxJob::UsersImport { job_id } => {
                 self.migration.run_import(job_id).await?;
                 Ok(Attempt::Sent { log: None })

@@ -306,6 +306,8 @@ impl Login {
             user_metadata: serde_json::Map::new(),
             app_metadata: serde_json::Map::new(),
             blocked: false,
+            // Auth0 sends the verification mail on sign-up (when the template is enabled).
+            verify_email: true,
         };
         self.signup(&tx.client_id, new, caller).await?;
         self.login_with_password(transaction, email.as_str(), &password, caller)

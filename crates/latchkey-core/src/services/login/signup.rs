@@ -103,7 +103,11 @@ impl Login {
             .await?
             .flags
             .enable_public_signup_user_exists_error;
-        match self.users.create_user(new, caller).await {
+        match self
+            .users
+            .create_user_from(new, Some(client.client_id.as_str()), caller)
+            .await
+        {
             // By default Auth0 does not tell a stranger that an address is registered.
             Err(ServiceError::Conflict { .. }) if reveal_existing => Err(
                 ServiceError::bad_request(ErrorCode::UserExists, "The user already exists."),

@@ -91,6 +91,7 @@ impl Migration {
             status: JobStatus::Pending,
             connection_id: connection.id.as_str().to_owned(),
             connection: connection.name.clone(),
+            user_id: None,
             external_id: new.external_id,
             upsert: new.upsert,
             send_completion_email: new.send_completion_email,

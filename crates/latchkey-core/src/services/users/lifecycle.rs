@@ -21,6 +21,8 @@ pub struct NewUser {
     pub user_metadata: Map<String, Value>,
     pub app_metadata: Map<String, Value>,
     pub blocked: bool,
+    /// Send the `verify_email` mail once the user exists (unless the address is verified).
+    pub verify_email: bool,
 }
 
 /// `PATCH /api/v2/users/{id}`, parsed. `Some(None)` clears an optional field.
@@ -120,6 +122,17 @@ fn check_metadata(m: &Map<String, Value>, field: &'static str) -> Result<(), Par
 
 impl Users {
     pub async fn create_user(&self, new: NewUser, caller: &Caller) -> ServiceResult<User> {
+        self.create_user_from(new, None, caller).await
+    }
+
+    /// `create_user`, for a sign-up through `client_id` (named in the verification mail).
+    pub(crate) async fn create_user_from(
+        &self,
+        new: NewUser,
+        client_id: Option<&str>,
+        caller: &Caller,
+    ) -> ServiceResult<User> {
+        let verify_email = new.verify_email;
         let connection = self.tenant.connection_named(&new.connection).await?;
         if !connection.is_database() {
             return Err(ServiceError::bad_request(
@@ -197,6 +210,11 @@ impl Users {
                 }
                 other => other.into(),
             })?;
+        if verify_email {
+            self.credentials
+                .queue_verification_email(&user, client_id.map(str::to_owned))
+                .await?;
+        }
         Ok(user)
     }
 
