@@ -78,6 +78,8 @@ pub enum OutboxJob {
     LogStreamDelivery { stream_id: String, log_id: String },
     /// Run (or resume, from its stored position) the bulk user import `job_id`.
     UsersImport { job_id: String },
+    /// Run (or resume, from its stored cursor) the user export `job_id`.
+    UsersExport { job_id: String },
 }
 
 /// The outbox's lanes: each has its own worker slots, so mail to people never waits behind
@@ -116,7 +118,8 @@ impl OutboxJob {
             Self::PostChangePasswordActions { .. }
             | Self::BackChannelLogout { .. }
             | Self::LogStreamDelivery { .. }
-            | Self::UsersImport { .. } => Lane::Machines,
+            | Self::UsersImport { .. }
+            | Self::UsersExport { .. } => Lane::Machines,
         }
     }
 
@@ -132,6 +135,7 @@ impl OutboxJob {
             Self::BackChannelLogout { .. } => "back_channel_logout",
             Self::LogStreamDelivery { .. } => "log_stream_delivery",
             Self::UsersImport { .. } => "users_import",
+            Self::UsersExport { .. } => "users_export",
         }
     }
 
@@ -196,6 +200,10 @@ impl std::fmt::Debug for OutboxJob {
                 .finish(),
             Self::UsersImport { job_id } => f
                 .debug_struct("UsersImport")
+                .field("job_id", job_id)
+                .finish(),
+            Self::UsersExport { job_id } => f
+                .debug_struct("UsersExport")
                 .field("job_id", job_id)
                 .finish(),
         }

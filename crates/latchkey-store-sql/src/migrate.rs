@@ -22,6 +22,7 @@ const LOGIN_TICKETS: &str = include_str!("../migrations/0012_login_tickets.sql")
 const TENANT_DOCUMENTS_RESOURCE_SERVERS: &str =
     include_str!("../migrations/0014_tenant_documents_resource_servers.sql");
 const JOBS: &str = include_str!("../migrations/0017_jobs.sql");
+const USER_EXPORTS: &str = include_str!("../migrations/0019_user_exports.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -37,6 +38,7 @@ const SQLITE: &[(i64, &str)] = &[
     (12, LOGIN_TICKETS),
     (14, TENANT_DOCUMENTS_RESOURCE_SERVERS),
     (17, JOBS),
+    (19, USER_EXPORTS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -53,6 +55,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (12, LOGIN_TICKETS),
     (14, TENANT_DOCUMENTS_RESOURCE_SERVERS),
     (17, JOBS),
+    (19, USER_EXPORTS),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {
