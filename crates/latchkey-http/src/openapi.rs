@@ -1205,6 +1205,7 @@ fn management_api(paths: &mut Paths) {
                 "fields": {"type": "array", "items": field},
             }}),
         )
+        .also(&[404])
         .ok(201, job.clone()),
     );
     paths.add(
