@@ -240,7 +240,7 @@ impl<R: Read> SealedReader<R> {
         let mut len = [0u8; 4];
         len.copy_from_slice(&head[1..]);
         let len = usize::try_from(u32::from_be_bytes(len)).map_err(|_| tampered())?;
-        if len < TAG_LEN || len > FRAME + TAG_LEN {
+        if !(TAG_LEN..=FRAME + TAG_LEN).contains(&len) {
             return Err(tampered());
         }
         let mut data = vec![0u8; len];
