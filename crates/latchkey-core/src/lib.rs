@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod password;
 pub mod random;
 pub mod ratelimit;
+pub mod sealed_export;
 pub mod services;
 pub mod store;
 pub mod tenant_keys;

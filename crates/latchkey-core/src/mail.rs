@@ -87,6 +87,8 @@ pub enum OutboxJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         job_id: Option<String>,
     },
+    /// Run (or resume, from its stored cursor) the user export `job_id`.
+    UsersExport { job_id: String },
 }
 
 /// The outbox's lanes: each has its own worker slots, so mail to people never waits behind
@@ -126,7 +128,8 @@ impl OutboxJob {
             Self::PostChangePasswordActions { .. }
             | Self::BackChannelLogout { .. }
             | Self::LogStreamDelivery { .. }
-            | Self::UsersImport { .. } => Lane::Machines,
+            | Self::UsersImport { .. }
+            | Self::UsersExport { .. } => Lane::Machines,
         }
     }
 
@@ -143,6 +146,7 @@ impl OutboxJob {
             Self::LogStreamDelivery { .. } => "log_stream_delivery",
             Self::UsersImport { .. } => "users_import",
             Self::VerificationEmail { .. } => "verification_email",
+            Self::UsersExport { .. } => "users_export",
         }
     }
 
@@ -216,6 +220,10 @@ impl std::fmt::Debug for OutboxJob {
                 .field("user_id", user_id)
                 .field("job_id", job_id)
                 .finish_non_exhaustive(),
+            Self::UsersExport { job_id } => f
+                .debug_struct("UsersExport")
+                .field("job_id", job_id)
+                .finish(),
         }
     }
 }

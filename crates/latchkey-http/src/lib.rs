@@ -9,6 +9,7 @@ mod cors;
 mod cross_origin;
 mod dbconnections;
 pub mod errors;
+mod export_download;
 pub mod extract;
 mod metrics;
 mod mfa_api;
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rest.into_router())
         .merge(pages::router())
         .merge(admin::router())
+        .merge(export_download::router())
         .fallback(|| async { errors::ApiError::not_found() })
         .with_state(state)
         .layer(SetResponseHeaderLayer::overriding(

@@ -1163,7 +1163,7 @@ fn management_api(paths: &mut Paths) {
         .ok(200, any.clone()),
     );
 
-    // Jobs: bulk user imports.
+    // Jobs: bulk user imports and exports.
     let job = json!({"type": "object", "required": ["id", "type", "status"],
         "properties": {"id": {"type": "string"}, "type": {"type": "string"},
                        "status": {"type": "string"}}});
@@ -1186,6 +1186,27 @@ fn management_api(paths: &mut Paths) {
         )
         .also(&[404, 413])
         .ok(202, job.clone()),
+    );
+    let field = json!({"type": "object", "required": ["name"], "additionalProperties": false,
+        "properties": {"name": {"type": "string"}, "export_as": {"type": "string"}}});
+    paths.add(
+        m(
+            "post",
+            "/jobs/users-exports",
+            "jobs",
+            "Export users to a gzip file (newline-delimited JSON or CSV)",
+        )
+        .scopes(&["read:users"])
+        .json_body(
+            json!({"type": "object", "additionalProperties": false, "properties": {
+                "connection_id": {"type": "string"},
+                "format": {"type": "string", "enum": ["json", "csv"]},
+                "limit": {"type": "integer", "minimum": 1},
+                "fields": {"type": "array", "items": field},
+            }}),
+        )
+        .also(&[404])
+        .ok(201, job.clone()),
     );
     paths.add(
         m(

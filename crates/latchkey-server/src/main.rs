@@ -7,6 +7,8 @@ use latchkey_server::config::{Settings, bootstrap_presets, redact_url};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "latchkey",
@@ -89,6 +91,9 @@ enum UsersCommand {
         #[arg(long)]
         upsert: bool,
     },
+    /// Export users as POST /api/v2/jobs/users-exports does (or, with --with-secrets, in the
+    /// bulk-import format with password hashes and TOTP keys, sealed to a passphrase).
+    Export(cli::export::ExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -293,7 +298,10 @@ async fn main() -> anyhow::Result<()> {
                 settings.server.data_dir = d;
             }
             check_database_url(&settings.database_url())?;
-            users_command(&settings, command).await
+            match command {
+                UsersCommand::Export(args) => cli::export::run(&settings, args).await,
+                import => users_command(&settings, import).await,
+            }
         }
         Command::Backup { data_dir, out } => {
             let (mut settings, _) = load(cli.config.as_ref())?;
@@ -389,8 +397,13 @@ async fn users_command(settings: &Settings, command: UsersCommand) -> anyhow::Re
         file,
         connection,
         upsert,
-    } = command;
-    let users = std::fs::read_to_string(&file)
+    } = command
+    else {
+        anyhow::bail!("not an import");
+    };
+    // A sealed export (`users export --with-secrets`) is opened with its passphrase.
+    let mut users = String::new();
+    std::io::Read::read_to_string(&mut cli::export::open_users_file(&file)?, &mut users)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let services = latchkey_server::app::offline_services(settings).await?;
     let (job, errors) = services

@@ -23,6 +23,7 @@ const TENANT_DOCUMENTS_RESOURCE_SERVERS: &str =
     include_str!("../migrations/0014_tenant_documents_resource_servers.sql");
 const JOBS: &str = include_str!("../migrations/0017_jobs.sql");
 const EMAIL_VERIFICATION: &str = include_str!("../migrations/0018_email_verification.sql");
+const USER_EXPORTS: &str = include_str!("../migrations/0019_user_exports.sql");
 const SQLITE: &[(i64, &str)] = &[
     (1, INIT),
     (2, EMAIL_TEMPLATES),
@@ -39,6 +40,7 @@ const SQLITE: &[(i64, &str)] = &[
     (14, TENANT_DOCUMENTS_RESOURCE_SERVERS),
     (17, JOBS),
     (18, EMAIL_VERIFICATION),
+    (19, USER_EXPORTS),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, INIT),
@@ -56,6 +58,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (14, TENANT_DOCUMENTS_RESOURCE_SERVERS),
     (17, JOBS),
     (18, EMAIL_VERIFICATION),
+    (19, USER_EXPORTS),
 ];
 
 pub async fn run(pool: &AnyPool, dialect: Dialect) -> anyhow::Result<()> {

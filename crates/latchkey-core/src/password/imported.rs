@@ -508,6 +508,104 @@ impl ImportedHash {
     }
 }
 
+/// A serde-named value's name (`sha256`, `prefix`, `utf16le`).
+fn serde_name<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ImportedHash {
+    /// Auth0's `custom_password_hash` object for this hash: what `from_auth0` reads back to
+    /// the same value (the CLI's export with secrets writes it).
+    pub fn to_auth0(&self) -> Value {
+        let salt_json = |salt: &Option<Salt>| {
+            salt.as_ref().map(|s| {
+                serde_json::json!({"value": hex(&s.value), "encoding": "hex",
+                                   "position": serde_name(&s.position)})
+            })
+        };
+        let mut v = match self {
+            Self::Bcrypt { value } => {
+                serde_json::json!({"algorithm": "bcrypt", "hash": {"value": value}})
+            }
+            Self::Argon2 { value } => {
+                serde_json::json!({"algorithm": "argon2", "hash": {"value": value}})
+            }
+            Self::Pbkdf2 {
+                digest,
+                iterations,
+                salt,
+                hash,
+            } => {
+                let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD_NO_PAD.encode(b);
+                let name = serde_name(digest);
+                let value = format!(
+                    "$pbkdf2-{}$i={iterations},l={}${}${}",
+                    name.as_str().unwrap_or_default(),
+                    hash.len(),
+                    b64(salt),
+                    b64(hash)
+                );
+                serde_json::json!({"algorithm": "pbkdf2", "hash": {"value": value}})
+            }
+            Self::Digest {
+                digest,
+                hash,
+                salt,
+                password_encoding,
+            } => serde_json::json!({
+                "algorithm": serde_name(digest),
+                "hash": {"value": hex(hash), "encoding": "hex"},
+                "salt": salt_json(salt),
+                "password": {"encoding": serde_name(password_encoding)},
+            }),
+            Self::Hmac {
+                digest,
+                key,
+                hash,
+                salt,
+                password_encoding,
+            } => serde_json::json!({
+                "algorithm": "hmac",
+                "hash": {"value": hex(hash), "encoding": "hex", "digest": serde_name(digest),
+                         "key": {"value": hex(key), "encoding": "hex"}},
+                "salt": salt_json(salt),
+                "password": {"encoding": serde_name(password_encoding)},
+            }),
+            Self::Ldap { digest, hash, salt } => {
+                let base = match digest {
+                    HashDigest::Md5 => "MD5",
+                    HashDigest::Sha1 => "SHA",
+                    HashDigest::Sha256 => "SHA256",
+                    HashDigest::Sha384 => "SHA384",
+                    HashDigest::Sha512 => "SHA512",
+                    // parse_ldap makes no other digest.
+                    HashDigest::Md4 | HashDigest::Sha224 => "SHA",
+                };
+                let scheme = if salt.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("S{base}")
+                };
+                let mut bytes = hash.clone();
+                bytes.extend_from_slice(salt);
+                let value = format!(
+                    "{{{scheme}}}{}",
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                );
+                serde_json::json!({"algorithm": "ldap", "hash": {"value": value}})
+            }
+        };
+        if let Some(m) = v.as_object_mut() {
+            m.retain(|_, value| !value.is_null());
+        }
+        v
+    }
+}
+
 /// Bytes as lower-case hex in the stored JSON.
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -537,6 +635,25 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn to_auth0_reads_back_to_the_same_hash() {
+        for v in [
+            json!({"algorithm": "md5", "hash": {"value": "5f4dcc3b5aa765d61d8327deb882cf99", "encoding": "hex"}}),
+            json!({"algorithm": "sha256", "hash": {"value": "abcd", "encoding": "hex"},
+                   "salt": {"value": "pepper", "position": "suffix"},
+                   "password": {"encoding": "utf16le"}}),
+            json!({"algorithm": "hmac", "hash": {"value": "q83v", "encoding": "base64",
+                   "digest": "sha1", "key": {"value": "secret"}}, "salt": {"value": "s"}}),
+            json!({"algorithm": "pbkdf2", "hash": {"value": "$pbkdf2-sha512$i=1000,l=4$c2FsdA$q83vEg"}}),
+            json!({"algorithm": "ldap", "hash": {"value": "{SSHA}qUqP5cyxm6YcTAhz05Hph5gvu9NzYWx0"}}),
+            json!({"algorithm": "ldap", "hash": {"value": "{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M="}}),
+        ] {
+            let parsed = ImportedHash::from_auth0(&v).unwrap();
+            let again = ImportedHash::from_auth0(&parsed.to_auth0()).unwrap();
+            assert!(parsed == again, "{v}");
+        }
+    }
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|b| format!("{b:02x}")).collect()

@@ -48,7 +48,7 @@ pub use mailer::Mailer;
 pub use mfa::Mfa;
 pub use mfa::api::MfaAssociation;
 pub use mfa::factors::NewAuthenticationMethod;
-pub use migration::{Migration, NewImport};
+pub use migration::{BulkUser, ExportDownload, ExportView, Migration, NewExport, NewImport};
 pub use sessions::Sessions;
 pub use sessions::rp_logout::{RpLogout, RpLogoutRequest};
 pub use tenant::TenantConfig;
@@ -333,14 +333,16 @@ impl Services {
             job_intake: job_intake.clone(),
             rate_limiter,
             store: store.clone(),
-            tenant_keys,
+            tenant_keys: tenant_keys.clone(),
             mailer: mailer.clone(),
             mfa: mfa.clone(),
             tenant: tenant.clone(),
         });
         let migration = Arc::new(Migration {
+            config: config.clone(),
             job_intake: job_intake.clone(),
             store: store.clone(),
+            tenant_keys,
             tenant: tenant.clone(),
         });
         let jobs = Arc::new(JobRunner {

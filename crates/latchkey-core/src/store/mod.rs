@@ -834,6 +834,7 @@ pub enum JobKind {
     UsersImport,
     /// `POST /api/v2/jobs/verification-email`: one verification mail to `user_id`.
     VerificationEmail,
+    UsersExport,
 }
 
 impl JobKind {
@@ -841,12 +842,14 @@ impl JobKind {
         match self {
             Self::UsersImport => "users_import",
             Self::VerificationEmail => "verification_email",
+            Self::UsersExport => "users_export",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "users_import" => Some(Self::UsersImport),
             "verification_email" => Some(Self::VerificationEmail),
+            "users_export" => Some(Self::UsersExport),
             _ => None,
         }
     }
@@ -958,6 +961,103 @@ pub trait JobStore: Send + Sync {
     async fn set_job_status(&self, id: &str, status: JobStatus, at: Timestamp) -> StoreResult<()>;
 }
 
+/// A user export's file format (`format` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Newline-delimited JSON: one object per user.
+    Json,
+    Csv,
+}
+
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "json" => Some(Self::Json),
+            "csv" => Some(Self::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// One exported attribute: Auth0's `{name, export_as}` (`user_metadata.plan`,
+/// `identities[0].connection`), the column (or key) being `export_as` when given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExportField {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_as: Option<String>,
+}
+
+/// A user export beside its `jobs` row: what it writes, how far it got (`cursor`: the last
+/// user id written; `chunks`: the gzip members stored so far) and, once done, until when its
+/// file is kept.
+#[derive(Debug, Clone)]
+pub struct ExportRecord {
+    pub job_id: String,
+    pub format: ExportFormat,
+    pub limit: Option<u64>,
+    pub fields: Vec<ExportField>,
+    pub cursor: String,
+    pub chunks: u64,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The next piece of an export's file: one complete gzip member holding `users` users, the
+/// last of whom is `cursor`.
+#[derive(Debug)]
+pub struct ExportChunk {
+    pub data: Vec<u8>,
+    pub users: u64,
+    pub cursor: String,
+    pub at: Timestamp,
+}
+
+#[async_trait]
+pub trait ExportStore: Send + Sync {
+    /// Stores a new export job (its `jobs` row, its export row) and the outbox row that runs it.
+    async fn insert_export(
+        &self,
+        job: &JobRecord,
+        export: &ExportRecord,
+        run: &QueuedMail,
+    ) -> StoreResult<()>;
+    async fn get_export(&self, job_id: &str) -> StoreResult<Option<ExportRecord>>;
+    /// Up to `limit` users whose id sorts after `after`, in id order (of one connection, when
+    /// given): the pages an export reads, never the whole table at once.
+    async fn users_after(
+        &self,
+        connection: Option<&str>,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<User>>;
+    /// Appends `chunk` as piece number `seq`, moving the cursor and the job's counters with
+    /// it, in one transaction; false (nothing written) when the export is not at `seq` any
+    /// more: another run of it got there first.
+    async fn append_export_chunk(
+        &self,
+        job_id: &str,
+        seq: u64,
+        chunk: &ExportChunk,
+    ) -> StoreResult<bool>;
+    /// Marks the export completed, its file kept until `expires_at`.
+    async fn finish_export(
+        &self,
+        job_id: &str,
+        expires_at: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Piece `seq` of the export's file.
+    async fn export_chunk(&self, job_id: &str, seq: u64) -> StoreResult<Option<Vec<u8>>>;
+    /// Deletes the exports (job, record, file) whose file expired before `now`.
+    async fn prune_exports(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
 #[async_trait]
 pub trait Store:
     UserStore
@@ -980,6 +1080,7 @@ pub trait Store:
     + LogStreamStore
     + ResourceServerStore
     + JobStore
+    + ExportStore
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

@@ -1,10 +1,12 @@
 //! `/api/v2/jobs/*`: bulk user imports as Auth0 takes them (multipart `users` file of at most
-//! 500 KB, `connection_id`, `upsert`, `external_id`, `send_completion_email`), the job's status
-//! and the users it could not import.
+//! 500 KB, `connection_id`, `upsert`, `external_id`, `send_completion_email`), user exports
+//! (JSON `connection_id`, `format`, `limit`, `fields`), the job's status (an export's with its
+//! signed `location`) and the users an import could not bring.
 
 use super::Principal;
 use crate::AppState;
 use crate::errors::ApiError;
+use crate::extract::ApiBody;
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, State};
 use axum::http::StatusCode;
@@ -12,8 +14,9 @@ use axum::routing::{get, post};
 use latchkey_core::ErrorCode;
 use latchkey_core::ServiceError;
 use latchkey_core::domain::UserId;
-use latchkey_core::services::{NewImport, NewVerificationJob};
-use latchkey_core::store::{JobKind, JobRecord, JobStatus};
+use latchkey_core::services::{ExportView, NewExport, NewImport, NewVerificationJob};
+use latchkey_core::store::{ExportField, ExportFormat, JobKind, JobRecord, JobStatus};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Auth0's limit on one import file.
@@ -23,6 +26,7 @@ pub fn router() -> crate::api_router::ApiRouter {
     crate::api_router::ApiRouter::new()
         .route("/jobs/users-imports", post(create_import))
         .route("/jobs/verification-email", post(create_verification_email))
+        .route("/jobs/users-exports", post(create_export))
         .route("/jobs/{id}", get(get_job))
         .route("/jobs/{id}/errors", get(get_errors))
 }
@@ -175,7 +179,99 @@ async fn get_job(
 ) -> Result<Json<Value>, ApiError> {
     p.require(&["create:users", "read:users"])?;
     let job = state.services.migration.get_job(&id).await?;
+    if job.kind == JobKind::UsersExport
+        && let Some(view) = state.services.migration.export_view(&job).await?
+    {
+        return Ok(Json(export_json(&job, &view)));
+    }
     Ok(Json(job_json(&job)))
+}
+
+/// An export job as Auth0 shows it: its settings, and `location` once the file is ready.
+fn export_json(job: &JobRecord, view: &ExportView) -> Value {
+    let mut v = json!({
+        "type": job.kind.as_str(),
+        "status": job.status.as_str(),
+        "format": view.format.as_str(),
+        "fields": view.fields,
+        "created_at": job.created_at.to_iso(),
+        "id": job.id,
+    });
+    if !job.connection_id.is_empty() {
+        v["connection_id"] = json!(job.connection_id);
+        v["connection"] = json!(job.connection);
+    }
+    if let Some(limit) = view.limit {
+        v["limit"] = json!(limit);
+    }
+    if let Some(location) = &view.location {
+        v["location"] = json!(location);
+    }
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportBody {
+    #[serde(default)]
+    connection_id: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    fields: Option<Vec<ExportFieldBody>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportFieldBody {
+    name: String,
+    #[serde(default)]
+    export_as: Option<String>,
+}
+
+async fn create_export(
+    State(state): State<AppState>,
+    p: Principal,
+    body: ApiBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    p.require(&["read:users"])?;
+    let body: ExportBody = body.parse()?;
+    // Auth0's default when the request names no format.
+    let format = match body.format.as_deref() {
+        None => ExportFormat::Csv,
+        Some(f) => ExportFormat::parse(f)
+            .ok_or_else(|| ApiError::bad_body("format must be one of json, csv"))?,
+    };
+    let limit = match body.limit {
+        None => None,
+        Some(n) if n >= 1 => Some(n.unsigned_abs()),
+        Some(_) => return Err(ApiError::bad_body("limit must be at least 1")),
+    };
+    let fields = body.fields.map(|fields| {
+        fields
+            .into_iter()
+            .map(|f| ExportField {
+                name: f.name,
+                export_as: f.export_as,
+            })
+            .collect()
+    });
+    let (job, view) = state
+        .services
+        .migration
+        .start_export(
+            NewExport {
+                connection_id: body.connection_id,
+                format,
+                limit,
+                fields,
+            },
+            &p.caller(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(export_json(&job, &view))))
 }
 
 /// The users the job could not import; a job without any answers with itself, as Auth0 does.

@@ -47,5 +47,6 @@ mod secrets;
 mod smtp_sink;
 mod tokens;
 mod url_change;
+mod user_export;
 mod webhooks;
 mod wire_snapshots;

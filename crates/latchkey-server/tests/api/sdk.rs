@@ -90,3 +90,31 @@ async fn the_official_node_sdk_imports_users_through_its_job_methods() {
         .env("NODE_EXTRA_CA_CERTS", server.data_dir.join("tls/cert.pem"));
     run(cmd, "node auth0 import flow").await;
 }
+
+#[tokio::test]
+async fn the_official_python_sdk_exports_users_through_its_job_methods() {
+    let python = std::env::var("LATCHKEY_PYTHON")
+        .unwrap_or_else(|_| repo_root().join(".venv/bin/python").display().to_string());
+    let server = start_binary(false, &[]).await;
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(repo_root().join("tests-sdk/python/export_flow.py"))
+        .env(
+            "LATCHKEY_BASE_URL",
+            format!("http://127.0.0.1:{}", server.port),
+        )
+        .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"));
+    run(cmd, "auth0-python export flow").await;
+}
+
+#[tokio::test]
+async fn the_official_node_sdk_exports_users_through_its_job_methods() {
+    let dir = std::env::var("LATCHKEY_NODE_SDK_DIR")
+        .map_or_else(|_| repo_root().join("tests-sdk/node"), PathBuf::from);
+    let server = start_binary(true, &[]).await;
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(dir.join("export_flow.mjs"))
+        .env("LATCHKEY_DOMAIN", format!("127.0.0.1:{}", server.port))
+        .env("LATCHKEY_BOOTSTRAP", server.data_dir.join("bootstrap.json"))
+        .env("NODE_EXTRA_CA_CERTS", server.data_dir.join("tls/cert.pem"));
+    run(cmd, "node auth0 export flow").await;
+}

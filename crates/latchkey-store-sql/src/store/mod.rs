@@ -20,6 +20,7 @@ mod secrets;
 mod sessions;
 mod tenant;
 mod tickets;
+mod user_exports;
 mod users;
 
 use crate::Dialect;

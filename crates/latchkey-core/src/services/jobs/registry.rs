@@ -87,6 +87,10 @@ impl JobRunner {
                 self.migration.run_import(job_id).await?;
                 Ok(Attempt::Sent { log: None })
             }
+            OutboxJob::UsersExport { job_id } => {
+                self.migration.run_export(job_id).await?;
+                Ok(Attempt::Sent { log: None })
+            }
         }
     }
 }

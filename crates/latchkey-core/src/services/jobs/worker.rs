@@ -50,6 +50,9 @@ impl JobRunner {
                 if let Err(e) = self.store.prune_executions(week_ago).await {
                     tracing::warn!(error = %e, "could not prune action executions");
                 }
+                if let Err(e) = self.store.prune_exports(Timestamp::now()).await {
+                    tracing::warn!(error = %e, "could not delete expired user exports");
+                }
             }
             if lanes.0.iter().all(tokio::task::JoinHandle::is_finished) || *stop.borrow() {
                 break;
