@@ -10,6 +10,7 @@
 //! thermal limits) affects both sides alike instead of skewing the ratio.
 
 mod actions;
+mod baseline;
 mod breach;
 mod load;
 mod overload;
@@ -64,6 +65,14 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// The figures to compare this run with (the regression guard): the last release's run,
+    /// kept in the repository.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench-baseline.json"))]
+    baseline: std::path::PathBuf,
+    /// Replace the baseline with this run, labelled (e.g. "v0.4.0, 2-core CI box"): for a
+    /// release, on the machine the figures should be compared on.
+    #[arg(long)]
+    write_baseline: Option<String>,
 }
 
 /// A scenario's totals: the limit's operations and the server's answers over equal time.
@@ -511,6 +520,22 @@ async fn main() -> anyhow::Result<()> {
 
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    match std::fs::read_to_string(&args.baseline) {
+        Ok(text) => {
+            let kept: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", args.baseline.display()))?;
+            baseline::report(&doc, &kept, &args.baseline.display().to_string());
+        }
+        Err(e) => println!(
+            "\nno baseline to compare with ({}: {e})",
+            args.baseline.display()
+        ),
+    }
+    if let Some(label) = &args.write_baseline {
+        doc["label"] = json!(label);
+        std::fs::write(&args.baseline, serde_json::to_string_pretty(&doc)? + "\n")?;
+        println!("baseline written to {}", args.baseline.display());
     }
     let _ = stop.send(());
     server.await??;
