@@ -126,7 +126,9 @@ pub fn report(doc: &Value, baseline: &Value, source: &str) -> usize {
         ) else {
             continue;
         };
-        if !matches!(kind, Kind::Ratio) && !(same_backend && same_cores) {
+        // Absolute figures only compare on the machine and backend that wrote the baseline.
+        let comparable = matches!(kind, Kind::Ratio) || (same_backend && same_cores);
+        if !comparable {
             continue;
         }
         let (shown_now, shown_then, change, worse) = match kind {
