@@ -52,6 +52,9 @@ pub enum OutboxJob {
     /// Breached-password detection met a breached password at `stage` (`login`, `signup`,
     /// `change_password`) for `user_id`: a notice to every console administrator.
     BreachedPasswordAdminNotice { stage: String, user_id: UserId },
+    /// Suspicious IP throttling: `ip` went past its attempts at `stage` (`login`, `signup`):
+    /// a notice to every console administrator.
+    SuspiciousIpAdminNotice { stage: String, ip: String },
     /// The post-change-password actions for one change: run after the commit, at least once
     /// (a failed run is retried like a failed mail).
     PostChangePasswordActions {
@@ -124,6 +127,7 @@ impl OutboxJob {
             | Self::PasswordChanged { .. }
             | Self::AdminPasswordReset { .. }
             | Self::BreachedPasswordAdminNotice { .. }
+            | Self::SuspiciousIpAdminNotice { .. }
             | Self::VerificationEmail { .. } => Lane::People,
             Self::PostChangePasswordActions { .. }
             | Self::BackChannelLogout { .. }
@@ -141,6 +145,7 @@ impl OutboxJob {
             Self::PasswordChanged { .. } => "password_changed",
             Self::AdminPasswordReset { .. } => "admin_password_reset",
             Self::BreachedPasswordAdminNotice { .. } => "breached_password_admin_notice",
+            Self::SuspiciousIpAdminNotice { .. } => "suspicious_ip_admin_notice",
             Self::PostChangePasswordActions { .. } => "post_change_password_actions",
             Self::BackChannelLogout { .. } => "back_channel_logout",
             Self::LogStreamDelivery { .. } => "log_stream_delivery",
@@ -187,6 +192,11 @@ impl std::fmt::Debug for OutboxJob {
                 .debug_struct("BreachedPasswordAdminNotice")
                 .field("stage", stage)
                 .field("user_id", user_id)
+                .finish(),
+            Self::SuspiciousIpAdminNotice { stage, ip } => f
+                .debug_struct("SuspiciousIpAdminNotice")
+                .field("stage", stage)
+                .field("ip", ip)
                 .finish(),
             Self::PostChangePasswordActions { user_id, .. } => f
                 .debug_struct("PostChangePasswordActions")

@@ -250,11 +250,12 @@ pub struct ThrottlingStages {
     pub pre_user_registration: ThrottlingRate,
 }
 
-/// `/attack-protection/suspicious-ip-throttling`: with `enabled` and the `block` shield, an
-/// address not in `allowlist` gets `pre-login.max_attempts` failed logins (across every
-/// account) and `pre-user-registration.max_attempts` sign-ups, one more earned back every
-/// `rate` milliseconds; past them it is answered 429 `too_many_attempts`. Off by default, as
-/// Auth0's.
+/// `/attack-protection/suspicious-ip-throttling`: with `enabled`, an address not in `allowlist`
+/// gets `pre-login.max_attempts` failed logins (across every account) and
+/// `pre-user-registration.max_attempts` sign-ups, one more earned back every `rate`
+/// milliseconds; past them, with `block` it is answered 429 `too_many_attempts`, and with
+/// `admin_notification` the console administrators are mailed (at most hourly per address
+/// and stage). Off by default, as Auth0's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuspiciousIpThrottling {
@@ -300,11 +301,19 @@ impl SuspiciousIpThrottling {
         None
     }
 
-    /// Whether requests from `ip` are throttled (on, blocking, not allowlisted).
+    /// Whether attempts from `ip` are counted: on, with a shield to act on, not allowlisted.
     pub fn guards(&self, ip: &str) -> bool {
-        self.enabled
-            && self.shields.contains(&ThrottlingShield::Block)
-            && !in_allowlist(&self.allowlist, ip)
+        self.enabled && !self.shields.is_empty() && !in_allowlist(&self.allowlist, ip)
+    }
+
+    /// Past its attempts, an address is refused (429).
+    pub fn blocks(&self) -> bool {
+        self.shields.contains(&ThrottlingShield::Block)
+    }
+
+    /// Past its attempts, the console administrators are told (at most hourly per address).
+    pub fn notifies_admins(&self) -> bool {
+        self.shields.contains(&ThrottlingShield::AdminNotification)
     }
 }
 

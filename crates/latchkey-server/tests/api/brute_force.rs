@@ -338,3 +338,34 @@ async fn suspicious_ip_throttling_answers_auth0s_429_past_the_stage_rates() {
         200
     );
 }
+
+#[tokio::test]
+async fn suspicious_ip_throttling_notifies_administrators_once_an_hour() {
+    let (app, sink) = app_with_sink().await;
+    let admin = app.bootstrap["admin"]["email"].as_str().unwrap().to_owned();
+    let path = "/attack-protection/suspicious-ip-throttling";
+    // Notify without blocking: the address keeps its answers, the administrators learn of it.
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            path,
+            Some(json!({"enabled": true, "shields": ["admin_notification"],
+                "stage": {"pre-login": {"max_attempts": 2, "rate": 3_600_000},
+                          "pre-user-registration": {"max_attempts": 50, "rate": 1200}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    fail(&app, "nobody@example.com", 6).await;
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails[0].to, vec![admin]);
+    assert!(
+        mails[0].data.contains("Suspicious IP throttling"),
+        "{}",
+        mails[0].data
+    );
+    assert!(mails[0].data.contains("127.0.0.1"));
+    // More failures within the hour: no second mail.
+    fail(&app, "nobody@example.com", 3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.mails().len(), 1);
+}

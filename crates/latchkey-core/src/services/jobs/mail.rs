@@ -331,6 +331,52 @@ impl JobRunner {
         }
         Ok(Attempt::Sent { log: None })
     }
+
+    /// Suspicious IP throttling's notice to every console administrator.
+    pub(super) async fn send_suspicious_ip_admin_notice(
+        &self,
+        stage: &str,
+        ip: &str,
+    ) -> ServiceResult<Attempt> {
+        let admins = self.store.list_admins().await?;
+        if admins.is_empty() {
+            return Ok(Attempt::Dropped {
+                reason: "no console administrator".into(),
+                log: None,
+            });
+        }
+        let name = self.tenant.branding().await?.name;
+        let what = match stage {
+            "signup" => "sign-ups",
+            _ => "failed logins",
+        };
+        let e = crate::mail::escape_html;
+        let html = format!(
+            "<p>Hello,</p>\n<p>Suspicious IP throttling on {name}: the address {ip} made more \
+             {what} than the attack-protection settings allow. The tenant log holds the \
+             attempts; the settings decide whether the address is refused. If it is one of \
+             yours (an office, a proxy), add it to the allowlist.</p>",
+            name = e(&name),
+            ip = e(ip),
+        );
+        let subject = format!("{name}: suspicious activity from {ip}");
+        for admin in admins {
+            if let Err(err) = self
+                .mailer
+                .send_message(
+                    None,
+                    admin.email.as_str(),
+                    &subject,
+                    html.clone(),
+                    "suspicious_ip_admin_notice",
+                )
+                .await?
+            {
+                return Ok(Attempt::Failed(err));
+            }
+        }
+        Ok(Attempt::Sent { log: None })
+    }
 }
 
 fn sent_or_failed(sent: Result<(), MailError>) -> Attempt {

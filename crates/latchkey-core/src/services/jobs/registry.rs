@@ -47,6 +47,9 @@ impl JobRunner {
             OutboxJob::BreachedPasswordAdminNotice { stage, user_id } => {
                 self.send_breach_admin_notice(stage, user_id).await
             }
+            OutboxJob::SuspiciousIpAdminNotice { stage, ip } => {
+                self.send_suspicious_ip_admin_notice(stage, ip).await
+            }
             OutboxJob::PostChangePasswordActions {
                 user_id,
                 connection,

@@ -39,14 +39,19 @@ impl Login {
         let key = format!("sit-login:{ip}");
         let rule = throttling.stage.pre_login.rule();
         if guarded && !self.rate_limiter.peek(&key, rule).await {
-            self.audit.record(
-                LogEntry::new(codes::BLOCKED_IP, meta)
-                    .description("Suspicious IP throttling: too many failed logins from this IP")
-                    .client(client.client_id.as_str(), &client.name)
-                    .connection(connection)
-                    .user("", username),
-            );
-            return Err(ServiceError::SuspiciousIp);
+            self.ip_past_its_attempts(&throttling, "login", &ip).await?;
+            if throttling.blocks() {
+                self.audit.record(
+                    LogEntry::new(codes::BLOCKED_IP, meta)
+                        .description(
+                            "Suspicious IP throttling: too many failed logins from this IP",
+                        )
+                        .client(client.client_id.as_str(), &client.name)
+                        .connection(connection)
+                        .user("", username),
+                );
+                return Err(ServiceError::SuspiciousIp);
+            }
         }
         let result = self
             .check_credentials(client, connection, username, password, method, meta)
@@ -55,6 +60,34 @@ impl Login {
             self.rate_limiter.check(&key, rule).await;
         }
         result
+    }
+
+    /// An address went past its attempts at `stage`: with the `admin_notification` shield, the
+    /// console administrators are told, at most hourly per address and stage (an attack goes
+    /// on for hours; one mail says it).
+    pub(super) async fn ip_past_its_attempts(
+        &self,
+        throttling: &SuspiciousIpThrottling,
+        stage: &str,
+        ip: &str,
+    ) -> ServiceResult<()> {
+        if !throttling.notifies_admins() {
+            return Ok(());
+        }
+        let rule = crate::ratelimit::RateRule {
+            interval: std::time::Duration::from_secs(3600),
+            burst: 1,
+        };
+        let key = format!("sit-admin-notice:{stage}:{ip}");
+        if self.rate_limiter.check(&key, rule).await.allowed {
+            self.job_intake
+                .enqueue(crate::mail::OutboxJob::SuspiciousIpAdminNotice {
+                    stage: stage.to_owned(),
+                    ip: ip.to_owned(),
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// The credential check itself (see `authenticate_user`).

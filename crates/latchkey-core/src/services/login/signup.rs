@@ -78,13 +78,17 @@ impl Login {
                 .await
                 .allowed
         {
-            self.audit.record(
-                LogEntry::new(codes::BLOCKED_IP, &caller.meta)
-                    .description("Suspicious IP throttling: too many sign-ups from this IP")
-                    .client(client.client_id.as_str(), &client.name)
-                    .connection(&connection.name),
-            );
-            return Err(ServiceError::SuspiciousIp);
+            self.ip_past_its_attempts(&throttling, "signup", &ip)
+                .await?;
+            if throttling.blocks() {
+                self.audit.record(
+                    LogEntry::new(codes::BLOCKED_IP, &caller.meta)
+                        .description("Suspicious IP throttling: too many sign-ups from this IP")
+                        .client(client.client_id.as_str(), &client.name)
+                        .connection(&connection.name),
+                );
+                return Err(ServiceError::SuspiciousIp);
+            }
         }
         if !new.app_metadata.is_empty()
             || new.blocked
