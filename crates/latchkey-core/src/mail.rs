@@ -78,6 +78,9 @@ pub enum OutboxJob {
     LogStreamDelivery { stream_id: String, log_id: String },
     /// Run (or resume, from its stored position) the bulk user import `job_id`.
     UsersImport { job_id: String },
+    /// Bulk import `job_id` ended and asked for `send_completion_email`: its summary to every
+    /// console administrator (the counts are read at delivery).
+    UsersImportCompletion { job_id: String },
 }
 
 /// The outbox's lanes: each has its own worker slots, so mail to people never waits behind
@@ -112,7 +115,8 @@ impl OutboxJob {
             | Self::AccountBlocked { .. }
             | Self::PasswordChanged { .. }
             | Self::AdminPasswordReset { .. }
-            | Self::BreachedPasswordAdminNotice { .. } => Lane::People,
+            | Self::BreachedPasswordAdminNotice { .. }
+            | Self::UsersImportCompletion { .. } => Lane::People,
             Self::PostChangePasswordActions { .. }
             | Self::BackChannelLogout { .. }
             | Self::LogStreamDelivery { .. }
@@ -132,6 +136,7 @@ impl OutboxJob {
             Self::BackChannelLogout { .. } => "back_channel_logout",
             Self::LogStreamDelivery { .. } => "log_stream_delivery",
             Self::UsersImport { .. } => "users_import",
+            Self::UsersImportCompletion { .. } => "users_import_completion",
         }
     }
 
@@ -196,6 +201,10 @@ impl std::fmt::Debug for OutboxJob {
                 .finish(),
             Self::UsersImport { job_id } => f
                 .debug_struct("UsersImport")
+                .field("job_id", job_id)
+                .finish(),
+            Self::UsersImportCompletion { job_id } => f
+                .debug_struct("UsersImportCompletion")
                 .field("job_id", job_id)
                 .finish(),
         }

@@ -7,6 +7,8 @@ use latchkey_server::config::{Settings, bootstrap_presets, redact_url};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "latchkey",
@@ -78,8 +80,10 @@ enum Command {
 #[derive(Subcommand)]
 enum UsersCommand {
     /// Import a file in Auth0's bulk-import format (a JSON array of users, with password hashes)
-    /// through the same job as POST /api/v2/jobs/users-imports, without its 500 KB limit. Prints
-    /// the summary; refused users go to FILE.errors.json.
+    /// streamed through the same batches as POST /api/v2/jobs/users-imports, without its 500 KB
+    /// limit, as a job row (GET /api/v2/jobs/{id}). Prints the summary; refused users go to
+    /// FILE.errors.json. Safe to re-run: users already there are reported (or, with --upsert,
+    /// updated).
     Import {
         file: PathBuf,
         /// The database connection's name.
@@ -390,29 +394,11 @@ async fn users_command(settings: &Settings, command: UsersCommand) -> anyhow::Re
         connection,
         upsert,
     } = command;
-    let users = std::fs::read_to_string(&file)
+    let reader = std::fs::File::open(&file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let services = latchkey_server::app::offline_services(settings).await?;
-    let (job, errors) = services
-        .migration
-        .import_now(&connection, users, upsert)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!(
-        "{}: {} users: {} inserted, {} updated, {} failed",
-        job.id, job.total, job.inserted, job.updated, job.failed
-    );
-    if !errors.is_empty() {
-        let mut path = file.into_os_string();
-        path.push(".errors.json");
-        let report: Vec<serde_json::Value> = errors
-            .into_iter()
-            .map(|f| serde_json::json!({"user": f.user, "errors": f.errors}))
-            .collect();
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
-        println!("refused users: {}", PathBuf::from(path).display());
-    }
-    Ok(())
+    let options = cli::import::ImportOptions { connection, upsert };
+    cli::import::run(&services, &file, reader, &options).await
 }
 
 async fn admin(

@@ -44,7 +44,7 @@ pub use mailer::Mailer;
 pub use mfa::Mfa;
 pub use mfa::api::MfaAssociation;
 pub use mfa::factors::NewAuthenticationMethod;
-pub use migration::{Migration, NewImport};
+pub use migration::{IMPORT_BATCH, Migration, NewImport, StreamedImport};
 pub use sessions::Sessions;
 pub use sessions::rp_logout::{RpLogout, RpLogoutRequest};
 pub use tenant::TenantConfig;

@@ -79,6 +79,9 @@ impl JobRunner {
                 self.migration.run_import(job_id).await?;
                 Ok(Attempt::Sent { log: None })
             }
+            OutboxJob::UsersImportCompletion { job_id } => {
+                self.send_import_completion(job_id).await
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ mod user_file;
 use crate::store::Store;
 use std::sync::Arc;
 
-pub use import::NewImport;
+pub use import::{BATCH as IMPORT_BATCH, NewImport, StreamedImport};
 
 /// Bulk user imports: the upload (a durable job) and its run from the outbox.
 pub struct Migration {

@@ -1,0 +1,3 @@
+//! The `latchkey` subcommands that have grown past a few lines, one module each.
+
+pub mod import;
