@@ -93,7 +93,6 @@ pub fn run_cli(
         .arg(file)
         .arg("--data-dir")
         .arg(data_dir)
-        .env("LATCHKEY_LOG", "warn")
         .stdout(std::process::Stdio::piped());
     match database_url {
         Some(url) => cmd.env("DATABASE_URL", url),
