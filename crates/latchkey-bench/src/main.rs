@@ -12,6 +12,7 @@
 mod actions;
 mod baseline;
 mod breach;
+mod import;
 mod load;
 mod overload;
 mod raw;
@@ -44,9 +45,11 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     reset_users: Vec<u64>,
     /// Scenarios to run: logins, hosted, tokens, reset, actions, overload; and, not by default,
-    /// breach (an index of --breach-hashes generated hashes: lookups/s, memory) and
+    /// breach (an index of --breach-hashes generated hashes: lookups/s, memory),
     /// logins-breach (password-grant logins with breached-password detection on, against that
-    /// index: the ratio to raw argon2id, to compare with `logins`).
+    /// index: the ratio to raw argon2id, to compare with `logins`) and import (the release
+    /// `latchkey users import` of --import-users bcrypt users into this run's store: users/s,
+    /// peak RSS; then first logins of imported users against raw bcrypt verifications).
     #[arg(
         long,
         value_delimiter = ',',
@@ -62,6 +65,9 @@ struct Args {
     /// Breach scenario: hashes in the generated index (100M: an 800 MB file in the temp dir).
     #[arg(long, default_value_t = 100_000_000)]
     breach_hashes: u64,
+    /// Import scenario: users in the generated file (about 250 bytes each).
+    #[arg(long, default_value_t = 1_000_000)]
+    import_users: u64,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -518,6 +524,18 @@ async fn main() -> anyhow::Result<()> {
         doc["overload"] = Value::Array(levels);
     }
 
+    if wants("import") {
+        doc["import"] = import_scenario(
+            &args,
+            addr,
+            &bootstrap,
+            &data_dir,
+            args.database_url.clone(),
+            cores,
+        )
+        .await?;
+    }
+
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
@@ -542,6 +560,126 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&data_dir);
     let _ = std::fs::remove_file(&index_path);
     Ok(())
+}
+
+/// The import scenario: the file, the CLI's run, then first logins of imported users against
+/// raw bcrypt verifications in alternating windows (each window logs in users not yet seen).
+async fn import_scenario(
+    args: &Args,
+    addr: std::net::SocketAddr,
+    bootstrap: &Value,
+    data_dir: &std::path::Path,
+    database_url: Option<String>,
+    cores: usize,
+) -> anyhow::Result<Value> {
+    let n = args.import_users.max(1);
+    let creds = import::Credentials::new(4)?;
+    let tag = format!(
+        "{}x{}",
+        std::process::id(),
+        latchkey_core::time::Timestamp::now().millis()
+    );
+    let file = data_dir.with_extension("import.json");
+    let started = std::time::Instant::now();
+    let bytes = import::write_file(&file, &tag, n, &creds)?;
+    println!(
+        "import file: {n} users with cost-10 bcrypt hashes, {} MiB, written in {:.1}s",
+        bytes >> 20,
+        started.elapsed().as_secs_f64()
+    );
+    let binary = import::latchkey_binary()?;
+    let (cli_file, cli_dir) = (file.clone(), data_dir.to_owned());
+    let run = tokio::task::spawn_blocking(move || {
+        import::run_cli(&binary, &cli_file, &cli_dir, database_url.as_deref())
+    })
+    .await??;
+    let _ = std::fs::remove_file(&file);
+    let per_sec = n as f64 / run.seconds;
+    println!(
+        "{:<36} {:>11.1}   ({n} users in {:.1}s, peak RSS {} MiB)",
+        "users import (CLI, bcrypt users)",
+        per_sec,
+        run.seconds,
+        run.peak_rss_kib >> 10
+    );
+    println!("  {}", run.summary);
+    println!("  import target: ≥ 20,000 users/s on SQLite on 2 cores, memory flat");
+
+    // First logins: each window takes users no window has logged in yet.
+    let windows = u64::from(args.rounds.max(1)) + 1;
+    let per_window = (n / windows).min(50_000);
+    let window = Duration::from_secs(args.seconds.max(1));
+    let (password, hash) = creds.pairs[0].clone();
+    let run_raw = |d: Duration| {
+        let (password, hash) = (password.clone(), hash.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                import::bcrypt_verifications(password, hash, cores, d)
+            })
+            .await?
+        }
+    };
+    let logins = |k: u64| {
+        load::json_posts(
+            addr,
+            "/oauth/token",
+            &import::login_bodies(
+                bootstrap,
+                &tag,
+                &creds,
+                k * per_window,
+                (k + 1) * per_window,
+            ),
+        )
+    };
+    run_raw(Duration::from_secs(1)).await?;
+    let mut warm = Stats::default();
+    load::window(
+        addr,
+        &logins(0),
+        args.concurrency,
+        Duration::from_secs(1),
+        &mut warm,
+    )
+    .await;
+    let (mut raw_ops, mut raw_secs, mut server_secs) = (0u64, 0f64, 0f64);
+    let mut server = Stats::default();
+    for k in 1..windows {
+        let t = std::time::Instant::now();
+        raw_ops += run_raw(window).await?;
+        raw_secs += t.elapsed().as_secs_f64();
+        let before = server.ok();
+        server_secs += load::window(addr, &logins(k), args.concurrency, window, &mut server)
+            .await
+            .as_secs_f64();
+        if server.ok() - before >= per_window {
+            println!("  (window {k} ran out of fresh users: raise --import-users)");
+        }
+    }
+    let raw_per_sec = raw_ops as f64 / raw_secs;
+    let login_per_sec = server.ok() as f64 / server_secs;
+    println!(
+        "{:<36} {:>11.1}",
+        "raw bcrypt-10 verifications (all cores)", raw_per_sec
+    );
+    println!(
+        "{:<36} {login_per_sec:>11.1} {:>9.2} {:>9.2} {:>7}",
+        "first logins, imported bcrypt users",
+        server.p50_ms(),
+        server.p99_ms(),
+        server.errors
+    );
+    println!(
+        "  first logins / raw bcrypt    = {:>5.1}%  (each also re-hashes with argon2id)",
+        login_per_sec / raw_per_sec * 100.0
+    );
+    Ok(json!({
+        "users": n, "file_bytes": bytes, "seconds": run.seconds, "users_per_sec": per_sec,
+        "peak_rss_kib": run.peak_rss_kib, "summary": run.summary,
+        "raw_bcrypt_per_sec": raw_per_sec,
+        "first_logins": server.to_json(server_secs),
+        "first_login_ratio": login_per_sec / raw_per_sec,
+    }))
 }
 
 /// One browser's login page (cookie, CSRF token, sealed request), as a form post to submit

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Runs `work` on `threads` threads for `duration`; returns how many operations completed.
-fn saturate(
+pub(crate) fn saturate(
     threads: usize,
     duration: Duration,
     work: impl Fn() -> anyhow::Result<()> + Sync,

@@ -92,6 +92,9 @@ pub enum OutboxJob {
     },
     /// Run (or resume, from its stored cursor) the user export `job_id`.
     UsersExport { job_id: String },
+    /// Bulk import `job_id` ended and asked for `send_completion_email`: its summary to every
+    /// console administrator (the counts are read at delivery).
+    UsersImportCompletion { job_id: String },
 }
 
 /// The outbox's lanes: each has its own worker slots, so mail to people never waits behind
@@ -128,7 +131,8 @@ impl OutboxJob {
             | Self::AdminPasswordReset { .. }
             | Self::BreachedPasswordAdminNotice { .. }
             | Self::SuspiciousIpAdminNotice { .. }
-            | Self::VerificationEmail { .. } => Lane::People,
+            | Self::VerificationEmail { .. }
+            | Self::UsersImportCompletion { .. } => Lane::People,
             Self::PostChangePasswordActions { .. }
             | Self::BackChannelLogout { .. }
             | Self::LogStreamDelivery { .. }
@@ -152,6 +156,7 @@ impl OutboxJob {
             Self::UsersImport { .. } => "users_import",
             Self::VerificationEmail { .. } => "verification_email",
             Self::UsersExport { .. } => "users_export",
+            Self::UsersImportCompletion { .. } => "users_import_completion",
         }
     }
 
@@ -232,6 +237,10 @@ impl std::fmt::Debug for OutboxJob {
                 .finish_non_exhaustive(),
             Self::UsersExport { job_id } => f
                 .debug_struct("UsersExport")
+                .field("job_id", job_id)
+                .finish(),
+            Self::UsersImportCompletion { job_id } => f
+                .debug_struct("UsersImportCompletion")
                 .field("job_id", job_id)
                 .finish(),
         }

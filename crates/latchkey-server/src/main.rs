@@ -80,8 +80,10 @@ enum Command {
 #[derive(Subcommand)]
 enum UsersCommand {
     /// Import a file in Auth0's bulk-import format (a JSON array of users, with password hashes)
-    /// through the same job as POST /api/v2/jobs/users-imports, without its 500 KB limit. Prints
-    /// the summary; refused users go to FILE.errors.json.
+    /// streamed through the same batches as POST /api/v2/jobs/users-imports, without its 500 KB
+    /// limit, as a job row (GET /api/v2/jobs/{id}). Prints the summary; refused users go to
+    /// FILE.errors.json. Safe to re-run: users already there are reported (or, with --upsert,
+    /// updated).
     Import {
         file: PathBuf,
         /// The database connection's name.
@@ -402,30 +404,10 @@ async fn users_command(settings: &Settings, command: UsersCommand) -> anyhow::Re
         anyhow::bail!("not an import");
     };
     // A sealed export (`users export --with-secrets`) is opened with its passphrase.
-    let mut users = String::new();
-    std::io::Read::read_to_string(&mut cli::export::open_users_file(&file)?, &mut users)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let reader = cli::export::open_users_file(&file)?;
     let services = latchkey_server::app::offline_services(settings).await?;
-    let (job, errors) = services
-        .migration
-        .import_now(&connection, users, upsert)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!(
-        "{}: {} users: {} inserted, {} updated, {} failed",
-        job.id, job.total, job.inserted, job.updated, job.failed
-    );
-    if !errors.is_empty() {
-        let mut path = file.into_os_string();
-        path.push(".errors.json");
-        let report: Vec<serde_json::Value> = errors
-            .into_iter()
-            .map(|f| serde_json::json!({"user": f.user, "errors": f.errors}))
-            .collect();
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
-        println!("refused users: {}", PathBuf::from(path).display());
-    }
-    Ok(())
+    let options = cli::import::ImportOptions { connection, upsert };
+    cli::import::run(&services, &file, reader, &options).await
 }
 
 async fn admin(

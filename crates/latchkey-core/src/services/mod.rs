@@ -48,7 +48,10 @@ pub use mailer::Mailer;
 pub use mfa::Mfa;
 pub use mfa::api::MfaAssociation;
 pub use mfa::factors::NewAuthenticationMethod;
-pub use migration::{BulkUser, ExportDownload, ExportView, Migration, NewExport, NewImport};
+pub use migration::{
+    BulkUser, ExportDownload, ExportView, IMPORT_BATCH, Migration, NewExport, NewImport,
+    StreamedImport,
+};
 pub use sessions::Sessions;
 pub use sessions::rp_logout::{RpLogout, RpLogoutRequest};
 pub use tenant::TenantConfig;

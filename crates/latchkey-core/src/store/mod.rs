@@ -935,17 +935,33 @@ pub struct ImportBatch {
     pub settled: u64,
     pub upsert: bool,
     pub at: Timestamp,
+    /// The users in the file, when the batch knows better than the job (a streamed file's
+    /// estimate from the bytes read, exact with its last batch); `None` leaves it.
+    pub total: Option<u64>,
 }
 
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// Stores a new job, its file and the outbox row that will run it, together.
-    async fn insert_job(&self, job: &JobRecord, input: &str, run: &QueuedMail) -> StoreResult<()>;
+    /// Stores a new job, its file and the outbox row that will run it, together. A streamed
+    /// import (the CLI) has neither: its runner holds the file and writes the batches itself.
+    async fn insert_job(
+        &self,
+        job: &JobRecord,
+        input: Option<&str>,
+        run: Option<&QueuedMail>,
+    ) -> StoreResult<()>;
     async fn get_job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
     /// The uploaded file, until the job ends.
     async fn job_input(&self, id: &str) -> StoreResult<Option<String>>;
     /// The users the job could not import, in file order.
     async fn job_errors(&self, id: &str) -> StoreResult<Vec<ImportFailure>>;
+    /// Up to `limit` of them, from the `from`-th (0-based): for readers that keep memory flat.
+    async fn job_errors_page(
+        &self,
+        id: &str,
+        from: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<ImportFailure>>;
     /// Writes one batch in one transaction: each user inserted (with `upsert`, the user with
     /// that address in the connection updated instead) or, if it collides with another, added
     /// to the failures as `DUPLICATED_USER`; the counters moved and the position advanced from
@@ -957,8 +973,16 @@ pub trait JobStore: Send + Sync {
         from: u64,
         batch: &ImportBatch,
     ) -> StoreResult<Option<JobRecord>>;
-    /// Sets the job's status; a job that ended drops its file.
-    async fn set_job_status(&self, id: &str, status: JobStatus, at: Timestamp) -> StoreResult<()>;
+    /// Sets the job's status; a job that ended drops its file. A job ends once: ending an
+    /// ended job changes nothing and answers `false`. `notice` (the completion mail) is queued
+    /// in the same transaction, only by the call that ends the job.
+    async fn set_job_status(
+        &self,
+        id: &str,
+        status: JobStatus,
+        at: Timestamp,
+        notice: Option<&QueuedMail>,
+    ) -> StoreResult<bool>;
 }
 
 /// A user export's file format (`format` on the wire).

@@ -65,7 +65,7 @@ fn passphrase(confirm: bool) -> anyhow::Result<SecretString> {
 /// Opens a users file for `latchkey users import`: a sealed export (recognised by its
 /// header; the passphrase asked as the export asks it) yields its decrypted bytes, any other
 /// file its own.
-pub fn open_users_file(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+pub fn open_users_file(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut start = [0u8; 6];

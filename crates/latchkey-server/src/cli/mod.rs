@@ -1,3 +1,5 @@
-//! The `latchkey` commands that have their own module (the rest are in `main.rs`).
+//! The `latchkey` subcommands that have grown past a few lines, one module each (the rest
+//! are in `main.rs`).
 
 pub mod export;
+pub mod import;

@@ -16,6 +16,7 @@ mod browser_mfa;
 mod browser_silent;
 mod brute_force;
 mod bulk_import;
+mod bulk_import_cli;
 mod cors;
 mod cross_origin;
 mod custom_db;

@@ -1,4 +1,4 @@
-use super::users::{INSERT_USER, bind_user};
+use super::users::{INSERT_USER, INSERT_USERS_HEAD, INSERTED_USER_COLUMNS, bind_user};
 use super::{SqlStore, execute, fetch_all, fetch_opt, flag, other, to_json};
 use async_trait::async_trait;
 use latchkey_core::domain::ImportError;
@@ -58,7 +58,12 @@ fn big(n: u64) -> i64 {
 
 #[async_trait]
 impl JobStore for SqlStore {
-    async fn insert_job(&self, job: &JobRecord, input: &str, run: &QueuedMail) -> StoreResult<()> {
+    async fn insert_job(
+        &self,
+        job: &JobRecord,
+        input: Option<&str>,
+        run: Option<&QueuedMail>,
+    ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(other)?;
         let q = sqlx::query(
             "INSERT INTO jobs (id, type, status, connection_id, connection, external_id, upsert, \
@@ -73,12 +78,14 @@ impl JobStore for SqlStore {
         .bind(job.external_id.clone())
         .bind(flag(job.upsert))
         .bind(flag(job.send_completion_email))
-        .bind(input.to_owned())
+        .bind(input.map(str::to_owned))
         .bind(big(job.total))
         .bind(job.created_at.millis())
         .bind(job.user_id.as_ref().map(|u| u.as_str().to_owned()));
         execute(q, &mut *tx).await?;
-        super::outbox::insert_mail(&mut *tx, std::slice::from_ref(run)).await?;
+        if let Some(run) = run {
+            super::outbox::insert_mail(&mut *tx, std::slice::from_ref(run)).await?;
+        }
         tx.commit().await.map_err(other)
     }
 
@@ -111,6 +118,25 @@ impl JobStore for SqlStore {
         .await
     }
 
+    async fn job_errors_page(
+        &self,
+        id: &str,
+        from: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<ImportFailure>> {
+        fetch_all(
+            sqlx::query(
+                "SELECT body FROM job_errors WHERE job_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(id.to_owned())
+            .bind(big(from))
+            .bind(big(limit)),
+            &self.reader,
+            failure,
+        )
+        .await
+    }
+
     async fn import_batch(
         &self,
         job_id: &str,
@@ -120,35 +146,37 @@ impl JobStore for SqlStore {
         let mut tx = self.writer.begin().await.map_err(other)?;
         // Claims the batch first: a second run of the job (a lease that ran out) finds the
         // position moved and writes nothing.
-        let claimed = execute(
-            sqlx::query(
+        let claim = match batch.total {
+            Some(_) => {
+                "UPDATE jobs SET position = $1, status = 'processing', updated_at = $2, total = $5 \
+                 WHERE id = $3 AND position = $4 RETURNING failed"
+            }
+            None => {
                 "UPDATE jobs SET position = $1, status = 'processing', updated_at = $2 \
-                 WHERE id = $3 AND position = $4",
-            )
+                 WHERE id = $3 AND position = $4 RETURNING failed"
+            }
+        };
+        let mut q = sqlx::query(claim)
             .bind(big(from.saturating_add(batch.settled)))
             .bind(batch.at.millis())
             .bind(job_id.to_owned())
-            .bind(big(from)),
-            &mut *tx,
-        )
-        .await?;
-        if claimed == 0 {
-            return Ok(None);
+            .bind(big(from));
+        if let Some(total) = batch.total {
+            q = q.bind(big(total));
         }
+        let Some(claimed) = q.fetch_optional(&mut *tx).await.map_err(other)? else {
+            return Ok(None);
+        };
+        let first_failure: i64 = claimed.try_get("failed").map_err(other)?;
         let (mut inserted, mut updated) = (0u64, 0u64);
-        let mut failures: Vec<&ImportFailure> = batch.invalid.iter().collect();
-        let mut duplicates = Vec::new();
-        for ImportedUser {
-            user,
-            authenticators,
-            original,
-        } in &batch.users
-        {
+        // With upsert, Auth0 finds the user by address and rewrites what the file gives; the
+        // id, username and credential epoch stay. The others are inserted.
+        let mut to_insert: Vec<&ImportedUser> = Vec::with_capacity(batch.users.len());
+        for imported in &batch.users {
+            let user = &imported.user;
             if batch.upsert
                 && let Some(email) = &user.email
             {
-                // Auth0's upsert finds the user by address and rewrites what the file gives;
-                // the id, username and credential epoch stay.
                 let n = execute(
                     sqlx::query(
                         "UPDATE users SET email_verified = $1, blocked = $2, profile = $3, \
@@ -173,58 +201,57 @@ impl JobStore for SqlStore {
                     continue;
                 }
             }
-            // DO NOTHING, not an error: a failed statement would end a PostgreSQL transaction.
-            let sql = format!("{INSERT_USER} ON CONFLICT DO NOTHING");
-            let n = execute(
-                bind_user(sqlx::query(sqlx::AssertSqlSafe(sql)), user),
-                &mut *tx,
-            )
-            .await?;
-            if n > 0 {
-                for a in authenticators {
+            to_insert.push(imported);
+        }
+        let written = insert_users(&mut tx, &to_insert).await?;
+        let mut failures: Vec<&ImportFailure> = batch.invalid.iter().collect();
+        let mut duplicates = Vec::new();
+        for (imported, was_written) in to_insert.iter().zip(&written) {
+            if *was_written {
+                for a in &imported.authenticators {
                     execute(super::authenticators::insert_row(a), &mut *tx).await?;
                 }
                 inserted += 1;
             } else {
                 duplicates.push(ImportFailure {
-                    user: original.clone(),
+                    user: imported.original.clone(),
                     errors: vec![ImportError::duplicated_user(batch.upsert)],
                 });
             }
         }
         failures.extend(duplicates.iter());
-        let before = sqlx::query("SELECT failed FROM jobs WHERE id = $1")
-            .bind(job_id.to_owned())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(other)?;
-        let first: i64 = before.try_get("failed").map_err(other)?;
-        for (seq, f) in (first..).zip(&failures) {
-            let body = json!({"user": f.user, "errors": f.errors});
-            execute(
-                sqlx::query("INSERT INTO job_errors (job_id, seq, body) VALUES ($1, $2, $3)")
-                    .bind(job_id.to_owned())
-                    .bind(seq)
-                    .bind(body.to_string()),
-                &mut *tx,
-            )
-            .await?;
+        let bodies: Vec<String> = failures
+            .iter()
+            .map(|f| json!({"user": f.user, "errors": f.errors}).to_string())
+            .collect();
+        let numbered: Vec<(i64, String)> = (first_failure..).zip(bodies).collect();
+        for chunk in numbered.chunks(ERRORS_PER_STATEMENT) {
+            let mut sql = String::from("INSERT INTO job_errors (job_id, seq, body) VALUES ");
+            let mut q_args = Vec::with_capacity(chunk.len());
+            for (i, row) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let b = i * 3;
+                sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
+                q_args.push(row);
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (seq, body) in q_args {
+                q = q.bind(job_id.to_owned()).bind(*seq).bind(body.clone());
+            }
+            execute(q, &mut *tx).await?;
         }
-        execute(
-            sqlx::query(
-                "UPDATE jobs SET inserted = inserted + $1, updated = updated + $2, \
-                 failed = failed + $3 WHERE id = $4",
-            )
-            .bind(big(inserted))
-            .bind(big(updated))
-            .bind(big(failures.len() as u64))
-            .bind(job_id.to_owned()),
-            &mut *tx,
-        )
-        .await?;
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        let sql = format!(
+            "UPDATE jobs SET inserted = inserted + $1, updated = updated + $2, \
+             failed = failed + $3 WHERE id = $4 RETURNING {JOB_COLUMNS}"
+        );
         let after = fetch_opt(
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job_id.to_owned()),
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(big(inserted))
+                .bind(big(updated))
+                .bind(big(failures.len() as u64))
+                .bind(job_id.to_owned()),
             &mut *tx,
             job,
         )
@@ -233,21 +260,109 @@ impl JobStore for SqlStore {
         Ok(after)
     }
 
-    async fn set_job_status(&self, id: &str, status: JobStatus, at: Timestamp) -> StoreResult<()> {
+    async fn set_job_status(
+        &self,
+        id: &str,
+        status: JobStatus,
+        at: Timestamp,
+        notice: Option<&QueuedMail>,
+    ) -> StoreResult<bool> {
         let ended = matches!(status, JobStatus::Completed | JobStatus::Failed);
         let sql = if ended {
-            "UPDATE jobs SET status = $1, updated_at = $2, input = NULL WHERE id = $3"
+            "UPDATE jobs SET status = $1, updated_at = $2, input = NULL \
+             WHERE id = $3 AND status NOT IN ('completed', 'failed')"
         } else {
-            "UPDATE jobs SET status = $1, updated_at = $2 WHERE id = $3"
+            "UPDATE jobs SET status = $1, updated_at = $2 \
+             WHERE id = $3 AND status NOT IN ('completed', 'failed')"
         };
-        execute(
+        let mut tx = self.writer.begin().await.map_err(other)?;
+        let changed = execute(
             sqlx::query(sql)
                 .bind(status.as_str())
                 .bind(at.millis())
                 .bind(id.to_owned()),
-            &self.writer,
+            &mut *tx,
         )
-        .await
-        .map(drop)
+        .await?;
+        if changed > 0
+            && let Some(notice) = notice
+        {
+            super::outbox::insert_mail(&mut *tx, std::slice::from_ref(notice)).await?;
+        }
+        tx.commit().await.map_err(other)?;
+        Ok(changed > 0)
     }
+}
+
+/// Users per multi-row INSERT (18 parameters each). Small on purpose: sqlx binds each SQLite
+/// parameter by name, and SQLite finds a name by walking the statement's list of names, so a
+/// statement's binding costs the square of its parameter count. At 250 rows (4,500 parameters)
+/// that walk was two thirds of an import's time (perf); at 32 rows it is noise, and a batch of
+/// 500 is still only 16 statements.
+const USERS_PER_STATEMENT: usize = 32;
+/// Failures per multi-row INSERT into job_errors (3 parameters each), for the same reason.
+const ERRORS_PER_STATEMENT: usize = 100;
+
+/// Inserts `users` in file order with multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`
+/// (DO NOTHING, not an error: a failed statement would end a PostgreSQL transaction); answers,
+/// for each, whether it was written (false: it collides with a stored user or an earlier one
+/// of the file). Within one statement rows go in in order, so the first of two colliding
+/// users wins, as one-by-one inserts would have it. A user whose id repeats an earlier one of
+/// the batch goes in alone after the statements, so each id returned names one row.
+async fn insert_users(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    users: &[&ImportedUser],
+) -> StoreResult<Vec<bool>> {
+    use std::collections::HashSet;
+    let mut written = vec![false; users.len()];
+    let mut seen: HashSet<&str> = HashSet::with_capacity(users.len());
+    let mut bulk = Vec::with_capacity(users.len());
+    let mut alone = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        if seen.insert(u.user.user_id.as_str()) {
+            bulk.push(i);
+        } else {
+            alone.push(i);
+        }
+    }
+    for chunk in bulk.chunks(USERS_PER_STATEMENT) {
+        let mut sql = String::with_capacity(INSERT_USERS_HEAD.len() + chunk.len() * 80);
+        sql.push_str(INSERT_USERS_HEAD);
+        for n in 0..chunk.len() {
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..INSERTED_USER_COLUMNS {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", n * INSERTED_USER_COLUMNS + c + 1));
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING RETURNING user_id");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for &i in chunk {
+            q = bind_user(q, &users[i].user);
+        }
+        let rows = q.fetch_all(&mut **tx).await.map_err(other)?;
+        let mut ids = HashSet::with_capacity(rows.len());
+        for row in rows {
+            ids.insert(row.try_get::<String, _>("user_id").map_err(other)?);
+        }
+        for &i in chunk {
+            written[i] = ids.contains(users[i].user.user_id.as_str());
+        }
+    }
+    for i in alone {
+        let sql = format!("{INSERT_USER} ON CONFLICT DO NOTHING");
+        written[i] = execute(
+            bind_user(sqlx::query(sqlx::AssertSqlSafe(sql)), &users[i].user),
+            &mut **tx,
+        )
+        .await?
+            > 0;
+    }
+    Ok(written)
 }

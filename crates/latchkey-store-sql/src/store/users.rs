@@ -18,6 +18,12 @@ pub(super) const INSERT_USER: &str = "INSERT INTO users (user_id, connection, em
      last_login, last_ip, last_password_reset, logins_count) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
+/// `INSERT_USER` without its `VALUES` rows, for multi-row inserts of `INSERTED_USER_COLUMNS` each.
+pub(super) const INSERT_USERS_HEAD: &str = "INSERT INTO users (user_id, connection, email, username, email_verified, blocked, password_hash, \
+     password_history, credential_epoch, profile, user_metadata, app_metadata, created_at, updated_at, \
+     last_login, last_ip, last_password_reset, logins_count) VALUES ";
+pub(super) const INSERTED_USER_COLUMNS: usize = 18;
+
 pub(super) fn bind_user<'q>(q: AnyQuery<'q>, u: &User) -> AnyQuery<'q> {
     q.bind(u.user_id.as_str().to_owned())
         .bind(u.connection.clone())

@@ -270,7 +270,7 @@ impl Credentials {
             },
             at: now,
         };
-        self.store.insert_job(&job, "", &run).await?;
+        self.store.insert_job(&job, None, Some(&run)).await?;
         self.job_intake.wake_worker();
         tracing::info!(job = %job.id, client = ?caller.actor, "verification email job queued");
         Ok(job)

@@ -210,7 +210,7 @@ impl JobRunner {
             };
             if let Some(status) = status {
                 self.store
-                    .set_job_status(job, status, crate::time::Timestamp::now())
+                    .set_job_status(job, status, crate::time::Timestamp::now(), None)
                     .await?;
             }
         }
@@ -369,6 +369,75 @@ impl JobRunner {
                     &subject,
                     html.clone(),
                     "suspicious_ip_admin_notice",
+                )
+                .await?
+            {
+                return Ok(Attempt::Failed(err));
+            }
+        }
+        Ok(Attempt::Sent { log: None })
+    }
+}
+
+impl JobRunner {
+    /// A bulk import's completion mail (`send_completion_email`) to the console
+    /// administrators: the job, its connection, its status and counts, and where its refused
+    /// users are listed. The users themselves are never part of it.
+    pub(super) async fn send_import_completion(&self, job_id: &str) -> ServiceResult<Attempt> {
+        let Some(job) = self.store.get_job(job_id).await? else {
+            return Ok(Attempt::Dropped {
+                reason: "the job no longer exists".into(),
+                log: None,
+            });
+        };
+        let admins = self.store.list_admins().await?;
+        if admins.is_empty() {
+            return Ok(Attempt::Dropped {
+                reason: "no console administrator".into(),
+                log: None,
+            });
+        }
+        let name = self.tenant.branding().await?.name;
+        let status = job.status.as_str();
+        let e = crate::mail::escape_html;
+        let errors_url = format!("{}api/v2/jobs/{}/errors", self.config.issuer, job.id);
+        let errors = if job.failed > 0 {
+            format!(
+                "<p>The users it could not import, with the reason for each, are listed by \
+                 <code>GET {url}</code> (a Management API token with <code>create:users</code>).</p>",
+                url = e(&errors_url),
+            )
+        } else {
+            String::new()
+        };
+        let html = format!(
+            "<p>Hello,</p>\n<p>The bulk user import {id} on {name} has {status}.</p>\n\
+             <table>\n<tr><td>Job</td><td>{id}</td></tr>\n\
+             <tr><td>Connection</td><td>{connection}</td></tr>\n\
+             <tr><td>Status</td><td>{status}</td></tr>\n\
+             <tr><td>Users in the file</td><td>{total}</td></tr>\n\
+             <tr><td>Inserted</td><td>{inserted}</td></tr>\n\
+             <tr><td>Updated</td><td>{updated}</td></tr>\n\
+             <tr><td>Failed</td><td>{failed}</td></tr>\n</table>\n{errors}",
+            id = e(&job.id),
+            name = e(&name),
+            status = e(status),
+            connection = e(&job.connection),
+            total = job.total,
+            inserted = job.inserted,
+            updated = job.updated,
+            failed = job.failed,
+        );
+        let subject = format!("{name}: user import {} {status}", job.id);
+        for admin in admins {
+            if let Err(err) = self
+                .mailer
+                .send_message(
+                    None,
+                    admin.email.as_str(),
+                    &subject,
+                    html.clone(),
+                    "users_import_completion",
                 )
                 .await?
             {

@@ -94,6 +94,9 @@ impl JobRunner {
                 self.migration.run_export(job_id).await?;
                 Ok(Attempt::Sent { log: None })
             }
+            OutboxJob::UsersImportCompletion { job_id } => {
+                self.send_import_completion(job_id).await
+            }
         }
     }
 }

@@ -252,7 +252,7 @@ impl Migration {
         let Some(export) = self.store.get_export(job_id).await? else {
             tracing::warn!(job = %job_id, "user export failed: its record is gone");
             self.store
-                .set_job_status(job_id, JobStatus::Failed, Timestamp::now())
+                .set_job_status(job_id, JobStatus::Failed, Timestamp::now(), None)
                 .await?;
             return Ok(());
         };
@@ -260,7 +260,7 @@ impl Migration {
             Ok(p) => p,
             Err(_) => {
                 self.store
-                    .set_job_status(job_id, JobStatus::Failed, Timestamp::now())
+                    .set_job_status(job_id, JobStatus::Failed, Timestamp::now(), None)
                     .await?;
                 return Ok(());
             }

@@ -3,9 +3,14 @@
 //! transaction, so an accepted import survives a restart. The run reads the file in batches;
 //! each batch's users, failures, counters and the job's position are written together, so a
 //! run cut short resumes where the last batch ended and nothing is half-imported.
+//!
+//! The CLI's import streams instead (`StreamedImport`): the file is never stored, the caller
+//! reads it element by element and hands over batches, written by the same per-batch code
+//! (`write_batch`) into a job row that `GET /api/v2/jobs/{id}` shows like any other.
 
 use super::Migration;
 use super::user_file::read_user;
+use crate::domain::Connection;
 use crate::error::{ServiceError, ServiceResult};
 use crate::error_code::ErrorCode;
 use crate::mail::OutboxJob;
@@ -18,7 +23,22 @@ use serde_json::Value;
 
 /// Users written per transaction: small enough to keep SQLite's single writer available to
 /// logins between batches, large enough that the commit is not the cost.
-const BATCH: usize = 500;
+pub const BATCH: usize = 500;
+
+/// A streamed import under way (the CLI's): its job row and connection. The file stays with
+/// the caller, which hands its users over in order, at most `BATCH` at a time.
+#[derive(Debug)]
+pub struct StreamedImport {
+    job: JobRecord,
+    connection: Connection,
+}
+
+impl StreamedImport {
+    /// The job as the last batch left it.
+    pub fn job(&self) -> &JobRecord {
+        &self.job
+    }
+}
 
 /// A bulk import as uploaded.
 #[derive(Debug)]
@@ -110,36 +130,100 @@ impl Migration {
             },
             at: now,
         };
-        self.store.insert_job(&job, &new.users, &run).await?;
+        self.store
+            .insert_job(&job, Some(&new.users), Some(&run))
+            .await?;
         self.job_intake.wake_worker();
         tracing::info!(job = %job.id, connection = %job.connection, users = job.total, client = ?caller.actor, "bulk import queued");
         Ok(job)
     }
 
-    /// The CLI's import: the same job, without the API's size limit, run here and now (a
-    /// server sharing the store may pick up its outbox row too; the job's position keeps each
-    /// user written once). Answers with the ended job and the users it refused.
-    pub async fn import_now(
+    /// Starts a streamed import into the database connection `connection_name`: a job row
+    /// (processing, no stored file, no outbox run), answered for the batches to come.
+    pub async fn begin_streamed_import(
         &self,
         connection_name: &str,
-        users: String,
         upsert: bool,
-    ) -> ServiceResult<(JobRecord, Vec<ImportFailure>)> {
+    ) -> ServiceResult<StreamedImport> {
         let connection = self.tenant.connection_named(connection_name).await?;
+        if !connection.is_database() {
+            return Err(ServiceError::bad_request(
+                ErrorCode::OperationNotSupported,
+                "Users can only be imported into database connections.",
+            ));
+        }
+        let now = Timestamp::now();
+        let job = JobRecord {
+            id: format!("job_{}", crate::random::alnum(16)?),
+            kind: JobKind::UsersImport,
+            user_id: None,
+            status: JobStatus::Processing,
+            connection_id: connection.id.as_str().to_owned(),
+            connection: connection.name.clone(),
+            external_id: None,
+            upsert,
+            send_completion_email: false,
+            total: 0,
+            position: 0,
+            inserted: 0,
+            updated: 0,
+            failed: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_job(&job, None, None).await?;
+        tracing::info!(job = %job.id, connection = %job.connection, "streamed bulk import started");
+        Ok(StreamedImport { job, connection })
+    }
+
+    /// Writes the next users of a streamed import (at most `BATCH`, in file order) in one
+    /// transaction. `total`: the file's user count as the caller knows it (an estimate while
+    /// reading, exact with the last batch).
+    pub async fn write_streamed_batch(
+        &self,
+        run: &mut StreamedImport,
+        users: &[Value],
+        total: Option<u64>,
+    ) -> ServiceResult<()> {
         let job = self
-            .start_import(
-                NewImport {
-                    connection_id: connection.id.as_str().to_owned(),
-                    users,
-                    upsert,
-                    external_id: None,
-                    send_completion_email: false,
-                },
-                &Caller::system(),
-            )
-            .await?;
-        self.run_import(&job.id).await?;
-        self.job_errors(&job.id).await
+            .write_batch(&run.job, &run.connection, run.job.position, users, total)
+            .await?
+            // Nothing else runs a streamed job: a moved position means another writer.
+            .ok_or_else(|| {
+                ServiceError::Unexpected(anyhow::anyhow!(
+                    "job {} was moved by another writer",
+                    run.job.id
+                ))
+            })?;
+        run.job = job;
+        Ok(())
+    }
+
+    /// Ends a streamed import (`completed`, or `failed` when the file could not be read to
+    /// its end: the users before the fault stay written and counted).
+    pub async fn end_streamed_import(
+        &self,
+        run: StreamedImport,
+        completed: bool,
+    ) -> ServiceResult<JobRecord> {
+        let status = if completed {
+            JobStatus::Completed
+        } else {
+            JobStatus::Failed
+        };
+        self.end(&run.job, status).await?;
+        self.get_job(&run.job.id).await
+    }
+
+    /// Up to `limit` of the users job `id` refused, from the `from`-th: the CLI's errors file
+    /// is written page by page.
+    pub async fn job_errors_page(
+        &self,
+        id: &str,
+        from: u64,
+        limit: u64,
+    ) -> ServiceResult<Vec<ImportFailure>> {
+        Ok(self.store.job_errors_page(id, from, limit).await?)
     }
 
     pub async fn get_job(&self, id: &str) -> ServiceResult<JobRecord> {
@@ -167,48 +251,32 @@ impl Migration {
         };
         let Some(input) = self.store.job_input(job_id).await? else {
             fail("the uploaded file is gone");
-            return self.end(job_id, JobStatus::Failed).await;
+            return self.end(&job, JobStatus::Failed).await;
         };
         let Ok(users) = serde_json::from_str::<Vec<Value>>(&input) else {
             fail("the uploaded file is not a JSON array");
-            return self.end(job_id, JobStatus::Failed).await;
+            return self.end(&job, JobStatus::Failed).await;
         };
         drop(input);
         let connection = match self.tenant.get_connection(&job.connection_id).await {
             Ok(c) => c,
             Err(ServiceError::NotFound { .. }) => {
                 fail("the connection was deleted");
-                return self.end(job_id, JobStatus::Failed).await;
+                return self.end(&job, JobStatus::Failed).await;
             }
             Err(e) => return Err(e),
         };
         let mut position = usize::try_from(job.position).unwrap_or(usize::MAX);
         while position < users.len() {
             let end = (position + BATCH).min(users.len());
-            let now = Timestamp::now();
-            let mut batch = ImportBatch {
-                users: Vec::with_capacity(end - position),
-                invalid: Vec::new(),
-                settled: (end - position) as u64,
-                upsert: job.upsert,
-                at: now,
-            };
-            for value in &users[position..end] {
-                match read_user(value, &connection, now) {
-                    Ok((user, authenticators)) => batch.users.push(ImportedUser {
-                        user,
-                        authenticators,
-                        original: report_copy(value),
-                    }),
-                    Err(errors) => batch.invalid.push(ImportFailure {
-                        user: report_copy(value),
-                        errors,
-                    }),
-                }
-            }
             match self
-                .store
-                .import_batch(job_id, position as u64, &batch)
+                .write_batch(
+                    &job,
+                    &connection,
+                    position as u64,
+                    &users[position..end],
+                    None,
+                )
                 .await?
             {
                 Some(after) => position = usize::try_from(after.position).unwrap_or(usize::MAX),
@@ -216,13 +284,67 @@ impl Migration {
                 None => return Ok(()),
             }
         }
-        self.end(job_id, JobStatus::Completed).await
+        self.end(&job, JobStatus::Completed).await
     }
 
-    async fn end(&self, job_id: &str, status: JobStatus) -> ServiceResult<()> {
-        self.store
-            .set_job_status(job_id, status, Timestamp::now())
+    /// The per-batch step both paths share: each user read against Auth0's schema (the
+    /// refused ones reported, secrets redacted), the batch written in one transaction from
+    /// position `from`. `None` when the job is not at `from` any more.
+    async fn write_batch(
+        &self,
+        job: &JobRecord,
+        connection: &Connection,
+        from: u64,
+        values: &[Value],
+        total: Option<u64>,
+    ) -> ServiceResult<Option<JobRecord>> {
+        let now = Timestamp::now();
+        let mut batch = ImportBatch {
+            users: Vec::with_capacity(values.len()),
+            invalid: Vec::new(),
+            settled: values.len() as u64,
+            upsert: job.upsert,
+            at: now,
+            total,
+        };
+        for value in values {
+            match read_user(value, connection, now) {
+                Ok((user, authenticators)) => batch.users.push(ImportedUser {
+                    user,
+                    authenticators,
+                    original: report_copy(value),
+                }),
+                Err(errors) => batch.invalid.push(ImportFailure {
+                    user: report_copy(value),
+                    errors,
+                }),
+            }
+        }
+        Ok(self.store.import_batch(&job.id, from, &batch).await?)
+    }
+
+    /// Ends the job once; a job that asked for `send_completion_email` queues its summary
+    /// mail to the console administrators in the same transaction.
+    async fn end(&self, job: &JobRecord, status: JobStatus) -> ServiceResult<()> {
+        let now = Timestamp::now();
+        let notice = if job.send_completion_email {
+            Some(QueuedMail {
+                id: format!("mail_{}", crate::random::alnum(20)?),
+                job: OutboxJob::UsersImportCompletion {
+                    job_id: job.id.clone(),
+                },
+                at: now,
+            })
+        } else {
+            None
+        };
+        let ended = self
+            .store
+            .set_job_status(&job.id, status, now, notice.as_ref())
             .await?;
+        if ended && notice.is_some() {
+            self.job_intake.wake_worker();
+        }
         Ok(())
     }
 }
