@@ -280,6 +280,27 @@ impl JobRunner {
         )
     }
 
+    /// One message to every console administrator; the first failed delivery fails the job
+    /// (the outbox retries it whole).
+    async fn mail_administrators(
+        &self,
+        admins: Vec<crate::store::Admin>,
+        subject: &str,
+        html: String,
+        label: &str,
+    ) -> ServiceResult<Attempt> {
+        for admin in admins {
+            if let Err(err) = self
+                .mailer
+                .send_message(None, admin.email.as_str(), subject, html.clone(), label)
+                .await?
+            {
+                return Ok(Attempt::Failed(err));
+            }
+        }
+        Ok(Attempt::Sent { log: None })
+    }
+
     /// Breached-password detection's notice to the console administrators: which user, at
     /// which stage; the password itself is never part of it.
     pub(super) async fn send_breach_admin_notice(
@@ -314,22 +335,8 @@ impl JobRunner {
             id = e(user_id.as_str()),
         );
         let subject = format!("{name}: a breached password was used");
-        for admin in admins {
-            if let Err(err) = self
-                .mailer
-                .send_message(
-                    None,
-                    admin.email.as_str(),
-                    &subject,
-                    html.clone(),
-                    "breached_password_admin_notice",
-                )
-                .await?
-            {
-                return Ok(Attempt::Failed(err));
-            }
-        }
-        Ok(Attempt::Sent { log: None })
+        self.mail_administrators(admins, &subject, html, "breached_password_admin_notice")
+            .await
     }
 
     /// Suspicious IP throttling's notice to every console administrator.
@@ -360,22 +367,8 @@ impl JobRunner {
             ip = e(ip),
         );
         let subject = format!("{name}: suspicious activity from {ip}");
-        for admin in admins {
-            if let Err(err) = self
-                .mailer
-                .send_message(
-                    None,
-                    admin.email.as_str(),
-                    &subject,
-                    html.clone(),
-                    "suspicious_ip_admin_notice",
-                )
-                .await?
-            {
-                return Ok(Attempt::Failed(err));
-            }
-        }
-        Ok(Attempt::Sent { log: None })
+        self.mail_administrators(admins, &subject, html, "suspicious_ip_admin_notice")
+            .await
     }
 }
 
@@ -429,22 +422,8 @@ impl JobRunner {
             failed = job.failed,
         );
         let subject = format!("{name}: user import {} {status}", job.id);
-        for admin in admins {
-            if let Err(err) = self
-                .mailer
-                .send_message(
-                    None,
-                    admin.email.as_str(),
-                    &subject,
-                    html.clone(),
-                    "users_import_completion",
-                )
-                .await?
-            {
-                return Ok(Attempt::Failed(err));
-            }
-        }
-        Ok(Attempt::Sent { log: None })
+        self.mail_administrators(admins, &subject, html, "users_import_completion")
+            .await
     }
 }
 
