@@ -13,8 +13,11 @@ enum Kind {
     Ratio,
     /// Operations per second: higher is better.
     Rate,
-    /// A latency: lower is better.
+    /// A latency (or a peak memory): lower is better.
     Latency,
+    /// A multiple of a peer measured in the same run: higher is better, compared in percent
+    /// on any machine.
+    Multiple,
 }
 
 /// A drop beyond this many points (ratios) or percent (the rest) is flagged. Alternating
@@ -44,6 +47,23 @@ fn tracked(doc: &Value) -> Vec<(String, String, Kind)> {
         (
             "logins, breach detection / raw",
             "/login_breach_detection_ratio",
+            Kind::Ratio,
+        ),
+        (
+            "cc tokens, × node-oidc-provider",
+            "/oidc_provider/ratio",
+            Kind::Multiple,
+        ),
+        (
+            "breach index lookups/s",
+            "/breached_password_index/lookups_per_sec",
+            Kind::Rate,
+        ),
+        ("import users/s", "/import/users_per_sec", Kind::Rate),
+        ("import peak RSS KiB", "/import/peak_rss_kib", Kind::Latency),
+        (
+            "first logins / raw bcrypt",
+            "/import/first_login_ratio",
             Kind::Ratio,
         ),
     ]
@@ -127,7 +147,8 @@ pub fn report(doc: &Value, baseline: &Value, source: &str) -> usize {
             continue;
         };
         // Absolute figures only compare on the machine and backend that wrote the baseline.
-        let comparable = matches!(kind, Kind::Ratio) || (same_backend && same_cores);
+        let comparable =
+            matches!(kind, Kind::Ratio | Kind::Multiple) || (same_backend && same_cores);
         if !comparable {
             continue;
         }
@@ -141,15 +162,15 @@ pub fn report(doc: &Value, baseline: &Value, source: &str) -> usize {
                     points < -RATIO_POINTS,
                 )
             }
-            Kind::Rate | Kind::Latency => {
+            Kind::Rate | Kind::Latency | Kind::Multiple => {
                 let percent = if then > 0.0 {
                     (now - then) / then * 100.0
                 } else {
                     0.0
                 };
                 let worse = match kind {
-                    Kind::Rate => percent < -RELATIVE_PERCENT,
-                    _ => percent > RELATIVE_PERCENT,
+                    Kind::Latency => percent > RELATIVE_PERCENT,
+                    _ => percent < -RELATIVE_PERCENT,
                 };
                 (
                     format!("{now:.1}"),

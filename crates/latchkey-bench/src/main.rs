@@ -15,6 +15,7 @@ mod breach;
 mod import;
 mod load;
 mod overload;
+mod peer;
 mod raw;
 mod reset;
 
@@ -45,6 +46,8 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     reset_users: Vec<u64>,
     /// Scenarios to run: logins, hosted, tokens, reset, actions, overload; and, not by default,
+    /// oidc-provider (client-credentials tokens side by side with node-oidc-provider, after
+    /// `npm ci --prefix crates/latchkey-bench/peers/oidc-provider`),
     /// breach (an index of --breach-hashes generated hashes: lookups/s, memory),
     /// logins-breach (password-grant logins with breached-password detection on, against that
     /// index: the ratio to raw argon2id, to compare with `logins`) and import (the release
@@ -377,6 +380,50 @@ async fn main() -> anyhow::Result<()> {
         doc["raw_rs256_per_sec"] = json!(tokens.raw_per_sec);
         doc["client_credentials"] = tokens.server.to_json(tokens.server_seconds);
         doc["client_credentials_ratio"] = json!(tokens.ratio());
+    }
+    if wants("oidc-provider") {
+        // Side by side: the same load generator, alternating windows against Latchkey's
+        // client-credentials grant and node-oidc-provider's (one worker per core).
+        let peer = peer::OidcProvider::start()?;
+        let ours = load::json_post(addr, "/oauth/token", &cc_body);
+        let theirs = peer.token_request();
+        let window = Duration::from_secs(args.seconds.max(1));
+        let warm = Duration::from_secs(1);
+        load::window(addr, &ours, args.concurrency, warm, &mut Stats::default()).await;
+        load::window(
+            peer.addr,
+            &theirs,
+            args.concurrency,
+            warm,
+            &mut Stats::default(),
+        )
+        .await;
+        let (mut latchkey, mut node) = (Stats::default(), Stats::default());
+        let (mut latchkey_secs, mut node_secs) = (0f64, 0f64);
+        for _ in 0..args.rounds.max(1) {
+            node_secs += load::window(peer.addr, &theirs, args.concurrency, window, &mut node)
+                .await
+                .as_secs_f64();
+            latchkey_secs += load::window(addr, &ours, args.concurrency, window, &mut latchkey)
+                .await
+                .as_secs_f64();
+        }
+        drop(peer);
+        let (ours_per_sec, theirs_per_sec) = (
+            latchkey.ok() as f64 / latchkey_secs,
+            node.ok() as f64 / node_secs,
+        );
+        row("client-credentials tokens (HTTP)", ours_per_sec, &latchkey);
+        row("node-oidc-provider, same grant", theirs_per_sec, &node);
+        println!(
+            "  latchkey / node-oidc-provider = {:>5.2}×  (target ≥ 3×)",
+            ours_per_sec / theirs_per_sec
+        );
+        doc["oidc_provider"] = json!({
+            "latchkey": latchkey.to_json(latchkey_secs),
+            "node_oidc_provider": node.to_json(node_secs),
+            "ratio": ours_per_sec / theirs_per_sec,
+        });
     }
     if wants("reset") {
         let mut runs = Vec::new();

@@ -49,8 +49,8 @@ pub use mfa::Mfa;
 pub use mfa::api::MfaAssociation;
 pub use mfa::factors::NewAuthenticationMethod;
 pub use migration::{
-    BulkUser, ExportDownload, ExportView, IMPORT_BATCH, Migration, NewExport, NewImport,
-    StreamedImport,
+    BatchReader, BulkUser, ExportDownload, ExportView, IMPORT_BATCH, Migration, NewExport,
+    NewImport, PreparedBatch, StreamedImport,
 };
 pub use sessions::Sessions;
 pub use sessions::rp_logout::{RpLogout, RpLogoutRequest};

@@ -1,14 +1,15 @@
 //! `latchkey users import FILE`: a bulk-import file (Auth0's format, a JSON array of users) of
 //! any size, streamed. A reader thread parses the array element by element from any
-//! `impl Read` and hands batches of `IMPORT_BATCH` users over a bounded channel; this task
-//! writes each batch through the service the API's job uses (`Migration::write_streamed_batch`:
-//! same reading, same report, one transaction per batch), so memory holds a couple of batches
-//! whatever the file's size and parsing overlaps with writing. The job is a row like the API's
+//! `impl Read`, reads each batch of `IMPORT_BATCH` users against the schema (the service's
+//! `BatchReader`, the API job's reading and report) and hands it over a bounded channel; this
+//! task writes each batch through the service (`Migration::write_streamed_batch`, one
+//! transaction per batch), so memory holds a couple of batches whatever the file's size and
+//! the CPU work of the next batch overlaps the store's writing of this one. The job is a row like the API's
 //! (`GET /api/v2/jobs/{id}`), without the file. On a terminal, stderr shows the progress:
 //! users done, users/s, and the percentage and time left from the bytes read.
 
 use anyhow::Context;
-use latchkey_core::services::{IMPORT_BATCH, Services};
+use latchkey_core::services::{IMPORT_BATCH, PreparedBatch, Services};
 use serde::Serializer;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
@@ -35,9 +36,9 @@ pub struct ImportOutcome {
 }
 
 /// One message from the reader thread.
-enum Chunk {
-    /// The next users, and the bytes read so far.
-    Users(Vec<Value>, u64),
+enum Chunk<B> {
+    /// The next users, read (`B`), and the bytes read so far.
+    Users(B, u64),
     /// The array ended: the file's user count.
     End(u64),
     /// The file is not (or stops being) a JSON array.
@@ -58,20 +59,22 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Walks the top-level array, sending each full batch as it is read; answers the user count.
-struct Batches<'a> {
-    tx: &'a tokio::sync::mpsc::Sender<Chunk>,
+/// Walks the top-level array, sending each full batch as it is read (through `prepare`);
+/// answers the user count.
+struct Batches<'a, B, P> {
+    tx: &'a tokio::sync::mpsc::Sender<Chunk<B>>,
     read: &'a AtomicU64,
+    prepare: P,
 }
 
-impl<'de> DeserializeSeed<'de> for Batches<'_> {
+impl<'de, B, P: Fn(Vec<Value>) -> B> DeserializeSeed<'de> for Batches<'_, B, P> {
     type Value = u64;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Batches<'_> {
+impl<'de, B, P: Fn(Vec<Value>) -> B> Visitor<'de> for Batches<'_, B, P> {
     type Value = u64;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +93,10 @@ impl<'de> Visitor<'de> for Batches<'_> {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH));
                         if self
                             .tx
-                            .blocking_send(Chunk::Users(full, self.read.load(Ordering::Relaxed)))
+                            .blocking_send(Chunk::Users(
+                                (self.prepare)(full),
+                                self.read.load(Ordering::Relaxed),
+                            ))
                             .is_err()
                         {
                             return Err(serde::de::Error::custom("the import stopped"));
@@ -101,9 +107,10 @@ impl<'de> Visitor<'de> for Batches<'_> {
                 Err(e) => {
                     // The users before the fault are whole: they are written, then the job
                     // fails with the fault.
-                    let _ = self
-                        .tx
-                        .blocking_send(Chunk::Users(batch, self.read.load(Ordering::Relaxed)));
+                    let _ = self.tx.blocking_send(Chunk::Users(
+                        (self.prepare)(batch),
+                        self.read.load(Ordering::Relaxed),
+                    ));
                     return Err(e);
                 }
             }
@@ -111,7 +118,10 @@ impl<'de> Visitor<'de> for Batches<'_> {
         if !batch.is_empty()
             && self
                 .tx
-                .blocking_send(Chunk::Users(batch, self.read.load(Ordering::Relaxed)))
+                .blocking_send(Chunk::Users(
+                    (self.prepare)(batch),
+                    self.read.load(Ordering::Relaxed),
+                ))
                 .is_err()
         {
             return Err(serde::de::Error::custom("the import stopped"));
@@ -120,11 +130,16 @@ impl<'de> Visitor<'de> for Batches<'_> {
     }
 }
 
-/// Parses `reader` on this (blocking) thread, sending batches to `tx`.
-fn read_users(reader: impl Read, read: &AtomicU64, tx: &tokio::sync::mpsc::Sender<Chunk>) {
+/// Parses `reader` on this (blocking) thread, sending batches, read by `prepare`, to `tx`.
+fn read_users<B>(
+    reader: impl Read,
+    read: &AtomicU64,
+    tx: &tokio::sync::mpsc::Sender<Chunk<B>>,
+    prepare: impl Fn(Vec<Value>) -> B,
+) {
     let buffered = std::io::BufReader::with_capacity(256 * 1024, reader);
     let mut de = serde_json::Deserializer::from_reader(buffered);
-    let parsed = Batches { tx, read }
+    let parsed = Batches { tx, read, prepare }
         .deserialize(&mut de)
         .and_then(|count| de.end().map(|()| count));
     let last = match parsed {
@@ -198,8 +213,9 @@ pub async fn import(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let read = Arc::new(AtomicU64::new(0));
-    // Two batches in flight: the reader parses the next while this task writes one.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
+    // Two batches in flight: the reader parses and reads the next while this task writes one.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk<PreparedBatch>>(2);
+    let batch_reader = run.batch_reader();
     let reader = Counting {
         inner: reader,
         read: read.clone(),
@@ -207,7 +223,11 @@ pub async fn import(
     let reader_read = read.clone();
     let parser = std::thread::Builder::new()
         .name("import-reader".into())
-        .spawn(move || read_users(reader, &reader_read, &tx))
+        .spawn(move || {
+            read_users(reader, &reader_read, &tx, |users| {
+                batch_reader.prepare(&users)
+            })
+        })
         .context("starting the file reader")?;
     let mut progress = Progress::new(size);
     let mut fault = None;
@@ -215,8 +235,8 @@ pub async fn import(
     while let Some(chunk) = rx.recv().await {
         let done = run.job().position;
         let written = match chunk {
-            Chunk::Users(users, bytes) => {
-                let settled = done + users.len() as u64;
+            Chunk::Users(batch, bytes) => {
+                let settled = done + batch.len();
                 // The total as far as the file's size tells; exact with the last batch.
                 let estimate = match size {
                     Some(size) if bytes > 0 => {
@@ -225,7 +245,7 @@ pub async fn import(
                     _ => settled,
                 };
                 let written = migration
-                    .write_streamed_batch(&mut run, &users, Some(estimate.max(settled)))
+                    .write_streamed_batch(&mut run, batch, Some(estimate.max(settled)))
                     .await;
                 progress.show(run.job().position, bytes, false);
                 written
@@ -233,14 +253,14 @@ pub async fn import(
             Chunk::End(count) => {
                 progress.show(count, read.load(Ordering::Relaxed), true);
                 migration
-                    .write_streamed_batch(&mut run, &[], Some(count))
+                    .write_streamed_batch(&mut run, PreparedBatch::default(), Some(count))
                     .await
             }
             Chunk::Fault(message) => {
                 fault = Some(message);
                 let position = run.job().position;
                 migration
-                    .write_streamed_batch(&mut run, &[], Some(position))
+                    .write_streamed_batch(&mut run, PreparedBatch::default(), Some(position))
                     .await
             }
         };
@@ -338,7 +358,7 @@ mod tests {
     fn collect(input: &str) -> (Vec<usize>, Option<String>, Option<u64>) {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1000);
         let read = AtomicU64::new(0);
-        read_users(input.as_bytes(), &read, &tx);
+        read_users(input.as_bytes(), &read, &tx, |users| users);
         drop(tx);
         let (mut sizes, mut fault, mut end) = (Vec::new(), None, None);
         while let Ok(c) = rx.try_recv() {

@@ -1,3 +1,4 @@
+use super::placeholders::{Placeholders, rows_per_statement};
 use super::users::{INSERT_USER, INSERT_USERS_HEAD, INSERTED_USER_COLUMNS, bind_user};
 use super::{SqlStore, execute, fetch_all, fetch_opt, flag, other, to_json};
 use async_trait::async_trait;
@@ -84,7 +85,7 @@ impl JobStore for SqlStore {
         .bind(job.user_id.as_ref().map(|u| u.as_str().to_owned()));
         execute(q, &mut *tx).await?;
         if let Some(run) = run {
-            super::outbox::insert_mail(&mut *tx, std::slice::from_ref(run)).await?;
+            super::outbox::insert_mail(&mut tx, std::slice::from_ref(run)).await?;
         }
         tx.commit().await.map_err(other)
     }
@@ -225,19 +226,12 @@ impl JobStore for SqlStore {
             .map(|f| json!({"user": f.user, "errors": f.errors}).to_string())
             .collect();
         let numbered: Vec<(i64, String)> = (first_failure..).zip(bodies).collect();
-        for chunk in numbered.chunks(ERRORS_PER_STATEMENT) {
+        let (sqlite, postgres) = ERRORS_PER_STATEMENT;
+        for chunk in numbered.chunks(rows_per_statement(&tx, sqlite, postgres)) {
             let mut sql = String::from("INSERT INTO job_errors (job_id, seq, body) VALUES ");
-            let mut q_args = Vec::with_capacity(chunk.len());
-            for (i, row) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let b = i * 3;
-                sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
-                q_args.push(row);
-            }
+            Placeholders::for_connection(&tx).push_rows(&mut sql, chunk.len(), 3);
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (seq, body) in q_args {
+            for (seq, body) in chunk {
                 q = q.bind(job_id.to_owned()).bind(*seq).bind(body.clone());
             }
             execute(q, &mut *tx).await?;
@@ -287,21 +281,19 @@ impl JobStore for SqlStore {
         if changed > 0
             && let Some(notice) = notice
         {
-            super::outbox::insert_mail(&mut *tx, std::slice::from_ref(notice)).await?;
+            super::outbox::insert_mail(&mut tx, std::slice::from_ref(notice)).await?;
         }
         tx.commit().await.map_err(other)?;
         Ok(changed > 0)
     }
 }
 
-/// Users per multi-row INSERT (18 parameters each). Small on purpose: sqlx binds each SQLite
-/// parameter by name, and SQLite finds a name by walking the statement's list of names, so a
-/// statement's binding costs the square of its parameter count. At 250 rows (4,500 parameters)
-/// that walk was two thirds of an import's time (perf); at 32 rows it is noise, and a batch of
-/// 500 is still only 16 statements.
-const USERS_PER_STATEMENT: usize = 32;
-/// Failures per multi-row INSERT into job_errors (3 parameters each), for the same reason.
-const ERRORS_PER_STATEMENT: usize = 100;
+/// Users per multi-row INSERT (18 parameters each) on SQLite (a batch of 500 is 4
+/// statements) and on PostgreSQL (see `placeholders`: a message under 64 KiB).
+const USERS_PER_STATEMENT: (usize, usize) = (128, 16);
+/// Failures per multi-row INSERT into job_errors (3 parameters each; a body is a user's
+/// object): SQLite, PostgreSQL.
+const ERRORS_PER_STATEMENT: (usize, usize) = (100, 16);
 
 /// Inserts `users` in file order with multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`
 /// (DO NOTHING, not an error: a failed statement would end a PostgreSQL transaction); answers,
@@ -325,22 +317,11 @@ async fn insert_users(
             alone.push(i);
         }
     }
-    for chunk in bulk.chunks(USERS_PER_STATEMENT) {
+    let (sqlite, postgres) = USERS_PER_STATEMENT;
+    for chunk in bulk.chunks(rows_per_statement(tx, sqlite, postgres)) {
         let mut sql = String::with_capacity(INSERT_USERS_HEAD.len() + chunk.len() * 80);
         sql.push_str(INSERT_USERS_HEAD);
-        for n in 0..chunk.len() {
-            if n > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 0..INSERTED_USER_COLUMNS {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", n * INSERTED_USER_COLUMNS + c + 1));
-            }
-            sql.push(')');
-        }
+        Placeholders::for_connection(tx).push_rows(&mut sql, chunk.len(), INSERTED_USER_COLUMNS);
         sql.push_str(" ON CONFLICT DO NOTHING RETURNING user_id");
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for &i in chunk {

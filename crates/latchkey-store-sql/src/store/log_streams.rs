@@ -68,9 +68,7 @@ impl LogStreamStore for SqlStore {
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(other)?;
         super::logs::insert_logs(&mut tx, entries).await?;
-        for chunk in outbox.chunks(super::outbox::MAX_BATCH) {
-            super::outbox::insert_mail(&mut *tx, chunk).await?;
-        }
+        super::outbox::insert_mail(&mut tx, outbox).await?;
         tx.commit().await.map_err(other)
     }
 

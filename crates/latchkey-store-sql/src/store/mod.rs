@@ -14,6 +14,7 @@ mod log_streams;
 mod login_failures;
 mod logs;
 mod outbox;
+mod placeholders;
 mod refresh_tokens;
 mod resource_servers;
 mod secrets;

@@ -1,61 +1,70 @@
+use super::placeholders::{Placeholders, rows_per_statement};
 use super::{SqlStore, execute, other};
 use crate::Dialect;
 use async_trait::async_trait;
 use latchkey_core::mail::Lane;
 use latchkey_core::store::{LeasedMail, MailDisposition, OutboxStore, QueuedMail, StoreResult};
 use latchkey_core::time::Timestamp;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
-/// Inserts `mails` with one statement (the caller's transaction, or the pool).
-pub(super) async fn insert_mail<'e>(
-    exec: impl Executor<'e, Database = Any>,
+/// Inserts `mails` in the caller's transaction, many to a statement.
+pub(super) async fn insert_mail(
+    conn: &mut sqlx::AnyConnection,
     mails: &[QueuedMail],
 ) -> StoreResult<()> {
+    // 7 parameters per mail keeps 1,000 well under SQLite's cap; a job (a log stream's
+    // delivery carries its entry) is up to a few KiB: PostgreSQL takes fewer per statement.
+    for chunk in mails.chunks(rows_per_statement(conn, 1000, 16)) {
+        insert_mail_rows(conn, chunk).await?;
+    }
+    Ok(())
+}
+
+async fn insert_mail_rows(conn: &mut sqlx::AnyConnection, mails: &[QueuedMail]) -> StoreResult<()> {
     if mails.is_empty() {
         return Ok(());
     }
     let mut sql = String::from(
         "INSERT INTO mail_outbox (id, job, status, next_attempt_at, created_at, updated_at, stream_id, lane) VALUES ",
     );
+    let mut p = Placeholders::for_connection(conn);
     for i in 0..mails.len() {
-        let b = i * 5;
         if i > 0 {
             sql.push_str(", ");
         }
+        // The queueing time is due time, created and updated at once: bound three times.
         sql.push_str(&format!(
-            "(${}, ${}, 'pending', ${}, ${}, ${}, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 3,
-            b + 3,
-            b + 4,
-            b + 5
+            "({}, {}, 'pending', {}, {}, {}, {}, {})",
+            p.next(),
+            p.next(),
+            p.next(),
+            p.next(),
+            p.next(),
+            p.next(),
+            p.next()
         ));
     }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for m in mails {
         let job = serde_json::to_string(&m.job).map_err(other)?;
+        let at = m.at.millis();
         q = q
             .bind(m.id.clone())
             .bind(job)
-            .bind(m.at.millis())
+            .bind(at)
+            .bind(at)
+            .bind(at)
             .bind(m.job.log_stream().map(str::to_owned))
             .bind(m.job.lane().as_str());
     }
-    execute(q, exec).await.map(drop)
+    execute(q, conn).await.map(drop)
 }
-
-// SQLite and PostgreSQL both cap bind parameters; 5 per mail keeps a batch well under.
-pub(super) const MAX_BATCH: usize = 1000;
 
 #[async_trait]
 impl OutboxStore for SqlStore {
     async fn enqueue_mail(&self, mails: &[QueuedMail]) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(other)?;
-        for chunk in mails.chunks(MAX_BATCH) {
-            insert_mail(&mut *tx, chunk).await?;
-        }
+        insert_mail(&mut tx, mails).await?;
         tx.commit().await.map_err(other)
     }
 

@@ -63,7 +63,7 @@ impl ExportStore for SqlStore {
         .bind(record.limit.map(big))
         .bind(serde_json::to_string(&record.fields).map_err(other)?);
         execute(q, &mut *tx).await?;
-        super::outbox::insert_mail(&mut *tx, std::slice::from_ref(run)).await?;
+        super::outbox::insert_mail(&mut tx, std::slice::from_ref(run)).await?;
         tx.commit().await.map_err(other)
     }
 

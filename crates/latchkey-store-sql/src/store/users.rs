@@ -314,7 +314,7 @@ impl UserStore for SqlStore {
         )
         .await?;
         if !c.outbox.is_empty() {
-            super::outbox::insert_mail(&mut *tx, &c.outbox).await?;
+            super::outbox::insert_mail(&mut tx, &c.outbox).await?;
         }
         insert_log(&mut *tx, &c.log).await?;
         tx.commit().await.map_err(other)?;

@@ -38,6 +38,69 @@ impl StreamedImport {
     pub fn job(&self) -> &JobRecord {
         &self.job
     }
+
+    /// What reads this import's users against the schema, for another thread.
+    pub fn batch_reader(&self) -> BatchReader {
+        BatchReader {
+            connection: self.connection.clone(),
+        }
+    }
+}
+
+/// Reads users against Auth0's schema for a streamed import: the CPU side of a batch, which
+/// the CLI runs on its file-reading thread so that it overlaps the previous batch's write.
+#[derive(Debug, Clone)]
+pub struct BatchReader {
+    connection: Connection,
+}
+
+impl BatchReader {
+    pub fn prepare(&self, values: &[Value]) -> PreparedBatch {
+        prepare(&self.connection, values, Timestamp::now())
+    }
+}
+
+/// A batch read and ready to be written: the users that came out whole, the refused ones
+/// (their report, secrets redacted), and how many of the file's users it settles.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    users: Vec<ImportedUser>,
+    invalid: Vec<ImportFailure>,
+    settled: u64,
+}
+
+impl PreparedBatch {
+    /// The file's users this batch settles (written or refused).
+    pub fn len(&self) -> u64 {
+        self.settled
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.settled == 0
+    }
+}
+
+/// Each user read against Auth0's schema, with `connection`'s rules.
+fn prepare(connection: &Connection, values: &[Value], now: Timestamp) -> PreparedBatch {
+    let mut batch = PreparedBatch {
+        users: Vec::with_capacity(values.len()),
+        invalid: Vec::new(),
+        settled: values.len() as u64,
+    };
+    for value in values {
+        match read_user(value, connection, now) {
+            Ok((user, authenticators)) => batch.users.push(ImportedUser {
+                user,
+                authenticators,
+                original: report_copy(value),
+            }),
+            Err(errors) => batch.invalid.push(ImportFailure {
+                user: report_copy(value),
+                errors,
+            }),
+        }
+    }
+    batch
 }
 
 /// A bulk import as uploaded.
@@ -176,17 +239,17 @@ impl Migration {
         Ok(StreamedImport { job, connection })
     }
 
-    /// Writes the next users of a streamed import (at most `BATCH`, in file order) in one
-    /// transaction. `total`: the file's user count as the caller knows it (an estimate while
-    /// reading, exact with the last batch).
+    /// Writes the next users of a streamed import (at most `BATCH`, in file order, read by its
+    /// `batch_reader`) in one transaction. `total`: the file's user count as the caller knows
+    /// it (an estimate while reading, exact with the last batch).
     pub async fn write_streamed_batch(
         &self,
         run: &mut StreamedImport,
-        users: &[Value],
+        batch: PreparedBatch,
         total: Option<u64>,
     ) -> ServiceResult<()> {
         let job = self
-            .write_batch(&run.job, &run.connection, run.job.position, users, total)
+            .write_batch(&run.job, run.job.position, batch, total)
             .await?
             // Nothing else runs a streamed job: a moved position means another writer.
             .ok_or_else(|| {
@@ -269,16 +332,8 @@ impl Migration {
         let mut position = usize::try_from(job.position).unwrap_or(usize::MAX);
         while position < users.len() {
             let end = (position + BATCH).min(users.len());
-            match self
-                .write_batch(
-                    &job,
-                    &connection,
-                    position as u64,
-                    &users[position..end],
-                    None,
-                )
-                .await?
-            {
+            let batch = prepare(&connection, &users[position..end], Timestamp::now());
+            match self.write_batch(&job, position as u64, batch, None).await? {
                 Some(after) => position = usize::try_from(after.position).unwrap_or(usize::MAX),
                 // Another run of this job is ahead of this one: it finishes the job.
                 None => return Ok(()),
@@ -287,39 +342,23 @@ impl Migration {
         self.end(&job, JobStatus::Completed).await
     }
 
-    /// The per-batch step both paths share: each user read against Auth0's schema (the
-    /// refused ones reported, secrets redacted), the batch written in one transaction from
-    /// position `from`. `None` when the job is not at `from` any more.
+    /// The per-batch write both paths share: the batch in one transaction from position
+    /// `from`. `None` when the job is not at `from` any more.
     async fn write_batch(
         &self,
         job: &JobRecord,
-        connection: &Connection,
         from: u64,
-        values: &[Value],
+        batch: PreparedBatch,
         total: Option<u64>,
     ) -> ServiceResult<Option<JobRecord>> {
-        let now = Timestamp::now();
-        let mut batch = ImportBatch {
-            users: Vec::with_capacity(values.len()),
-            invalid: Vec::new(),
-            settled: values.len() as u64,
+        let batch = ImportBatch {
+            users: batch.users,
+            invalid: batch.invalid,
+            settled: batch.settled,
             upsert: job.upsert,
-            at: now,
+            at: Timestamp::now(),
             total,
         };
-        for value in values {
-            match read_user(value, connection, now) {
-                Ok((user, authenticators)) => batch.users.push(ImportedUser {
-                    user,
-                    authenticators,
-                    original: report_copy(value),
-                }),
-                Err(errors) => batch.invalid.push(ImportFailure {
-                    user: report_copy(value),
-                    errors,
-                }),
-            }
-        }
         Ok(self.store.import_batch(&job.id, from, &batch).await?)
     }
 

@@ -17,7 +17,7 @@ use crate::store::Store;
 use std::sync::Arc;
 
 pub use export::{ExportDownload, ExportView, NewExport};
-pub use import::{BATCH as IMPORT_BATCH, NewImport, StreamedImport};
+pub use import::{BATCH as IMPORT_BATCH, BatchReader, NewImport, PreparedBatch, StreamedImport};
 pub use secrets_export::BulkUser;
 
 /// Bulk user imports and exports: the uploads and requests (durable jobs) and their runs from
