@@ -53,11 +53,10 @@ pub fn sqlite_url(data_dir: &Path) -> String {
 }
 
 /// The writer connection's page cache. SQLite's default (2 MiB) holds the upper levels of a
-/// few thousand users' indexes; at a million users every insert and foreign-key check then
-/// reads index pages back from the OS, and intake and mail delivery (which share the one
-/// writer) slow down as the tenant grows. 64 MiB keeps the interior pages of every table and
-/// index of a million-user store resident. A ceiling, not an allocation: pages are cached as
-/// they are read.
+/// few thousand users' indexes; at a million users an insert or a foreign-key check reads
+/// index pages back from the OS (perf showed the page cache's fetch and truncation on a bulk
+/// import's profile). 64 MiB keeps the interior pages of a million-user store's tables and
+/// indexes resident. A ceiling, not an allocation: pages are cached as they are read.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
 /// Each reader connection's page cache (there are two per core): the hot lookups (a user by
 /// address, a ticket by digest) stay a few cached page reads at a million users.
