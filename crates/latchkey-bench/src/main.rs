@@ -163,8 +163,8 @@ async fn main() -> anyhow::Result<()> {
     settings.rate_limits.change_password_ip_per_minute = 100_000_000;
     settings.rate_limits.change_password_ip_burst = 100_000_000;
     let database_url = settings.database_url();
-    // This node only queues mail; the reset scenario starts a delivering node when it wants
-    // delivery measured.
+    // This node only queues mail: it measures intake alone. The reset scenario starts a single
+    // node that serves and delivers when it wants delivery measured.
     settings.mail.deliver = false;
     let argon2 = settings.argon2();
     let wants_breach = args
@@ -439,25 +439,24 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             seeded = seeded.max(n);
-            let requests = load::json_posts(
-                addr,
-                "/dbconnections/change_password",
-                &reset::bodies(&bootstrap["default_client"]["client_id"], n),
-            );
+            let bodies = reset::bodies(&bootstrap["default_client"]["client_id"], n);
+            let requests = load::json_posts(addr, "/dbconnections/change_password", &bodies);
             let plan = reset::LoadPlan {
                 concurrency: args.concurrency,
                 windows: args.rounds,
                 window: Duration::from_secs(args.seconds.max(1)),
             };
-            // Intake alone (this node does not deliver), then a delivery node drains the queue,
-            // then intake again while that node delivers in the same process (one 2-core box
-            // doing both, as a single-node install does).
+            // Intake alone (the main server does not deliver); then a single node that serves
+            // and delivers (the default install) drains that queue, takes the same load while
+            // it delivers, and drains again.
             let (alone, alone_secs) = reset::intake(addr, &requests, &plan).await;
-            let delivery = reset::DeliveryNode::start(&settings).await?;
+            let node = reset::SingleNode::start(&settings).await?;
             let (mails, mail_secs) = reset::drain(&services, &sink).await?;
-            let (busy, busy_secs) = reset::intake(addr, &requests, &plan).await;
+            let node_requests =
+                load::json_posts(node.addr, "/dbconnections/change_password", &bodies);
+            let (busy, busy_secs) = reset::intake(node.addr, &node_requests, &plan).await;
             let (busy_mails, busy_mail_secs) = reset::drain(&services, &sink).await?;
-            delivery.stop().await?;
+            node.stop().await?;
             row(
                 &format!("change_password, {n} users"),
                 alone.ok() as f64 / alone_secs,

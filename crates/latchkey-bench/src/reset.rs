@@ -172,24 +172,29 @@ pub async fn drain(
     ))
 }
 
-/// A second node on the same store that only delivers mail (the serving node has delivery
-/// off), started once requests are queued, so intake and delivery are measured apart.
-pub struct DeliveryNode {
+/// The install most people run: one node on the store that serves requests and delivers its
+/// own mail. The bench's main server (which never delivers) measures intake alone; this node is
+/// started on the same store once requests are queued and stopped before the next run, so one
+/// process writes the store at a time, as on a single-node install (two SQLite writers on one
+/// file would wait for each other's locks, which no real install does).
+pub struct SingleNode {
+    pub addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-impl DeliveryNode {
+impl SingleNode {
     pub async fn start(settings: &latchkey_server::Settings) -> anyhow::Result<Self> {
         let mut settings = settings.clone();
         settings.mail.deliver = true;
         settings.server.listen = "127.0.0.1:0".into();
         let app = latchkey_server::Application::build(&settings, &Default::default()).await?;
+        let addr = app.address();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Ok(Self { stop, task })
+        Ok(Self { addr, stop, task })
     }
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());

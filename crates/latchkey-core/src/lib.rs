@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod error_code;
+mod group_commit;
 mod keyed_lock;
 pub mod keys;
 pub mod mail;

@@ -68,6 +68,9 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<SqlStore> {
     let writer = AnyPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        // A file cannot drop a connection: no ping (a round trip to the connection's thread)
+        // before every use.
+        .test_before_acquire(false)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(sqlx::AssertSqlSafe(format!(
@@ -87,6 +90,7 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<SqlStore> {
     let reader = AnyPoolOptions::new()
         .max_connections(readers as u32)
         .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(false)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(sqlx::AssertSqlSafe(format!(

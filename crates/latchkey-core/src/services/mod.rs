@@ -298,6 +298,12 @@ impl Services {
             rate_limiter: rate_limiter.clone(),
             store: store.clone(),
             tenant_keys: tenant_keys.clone(),
+            // Tickets go out in bursts (a reset mail each); a batch of them is one commit.
+            tickets: crate::group_commit::GroupCommit::start(
+                store.clone(),
+                256,
+                |store, tickets| store.insert_tickets(tickets),
+            ),
             actions: actions.clone(),
             directory: directory.clone(),
             log_streams: log_streams.clone(),

@@ -354,11 +354,11 @@ pub struct PasswordTicket {
 
 #[async_trait]
 pub trait TicketStore: Send + Sync {
-    /// Stores the ticket and deletes the user's unused older ones: only the latest link works.
-    async fn insert_ticket(
+    /// Stores each ticket (with its log entry) in order, in one transaction, deleting its
+    /// user's unused older ones: only the latest link works.
+    async fn insert_tickets(
         &self,
-        ticket: &PasswordTicket,
-        log: Option<&LogEntry>,
+        tickets: &[(PasswordTicket, Option<LogEntry>)],
     ) -> StoreResult<()>;
     async fn find_ticket(&self, digest: &str) -> StoreResult<Option<PasswordTicket>>;
     /// Stores an email-verification ticket (older ones stay usable until used or expired).
@@ -493,10 +493,11 @@ pub trait OutboxStore: Send + Sync {
         lease_until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<LeasedMail>>;
-    async fn settle_mail(
+    /// Records how each leased job ended (id, disposition), all in one transaction, and
+    /// releases their leases.
+    async fn settle_mails(
         &self,
-        id: &str,
-        disposition: &MailDisposition,
+        settled: &[(String, MailDisposition)],
         at: Timestamp,
     ) -> StoreResult<()>;
     /// Moves the pending deliveries of log stream `stream_id` that nobody holds to `until` at

@@ -19,39 +19,54 @@ macro_rules! verification_columns {
     };
 }
 
+/// Stores one ticket in the caller's transaction.
+async fn insert_ticket(
+    conn: &mut sqlx::AnyConnection,
+    t: &PasswordTicket,
+    log: Option<&LogEntry>,
+) -> StoreResult<()> {
+    // Latest only: a new link voids the user's unused ones. Used ones stay until pruned, so
+    // their page can say "already used" rather than "unknown".
+    execute(
+        sqlx::query("DELETE FROM password_tickets WHERE user_id = $1 AND used_at IS NULL")
+            .bind(t.user_id.as_str().to_owned()),
+        &mut *conn,
+    )
+    .await?;
+    let q = sqlx::query(concat!(
+        "INSERT INTO password_tickets (",
+        ticket_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(t.id.clone())
+    .bind(t.digest.clone())
+    .bind(t.user_id.as_str().to_owned())
+    .bind(t.credential_epoch)
+    .bind(t.kind.as_str())
+    .bind(t.client_id.clone())
+    .bind(t.result_url.clone())
+    .bind(flag(t.include_email))
+    .bind(flag(t.mark_email_verified))
+    .bind(t.pending_hash.as_ref().map(|h| h.as_str().to_owned()))
+    .bind(t.created_at.millis())
+    .bind(t.expires_at.millis())
+    .bind(t.used_at.map(|u| u.millis()));
+    execute(q, &mut *conn).await?;
+    if let Some(log) = log {
+        insert_log(&mut *conn, log).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TicketStore for SqlStore {
-    async fn insert_ticket(&self, t: &PasswordTicket, log: Option<&LogEntry>) -> StoreResult<()> {
+    async fn insert_tickets(
+        &self,
+        tickets: &[(PasswordTicket, Option<LogEntry>)],
+    ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(other)?;
-        // Latest only: a new link voids the user's unused ones. Used ones stay until pruned, so
-        // their page can say "already used" rather than "unknown".
-        execute(
-            sqlx::query("DELETE FROM password_tickets WHERE user_id = $1 AND used_at IS NULL")
-                .bind(t.user_id.as_str().to_owned()),
-            &mut *tx,
-        )
-        .await?;
-        let q = sqlx::query(concat!(
-            "INSERT INTO password_tickets (",
-            ticket_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(t.id.clone())
-        .bind(t.digest.clone())
-        .bind(t.user_id.as_str().to_owned())
-        .bind(t.credential_epoch)
-        .bind(t.kind.as_str())
-        .bind(t.client_id.clone())
-        .bind(t.result_url.clone())
-        .bind(flag(t.include_email))
-        .bind(flag(t.mark_email_verified))
-        .bind(t.pending_hash.as_ref().map(|h| h.as_str().to_owned()))
-        .bind(t.created_at.millis())
-        .bind(t.expires_at.millis())
-        .bind(t.used_at.map(|u| u.millis()));
-        execute(q, &mut *tx).await?;
-        if let Some(log) = log {
-            insert_log(&mut *tx, log).await?;
+        for (ticket, log) in tickets {
+            insert_ticket(&mut tx, ticket, log.as_ref()).await?;
         }
         tx.commit().await.map_err(other)
     }

@@ -24,6 +24,11 @@ pub struct Credentials {
     pub(in crate::services) rate_limiter: Arc<dyn crate::ratelimit::RateLimiter>,
     pub(in crate::services) store: Arc<dyn Store>,
     pub(in crate::services) tenant_keys: Arc<crate::tenant_keys::TenantKeys>,
+    /// Password tickets, written in batches (`group_commit.rs`).
+    pub(in crate::services) tickets: crate::group_commit::GroupCommit<(
+        crate::store::PasswordTicket,
+        Option<crate::audit::LogEntry>,
+    )>,
     pub(in crate::services) actions: Arc<crate::services::Actions>,
     pub(in crate::services) directory: Arc<crate::services::UserDirectory>,
     pub(in crate::services) log_streams: Arc<crate::services::LogStreams>,

@@ -348,7 +348,7 @@ impl Credentials {
             expires_at: now.plus_seconds(spec.ttl_secs.max(1)),
             used_at: None,
         };
-        self.store.insert_ticket(&ticket, log.as_ref()).await?;
+        self.tickets.write((ticket, log)).await?;
         Ok(self.config.reset_url(token.expose_secret()))
     }
 

@@ -6,6 +6,7 @@
 mod intake;
 mod mail;
 mod registry;
+mod settler;
 mod worker;
 
 pub(crate) use intake::JobIntake;

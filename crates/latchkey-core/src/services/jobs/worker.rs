@@ -8,6 +8,7 @@
 //! each stream's backlog within `log_streams.max_pending` (the oldest dropped and counted).
 
 use super::Attempt;
+use super::settler::{SettleHandle, Settler};
 use crate::error::ServiceResult;
 use crate::mail::{Lane, MailError, OutboxJob};
 use crate::services::JobRunner;
@@ -77,7 +78,9 @@ impl JobRunner {
             Lane::Machines => cfg.machine_concurrency,
         }
         .max(1);
+        let lease_at_least = slots.div_ceil(4);
         let wake = self.job_intake.wake_for(lane);
+        let settler = Settler::start(self.store.clone());
         let mut in_flight = tokio::task::JoinSet::new();
         // The row behind each delivery in progress, to hand back if it is cut off.
         let mut leased_rows: std::collections::HashMap<tokio::task::Id, String> =
@@ -92,7 +95,9 @@ impl JobRunner {
             }
             let free = slots.saturating_sub(in_flight.len());
             let mut leased_any = false;
-            if free > 0 {
+            // A lease is a write: under load, rows are leased a quarter of the slots at a time
+            // rather than one per finished delivery; an idle lane leases at once.
+            if free > 0 && (in_flight.is_empty() || free >= lease_at_least) {
                 let now = Timestamp::now();
                 let limit = u32::try_from(free).unwrap_or(8);
                 match self
@@ -105,7 +110,9 @@ impl JobRunner {
                         for mail in leased {
                             let services = self.clone();
                             let id = mail.id.clone();
-                            let task = in_flight.spawn(async move { services.deliver(mail).await });
+                            let settle = settler.handle();
+                            let task = in_flight
+                                .spawn(async move { services.deliver(mail, settle).await });
                             leased_rows.insert(task.id(), id);
                         }
                     }
@@ -116,7 +123,7 @@ impl JobRunner {
                     }
                 }
             }
-            if leased_any && in_flight.len() < slots {
+            if leased_any && slots.saturating_sub(in_flight.len()) >= lease_at_least {
                 // There may be more due right now.
                 continue;
             }
@@ -131,7 +138,9 @@ impl JobRunner {
                 _ = stop.changed() => {}
             }
         }
-        self.hand_back(lane, in_flight, leased_rows).await;
+        self.hand_back(lane, in_flight, leased_rows, settler.handle())
+            .await;
+        settler.finish().await;
     }
 
     /// Lets the deliveries in progress finish for `STOP_GRACE`, then cuts the rest off and
@@ -141,6 +150,7 @@ impl JobRunner {
         lane: Lane,
         mut in_flight: tokio::task::JoinSet<()>,
         mut leased_rows: std::collections::HashMap<tokio::task::Id, String>,
+        settle: SettleHandle,
     ) {
         let deadline = tokio::time::Instant::now() + STOP_GRACE;
         while !in_flight.is_empty() {
@@ -150,18 +160,20 @@ impl JobRunner {
             }
         }
         in_flight.abort_all();
-        while in_flight.join_next().await.is_some() {}
+        // A delivery that ended before its abort took effect has settled itself: only the
+        // ones cut off go back.
+        while let Some(done) = in_flight.join_next_with_id().await {
+            if !done
+                .as_ref()
+                .is_err_and(tokio::task::JoinError::is_cancelled)
+            {
+                forget_row(&mut leased_rows, done);
+            }
+        }
         let now = Timestamp::now();
         for id in leased_rows.into_values() {
-            let back = MailDisposition::Postpone { at: now };
-            match self.store.settle_mail(&id, &back, now).await {
-                Ok(()) => {
-                    tracing::info!(mail = %id, lane = lane.as_str(), "stopping: delivery handed back to the queue")
-                }
-                Err(e) => {
-                    tracing::warn!(mail = %id, error = %e, "stopping: could not hand a delivery back; its lease will run out")
-                }
-            }
+            tracing::info!(mail = %id, lane = lane.as_str(), "stopping: delivery handed back to the queue");
+            settle.settle(id, MailDisposition::Postpone { at: now });
         }
     }
 
@@ -179,7 +191,7 @@ impl JobRunner {
         }
     }
 
-    async fn deliver(&self, mail: LeasedMail) {
+    async fn deliver(&self, mail: LeasedMail, settle: SettleHandle) {
         // A delivery queued for a stream parked meanwhile (a new log entry) waits with the
         // stream's others instead of taking a slot to time out again; not counted as an attempt.
         if let Ok(OutboxJob::LogStreamDelivery { stream_id, .. }) = &mail.job {
@@ -192,10 +204,7 @@ impl JobRunner {
                 {
                     tracing::warn!(error = %e, "could not park a log stream's deliveries");
                 }
-                let postpone = MailDisposition::Postpone { at: until };
-                if let Err(e) = self.store.settle_mail(&mail.id, &postpone, now).await {
-                    tracing::warn!(mail = %mail.id, error = %e, "could not postpone a delivery");
-                }
+                settle.settle(mail.id, MailDisposition::Postpone { at: until });
                 return;
             }
         }
@@ -273,10 +282,7 @@ impl JobRunner {
         if let MailDisposition::Failed(e) = &disposition {
             tracing::error!(mail = %mail.id, error = %e, "mail delivery failed for good");
         }
-        if let Err(e) = self.store.settle_mail(&mail.id, &disposition, now).await {
-            // The lease runs out and the mail is tried again: at least once, never lost.
-            tracing::warn!(mail = %mail.id, error = %e, "could not record a mail's delivery");
-        }
+        settle.settle(mail.id, disposition);
     }
 
     /// The delay before retry number `attempts` (1-based): `retry_base`, doubling, at most an
