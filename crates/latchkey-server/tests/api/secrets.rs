@@ -80,7 +80,7 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
     .await
     .unwrap();
     assert_eq!(reset.status(), 200);
-    let mail_ticket = wait_for_outbox_ticket(&server.data_dir).await;
+    let mail_ticket = wait_for_outbox_ticket(&server.data_dir, "lo/reset").await;
     let ticket: Value = http
         .post(format!("{base}/api/v2/tickets/password-change"))
         .bearer_auth(mgmt_token)
@@ -276,24 +276,29 @@ async fn no_password_secret_or_token_reaches_the_log_even_at_trace_level() {
 }
 
 /// The reset token in the first mail the development transport wrote.
-async fn wait_for_outbox_ticket(data_dir: &std::path::Path) -> String {
+/// The ticket of the first mail in the development outbox with a `link` (`lo/reset`,
+/// `admin/reset`): other mail (a new user's verification link) may be there too.
+async fn wait_for_outbox_ticket(data_dir: &std::path::Path, link: &str) -> String {
     let dir = data_dir.join("outbox");
+    let marker = format!("{link}?ticket=");
     for _ in 0..200 {
-        let mail = std::fs::read_dir(&dir).ok().and_then(|entries| {
+        let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
             entries
                 .filter_map(Result::ok)
-                .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .map(|raw| crate::smtp_sink::decode_quoted_printable(&raw))
+                .find_map(|text| {
+                    let at = text.find(&marker)? + marker.len();
+                    text.get(at..at + 43).map(str::to_owned)
+                })
         });
-        if let Some(entry) = mail {
-            let text = crate::smtp_sink::decode_quoted_printable(
-                &std::fs::read_to_string(entry.path()).unwrap(),
-            );
-            let at = text.find("ticket=").unwrap() + 7;
-            return text[at..at + 43].to_owned();
+        if let Some(ticket) = found {
+            return ticket;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("no mail in {}", dir.display());
+    panic!("no {link} mail in {}", dir.display());
 }
 
 /// The console at `trace`: the administrator's passwords, session cookie, CSRF tokens, reset
@@ -349,7 +354,7 @@ async fn the_console_keeps_passwords_cookies_and_links_out_of_the_log() {
         )
         .await;
     assert_eq!(status, 303);
-    let ticket = wait_for_outbox_ticket(&server.data_dir).await;
+    let ticket = wait_for_outbox_ticket(&server.data_dir, "admin/reset").await;
     let (_, reset, _) = browser
         .get(&format!("{base}/admin/reset?ticket={ticket}"))
         .await;
