@@ -52,6 +52,13 @@ impl<T: Send + Sync + 'static> GroupCommit<T> {
                             let _ = w.send(Err(e));
                         }
                     }
+                    // The store is down: item by item would wait out the pool's acquire
+                    // timeout once per item. Every caller gets the outage (a 503) at once.
+                    Err(StoreError::Unavailable(e)) => {
+                        for w in waiters {
+                            let _ = w.send(Err(StoreError::Unavailable(anyhow::anyhow!("{e}"))));
+                        }
+                    }
                     Err(_) => {
                         for (item, w) in items.iter().zip(waiters) {
                             let _ = w.send(write(&store, std::slice::from_ref(item)).await);
@@ -69,5 +76,84 @@ impl<T: Send + Sync + 'static> GroupCommit<T> {
         let (done, wait) = oneshot::channel();
         self.tx.send((item, done)).await.map_err(|_| stopped())?;
         wait.await.map_err(|_| stopped())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Commits batches into `committed`; a batch holding a negative number fails whole, and
+    /// `down` makes every write an outage.
+    #[derive(Default)]
+    struct Ledger {
+        committed: Mutex<Vec<i64>>,
+        writes: Mutex<usize>,
+        down: bool,
+    }
+
+    fn write_batch<'a>(
+        ledger: &'a Ledger,
+        items: &'a [i64],
+    ) -> Pin<Box<dyn Future<Output = StoreResult<()>> + Send + 'a>> {
+        Box::pin(async move {
+            *ledger.writes.lock().unwrap() += 1;
+            if ledger.down {
+                return Err(StoreError::Unavailable(anyhow::anyhow!("refused")));
+            }
+            if items.iter().any(|i| *i < 0) {
+                return Err(StoreError::Conflict("The item"));
+            }
+            ledger.committed.lock().unwrap().extend_from_slice(items);
+            Ok(())
+        })
+    }
+
+    async fn write_all(commit: &GroupCommit<i64>, items: &[i64]) -> Vec<StoreResult<()>> {
+        // All handed over before any is awaited, as concurrent deliveries do.
+        let calls: Vec<_> = items
+            .iter()
+            .map(|i| {
+                let commit = commit.clone();
+                let i = *i;
+                tokio::spawn(async move { commit.write(i).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for call in calls {
+            results.push(call.await.unwrap());
+        }
+        results
+    }
+
+    #[tokio::test]
+    async fn one_bad_item_gets_its_own_error_and_the_others_commit() {
+        let ledger = Arc::new(Ledger::default());
+        let commit = GroupCommit::start(ledger.clone(), 64, write_batch);
+        let results = write_all(&commit, &[1, 2, -3, 4]).await;
+        assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok());
+        assert!(matches!(results[2], Err(StoreError::Conflict(_))));
+        let mut committed = ledger.committed.lock().unwrap().clone();
+        committed.sort_unstable();
+        assert_eq!(committed, vec![1, 2, 4]);
+    }
+
+    #[tokio::test]
+    async fn an_outage_reaches_every_caller_without_a_write_per_item() {
+        let ledger = Arc::new(Ledger {
+            down: true,
+            ..Ledger::default()
+        });
+        let commit = GroupCommit::start(ledger.clone(), 64, write_batch);
+        let results = write_all(&commit, &[1, 2, 3, 4, 5, 6, 7, 8]).await;
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Err(StoreError::Unavailable(_))))
+        );
+        // Batches, not items: a write per caller would be 8.
+        assert!(*ledger.writes.lock().unwrap() < 8);
     }
 }
