@@ -13,15 +13,54 @@ pub(crate) fn repo_root() -> PathBuf {
         .unwrap()
 }
 
+/// How long one SDK or browser script may run. A browser journey takes about 35 s alone on
+/// 2 cores; this leaves room for a slow machine running other tests beside it.
+const SCRIPT_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs an SDK or browser script to its end and fails the test unless it exits 0. On a
+/// timeout the script is killed and what it printed so far is shown, so the step it hung on
+/// is in the failure.
 pub(crate) async fn run(mut cmd: tokio::process::Command, what: &str) {
-    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
-        .await
-        .expect("SDK script timed out")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    use tokio::io::AsyncReadExt;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} did not start: {e}"));
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stdout_task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = stdout_pipe.read_to_end(&mut buf).await;
+        buf
+    });
+    let stderr_task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = stderr_pipe.read_to_end(&mut buf).await;
+        buf
+    });
+    let status = tokio::time::timeout(SCRIPT_LIMIT, child.wait()).await;
+    if status.is_err() {
+        let _ = child.kill().await;
+    }
+    // A grandchild still holding a pipe must not hang the test after the kill.
+    let drained = |task: tokio::task::JoinHandle<Vec<u8>>| async move {
+        match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Ok(buf)) => String::from_utf8_lossy(&buf).into_owned(),
+            _ => "<still open 5 s after the script ended>".to_owned(),
+        }
+    };
+    let stdout = drained(stdout_task).await;
+    let stderr = drained(stderr_task).await;
+    let Ok(status) = status else {
+        panic!(
+            "{what} timed out after {} s\nstdout so far:\n{stdout}\nstderr so far:\n{stderr}",
+            SCRIPT_LIMIT.as_secs()
+        );
+    };
     assert!(
-        out.status.success(),
+        status.unwrap().success(),
         "{what} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     println!("{stdout}");
