@@ -1,5 +1,5 @@
 //! Group commit for small writes that many tasks make at once (a reset link's ticket per mail
-//! being delivered): callers hand their item to one task, which writes whatever has queued up
+//! being delivered, a queued mail per `change_password` request): callers hand their item to one task, which writes whatever has queued up
 //! in a single transaction and answers each caller once its item is durable. On SQLite every
 //! transaction is a turn of the one writer connection; one per batch instead of one per item
 //! leaves that connection free for the requests being served meanwhile.
@@ -30,13 +30,14 @@ impl<T> Clone for GroupCommit<T> {
 
 impl<T: Send + Sync + 'static> GroupCommit<T> {
     /// Starts the writing task: `write` stores a batch of at most `max_batch` items in one
-    /// transaction, in order.
+    /// transaction, in order. Up to 32 batches' worth of callers queue before a caller waits
+    /// for room.
     pub(crate) fn start<S: ?Sized + Send + Sync + 'static>(
         store: Arc<S>,
         max_batch: usize,
         write: Write<S, T>,
     ) -> Self {
-        let (tx, mut rx) = mpsc::channel::<(T, oneshot::Sender<StoreResult<()>>)>(4096);
+        let (tx, mut rx) = mpsc::channel::<(T, oneshot::Sender<StoreResult<()>>)>(max_batch * 32);
         tokio::spawn(async move {
             let mut queued = Vec::with_capacity(max_batch);
             while rx.recv_many(&mut queued, max_batch).await > 0 {
@@ -72,10 +73,23 @@ impl<T: Send + Sync + 'static> GroupCommit<T> {
 
     /// Returns once `item` is committed.
     pub(crate) async fn write(&self, item: T) -> StoreResult<()> {
+        self.write_all(vec![item]).await
+    }
+
+    /// `write` for several items, all handed over before any is awaited (so usually one
+    /// batch); returns once every one is committed, or the first error.
+    pub(crate) async fn write_all(&self, items: Vec<T>) -> StoreResult<()> {
         let stopped = || StoreError::Other(anyhow::anyhow!("the group-commit writer stopped"));
-        let (done, wait) = oneshot::channel();
-        self.tx.send((item, done)).await.map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?
+        let mut waits = Vec::with_capacity(items.len());
+        for item in items {
+            let (done, wait) = oneshot::channel();
+            self.tx.send((item, done)).await.map_err(|_| stopped())?;
+            waits.push(wait);
+        }
+        for wait in waits {
+            wait.await.map_err(|_| stopped())??;
+        }
+        Ok(())
     }
 }
 

@@ -1,23 +1,21 @@
-//! The intake: requests hand their jobs to one task that writes whatever has queued up in a
-//! single transaction (group commit), so a burst of `change_password` requests costs one
-//! commit per batch, and a request is answered only once its job is durable.
+//! The intake: requests queue their jobs through a group commit, so a burst of
+//! `change_password` requests costs one commit per batch, and a request is answered only once
+//! its job is durable. Each commit wakes the worker's lanes that have new jobs.
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::ServiceResult;
+use crate::group_commit::GroupCommit;
 use crate::mail::{Lane, OutboxJob};
 use crate::store::{QueuedMail, Store};
 use crate::time::Timestamp;
 use std::sync::Arc;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::Notify;
 
-struct Pending {
-    mail: QueuedMail,
-    /// The error: whether the store was unreachable (503, retry later), and what it said.
-    done: oneshot::Sender<Result<(), (bool, String)>>,
-}
+/// Most jobs queued in one transaction.
+const BATCH: usize = 512;
 
 #[derive(Clone)]
 pub(crate) struct JobIntake {
-    tx: mpsc::Sender<Pending>,
+    commit: GroupCommit<QueuedMail>,
     /// The worker's people lane (mail) and machines lane (the rest).
     people: Arc<Notify>,
     machines: Arc<Notify>,
@@ -25,39 +23,10 @@ pub(crate) struct JobIntake {
 
 impl JobIntake {
     pub(crate) fn start(store: Arc<dyn Store>, people: Arc<Notify>, machines: Arc<Notify>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Pending>(16_384);
-        let wakes = (people.clone(), machines.clone());
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(512);
-            while rx.recv_many(&mut batch, 512).await > 0 {
-                let (mails, waiters): (Vec<_>, Vec<_>) =
-                    batch.drain(..).map(|p| (p.mail, p.done)).unzip();
-                let result = store.enqueue_mail(&mails).await.map_err(|e| {
-                    (
-                        matches!(e, crate::store::StoreError::Unavailable(_)),
-                        e.to_string(),
-                    )
-                });
-                if result.is_ok() {
-                    // Each lane's worker is woken for its own jobs only.
-                    for lane in Lane::ALL {
-                        if mails.iter().any(|m| m.job.lane() == lane) {
-                            match lane {
-                                Lane::People => people.notify_one(),
-                                Lane::Machines => machines.notify_one(),
-                            }
-                        }
-                    }
-                }
-                for w in waiters {
-                    let _ = w.send(result.clone());
-                }
-            }
-        });
         Self {
-            tx,
-            people: wakes.0,
-            machines: wakes.1,
+            commit: GroupCommit::start(store, BATCH, |store, mails| store.enqueue_mail(mails)),
+            people,
+            machines,
         }
     }
 
@@ -83,31 +52,20 @@ impl JobIntake {
     /// `enqueue` for several jobs, handed over together (usually one batch, one commit);
     /// returns once every one is committed.
     pub(crate) async fn enqueue_all(&self, jobs: Vec<OutboxJob>) -> ServiceResult<()> {
-        let mut waits = Vec::with_capacity(jobs.len());
+        let at = Timestamp::now();
+        let mut mails = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let (done, wait) = oneshot::channel();
-            let mail = QueuedMail {
-                id: format!("mail_{}", crate::random::alnum(20)?),
-                job,
-                at: Timestamp::now(),
-            };
-            self.tx
-                .send(Pending { mail, done })
-                .await
-                .map_err(|_| anyhow::anyhow!("the mail intake stopped"))?;
-            waits.push(wait);
+            let id = format!("mail_{}", crate::random::alnum(20)?);
+            mails.push(QueuedMail { id, job, at });
         }
-        for wait in waits {
-            match wait.await {
-                Ok(Ok(())) => {}
-                Ok(Err((true, e))) => {
-                    return Err(ServiceError::Unavailable(anyhow::anyhow!(
-                        "queueing mail: {e}"
-                    )));
-                }
-                Ok(Err((false, e))) => return Err(anyhow::anyhow!("queueing mail: {e}").into()),
-                Err(_) => return Err(anyhow::anyhow!("the mail intake stopped").into()),
-            }
+        // Each lane's worker is woken for its own jobs only.
+        let lanes: Vec<Lane> = Lane::ALL
+            .into_iter()
+            .filter(|lane| mails.iter().any(|m| m.job.lane() == *lane))
+            .collect();
+        self.commit.write_all(mails).await?;
+        for lane in lanes {
+            self.wake_for(lane).notify_one();
         }
         Ok(())
     }
