@@ -292,6 +292,29 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         600
     );
+    // The next machine token sees a change to the API at once (its settings are cached on
+    // the token path, and a change forgets them).
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
+            Some(json!({"token_lifetime": 900, "scopes": [
+                {"value": "read:orders"}, {"value": "write:orders"}]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let res = app
+        .token(
+            json!({"grant_type": "client_credentials", "client_id": client["client_id"],
+                      "client_secret": client["client_secret"], "audience": ORDERS,
+                      "scope": "write:orders read:orders write:orders delete:orders"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let token: Value = res.json().await.unwrap();
+    let claims = jwt_part(token["access_token"].as_str().unwrap(), 1);
+    assert_eq!(claims["scope"], "write:orders read:orders");
+    assert_eq!(token["expires_in"], 900);
     // Deleting the API deletes its client grants: no more tokens for it.
     let (status, _) = app
         .api(

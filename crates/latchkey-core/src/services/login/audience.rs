@@ -13,7 +13,7 @@ impl Login {
     pub(in crate::services) async fn api_for_user(
         &self,
         audience: Option<&str>,
-    ) -> ServiceResult<Result<Option<ResourceServer>, String>> {
+    ) -> ServiceResult<Result<Option<std::sync::Arc<ResourceServer>>, String>> {
         let Some(aud) = audience else {
             return Ok(Ok(None));
         };

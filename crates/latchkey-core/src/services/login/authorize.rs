@@ -242,7 +242,7 @@ impl Login {
             Ok(api) => api,
             Err(message) => return Ok(Err((ErrorCode::AccessDenied, message))),
         };
-        tx.scope = super::audience::scope_for_api(scope, &requested, api.as_ref()).to_string();
+        tx.scope = super::audience::scope_for_api(scope, &requested, api.as_deref()).to_string();
         tx.audience = req.audience.clone();
         let tenant = self.tenant.active_tenant().await?;
         let name = req

@@ -1,14 +1,14 @@
 //! A short-lived in-memory copy of the read-mostly configuration that every token request
-//! consults (clients, client grants, connections, tenant settings). Without it each token costs
-//! two or three store round trips, which on SQLite are thread hops that cost more CPU than the
-//! RSA signature itself.
+//! consults (clients, client grants, resource servers, connections, tenant settings). Without
+//! it each token costs two or three store round trips, which on SQLite are thread hops that
+//! cost more CPU than the RSA signature itself.
 //!
 //! Consistency: a write made through this node's services forgets the entry at once; other
 //! nodes sharing the database see it within the TTL (`server.config_cache_secs`, 0 disables).
 
 use crate::domain::{
     Client, ClientGrant, ClientId, Connection, EmailProvider, EmailTemplate, EmailTemplateName,
-    TenantSettings,
+    ResourceServer, TenantSettings,
 };
 use crate::error::ServiceResult;
 use crate::services::TenantConfig;
@@ -73,6 +73,8 @@ pub(crate) struct ConfigCache {
     ttl: Duration,
     clients: TtlMap<String, Arc<Client>>,
     grants: TtlMap<(String, String), Arc<ClientGrant>>,
+    /// By identifier (the `audience` a token names), the Management API included.
+    resource_servers: TtlMap<String, Arc<ResourceServer>>,
     connections: TtlMap<String, Connection>,
     tenant: TtlMap<(), TenantSettings>,
     origins: TtlMap<(), Vec<String>>,
@@ -91,6 +93,7 @@ impl ConfigCache {
             ttl,
             clients: TtlMap::new(ttl),
             grants: TtlMap::new(ttl),
+            resource_servers: TtlMap::new(ttl),
             connections: TtlMap::new(ttl),
             tenant: TtlMap::new(ttl),
             origins: TtlMap::new(ttl),
@@ -142,6 +145,18 @@ impl ConfigCache {
     }
     pub(crate) fn forget_grants(&self) {
         self.grants.forget_where(|_| true);
+    }
+
+    pub(crate) fn resource_server(&self, audience: &str) -> Option<Arc<ResourceServer>> {
+        self.resource_servers.get(&audience.to_owned(), self.ttl)
+    }
+    pub(crate) fn keep_resource_server(&self, rs: &Arc<ResourceServer>) {
+        if self.enabled() {
+            self.resource_servers.put(rs.identifier.clone(), rs.clone());
+        }
+    }
+    pub(crate) fn forget_resource_servers(&self) {
+        self.resource_servers.forget_where(|_| true);
     }
 
     pub(crate) fn connection(&self, name: &str) -> Option<Connection> {

@@ -7,6 +7,7 @@ use crate::error_code::ErrorCode;
 use crate::services::{Caller, MANAGEMENT_SCOPES, TenantConfig};
 use crate::store::StoreError;
 use crate::time::Timestamp;
+use std::sync::Arc;
 
 fn not_found() -> ServiceError {
     ServiceError::not_found(
@@ -56,15 +57,25 @@ impl TenantConfig {
             .ok_or_else(not_found)
     }
 
-    /// The resource server an `audience` names, if any.
+    /// The resource server an `audience` names, if any. Every token asks, so it is cached
+    /// like the grants (an unknown audience is not: it is refused before a token is made).
     pub async fn resource_server_for_audience(
         &self,
         audience: &str,
-    ) -> ServiceResult<Option<ResourceServer>> {
-        if audience == self.config.management_audience() {
-            return Ok(Some(self.management_api()));
+    ) -> ServiceResult<Option<Arc<ResourceServer>>> {
+        if let Some(rs) = self.cache.resource_server(audience) {
+            return Ok(Some(rs));
         }
-        Ok(self.store.find_resource_server(audience).await?)
+        let found = if audience == self.config.management_audience() {
+            Some(self.management_api())
+        } else {
+            self.store.find_resource_server(audience).await?
+        }
+        .map(Arc::new);
+        if let Some(rs) = &found {
+            self.cache.keep_resource_server(rs);
+        }
+        Ok(found)
     }
 
     pub async fn create_resource_server(
@@ -127,6 +138,7 @@ impl TenantConfig {
         if !updated {
             return Err(not_found());
         }
+        self.cache.forget_resource_servers();
         self.audit
             .record_some(caller.api_log("Update a resource server"));
         Ok(rs)
@@ -147,6 +159,7 @@ impl TenantConfig {
             }
         }
         self.cache.forget_grants();
+        self.cache.forget_resource_servers();
         self.audit
             .record_some(caller.api_log("Delete a resource server"));
         Ok(())

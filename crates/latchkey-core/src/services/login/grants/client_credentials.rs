@@ -48,18 +48,26 @@ impl Login {
             .resource_server_for_audience(&audience)
             .await?
             .filter(|rs| !rs.is_system);
-        let granted = Scope::from_items(
-            grant
-                .scope
-                .iter()
-                .filter(|s| api.as_ref().is_none_or(|rs| rs.has_scope(s)))
-                .cloned(),
-        );
+        let allowed = |s: &str| api.as_ref().is_none_or(|rs| rs.has_scope(s));
         // Without a requested scope the token carries the grant's scope as stored; only an
         // explicit request needs the set intersection.
         let scope = match requested {
-            Some(r) if !r.is_empty() => r.intersect(&granted).to_string(),
-            _ => granted.to_string(),
+            Some(r) if !r.is_empty() => r
+                .intersect_with(|s| {
+                    allowed(s)
+                        && grant
+                            .scope
+                            .iter()
+                            .any(|g| g.split_ascii_whitespace().any(|w| w == s))
+                })
+                .to_string(),
+            _ => Scope::join_unique(
+                grant
+                    .scope
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| allowed(s)),
+            ),
         };
         // This grant can run on cached configuration while the store is away: its log entry
         // must then wait in the queue, so a full queue refuses the token instead of losing it.

@@ -65,7 +65,7 @@ impl Login {
         let mut scope = crate::services::login::audience::scope_for_api(
             requested.intersect(&allowed),
             &requested,
-            api.as_ref(),
+            api.as_deref(),
         );
         if scope.contains("offline_access") && !client.allows_grant(GrantType::RefreshToken) {
             scope = Scope::from_items(
