@@ -1,8 +1,9 @@
 //! Group commit for small writes that many tasks make at once (a reset link's ticket per mail
-//! being delivered, a queued mail per `change_password` request): callers hand their item to one task, which writes whatever has queued up
-//! in a single transaction and answers each caller once its item is durable. On SQLite every
-//! transaction is a turn of the one writer connection; one per batch instead of one per item
-//! leaves that connection free for the requests being served meanwhile.
+//! being delivered, a queued mail per `change_password` request): callers hand their item to
+//! one task, which writes whatever has queued up in a single transaction and answers each
+//! caller once its item is durable. On SQLite every transaction is a turn of the one writer
+//! connection; one per batch instead of one per item leaves that connection free for the
+//! requests being served meanwhile.
 //!
 //! A batch that fails is written again item by item, so one bad item gets its own error and
 //! never holds the others back.
