@@ -20,7 +20,7 @@ impl Login {
         if aud == self.config.userinfo_audience() {
             return Ok(Ok(None));
         }
-        Ok(match self.tenant.resource_server_for_audience(aud).await? {
+        Ok(match self.tenant.active_resource_server(aud).await? {
             Some(rs) => Ok(Some(rs)),
             None => Err(format!("Service not found: {aud}")),
         })

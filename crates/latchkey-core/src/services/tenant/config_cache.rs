@@ -224,6 +224,26 @@ impl TenantConfig {
         Ok(found)
     }
 
+    /// The resource server a token's `audience` names: every token asks, so it is cached
+    /// like the grants (the Management API's is built once). An unknown audience is not
+    /// cached: it is refused before a token is made.
+    pub(crate) async fn active_resource_server(
+        &self,
+        audience: &str,
+    ) -> ServiceResult<Option<Arc<ResourceServer>>> {
+        if let Some(rs) = self.cache.resource_server(audience) {
+            return Ok(Some(rs));
+        }
+        let found = self
+            .resource_server_for_audience(audience)
+            .await?
+            .map(Arc::new);
+        if let Some(rs) = &found {
+            self.cache.keep_resource_server(rs);
+        }
+        Ok(found)
+    }
+
     /// The stored template called `name`, if an administrator saved one.
     pub(crate) async fn stored_template(
         &self,

@@ -7,7 +7,6 @@ use crate::error_code::ErrorCode;
 use crate::services::{Caller, MANAGEMENT_SCOPES, TenantConfig};
 use crate::store::StoreError;
 use crate::time::Timestamp;
-use std::sync::Arc;
 
 fn not_found() -> ServiceError {
     ServiceError::not_found(
@@ -57,25 +56,16 @@ impl TenantConfig {
             .ok_or_else(not_found)
     }
 
-    /// The resource server an `audience` names, if any. Every token asks, so it is cached
-    /// like the grants (an unknown audience is not: it is refused before a token is made).
+    /// The resource server an `audience` names, if any, as stored now (the Management API's
+    /// checks read this; the token paths read `active_resource_server`, cached).
     pub async fn resource_server_for_audience(
         &self,
         audience: &str,
-    ) -> ServiceResult<Option<Arc<ResourceServer>>> {
-        if let Some(rs) = self.cache.resource_server(audience) {
-            return Ok(Some(rs));
+    ) -> ServiceResult<Option<ResourceServer>> {
+        if audience == self.config.management_audience() {
+            return Ok(Some(self.management_api()));
         }
-        let found = if audience == self.config.management_audience() {
-            Some(self.management_api())
-        } else {
-            self.store.find_resource_server(audience).await?
-        }
-        .map(Arc::new);
-        if let Some(rs) = &found {
-            self.cache.keep_resource_server(rs);
-        }
-        Ok(found)
+        Ok(self.store.find_resource_server(audience).await?)
     }
 
     pub async fn create_resource_server(

@@ -45,29 +45,24 @@ impl Login {
         // scopes and the server's lifetime.
         let api = self
             .tenant
-            .resource_server_for_audience(&audience)
+            .active_resource_server(&audience)
             .await?
             .filter(|rs| !rs.is_system);
-        let allowed = |s: &str| api.as_ref().is_none_or(|rs| rs.has_scope(s));
+        // The grant's entries this API still defines (each entry may hold several words).
+        let granted = || {
+            grant
+                .scope
+                .iter()
+                .map(String::as_str)
+                .filter(|entry| api.as_ref().is_none_or(|rs| rs.has_scope(entry)))
+        };
         // Without a requested scope the token carries the grant's scope as stored; only an
         // explicit request needs the set intersection.
         let scope = match requested {
             Some(r) if !r.is_empty() => r
-                .intersect_with(|s| {
-                    allowed(s)
-                        && grant
-                            .scope
-                            .iter()
-                            .any(|g| g.split_ascii_whitespace().any(|w| w == s))
-                })
+                .intersect_with(|s| granted().any(|e| e.split_ascii_whitespace().any(|w| w == s)))
                 .to_string(),
-            _ => Scope::join_unique(
-                grant
-                    .scope
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|s| allowed(s)),
-            ),
+            _ => Scope::join_unique(granted()),
         };
         // This grant can run on cached configuration while the store is away: its log entry
         // must then wait in the queue, so a full queue refuses the token instead of losing it.
