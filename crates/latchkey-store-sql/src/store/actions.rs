@@ -67,7 +67,7 @@ impl ActionStore for SqlStore {
     }
 
     async fn delete_action(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         // Explicit, so SQLite without foreign-key enforcement leaves nothing behind either.
         for table in ["action_bindings", "action_versions"] {
             let q = sqlx::query(if table == "action_bindings" {
@@ -88,7 +88,7 @@ impl ActionStore for SqlStore {
     }
 
     async fn deploy_action(&self, a: &Action, v: &ActionVersion) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let q = sqlx::query(
             "INSERT INTO action_versions (id, action_id, number, doc) VALUES ($1, $2, $3, $4)",
         )
@@ -134,7 +134,7 @@ impl ActionStore for SqlStore {
         trigger: Trigger,
         bindings: &[ActionBinding],
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         execute(
             sqlx::query("DELETE FROM action_bindings WHERE trigger_id = $1")
                 .bind(trigger.id().to_owned()),

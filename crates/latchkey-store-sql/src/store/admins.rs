@@ -134,7 +134,7 @@ impl AdminStore for SqlStore {
         ticket_digest: Option<&str>,
     ) -> StoreResult<bool> {
         let now = Timestamp::now().millis();
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         if let Some(digest) = ticket_digest {
             // Single use: only the redemption that flips used_at goes on.
             let q = sqlx::query(
@@ -229,7 +229,7 @@ impl AdminStore for SqlStore {
     }
 
     async fn insert_admin_ticket(&self, t: &AdminTicket) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         execute(
             sqlx::query("DELETE FROM admin_tickets WHERE admin_id = $1 AND used_at IS NULL")
                 .bind(t.admin_id.clone()),

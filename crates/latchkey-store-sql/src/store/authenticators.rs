@@ -28,7 +28,7 @@ impl AuthenticatorStore for SqlStore {
         a: &Authenticator,
         log: Option<&LogEntry>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         execute(insert_row(a), &mut *tx).await?;
         if let Some(log) = log {
             insert_log(&mut *tx, log).await?;
@@ -37,7 +37,7 @@ impl AuthenticatorStore for SqlStore {
     }
 
     async fn replace_authenticator(&self, old_id: &str, a: &Authenticator) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let gone = execute(
             sqlx::query("DELETE FROM authenticators WHERE id = $1").bind(old_id.to_owned()),
             &mut *tx,
@@ -81,7 +81,7 @@ impl AuthenticatorStore for SqlStore {
         user: &UserId,
         log: Option<&LogEntry>,
     ) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let n = execute(
             sqlx::query("DELETE FROM authenticators WHERE user_id = $1")
                 .bind(user.as_str().to_owned()),
@@ -96,7 +96,7 @@ impl AuthenticatorStore for SqlStore {
     }
 
     async fn confirm_pending_totp(&self, user: &UserId, totp_id: &str) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let confirmed = execute(
             sqlx::query(
                 "UPDATE authenticators SET confirmed = 1 WHERE id = $1 AND user_id = $2 \

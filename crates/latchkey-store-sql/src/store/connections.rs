@@ -52,7 +52,7 @@ impl ConnectionStore for SqlStore {
     }
 
     async fn delete_connection(&self, id: &ConnectionId) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let name: Option<String> = sqlx::query_scalar("SELECT name FROM connections WHERE id = $1")
             .bind(id.as_str().to_owned())
             .fetch_optional(&mut *tx)

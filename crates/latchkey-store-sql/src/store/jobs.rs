@@ -65,7 +65,7 @@ impl JobStore for SqlStore {
         input: Option<&str>,
         run: Option<&QueuedMail>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let q = sqlx::query(
             "INSERT INTO jobs (id, type, status, connection_id, connection, external_id, upsert, \
              send_completion_email, input, total, position, inserted, updated, failed, created_at, updated_at, user_id) \
@@ -144,7 +144,7 @@ impl JobStore for SqlStore {
         from: u64,
         batch: &ImportBatch,
     ) -> StoreResult<Option<JobRecord>> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         // Claims the batch first: a second run of the job (a lease that ran out) finds the
         // position moved and writes nothing.
         let claim = match batch.total {
@@ -269,7 +269,7 @@ impl JobStore for SqlStore {
             "UPDATE jobs SET status = $1, updated_at = $2 \
              WHERE id = $3 AND status NOT IN ('completed', 'failed')"
         };
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let changed = execute(
             sqlx::query(sql)
                 .bind(status.as_str())

@@ -32,7 +32,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn rotate_in_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         execute(
             sqlx::query("UPDATE signing_keys SET is_current = 0"),
             &mut *tx,

@@ -66,7 +66,7 @@ impl LogStreamStore for SqlStore {
         entries: &[LogEntry],
         outbox: &[QueuedMail],
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         super::logs::insert_logs(&mut tx, entries).await?;
         super::outbox::insert_mail(&mut tx, outbox).await?;
         tx.commit().await.map_err(other)

@@ -31,7 +31,7 @@ impl LoginGuardStore for SqlStore {
         at: Timestamp,
         threshold: i64,
     ) -> StoreResult<FailureCount> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let row = sqlx::query(
             "INSERT INTO login_failures (user_id, ip, failures, updated_at) VALUES ($1, $2, 1, $3) \
              ON CONFLICT (user_id, ip) DO UPDATE SET failures = login_failures.failures + 1, updated_at = $3 \

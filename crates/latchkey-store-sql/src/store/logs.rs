@@ -44,7 +44,7 @@ pub(super) async fn insert_logs(
 #[async_trait]
 impl LogStore for SqlStore {
     async fn append_logs(&self, entries: &[LogEntry]) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         insert_logs(&mut tx, entries).await?;
         tx.commit().await.map_err(other)
     }

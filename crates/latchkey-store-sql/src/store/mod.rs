@@ -215,6 +215,18 @@ async fn fetch_page<T>(
 }
 
 impl SqlStore {
+    /// A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a deferred
+    /// transaction that reads first and then writes cannot wait for the lock once it holds a
+    /// snapshot, so while another process writes the file (`latchkey users import` beside a
+    /// running server) it failed at once with "database is locked" instead of waiting
+    /// `busy_timeout`. In this process the one writer connection takes its turn either way.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.writer.begin().await,
+        }
+    }
+
     pub(crate) fn new(writer: AnyPool, reader: AnyPool, dialect: Dialect) -> Self {
         Self {
             writer,
@@ -241,7 +253,7 @@ impl Store for SqlStore {
     }
 
     async fn bootstrap(&self, data: &BootstrapData) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         // The tenant row is the marker: whoever inserts it first bootstraps.
         let inserted = execute(
             sqlx::query(

@@ -99,7 +99,7 @@ async fn settle_one(
 #[async_trait]
 impl OutboxStore for SqlStore {
     async fn enqueue_mail(&self, mails: &[QueuedMail]) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         insert_mail(&mut tx, mails).await?;
         tx.commit().await.map_err(other)
     }
@@ -155,7 +155,7 @@ impl OutboxStore for SqlStore {
         if settled.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         for (id, disposition) in settled {
             settle_one(&mut tx, id, disposition, at).await?;
         }
@@ -197,7 +197,7 @@ impl OutboxStore for SqlStore {
         if over.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let mut trimmed = Vec::new();
         for row in &over {
             let stream: String = row.try_get("stream_id").map_err(other)?;

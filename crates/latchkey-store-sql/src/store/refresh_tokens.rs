@@ -41,7 +41,7 @@ impl RefreshTokenStore for SqlStore {
         rotate: bool,
         at: Timestamp,
     ) -> StoreResult<RefreshUse> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         // One conditional update: of concurrent presenters of the same token, exactly one wins.
         let claim = sqlx::query(concat!(
             "UPDATE refresh_tokens SET rotated = $1, last_used_at = $2 WHERE digest = $3 AND rotated = 0 RETURNING ",

@@ -64,7 +64,7 @@ impl TicketStore for SqlStore {
         &self,
         tickets: &[(PasswordTicket, Option<LogEntry>)],
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         for (ticket, log) in tickets {
             insert_ticket(&mut tx, ticket, log.as_ref()).await?;
         }
@@ -86,7 +86,7 @@ impl TicketStore for SqlStore {
         t: &VerificationTicket,
         log: Option<&LogEntry>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let q = sqlx::query(concat!(
             "INSERT INTO email_verification_tickets (",
             verification_columns!(),
@@ -128,7 +128,7 @@ impl TicketStore for SqlStore {
         at: Timestamp,
         log: &LogEntry,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let claimed = execute(
             sqlx::query(
                 "UPDATE email_verification_tickets SET used_at = $1 \

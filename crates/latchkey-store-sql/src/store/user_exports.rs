@@ -41,7 +41,7 @@ impl ExportStore for SqlStore {
         record: &ExportRecord,
         run: &QueuedMail,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let q = sqlx::query(
             "INSERT INTO jobs (id, type, status, connection_id, connection, upsert, \
              send_completion_email, total, position, inserted, updated, failed, created_at, updated_at) \
@@ -118,7 +118,7 @@ impl ExportStore for SqlStore {
         seq: u64,
         chunk: &ExportChunk,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         // Claims the piece first: a second run of the export (a lease that ran out) finds the
         // count moved and writes nothing.
         let claimed = execute(
@@ -164,7 +164,7 @@ impl ExportStore for SqlStore {
         expires_at: Timestamp,
         at: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         execute(
             sqlx::query("UPDATE user_exports SET expires_at = $1 WHERE job_id = $2")
                 .bind(expires_at.millis())
@@ -205,7 +205,7 @@ impl ExportStore for SqlStore {
         )
         .await?;
         for id in &ids {
-            let mut tx = self.writer.begin().await.map_err(other)?;
+            let mut tx = self.begin_write().await.map_err(other)?;
             for sql in [
                 "DELETE FROM user_export_chunks WHERE job_id = $1",
                 "DELETE FROM user_exports WHERE job_id = $1",

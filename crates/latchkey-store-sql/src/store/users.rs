@@ -48,7 +48,7 @@ pub(super) fn bind_user<'q>(q: AnyQuery<'q>, u: &User) -> AnyQuery<'q> {
 #[async_trait]
 impl UserStore for SqlStore {
     async fn insert_user(&self, u: &User, log: Option<&LogEntry>) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         bind_user(sqlx::query(INSERT_USER), u)
             .execute(&mut *tx)
             .await
@@ -168,7 +168,7 @@ impl UserStore for SqlStore {
     }
 
     async fn update_user(&self, u: &User, log: Option<&LogEntry>) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let updated = sqlx::query(
             "UPDATE users SET email = $1, username = $2, email_verified = $3, blocked = $4, profile = $5, \
              user_metadata = $6, app_metadata = $7, updated_at = $8 WHERE user_id = $9",
@@ -195,7 +195,7 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_user(&self, id: &UserId, log: Option<&LogEntry>) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         let deleted = execute(
             sqlx::query("DELETE FROM users WHERE user_id = $1").bind(id.as_str().to_owned()),
             &mut *tx,
@@ -233,7 +233,7 @@ impl UserStore for SqlStore {
         c: &PasswordChange,
         announced_sessions: Option<&[String]>,
     ) -> StoreResult<PasswordChangeOutcome> {
-        let mut tx = self.writer.begin().await.map_err(other)?;
+        let mut tx = self.begin_write().await.map_err(other)?;
         if let Some(digest) = &c.ticket_digest {
             // The one atomic conditional update that makes a ticket single-use: of concurrent
             // redemptions exactly one sees a row here.
