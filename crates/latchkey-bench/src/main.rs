@@ -152,6 +152,12 @@ async fn main() -> anyhow::Result<()> {
     if let Some(url) = &args.database_url {
         env.push(("DATABASE_URL".to_owned(), url.clone()));
     }
+    // Settings from this environment (`LATCHKEY_MAIL__CONCURRENCY=32`…) apply to the servers
+    // measured, so an operator can measure their own configuration; the bench's own choices
+    // below (listen address, SMTP sink, rate-limit budgets) still win.
+    env.extend(std::env::vars().filter(|(k, _)| {
+        k.starts_with("LATCHKEY_") && k.contains("__") && k != "LATCHKEY_SERVER__LISTEN"
+    }));
     let (mut settings, _) = Settings::load(None, &env)?;
     settings.server.data_dir = data_dir.clone();
     // change_password: mail to a loopback SMTP server; budgets far above the load, so the

@@ -13,6 +13,7 @@ macro_rules! user_columns {
     };
 }
 
+mod checkpoint;
 mod migrate;
 mod rows;
 mod store;
@@ -76,7 +77,9 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<SqlStore> {
                 conn.execute(sqlx::AssertSqlSafe(format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                     PRAGMA cache_size = -{WRITER_CACHE_KIB};"
+                     PRAGMA cache_size = -{WRITER_CACHE_KIB}; \
+                     PRAGMA wal_autocheckpoint = {};",
+                    checkpoint::WRITER_BACKSTOP_PAGES
                 )))
                 .await?;
                 Ok(())
@@ -104,7 +107,10 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<SqlStore> {
         .connect(url)
         .await
         .context("opening the SQLite database for reading")?;
-    Ok(SqlStore::new(writer, reader, Dialect::Sqlite))
+    let checkpointer = checkpoint::Checkpointer::start(url)
+        .await
+        .context("opening the SQLite database for checkpoints")?;
+    Ok(SqlStore::new(writer, reader, Dialect::Sqlite).with_checkpointer(checkpointer))
 }
 
 /// How long start-up waits for PostgreSQL before it gives up.

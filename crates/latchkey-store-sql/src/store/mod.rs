@@ -37,6 +37,8 @@ pub struct SqlStore {
     writer: AnyPool,
     reader: AnyPool,
     dialect: Dialect,
+    /// SQLite: copies the write-ahead log into the database off the writer's path.
+    checkpointer: Option<std::sync::Arc<crate::checkpoint::Checkpointer>>,
 }
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
@@ -232,12 +234,22 @@ impl SqlStore {
             writer,
             reader,
             dialect,
+            checkpointer: None,
+        }
+    }
+    pub(crate) fn with_checkpointer(self, checkpointer: crate::checkpoint::Checkpointer) -> Self {
+        Self {
+            checkpointer: Some(std::sync::Arc::new(checkpointer)),
+            ..self
         }
     }
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.writer
     }
     pub async fn close(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.stop().await;
+        }
         self.reader.close().await;
         self.writer.close().await;
     }

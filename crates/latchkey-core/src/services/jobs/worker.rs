@@ -69,8 +69,10 @@ impl JobRunner {
         }
     }
 
-    /// One lane: keeps up to its concurrency of jobs in flight, leasing more as each ends (a
-    /// slow job holds one slot, not the batch).
+    /// One lane: keeps up to its concurrency of jobs in flight, starting the next as each ends
+    /// (a slow job holds one slot, not the batch). Rows are leased ahead, up to as many again
+    /// as there are slots, and wait here for a slot: a busy lane leases about once per `slots`
+    /// deliveries instead of once per few (each lease is a commit on SQLite's one writer).
     async fn run_lane(self: Arc<Self>, lane: Lane, mut stop: tokio::sync::watch::Receiver<bool>) {
         let cfg = self.config.mail.clone();
         let slots = match lane {
@@ -85,6 +87,9 @@ impl JobRunner {
         // The row behind each delivery in progress, to hand back if it is cut off.
         let mut leased_rows: std::collections::HashMap<tokio::task::Id, String> =
             std::collections::HashMap::new();
+        // Leased rows waiting for a slot, and when each was leased.
+        let mut ready: std::collections::VecDeque<(LeasedMail, Instant)> =
+            std::collections::VecDeque::new();
         let mut last_trim: Option<Instant> = None;
         while !*stop.borrow() {
             if lane == Lane::Machines
@@ -93,13 +98,11 @@ impl JobRunner {
                 last_trim = Some(Instant::now());
                 self.trim_stream_backlogs().await;
             }
-            let free = slots.saturating_sub(in_flight.len());
             let mut leased_any = false;
-            // A lease is a write: under load, rows are leased a quarter of the slots at a time
-            // rather than one per finished delivery; an idle lane leases at once.
-            if free > 0 && (in_flight.is_empty() || free >= lease_at_least) {
+            if ready.len() < lease_at_least {
+                let room = (2 * slots).saturating_sub(in_flight.len() + ready.len());
                 let now = Timestamp::now();
-                let limit = u32::try_from(free).unwrap_or(8);
+                let limit = u32::try_from(room).unwrap_or(8);
                 match self
                     .store
                     .lease_mail(lane, now, now.plus(cfg.lease), limit)
@@ -107,14 +110,8 @@ impl JobRunner {
                 {
                     Ok(leased) => {
                         leased_any = !leased.is_empty();
-                        for mail in leased {
-                            let services = self.clone();
-                            let id = mail.id.clone();
-                            let settle = settler.handle();
-                            let task = in_flight
-                                .spawn(async move { services.deliver(mail, settle).await });
-                            leased_rows.insert(task.id(), id);
-                        }
+                        let at = Instant::now();
+                        ready.extend(leased.into_iter().map(|mail| (mail, at)));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, lane = lane.as_str(), "could not read the outbox");
@@ -123,7 +120,28 @@ impl JobRunner {
                     }
                 }
             }
-            if leased_any && slots.saturating_sub(in_flight.len()) >= lease_at_least {
+            while in_flight.len() < slots {
+                let Some((mail, leased_at)) = ready.pop_front() else {
+                    break;
+                };
+                // Only when every slot hung for a long while: a row this close to the end of
+                // its lease goes back to the queue rather than risk a second node sending it.
+                if leased_at.elapsed() > cfg.lease / 2 {
+                    settler.handle().settle(
+                        mail.id,
+                        MailDisposition::Postpone {
+                            at: Timestamp::now(),
+                        },
+                    );
+                    continue;
+                }
+                let services = self.clone();
+                let id = mail.id.clone();
+                let settle = settler.handle();
+                let task = in_flight.spawn(async move { services.deliver(mail, settle).await });
+                leased_rows.insert(task.id(), id);
+            }
+            if leased_any && ready.len() < lease_at_least {
                 // There may be more due right now.
                 continue;
             }
@@ -133,13 +151,18 @@ impl JobRunner {
                 Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
                     forget_row(&mut leased_rows, done);
                 }
-                () = wake.notified() => {}
+                () = wake.notified(), if ready.is_empty() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = stop.changed() => {}
             }
         }
-        self.hand_back(lane, in_flight, leased_rows, settler.handle())
-            .await;
+        let settle = settler.handle();
+        // Rows that never started go back at once, due now and their attempt not counted.
+        let now = Timestamp::now();
+        for (mail, _) in ready {
+            settle.settle(mail.id, MailDisposition::Postpone { at: now });
+        }
+        self.hand_back(lane, in_flight, leased_rows, settle).await;
         settler.finish().await;
     }
 
