@@ -160,6 +160,7 @@ impl JobRunner {
         // Rows that never started go back at once, due now and their attempt not counted.
         let now = Timestamp::now();
         for (mail, _) in ready {
+            tracing::info!(mail = %mail.id, lane = lane.as_str(), "stopping: leased mail not started, handed back to the queue");
             settle.settle(mail.id, MailDisposition::Postpone { at: now });
         }
         self.hand_back(lane, in_flight, leased_rows, settle).await;
