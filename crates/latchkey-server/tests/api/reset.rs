@@ -327,6 +327,49 @@ async fn only_the_latest_link_works_and_tokens_are_stored_hashed() {
     assert_eq!(sink.mails().len(), 2);
 }
 
+/// Tickets asked for together are stored together (one batch, a few statements): the batch
+/// must leave what one-by-one storage would, the last link per user and one for every user.
+#[tokio::test]
+async fn tickets_issued_together_leave_the_latest_per_user_and_one_for_each_user() {
+    let app = std::sync::Arc::new(crate::helpers::spawn_app().await);
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let user = app
+            .create_user(&format!("batch-{n}@example.com"), "Old-Password-1")
+            .await;
+        ids.push(user["user_id"].as_str().unwrap().to_owned());
+    }
+    // All asked for at once, so they reach the store in one or a few batches.
+    let issue_together = |users: Vec<String>| {
+        let tasks: Vec<_> = users
+            .into_iter()
+            .map(|user_id| {
+                let app = app.clone();
+                tokio::spawn(async move { ticket_token(&app, json!({"user_id": user_id})).await })
+            })
+            .collect();
+        async move {
+            let mut tickets = Vec::new();
+            for task in tasks {
+                tickets.push(task.await.unwrap());
+            }
+            tickets
+        }
+    };
+    let same_user = issue_together(vec![ids[0].clone(); 64]).await;
+    let mut working = 0;
+    for ticket in &same_user {
+        working += usize::from(open_page(&app, ticket).await.status == 200);
+    }
+    assert_eq!(working, 1, "one of 64 links for one user must work");
+    let each_user = issue_together(ids.clone()).await;
+    for (ticket, user_id) in each_user.iter().zip(&ids) {
+        assert_eq!(open_page(&app, ticket).await.status, 200, "{user_id}");
+    }
+    let dump = crate::helpers::dump_tables(&app, &["password_tickets"]).await;
+    assert_eq!(dump.matches(ids[0].as_str()).count(), 1, "{dump}");
+}
+
 #[tokio::test]
 async fn a_hundred_concurrent_redemptions_of_one_link_succeed_once() {
     let (app, _sink) = app_with_sink().await;

@@ -96,9 +96,44 @@ async fn settle_one(
     execute(q, conn).await.map(drop)
 }
 
+/// Rows marked sent by one statement (one bound id each).
+const SENT_PER_STATEMENT: usize = 256;
+
+/// Marks `ids` sent in the caller's transaction, as `settle_one` does one row.
+async fn settle_sent(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[&str],
+    at: Timestamp,
+) -> StoreResult<()> {
+    let mut p = Placeholders::for_connection(conn);
+    let (next, updated) = (p.next(), p.next());
+    let list = (0..ids.len())
+        .map(|_| p.next())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE mail_outbox SET status = 'sent', next_attempt_at = {next}, last_error = NULL, \
+         locked_until = 0, updated_at = {updated} WHERE id IN ({list})"
+    );
+    let q = ids.iter().fold(
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(at.millis())
+            .bind(at.millis()),
+        |q, id| q.bind((*id).to_owned()),
+    );
+    execute(q, conn).await.map(drop)
+}
+
 #[async_trait]
 impl OutboxStore for SqlStore {
     async fn enqueue_mail(&self, mails: &[QueuedMail]) -> StoreResult<()> {
+        let mut conn = self.writer().acquire().await.map_err(other)?;
+        if mails.len() <= rows_per_statement(&conn, 1000, 16) {
+            // One statement is atomic by itself: no BEGIN and COMMIT, which on SQLite are two
+            // more hops to the connection's thread, holding the one writer, per batch.
+            return insert_mail_rows(&mut conn, mails).await;
+        }
+        drop(conn);
         let mut tx = self.begin_write().await.map_err(other)?;
         insert_mail(&mut tx, mails).await?;
         tx.commit().await.map_err(other)
@@ -155,9 +190,27 @@ impl OutboxStore for SqlStore {
         if settled.is_empty() {
             return Ok(());
         }
+        // Sent is nearly every settlement and writes the same values to each row: one
+        // statement for all of them. On SQLite each statement is a hop to the connection's
+        // thread, and a row a statement held the one writer for a hop per mail.
+        let sent: Vec<&str> = settled
+            .iter()
+            .filter(|(_, d)| matches!(d, MailDisposition::Sent))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if sent.len() == settled.len() && sent.len() <= SENT_PER_STATEMENT {
+            // One statement is atomic by itself: no BEGIN and COMMIT hops.
+            let mut conn = self.writer().acquire().await.map_err(other)?;
+            return settle_sent(&mut conn, &sent, at).await;
+        }
         let mut tx = self.begin_write().await.map_err(other)?;
+        for chunk in sent.chunks(SENT_PER_STATEMENT) {
+            settle_sent(&mut tx, chunk, at).await?;
+        }
         for (id, disposition) in settled {
-            settle_one(&mut tx, id, disposition, at).await?;
+            if !matches!(disposition, MailDisposition::Sent) {
+                settle_one(&mut tx, id, disposition, at).await?;
+            }
         }
         tx.commit().await.map_err(other)
     }

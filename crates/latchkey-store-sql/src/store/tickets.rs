@@ -1,9 +1,11 @@
+use super::placeholders::Placeholders;
 use super::{SqlStore, execute, fetch_opt, flag, insert_log, other};
 use crate::rows;
 use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
 use latchkey_core::store::{PasswordTicket, StoreResult, TicketStore, VerificationTicket};
 use latchkey_core::time::Timestamp;
+use sqlx::AssertSqlSafe;
 
 macro_rules! ticket_columns {
     () => {
@@ -19,43 +21,71 @@ macro_rules! verification_columns {
     };
 }
 
-/// Stores one ticket in the caller's transaction.
-async fn insert_ticket(
+/// Tickets per multi-row statement (13 parameters each).
+const TICKETS_PER_STATEMENT: usize = 64;
+
+/// The batch's tickets that storing them one by one would leave: a ticket is voided by a
+/// later unused-ticket sweep for its user, that is by any later ticket of the same user in the
+/// batch, unless it is already used.
+fn surviving(tickets: &[(PasswordTicket, Option<LogEntry>)]) -> Vec<&PasswordTicket> {
+    let mut later_users = std::collections::HashSet::new();
+    let mut kept: Vec<&PasswordTicket> = tickets
+        .iter()
+        .rev()
+        .filter(|(t, _)| later_users.insert(t.user_id.as_str()) || t.used_at.is_some())
+        .map(|(t, _)| t)
+        .collect();
+    kept.reverse();
+    kept
+}
+
+/// Deletes the unused tickets of `users` in the caller's transaction.
+async fn void_unused(conn: &mut sqlx::AnyConnection, users: &[&str]) -> StoreResult<()> {
+    let mut p = Placeholders::for_connection(conn);
+    let list = (0..users.len())
+        .map(|_| p.next())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("DELETE FROM password_tickets WHERE used_at IS NULL AND user_id IN ({list})");
+    let q = users.iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, u| {
+        q.bind((*u).to_owned())
+    });
+    execute(q, conn).await.map(drop)
+}
+
+/// Inserts `tickets` in one statement in the caller's transaction.
+async fn insert_ticket_rows(
     conn: &mut sqlx::AnyConnection,
-    t: &PasswordTicket,
-    log: Option<&LogEntry>,
+    tickets: &[&PasswordTicket],
 ) -> StoreResult<()> {
-    // Latest only: a new link voids the user's unused ones. Used ones stay until pruned, so
-    // their page can say "already used" rather than "unknown".
-    execute(
-        sqlx::query("DELETE FROM password_tickets WHERE user_id = $1 AND used_at IS NULL")
-            .bind(t.user_id.as_str().to_owned()),
-        &mut *conn,
-    )
-    .await?;
-    let q = sqlx::query(concat!(
-        "INSERT INTO password_tickets (",
-        ticket_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(t.id.clone())
-    .bind(t.digest.clone())
-    .bind(t.user_id.as_str().to_owned())
-    .bind(t.credential_epoch)
-    .bind(t.kind.as_str())
-    .bind(t.client_id.clone())
-    .bind(t.result_url.clone())
-    .bind(flag(t.include_email))
-    .bind(flag(t.mark_email_verified))
-    .bind(t.pending_hash.as_ref().map(|h| h.as_str().to_owned()))
-    .bind(t.created_at.millis())
-    .bind(t.expires_at.millis())
-    .bind(t.used_at.map(|u| u.millis()));
-    execute(q, &mut *conn).await?;
-    if let Some(log) = log {
-        insert_log(&mut *conn, log).await?;
-    }
-    Ok(())
+    let mut rows = String::new();
+    Placeholders::for_connection(conn).push_rows(&mut rows, tickets.len(), 13);
+    let sql = format!(
+        concat!(
+            "INSERT INTO password_tickets (",
+            ticket_columns!(),
+            ") VALUES {}"
+        ),
+        rows
+    );
+    let q = tickets
+        .iter()
+        .fold(sqlx::query(AssertSqlSafe(sql)), |q, t| {
+            q.bind(t.id.clone())
+                .bind(t.digest.clone())
+                .bind(t.user_id.as_str().to_owned())
+                .bind(t.credential_epoch)
+                .bind(t.kind.as_str())
+                .bind(t.client_id.clone())
+                .bind(t.result_url.clone())
+                .bind(flag(t.include_email))
+                .bind(flag(t.mark_email_verified))
+                .bind(t.pending_hash.as_ref().map(|h| h.as_str().to_owned()))
+                .bind(t.created_at.millis())
+                .bind(t.expires_at.millis())
+                .bind(t.used_at.map(|u| u.millis()))
+        });
+    execute(q, conn).await.map(drop)
 }
 
 #[async_trait]
@@ -64,10 +94,21 @@ impl TicketStore for SqlStore {
         &self,
         tickets: &[(PasswordTicket, Option<LogEntry>)],
     ) -> StoreResult<()> {
+        // Latest only: a new link voids the user's unused ones. Used ones stay until pruned, so
+        // their page can say "already used" rather than "unknown". A batch takes a few
+        // statements, not three a ticket: on SQLite each statement is a hop to the one writer
+        // connection's thread, and a delivering node issues a ticket a mail.
         let mut tx = self.begin_write().await.map_err(other)?;
-        for (ticket, log) in tickets {
-            insert_ticket(&mut tx, ticket, log.as_ref()).await?;
+        let users: Vec<&str> = tickets.iter().map(|(t, _)| t.user_id.as_str()).collect();
+        for chunk in users.chunks(TICKETS_PER_STATEMENT) {
+            void_unused(&mut tx, chunk).await?;
         }
+        let kept = surviving(tickets);
+        for chunk in kept.chunks(TICKETS_PER_STATEMENT) {
+            insert_ticket_rows(&mut tx, chunk).await?;
+        }
+        let logs: Vec<LogEntry> = tickets.iter().filter_map(|(_, l)| l.clone()).collect();
+        super::logs::insert_logs(&mut tx, &logs).await?;
         tx.commit().await.map_err(other)
     }
 
