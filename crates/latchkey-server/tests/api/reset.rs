@@ -370,6 +370,67 @@ async fn tickets_issued_together_leave_the_latest_per_user_and_one_for_each_user
     assert_eq!(dump.matches(ids[0].as_str()).count(), 1, "{dump}");
 }
 
+/// A ticket batch commits whole or not at all, and a batch that failed leaves the store's one
+/// writer usable (on SQLite a batch is one string from BEGIN to COMMIT: a failed statement
+/// leaves the transaction open on the connection unless it is rolled back).
+#[tokio::test]
+async fn a_failed_ticket_batch_writes_nothing_and_the_next_one_commits() {
+    use latchkey_core::domain::UserId;
+    use latchkey_core::store::{PasswordTicket, TicketKind, TicketStore};
+    use latchkey_core::time::Timestamp;
+    let app = crate::helpers::spawn_app().await;
+    let user = app.create_user("whole@example.com", "Old-Password-1").await;
+    let user_id = user["user_id"].as_str().unwrap().to_owned();
+    let url = app
+        .database_url
+        .clone()
+        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let store = latchkey_store_sql::connect(&url).await.unwrap();
+    let ticket = |user: &str, token: &str| {
+        let now = Timestamp::now();
+        PasswordTicket {
+            id: format!("tkt_{token}"),
+            digest: latchkey_core::random::token_digest(token),
+            user_id: UserId::from_trusted(user.to_owned()),
+            credential_epoch: 0,
+            kind: TicketKind::Reset,
+            client_id: None,
+            result_url: None,
+            include_email: false,
+            mark_email_verified: true,
+            pending_hash: None,
+            created_at: now,
+            expires_at: now.plus_seconds(3600),
+            used_at: None,
+        }
+    };
+    // Tokens are 43 URL-safe characters.
+    let (first, second, third) = (
+        format!("{:x<43}", "first"),
+        format!("{:x<43}", "second"),
+        format!("{:x<43}", "third"),
+    );
+    // The second ticket names nobody: the foreign key fails the batch.
+    let failed = store
+        .insert_tickets(&[
+            (ticket(&user_id, &first), None),
+            (ticket("auth0|nobody", &second), None),
+        ])
+        .await;
+    assert!(failed.is_err(), "a ticket for no user must fail its batch");
+    store
+        .insert_tickets(&[(ticket(&user_id, &third), None)])
+        .await
+        .expect("the writer takes the next batch");
+    store.close().await;
+    assert_eq!(
+        open_page(&app, &first).await.status,
+        404,
+        "nothing of the failed batch is stored"
+    );
+    assert_eq!(open_page(&app, &third).await.status, 200);
+}
+
 #[tokio::test]
 async fn a_hundred_concurrent_redemptions_of_one_link_succeed_once() {
     let (app, _sink) = app_with_sink().await;

@@ -1,5 +1,6 @@
 use super::placeholders::{Placeholders, rows_per_statement};
-use super::{Bind, Filter, SqlStore, execute, fetch_page, other};
+use super::{Bind, Filter, SqlStore, WriteBatch, execute, fetch_page, other};
+use crate::Dialect;
 use anyhow::Context;
 use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
@@ -12,6 +13,46 @@ fn entry(row: &AnyRow) -> anyhow::Result<Value> {
     serde_json::from_str(&row.try_get::<String, _>("data")?).context("stored log entry")
 }
 
+/// The multi-row INSERT of `entries` and its values in placeholder order.
+fn log_rows(p: &mut Placeholders, entries: &[&LogEntry]) -> (String, Vec<Bind>) {
+    let mut rows = String::new();
+    p.push_rows(&mut rows, entries.len(), 5);
+    let sql = format!(
+        // A retry after a commit whose answer was lost (the audit writer retries until the
+        // store takes its batch) finds its entries already there.
+        "INSERT INTO logs (log_id, date, type, user_id, data) VALUES {rows} \
+         ON CONFLICT (log_id) DO NOTHING"
+    );
+    let binds = entries
+        .iter()
+        .flat_map(|e| {
+            [
+                Bind::Text(e.log_id.clone()),
+                Bind::Int(e.date.millis()),
+                Bind::Text(e.type_code.clone()),
+                Bind::OptText(e.user_id.clone()),
+                Bind::Text(e.to_json().to_string()),
+            ]
+        })
+        .collect();
+    (sql, binds)
+}
+
+/// Log entries per multi-row statement: a log entry is up to a few KiB of JSON, so
+/// PostgreSQL takes fewer.
+pub(super) fn logs_per_statement(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 100,
+        Dialect::Postgres => 16,
+    }
+}
+
+/// Adds the INSERT of `entries` (at most `logs_per_statement`) to `batch`.
+pub(super) fn push_log_rows(p: &mut Placeholders, entries: &[&LogEntry], batch: &mut WriteBatch) {
+    let (sql, binds) = log_rows(p, entries);
+    batch.push(sql, binds);
+}
+
 /// Inserts `entries` in the caller's transaction. One multi-row INSERT per chunk: on SQLite
 /// every statement is a hop to the connection's thread, so 256 single-row inserts would cost
 /// 256 hops.
@@ -19,23 +60,12 @@ pub(super) async fn insert_logs(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entries: &[LogEntry],
 ) -> StoreResult<()> {
-    // A log entry is up to a few KiB of JSON: PostgreSQL takes fewer per statement.
     for chunk in entries.chunks(rows_per_statement(tx, 100, 16)) {
-        let mut rows = String::new();
-        Placeholders::for_connection(tx).push_rows(&mut rows, chunk.len(), 5);
-        let sql = format!(
-            // A retry after a commit whose answer was lost (the audit writer retries until the
-            // store takes its batch) finds its entries already there.
-            "INSERT INTO logs (log_id, date, type, user_id, data) VALUES {rows} \
-             ON CONFLICT (log_id) DO NOTHING"
-        );
-        let q = chunk.iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, e| {
-            q.bind(e.log_id.clone())
-                .bind(e.date.millis())
-                .bind(e.type_code.clone())
-                .bind(e.user_id.clone())
-                .bind(e.to_json().to_string())
-        });
+        let refs: Vec<&LogEntry> = chunk.iter().collect();
+        let (sql, binds) = log_rows(&mut Placeholders::for_connection(tx), &refs);
+        let q = binds
+            .into_iter()
+            .fold(sqlx::query(AssertSqlSafe(sql)), |q, b| b.onto(q));
         execute(q, &mut **tx).await?;
     }
     Ok(())

@@ -32,6 +32,14 @@ pub(super) struct Placeholders {
 }
 
 impl Placeholders {
+    /// For a statement run on `dialect`.
+    pub(super) fn for_dialect(dialect: crate::Dialect) -> Self {
+        Self {
+            anonymous: dialect == crate::Dialect::Sqlite,
+            handed_out: 0,
+        }
+    }
+
     /// For a statement run on `conn`.
     pub(super) fn for_connection(conn: &AnyConnection) -> Self {
         Self {

@@ -1,11 +1,10 @@
 use super::placeholders::Placeholders;
-use super::{SqlStore, execute, fetch_opt, flag, insert_log, other};
+use super::{Bind, SqlStore, WriteBatch, execute, fetch_opt, flag, insert_log, other};
 use crate::rows;
 use async_trait::async_trait;
 use latchkey_core::audit::LogEntry;
 use latchkey_core::store::{PasswordTicket, StoreResult, TicketStore, VerificationTicket};
 use latchkey_core::time::Timestamp;
-use sqlx::AssertSqlSafe;
 
 macro_rules! ticket_columns {
     () => {
@@ -39,53 +38,53 @@ fn surviving(tickets: &[(PasswordTicket, Option<LogEntry>)]) -> Vec<&PasswordTic
     kept
 }
 
-/// Deletes the unused tickets of `users` in the caller's transaction.
-async fn void_unused(conn: &mut sqlx::AnyConnection, users: &[&str]) -> StoreResult<()> {
-    let mut p = Placeholders::for_connection(conn);
+/// Deletes the unused tickets of `users`.
+fn void_unused(p: &mut Placeholders, users: &[&str], batch: &mut WriteBatch) {
     let list = (0..users.len())
         .map(|_| p.next())
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!("DELETE FROM password_tickets WHERE used_at IS NULL AND user_id IN ({list})");
-    let q = users.iter().fold(sqlx::query(AssertSqlSafe(sql)), |q, u| {
-        q.bind((*u).to_owned())
-    });
-    execute(q, conn).await.map(drop)
+    batch.push(
+        format!("DELETE FROM password_tickets WHERE used_at IS NULL AND user_id IN ({list})"),
+        users.iter().map(|u| Bind::Text((*u).to_owned())).collect(),
+    );
 }
 
-/// Inserts `tickets` in one statement in the caller's transaction.
-async fn insert_ticket_rows(
-    conn: &mut sqlx::AnyConnection,
-    tickets: &[&PasswordTicket],
-) -> StoreResult<()> {
+/// Inserts `tickets` in one statement.
+fn insert_ticket_rows(p: &mut Placeholders, tickets: &[&PasswordTicket], batch: &mut WriteBatch) {
     let mut rows = String::new();
-    Placeholders::for_connection(conn).push_rows(&mut rows, tickets.len(), 13);
-    let sql = format!(
-        concat!(
-            "INSERT INTO password_tickets (",
-            ticket_columns!(),
-            ") VALUES {}"
-        ),
-        rows
-    );
-    let q = tickets
+    p.push_rows(&mut rows, tickets.len(), 13);
+    let binds = tickets
         .iter()
-        .fold(sqlx::query(AssertSqlSafe(sql)), |q, t| {
-            q.bind(t.id.clone())
-                .bind(t.digest.clone())
-                .bind(t.user_id.as_str().to_owned())
-                .bind(t.credential_epoch)
-                .bind(t.kind.as_str())
-                .bind(t.client_id.clone())
-                .bind(t.result_url.clone())
-                .bind(flag(t.include_email))
-                .bind(flag(t.mark_email_verified))
-                .bind(t.pending_hash.as_ref().map(|h| h.as_str().to_owned()))
-                .bind(t.created_at.millis())
-                .bind(t.expires_at.millis())
-                .bind(t.used_at.map(|u| u.millis()))
-        });
-    execute(q, conn).await.map(drop)
+        .flat_map(|t| {
+            [
+                Bind::Text(t.id.clone()),
+                Bind::Text(t.digest.clone()),
+                Bind::Text(t.user_id.as_str().to_owned()),
+                Bind::Int(t.credential_epoch),
+                Bind::Text(t.kind.as_str().to_owned()),
+                Bind::OptText(t.client_id.clone()),
+                Bind::OptText(t.result_url.clone()),
+                Bind::Int(flag(t.include_email)),
+                Bind::Int(flag(t.mark_email_verified)),
+                Bind::OptText(t.pending_hash.as_ref().map(|h| h.as_str().to_owned())),
+                Bind::Int(t.created_at.millis()),
+                Bind::Int(t.expires_at.millis()),
+                Bind::OptInt(t.used_at.map(|u| u.millis())),
+            ]
+        })
+        .collect();
+    batch.push(
+        format!(
+            concat!(
+                "INSERT INTO password_tickets (",
+                ticket_columns!(),
+                ") VALUES {}"
+            ),
+            rows
+        ),
+        binds,
+    );
 }
 
 #[async_trait]
@@ -95,21 +94,23 @@ impl TicketStore for SqlStore {
         tickets: &[(PasswordTicket, Option<LogEntry>)],
     ) -> StoreResult<()> {
         // Latest only: a new link voids the user's unused ones. Used ones stay until pruned, so
-        // their page can say "already used" rather than "unknown". A batch takes a few
-        // statements, not three a ticket: on SQLite each statement is a hop to the one writer
-        // connection's thread, and a delivering node issues a ticket a mail.
-        let mut tx = self.begin_write().await.map_err(other)?;
+        // their page can say "already used" rather than "unknown". A batch is a few
+        // statements, not three a ticket, committed in one hop on SQLite (`write_batch`): a
+        // delivering node issues a ticket a mail.
+        let mut batch = WriteBatch::default();
         let users: Vec<&str> = tickets.iter().map(|(t, _)| t.user_id.as_str()).collect();
         for chunk in users.chunks(TICKETS_PER_STATEMENT) {
-            void_unused(&mut tx, chunk).await?;
+            void_unused(&mut self.placeholders(), chunk, &mut batch);
         }
         let kept = surviving(tickets);
         for chunk in kept.chunks(TICKETS_PER_STATEMENT) {
-            insert_ticket_rows(&mut tx, chunk).await?;
+            insert_ticket_rows(&mut self.placeholders(), chunk, &mut batch);
         }
-        let logs: Vec<LogEntry> = tickets.iter().filter_map(|(_, l)| l.clone()).collect();
-        super::logs::insert_logs(&mut tx, &logs).await?;
-        tx.commit().await.map_err(other)
+        let logs: Vec<&LogEntry> = tickets.iter().filter_map(|(_, l)| l.as_ref()).collect();
+        for chunk in logs.chunks(super::logs::logs_per_statement(self.dialect)) {
+            super::logs::push_log_rows(&mut self.placeholders(), chunk, &mut batch);
+        }
+        self.write_batch(batch).await
     }
 
     async fn find_ticket(&self, digest: &str) -> StoreResult<Option<PasswordTicket>> {
