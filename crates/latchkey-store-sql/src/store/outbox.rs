@@ -192,7 +192,7 @@ impl OutboxStore for SqlStore {
         }
         // Sent is nearly every settlement and writes the same values to each row: one
         // statement for all of them. On SQLite each statement is a hop to the connection's
-        // thread, and a row a statement held the one writer for a hop per mail.
+        // thread: a statement a row held the one writer for a hop per mail.
         let sent: Vec<&str> = settled
             .iter()
             .filter(|(_, d)| matches!(d, MailDisposition::Sent))
