@@ -16,7 +16,7 @@ use std::time::Duration;
 const PASSWORD: &str = "Imported-Passw0rd!";
 
 /// Runs the CLI against `app`'s store; answers (success, stdout, stderr).
-fn cli(app: &TestApp, file: &Path, extra: &[&str]) -> (bool, String, String) {
+async fn cli(app: &TestApp, file: &Path, extra: &[&str]) -> (bool, String, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
     cmd.args(["users", "import"])
         .arg(file)
@@ -27,7 +27,7 @@ fn cli(app: &TestApp, file: &Path, extra: &[&str]) -> (bool, String, String) {
         Some(url) => cmd.env("DATABASE_URL", url),
         None => cmd.env_remove("DATABASE_URL"),
     };
-    let out = cmd.output().unwrap();
+    let out = crate::helpers::output_of(cmd).await;
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -66,7 +66,7 @@ async fn the_cli_streams_a_big_file_into_a_visible_job_and_a_rerun_changes_nobod
     assert!(body.len() > 2 * 500 * 1024, "{}", body.len());
     std::fs::write(&file, &body).unwrap();
 
-    let (ok, stdout, stderr) = cli(&app, &file, &[]);
+    let (ok, stdout, stderr) = cli(&app, &file, &[]).await;
     assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("4000 users: 4000 inserted, 0 updated, 0 failed"),
@@ -97,7 +97,7 @@ async fn the_cli_streams_a_big_file_into_a_visible_job_and_a_rerun_changes_nobod
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
     // Again: every user is a duplicate, nobody is written twice.
-    let (ok, stdout, stderr) = cli(&app, &file, &[]);
+    let (ok, stdout, stderr) = cli(&app, &file, &[]).await;
     assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("4000 users: 0 inserted, 0 updated, 4000 failed"),
@@ -122,7 +122,7 @@ async fn the_cli_streams_a_big_file_into_a_visible_job_and_a_rerun_changes_nobod
 
     // With --upsert the same file updates them.
     std::fs::write(&file, users_file(&run, 4000, "gold")).unwrap();
-    let (ok, stdout, stderr) = cli(&app, &file, &["--upsert"]);
+    let (ok, stdout, stderr) = cli(&app, &file, &["--upsert"]).await;
     assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("4000 users: 0 inserted, 4000 updated, 0 failed"),
@@ -143,7 +143,7 @@ async fn a_file_that_breaks_off_keeps_the_users_before_the_fault_and_fails_the_j
     // Cut inside the 1,201st user's neighbourhood: the array never closes.
     let cut = body.rfind("{\"email\"").unwrap() + 5;
     std::fs::write(&file, &body[..cut]).unwrap();
-    let (ok, stdout, stderr) = cli(&app, &file, &[]);
+    let (ok, stdout, stderr) = cli(&app, &file, &[]).await;
     assert!(!ok, "{stdout}{stderr}");
     assert!(stderr.contains("not a JSON array of users"), "{stderr}");
     assert!(
@@ -158,7 +158,7 @@ async fn a_file_that_breaks_off_keeps_the_users_before_the_fault_and_fails_the_j
     assert_eq!(job["status"], "failed", "{job}");
     // The whole file afterwards: the first 1,199 are duplicates, the last one lands.
     std::fs::write(&file, &body).unwrap();
-    let (ok, stdout, stderr) = cli(&app, &file, &[]);
+    let (ok, stdout, stderr) = cli(&app, &file, &[]).await;
     assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("1200 users: 1 inserted, 0 updated, 1199 failed"),
@@ -166,10 +166,10 @@ async fn a_file_that_breaks_off_keeps_the_users_before_the_fault_and_fails_the_j
     );
     // Not an array at all, and an unknown connection: clear errors, no panic.
     std::fs::write(&file, r#"{"email": "a@example.com"}"#).unwrap();
-    let (ok, _, stderr) = cli(&app, &file, &[]);
+    let (ok, _, stderr) = cli(&app, &file, &[]).await;
     assert!(!ok);
     assert!(stderr.contains("not a JSON array of users"), "{stderr}");
-    let (ok, _, stderr) = cli(&app, &file, &["--connection", "No-Such-Connection"]);
+    let (ok, _, stderr) = cli(&app, &file, &["--connection", "No-Such-Connection"]).await;
     assert!(!ok);
     assert!(stderr.contains("connection does not exist"), "{stderr}");
     app.stop().await;
