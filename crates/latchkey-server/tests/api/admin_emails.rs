@@ -64,10 +64,7 @@ fn template_form<'a>(csrf: &'a str, overrides: &[(&'a str, &'a str)]) -> Vec<(&'
 async fn ticket_times(app: &TestApp) -> Vec<(i64, i64)> {
     use sqlx::Row;
     sqlx::any::install_default_drivers();
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     let rows = sqlx::query("SELECT created_at, expires_at FROM password_tickets")
         .fetch_all(&pool)

@@ -465,10 +465,7 @@ async fn the_store_refuses_a_password_change_that_would_end_an_unannounced_sessi
     let sid = t.log_in(&mut Browser::new()).await;
 
     let app = &t.app;
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     let store = latchkey_store_sql::connect(&url).await.unwrap();
     let id = latchkey_core::domain::UserId::from_trusted(t.user_id.clone());
     let before = store.get_user(&id).await.unwrap().unwrap();

@@ -256,10 +256,7 @@ async fn a_ticket_works_only_for_its_client_and_only_for_two_minutes() {
 
 async fn expire_login_tickets(app: &TestApp) {
     sqlx::any::install_default_drivers();
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     sqlx::query("UPDATE login_tickets SET expires_at = 1")
         .execute(&pool)

@@ -5,10 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 
 async fn stored_password(app: &TestApp) -> Option<String> {
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     let store = latchkey_store_sql::connect(&url).await.unwrap();
     let pass: Option<String> =
         sqlx::query_scalar("SELECT smtp_pass FROM email_provider WHERE id = 1")

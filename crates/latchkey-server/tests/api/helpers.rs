@@ -150,6 +150,14 @@ pub async fn start_with(
 }
 
 impl TestApp {
+    /// The URL of this app's store (its PostgreSQL database, or the SQLite file in its data
+    /// directory), for a test that reads or writes the store beside the server.
+    pub fn store_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&self.data_dir))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -425,10 +433,7 @@ pub async fn output_of(mut cmd: std::process::Command) -> std::process::Output {
 pub async fn dump_tables(app: &TestApp, tables: &[&str]) -> String {
     use sqlx::Row;
     sqlx::any::install_default_drivers();
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     let mut out = String::new();
     for table in tables {

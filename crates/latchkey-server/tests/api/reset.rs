@@ -381,10 +381,7 @@ async fn a_failed_ticket_batch_writes_nothing_and_the_next_one_commits() {
     let app = crate::helpers::spawn_app().await;
     let user = app.create_user("whole@example.com", "Old-Password-1").await;
     let user_id = user["user_id"].as_str().unwrap().to_owned();
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     let store = latchkey_store_sql::connect(&url).await.unwrap();
     let ticket = |user: &str, token: &str| {
         let now = Timestamp::now();

@@ -237,10 +237,7 @@ async fn bcrypt_hashes_from_an_auth0_export_verify_and_are_upgraded() {
         .await;
     let id = user["user_id"].as_str().unwrap().to_owned();
     // Simulate an import by writing a bcrypt hash straight into the store.
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     let store = latchkey_store_sql::connect(&url).await.unwrap();
     let hash = bcrypt::hash("Imported-Pass1", 4).unwrap();
     sqlx::query("UPDATE users SET password_hash = $1 WHERE user_id = $2")
@@ -256,10 +253,7 @@ async fn bcrypt_hashes_from_an_auth0_export_verify_and_are_upgraded() {
             .status(),
         200
     );
-    let url2 = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url2 = app.store_url();
     let store = latchkey_store_sql::connect(&url2).await.unwrap();
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE user_id = $1")
         .bind(id)

@@ -289,10 +289,7 @@ async fn json_and_csv_exports_download_and_round_trip_into_a_fresh_server() {
 
 /// A link signed with the tenant's own keys (read from the store, as a second node would).
 async fn signed_link(app: &TestApp, job_id: &str, expires: i64) -> String {
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     let store = latchkey_store_sql::connect(&url).await.unwrap();
     let keys = latchkey_core::tenant_keys::TenantKeys::load(&store)
         .await
@@ -391,10 +388,7 @@ async fn download_links_are_signed_short_lived_and_bad_requests_are_refused() {
     assert_eq!(err["errorCode"], "inexistent_connection", "{err}");
 
     // A file past its 24 hours: no location, and the link is refused.
-    let url = app
-        .database_url
-        .clone()
-        .unwrap_or_else(|| latchkey_store_sql::sqlite_url(&app.data_dir));
+    let url = app.store_url();
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     sqlx::query("UPDATE user_exports SET expires_at = 1 WHERE job_id = $1")

@@ -1,4 +1,4 @@
-use super::placeholders::{Placeholders, rows_per_statement};
+use super::placeholders::{Placeholders, dialect_of};
 use super::{Bind, Filter, SqlStore, WriteBatch, execute, fetch_page, other};
 use crate::Dialect;
 use anyhow::Context;
@@ -60,7 +60,7 @@ pub(super) async fn insert_logs(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entries: &[LogEntry],
 ) -> StoreResult<()> {
-    for chunk in entries.chunks(rows_per_statement(tx, 100, 16)) {
+    for chunk in entries.chunks(logs_per_statement(dialect_of(tx))) {
         let refs: Vec<&LogEntry> = chunk.iter().collect();
         let (sql, binds) = log_rows(&mut Placeholders::for_connection(tx), &refs);
         let q = binds

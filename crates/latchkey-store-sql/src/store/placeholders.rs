@@ -24,6 +24,15 @@ fn is_sqlite(conn: &AnyConnection) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
+/// The dialect `conn` speaks.
+pub(super) fn dialect_of(conn: &AnyConnection) -> crate::Dialect {
+    if is_sqlite(conn) {
+        crate::Dialect::Sqlite
+    } else {
+        crate::Dialect::Postgres
+    }
+}
+
 /// Hands out the placeholders of one statement, in bind order: bind a value for every
 /// placeholder handed out, a value used twice included.
 pub(super) struct Placeholders {
