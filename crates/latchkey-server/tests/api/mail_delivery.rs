@@ -391,3 +391,68 @@ async fn a_stop_hands_a_hung_delivery_back_and_the_next_start_sends_it_at_once()
     to.sort();
     assert_eq!(to, ["handed@example.com", "waiting@example.com"]);
 }
+
+/// A mail leased ahead waits in its lane for a slot; if every slot hangs for half a lease it
+/// goes back to the queue (and is leased again) rather than sit there on a lease that runs out,
+/// which would let a second node send it while this one still means to. Here the one slot
+/// hangs on a silent mail server far longer than the 4 s lease: the waiting row's lease must
+/// never be seen expired while it is pending.
+#[tokio::test]
+async fn a_mail_waiting_for_a_hung_slot_never_sits_on_an_expired_lease() {
+    use sqlx::Row;
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp_port = hole.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let _silent = crate::browser::AbortOnDrop(tokio::spawn(async move {
+        while let Ok((stream, _)) = hole.accept().await {
+            keep.lock().await.push(stream);
+        }
+    }));
+    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+    let env = [
+        ("LATCHKEY_SMTP_URL", smtp_url.as_str()),
+        ("LATCHKEY_MAIL__LEASE_SECS", "4"),
+        ("LATCHKEY_MAIL__CONCURRENCY", "1"),
+    ];
+    let (_server, data_dir, _port, database_url) =
+        binary_with_a_requested_reset(&env, &["hung@example.com", "queued@example.com"]).await;
+    sqlx::any::install_default_drivers();
+    let url = database_url.unwrap_or_else(|| latchkey_store_sql::sqlite_url(&data_dir));
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let started = std::time::Instant::now();
+    let (mut leased, mut expired) = (0, Vec::new());
+    // Two leases and more: without the hand-back the row's lease runs out after 4 s.
+    while started.elapsed() < Duration::from_secs(9) {
+        let now = latchkey_core::time::Timestamp::now().millis();
+        let rows = sqlx::query("SELECT job, status, locked_until FROM mail_outbox")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        for row in rows {
+            let job: String = row.get("job");
+            let status: String = row.get("status");
+            let locked_until: i64 = row.get("locked_until");
+            if !job.contains("queued@example.com") || status != "pending" {
+                continue;
+            }
+            if locked_until > now {
+                leased += 1;
+            } else if locked_until > 0 && locked_until + 500 < now {
+                expired.push(format!(
+                    "{:?}: lease ended {} ms ago",
+                    started.elapsed(),
+                    now - locked_until
+                ));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pool.close().await;
+    assert!(
+        !held.lock().await.is_empty(),
+        "the first mail never reached the silent server"
+    );
+    assert!(leased > 0, "the waiting mail was never seen leased");
+    assert!(expired.is_empty(), "{expired:#?}");
+}

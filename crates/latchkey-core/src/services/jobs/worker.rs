@@ -90,6 +90,7 @@ impl JobRunner {
         // Leased rows waiting for a slot, and when each was leased.
         let mut ready: std::collections::VecDeque<(LeasedMail, Instant)> =
             std::collections::VecDeque::new();
+        let half_lease = cfg.lease / 2;
         let mut last_trim: Option<Instant> = None;
         while !*stop.borrow() {
             if lane == Lane::Machines
@@ -120,21 +121,27 @@ impl JobRunner {
                     }
                 }
             }
-            while in_flight.len() < slots {
-                let Some((mail, leased_at)) = ready.pop_front() else {
-                    break;
-                };
-                // Only when every slot hung for a long while: a row this close to the end of
-                // its lease goes back to the queue rather than risk a second node sending it.
-                if leased_at.elapsed() > cfg.lease / 2 {
+            // Only when every slot hung for a long while: a row that waited half its lease goes
+            // back to the queue (due now, its attempt not counted) rather than wait on a lease
+            // that runs out, when a second node could send it while this one still means to.
+            // `ready` is in lease order, so the oldest rows are at the front.
+            while ready
+                .front()
+                .is_some_and(|(_, leased_at)| leased_at.elapsed() > half_lease)
+            {
+                if let Some((mail, _)) = ready.pop_front() {
                     settler.handle().settle(
                         mail.id,
                         MailDisposition::Postpone {
                             at: Timestamp::now(),
                         },
                     );
-                    continue;
                 }
+            }
+            while in_flight.len() < slots {
+                let Some((mail, _)) = ready.pop_front() else {
+                    break;
+                };
                 let services = self.clone();
                 let id = mail.id.clone();
                 let settle = settler.handle();
@@ -152,7 +159,11 @@ impl JobRunner {
                     forget_row(&mut leased_rows, done);
                 }
                 () = wake.notified(), if ready.is_empty() => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                // Back in time to hand back the oldest waiting row before half its lease.
+                () = tokio::time::sleep(ready.front().map_or(Duration::from_secs(1), |(_, at)| {
+                    half_lease.saturating_sub(at.elapsed()).min(Duration::from_secs(1))
+                        + Duration::from_millis(10)
+                })) => {}
                 _ = stop.changed() => {}
             }
         }
