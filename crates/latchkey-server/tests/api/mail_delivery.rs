@@ -392,13 +392,14 @@ async fn a_stop_hands_a_hung_delivery_back_and_the_next_start_sends_it_at_once()
     assert_eq!(to, ["handed@example.com", "waiting@example.com"]);
 }
 
-/// A mail leased ahead waits in its lane for a slot; if every slot hangs for half a lease it
-/// goes back to the queue (and is leased again) rather than sit there on a lease that runs out,
-/// which would let a second node send it while this one still means to. Here the one slot
-/// hangs on a silent mail server far longer than the 4 s lease: the waiting row's lease must
-/// never be seen expired while it is pending.
+/// No pending row ever sits on an expired lease, which would let a second node send it while
+/// this one still means to. A mail leased ahead waits in its lane for a slot; if every slot
+/// hangs for half a lease it goes back to the queue (and is leased again). A delivery in a
+/// slot is cut off before its lease runs out and retried later. Here the one slot hangs on a
+/// silent mail server far longer than the 4 s lease; both rows are watched, since which of
+/// the two the lane starts first is the store's choice.
 #[tokio::test]
-async fn a_mail_waiting_for_a_hung_slot_never_sits_on_an_expired_lease() {
+async fn neither_a_hung_delivery_nor_the_mail_behind_it_sits_on_an_expired_lease() {
     use sqlx::Row;
     let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let smtp_port = hole.local_addr().unwrap().port();
@@ -422,7 +423,8 @@ async fn a_mail_waiting_for_a_hung_slot_never_sits_on_an_expired_lease() {
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     let started = std::time::Instant::now();
     let (mut leased, mut expired) = (0, Vec::new());
-    // Two leases and more: without the hand-back the row's lease runs out after 4 s.
+    // Two leases and more: without the hand-back and the cut-off a lease runs out after 4 s and
+    // stays out. A second's slack past the end covers a loaded machine's settlement and poll.
     while started.elapsed() < Duration::from_secs(9) {
         let now = latchkey_core::time::Timestamp::now().millis();
         let rows = sqlx::query("SELECT job, status, locked_until FROM mail_outbox")
@@ -433,14 +435,19 @@ async fn a_mail_waiting_for_a_hung_slot_never_sits_on_an_expired_lease() {
             let job: String = row.get("job");
             let status: String = row.get("status");
             let locked_until: i64 = row.get("locked_until");
-            if !job.contains("queued@example.com") || status != "pending" {
+            if status != "pending" {
                 continue;
             }
+            let who = if job.contains("queued@example.com") {
+                "queued"
+            } else {
+                "hung"
+            };
             if locked_until > now {
                 leased += 1;
-            } else if locked_until > 0 && locked_until + 500 < now {
+            } else if locked_until > 0 && locked_until + 1000 < now {
                 expired.push(format!(
-                    "{:?}: lease ended {} ms ago",
+                    "{:?}: {who}'s lease ended {} ms ago",
                     started.elapsed(),
                     now - locked_until
                 ));
@@ -453,6 +460,6 @@ async fn a_mail_waiting_for_a_hung_slot_never_sits_on_an_expired_lease() {
         !held.lock().await.is_empty(),
         "the first mail never reached the silent server"
     );
-    assert!(leased > 0, "the waiting mail was never seen leased");
+    assert!(leased > 0, "no mail was ever seen leased");
     assert!(expired.is_empty(), "{expired:#?}");
 }

@@ -91,6 +91,10 @@ impl JobRunner {
         let mut ready: std::collections::VecDeque<(LeasedMail, Instant)> =
             std::collections::VecDeque::new();
         let half_lease = cfg.lease / 2;
+        // A delivery still running this long after its lease began is cut off and retried
+        // later: the rest of the lease is for its settlement to commit before another node may
+        // lease the row (a mail server that accepts and never answers holds a slot this long).
+        let cut_off_after = cfg.lease - cfg.lease / 10;
         let mut last_trim: Option<Instant> = None;
         while !*stop.borrow() {
             if lane == Lane::Machines
@@ -139,13 +143,15 @@ impl JobRunner {
                 }
             }
             while in_flight.len() < slots {
-                let Some((mail, _)) = ready.pop_front() else {
+                let Some((mail, leased_at)) = ready.pop_front() else {
                     break;
                 };
                 let services = self.clone();
                 let id = mail.id.clone();
                 let settle = settler.handle();
-                let task = in_flight.spawn(async move { services.deliver(mail, settle).await });
+                let cut_off = leased_at + cut_off_after;
+                let task =
+                    in_flight.spawn(async move { services.deliver(mail, cut_off, settle).await });
                 leased_rows.insert(task.id(), id);
             }
             if leased_any && ready.len() < lease_at_least {
@@ -226,7 +232,9 @@ impl JobRunner {
         }
     }
 
-    async fn deliver(&self, mail: LeasedMail, settle: SettleHandle) {
+    /// Delivers one leased row and queues its settlement; an attempt still running at
+    /// `cut_off` is abandoned as a transient failure.
+    async fn deliver(&self, mail: LeasedMail, cut_off: Instant, settle: SettleHandle) {
         // A delivery queued for a stream parked meanwhile (a new log entry) waits with the
         // stream's others instead of taking a slot to time out again; not counted as an attempt.
         if let Ok(OutboxJob::LogStreamDelivery { stream_id, .. }) = &mail.job {
@@ -244,10 +252,16 @@ impl JobRunner {
             }
         }
         let attempt = match &mail.job {
-            Ok(job) => match self.attempt(job).await {
-                Ok(a) => a,
-                Err(e) => Attempt::Failed(MailError::Transient(e.to_string())),
-            },
+            Ok(job) => {
+                let cut_off = tokio::time::Instant::from_std(cut_off);
+                match tokio::time::timeout_at(cut_off, self.attempt(job)).await {
+                    Ok(Ok(a)) => a,
+                    Ok(Err(e)) => Attempt::Failed(MailError::Transient(e.to_string())),
+                    Err(_) => Attempt::Failed(MailError::Transient(
+                        "no outcome before its lease ran out; cut off".into(),
+                    )),
+                }
+            }
             Err(error) => Attempt::Dropped {
                 reason: format!("unreadable outbox row: {error}"),
                 log: None,
