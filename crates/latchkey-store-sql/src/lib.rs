@@ -53,15 +53,21 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     )
 }
 
-/// The writer connection's page cache. SQLite's default (2 MiB) holds the upper levels of a
-/// few thousand users' indexes; at a million users an insert or a foreign-key check reads
-/// index pages back from the OS (perf showed the page cache's fetch and truncation on a bulk
-/// import's profile). 64 MiB keeps the interior pages of a million-user store's tables and
-/// indexes resident. A ceiling, not an allocation: pages are cached as they are read.
-const WRITER_CACHE_KIB: u32 = 64 * 1024;
-/// Each reader connection's page cache (there are two per core): the hot lookups (a user by
-/// address, a ticket by digest) stay a few cached page reads at a million users.
-const READER_CACHE_KIB: u32 = 16 * 1024;
+/// The page caches. Bigger is not better here: SQLite drops a reader's whole cache each time
+/// another connection's commit changed the file (under a steady stream of writes, before
+/// nearly every read), and trims the writer's cache at the end of each of its transactions;
+/// both walk the cache's hash table, which grows with the pages the cache has held. At a
+/// million users perf put 7% of a delivering node's CPU in that walk (`pcache1TruncateUnsafe`,
+/// from `pager_end_transaction` on the writer and `sqlite3PagerSharedLock` on the readers)
+/// with 64 MiB for the writer and 16 MiB a reader. 8 MiB holds the interior pages of a million-user store's user and ticket
+/// indexes; a leaf page not held is a read from the OS page cache. Measured against 64 and
+/// 16 MiB (`latchkey-bench`, 1M users, runs alternated): `change_password` while delivering
+/// 4.0-4.5k against 2.6-3.9k requests/s, 2.5k against 2.1-2.4k mails/s, and a million-user
+/// import as fast (28-32k against 25-28k users/s) at 37 MiB of peak RSS against 104 MiB.
+const WRITER_CACHE_KIB: u32 = 8 * 1024;
+/// Each reader's (two per core): SQLite's default. A reader's cache lives until the next
+/// commit by the writer, so it mostly holds one lookup's pages.
+const READER_CACHE_KIB: u32 = 2 * 1024;
 
 async fn connect_sqlite(url: &str) -> anyhow::Result<SqlStore> {
     // One writer connection: SQLite has one writer anyway, and a single connection means a
