@@ -21,6 +21,9 @@ use std::sync::{Arc, RwLock};
 struct SigningKey {
     kid: String,
     pair: RsaKeyPair,
+    /// The base64url header of an access or ID token signed with this key, encoded once: it
+    /// is the same for every token.
+    jwt_header: String,
 }
 
 struct KeyRing {
@@ -138,9 +141,12 @@ impl Keys {
     pub fn sign_typed<C: serde::Serialize>(&self, typ: &str, claims: &C) -> anyhow::Result<String> {
         let ring = self.ring();
         let key = ring.current.as_ref().context("no current signing key")?;
-        let header = json!({"alg": "RS256", "typ": typ, "kid": key.kid});
         let mut out = String::with_capacity(800);
-        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(&header)?, &mut out);
+        if typ == "JWT" {
+            out.push_str(&key.jwt_header);
+        } else {
+            out.push_str(&encoded_header(typ, &key.kid)?);
+        }
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut out);
         let mut sig = vec![0u8; key.pair.public_modulus_len()];
@@ -198,6 +204,12 @@ fn components(pair: &RsaKeyPair) -> (String, String) {
     (n, e)
 }
 
+/// A compact JWS header for `typ` and `kid`, base64url-encoded.
+fn encoded_header(typ: &str, kid: &str) -> anyhow::Result<String> {
+    let header = json!({"alg": "RS256", "typ": typ, "kid": kid});
+    Ok(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?))
+}
+
 /// RFC 7638 JWK thumbprint: a stable, collision-free `kid`.
 fn thumbprint(n: &str, e: &str) -> String {
     let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
@@ -229,6 +241,7 @@ fn build_ring(records: &[SigningKeyRecord]) -> anyhow::Result<KeyRing> {
             current = Some(Arc::new(SigningKey {
                 kid: r.kid.clone(),
                 pair,
+                jwt_header: encoded_header("JWT", &r.kid)?,
             }));
         }
     }
