@@ -49,6 +49,39 @@ async fn mgmt_token(base: &str, bootstrap: &Value) -> String {
     res["access_token"].as_str().unwrap().to_owned()
 }
 
+/// A mail server that accepts connections and never says a word, holding each one open.
+struct SilentSmtp {
+    port: u16,
+    held: std::sync::Arc<tokio::sync::Mutex<Vec<tokio::net::TcpStream>>>,
+    _accepting: crate::browser::AbortOnDrop,
+}
+
+impl SilentSmtp {
+    async fn start() -> Self {
+        let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = hole.local_addr().unwrap().port();
+        let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+        let keep = held.clone();
+        let accepting = crate::browser::AbortOnDrop(tokio::spawn(async move {
+            while let Ok((stream, _)) = hole.accept().await {
+                keep.lock().await.push(stream);
+            }
+        }));
+        Self {
+            port,
+            held,
+            _accepting: accepting,
+        }
+    }
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+    /// Whether a delivery has connected.
+    async fn was_reached(&self) -> bool {
+        !self.held.lock().await.is_empty()
+    }
+}
+
 /// The real binary on a fresh data dir (and database) with `env`, holding one user `email`
 /// whose password reset has just been requested: the mail is in the outbox.
 async fn binary_with_a_requested_reset(
@@ -348,17 +381,8 @@ async fn two_nodes_share_the_outbox_and_each_mail_goes_out_once() {
 /// mail the lane had leased ahead and was holding for its one slot.
 #[tokio::test]
 async fn a_stop_hands_a_hung_delivery_back_and_the_next_start_sends_it_at_once() {
-    // Accepts SMTP connections and never says a word.
-    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let smtp_port = hole.local_addr().unwrap().port();
-    let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
-    let keep = held.clone();
-    let _silent = crate::browser::AbortOnDrop(tokio::spawn(async move {
-        while let Ok((stream, _)) = hole.accept().await {
-            keep.lock().await.push(stream);
-        }
-    }));
-    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+    let silent = SilentSmtp::start().await;
+    let smtp_url = silent.url();
     let env = [
         ("LATCHKEY_SMTP_URL", smtp_url.as_str()),
         ("LATCHKEY_MAIL__LEASE_SECS", "600"),
@@ -368,7 +392,7 @@ async fn a_stop_hands_a_hung_delivery_back_and_the_next_start_sends_it_at_once()
         binary_with_a_requested_reset(&env, &["handed@example.com", "waiting@example.com"]).await;
     // The delivery is under way: the worker has connected to the silent server.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while held.lock().await.is_empty() {
+    while !silent.was_reached().await {
         assert!(std::time::Instant::now() < deadline, "no SMTP connection");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -401,16 +425,8 @@ async fn a_stop_hands_a_hung_delivery_back_and_the_next_start_sends_it_at_once()
 #[tokio::test]
 async fn neither_a_hung_delivery_nor_the_mail_behind_it_sits_on_an_expired_lease() {
     use sqlx::Row;
-    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let smtp_port = hole.local_addr().unwrap().port();
-    let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
-    let keep = held.clone();
-    let _silent = crate::browser::AbortOnDrop(tokio::spawn(async move {
-        while let Ok((stream, _)) = hole.accept().await {
-            keep.lock().await.push(stream);
-        }
-    }));
-    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+    let silent = SilentSmtp::start().await;
+    let smtp_url = silent.url();
     let env = [
         ("LATCHKEY_SMTP_URL", smtp_url.as_str()),
         ("LATCHKEY_MAIL__LEASE_SECS", "4"),
@@ -457,7 +473,7 @@ async fn neither_a_hung_delivery_nor_the_mail_behind_it_sits_on_an_expired_lease
     }
     pool.close().await;
     assert!(
-        !held.lock().await.is_empty(),
+        silent.was_reached().await,
         "the first mail never reached the silent server"
     );
     assert!(leased > 0, "no mail was ever seen leased");
