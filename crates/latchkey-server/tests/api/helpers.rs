@@ -418,7 +418,6 @@ pub async fn launch_binary(
     }
 }
 
-/// Every text value of every row of `tables`, straight from the store: for at-rest checks.
 /// Runs `cmd` to completion on a blocking thread and returns its output. A test's runtime has
 /// one thread, and the server `spawn_app` started runs on it: waiting for a CLI process on
 /// that thread stalls the server, possibly between BEGIN and COMMIT, so it holds SQLite's
@@ -430,6 +429,7 @@ pub async fn output_of(mut cmd: std::process::Command) -> std::process::Output {
         .unwrap()
 }
 
+/// Every text value of every row of `tables`, straight from the store: for at-rest checks.
 pub async fn dump_tables(app: &TestApp, tables: &[&str]) -> String {
     use sqlx::Row;
     sqlx::any::install_default_drivers();
