@@ -141,15 +141,24 @@ impl Keys {
     pub fn sign_typed<C: serde::Serialize>(&self, typ: &str, claims: &C) -> anyhow::Result<String> {
         let ring = self.ring();
         let key = ring.current.as_ref().context("no current signing key")?;
-        let mut out = String::with_capacity(800);
-        if typ == "JWT" {
-            out.push_str(&key.jwt_header);
+        let mut payload = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut payload, claims)?;
+        let header = if typ == "JWT" {
+            std::borrow::Cow::Borrowed(key.jwt_header.as_str())
         } else {
-            out.push_str(&encoded_header(typ, &key.kid)?);
-        }
+            std::borrow::Cow::Owned(encoded_header(typ, &key.kid)?)
+        };
+        let modulus_len = key.pair.public_modulus_len();
+        // The whole token's length, so it is written without growing (a Management API
+        // token's scope makes it several KiB).
+        let encoded_len = |n: usize| (n * 4).div_ceil(3);
+        let mut out = String::with_capacity(
+            header.len() + 1 + encoded_len(payload.len()) + 1 + encoded_len(modulus_len),
+        );
+        out.push_str(&header);
         out.push('.');
-        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut out);
-        let mut sig = vec![0u8; key.pair.public_modulus_len()];
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        let mut sig = vec![0u8; modulus_len];
         key.pair
             .sign(
                 &RSA_PKCS1_SHA256,

@@ -206,7 +206,17 @@ async fn token(
         expires_in: tokens.expires_in,
         token_type: "Bearer",
     };
-    let mut res = Json(body).into_response();
+    // Sized up front: a Management API token and its scope are several KiB, which `Json`'s
+    // 128-byte buffer reaches only by doubling and copying six times.
+    let mut json = Vec::with_capacity(
+        128 + body.access_token.len()
+            + body.scope.len()
+            + body.id_token.map_or(0, str::len)
+            + body.refresh_token.map_or(0, str::len),
+    );
+    serde_json::to_writer(&mut json, &body)
+        .map_err(|e| latchkey_core::ServiceError::Unexpected(e.into()))?;
+    let mut res = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut()

@@ -7,6 +7,7 @@
 //! hex, so verification never has to re-read the administrator's encodings.
 
 use crate::domain::PasswordHash;
+use crate::random::lower_hex as hex;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -513,10 +514,6 @@ fn serde_name<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl ImportedHash {
     /// Auth0's `custom_password_hash` object for this hash: what `from_auth0` reads back to
     /// the same value (the CLI's export with secrets writes it).
@@ -611,7 +608,7 @@ mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        s.serialize_str(&crate::random::lower_hex(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
@@ -653,10 +650,6 @@ mod tests {
             let again = ImportedHash::from_auth0(&parsed.to_auth0()).unwrap();
             assert!(parsed == again, "{v}");
         }
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     fn round_trip(v: Value) -> ImportedHash {

@@ -52,7 +52,7 @@ fn authorization_label(id: &str) -> String {
 pub fn log_stream_signature(secret: &str, t: i64, body: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let tag = hmac::sign(&key, format!("{t}.{body}").as_bytes());
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::random::lower_hex(tag.as_ref());
     format!("t={t},v1={hex}")
 }
 

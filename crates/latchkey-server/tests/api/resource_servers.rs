@@ -208,6 +208,7 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
     let rs = create_orders_api(&app).await;
     let (status, body) = app.api(Method::POST, "/client-grants", Some(grant)).await;
     assert_eq!(status, 201, "{body}");
+    let grant_id = body["id"].as_str().unwrap().to_owned();
     // The API defines read:orders only: the token carries what both allow, for 600 s.
     let res = app
         .token(
@@ -315,6 +316,34 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
     let claims = jwt_part(token["access_token"].as_str().unwrap(), 1);
     assert_eq!(claims["scope"], "write:orders read:orders");
     assert_eq!(token["expires_in"], 900);
+    // A token that asks for no scope carries the grant's, as the API now bounds it: the
+    // scope kept from the first token is not served for the changed API, nor for a changed
+    // grant.
+    let machine_token_scope = || async {
+        let res = app
+            .token(
+                json!({"grant_type": "client_credentials", "client_id": client["client_id"],
+                          "client_secret": client["client_secret"], "audience": ORDERS}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let token: Value = res.json().await.unwrap();
+        assert_eq!(
+            token["scope"],
+            jwt_part(token["access_token"].as_str().unwrap(), 1)["scope"]
+        );
+        token["scope"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(machine_token_scope().await, "read:orders write:orders");
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            &format!("/client-grants/{grant_id}"),
+            Some(json!({"scope": ["write:orders"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(machine_token_scope().await, "write:orders");
     // Deleting the API deletes its client grants: no more tokens for it.
     let (status, _) = app
         .api(

@@ -85,6 +85,22 @@ pub(crate) struct ConfigCache {
     /// "nothing").
     pub(in crate::services) triggers:
         TtlMap<&'static str, Arc<Vec<crate::services::actions::runs::BoundAction>>>,
+    /// The scope a client-credentials token carries when it asks for none, by the address of
+    /// the cached grant it comes from (see `GrantedScope`).
+    granted_scopes: TtlMap<usize, GrantedScope>,
+}
+
+/// A grant's scope as a token carries it: its entries the API still defines, split into
+/// words and de-duplicated. A Management API grant holds some 140 scopes, and building this
+/// string cost more per token than the rest of the handler besides the signature. It holds
+/// the grant and API it was built from, so their addresses cannot be reused while it lives,
+/// and it is only served for those very objects: an edit to either puts a new object in the
+/// cache, and the next token builds the string again.
+#[derive(Clone)]
+struct GrantedScope {
+    grant: Arc<ClientGrant>,
+    api: Option<Arc<ResourceServer>>,
+    scope: Arc<str>,
 }
 
 impl ConfigCache {
@@ -100,6 +116,7 @@ impl ConfigCache {
             templates: TtlMap::new(ttl),
             provider: TtlMap::new(ttl),
             triggers: TtlMap::new(ttl),
+            granted_scopes: TtlMap::new(ttl),
         }
     }
     pub(in crate::services) fn ttl(&self) -> Duration {
@@ -121,6 +138,7 @@ impl ConfigCache {
     pub(crate) fn forget_client(&self, id: &str) {
         self.clients.forget_where(|k| k == id);
         self.grants.forget_where(|(c, _)| c == id);
+        self.granted_scopes.forget_where(|_| true);
         self.origins.forget_where(|_| true);
     }
 
@@ -145,6 +163,41 @@ impl ConfigCache {
     }
     pub(crate) fn forget_grants(&self) {
         self.grants.forget_where(|_| true);
+        self.granted_scopes.forget_where(|_| true);
+    }
+
+    /// The scope built for tokens from exactly this `grant` and `api`, if one was kept.
+    pub(crate) fn granted_scope(
+        &self,
+        grant: &Arc<ClientGrant>,
+        api: Option<&Arc<ResourceServer>>,
+    ) -> Option<Arc<str>> {
+        let kept = self
+            .granted_scopes
+            .get(&(Arc::as_ptr(grant) as usize), self.ttl)?;
+        let same_api = match (&kept.api, api) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        (Arc::ptr_eq(&kept.grant, grant) && same_api).then_some(kept.scope)
+    }
+    pub(crate) fn keep_granted_scope(
+        &self,
+        grant: &Arc<ClientGrant>,
+        api: Option<&Arc<ResourceServer>>,
+        scope: &str,
+    ) {
+        if self.enabled() {
+            self.granted_scopes.put(
+                Arc::as_ptr(grant) as usize,
+                GrantedScope {
+                    grant: grant.clone(),
+                    api: api.cloned(),
+                    scope: Arc::from(scope),
+                },
+            );
+        }
     }
 
     pub(crate) fn resource_server(&self, audience: &str) -> Option<Arc<ResourceServer>> {
@@ -157,6 +210,7 @@ impl ConfigCache {
     }
     pub(crate) fn forget_resource_servers(&self) {
         self.resource_servers.forget_where(|_| true);
+        self.granted_scopes.forget_where(|_| true);
     }
 
     pub(crate) fn connection(&self, name: &str) -> Option<Connection> {

@@ -62,7 +62,17 @@ impl Login {
             Some(r) if !r.is_empty() => r
                 .intersect_with(|s| granted().any(|e| e.split_ascii_whitespace().any(|w| w == s)))
                 .to_string(),
-            _ => Scope::join_unique(granted()),
+            _ => {
+                let api = api.as_ref();
+                match self.cache.granted_scope(&grant, api) {
+                    Some(kept) => kept.to_string(),
+                    None => {
+                        let joined = Scope::join_unique(granted());
+                        self.cache.keep_granted_scope(&grant, api, &joined);
+                        joined
+                    }
+                }
+            }
         };
         // This grant can run on cached configuration while the store is away: its log entry
         // must then wait in the queue, so a full queue refuses the token instead of losing it.
