@@ -59,11 +59,13 @@ pub fn sqlite_url(data_dir: &Path) -> String {
 /// both walk the cache's hash table, which grows with the pages the cache has held. At a
 /// million users perf put 7% of a delivering node's CPU in that walk (`pcache1TruncateUnsafe`,
 /// from `pager_end_transaction` on the writer and `sqlite3PagerSharedLock` on the readers)
-/// with 64 MiB for the writer and 16 MiB a reader. 8 MiB holds the interior pages of a million-user store's user and ticket
-/// indexes; a leaf page not held is a read from the OS page cache. Measured against 64 and
-/// 16 MiB (`latchkey-bench`, 1M users, runs alternated): `change_password` while delivering
-/// 4.0-4.5k against 2.6-3.9k requests/s, 2.5k against 2.1-2.4k mails/s, and a million-user
-/// import as fast (28-32k against 25-28k users/s) at 37 MiB of peak RSS against 104 MiB.
+/// with 64 MiB for the writer and 16 MiB a reader. 8 MiB holds the interior pages of a
+/// million-user store's user and ticket indexes; a leaf page not held is a read from the OS
+/// page cache. Measured against 64 and 16 MiB (`latchkey-bench`, 1M users, runs alternated):
+/// `change_password` while delivering 4.0-4.5k against 2.6-3.9k requests/s, 2.5k against
+/// 2.1-2.4k mails/s, and a million-user import as fast (28-32k against 25-28k users/s) at
+/// 37 MiB of peak RSS against 104 MiB. Memory-mapped reads (`mmap_size` 1 GiB) were tried on
+/// top and not kept: 6-16% fewer mails a second and no more requests (runs alternated).
 const WRITER_CACHE_KIB: u32 = 8 * 1024;
 /// Each reader's (two per core): SQLite's default. A reader's cache lives until the next
 /// commit by the writer, so it mostly holds one lookup's pages.
