@@ -44,14 +44,23 @@ pub fn hex(n: usize) -> Result<String, RandomError> {
     Ok(s)
 }
 
-/// `bytes` as lowercase hex (digests, signatures, random ids). Every log entry's id takes
-/// one, so it writes into one buffer rather than format each byte into a string of its own.
+/// `bytes` as lowercase hex (digests, signatures, random ids).
 pub fn lower_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    hex_in(bytes, b"0123456789abcdef")
+}
+
+/// `bytes` as upper-case hex, as breached-password corpus files spell hashes.
+pub fn upper_hex(bytes: &[u8]) -> String {
+    hex_in(bytes, b"0123456789ABCDEF")
+}
+
+/// Every log entry's id takes one, so this writes into one buffer rather than format each
+/// byte into a string of its own.
+fn hex_in(bytes: &[u8], digits: &[u8; 16]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        out.push(char::from(digits[usize::from(b >> 4)]));
+        out.push(char::from(digits[usize::from(b & 0x0f)]));
     }
     out
 }
@@ -130,6 +139,7 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(lower_hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(upper_hex(&[0x00, 0x0f, 0xa5, 0xff]), "000FA5FF");
         assert_eq!(hex(7).unwrap().len(), 7);
         assert_eq!(token_digest("abc"), token_digest("abc"));
     }

@@ -209,15 +209,24 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
     let (status, body) = app.api(Method::POST, "/client-grants", Some(grant)).await;
     assert_eq!(status, 201, "{body}");
     let grant_id = body["id"].as_str().unwrap().to_owned();
+    // A machine token that asks for no scope: the response's scope is the token's.
+    let machine_token = || async {
+        let res = app
+            .token(
+                json!({"grant_type": "client_credentials", "client_id": client["client_id"],
+                          "client_secret": client["client_secret"], "audience": ORDERS}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let token: Value = res.json().await.unwrap();
+        assert_eq!(
+            token["scope"],
+            jwt_part(token["access_token"].as_str().unwrap(), 1)["scope"]
+        );
+        token
+    };
     // The API defines read:orders only: the token carries what both allow, for 600 s.
-    let res = app
-        .token(
-            json!({"grant_type": "client_credentials", "client_id": client["client_id"],
-                      "client_secret": client["client_secret"], "audience": ORDERS}),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let token: Value = res.json().await.unwrap();
+    let token = machine_token().await;
     let claims = jwt_part(token["access_token"].as_str().unwrap(), 1);
     assert_eq!(claims["scope"], "read:orders");
     assert_eq!(claims["aud"], ORDERS);
@@ -319,22 +328,7 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
     // A token that asks for no scope carries the grant's, as the API now bounds it: the
     // scope kept from the first token is not served for the changed API, nor for a changed
     // grant.
-    let machine_token_scope = || async {
-        let res = app
-            .token(
-                json!({"grant_type": "client_credentials", "client_id": client["client_id"],
-                          "client_secret": client["client_secret"], "audience": ORDERS}),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
-        let token: Value = res.json().await.unwrap();
-        assert_eq!(
-            token["scope"],
-            jwt_part(token["access_token"].as_str().unwrap(), 1)["scope"]
-        );
-        token["scope"].as_str().unwrap().to_owned()
-    };
-    assert_eq!(machine_token_scope().await, "read:orders write:orders");
+    assert_eq!(machine_token().await["scope"], "read:orders write:orders");
     let (status, body) = app
         .api(
             Method::PATCH,
@@ -343,7 +337,7 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(machine_token_scope().await, "write:orders");
+    assert_eq!(machine_token().await["scope"], "write:orders");
     // Deleting the API deletes its client grants: no more tokens for it.
     let (status, _) = app
         .api(

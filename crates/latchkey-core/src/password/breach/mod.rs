@@ -50,15 +50,7 @@ pub fn sha1(password: &str) -> Sha1 {
 }
 
 /// Upper-case hex, as the corpus files spell hashes.
-pub fn hex_upper(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    s
-}
+pub use crate::random::upper_hex as hex_upper;
 
 /// One of the on-disk forms.
 enum Source {
