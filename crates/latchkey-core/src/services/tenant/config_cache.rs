@@ -85,17 +85,18 @@ pub(crate) struct ConfigCache {
     /// "nothing").
     pub(in crate::services) triggers:
         TtlMap<&'static str, Arc<Vec<crate::services::actions::runs::BoundAction>>>,
-    /// The scope a client-credentials token carries when it asks for none, by the address of
-    /// the cached grant it comes from (see `GrantedScope`).
-    granted_scopes: TtlMap<usize, GrantedScope>,
+    /// The scope a client-credentials token carries when it asks for none, by client and
+    /// audience, like the grants (see `GrantedScope`).
+    granted_scopes: TtlMap<(String, String), GrantedScope>,
 }
 
 /// A grant's scope as a token carries it: its entries the API still defines, split into
 /// words and de-duplicated. A Management API grant holds some 140 scopes, and building this
-/// string cost more per token than the rest of the handler besides the signature. It holds
-/// the grant and API it was built from, so their addresses cannot be reused while it lives,
-/// and it is only served for those very objects: an edit to either puts a new object in the
-/// cache, and the next token builds the string again.
+/// string cost more per token than the rest of the handler besides the signature. It is
+/// served only for the very grant and API objects it was built from (it holds them, so their
+/// addresses cannot be reused meanwhile): an edit to either, or the cache reading them again
+/// after its TTL, puts new objects in the cache, and the next token builds the string again
+/// in the same entry.
 #[derive(Clone)]
 struct GrantedScope {
     grant: Arc<ClientGrant>,
@@ -138,7 +139,7 @@ impl ConfigCache {
     pub(crate) fn forget_client(&self, id: &str) {
         self.clients.forget_where(|k| k == id);
         self.grants.forget_where(|(c, _)| c == id);
-        self.granted_scopes.forget_where(|_| true);
+        self.granted_scopes.forget_where(|(c, _)| c == id);
         self.origins.forget_where(|_| true);
     }
 
@@ -172,9 +173,10 @@ impl ConfigCache {
         grant: &Arc<ClientGrant>,
         api: Option<&Arc<ResourceServer>>,
     ) -> Option<Arc<str>> {
-        let kept = self
-            .granted_scopes
-            .get(&(Arc::as_ptr(grant) as usize), self.ttl)?;
+        let kept = self.granted_scopes.get(
+            &(grant.client_id.to_string(), grant.audience.clone()),
+            self.ttl,
+        )?;
         let same_api = match (&kept.api, api) {
             (None, None) => true,
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -190,7 +192,7 @@ impl ConfigCache {
     ) {
         if self.enabled() {
             self.granted_scopes.put(
-                Arc::as_ptr(grant) as usize,
+                (grant.client_id.to_string(), grant.audience.clone()),
                 GrantedScope {
                     grant: grant.clone(),
                     api: api.cloned(),
@@ -368,5 +370,29 @@ mod tests {
             assert!(map.len() <= 100);
         }
         assert_eq!(map.get(&999, Duration::from_secs(60)), Some(999));
+    }
+
+    #[test]
+    fn a_grant_keeps_one_token_scope_however_often_it_is_read_again() {
+        let cache = ConfigCache::new(Duration::from_secs(60));
+        let grant = |scope: &str| {
+            Arc::new(ClientGrant {
+                id: "cgr_1".into(),
+                client_id: ClientId::parse("client1abc").unwrap(),
+                audience: "https://orders.example/".into(),
+                scope: vec![scope.into()],
+            })
+        };
+        // Each TTL expiry reads the grant again: a new object, the same grant.
+        for round in 0..50 {
+            let read = grant(&format!("read:{round}"));
+            assert_eq!(cache.granted_scope(&read, None), None);
+            cache.keep_granted_scope(&read, None, &format!("read:{round}"));
+            assert_eq!(
+                cache.granted_scope(&read, None).as_deref(),
+                Some(format!("read:{round}").as_str())
+            );
+        }
+        assert_eq!(cache.granted_scopes.len(), 1);
     }
 }
