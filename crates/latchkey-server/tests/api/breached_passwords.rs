@@ -11,7 +11,8 @@ use crate::helpers::{TestApp, encode_id, spawn_app_with, temp_dir};
 use crate::login::hidden;
 use crate::reset::{open_page, submit};
 use crate::smtp_sink::SmtpSink;
-use latchkey_core::password::breach::{build_index, hex_upper, sha1};
+use latchkey_core::password::breach::{build_index, sha1};
+use latchkey_core::random::upper_hex;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ fn corpus_file(dir: &Path) -> PathBuf {
     let text: String = hashes
         .iter()
         .enumerate()
-        .map(|(i, h)| format!("{}:{}\r\n", hex_upper(h), i + 1))
+        .map(|(i, h)| format!("{}:{}\r\n", upper_hex(h), i + 1))
         .collect();
     let path = dir.join("pwned-passwords.txt");
     std::fs::write(&path, text).unwrap();
@@ -399,7 +400,7 @@ async fn a_missing_or_damaged_corpus_stops_the_start() {
     let damaged = dir.join("damaged.txt");
     std::fs::write(&damaged, "this is not a corpus\n").unwrap();
     let unsorted = dir.join("unsorted.txt");
-    let (a, b) = (hex_upper(&sha1("a")), hex_upper(&sha1("b")));
+    let (a, b) = (upper_hex(&sha1("a")), upper_hex(&sha1("b")));
     let (hi, lo) = if a > b { (a, b) } else { (b, a) };
     std::fs::write(&unsorted, format!("{hi}:1\n{lo}:2\n")).unwrap();
     for (path, expected) in [
@@ -428,7 +429,7 @@ async fn a_range_service_is_asked_with_five_hex_digits_only_while_detection_is_o
     use std::sync::{Arc, Mutex};
     let asked: Arc<Mutex<Vec<Request>>> = Arc::default();
     let seen = asked.clone();
-    let listed = hex_upper(&sha1(RANGE_ONLY));
+    let listed = upper_hex(&sha1(RANGE_ONLY));
     let mirror = serve(move |req| {
         seen.lock().unwrap().push(req.clone());
         let prefix = req.path.trim_start_matches("/range/");
@@ -482,7 +483,7 @@ async fn a_range_service_is_asked_with_five_hex_digits_only_while_detection_is_o
     }
     assert_eq!(
         asked[0].path,
-        format!("/range/{}", &hex_upper(&sha1(RANGE_ONLY))[..5])
+        format!("/range/{}", &upper_hex(&sha1(RANGE_ONLY))[..5])
     );
 }
 

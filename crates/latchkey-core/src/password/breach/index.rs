@@ -223,8 +223,9 @@ pub fn build_index(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::super::{hex_upper, sha1};
+    use super::super::sha1;
     use super::*;
+    use crate::random::upper_hex;
 
     #[test]
     fn builds_and_finds() {
@@ -235,7 +236,7 @@ mod tests {
         hashes.sort();
         let body: String = hashes
             .iter()
-            .map(|h| format!("{}:3\r\n", hex_upper(h)))
+            .map(|h| format!("{}:3\r\n", upper_hex(h)))
             .collect();
         std::fs::write(&text, body).unwrap();
         let mut calls = 0;

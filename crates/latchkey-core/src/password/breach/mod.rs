@@ -49,9 +49,6 @@ pub fn sha1(password: &str) -> Sha1 {
     out
 }
 
-/// Upper-case hex, as the corpus files spell hashes.
-pub use crate::random::upper_hex as hex_upper;
-
 /// One of the on-disk forms.
 enum Source {
     Sorted(sorted_file::SortedHashFile),
@@ -234,6 +231,7 @@ pub(crate) fn split_line(line: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random::upper_hex;
 
     #[test]
     fn the_bundled_corpus_knows_the_worst_and_the_test_prefix() {
@@ -244,10 +242,10 @@ mod tests {
             "correct horse battery staple 42!"
         ));
         assert_eq!(
-            hex_upper(&sha1("password")),
+            upper_hex(&sha1("password")),
             "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"
         );
-        assert_eq!(parse_hex(hex_upper(&sha1("x")).as_bytes()), Some(sha1("x")));
+        assert_eq!(parse_hex(upper_hex(&sha1("x")).as_bytes()), Some(sha1("x")));
         assert_eq!(split_line(b"ABC:12\r"), Some(&b"ABC"[..]));
         assert_eq!(split_line(b"ABC:"), None);
     }

@@ -2,7 +2,8 @@
 //! (`00000.txt` … `FFFFF.txt`), each of `SUFFIX:COUNT` lines. A lookup reads one file (about
 //! 30 KiB for the full corpus) and scans it.
 
-use super::{Sha1, hex_upper, split_line};
+use super::{Sha1, split_line};
+use crate::random::upper_hex;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 
@@ -44,7 +45,7 @@ impl PrefixDirectory {
     }
 
     pub(super) fn contains(&self, hash: &Sha1) -> std::io::Result<bool> {
-        let hex = hex_upper(hash);
+        let hex = upper_hex(hash);
         let (prefix, suffix) = hex.split_at(5);
         let text = match std::fs::read(self.file_for(prefix)) {
             Ok(t) => t,
@@ -69,7 +70,7 @@ mod tests {
     fn reads_the_prefix_file_of_the_hash() {
         let dir = std::env::temp_dir().join(format!("lk-prefix-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let hex = hex_upper(&sha1("hunter2"));
+        let hex = upper_hex(&sha1("hunter2"));
         std::fs::write(
             dir.join("00000.txt"),
             "0005AD76BD555C1D6D771DE417A4B87E4B4:10\r\n",

@@ -4,7 +4,8 @@
 //! `SUFFIX:COUNT` lines. Padding lines (`COUNT` 0, sent when asked with `Add-Padding: true`) are
 //! not breaches. Off unless configured; consulted after the bundled and local corpora.
 
-use super::{Sha1, hex_upper};
+use super::Sha1;
+use crate::random::upper_hex;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,7 +82,7 @@ impl RangeService {
 
     /// Whether the service lists `hash`.
     pub async fn contains(&self, hash: &Sha1) -> Result<bool, String> {
-        let hex = hex_upper(hash);
+        let hex = upper_hex(hash);
         let (prefix, suffix) = hex.split_at(5);
         let url = format!("{}{prefix}", self.base);
         let body = self

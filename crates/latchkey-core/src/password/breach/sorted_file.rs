@@ -112,8 +112,9 @@ fn corrupt(at: u64) -> std::io::Error {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::super::{hex_upper, sha1};
+    use super::super::sha1;
     use super::*;
+    use crate::random::upper_hex;
     use std::io::Write;
 
     #[test]
@@ -123,7 +124,7 @@ mod tests {
         hashes.sort();
         let mut f = File::create(&dir).unwrap();
         for (i, h) in hashes.iter().enumerate() {
-            write!(f, "{}:{}\r\n", hex_upper(h), i * 7 + 1).unwrap();
+            write!(f, "{}:{}\r\n", upper_hex(h), i * 7 + 1).unwrap();
         }
         drop(f);
         let corpus = SortedHashFile::open(&dir).unwrap();
