@@ -210,13 +210,14 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
     assert_eq!(status, 201, "{body}");
     let grant_id = body["id"].as_str().unwrap().to_owned();
     // A machine token that asks for no scope: the response's scope is the token's.
+    let request_machine_token = || {
+        app.token(
+            json!({"grant_type": "client_credentials", "client_id": client["client_id"],
+                      "client_secret": client["client_secret"], "audience": ORDERS}),
+        )
+    };
     let machine_token = || async {
-        let res = app
-            .token(
-                json!({"grant_type": "client_credentials", "client_id": client["client_id"],
-                          "client_secret": client["client_secret"], "audience": ORDERS}),
-            )
-            .await;
+        let res = request_machine_token().await;
         assert_eq!(res.status(), 200);
         let token: Value = res.json().await.unwrap();
         assert_eq!(
@@ -356,12 +357,7 @@ async fn an_audience_must_name_an_api_whose_settings_shape_the_tokens() {
             .any(|g| g["audience"] == ORDERS),
         "{grants}"
     );
-    let res = app
-        .token(
-            json!({"grant_type": "client_credentials", "client_id": client["client_id"],
-                      "client_secret": client["client_secret"], "audience": ORDERS}),
-        )
-        .await;
+    let res = request_machine_token().await;
     assert_eq!(res.status(), 403);
     // Nor through a refresh token issued while it existed.
     let live = refreshed
